@@ -1,0 +1,32 @@
+import { CastellanError } from '../workload-identity/index.js';
+
+/** Stable codes of the errors the CA raises on purpose. */
+export type CaErrorCode =
+  // CSR (client's fault: INVALID_ARGUMENT, except ERR_SAN_MISMATCH which is PERMISSION_DENIED)
+  | 'ERR_CSR_MALFORMED'
+  | 'ERR_CSR_SIGNATURE'
+  | 'ERR_CSR_SIGNATURE_ALGORITHM'
+  | 'ERR_CSR_KEY_UNSUPPORTED'
+  | 'ERR_CSR_KEY_WEAK'
+  | 'ERR_CSR_CA_REQUESTED'
+  | 'ERR_CSR_KEY_USAGE'
+  | 'ERR_SAN_MISMATCH'
+  | 'ERR_TTL_INVALID'
+  | 'ERR_TTL_TOO_LONG'
+  // Authority material and configuration (operator's fault)
+  | 'ERR_DURATION'
+  | 'ERR_KEY_TYPE'
+  | 'ERR_KEY_FILE'
+  | 'ERR_CA_DIR'
+  | 'ERR_CA_EXISTS'
+  | 'ERR_CACERTS'
+  | 'ERR_ISSUER_EXPIRED'
+  // Signer failure (INTERNAL)
+  | 'ERR_SIGNER';
+
+export type CaError = CastellanError<CaErrorCode>;
+
+/** Builds a CA error; `message` must say what to fix and start with its module (`csr: ...`). */
+export function caError(code: CaErrorCode, message: string, options: { cause?: unknown; context?: Record<string, unknown> } = {}): CaError {
+  return new CastellanError(code, message, options);
+}

@@ -1,0 +1,35 @@
+// Public API of the CA. Other folders (and ca/cli) import only from here.
+export { caError, type CaError, type CaErrorCode } from './errors.js';
+export { parseDuration, formatDuration } from './duration.js';
+export { KEY_TYPES, generateKey, keyTypeOf, parseKeyType, type KeyType } from './key-type.js';
+export { signatureAlgorithmFor, type SignatureAlgorithm } from './signature-algorithm.js';
+export { keyId, keyObjectSigner, type Signer } from './signer.js';
+export { readPrivateKeyFile, writeFileAtomic, writePrivateKeyFile } from './key-files.js';
+export { derToPem, pemBlocks } from './pem.js';
+export { certificateInfo, certificatesFromPem, type CertificateInfo } from './certificate-info.js';
+export { encodeTbs, randomSerial, signCertificate, subjectKeyIdentifier, type CertificateFields } from './certificate-builder.js';
+export { authorityName, BACKDATE_MS, createIntermediateCertificate, createRootCertificate } from './authority-profile.js';
+export { parseCsr, type CertificateRequest, type RequestKeyKind } from './csr.js';
+export { EMPTY_NAME, SvidTemplate, svidExtensions, type LeafSubjectKey } from './svid-profile.js';
+export {
+  DEFAULT_MAX_WORKLOAD_TTL_MS,
+  DEFAULT_WORKLOAD_TTL_MS,
+  Issuer,
+  type IssuedCertificate,
+  type IssuerOptions,
+  type SigningAuthority,
+} from './issuer.js';
+export {
+  AUTHORITY_FILES,
+  BUNDLE_FILE,
+  STATE_FILE,
+  authorityDir,
+  importCacerts,
+  initCa,
+  loadCa,
+  type AuthorityState,
+  type CaDirectory,
+  type ImportCacertsOptions,
+  type InitOptions,
+  type LoadedAuthority,
+} from './ca-directory.js';

@@ -1,0 +1,165 @@
+import type { SpiffeId, TrustDomain } from '../workload-identity/index.js';
+import { BACKDATE_MS } from './authority-profile.js';
+import { randomSerial } from './certificate-builder.js';
+import type { CertificateInfo } from './certificate-info.js';
+import { parseCsr, type CertificateRequest } from './csr.js';
+import { caError } from './errors.js';
+import { derToPem } from './pem.js';
+import type { Signer } from './signer.js';
+import { SvidTemplate } from './svid-profile.js';
+
+/** The certificate material that signs leaves: an intermediate, its key, and the chain up to its root. */
+export interface SigningAuthority {
+  readonly trustDomain: TrustDomain;
+  /** The certificate whose key signs leaves (an intermediate). */
+  readonly issuer: CertificateInfo;
+  readonly signer: Signer;
+  /** Certificates above `issuer`, nearest first, ending with the root. */
+  readonly parents: readonly CertificateInfo[];
+}
+
+export interface IssuerOptions {
+  readonly authority: SigningAuthority;
+  /** Leaf lifetime when the caller asks for none, in ms. Default 24 h. */
+  readonly defaultTtlMs?: number;
+  /** Longest leaf lifetime a caller may ask for, in ms; longer requests are refused. Default 7 d. */
+  readonly maxTtlMs?: number;
+  /** Copy DNS SANs requested in the CSR into the leaf (after the URI SAN); refused when false. Default false. */
+  readonly allowDnsSans?: boolean;
+  readonly now?: () => Date;
+}
+
+/** A signed X509-SVID and its chain. */
+export interface IssuedCertificate {
+  readonly spiffeId: SpiffeId;
+  readonly leafDer: Buffer;
+  readonly leafPem: string;
+  /** PEM certificates above the leaf, nearest first, root last. */
+  readonly chainPem: readonly string[];
+  readonly serialHex: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** True when the requested lifetime was cut to the issuer's notAfter. */
+  readonly cappedByIssuer: boolean;
+  readonly request: CertificateRequest;
+}
+
+/** RFC 1123 host names, lower or upper case, with an optional leading wildcard label (RFC 6125 §6.4.3). */
+const DNS_NAME = /^(\*\.)?[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/i;
+
+export const DEFAULT_WORKLOAD_TTL_MS = 24 * 3_600_000;
+export const DEFAULT_MAX_WORKLOAD_TTL_MS = 7 * 24 * 3_600_000;
+
+/**
+ * Issues X509-SVIDs: the one issuance path every front end (CLI, gRPC API) uses. The identity comes from
+ * the caller (a verified token, or the operator), never from the CSR (DESIGN §2).
+ *
+ * @example
+ *   const issuer = new Issuer({ authority });
+ *   const cert = issuer.issue(SpiffeId.parse('spiffe://cluster.local/ns/default/sa/web'), csrPem, { ttlMs: 3_600_000 });
+ */
+export class Issuer {
+  private readonly template: SvidTemplate;
+  private readonly chainPem: readonly string[];
+  private readonly defaultTtlMs: number;
+  private readonly maxTtlMs: number;
+  private readonly allowDnsSans: boolean;
+  private readonly now: () => Date;
+
+  constructor(readonly options: IssuerOptions) {
+    const a = options.authority;
+    this.template = new SvidTemplate(a.issuer, a.signer);
+    this.chainPem = Object.freeze([a.issuer.pem, ...a.parents.map((p) => p.pem)]);
+    this.defaultTtlMs = options.defaultTtlMs ?? DEFAULT_WORKLOAD_TTL_MS;
+    this.maxTtlMs = options.maxTtlMs ?? DEFAULT_MAX_WORKLOAD_TTL_MS;
+    this.allowDnsSans = options.allowDnsSans ?? false;
+    this.now = options.now ?? (() => new Date());
+    if (!(this.defaultTtlMs > 0 && this.defaultTtlMs <= this.maxTtlMs)) {
+      throw new TypeError(`Issuer: defaultTtlMs ${this.defaultTtlMs} must be > 0 and <= maxTtlMs ${this.maxTtlMs}`);
+    }
+  }
+
+  get authority(): SigningAuthority {
+    return this.options.authority;
+  }
+
+  /**
+   * Checks `csr` and signs a leaf for `identity`. Throws CastellanError with an ERR_CSR_*, ERR_SAN_MISMATCH,
+   * ERR_TTL_*, ERR_ISSUER_EXPIRED or ERR_SIGNER code.
+   */
+  issue(identity: SpiffeId, csr: string | Uint8Array | CertificateRequest, options: { ttlMs?: number } = {}): IssuedCertificate {
+    const a = this.options.authority;
+    if (!identity.isMemberOf(a.trustDomain)) {
+      throw caError('ERR_SAN_MISMATCH', `issuer: ${identity.toString()} is not in trust domain ${a.trustDomain.name}`);
+    }
+    if (identity.path === '') throw caError('ERR_SAN_MISMATCH', 'issuer: a workload identity needs a path, not only the trust domain');
+    const ttlMs = this.checkTtl(options.ttlMs);
+    const now = this.now().getTime();
+    const issuerNotAfter = a.issuer.notAfter.getTime();
+    if (now >= issuerNotAfter) {
+      throw caError('ERR_ISSUER_EXPIRED', `issuer: the signing certificate expired at ${a.issuer.notAfter.toISOString()}; rotate the intermediate`);
+    }
+
+    const request = typeof csr === 'string' || csr instanceof Uint8Array ? parseCsr(csr) : csr;
+    const uri = identity.toString();
+    this.checkSans(request, uri);
+
+    const notBefore = new Date(Math.max(now - BACKDATE_MS, a.issuer.notBefore.getTime()));
+    // DESIGN §3: a lifetime that would outlive the issuer is capped to the issuer's notAfter.
+    const wanted = now + ttlMs;
+    const notAfter = new Date(Math.min(wanted, issuerNotAfter));
+    const serial = randomSerial();
+    const leafDer = this.template.sign(request, uri, request.dnsSans, serial, notBefore, notAfter);
+    return {
+      spiffeId: identity,
+      leafDer,
+      leafPem: derToPem(leafDer, 'CERTIFICATE'),
+      chainPem: this.chainPem,
+      serialHex: serial.toString('hex'),
+      notBefore,
+      notAfter,
+      cappedByIssuer: wanted > issuerNotAfter,
+      request,
+    };
+  }
+
+  private checkTtl(requested: number | undefined): number {
+    if (requested === undefined || requested === 0) return this.defaultTtlMs; // Istio: 0 means "CA default"
+    if (!Number.isFinite(requested) || requested < 0) {
+      throw caError('ERR_TTL_INVALID', `issuer: requested lifetime ${requested} ms is not a positive duration`);
+    }
+    if (requested > this.maxTtlMs) {
+      throw caError(
+        'ERR_TTL_TOO_LONG',
+        `issuer: requested lifetime ${Math.round(requested / 1000)}s exceeds the maximum ${Math.round(this.maxTtlMs / 1000)}s; ask for less`,
+        { context: { requestedMs: requested, maxMs: this.maxTtlMs } },
+      );
+    }
+    return requested;
+  }
+
+  /** DESIGN §2: SANs in the CSR are optional, but when present they must be exactly the caller's identity. */
+  private checkSans(request: CertificateRequest, uri: string): void {
+    for (const asked of request.uriSans) {
+      if (asked !== uri) {
+        throw caError('ERR_SAN_MISMATCH', `issuer: CSR asks for URI SAN ${JSON.stringify(asked)} but the caller is ${uri}`, {
+          context: { requested: asked, identity: uri },
+        });
+      }
+    }
+    if (request.uriSans.length > 1) throw caError('ERR_SAN_MISMATCH', 'issuer: CSR repeats the URI SAN; an X509-SVID has exactly one');
+    if (request.dnsSans.length > 0) {
+      if (!this.allowDnsSans) {
+        throw caError('ERR_SAN_MISMATCH', `issuer: CSR asks for DNS SANs (${request.dnsSans.join(', ')}), which this CA's policy does not grant`);
+      }
+      for (const name of request.dnsSans) {
+        if (name.length > 253 || !DNS_NAME.test(name)) {
+          throw caError('ERR_CSR_MALFORMED', `issuer: CSR DNS SAN ${JSON.stringify(name)} is not a valid DNS name`);
+        }
+      }
+    }
+    if (request.otherSanCount > 0) {
+      throw caError('ERR_SAN_MISMATCH', 'issuer: CSR asks for SANs other than the SPIFFE ID (email, IP, ...), which workload certificates never carry');
+    }
+  }
+}

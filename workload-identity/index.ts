@@ -1,0 +1,9 @@
+export { CastellanError, isCastellanError } from './errors.js';
+export { SpiffeId, TrustDomain, type SpiffeIdErrorCode } from './spiffe-id.js';
+export {
+  kubernetesWorkloadId,
+  parseKubernetesWorkloadId,
+  type KubernetesIdentityErrorCode,
+  type KubernetesWorkload,
+} from './kubernetes-identity.js';
+export { validateX509SvidLeaf, validateX509SvidSigningCert, type X509SvidErrorCode } from './x509-svid.js';
