@@ -7,3 +7,4 @@ export {
   type KubernetesWorkload,
 } from './kubernetes-identity.js';
 export { validateX509SvidLeaf, validateX509SvidSigningCert, type X509SvidErrorCode } from './x509-svid.js';
+export { createSvidRequest } from './svid-request.js';

@@ -1,0 +1,79 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { createSvidRequest, type SpiffeId } from '../../workload-identity/index.js';
+import { formatDuration, generateKey, Issuer, loadCa, writeFileAtomic, writePrivateKeyFile, type KeyType } from '../index.js';
+import { choiceFlag, durationFlag, spiffeIdFlag } from './flags.js';
+import { UsageError, type CliIo } from './io.js';
+
+interface MintFlags {
+  dir: string;
+  spiffeId: SpiffeId;
+  csr?: string;
+  ttl?: number;
+  out: string;
+  keyType: KeyType;
+  force?: boolean;
+}
+
+const LEAF_KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072'] as const;
+
+export function registerCaMint(ca: Command, io: CliIo): void {
+  ca.command('mint')
+    .description('issue an X509-SVID as the operator (no token): for bootstrapping, tests and non-mesh workloads')
+    .requiredOption('--dir <dir>', 'CA directory')
+    .requiredOption('--spiffe-id <id>', 'identity to certify, e.g. spiffe://cluster.local/ns/default/sa/web', spiffeIdFlag)
+    .option('--csr <file>', 'sign this PKCS#10 request (PEM or DER) instead of generating a key')
+    .option('--ttl <duration>', 'leaf lifetime, e.g. 1h (default: 24h; at most 7d; capped by the intermediate)', durationFlag)
+    .option('--key-type <type>', `key to generate without --csr: ${LEAF_KEY_TYPES.join(', ')}`, choiceFlag(LEAF_KEY_TYPES), 'ec-p256')
+    .option('--out <dir>', 'where to write cert.pem, chain.pem, bundle.pem (and key.pem)', '.')
+    .option('--force', 'overwrite existing output files')
+    .addHelpText(
+      'after',
+      '\nWrites: cert.pem (the leaf), chain.pem (leaf then intermediates: what a TLS peer presents),\n' +
+        'bundle.pem (the trust bundle: roots to verify peers with), key.pem (0600, only when the key is generated).',
+    )
+    .action(async (f: MintFlags) => {
+      const ca = await loadCa(path.resolve(io.cwd, f.dir));
+      const issuer = new Issuer({ authority: ca.active, now: () => io.now() });
+      let csr: Uint8Array;
+      let key: Awaited<ReturnType<typeof generateKey>>['privateKey'] | undefined;
+      if (f.csr) {
+        csr = await fs.readFile(path.resolve(io.cwd, f.csr));
+      } else {
+        key = generateKey(f.keyType).privateKey;
+        csr = await createSvidRequest(key, f.spiffeId);
+      }
+      const cert = issuer.issue(f.spiffeId, csr, f.ttl === undefined ? {} : { ttlMs: f.ttl });
+
+      const out = path.resolve(io.cwd, f.out);
+      await fs.mkdir(out, { recursive: true });
+      const files = { cert: path.join(out, 'cert.pem'), chain: path.join(out, 'chain.pem'), bundle: path.join(out, 'bundle.pem'), key: path.join(out, 'key.pem') };
+      if (!f.force) {
+        for (const file of key ? Object.values(files) : [files.cert, files.chain, files.bundle]) {
+          if (await exists(file)) throw new UsageError(`${file} exists; pass --force to overwrite or choose another --out`);
+        }
+      }
+      if (key) await writePrivateKeyFile(files.key, key);
+      await writeFileAtomic(files.cert, cert.leafPem, 0o644);
+      await writeFileAtomic(files.chain, cert.leafPem + cert.chainPem.slice(0, -1).join(''), 0o644);
+      await writeFileAtomic(files.bundle, ca.bundle.map((c) => c.pem).join(''), 0o644);
+      const life = formatDuration(cert.notAfter.getTime() - io.now().getTime());
+      io.out(
+        `issued ${cert.spiffeId.toString()}\n` +
+          `  serial   ${cert.serialHex}\n` +
+          `  expires  ${cert.notAfter.toISOString()} (in ${life}${cert.cappedByIssuer ? ', capped by the intermediate' : ''})\n` +
+          `  key      ${cert.request.keyDescription}${key ? ' (generated, key.pem)' : ' (from the CSR)'}\n` +
+          `wrote ${[key ? files.key : undefined, files.cert, files.chain, files.bundle].filter(Boolean).join(', ')}\n`,
+      );
+    });
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.access(file);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,24 @@
+import { CommanderError } from 'commander';
+import { isCastellanError } from '../../workload-identity/index.js';
+import { UsageError } from './io.js';
+
+/** Exit codes of every `castellan` command. */
+export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
+
+/**
+ * The one mapping from errors to exit codes: 2 for a wrong call (unknown command or flag, a flag value
+ * that does not parse), 1 for anything that went wrong doing the work. Returns the code and the one line
+ * to print (undefined when commander already printed it).
+ */
+export function exitFor(err: unknown): { code: number; line: string | undefined } {
+  if (err instanceof CommanderError) {
+    // help and version are not failures
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return { code: EXIT.OK, line: undefined };
+    return { code: EXIT.USAGE, line: undefined };
+  }
+  if (err instanceof UsageError) return { code: EXIT.USAGE, line: err.message };
+  if (isCastellanError(err)) return { code: EXIT.FAILURE, line: err.message };
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && typeof e.path === 'string') return { code: EXIT.FAILURE, line: `${e.code}: ${e.path}` };
+  return { code: EXIT.FAILURE, line: `unexpected error: ${e instanceof Error ? e.message : String(e)}` };
+}

@@ -1,0 +1,25 @@
+import { InvalidArgumentError } from 'commander';
+import { SpiffeId, TrustDomain } from '../../workload-identity/index.js';
+import { parseDuration, parseKeyType, type KeyType } from '../index.js';
+
+/** Adapts a validating parser to commander: its message becomes the usage error (exit 2). */
+function flag<T>(parse: (s: string) => T): (s: string) => T {
+  return (s: string) => {
+    try {
+      return parse(s);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+export const durationFlag = flag(parseDuration);
+export const keyTypeFlag = flag<KeyType>(parseKeyType);
+export const trustDomainFlag = flag((s) => TrustDomain.of(s));
+export const spiffeIdFlag = flag((s) => SpiffeId.parse(s));
+export function choiceFlag<T extends string>(choices: readonly T[]): (s: string) => T {
+  return flag((s) => {
+    if ((choices as readonly string[]).includes(s)) return s as T;
+    throw new Error(`want one of ${choices.join(', ')}`);
+  });
+}
