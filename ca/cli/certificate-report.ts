@@ -100,10 +100,11 @@ export async function readCertificateFile(file: string, cwd: string): Promise<Lo
   } catch (cause) {
     throw certInspectError('ERR_CERT_FILE', `cert: cannot read ${file}: ${readProblem(cause)}`, { cause });
   }
-  const ders = isPem(bytes) ? pemDers(file, bytes) : [bytes];
+  const pem = bytes.includes('-----BEGIN ');
+  const ders = pem ? pemDers(file, bytes) : [bytes];
   if (ders.length === 0) throw certInspectError('ERR_CERT_FILE', `cert: ${file} holds no CERTIFICATE PEM block`);
   return ders.map((der, i) => {
-    const what = ders.length === 1 && !isPem(bytes) ? `${file} is neither PEM nor a DER certificate` : `${file}: certificate ${i + 1} is not a valid X.509 certificate`;
+    const what = pem ? `${file}: certificate ${i + 1} is not a valid X.509 certificate` : `${file} is neither PEM nor a DER certificate`;
     try {
       // certificateInfo needs a CA error code for its own message; ours replaces it with the file's name.
       const info = certificateInfo(der, { code: 'ERR_CACERTS', what: 'certificate' });
@@ -112,10 +113,6 @@ export async function readCertificateFile(file: string, cwd: string): Promise<Lo
       throw certInspectError('ERR_CERT_FILE', `cert: ${what}`, { cause });
     }
   });
-}
-
-function isPem(bytes: Buffer): boolean {
-  return bytes.includes('-----BEGIN ');
 }
 
 function pemDers(file: string, bytes: Buffer): Buffer[] {
@@ -273,7 +270,7 @@ export function verifyChain(certs: readonly LoadedCertificate[], roots: readonly
     }
     const next = [...unused].find((c) => issued(c, cur));
     if (next === undefined) return fail(noIssuer(cur, [...roots, ...unused]));
-    if (next.node.checkIssued(next.node) && issued(next, next)) {
+    if (issued(next, next)) {
       return fail(`${certificateLabel(next)} (the file's root) is not in the bundle`);
     }
     unused.delete(next);
