@@ -21,6 +21,9 @@ export type CaErrorCode =
   | 'ERR_CA_EXISTS'
   | 'ERR_CACERTS'
   | 'ERR_ISSUER_EXPIRED'
+  // Certificates given to the CLI (cert inspect)
+  | 'ERR_CERT_FILE'
+  | 'ERR_CERT_CHECK_FAILED'
   // Signer failure (INTERNAL)
   | 'ERR_SIGNER';
 

@@ -3,24 +3,13 @@ import { X509Certificate as NodeCertificate, type KeyObject } from 'node:crypto'
 import path from 'node:path';
 import { BasicConstraintsExtension, SubjectAlternativeNameExtension } from '@peculiar/x509';
 import {
-  CastellanError,
   isCastellanError,
   SpiffeId,
   validateX509SvidLeaf,
   validateX509SvidSigningCert,
   type TrustDomain,
 } from '../../workload-identity/index.js';
-import { certificateInfo, pemBlocks, type CertificateInfo } from '../index.js';
-
-/**
- * Codes of the errors `cert inspect` raises itself (exit 1): a file that cannot be read or holds no
- * certificate, and certificates that were read but failed a check.
- */
-export type CertInspectErrorCode = 'ERR_CERT_FILE' | 'ERR_CERT_CHECK_FAILED';
-
-export function certInspectError(code: CertInspectErrorCode, message: string, options: { cause?: unknown } = {}): CastellanError<CertInspectErrorCode> {
-  return new CastellanError(code, message, options);
-}
+import { caError, certificateInfo, pemBlocks, type CertificateInfo } from '../index.js';
 
 /** One certificate, parsed twice: @peculiar/x509 for the X509-SVID rules, OpenSSL (node:crypto) for signatures. */
 export interface LoadedCertificate {
@@ -98,28 +87,28 @@ export async function readCertificateFile(file: string, cwd: string): Promise<Lo
   try {
     bytes = await fs.readFile(path.resolve(cwd, file));
   } catch (cause) {
-    throw certInspectError('ERR_CERT_FILE', `cert: cannot read ${file}: ${readProblem(cause)}`, { cause });
+    throw caError('ERR_CERT_FILE', `cert: cannot read ${file}: ${readProblem(cause)}`, { cause });
   }
   const pem = bytes.includes('-----BEGIN ');
   const ders = pem ? pemDers(file, bytes) : [bytes];
-  if (ders.length === 0) throw certInspectError('ERR_CERT_FILE', `cert: ${file} holds no CERTIFICATE PEM block`);
+  if (ders.length === 0) throw caError('ERR_CERT_FILE', `cert: ${file} holds no CERTIFICATE PEM block`);
   return ders.map((der, i) => {
     const what = pem ? `${file}: certificate ${i + 1} is not a valid X.509 certificate` : `${file} is neither PEM nor a DER certificate`;
     try {
       // certificateInfo needs a CA error code for its own message; ours replaces it with the file's name.
-      const info = certificateInfo(der, { code: 'ERR_CACERTS', what: 'certificate' });
+      const info = certificateInfo(der, { code: 'ERR_CERT_FILE', what: 'certificate' });
       return { info, node: new NodeCertificate(info.der) };
     } catch (cause) {
-      throw certInspectError('ERR_CERT_FILE', `cert: ${what}`, { cause });
+      throw caError('ERR_CERT_FILE', `cert: ${what}`, { cause });
     }
   });
 }
 
 function pemDers(file: string, bytes: Buffer): Buffer[] {
   try {
-    return pemBlocks(bytes.toString('latin1'), 'CERTIFICATE', { code: 'ERR_CACERTS', what: 'pem' });
+    return pemBlocks(bytes.toString('latin1'), 'CERTIFICATE', { code: 'ERR_CERT_FILE', what: 'pem' });
   } catch (cause) {
-    throw certInspectError('ERR_CERT_FILE', `cert: ${file}: a CERTIFICATE PEM block is not base64`, { cause });
+    throw caError('ERR_CERT_FILE', `cert: ${file}: a CERTIFICATE PEM block is not base64`, { cause });
   }
 }
 
@@ -236,9 +225,9 @@ export function certificateLabel(c: LoadedCertificate): string {
 }
 
 /**
- * Verifies `certs[0]` up to a root in `roots`, using `certs[1..]` as untrusted intermediates (RFC 5280
- * §6.1, simplified: names and signatures (OpenSSL's check_issued + verify), validity at `now`, issuers
- * are CAs, pathLenConstraint). Never throws for a bad chain: the verdict says why.
+ * Verifies `certs[0]` up to a root in `roots`, using `certs[1..]` as untrusted intermediates. RFC 5280
+ * §6.1, simplified: issuer names and signatures (OpenSSL's check_issued and verify), validity at `now`,
+ * every issuer a CA, pathLenConstraint. Never throws for a bad chain: the verdict says why.
  *
  * @example verifyChain(await readCertificateFile('chain.pem', cwd), bundle, new Date()).verified
  */
@@ -280,7 +269,8 @@ export function verifyChain(certs: readonly LoadedCertificate[], roots: readonly
 
 function issued(issuer: LoadedCertificate, subject: LoadedCertificate): boolean {
   try {
-    return issuer.node.checkIssued(subject.node) && subject.node.verify(issuer.node.publicKey);
+    // node:crypto's `a.checkIssued(b)` asks whether b issued a (names, AKI/SKI, b's keyUsage).
+    return subject.node.checkIssued(issuer.node) && subject.node.verify(issuer.node.publicKey);
   } catch {
     return false;
   }
@@ -288,7 +278,7 @@ function issued(issuer: LoadedCertificate, subject: LoadedCertificate): boolean 
 
 function noIssuer(cur: LoadedCertificate, candidates: readonly LoadedCertificate[]): string {
   if (cur.node.checkIssued(cur.node)) return `${certificateLabel(cur)} is self-signed and not in the bundle`;
-  const named = candidates.find((c) => c.node.checkIssued(cur.node));
+  const named = candidates.find((c) => cur.node.checkIssued(c.node));
   if (named) return `the signature of ${certificateLabel(cur)} does not verify with the key of ${certificateLabel(named)}`;
   return `no issuer of ${certificateLabel(cur)} (issuer ${cur.info.cert.issuer || '(empty)'}) in the file or the bundle`;
 }
