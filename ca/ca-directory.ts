@@ -4,6 +4,7 @@ import path from 'node:path';
 import { SpiffeId, TrustDomain, validateX509SvidSigningCert } from '../workload-identity/index.js';
 import { createIntermediateCertificate, createRootCertificate } from './authority-profile.js';
 import { certificateInfo, certificatesFromPem, type CertificateInfo } from './certificate-info.js';
+import { createDevTokenIssuer } from './dev-token-issuer.js';
 import { caError } from './errors.js';
 import type { SigningAuthority } from './issuer.js';
 import { readPrivateKeyFile, writeFileAtomic, writePrivateKeyFile } from './key-files.js';
@@ -103,6 +104,7 @@ export async function initCa(o: InitOptions): Promise<CaDirectory> {
   await writePrivateKeyFile(path.join(adir, AUTHORITY_FILES.rootKey), rootKey);
   await writePrivateKeyFile(path.join(adir, AUTHORITY_FILES.caKey), caKey);
   await writeCertificates(adir, ca, [], root);
+  await createDevTokenIssuer(o.dir);
   await writeState(o.dir, o.trustDomain, { id: 1, state: 'active', createdAt: now.toISOString(), source: 'generated' }, [root]);
   return loadCa(o.dir);
 }
@@ -176,6 +178,7 @@ export async function importCacerts(o: ImportCacertsOptions): Promise<CaDirector
   await fs.mkdir(adir, { recursive: true, mode: 0o700 });
   await writePrivateKeyFile(path.join(adir, AUTHORITY_FILES.caKey), caKey);
   await writeCertificates(adir, ca, chain, root);
+  await createDevTokenIssuer(o.dir);
   await writeState(o.dir, trustDomain, { id: 1, state: 'active', createdAt: now.toISOString(), source: 'cacerts' }, [root]);
   return loadCa(o.dir);
 }

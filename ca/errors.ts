@@ -24,6 +24,10 @@ export type CaErrorCode =
   // Certificates given to the CLI (cert inspect)
   | 'ERR_CERT_FILE'
   | 'ERR_CERT_CHECK_FAILED'
+  // Server (RESOURCE_EXHAUSTED / UNAVAILABLE)
+  | 'ERR_RATE_LIMITED'
+  | 'ERR_NOT_READY'
+  | 'ERR_CONFIG'
   // Signer failure (INTERNAL)
   | 'ERR_SIGNER';
 

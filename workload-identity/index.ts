@@ -9,3 +9,29 @@ export {
 export { validateX509SvidLeaf, validateX509SvidSigningCert, type X509SvidErrorCode } from './x509-svid.js';
 export { createSvidRequest } from './svid-request.js';
 export type { AuthenticatedCaller, Authenticator, AuthenticatorKind, AuthErrorCode, CallerCredentials } from './authenticator.js';
+export {
+  KUBERNETES_CLOCK_TOLERANCE_SECONDS,
+  callerFromServiceAccountClaims,
+  jwkKeyId,
+  mintServiceAccountToken,
+  parseServiceAccountUsername,
+  serviceAccountUsername,
+  signingAlgorithmFor,
+  tokenSha256,
+  type KubernetesObjectRef,
+  type KubernetesPrivateClaim,
+  type MintServiceAccountTokenOptions,
+  type ServiceAccountSigningAlgorithm,
+  type ServiceAccountTokenClaims,
+} from './service-account-token.js';
+export {
+  JWKS_DEFAULT_ALGORITHMS,
+  JwksAuthenticator,
+  kubernetesPodLookup,
+  type JwksAuthenticatorOptions,
+  type JwksDiscoveryOptions,
+  type PodLookup,
+} from './jwks-authenticator.js';
+export { TokenReviewAuthenticator, type TokenReviewAuthenticatorOptions } from './token-review.js';
+export { ClientCertificateAuthenticator, type ClientCertificateAuthenticatorOptions } from './client-certificate-authenticator.js';
+export { authorizeCaller, identityPolicyProblems, type IdentityPolicy } from './identity-policy.js';

@@ -4,6 +4,7 @@ import { registerCaInit } from './ca-init.js';
 import { registerCaMint } from './ca-mint.js';
 import { registerCertInspect } from './cert-inspect.js';
 import { registerDev } from './dev.js';
+import { registerTokenMint } from './token-mint.js';
 import { exitFor } from './exit-codes.js';
 import { processIo, type CliIo } from './io.js';
 
@@ -25,6 +26,7 @@ export function buildProgram(io: CliIo): Command {
   registerCaMint(ca, io);
   const cert = program.command('cert').description('look at certificates');
   registerCertInspect(cert, io);
+  registerTokenMint(program, io);
   registerDev(program, io);
 
   // Every (sub)command: output through io, errors as exceptions (exit codes come from exitFor).

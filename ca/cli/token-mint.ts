@@ -1,0 +1,67 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { kubernetesWorkloadId, mintServiceAccountToken, tokenSha256, TrustDomain } from '../../workload-identity/index.js';
+import { loadDevTokenIssuer, writeFileAtomic } from '../index.js';
+import { durationFlag } from './flags.js';
+import { UsageError, type CliIo } from './io.js';
+
+interface TokenMintFlags {
+  dir: string;
+  namespace: string;
+  serviceAccount: string;
+  audience: string[];
+  ttl: number;
+  pod?: string;
+  out?: string;
+}
+
+const MAX_TTL_MS = 48 * 3_600_000;
+
+export function registerTokenMint(program: Command, io: CliIo): void {
+  const token = program.command('token').description('service-account tokens of the local dev issuer (embedded default, no cluster)');
+  token
+    .command('mint')
+    .description('mint a token shaped exactly like a Kubernetes projected service-account token, signed by the CA directory\'s dev issuer')
+    .requiredOption('--dir <dir>', 'CA directory (created by castellan ca init)')
+    .requiredOption('--namespace <ns>', 'Kubernetes namespace of the workload')
+    .requiredOption('--service-account <sa>', 'service account of the workload')
+    .option('--audience <aud>', 'audience (repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--ttl <duration>', 'lifetime, at most 48h', durationFlag, 3_600_000)
+    .option('--pod <name[:uid]>', 'bind the token to a pod, as a projected volume token is')
+    .option('--out <file>', 'write the token to <file> (0600) and print only its SHA-256')
+    .addHelpText('after', '\nWithout --out the token is printed on stdout: it is a credential, treat the output as a secret.')
+    .action(async (f: TokenMintFlags) => {
+      const check = (what: string, fn: () => void) => {
+        try {
+          fn();
+        } catch (err) {
+          throw new UsageError(`${what}: ${(err as Error).message}`);
+        }
+      };
+      check('--namespace/--service-account', () => kubernetesWorkloadId(TrustDomain.of('x'), f.namespace, f.serviceAccount));
+      if (f.ttl <= 0 || f.ttl > MAX_TTL_MS || f.ttl % 1000 !== 0) throw new UsageError('--ttl: want whole seconds between 1s and 48h');
+      let pod: { name: string; uid: string } | undefined;
+      if (f.pod !== undefined) {
+        const [name, uid] = f.pod.split(':');
+        if (!name) throw new UsageError('--pod: want NAME or NAME:UID');
+        pod = { name, uid: uid || crypto.randomUUID() };
+      }
+      const issuer = await loadDevTokenIssuer(path.resolve(io.cwd, f.dir));
+      const jwt = await mintServiceAccountToken(issuer.privateKey, issuer.kid, {
+        issuer: issuer.issuer,
+        audiences: f.audience && f.audience.length > 0 ? f.audience : ['castellan'],
+        namespace: f.namespace,
+        serviceAccount: f.serviceAccount,
+        ttlSeconds: f.ttl / 1000,
+        ...(pod ? { pod } : {}),
+        now: io.now(),
+      });
+      if (f.out) {
+        const file = path.resolve(io.cwd, f.out);
+        await writeFileAtomic(file, jwt, 0o600);
+        io.out(`wrote ${file} (sha256 ${tokenSha256(jwt)})\n`);
+      } else {
+        io.out(`${jwt}\n`);
+      }
+    });
+}

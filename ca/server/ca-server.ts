@@ -1,0 +1,294 @@
+import { Server, ServerCredentials, experimental, status, type Metadata, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import type { Server as HttpServer } from 'node:http';
+import type { Logger } from 'pino';
+import { kubernetesWorkloadId, type Authenticator, type CallerCredentials } from '../../workload-identity/index.js';
+import type { CaDirectory } from '../ca-directory.js';
+import { caError } from '../errors.js';
+import { Issuer } from '../issuer.js';
+import type { CaServerConfig } from './config.js';
+import { callErrorFor } from './grpc-status.js';
+import { startHttpEndpoints } from './http-endpoints.js';
+import { IssuanceService, type AuthorizeCaller } from './issuance-service.js';
+import { CaMetrics } from './metrics.js';
+import { caProtos } from './protos.js';
+import { RateLimiter } from './rate-limiter.js';
+import { ServingIdentity } from './serving-identity.js';
+import { TrustBundleSource } from './trust-bundle-source.js';
+
+export interface CaServerOptions {
+  readonly ca: CaDirectory;
+  readonly config: CaServerConfig;
+  readonly tokenAuthenticator?: Authenticator;
+  /** Built by the server from its trust bundle when absent and `authentication.clientCertificate` is not false. */
+  readonly clientCertificateAuthenticator?: (bundleDer: () => readonly Uint8Array[]) => Authenticator;
+  readonly authorize: AuthorizeCaller;
+  readonly log: Logger;
+  readonly now?: () => Date;
+}
+
+const DEFAULTS = {
+  listen: '127.0.0.1:15012',
+  http: '127.0.0.1:15014',
+  namespace: 'castellan-system',
+  maxRequestBytes: 65_536,
+  global: { ratePerSecond: 20_000, burst: 20_000 },
+  perIdentity: { ratePerSecond: 200, burst: 2_000 },
+  shutdownGraceMs: 10_000,
+};
+
+function splitHostPort(hp: string): { host: string; port: number } {
+  const at = hp.lastIndexOf(':');
+  return { host: hp.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(hp.slice(at + 1)) };
+}
+
+/** Credentials of a gRPC call: the bearer token and, when TLS verified one, the client certificate. */
+function credentialsOf(call: { metadata: Metadata; getPeer(): string; getAuthContext?(): { sslPeerCertificate?: { raw: Buffer } } | null }, extraChain: () => readonly Uint8Array[]): CallerCredentials {
+  const auth = call.metadata.get('authorization')[0];
+  let token: string | undefined;
+  if (auth !== undefined) {
+    const value = String(auth);
+    // RFC 6750 §2.1: "Bearer" is case-insensitive; an empty or other scheme is still a (bad) credential.
+    token = /^bearer\s+/i.test(value) ? value.replace(/^bearer\s+/i, '').trim() : value.trim();
+  }
+  const peerCert = call.getAuthContext?.()?.sslPeerCertificate?.raw;
+  return {
+    ...(token !== undefined ? { token } : {}),
+    // grpc-js exposes only the verified leaf; the intermediates that may have issued it are ours.
+    ...(peerCert ? { peerCertificates: [peerCert, ...extraChain()] } : {}),
+    peerAddress: call.getPeer(),
+  };
+}
+
+/**
+ * The CA network service: Istio's CreateCertificate and Castellan's API over gRPC/TLS, health and
+ * metrics over HTTP. `start` returns once both listen and the serving certificate exists.
+ */
+export class CaServer {
+  private readonly grpc: Server;
+  private http?: HttpServer;
+  private readonly serving: ServingIdentity;
+  private readonly bundle: TrustBundleSource;
+  private readonly service: IssuanceService;
+  readonly metrics: CaMetrics;
+  private issuer: Issuer;
+  private readonly watchers = new Set<ServerWritableStream<unknown, unknown>>();
+  private state: 'starting' | 'serving' | 'draining' | 'stopped' = 'starting';
+  grpcPort = 0;
+  httpPort = 0;
+
+  private constructor(private readonly o: CaServerOptions) {
+    const now = o.now ?? (() => new Date());
+    const cfg = o.config;
+    this.bundle = new TrustBundleSource(o.ca.bundle);
+    this.issuer = new Issuer({
+      authority: o.ca.active,
+      ...(cfg.workloadTtl !== undefined ? { defaultTtlMs: cfg.workloadTtl } : {}),
+      ...(cfg.maxWorkloadTtl !== undefined ? { maxTtlMs: cfg.maxWorkloadTtl } : {}),
+      now,
+    });
+    this.metrics = new CaMetrics(() => o.ca.authorities, now);
+    const ns = cfg.namespace ?? DEFAULTS.namespace;
+    this.serving = new ServingIdentity({
+      authority: () => this.issuer.authority,
+      spiffeId: kubernetesWorkloadId(o.ca.trustDomain, ns, 'castellan'),
+      dnsNames: cfg.servingDnsNames ?? [`castellan.${ns}.svc`, 'localhost'],
+      bundle: this.bundle,
+      now,
+      log: o.log,
+    });
+    const bundleDer = () => this.bundle.current().roots.map((r) => r.der);
+    const certAuth = cfg.authentication?.clientCertificate === false ? undefined : o.clientCertificateAuthenticator?.(bundleDer);
+    const limits = cfg.limits ?? {};
+    this.service = new IssuanceService({
+      issuer: () => this.issuer,
+      ...(o.tokenAuthenticator ? { tokenAuthenticator: o.tokenAuthenticator } : {}),
+      ...(certAuth ? { clientCertificateAuthenticator: certAuth } : {}),
+      authorize: o.authorize,
+      globalLimit: new RateLimiter(limits.global ?? DEFAULTS.global),
+      perIdentityLimit: new RateLimiter(limits.perIdentity ?? DEFAULTS.perIdentity),
+      metrics: this.metrics,
+      log: o.log,
+    });
+    this.grpc = new Server({
+      'grpc.max_receive_message_length': limits.maxRequestBytes ?? DEFAULTS.maxRequestBytes,
+      'grpc.max_send_message_length': 4 * 1024 * 1024,
+    });
+    const protos = caProtos();
+    this.grpc.addService(protos.istio.service, { CreateCertificate: this.createCertificate.bind(this) });
+    this.grpc.addService(protos.castellan.service, {
+      Sign: this.sign.bind(this),
+      WatchTrustBundle: this.watchTrustBundle.bind(this),
+      GetAuthorityStatus: this.getAuthorityStatus.bind(this),
+    });
+  }
+
+  /** Starts a CA server; its gRPC and HTTP ports are on the returned object (0 in config = any free port). */
+  static async start(o: CaServerOptions): Promise<CaServer> {
+    const s = new CaServer(o);
+    await s.serving.start();
+    const creds = experimental.createCertificateProviderServerCredentials(s.serving, s.serving, false);
+    const g = splitHostPort(o.config.listen ?? DEFAULTS.listen);
+    s.grpcPort = await new Promise<number>((resolve, reject) =>
+      s.grpc.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, creds as ServerCredentials, (err, port) => (err ? reject(err) : resolve(port))),
+    );
+    const h = splitHostPort(o.config.http ?? DEFAULTS.http);
+    const http = await startHttpEndpoints({ host: h.host, port: h.port, registry: s.metrics.registry, ready: () => s.notReadyReason() });
+    s.http = http.server;
+    s.httpPort = http.port;
+    s.state = 'serving';
+    o.log.info({ grpc: `${g.host}:${s.grpcPort}`, http: `${h.host}:${s.httpPort}`, trustDomain: o.ca.trustDomain.name }, 'castellan CA serving');
+    return s;
+  }
+
+  /** The trust bundle source (agents follow it through WatchTrustBundle). */
+  get trustBundle(): TrustBundleSource {
+    return this.bundle;
+  }
+
+  /** PEM chain of the serving certificate (for clients that pin it in tests). */
+  get servingChain(): string {
+    return this.serving.certificateChain;
+  }
+
+  private notReadyReason(): string | undefined {
+    if (this.state === 'starting') return 'starting';
+    if (this.state !== 'serving') return 'shutting down';
+    if (this.serving.expiresAt.getTime() <= Date.now()) return 'serving certificate expired';
+    return undefined;
+  }
+
+  private refuseIfNotReady(): void {
+    const why = this.notReadyReason();
+    if (why) throw caError('ERR_NOT_READY', `ca: not ready (${why}); retry`);
+  }
+
+  private fail<T>(callback: sendUnaryData<T>, err: unknown): void {
+    const e = callErrorFor(err);
+    callback({ code: e.code, details: e.details, name: 'Error', message: e.details } as Parameters<sendUnaryData<T>>[0]);
+  }
+
+  private intermediatesForPeer = (): readonly Uint8Array[] => [this.issuer.authority.issuer.der, ...this.issuer.authority.parents.slice(0, -1).map((p) => p.der)];
+
+  private createCertificate(call: ServerUnaryCall<{ csr: string; validityDuration: number }, unknown>, callback: sendUnaryData<unknown>): void {
+    const run = async () => {
+      this.refuseIfNotReady();
+      const seconds = call.request.validityDuration;
+      if (!Number.isFinite(seconds) || seconds < 0) throw caError('ERR_TTL_INVALID', `ca: validity_duration ${seconds} must be >= 0 seconds`);
+      const r = await this.service.issue(credentialsOf(call, this.intermediatesForPeer), call.request.csr, seconds * 1000, 'istio', () => call.cancelled);
+      // Istio's server answers leaf, intermediates, then every trusted root concatenated as the last entry.
+      const c = r.certificate;
+      return { certChain: [c.leafPem, ...c.chainPem.slice(0, -1), this.bundle.current().pem] };
+    };
+    run().then(
+      (res) => callback(null, res),
+      (err: unknown) => this.fail(callback, err),
+    );
+  }
+
+  private sign(call: ServerUnaryCall<{ csr: Buffer; ttlSeconds: number; bundleSequence: number; agentId: string }, unknown>, callback: sendUnaryData<unknown>): void {
+    const run = async () => {
+      this.refuseIfNotReady();
+      const seconds = call.request.ttlSeconds;
+      if (!Number.isFinite(seconds) || seconds < 0) throw caError('ERR_TTL_INVALID', `ca: ttl_seconds ${seconds} must be >= 0`);
+      const r = await this.service.issue(credentialsOf(call, this.intermediatesForPeer), call.request.csr, seconds * 1000, 'castellan', () => call.cancelled);
+      const c = r.certificate;
+      const b = this.bundle.current();
+      return {
+        spiffeId: c.spiffeId.toString(),
+        leaf: c.leafPem,
+        intermediates: c.chainPem.slice(0, -1),
+        trustBundle: b.roots.map((x) => x.pem),
+        bundleSequence: b.sequence,
+        serial: c.serialHex,
+        notBefore: timestamp(c.notBefore),
+        notAfter: timestamp(c.notAfter),
+      };
+    };
+    run().then(
+      (res) => callback(null, res),
+      (err: unknown) => this.fail(callback, err),
+    );
+  }
+
+  private watchTrustBundle(call: ServerWritableStream<{ agentId: string }, unknown>): void {
+    const run = async () => {
+      this.refuseIfNotReady();
+      await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
+    };
+    run().then(
+      () => {
+        if (call.cancelled) return;
+        const send = (s: { sequence: number; roots: readonly { pem: string }[] }) =>
+          call.write({ sequence: s.sequence, trustDomain: this.o.ca.trustDomain.name, roots: s.roots.map((r) => r.pem) });
+        send(this.bundle.current());
+        const unsubscribe = this.bundle.subscribe(send);
+        this.watchers.add(call);
+        this.metrics.bundleWatchers.set(this.watchers.size);
+        const done = () => {
+          unsubscribe();
+          this.watchers.delete(call);
+          this.metrics.bundleWatchers.set(this.watchers.size);
+        };
+        call.on('cancelled', done);
+        call.on('close', done);
+        call.on('error', done);
+      },
+      (err: unknown) => {
+        const e = callErrorFor(err);
+        call.destroy(Object.assign(new Error(e.details), { code: e.code, details: e.details }));
+      },
+    );
+  }
+
+  private getAuthorityStatus(call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void {
+    const run = async () => {
+      this.refuseIfNotReady();
+      await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
+      const b = this.bundle.current();
+      return {
+        trustDomain: this.o.ca.trustDomain.name,
+        bundleSequence: b.sequence,
+        authorities: this.o.ca.authorities.map((a) => ({
+          id: a.id,
+          state: a.state,
+          rootSubject: a.root.cert.subject,
+          rootNotAfter: timestamp(a.root.notAfter),
+          issuerSubject: a.issuer.cert.subject,
+          issuerNotAfter: timestamp(a.issuer.notAfter),
+        })),
+      };
+    };
+    run().then(
+      (res) => callback(null, res),
+      (err: unknown) => this.fail(callback, err),
+    );
+  }
+
+  /**
+   * Stops accepting calls (readiness turns 503 first), ends trust-bundle streams, lets in-flight calls
+   * finish for up to `graceMs`, then closes everything.
+   */
+  async shutdown(graceMs = this.o.config.shutdownGrace ?? DEFAULTS.shutdownGraceMs): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'draining';
+    for (const w of this.watchers) w.end();
+    const drained = new Promise<void>((resolve) => this.grpc.tryShutdown(() => resolve()));
+    const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
+    if ((await Promise.race([drained, timer])) === 'timeout') {
+      this.o.log.warn({ graceMs }, 'in-flight requests did not finish in time; closing them');
+      this.grpc.forceShutdown();
+    }
+    this.serving.stop();
+    await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
+    this.http?.closeAllConnections();
+    this.state = 'stopped';
+    this.o.log.info('castellan CA stopped');
+  }
+}
+
+function timestamp(d: Date): { seconds: number; nanos: number } {
+  const ms = d.getTime();
+  return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+}
+
+export { status as grpcStatus };

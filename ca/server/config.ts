@@ -1,0 +1,130 @@
+import { promises as fs } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { parseDuration } from '../duration.js';
+import { caError } from '../errors.js';
+
+const duration = z.string().transform((s, ctx) => {
+  try {
+    return parseDuration(s);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration (want e.g. "24h", "90m")` });
+    return z.NEVER;
+  }
+});
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'want host:port, e.g. 127.0.0.1:15012');
+const rate = z.object({ ratePerSecond: z.number().positive(), burst: z.number().int().min(1) }).strict();
+const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'want a Kubernetes name (lower case, digits, -)');
+
+/** The CA server's configuration file (YAML or JSON). Every field is optional; defaults in comments. */
+export const caServerConfigSchema = z
+  .object({
+    /** gRPC listen address. Default 127.0.0.1:15012. */
+    listen: hostPort.optional(),
+    /** Health and metrics HTTP address. Default 127.0.0.1:15014. */
+    http: hostPort.optional(),
+    /** Namespace the CA runs in: its serving identity and default DNS name. Default castellan-system. */
+    namespace: k8sName.optional(),
+    /** DNS names in the serving certificate. Default castellan.<namespace>.svc, localhost. */
+    servingDnsNames: z.array(z.string().min(1)).optional(),
+    /** Workload certificate lifetime when the caller asks none. Default 24h. */
+    workloadTtl: duration.optional(),
+    /** Longest lifetime a caller may ask for (longer: INVALID_ARGUMENT). Default 7d. */
+    maxWorkloadTtl: duration.optional(),
+    /** Also accept tokens for audience istio-ca (istio-agent's default). Default false. */
+    istioCompat: z.boolean().optional(),
+    authentication: z
+      .object({
+        /** Local verification of projected tokens. */
+        jwks: z
+          .object({
+            issuer: z.string().url(),
+            discoveryUrl: z.string().url().optional(),
+            /** CA bundle (PEM file) for the discovery endpoint; in-cluster: the service account's ca.crt. */
+            caFile: z.string().optional(),
+            /** Send this token file's content as bearer on discovery (kube-apiserver wants one). */
+            bearerTokenFile: z.string().optional(),
+            audiences: z.array(z.string().min(1)).min(1).optional(),
+            requirePodBinding: z.boolean().optional(),
+          })
+          .strict()
+          .optional(),
+        /** TokenReview through the Kubernetes API. */
+        tokenReview: z
+          .object({
+            /** A kubeconfig path; absent: the in-cluster configuration. */
+            kubeconfig: z.string().optional(),
+            audiences: z.array(z.string().min(1)).min(1).optional(),
+            cacheTtl: duration.optional(),
+          })
+          .strict()
+          .optional(),
+        /** Accept a still-valid SVID we issued as the credential to renew that identity. Default true. */
+        clientCertificate: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
+    policy: z
+      .object({
+        allowNamespaces: z.array(k8sName).optional(),
+        denyNamespaces: z.array(k8sName).optional(),
+        denyServiceAccounts: z.array(z.string().regex(/^[^/]+\/[^/]+$/, 'want "namespace/serviceaccount"')).optional(),
+      })
+      .strict()
+      .optional(),
+    limits: z
+      .object({
+        /** Largest request accepted, bytes. Default 65536 (larger: RESOURCE_EXHAUSTED). */
+        maxRequestBytes: z.number().int().min(4096).max(4_194_304).optional(),
+        /** All callers together. Default 20000/s, burst 20000. */
+        global: rate.optional(),
+        /** Per SPIFFE ID. Default 200/s, burst 2000. */
+        perIdentity: rate.optional(),
+      })
+      .strict()
+      .optional(),
+    /** How long a shutdown waits for in-flight requests. Default 10s. */
+    shutdownGrace: duration.optional(),
+  })
+  .strict()
+  .refine((c) => !(c.authentication?.jwks && c.authentication?.tokenReview), {
+    message: 'choose one token authenticator: authentication.jwks or authentication.tokenReview',
+    path: ['authentication'],
+  });
+
+export type CaServerConfig = z.output<typeof caServerConfigSchema>;
+
+/**
+ * Validates a parsed configuration, listing every problem by path in one error.
+ *
+ * @example validateCaServerConfig({ workloadTtl: '25x' }) // throws: config: workloadTtl: "25x" is not a duration ...
+ */
+export function validateCaServerConfig(raw: unknown, source = 'config'): CaServerConfig {
+  const r = caServerConfigSchema.safeParse(raw ?? {});
+  if (r.success) {
+    const c = r.data;
+    if (c.workloadTtl !== undefined && c.maxWorkloadTtl !== undefined && c.workloadTtl > c.maxWorkloadTtl) {
+      throw caError('ERR_CONFIG', `${source}: workloadTtl is longer than maxWorkloadTtl`);
+    }
+    return c;
+  }
+  const lines = r.error.issues.map((i) => `  ${i.path.length > 0 ? i.path.join('.') : '(top level)'}: ${i.message}`);
+  throw caError('ERR_CONFIG', `${source}: ${lines.length} problem${lines.length > 1 ? 's' : ''}:\n${lines.join('\n')}`);
+}
+
+/** Reads and validates a YAML or JSON configuration file. */
+export async function loadCaServerConfig(file: string): Promise<CaServerConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (cause) {
+    throw caError('ERR_CONFIG', `config: cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { cause });
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text); // YAML 1.2 is a superset of JSON
+  } catch (cause) {
+    throw caError('ERR_CONFIG', `config: ${file} is not valid YAML/JSON: ${(cause as Error).message.split('\n')[0]}`, { cause });
+  }
+  return validateCaServerConfig(raw, `config ${file}`);
+}

@@ -1,0 +1,54 @@
+import { status } from '@grpc/grpc-js';
+import { isCastellanError } from '../../workload-identity/index.js';
+
+/** What a refused call returns: the status and a message that says what to fix (no internals). */
+export interface CallError {
+  readonly code: status;
+  readonly details: string;
+  /** The stable error code (for metrics, logs and the ledger). */
+  readonly reason: string;
+}
+
+const STATUS_BY_CODE: Readonly<Record<string, status>> = {
+  ERR_TOKEN_MISSING: status.UNAUTHENTICATED,
+  ERR_TOKEN_MALFORMED: status.UNAUTHENTICATED,
+  ERR_TOKEN_EXPIRED: status.UNAUTHENTICATED,
+  ERR_TOKEN_NOT_YET_VALID: status.UNAUTHENTICATED,
+  ERR_TOKEN_AUDIENCE: status.UNAUTHENTICATED,
+  ERR_TOKEN_ISSUER: status.UNAUTHENTICATED,
+  ERR_TOKEN_ALGORITHM: status.UNAUTHENTICATED,
+  ERR_TOKEN_SIGNATURE: status.UNAUTHENTICATED,
+  ERR_TOKEN_UNKNOWN_KEY: status.UNAUTHENTICATED,
+  ERR_TOKEN_REJECTED: status.UNAUTHENTICATED,
+  ERR_TOKEN_NOT_SERVICE_ACCOUNT: status.UNAUTHENTICATED,
+  ERR_TOKEN_POD_BINDING: status.UNAUTHENTICATED,
+  ERR_CLIENT_CERT_INVALID: status.UNAUTHENTICATED,
+  ERR_AUTH_BACKEND_UNAVAILABLE: status.UNAVAILABLE,
+  ERR_POLICY_DENIED: status.PERMISSION_DENIED,
+  ERR_SAN_MISMATCH: status.PERMISSION_DENIED,
+  ERR_CSR_MALFORMED: status.INVALID_ARGUMENT,
+  ERR_CSR_SIGNATURE: status.INVALID_ARGUMENT,
+  ERR_CSR_SIGNATURE_ALGORITHM: status.INVALID_ARGUMENT,
+  ERR_CSR_KEY_UNSUPPORTED: status.INVALID_ARGUMENT,
+  ERR_CSR_KEY_WEAK: status.INVALID_ARGUMENT,
+  ERR_CSR_CA_REQUESTED: status.INVALID_ARGUMENT,
+  ERR_CSR_KEY_USAGE: status.INVALID_ARGUMENT,
+  ERR_TTL_INVALID: status.INVALID_ARGUMENT,
+  ERR_TTL_TOO_LONG: status.INVALID_ARGUMENT,
+  ERR_RATE_LIMITED: status.RESOURCE_EXHAUSTED,
+  ERR_NOT_READY: status.UNAVAILABLE,
+  ERR_ISSUER_EXPIRED: status.UNAVAILABLE,
+};
+
+/**
+ * The one mapping from errors to gRPC statuses (DESIGN §4). Deliberate errors keep their message, which
+ * was written for the caller; anything else is INTERNAL with a fixed message, its detail for the log only.
+ */
+export function callErrorFor(err: unknown): CallError {
+  if (isCastellanError(err)) {
+    const code = STATUS_BY_CODE[err.code];
+    if (code !== undefined) return { code, details: err.message, reason: err.code };
+    return { code: status.INTERNAL, details: 'internal error; see the CA log', reason: err.code };
+  }
+  return { code: status.INTERNAL, details: 'internal error; see the CA log', reason: 'ERR_INTERNAL' };
+}

@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import type { Logger } from 'pino';
+import {
+  CastellanError,
+  isCastellanError,
+  type AuthenticatedCaller,
+  type Authenticator,
+  type CallerCredentials,
+} from '../../workload-identity/index.js';
+import { caError } from '../errors.js';
+import type { IssuedCertificate, Issuer } from '../issuer.js';
+import { callErrorFor } from './grpc-status.js';
+import type { CaMetrics } from './metrics.js';
+import type { RateLimiter } from './rate-limiter.js';
+
+/** Who may get which identity beyond "its own" (DESIGN §2). */
+export type AuthorizeCaller = (caller: AuthenticatedCaller) => void;
+
+export interface IssuanceServiceOptions {
+  /** The issuer to use now (asked per request: intermediates rotate). */
+  readonly issuer: () => Issuer;
+  /** Verifies bearer tokens (JWKS or TokenReview); absent: tokens are refused. */
+  readonly tokenAuthenticator?: Authenticator;
+  /** Renewal by a still-valid SVID we issued; absent: client certificates are ignored. */
+  readonly clientCertificateAuthenticator?: Authenticator;
+  readonly authorize: AuthorizeCaller;
+  readonly globalLimit: RateLimiter;
+  readonly perIdentityLimit: RateLimiter;
+  readonly metrics: CaMetrics;
+  readonly log: Logger;
+}
+
+/** What a successful request returns. */
+export interface IssuanceResult {
+  readonly caller: AuthenticatedCaller;
+  readonly certificate: IssuedCertificate;
+}
+
+/** Lowercase hex SHA-256 of a token: logs and the ledger carry this, never the token. */
+export function tokenHash(token: string | undefined): string | undefined {
+  return token === undefined ? undefined : createHash('sha256').update(token).digest('hex');
+}
+
+/**
+ * The issuance pipeline (STYLE: authenticate → authorize → build/validate/sign → record), shared by
+ * Istio's CreateCertificate and Castellan's Sign.
+ */
+export class IssuanceService {
+  constructor(private readonly o: IssuanceServiceOptions) {}
+
+  /**
+   * Authenticates the caller (its token if it sent one, else its client certificate).
+   * Throws CastellanError with an auth code; counts failures by reason.
+   */
+  async authenticate(credentials: CallerCredentials): Promise<AuthenticatedCaller> {
+    try {
+      if (credentials.token !== undefined) {
+        if (!this.o.tokenAuthenticator) throw new CastellanError('ERR_TOKEN_REJECTED', 'auth: this CA accepts no bearer tokens; present a client certificate');
+        return await this.o.tokenAuthenticator.authenticate(credentials);
+      }
+      if (credentials.peerCertificates && credentials.peerCertificates.length > 0 && this.o.clientCertificateAuthenticator) {
+        return await this.o.clientCertificateAuthenticator.authenticate(credentials);
+      }
+      throw new CastellanError('ERR_TOKEN_MISSING', 'auth: no credentials: send "authorization: Bearer <service-account token>" metadata');
+    } catch (err) {
+      this.o.metrics.authFailures.inc({ reason: isCastellanError(err) ? err.code : 'ERR_INTERNAL' });
+      throw err;
+    }
+  }
+
+  /**
+   * Signs `csr` for the authenticated caller. `cancelled` is polled after the asynchronous steps so a
+   * request whose deadline passed does not consume a signature.
+   */
+  async issue(
+    credentials: CallerCredentials,
+    csr: string | Uint8Array,
+    ttlMs: number | undefined,
+    api: 'istio' | 'castellan',
+    cancelled: () => boolean = () => false,
+  ): Promise<IssuanceResult> {
+    const started = performance.now();
+    const tokenSha256 = tokenHash(credentials.token);
+    let caller: AuthenticatedCaller | undefined;
+    try {
+      if (!this.o.globalLimit.take()) throw caError('ERR_RATE_LIMITED', 'ca: the CA is at its request rate limit; retry with backoff');
+      caller = await this.authenticate(credentials);
+      this.o.authorize(caller);
+      if (!this.o.perIdentityLimit.take(caller.spiffeId.toString())) {
+        throw caError('ERR_RATE_LIMITED', `ca: too many requests for ${caller.spiffeId.toString()}; retry with backoff`);
+      }
+      if (cancelled()) throw caError('ERR_NOT_READY', 'ca: the request was cancelled or its deadline passed');
+      const certificate = this.o.issuer().issue(caller.spiffeId, csr, ttlMs === undefined ? {} : { ttlMs });
+      this.o.metrics.csrs.inc({ outcome: 'issued', api });
+      this.o.metrics.issuanceSeconds.observe((performance.now() - started) / 1000);
+      this.o.log.info(
+        {
+          event: 'issued',
+          api,
+          spiffeId: caller.spiffeId.toString(),
+          serial: certificate.serialHex,
+          notAfter: certificate.notAfter.toISOString(),
+          authenticator: caller.authenticator,
+          pod: caller.pod?.name,
+          tokenSha256,
+          peer: credentials.peerAddress,
+        },
+        'certificate issued',
+      );
+      return { caller, certificate };
+    } catch (err) {
+      const e = callErrorFor(err);
+      this.o.metrics.csrs.inc({ outcome: e.reason, api });
+      const entry = { event: 'refused', api, reason: e.reason, spiffeId: caller?.spiffeId.toString(), tokenSha256, peer: credentials.peerAddress };
+      if (e.reason.startsWith('ERR_INTERNAL') || e.reason === 'ERR_SIGNER') this.o.log.error({ ...entry, err }, 'issuance failed');
+      else this.o.log.info({ ...entry, detail: (err as Error).message }, 'request refused');
+      throw err;
+    }
+  }
+}

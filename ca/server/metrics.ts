@@ -1,0 +1,48 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { SigningAuthority } from '../issuer.js';
+
+/** The CA's Prometheus metrics (DESIGN §9), in a registry of its own. */
+export class CaMetrics {
+  readonly registry = new Registry();
+  readonly csrs = new Counter({
+    name: 'castellan_csr_total',
+    help: 'CSRs handled, by outcome (issued, or the refusal code) and API.',
+    labelNames: ['outcome', 'api'] as const,
+    registers: [this.registry],
+  });
+  readonly issuanceSeconds = new Histogram({
+    name: 'castellan_issuance_duration_seconds',
+    help: 'Time from request to signed chain, authentication included.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [this.registry],
+  });
+  readonly authFailures = new Counter({
+    name: 'castellan_authentication_failures_total',
+    help: 'Callers refused by authentication, by reason code.',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly bundleWatchers = new Gauge({
+    name: 'castellan_trust_bundle_watchers',
+    help: 'Open WatchTrustBundle streams.',
+    registers: [this.registry],
+  });
+
+  constructor(authorities: () => readonly (SigningAuthority & { id: number; root: { notAfter: Date } })[], now: () => Date) {
+    new Gauge({
+      name: 'castellan_authority_expiry_seconds',
+      help: 'Seconds until each root and issuing intermediate expires.',
+      labelNames: ['authority', 'kind'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const t = now().getTime();
+        for (const a of authorities()) {
+          this.set({ authority: String(a.id), kind: 'root' }, (a.root.notAfter.getTime() - t) / 1000);
+          this.set({ authority: String(a.id), kind: 'intermediate' }, (a.issuer.notAfter.getTime() - t) / 1000);
+        }
+      },
+    });
+    collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,263 @@
+import { createHash, generateKeyPairSync } from 'node:crypto';
+import path from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CastellanError,
+  JwksAuthenticator,
+  TrustDomain,
+  kubernetesPodLookup,
+  type AuthErrorCode,
+  type CallerCredentials,
+  type JwksAuthenticatorOptions,
+} from '../../workload-identity/index.js';
+import { tempDir } from '../helpers/test-ca.js';
+import { KubernetesApiStandIn } from '../k8s/api-stand-in.js';
+
+const td = TrustDomain.of('cluster.local');
+const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+
+async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof CastellanError) return err.code;
+    throw err;
+  }
+  return undefined;
+}
+
+describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
+  let api: KubernetesApiStandIn;
+  let kc: KubeConfig;
+  let tmp: ReturnType<typeof tempDir>;
+
+  const options = (o: Partial<JwksAuthenticatorOptions> = {}): JwksAuthenticatorOptions => ({
+    trustDomain: td,
+    issuer: api.issuer,
+    ...(o.jwks === undefined
+      ? { discovery: { discoveryUrl: `${api.url}/.well-known/openid-configuration`, ca: api.caPem, bearerToken: () => api.caToken } }
+      : {}),
+    ...o,
+  });
+  const mint = (o: Partial<Parameters<KubernetesApiStandIn['mintToken']>[0]> = {}) =>
+    api.mintToken({ namespace: 'shop', serviceAccount: 'cart', audiences: ['castellan'], ...o });
+
+  beforeAll(async () => {
+    api = await KubernetesApiStandIn.start();
+    tmp = tempDir();
+    const file = path.join(tmp.dir, 'kubeconfig');
+    api.writeKubeconfig(file);
+    kc = new KubeConfig();
+    kc.loadFromFile(file);
+    api.addPod({ namespace: 'shop', name: 'cart-0', serviceAccount: 'cart' });
+  });
+  afterAll(async () => {
+    await api.close();
+    tmp.cleanup();
+  });
+
+  it('ok/a valid projected token (discovery → JWKS over HTTPS with the API CA and a bearer token)', async () => {
+    const token = await mint({ pod: { name: 'cart-0' } });
+    const caller = await new JwksAuthenticator(options()).authenticate({ token });
+    expect(caller.spiffeId.toString()).toBe('spiffe://cluster.local/ns/shop/sa/cart');
+    expect(caller).toMatchObject({ namespace: 'shop', serviceAccount: 'cart', authenticator: 'jwks', pod: { name: 'cart-0' } });
+    expect(caller.tokenSha256).toBe(createHash('sha256').update(token).digest('hex'));
+  });
+
+  it('ok/a static key set (the dev issuer)', async () => {
+    const caller = await new JwksAuthenticator(options({ jwks: api.jwks() })).authenticate({ token: await mint() });
+    expect(caller.serviceAccount).toBe('cart');
+  });
+
+  it('ok/pod binding: the bound pod exists with the same uid', async () => {
+    const auth = new JwksAuthenticator(options({ requirePodBinding: true, podLookup: kubernetesPodLookup(kc) }));
+    const caller = await auth.authenticate({ token: await mint({ pod: { name: 'cart-0' } }) });
+    expect(caller.pod?.name).toBe('cart-0');
+  });
+
+  it('ok/audiences: any one of the configured audiences is enough', async () => {
+    const auth = new JwksAuthenticator(options({ audiences: ['castellan', 'istio-ca'] }));
+    await expect(auth.authenticate({ token: await mint({ audiences: ['istio-ca'] }) })).resolves.toBeDefined();
+  });
+
+  const fail: Array<[name: string, credentials: () => Promise<CallerCredentials>, code: AuthErrorCode, o?: () => Partial<JwksAuthenticatorOptions>]> = [
+    ['fail/no token', async () => ({}), 'ERR_TOKEN_MISSING'],
+    ['fail/empty token', async () => ({ token: '' }), 'ERR_TOKEN_MISSING'],
+    ['fail/garbage token', async () => ({ token: 'not-a-jwt' }), 'ERR_TOKEN_MALFORMED'],
+    ['fail/garbage in three parts', async () => ({ token: 'a.b.c' }), 'ERR_TOKEN_MALFORMED'],
+    ['fail/expired', async () => ({ token: await mint({ now: new Date(Date.now() - 2 * 3_600_000), ttlSeconds: 3600 }) }), 'ERR_TOKEN_EXPIRED'],
+    ['fail/not yet valid', async () => ({ token: await mint({ claims: { nbf: Math.floor(Date.now() / 1000) + 3600 } }) }), 'ERR_TOKEN_NOT_YET_VALID'],
+    ['fail/wrong audience', async () => ({ token: await mint({ audiences: ['vault'] }) }), 'ERR_TOKEN_AUDIENCE'],
+    ['fail/wrong issuer', async () => ({ token: await mint({ claims: { iss: 'https://evil.example' } }) }), 'ERR_TOKEN_ISSUER'],
+    [
+      'fail/alg none (unsigned, crafted)',
+      async () => {
+        const payload = decodeJwt(await mint());
+        return { token: `${b64({ alg: 'none', kid: api.currentKid })}.${b64(payload)}.` };
+      },
+      'ERR_TOKEN_ALGORITHM',
+    ],
+    [
+      "fail/HS256 signed with the issuer's public key bytes as the HMAC secret",
+      async () => {
+        const payload = decodeJwt(await mint());
+        const secret = new TextEncoder().encode(api.publicKeyPem());
+        return { token: await new SignJWT(payload).setProtectedHeader({ alg: 'HS256', kid: api.currentKid }).sign(secret) };
+      },
+      'ERR_TOKEN_ALGORITHM',
+    ],
+    [
+      'fail/unknown kid (a key the issuer never published)',
+      async () => ({ token: await mint({ signWith: { privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, kid: 'rogue' } }) }),
+      'ERR_TOKEN_UNKNOWN_KEY',
+    ],
+    [
+      'fail/unknown kid even after the re-fetch it triggers',
+      async () => ({ token: await mint({ signWith: { privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, kid: 'rogue' } }) }),
+      'ERR_TOKEN_UNKNOWN_KEY',
+      () => ({ refetchIntervalMs: 0 }),
+    ],
+    [
+      "fail/a published kid with another key's algorithm (ES384 under the ES256 kid)",
+      async () => ({ token: await mint({ signWith: { privateKey: generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey, kid: api.currentKid } }) }),
+      'ERR_TOKEN_ALGORITHM',
+    ],
+    [
+      'fail/signature of another key under the published kid',
+      async () => ({ token: await mint({ signWith: { privateKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey, kid: api.currentKid } }) }),
+      'ERR_TOKEN_SIGNATURE',
+    ],
+    ['fail/algorithm not in the configured allow-list', async () => ({ token: await mint() }), 'ERR_TOKEN_ALGORITHM', () => ({ algorithms: ['RS256'] })],
+    ['fail/sub disagrees with the kubernetes.io claim', async () => ({ token: await mint({ claims: { sub: 'system:serviceaccount:shop:admin' } }) }), 'ERR_TOKEN_NOT_SERVICE_ACCOUNT'],
+    ['fail/no kubernetes.io claim', async () => ({ token: await mint({ claims: { 'kubernetes.io': undefined } }) }), 'ERR_TOKEN_NOT_SERVICE_ACCOUNT'],
+    ['fail/no exp', async () => ({ token: await mint({ claims: { exp: undefined } }) }), 'ERR_TOKEN_MALFORMED'],
+    [
+      'fail/pod binding required but the token names no pod',
+      async () => ({ token: await mint() }),
+      'ERR_TOKEN_POD_BINDING',
+      () => ({ requirePodBinding: true, podLookup: kubernetesPodLookup(kc) }),
+    ],
+    [
+      'fail/pod binding: the pod was deleted',
+      async () => {
+        api.addPod({ namespace: 'shop', name: 'cart-gone', serviceAccount: 'cart' });
+        const token = await mint({ pod: { name: 'cart-gone' } });
+        api.deletePod('shop', 'cart-gone');
+        return { token };
+      },
+      'ERR_TOKEN_POD_BINDING',
+      () => ({ requirePodBinding: true, podLookup: kubernetesPodLookup(kc) }),
+    ],
+    [
+      'fail/pod binding: a new pod with the same name',
+      async () => {
+        api.addPod({ namespace: 'shop', name: 'cart-again', serviceAccount: 'cart' });
+        const token = await mint({ pod: { name: 'cart-again' } });
+        api.addPod({ namespace: 'shop', name: 'cart-again', serviceAccount: 'cart' });
+        return { token };
+      },
+      'ERR_TOKEN_POD_BINDING',
+      () => ({ requirePodBinding: true, podLookup: kubernetesPodLookup(kc) }),
+    ],
+    [
+      'fail/discovery without the bearer token the API server wants',
+      async () => ({ token: await mint() }),
+      'ERR_AUTH_BACKEND_UNAVAILABLE',
+      () => ({ discovery: { discoveryUrl: `${api.url}/.well-known/openid-configuration`, ca: api.caPem } }),
+    ],
+    [
+      "fail/discovery without the API server's CA",
+      async () => ({ token: await mint() }),
+      'ERR_AUTH_BACKEND_UNAVAILABLE',
+      () => ({ discovery: { discoveryUrl: `${api.url}/.well-known/openid-configuration`, bearerToken: () => api.caToken } }),
+    ],
+  ];
+  for (const [name, credentials, code, o] of fail) {
+    it(name, async () => {
+      const auth = new JwksAuthenticator(options(o?.()));
+      expect(await codeOf(auth.authenticate(await credentials()))).toBe(code);
+    });
+  }
+
+  it('ok/the JWKS is re-fetched after rotateSigningKey(), at most once per refetchIntervalMs', async () => {
+    const t0 = Date.now();
+    let offsetMs = 0;
+    const auth = new JwksAuthenticator(options({ now: () => new Date(t0 + offsetMs) }));
+    const before = await mint();
+    await auth.authenticate({ token: before }); // first fetch at t0
+    const newKid = api.rotateSigningKey();
+    const after = await mint();
+    expect(decodeProtectedHeader(after).kid).toBe(newKid);
+    offsetMs = 1_000;
+    expect(await codeOf(auth.authenticate({ token: after }))).toBe('ERR_TOKEN_UNKNOWN_KEY');
+    offsetMs = 10_500;
+    const caller = await auth.authenticate({ token: after });
+    expect(caller.serviceAccount).toBe('cart');
+    // the old key is still published, so tokens signed before the rotation keep working
+    await expect(auth.authenticate({ token: before })).resolves.toBeDefined();
+  });
+
+  it('fail/TypeError for configuration that could accept forged tokens', () => {
+    for (const algorithms of [['none'], ['HS256'], ['RS256', 'HS512'], []]) {
+      expect(() => new JwksAuthenticator(options({ algorithms }))).toThrow(TypeError);
+    }
+    expect(() => new JwksAuthenticator({ ...options(), jwks: api.jwks() })).toThrow(/not both/);
+    expect(() => new JwksAuthenticator({ trustDomain: td, issuer: 'http://plain.example' })).toThrow(/https/);
+    expect(() => new JwksAuthenticator(options({ requirePodBinding: true }))).toThrow(/podLookup/);
+    expect(() => new JwksAuthenticator(options({ audiences: [] }))).toThrow(TypeError);
+  });
+});
+
+describe('JwksAuthenticator key lifetime', () => {
+  it('ok/keys older than jwksMaxAgeMs are refreshed in the background, so a removed key stops working', async () => {
+    const api = await KubernetesApiStandIn.start({ anonymousDiscovery: true });
+    try {
+      const t0 = Date.now();
+      let offsetMs = 0;
+      const auth = new JwksAuthenticator({
+        trustDomain: td,
+        issuer: api.issuer,
+        discovery: { discoveryUrl: `${api.url}/.well-known/openid-configuration`, ca: api.caPem },
+        jwksMaxAgeMs: 60_000,
+        now: () => new Date(t0 + offsetMs),
+      });
+      const old = await api.mintToken({ namespace: 'web', serviceAccount: 'front', audiences: ['castellan'] });
+      await auth.authenticate({ token: old });
+      const oldKid = api.currentKid;
+      api.rotateSigningKey();
+      api.removeKey(oldKid);
+      offsetMs = 30_000; // keys still fresh: no fetch
+      await expect(auth.authenticate({ token: old })).resolves.toBeDefined();
+      offsetMs = 61_000; // stale: answered from the old set while a refresh runs
+      await expect(auth.authenticate({ token: old })).resolves.toBeDefined();
+      let code: string | undefined;
+      for (let i = 0; i < 100 && code === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 20));
+        code = await codeOf(auth.authenticate({ token: old }));
+      }
+      expect(code).toBe('ERR_TOKEN_UNKNOWN_KEY');
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe('JwksAuthenticator discovery under the issuer URL, and an unreachable issuer', () => {
+  it('ok/discovers <issuer>/.well-known/openid-configuration; stale keys outlive an outage; fail/unreachable', async () => {
+    const api = await KubernetesApiStandIn.start({ issuer: (url) => url, anonymousDiscovery: true });
+    const token = await api.mintToken({ namespace: 'web', serviceAccount: 'front', audiences: ['castellan'] });
+    const t0 = Date.now();
+    let offsetMs = 0;
+    const auth = new JwksAuthenticator({ trustDomain: td, issuer: api.issuer, discovery: { ca: api.caPem }, jwksMaxAgeMs: 1_000, now: () => new Date(t0 + offsetMs) });
+    expect((await auth.authenticate({ token })).spiffeId.toString()).toBe('spiffe://cluster.local/ns/web/sa/front');
+    await api.close();
+    offsetMs = 12_000; // keys are stale and the refresh fails: keep using them
+    await expect(auth.authenticate({ token })).resolves.toBeDefined();
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(auth.authenticate({ token })).resolves.toBeDefined();
+    const fresh = new JwksAuthenticator({ trustDomain: td, issuer: api.issuer, discovery: { ca: api.caPem } });
+    expect(await codeOf(fresh.authenticate({ token }))).toBe('ERR_AUTH_BACKEND_UNAVAILABLE');
+  });
+});
