@@ -34,3 +34,4 @@ export {
   type LoadedAuthority,
 } from './ca-directory.js';
 export { createDevTokenIssuer, DEV_ISSUER_URL, DEV_TOKEN_ISSUER_DIR, loadDevTokenIssuer, type DevTokenIssuer } from './dev-token-issuer.js';
+export * from './server/index.js';

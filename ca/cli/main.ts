@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Command } from 'commander';
 import { registerCaInit } from './ca-init.js';
 import { registerCaMint } from './ca-mint.js';
+import { registerCaServe } from './ca-serve.js';
 import { registerCertInspect } from './cert-inspect.js';
 import { registerDev } from './dev.js';
 import { registerTokenMint } from './token-mint.js';
@@ -24,6 +25,7 @@ export function buildProgram(io: CliIo): Command {
   const ca = program.command('ca').description('operate a certificate authority: create it, issue certificates');
   registerCaInit(ca, io);
   registerCaMint(ca, io);
+  registerCaServe(ca, io);
   const cert = program.command('cert').description('look at certificates');
   registerCertInspect(cert, io);
   registerTokenMint(program, io);

@@ -1,4 +1,4 @@
-import { Server, ServerCredentials, experimental, status, type Metadata, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, status, type Metadata, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { kubernetesWorkloadId, type Authenticator, type CallerCredentials } from '../../workload-identity/index.js';
@@ -126,10 +126,10 @@ export class CaServer {
   static async start(o: CaServerOptions): Promise<CaServer> {
     const s = new CaServer(o);
     await s.serving.start();
-    const creds = experimental.createCertificateProviderServerCredentials(s.serving, s.serving, false);
+    const creds = s.serving.credentials;
     const g = splitHostPort(o.config.listen ?? DEFAULTS.listen);
     s.grpcPort = await new Promise<number>((resolve, reject) =>
-      s.grpc.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, creds as ServerCredentials, (err, port) => (err ? reject(err) : resolve(port))),
+      s.grpc.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
     );
     const h = splitHostPort(o.config.http ?? DEFAULTS.http);
     const http = await startHttpEndpoints({ host: h.host, port: h.port, registry: s.metrics.registry, ready: () => s.notReadyReason() });

@@ -45,7 +45,10 @@ export const caServerConfigSchema = z
             /** Send this token file's content as bearer on discovery (kube-apiserver wants one). */
             bearerTokenFile: z.string().optional(),
             audiences: z.array(z.string().min(1)).min(1).optional(),
+            /** Check that the token's pod still exists with the same UID. Default false. */
             requirePodBinding: z.boolean().optional(),
+            /** Kubeconfig for the pod lookups of requirePodBinding; absent: in-cluster. */
+            kubeconfig: z.string().optional(),
           })
           .strict()
           .optional(),

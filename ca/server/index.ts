@@ -1,0 +1,10 @@
+// Public API of the CA server (re-exported by ca/index.ts).
+export { CaServer, type CaServerOptions } from './ca-server.js';
+export { caServerConfigSchema, loadCaServerConfig, validateCaServerConfig, type CaServerConfig } from './config.js';
+export { callErrorFor, type CallError } from './grpc-status.js';
+export { IssuanceService, tokenHash, type IssuanceResult } from './issuance-service.js';
+export { CaMetrics } from './metrics.js';
+export { caProtos, protoRoot, PROTO_OPTIONS, type CaProtos } from './protos.js';
+export { RateLimiter, type RateLimit } from './rate-limiter.js';
+export { startCaServer, type StartCaServerOptions, type TokenMode } from './start-ca-server.js';
+export { TrustBundleSource, type TrustBundleSnapshot } from './trust-bundle-source.js';

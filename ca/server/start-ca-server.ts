@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
+import type { Logger } from 'pino';
+import {
+  authorizeCaller,
+  ClientCertificateAuthenticator,
+  JwksAuthenticator,
+  kubernetesPodLookup,
+  TokenReviewAuthenticator,
+  type Authenticator,
+  type IdentityPolicy,
+  type TrustDomain,
+} from '../../workload-identity/index.js';
+import { loadCa } from '../ca-directory.js';
+import { loadDevTokenIssuer } from '../dev-token-issuer.js';
+import { caError } from '../errors.js';
+import { CaServer } from './ca-server.js';
+import type { CaServerConfig } from './config.js';
+
+export interface StartCaServerOptions {
+  readonly dir: string;
+  /** The validated configuration (`{}` for all defaults). */
+  readonly config: CaServerConfig;
+  /**
+   * Trust the CA directory's local dev token issuer when no token authenticator is configured: the
+   * embedded default, used when the CA starts without a config file.
+   */
+  readonly devIssuer?: boolean;
+  readonly log: Logger;
+  readonly now?: () => Date;
+}
+
+/** How the CA authenticates token callers, for the start-up log and the CLI. */
+export type TokenMode = 'dev-issuer' | 'jwks' | 'tokenreview' | 'none';
+
+async function loadKubeConfig(file: string | undefined) {
+  const { KubeConfig } = await import('@kubernetes/client-node');
+  const kc = new KubeConfig();
+  try {
+    if (file) kc.loadFromFile(file);
+    else kc.loadFromCluster();
+  } catch (cause) {
+    throw caError('ERR_CONFIG', `config: cannot load ${file ? `kubeconfig ${file}` : 'the in-cluster Kubernetes configuration'}: ${(cause as Error).message}`, { cause });
+  }
+  return kc;
+}
+
+async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions): Promise<{ mode: TokenMode; authenticator?: Authenticator }> {
+  const auth = o.config.authentication;
+  const extra = o.config.istioCompat ? ['istio-ca'] : [];
+  const now = o.now ? { now: o.now } : {};
+  if (auth?.jwks) {
+    const j = auth.jwks;
+    const ca = j.caFile ? await fs.readFile(j.caFile) : undefined;
+    const bearer = j.bearerTokenFile;
+    return {
+      mode: 'jwks',
+      authenticator: new JwksAuthenticator({
+        trustDomain: td,
+        issuer: j.issuer,
+        audiences: [...(j.audiences ?? ['castellan']), ...extra],
+        discovery: {
+          ...(j.discoveryUrl ? { discoveryUrl: j.discoveryUrl } : {}),
+          ...(ca ? { ca } : {}),
+          // Projected tokens rotate on disk: read the file at each discovery.
+          ...(bearer ? { bearerToken: () => readFileSync(bearer, 'utf8').trim() } : {}),
+        },
+        ...(j.requirePodBinding ? { requirePodBinding: true, podLookup: kubernetesPodLookup(await loadKubeConfig(j.kubeconfig)) } : {}),
+        ...now,
+      }),
+    };
+  }
+  if (auth?.tokenReview) {
+    const t = auth.tokenReview;
+    return {
+      mode: 'tokenreview',
+      authenticator: new TokenReviewAuthenticator(await loadKubeConfig(t.kubeconfig), {
+        trustDomain: td,
+        audiences: [...(t.audiences ?? ['castellan']), ...extra],
+        ...(t.cacheTtl !== undefined ? { cacheTtlMs: t.cacheTtl } : {}),
+        ...now,
+      }),
+    };
+  }
+  if (o.devIssuer) {
+    const dev = await loadDevTokenIssuer(o.dir);
+    return {
+      mode: 'dev-issuer',
+      authenticator: new JwksAuthenticator({ trustDomain: td, issuer: dev.issuer, audiences: ['castellan', ...extra], jwks: dev.jwks, ...now }),
+    };
+  }
+  return { mode: 'none' };
+}
+
+/**
+ * Builds and starts a CA server from a CA directory and a configuration: the composition root shared
+ * by `castellan ca serve`, the tests and the benchmarks.
+ *
+ * @example const { server } = await startCaServer({ dir: '.castellan', config: {}, devIssuer: true, log });
+ */
+export async function startCaServer(o: StartCaServerOptions): Promise<{ server: CaServer; tokenMode: TokenMode }> {
+  const ca = await loadCa(o.dir);
+  const { mode, authenticator } = await tokenAuthenticator(ca.trustDomain, o);
+  // zod leaves absent keys out, which is what IdentityPolicy's optional fields mean.
+  const policy = (o.config.policy ?? {}) as IdentityPolicy;
+  if (mode === 'dev-issuer') o.log.warn('no config file: trusting the local dev token issuer (castellan token mint); use a config for a cluster');
+  if (mode === 'none') o.log.warn('no token authenticator configured: only renewal by client certificate is possible');
+  const server = await CaServer.start({
+    ca,
+    config: o.config,
+    ...(authenticator ? { tokenAuthenticator: authenticator } : {}),
+    clientCertificateAuthenticator: (bundle) => new ClientCertificateAuthenticator({ trustDomain: ca.trustDomain, bundle, ...(o.now ? { now: o.now } : {}) }),
+    authorize: (caller) => authorizeCaller(policy, caller),
+    log: o.log,
+    ...(o.now ? { now: o.now } : {}),
+  });
+  return { server, tokenMode: mode };
+}
