@@ -235,7 +235,8 @@ export class CaServer {
       },
       (err: unknown) => {
         const e = callErrorFor(err);
-        call.destroy(Object.assign(new Error(e.details), { code: e.code, details: e.details }));
+        // grpc-js: an 'error' emitted on a server stream becomes the call's status.
+        call.emit('error', Object.assign(new Error(e.details), { code: e.code, details: e.details }));
       },
     );
   }
