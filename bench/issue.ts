@@ -6,7 +6,7 @@
 // CSRs (distinct keys, so no key import is ever cached), one synchronous call after another.
 import 'reflect-metadata';
 import { createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type JsonWebKey } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
+import { cryptoCeiling, fmt as f, rate as rateFor } from './crypto-ceiling.js';
 import { SpiffeId } from '../workload-identity/index.js';
 import { testCsr } from '../test/helpers/csr.js';
 import { testCa } from '../test/helpers/test-ca.js';
@@ -14,24 +14,9 @@ import { testCa } from '../test/helpers/test-ca.js';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
 const POOL = Number(process.env.BENCH_POOL ?? 2000);
 
-function rate(fn: () => void): number {
-  for (let i = 0; i < 500; i++) fn(); // warm up the JIT
-  let n = 0;
-  const start = performance.now();
-  const end = start + SECONDS * 1000;
-  while (performance.now() < end) {
-    for (let i = 0; i < 100; i++) fn();
-    n += 100;
-  }
-  return n / ((performance.now() - start) / 1000);
-}
-
-const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-const tbsLike = randomBytes(420); // about the size of a leaf TBSCertificate
-const sig = sign('sha256', tbsLike, privateKey);
-const signRate = rate(() => void sign('sha256', tbsLike, privateKey));
-const verifyRate = rate(() => void verify('sha256', tbsLike, publicKey, sig));
-const ceiling = 1 / (1 / signRate + 1 / verifyRate);
+const rate = (fn: () => void) => rateFor(fn, SECONDS);
+const { signRate, verifyRate, ceiling } = cryptoCeiling(SECONDS);
+const tbsLike = randomBytes(420);
 
 // The floor for a *new* key: every CSR carries a key the CA has never seen, so its public key must be
 // imported (cheapest route measured: JWK) and its first verify pays OpenSSL 3's key set-up. Measured
@@ -43,8 +28,8 @@ for (let i = 0; i < POOL; i++) {
 }
 let j = 0;
 const freshVerifyRate = rate(() => {
-  const f = fresh[j++ % POOL]!;
-  if (!verify('sha256', tbsLike, createPublicKey({ key: f.jwk, format: 'jwk' }), f.sig)) throw new Error('verify failed');
+  const item = fresh[j++ % POOL]!;
+  if (!verify('sha256', tbsLike, createPublicKey({ key: item.jwk, format: "jwk" }), item.sig)) throw new Error('verify failed');
 });
 const freshCeiling = 1 / (1 / signRate + 1 / freshVerifyRate);
 
@@ -60,7 +45,6 @@ const issueRate = rate(() => {
 });
 ca.cleanup();
 
-const f = (n: number) => Math.round(n).toLocaleString('en-US').padStart(8);
 console.log(`node ${process.version}, ${SECONDS}s per figure, one core`);
 console.log(`raw ECDSA P-256 sign/s         ${f(signRate)}`);
 console.log(`raw ECDSA P-256 verify/s       ${f(verifyRate)}`);

@@ -18,11 +18,11 @@ import (
 	"os"
 	"time"
 
-	pb "istio.io/api/security/v1alpha1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	pb "istio.io/api/security/v1alpha1"
 )
 
 func main() {
@@ -32,6 +32,9 @@ func main() {
 	tokenFile := flag.String("token-file", "", "bearer token file")
 	spiffeID := flag.String("spiffe-id", "", "URI SAN to request")
 	ttl := flag.Int64("ttl", 3600, "validity_duration seconds")
+	loadFile := flag.String("load", "", "load mode: JSON file with [{csr, token}] to send back to back")
+	concurrency := flag.Int("concurrency", 32, "load mode: callers, each on its own connection")
+	seconds := flag.Float64("seconds", 5, "load mode: duration")
 	flag.Parse()
 
 	roots := x509.NewCertPool()
@@ -40,7 +43,12 @@ func main() {
 	if !roots.AppendCertsFromPEM(rootPEM) {
 		check(fmt.Errorf("no roots in %s", *rootFile))
 	}
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: roots, ServerName: *serverName})))
+	tlsConfig := &tls.Config{RootCAs: roots, ServerName: *serverName}
+	if *loadFile != "" {
+		runLoad(*addr, tlsConfig, *loadFile, *concurrency, time.Duration(*seconds*float64(time.Second)))
+		return
+	}
+	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(credentials.NewTLS(tlsConfig)))
 	check(err)
 	defer conn.Close()
 
