@@ -19,18 +19,10 @@ import {
 import { isCastellanError, SpiffeId, validateX509SvidLeaf } from '../../workload-identity/index.js';
 import { tamperSignature, testCsr } from '../helpers/csr.js';
 import { openssl, opensslVerify, testCa } from '../helpers/test-ca.js';
+import { codeOf } from '../helpers/error-code.js';
 
 const ID = SpiffeId.parse('spiffe://cluster.local/ns/default/sa/web');
 
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    if (isCastellanError(err)) return err.code;
-    throw err;
-  }
-  return 'no error';
-}
 
 describe('issuer', () => {
   let ca: Awaited<ReturnType<typeof testCa>>;

@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificatesFromPem, generateKey } from '../../ca/index.js';
 import {
-  CastellanError,
   ClientCertificateAuthenticator,
   SpiffeId,
   TrustDomain,
@@ -9,18 +8,10 @@ import {
   type CallerCredentials,
 } from '../../workload-identity/index.js';
 import { testCa } from '../helpers/test-ca.js';
+import { asyncCodeOf } from '../helpers/error-code.js';
 
 type TestCa = Awaited<ReturnType<typeof testCa>>;
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CastellanError) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 /** A leaf for `id` and the chain a workload would present: leaf, then intermediates (DER), root last. */
 async function issue(ca: TestCa, id: string): Promise<{ leaf: Buffer; intermediates: Buffer[]; root: Buffer; notAfter: Date }> {
@@ -64,7 +55,7 @@ describe('ClientCertificateAuthenticator (renewal by certificate)', () => {
     let roots: Uint8Array[] = bundle() as Uint8Array[];
     const a = auth({ bundle: () => roots });
     const c = await issue(stranger, 'spiffe://cluster.local/ns/shop/sa/cart');
-    expect(await codeOf(a.authenticate({ peerCertificates: [c.leaf, ...c.intermediates] }))).toBe('ERR_CLIENT_CERT_INVALID');
+    expect(await asyncCodeOf(a.authenticate({ peerCertificates: [c.leaf, ...c.intermediates] }))).toBe('ERR_CLIENT_CERT_INVALID');
     roots = [...roots, ...stranger.ca.bundle.map((r) => r.der)];
     await expect(a.authenticate({ peerCertificates: [c.leaf, ...c.intermediates] })).resolves.toBeDefined();
   });
@@ -153,7 +144,7 @@ describe('ClientCertificateAuthenticator (renewal by certificate)', () => {
     it(name, async () => {
       const at = now ? await now() : undefined;
       const a = auth({ ...(at ? { now: () => at } : {}), ...(b ? { bundle: b } : {}) });
-      expect(await codeOf(a.authenticate(await credentials()))).toBe('ERR_CLIENT_CERT_INVALID');
+      expect(await asyncCodeOf(a.authenticate(await credentials()))).toBe('ERR_CLIENT_CERT_INVALID');
     });
   }
 

@@ -4,7 +4,6 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  CastellanError,
   JwksAuthenticator,
   TrustDomain,
   kubernetesPodLookup,
@@ -14,19 +13,11 @@ import {
 } from '../../workload-identity/index.js';
 import { tempDir } from '../helpers/test-ca.js';
 import { KubernetesApiStandIn } from '../k8s/api-stand-in.js';
+import { asyncCodeOf } from '../helpers/error-code.js';
 
 const td = TrustDomain.of('cluster.local');
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
 
-async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CastellanError) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
   let api: KubernetesApiStandIn;
@@ -177,7 +168,7 @@ describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
   for (const [name, credentials, code, o] of fail) {
     it(name, async () => {
       const auth = new JwksAuthenticator(options(o?.()));
-      expect(await codeOf(auth.authenticate(await credentials()))).toBe(code);
+      expect(await asyncCodeOf(auth.authenticate(await credentials()))).toBe(code);
     });
   }
 
@@ -191,7 +182,7 @@ describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
     const after = await mint();
     expect(decodeProtectedHeader(after).kid).toBe(newKid);
     offsetMs = 1_000;
-    expect(await codeOf(auth.authenticate({ token: after }))).toBe('ERR_TOKEN_UNKNOWN_KEY');
+    expect(await asyncCodeOf(auth.authenticate({ token: after }))).toBe('ERR_TOKEN_UNKNOWN_KEY');
     offsetMs = 10_500;
     const caller = await auth.authenticate({ token: after });
     expect(caller.serviceAccount).toBe('cart');
@@ -235,7 +226,7 @@ describe('JwksAuthenticator key lifetime', () => {
       let code: string | undefined;
       for (let i = 0; i < 100 && code === undefined; i++) {
         await new Promise((r) => setTimeout(r, 20));
-        code = await codeOf(auth.authenticate({ token: old }));
+        code = await asyncCodeOf(auth.authenticate({ token: old }));
       }
       expect(code).toBe('ERR_TOKEN_UNKNOWN_KEY');
     } finally {
@@ -258,6 +249,6 @@ describe('JwksAuthenticator discovery under the issuer URL, and an unreachable i
     await new Promise((r) => setTimeout(r, 50));
     await expect(auth.authenticate({ token })).resolves.toBeDefined();
     const fresh = new JwksAuthenticator({ trustDomain: td, issuer: api.issuer, discovery: { ca: api.caPem } });
-    expect(await codeOf(fresh.authenticate({ token }))).toBe('ERR_AUTH_BACKEND_UNAVAILABLE');
+    expect(await asyncCodeOf(fresh.authenticate({ token }))).toBe('ERR_AUTH_BACKEND_UNAVAILABLE');
   });
 });

@@ -1,24 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import {
-  CastellanError,
   SpiffeId,
   TrustDomain,
   kubernetesWorkloadId,
   parseKubernetesWorkloadId,
   type KubernetesIdentityErrorCode,
 } from '../../workload-identity/index.js';
+import { codeOf } from '../helpers/error-code.js';
 
 const td = TrustDomain.of('cluster.local');
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CastellanError) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 describe('kubernetesWorkloadId', () => {
   const ok: Array<[name: string, ns: string, sa: string]> = [

@@ -2,7 +2,6 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, exportJWK, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
 import {
-  CastellanError,
   JwksAuthenticator,
   TrustDomain,
   callerFromServiceAccountClaims,
@@ -14,21 +13,13 @@ import {
   type AuthErrorCode,
 } from '../../workload-identity/index.js';
 import { KubernetesApiStandIn } from '../k8s/api-stand-in.js';
+import { codeOf } from '../helpers/error-code.js';
 
 const td = TrustDomain.of('cluster.local');
 const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const ec = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const base = { issuer: ISSUER, audiences: ['castellan'], namespace: 'shop', serviceAccount: 'cart', ttlSeconds: 3600 };
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CastellanError) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 describe('mintServiceAccountToken', () => {
   it('ok/shaped exactly like a projected token: header {alg, kid}, sorted claims, kubernetes.io claim', async () => {

@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CastellanError, SpiffeId, TrustDomain, type SpiffeIdErrorCode } from '../../workload-identity/index.js';
+import { codeOf } from '../helpers/error-code.js';
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof CastellanError) return err.code;
-    throw err;
-  }
-  return undefined;
-}
 
 // 'spiffe://' (9) + 'td' (2) + '/' (1) + segment = total; the segment fills the rest.
 const idOfBytes = (total: number): string => 'spiffe://td/' + 'a'.repeat(total - 12);
