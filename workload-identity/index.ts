@@ -27,11 +27,10 @@ export {
 export {
   JWKS_DEFAULT_ALGORITHMS,
   JwksAuthenticator,
-  kubernetesPodLookup,
   type JwksAuthenticatorOptions,
   type JwksDiscoveryOptions,
-  type PodLookup,
 } from './jwks-authenticator.js';
+export { kubernetesPodLookup, type PodLookup } from './pod-lookup.js';
 export { TokenReviewAuthenticator, type TokenReviewAuthenticatorOptions } from './token-review.js';
 export { ClientCertificateAuthenticator, type ClientCertificateAuthenticatorOptions } from './client-certificate-authenticator.js';
 export { authorizeCaller, identityPolicyProblems, type IdentityPolicy } from './identity-policy.js';

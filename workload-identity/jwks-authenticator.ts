@@ -1,5 +1,3 @@
-import { request } from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 import {
   createLocalJWKSet,
   decodeJwt,
@@ -14,13 +12,12 @@ import {
 import type { AuthenticatedCaller, Authenticator, AuthErrorCode, CallerCredentials } from './authenticator.js';
 import { CastellanError, isCastellanError } from './errors.js';
 import { KUBERNETES_CLOCK_TOLERANCE_SECONDS, callerFromServiceAccountClaims, tokenSha256 } from './service-account-token.js';
+import { httpsGetJson } from './https-json.js';
+import type { PodLookup } from './pod-lookup.js';
 import { TrustDomain } from './spiffe-id.js';
 
 /** Asymmetric JWS algorithms; `none` and HS* (a shared secret, RFC 8725 §3.1) can never be configured. */
 export const JWKS_DEFAULT_ALGORITHMS: readonly string[] = Object.freeze(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']);
-
-/** Finds a pod by namespace and name; `undefined` when it does not exist. Throws when it cannot tell. */
-export type PodLookup = (namespace: string, name: string) => Promise<{ readonly uid: string; readonly deletionTimestamp?: Date } | undefined>;
 
 /** How to reach the issuer's OIDC discovery document and JWKS. */
 export interface JwksDiscoveryOptions {
@@ -72,7 +69,6 @@ interface KeySet {
   readonly fetchedAt: number;
 }
 
-const MAX_DOCUMENT_BYTES = 1 << 20;
 
 /**
  * Verifies Kubernetes service-account tokens locally against the issuer's JWKS (DESIGN §2): signature,
@@ -303,41 +299,6 @@ export class JwksAuthenticator implements Authenticator {
   }
 }
 
-/**
- * A {@link PodLookup} over the Kubernetes API (`GET /api/v1/namespaces/{ns}/pods/{name}`); a 404 is
- * "no such pod", any other failure throws ERR_AUTH_BACKEND_UNAVAILABLE.
- *
- * @example
- *   const kc = new KubeConfig(); kc.loadFromCluster();
- *   new JwksAuthenticator({ ..., requirePodBinding: true, podLookup: kubernetesPodLookup(kc) });
- */
-export function kubernetesPodLookup(kc: KubeConfig): PodLookup {
-  if (typeof kc?.getCurrentCluster !== 'function' || kc.getCurrentCluster() === null) {
-    throw new TypeError('jwks: kubernetesPodLookup needs a loaded KubeConfig with a current cluster');
-  }
-  // Loaded on first use: @kubernetes/client-node takes ~0.5 s to import, which processes that never
-  // call the API (the agent, most CLI commands) should not pay.
-  const client = import('@kubernetes/client-node').then((k8s) => ({ k8s, api: kc.makeApiClient(k8s.CoreV1Api) }));
-  client.catch(() => undefined);
-  return async (namespace, name) => {
-    const { k8s, api } = await client;
-    try {
-      const pod = await api.readNamespacedPod({ namespace, name });
-      const uid = pod.metadata?.uid;
-      if (uid === undefined || uid === '') return undefined;
-      const deleted = pod.metadata?.deletionTimestamp;
-      return deleted === undefined ? { uid } : { uid, deletionTimestamp: new Date(deleted) };
-    } catch (err) {
-      if (err instanceof k8s.ApiException && err.code === 404) return undefined;
-      const status = err instanceof k8s.ApiException ? `HTTP ${err.code}` : err instanceof Error ? err.message : String(err);
-      throw new CastellanError<AuthErrorCode>('ERR_AUTH_BACKEND_UNAVAILABLE', `jwks: cannot read pod ${namespace}/${name} from the Kubernetes API (${status}); check connectivity and RBAC (pods: get)`, {
-        cause: new Error(status),
-        context: { namespace, pod: name },
-      });
-    }
-  };
-}
-
 function checkOptions(o: JwksAuthenticatorOptions): string[] {
   const p: string[] = [];
   if (!(o.trustDomain instanceof TrustDomain)) p.push('trustDomain must be a TrustDomain (use TrustDomain.of)');
@@ -377,50 +338,6 @@ function keySet(jwks: JSONWebKeySet, fetchedAt: number, what: string): KeySet {
   }
   const kids = new Set(jwks.keys.flatMap((k) => (typeof k.kid === 'string' ? [k.kid] : [])));
   return { getKey, kids, fetchedAt };
-}
-
-function httpsGetJson(url: URL, d: JwksDiscoveryOptions, sendToken: boolean): Promise<unknown> {
-  if (url.protocol !== 'https:') return Promise.reject(backend(`${url.href} is not https`));
-  const token = sendToken ? d.bearerToken?.() : undefined;
-  const timeoutMs = d.timeoutMs ?? 10_000;
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method: 'GET',
-        agent: false,
-        headers: { accept: 'application/json, application/jwk-set+json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-        ...(d.ca === undefined ? {} : { ca: d.ca }),
-        timeout: timeoutMs,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (c: Buffer) => {
-          size += c.length;
-          if (size > MAX_DOCUMENT_BYTES) res.destroy(new Error(`response larger than ${MAX_DOCUMENT_BYTES} bytes`));
-          else chunks.push(c);
-        });
-        res.on('error', (err) => reject(backend(`GET ${url.href} failed: ${err.message}`, err)));
-        res.on('end', () => {
-          const status = res.statusCode ?? 0;
-          if (status !== 200) {
-            const hint = status === 401 || status === 403 ? '; the endpoint wants credentials (discovery.bearerToken) or RBAC access to service-account issuer discovery' : '';
-            reject(backend(`GET ${url.href} answered HTTP ${status}${hint}`));
-            return;
-          }
-          try {
-            resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-          } catch (err) {
-            reject(backend(`GET ${url.href} did not return JSON`, err));
-          }
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on('error', (err) => reject(backend(`GET ${url.href} failed: ${err.message}; check the URL, network and CA (discovery.ca)`, err)));
-    req.end();
-  });
 }
 
 function backend(what: string, cause?: unknown): CastellanError<AuthErrorCode> {
