@@ -249,6 +249,15 @@ export async function loadCa(dir: string): Promise<CaDirectory> {
     if (!root || !issuer) throw caError('ERR_CA_DIR', `ca: ${adir} is missing its root or intermediate certificate`);
     const signer = keyObjectSigner(await readPrivateKeyFile(path.join(adir, AUTHORITY_FILES.caKey)));
     if (!signer.spki.equals(issuer.spki)) throw caError('ERR_CA_DIR', `ca: ${path.join(adir, AUTHORITY_FILES.caKey)} does not match its certificate`);
+    // A tampered directory must not slip in another hierarchy: the chain must still lead to root-cert.pem.
+    const links = [...chain.slice(0, -1), root];
+    for (let i = 0; i + 1 < links.length; i++) {
+      const child = new NodeCertificate(links[i]!.der);
+      const parent = new NodeCertificate(links[i + 1]!.der);
+      if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
+        throw caError('ERR_CA_DIR', `ca: ${path.join(adir, AUTHORITY_FILES.certChain)} does not chain to ${AUTHORITY_FILES.rootCert}; the CA directory was altered`);
+      }
+    }
     authorities.push({ id: rec.id, state: rec.state, source: rec.source, trustDomain, root, issuer, signer, parents: chain.slice(1) });
   }
   const active = authorities.find((a) => a.state === 'active');
@@ -289,6 +298,13 @@ async function readState(dir: string): Promise<CaStateFile> {
 
 async function prepareEmptyCaDir(dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  // mkdir leaves an existing directory as it was: make sure nobody else owns it or can enter it.
+  const st = await fs.lstat(dir);
+  if (!st.isDirectory()) throw caError('ERR_CA_DIR', `ca: ${dir} is not a directory`);
+  if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
+    throw caError('ERR_CA_DIR', `ca: ${dir} belongs to another user (uid ${st.uid}); a CA directory must be ours alone`);
+  }
+  if ((st.mode & 0o077) !== 0) await fs.chmod(dir, 0o700);
   try {
     await fs.access(path.join(dir, STATE_FILE));
   } catch {

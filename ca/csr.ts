@@ -67,6 +67,11 @@ export function parseCsr(input: string | Uint8Array): CertificateRequest {
   if (attributes && attributes.tag !== 0xa0) r.fail('attributes must be [0] IMPLICIT SET');
 
   const key = readPublicKey(r, spkiTlv);
+  // The SPKI is copied into the certificate verbatim, so it must be exactly the canonical DER of the
+  // key we checked: extra fields or octets would be signed by the CA into certificates nobody can parse.
+  if (!bytesEqual(r.whole(spkiTlv), key.canonicalSpki)) {
+    throw caError('ERR_CSR_MALFORMED', 'csr: subjectPublicKeyInfo is not the canonical DER encoding of its key (extra or non-standard fields)');
+  }
   const signatureAlgorithm = readSignatureAlgorithm(r, sigAlg, key.kind);
   const signature = bitStringValue(r, sig, 'signature');
   let ok: boolean;
@@ -78,7 +83,7 @@ export function parseCsr(input: string | Uint8Array): CertificateRequest {
   if (!ok) throw caError('ERR_CSR_SIGNATURE', 'csr: signature does not verify with the CSR public key; re-create the CSR with the matching private key');
 
   const sans = attributes ? readRequestedExtensions(r, attributes) : { uri: [], dns: [], other: 0 };
-  return {
+  const parsed: CertificateRequest = {
     spki: r.whole(spkiTlv),
     publicKeyBits: key.bits,
     keyKind: key.kind,
@@ -89,6 +94,16 @@ export function parseCsr(input: string | Uint8Array): CertificateRequest {
     otherSanCount: sans.other,
     signatureAlgorithm,
   };
+  PARSED.add(parsed);
+  return parsed;
+}
+
+/** Requests that went through parseCsr, so a hand-built object cannot skip the proof of possession. */
+const PARSED = new WeakSet<CertificateRequest>();
+
+/** True when `request` was returned by parseCsr. */
+export function isParsedRequest(request: CertificateRequest): boolean {
+  return PARSED.has(request);
 }
 
 function toDer(input: string | Uint8Array): Uint8Array {
@@ -127,7 +142,15 @@ interface RequestKey {
   description: string;
   publicKey: KeyObject;
   bits: Uint8Array;
+  /** The SubjectPublicKeyInfo DER that this key encodes to (RFC 5480 / RFC 3279), to compare with the CSR's. */
+  canonicalSpki: Uint8Array;
 }
+
+/** RFC 5480 §2: SPKI prefixes of uncompressed P-256 / P-384 points (algorithm id-ecPublicKey + named curve). */
+const EC_SPKI_PREFIX = {
+  'P-256': Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+  'P-384': Buffer.from('3076301006072a8648ce3d020106052b81040022036200', 'hex'),
+} as const;
 
 function readPublicKey(r: DerReader, spki: Tlv): RequestKey {
   const [algId, keyBits] = r.children(spki);
@@ -145,7 +168,13 @@ function readPublicKey(r: DerReader, spki: Tlv): RequestKey {
     const kind: RequestKeyKind | undefined = bytesEqual(curve, OID_P256) ? 'ec-p256' : bytesEqual(curve, OID_P384) ? 'ec-p384' : undefined;
     if (!kind) throw caError('ERR_CSR_KEY_UNSUPPORTED', 'csr: EC curve is not supported; use P-256 or P-384');
     const crv = kind === 'ec-p256' ? 'P-256' : 'P-384';
-    return { kind, description: `EC ${crv}`, publicKey: importEcPoint(r.whole(spki), bits, crv), bits };
+    const size = crv === 'P-256' ? 32 : 48;
+    // RFC 5480 §2.2: uncompressed points MUST be supported, compressed ones MAY; peers that cannot read
+    // them exist, so a workload certificate never carries one.
+    if (bits.length !== 1 + 2 * size || bits[0] !== 0x04) {
+      throw caError('ERR_CSR_KEY_UNSUPPORTED', `csr: the ${crv} public key must be an uncompressed point (RFC 5480 §2.2)`);
+    }
+    return { kind, description: `EC ${crv}`, publicKey: importEcPoint(bits, crv), bits, canonicalSpki: Buffer.concat([EC_SPKI_PREFIX[crv], bits]) };
   }
   if (bytesEqual(oid, OID_RSA)) {
     let publicKey: KeyObject;
@@ -159,24 +188,21 @@ function readPublicKey(r: DerReader, spki: Tlv): RequestKey {
     if (size < MIN_RSA_BITS) throw caError('ERR_CSR_KEY_WEAK', `csr: RSA-${size} key is too weak; use RSA-${MIN_RSA_BITS} or larger, or EC P-256`);
     if (size > MAX_RSA_BITS) throw caError('ERR_CSR_KEY_UNSUPPORTED', `csr: RSA-${size} key is larger than ${MAX_RSA_BITS} bits`);
     if (d.publicExponent !== 65537n) throw caError('ERR_CSR_KEY_WEAK', 'csr: RSA public exponent must be 65537');
-    return { kind: 'rsa', description: `RSA-${size}`, publicKey, bits };
+    return { kind: 'rsa', description: `RSA-${size}`, publicKey, bits, canonicalSpki: publicKey.export({ format: 'der', type: 'spki' }) };
   }
   throw caError('ERR_CSR_KEY_UNSUPPORTED', 'csr: key algorithm is not supported; use EC P-256 (recommended), P-384 or RSA >= 2048');
 }
 
-function importEcPoint(spki: Uint8Array, point: Uint8Array, crv: 'P-256' | 'P-384'): KeyObject {
+function importEcPoint(point: Uint8Array, crv: 'P-256' | 'P-384'): KeyObject {
   const size = crv === 'P-256' ? 32 : 48;
   try {
-    // A JWK import of an uncompressed point costs ~75 µs here against ~135 µs for SPKI DER, whose
-    // decoder lookup dominates; both check the point is on the curve. Compressed points take the slow path.
-    if (point.length === 1 + 2 * size && point[0] === 0x04) {
-      const buf = Buffer.from(point.buffer, point.byteOffset, point.byteLength);
-      return createPublicKey({
-        key: { kty: 'EC', crv, x: buf.toString('base64url', 1, 1 + size), y: buf.toString('base64url', 1 + size) },
-        format: 'jwk',
-      });
-    }
-    return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    // A JWK import of the point costs ~75 µs here against ~135 µs for SPKI DER, whose decoder lookup
+    // dominates; both check that the point is on the curve.
+    const buf = Buffer.from(point.buffer, point.byteOffset, point.byteLength);
+    return createPublicKey({
+      key: { kty: 'EC', crv, x: buf.toString('base64url', 1, 1 + size), y: buf.toString('base64url', 1 + size) },
+      format: 'jwk',
+    });
   } catch (cause) {
     throw caError('ERR_CSR_KEY_UNSUPPORTED', `csr: public key is not a valid ${crv} point`, { cause });
   }

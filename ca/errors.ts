@@ -27,6 +27,7 @@ export type CaErrorCode =
   // Server (RESOURCE_EXHAUSTED / UNAVAILABLE)
   | 'ERR_RATE_LIMITED'
   | 'ERR_NOT_READY'
+  | 'ERR_CANCELLED'
   | 'ERR_CONFIG'
   // Signer failure (INTERNAL)
   | 'ERR_SIGNER';

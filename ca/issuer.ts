@@ -2,7 +2,7 @@ import type { SpiffeId, TrustDomain } from '../workload-identity/index.js';
 import { BACKDATE_MS } from './authority-profile.js';
 import { randomSerial } from './certificate-builder.js';
 import type { CertificateInfo } from './certificate-info.js';
-import { parseCsr, type CertificateRequest } from './csr.js';
+import { isParsedRequest, parseCsr, type CertificateRequest } from './csr.js';
 import { caError } from './errors.js';
 import { derToPem } from './pem.js';
 import type { Signer } from './signer.js';
@@ -65,9 +65,11 @@ export class Issuer {
   private readonly maxTtlMs: number;
   private readonly allowDnsSans: boolean;
   private readonly now: () => Date;
+  private readonly chainNotAfter: number;
 
   constructor(readonly options: IssuerOptions) {
     const a = options.authority;
+    this.chainNotAfter = Math.min(a.issuer.notAfter.getTime(), ...a.parents.map((p) => p.notAfter.getTime()));
     this.template = new SvidTemplate(a.issuer, a.signer);
     this.chainPem = Object.freeze([a.issuer.pem, ...a.parents.map((p) => p.pem)]);
     this.defaultTtlMs = options.defaultTtlMs ?? DEFAULT_WORKLOAD_TTL_MS;
@@ -95,12 +97,14 @@ export class Issuer {
     if (identity.path === '') throw caError('ERR_SAN_MISMATCH', 'issuer: a workload identity needs a path, not only the trust domain');
     const ttlMs = this.checkTtl(options.ttlMs);
     const now = this.now().getTime();
-    const issuerNotAfter = a.issuer.notAfter.getTime();
+    // No leaf may outlive any certificate above it (a plugged-in intermediate may outlive its parents).
+    const issuerNotAfter = this.chainNotAfter;
     if (now >= issuerNotAfter) {
-      throw caError('ERR_ISSUER_EXPIRED', `issuer: the signing certificate expired at ${a.issuer.notAfter.toISOString()}; rotate the intermediate`);
+      throw caError('ERR_ISSUER_EXPIRED', `issuer: the signing chain expired at ${new Date(issuerNotAfter).toISOString()}; rotate the intermediate`);
     }
 
     const request = typeof csr === 'string' || csr instanceof Uint8Array ? parseCsr(csr) : csr;
+    if (!isParsedRequest(request)) throw new TypeError('Issuer.issue: a CertificateRequest must come from parseCsr (its signature was checked there)');
     const uri = identity.toString();
     this.checkSans(request, uri);
 

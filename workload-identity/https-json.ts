@@ -55,6 +55,10 @@ export function httpsGetJson(url: URL, d: HttpsJsonOptions, sendToken: boolean):
         });
       },
     );
+    // The socket timeout only catches idle connections; this bounds the whole request (a slow drip too).
+    const deadline = setTimeout(() => req.destroy(new Error(`no complete answer within ${timeoutMs} ms`)), timeoutMs);
+    deadline.unref();
+    req.on('close', () => clearTimeout(deadline));
     req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', (err) => reject(backend(`GET ${url.href} failed: ${err.message}; check the URL, network and CA (discovery.ca)`, err)));
     req.end();

@@ -1,7 +1,7 @@
 import { Server, status, type Metadata, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
-import { kubernetesWorkloadId, type Authenticator, type CallerCredentials } from '../../workload-identity/index.js';
+import { SpiffeId, type Authenticator, type CallerCredentials } from '../../workload-identity/index.js';
 import type { CaDirectory } from '../ca-directory.js';
 import { caError } from '../errors.js';
 import { Issuer } from '../issuer.js';
@@ -33,6 +33,8 @@ const DEFAULTS = {
   maxRequestBytes: 65_536,
   global: { ratePerSecond: 20_000, burst: 20_000 },
   perIdentity: { ratePerSecond: 200, burst: 2_000 },
+  perPeer: { ratePerSecond: 1_000, burst: 2_000 },
+  maxWatchers: 10_000,
   shutdownGraceMs: 10_000,
 };
 
@@ -49,6 +51,7 @@ function credentialsOf(call: { metadata: Metadata; getPeer(): string; getAuthCon
     const value = String(auth);
     // RFC 6750 §2.1: "Bearer" is case-insensitive; an empty or other scheme is still a (bad) credential.
     token = /^bearer\s+/i.test(value) ? value.replace(/^bearer\s+/i, '').trim() : value.trim();
+    if (token === '') token = undefined; // an empty header is no credential; a client certificate may still be
   }
   const peerCert = call.getAuthContext?.()?.sslPeerCertificate?.raw;
   return {
@@ -76,8 +79,11 @@ export class CaServer {
   grpcPort = 0;
   httpPort = 0;
 
+  private readonly now: () => Date;
+
   private constructor(private readonly o: CaServerOptions) {
     const now = o.now ?? (() => new Date());
+    this.now = now;
     const cfg = o.config;
     this.bundle = new TrustBundleSource(o.ca.bundle);
     this.issuer = new Issuer({
@@ -90,7 +96,8 @@ export class CaServer {
     const ns = cfg.namespace ?? DEFAULTS.namespace;
     this.serving = new ServingIdentity({
       authority: () => this.issuer.authority,
-      spiffeId: kubernetesWorkloadId(o.ca.trustDomain, ns, 'castellan'),
+      // A path no service account maps to (/ns/<ns>/sa/<sa>): no workload can obtain the CA's identity.
+      spiffeId: SpiffeId.fromPath(o.ca.trustDomain, '/castellan/ca'),
       dnsNames: cfg.servingDnsNames ?? [`castellan.${ns}.svc`, 'localhost'],
       bundle: this.bundle,
       now,
@@ -104,6 +111,7 @@ export class CaServer {
       ...(o.tokenAuthenticator ? { tokenAuthenticator: o.tokenAuthenticator } : {}),
       ...(certAuth ? { clientCertificateAuthenticator: certAuth } : {}),
       authorize: o.authorize,
+      perPeerLimit: new RateLimiter(limits.perPeer ?? DEFAULTS.perPeer),
       globalLimit: new RateLimiter(limits.global ?? DEFAULTS.global),
       perIdentityLimit: new RateLimiter(limits.perIdentity ?? DEFAULTS.perIdentity),
       metrics: this.metrics,
@@ -112,6 +120,8 @@ export class CaServer {
     this.grpc = new Server({
       'grpc.max_receive_message_length': limits.maxRequestBytes ?? DEFAULTS.maxRequestBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
+      // Bounds what one connection can hold open (WatchTrustBundle streams are long-lived).
+      'grpc.max_concurrent_streams': 1_000,
     });
     const protos = caProtos();
     this.grpc.addService(protos.istio.service, { CreateCertificate: this.createCertificate.bind(this) });
@@ -153,7 +163,7 @@ export class CaServer {
   private notReadyReason(): string | undefined {
     if (this.state === 'starting') return 'starting';
     if (this.state !== 'serving') return 'shutting down';
-    if (this.serving.expiresAt.getTime() <= Date.now()) return 'serving certificate expired';
+    if (this.serving.expiresAt.getTime() <= this.now().getTime()) return 'serving certificate expired';
     return undefined;
   }
 
@@ -162,8 +172,16 @@ export class CaServer {
     if (why) throw caError('ERR_NOT_READY', `ca: not ready (${why}); retry`);
   }
 
-  private fail<T>(callback: sendUnaryData<T>, err: unknown): void {
+  /** Logs a refusal of a call outside the issuance pipeline (which logs its own). */
+  private logRefusal(method: string, peer: string, err: unknown) {
     const e = callErrorFor(err);
+    if (e.code === status.INTERNAL) this.o.log.error({ event: 'refused', method, reason: e.reason, peer, err }, 'call failed');
+    else this.o.log.info({ event: 'refused', method, reason: e.reason, peer, detail: (err as Error).message }, 'call refused');
+    return e;
+  }
+
+  private fail<T>(callback: sendUnaryData<T>, err: unknown, method?: string, peer?: string): void {
+    const e = method ? this.logRefusal(method, peer ?? '', err) : callErrorFor(err);
     callback({ code: e.code, details: e.details, name: 'Error', message: e.details } as Parameters<sendUnaryData<T>>[0]);
   }
 
@@ -213,7 +231,11 @@ export class CaServer {
   private watchTrustBundle(call: ServerWritableStream<{ agentId: string }, unknown>): void {
     const run = async () => {
       this.refuseIfNotReady();
-      await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
+      const caller = await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
+      this.o.authorize(caller);
+      this.refuseIfNotReady(); // shutdown may have begun while we authenticated
+      const max = this.o.config.limits?.maxWatchers ?? DEFAULTS.maxWatchers;
+      if (this.watchers.size >= max) throw caError('ERR_RATE_LIMITED', `ca: the CA already serves ${max} trust-bundle streams; retry later`);
     };
     run().then(
       () => {
@@ -234,7 +256,7 @@ export class CaServer {
         call.on('error', done);
       },
       (err: unknown) => {
-        const e = callErrorFor(err);
+        const e = this.logRefusal('WatchTrustBundle', call.getPeer(), err);
         // grpc-js: an 'error' emitted on a server stream becomes the call's status.
         call.emit('error', Object.assign(new Error(e.details), { code: e.code, details: e.details }));
       },
@@ -244,7 +266,7 @@ export class CaServer {
   private getAuthorityStatus(call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void {
     const run = async () => {
       this.refuseIfNotReady();
-      await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
+      this.o.authorize(await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer)));
       const b = this.bundle.current();
       return {
         trustDomain: this.o.ca.trustDomain.name,
@@ -261,7 +283,7 @@ export class CaServer {
     };
     run().then(
       (res) => callback(null, res),
-      (err: unknown) => this.fail(callback, err),
+      (err: unknown) => this.fail(callback, err, 'GetAuthorityStatus', call.getPeer()),
     );
   }
 

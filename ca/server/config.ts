@@ -2,7 +2,9 @@ import { promises as fs } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
+import { identityPolicyProblems, type IdentityPolicy } from '../../workload-identity/index.js';
 import { caError } from '../errors.js';
+import { DEFAULT_MAX_WORKLOAD_TTL_MS, DEFAULT_WORKLOAD_TTL_MS } from '../issuer.js';
 
 const duration = z.string().transform((s, ctx) => {
   try {
@@ -71,7 +73,9 @@ export const caServerConfigSchema = z
       .object({
         allowNamespaces: z.array(k8sName).optional(),
         denyNamespaces: z.array(k8sName).optional(),
-        denyServiceAccounts: z.array(z.string().regex(/^[^/]+\/[^/]+$/, 'want "namespace/serviceaccount"')).optional(),
+        denyServiceAccounts: z
+          .array(z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'want "namespace/serviceaccount" in Kubernetes names (lower case)'))
+          .optional(),
       })
       .strict()
       .optional(),
@@ -83,6 +87,10 @@ export const caServerConfigSchema = z
         global: rate.optional(),
         /** Per SPIFFE ID. Default 200/s, burst 2000. */
         perIdentity: rate.optional(),
+        /** Per caller IP, before authentication. Default 1000/s, burst 2000. */
+        perPeer: rate.optional(),
+        /** Open WatchTrustBundle streams, all callers together. Default 10000. */
+        maxWatchers: z.number().int().min(1).optional(),
       })
       .strict()
       .optional(),
@@ -104,14 +112,18 @@ export type CaServerConfig = z.output<typeof caServerConfigSchema>;
  */
 export function validateCaServerConfig(raw: unknown, source = 'config'): CaServerConfig {
   const r = caServerConfigSchema.safeParse(raw ?? {});
+  const lines = r.success ? [] : r.error.issues.map((i) => `  ${i.path.length > 0 ? i.path.join('.') : '(top level)'}: ${i.message}`);
   if (r.success) {
     const c = r.data;
-    if (c.workloadTtl !== undefined && c.maxWorkloadTtl !== undefined && c.workloadTtl > c.maxWorkloadTtl) {
-      throw caError('ERR_CONFIG', `${source}: workloadTtl is longer than maxWorkloadTtl`);
-    }
-    return c;
+    // Cross-field checks, against the defaults the server applies (issuer.ts) when a field is absent.
+    const ttl = c.workloadTtl ?? DEFAULT_WORKLOAD_TTL_MS;
+    const max = c.maxWorkloadTtl ?? DEFAULT_MAX_WORKLOAD_TTL_MS;
+    if (c.workloadTtl !== undefined && c.workloadTtl <= 0) lines.push('  workloadTtl: must be longer than 0');
+    if (c.maxWorkloadTtl !== undefined && c.maxWorkloadTtl <= 0) lines.push('  maxWorkloadTtl: must be longer than 0');
+    if (ttl > max) lines.push(`  workloadTtl: ${ttl / 1000}s is longer than maxWorkloadTtl ${max / 1000}s`);
+    for (const problem of identityPolicyProblems((c.policy ?? {}) as IdentityPolicy)) lines.push(`  policy: ${problem}`);
+    if (lines.length === 0) return c;
   }
-  const lines = r.error.issues.map((i) => `  ${i.path.length > 0 ? i.path.join('.') : '(top level)'}: ${i.message}`);
   throw caError('ERR_CONFIG', `${source}: ${lines.length} problem${lines.length > 1 ? 's' : ''}:\n${lines.join('\n')}`);
 }
 

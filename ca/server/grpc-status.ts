@@ -37,6 +37,7 @@ const STATUS_BY_CODE: Readonly<Record<string, status>> = {
   ERR_TTL_TOO_LONG: status.INVALID_ARGUMENT,
   ERR_RATE_LIMITED: status.RESOURCE_EXHAUSTED,
   ERR_NOT_READY: status.UNAVAILABLE,
+  ERR_CANCELLED: status.CANCELLED,
   ERR_ISSUER_EXPIRED: status.UNAVAILABLE,
 };
 
@@ -47,6 +48,8 @@ const STATUS_BY_CODE: Readonly<Record<string, status>> = {
 export function callErrorFor(err: unknown): CallError {
   if (isCastellanError(err)) {
     const code = STATUS_BY_CODE[err.code];
+    // A backend failure's message names internal endpoints and RBAC state: the log gets it, not the caller.
+    if (err.code === 'ERR_AUTH_BACKEND_UNAVAILABLE') return { code: status.UNAVAILABLE, details: 'auth: the authentication backend is unavailable; retry later', reason: err.code };
     if (code !== undefined) return { code, details: err.message, reason: err.code };
     return { code: status.INTERNAL, details: 'internal error; see the CA log', reason: err.code };
   }

@@ -24,6 +24,9 @@ export interface IssuanceServiceOptions {
   /** Renewal by a still-valid SVID we issued; absent: client certificates are ignored. */
   readonly clientCertificateAuthenticator?: Authenticator;
   readonly authorize: AuthorizeCaller;
+  /** Checked before authentication, keyed by the caller's IP: one noisy peer cannot starve the others. */
+  readonly perPeerLimit: RateLimiter;
+  /** Checked after authentication, so unauthenticated floods never use up the CA's global budget. */
   readonly globalLimit: RateLimiter;
   readonly perIdentityLimit: RateLimiter;
   readonly metrics: CaMetrics;
@@ -34,6 +37,14 @@ export interface IssuanceServiceOptions {
 export interface IssuanceResult {
   readonly caller: AuthenticatedCaller;
   readonly certificate: IssuedCertificate;
+}
+
+/** The IP of a gRPC peer string (`ipv4:1.2.3.4:5678`, `ipv6:[::1]:5678`), the rate-limit key of a caller. */
+function peerIp(peer: string | undefined): string {
+  if (!peer) return '';
+  const noScheme = peer.replace(/^ipv[46]:/, '');
+  const m = /^\[([^\]]+)\]:\d+$/.exec(noScheme) ?? /^(.*):\d+$/.exec(noScheme);
+  return m ? m[1]! : noScheme;
 }
 
 /** Lowercase hex SHA-256 of a token: logs and the ledger carry this, never the token. */
@@ -54,7 +65,10 @@ export class IssuanceService {
    */
   async authenticate(credentials: CallerCredentials): Promise<AuthenticatedCaller> {
     try {
-      if (credentials.token !== undefined) {
+      if (!this.o.perPeerLimit.take(peerIp(credentials.peerAddress))) {
+        throw caError('ERR_RATE_LIMITED', 'ca: too many requests from this address; retry with backoff');
+      }
+      if (credentials.token !== undefined && credentials.token !== '') {
         if (!this.o.tokenAuthenticator) throw new CastellanError('ERR_TOKEN_REJECTED', 'auth: this CA accepts no bearer tokens; present a client certificate');
         return await this.o.tokenAuthenticator.authenticate(credentials);
       }
@@ -83,13 +97,13 @@ export class IssuanceService {
     const tokenSha256 = tokenHash(credentials.token);
     let caller: AuthenticatedCaller | undefined;
     try {
-      if (!this.o.globalLimit.take()) throw caError('ERR_RATE_LIMITED', 'ca: the CA is at its request rate limit; retry with backoff');
       caller = await this.authenticate(credentials);
       this.o.authorize(caller);
+      if (!this.o.globalLimit.take()) throw caError('ERR_RATE_LIMITED', 'ca: the CA is at its request rate limit; retry with backoff');
       if (!this.o.perIdentityLimit.take(caller.spiffeId.toString())) {
         throw caError('ERR_RATE_LIMITED', `ca: too many requests for ${caller.spiffeId.toString()}; retry with backoff`);
       }
-      if (cancelled()) throw caError('ERR_NOT_READY', 'ca: the request was cancelled or its deadline passed');
+      if (cancelled()) throw caError('ERR_CANCELLED', 'ca: the request was cancelled or its deadline passed');
       const certificate = this.o.issuer().issue(caller.spiffeId, csr, ttlMs === undefined ? {} : { ttlMs });
       this.o.metrics.csrs.inc({ outcome: 'issued', api });
       this.o.metrics.issuanceSeconds.observe((performance.now() - started) / 1000);
@@ -112,7 +126,8 @@ export class IssuanceService {
       const e = callErrorFor(err);
       this.o.metrics.csrs.inc({ outcome: e.reason, api });
       const entry = { event: 'refused', api, reason: e.reason, spiffeId: caller?.spiffeId.toString(), tokenSha256, peer: credentials.peerAddress };
-      if (e.reason.startsWith('ERR_INTERNAL') || e.reason === 'ERR_SIGNER') this.o.log.error({ ...entry, err }, 'issuance failed');
+      if (e.code === 13 /* INTERNAL */) this.o.log.error({ ...entry, err }, 'issuance failed');
+      else if (e.reason === 'ERR_AUTH_BACKEND_UNAVAILABLE') this.o.log.warn({ ...entry, detail: (err as Error).message, cause: String((err as Error).cause ?? '') }, 'authentication backend unavailable');
       else this.o.log.info({ ...entry, detail: (err as Error).message }, 'request refused');
       throw err;
     }

@@ -103,7 +103,16 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
   const { mode, authenticator } = await tokenAuthenticator(ca.trustDomain, o);
   // zod leaves absent keys out, which is what IdentityPolicy's optional fields mean.
   const policy = (o.config.policy ?? {}) as IdentityPolicy;
-  if (mode === 'dev-issuer') o.log.warn('no config file: trusting the local dev token issuer (castellan token mint); use a config for a cluster');
+  if (mode === 'dev-issuer') {
+    const host = (o.config.listen ?? '127.0.0.1:15012').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+    o.log.warn(
+      { listen: o.config.listen ?? '127.0.0.1:15012' },
+      loopback
+        ? 'no config file: trusting the local dev token issuer (castellan token mint); use a config for a cluster'
+        : 'no config file and a non-loopback listen address: anyone who can read the dev issuer key can obtain any identity from this CA',
+    );
+  }
   if (mode === 'none') o.log.warn('no token authenticator configured: only renewal by client certificate is possible');
   const server = await CaServer.start({
     ca,

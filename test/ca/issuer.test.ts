@@ -274,3 +274,52 @@ describe('issuance with other CA key types', () => {
     });
   }
 });
+
+describe('hand-built CSRs: the SubjectPublicKeyInfo must be canonical (it is copied into the certificate)', () => {
+  let ca: Awaited<ReturnType<typeof testCa>>;
+  beforeAll(async () => {
+    ca = await testCa();
+  });
+  afterAll(() => ca.cleanup());
+
+  // A correctly signed CSR around any SubjectPublicKeyInfo, so only the SPKI is wrong.
+  async function csrWith(makeSpki: (alg: Buffer, bits: Buffer, spki: Buffer) => Buffer): Promise<Buffer> {
+    const { generateKeyPairSync, sign, createPublicKey } = await import('node:crypto');
+    const { DerReader, tlv } = await import('../../ca/der.js');
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const spki = publicKey.export({ format: 'der', type: 'spki' });
+    const r = new DerReader(spki);
+    const [alg, bits] = r.children(r.read(0)).map((c) => Buffer.from(r.whole(c)));
+    void createPublicKey;
+    const info = tlv(0x30, tlv(0x02, Buffer.from([0])), tlv(0x30), makeSpki(alg!, bits!, spki), tlv(0xa0));
+    const sigAlg = tlv(0x30, tlv(0x06, Buffer.from('2a8648ce3d040302', 'hex')));
+    return tlv(0x30, info, sigAlg, tlv(0x03, Buffer.from([0]), sign('sha256', info, privateKey)));
+  }
+
+  it('ok/the untouched SPKI is accepted (the harness builds valid CSRs)', async () => {
+    const csr = await csrWith((_a, _b, spki) => spki);
+    expect(() => ca.issuer.issue(ID, csr)).not.toThrow();
+  });
+
+  const { tlv } = { tlv: (tag: number, ...c: Buffer[]) => Buffer.concat([Buffer.from([tag, c.reduce((n, x) => n + x.length, 0)]), ...c]) };
+  const cases: [string, (alg: Buffer, bits: Buffer) => Buffer, string][] = [
+    ['fail/a trailing INTEGER inside the SPKI', (alg, bits) => tlv(0x30, alg, bits, tlv(0x02, Buffer.from([0x2a]))), 'ERR_CSR_MALFORMED'],
+    ['fail/a trailing NULL inside the AlgorithmIdentifier', (alg, bits) => tlv(0x30, tlv(0x30, alg.subarray(2), tlv(0x05)), bits), 'ERR_CSR_MALFORMED'],
+    ['fail/junk octets after the key', (alg, bits) => tlv(0x30, alg, bits, tlv(0x04, Buffer.from('hello world'))), 'ERR_CSR_MALFORMED'],
+    [
+      'fail/a compressed point',
+      (alg, bits) => {
+        const y = bits.subarray(4 + 32); // bits = 03 42 00 04 x y
+        const x = bits.subarray(4, 4 + 32);
+        return tlv(0x30, alg, tlv(0x03, Buffer.from([0x00, 0x02 | (y[31]! & 1)]), x));
+      },
+      'ERR_CSR_KEY_UNSUPPORTED',
+    ],
+  ];
+  for (const [name, make, code] of cases) {
+    it(name, async () => {
+      const csr = await csrWith((alg, bits) => make(alg, bits));
+      expect(codeOf(() => ca.issuer.issue(ID, csr))).toBe(code);
+    });
+  }
+});

@@ -80,3 +80,20 @@ describe('castellan ca serve (a real process)', () => {
     expect(await exited).toBe(0);
   });
 });
+
+describe('CA server configuration: cross-field checks against the defaults', () => {
+  const problems = (raw: unknown) => {
+    try {
+      validateCaServerConfig(raw);
+      return '';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  it('fail/maxWorkloadTtl alone below the 24h default workload TTL', () => expect(problems({ maxWorkloadTtl: '1h' })).toMatch(/workloadTtl: 86400s is longer than maxWorkloadTtl 3600s/));
+  it('fail/a zero workloadTtl', () => expect(problems({ workloadTtl: '0s' })).toMatch(/workloadTtl: must be longer than 0/));
+  it('fail/policy names that Kubernetes cannot have', () => {
+    expect(problems({ policy: { denyServiceAccounts: ['Default/Legacy'] } })).toMatch(/policy.denyServiceAccounts.0/);
+    expect(problems({ policy: { denyServiceAccounts: ['default/ legacy'] } })).toMatch(/policy.denyServiceAccounts.0/);
+  });
+});
