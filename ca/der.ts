@@ -45,10 +45,16 @@ export class DerReader {
     throw caError(this.code, `${this.what}: malformed DER: ${detail}`);
   }
 
+  /** Input that ends before its own lengths say it should: cut off in transit or by a buffer limit. */
+  private truncated(detail: string): never {
+    const code = this.code === 'ERR_CSR_MALFORMED' ? 'ERR_CSR_TRUNCATED' : this.code;
+    throw caError(code, `${this.what}: truncated DER: ${detail}; send the whole request`);
+  }
+
   /** Reads the TLV at `offset`, which must end at or before `limit`. */
   read(offset: number, limit: number = this.bytes.length): Tlv {
     const b = this.bytes;
-    if (offset + 2 > limit) this.fail(`truncated at byte ${offset}`);
+    if (offset + 2 > limit) (limit === this.bytes.length ? this.truncated(`ends at byte ${limit}`) : this.fail(`element at byte ${offset} is cut off by its container`));
     const tag = b[offset]!;
     if ((tag & 0x1f) === 0x1f) this.fail(`high tag number at byte ${offset}`);
     let len = b[offset + 1]!;
@@ -57,7 +63,7 @@ export class DerReader {
       const n = len & 0x7f;
       if (n === 0) this.fail(`indefinite length at byte ${offset}`);
       if (n > 4) this.fail(`length of ${n} octets at byte ${offset}`);
-      if (valueStart + n > limit) this.fail(`truncated length at byte ${offset}`);
+      if (valueStart + n > limit) (limit === this.bytes.length ? this.truncated(`length at byte ${offset} is cut off`) : this.fail(`length at byte ${offset} runs past its container`));
       if (b[valueStart] === 0) this.fail(`non-minimal length at byte ${offset}`);
       len = 0;
       for (let i = 0; i < n; i++) len = len * 256 + b[valueStart + i]!;
@@ -65,7 +71,7 @@ export class DerReader {
       valueStart += n;
     }
     const end = valueStart + len;
-    if (end > limit) this.fail(`element at byte ${offset} runs past its container (${end} > ${limit})`);
+    if (end > limit) (limit === this.bytes.length ? this.truncated(`element at byte ${offset} needs ${end} bytes, got ${limit}`) : this.fail(`element at byte ${offset} runs past its container (${end} > ${limit})`));
     return { tag, start: offset, valueStart, end };
   }
 

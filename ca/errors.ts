@@ -4,6 +4,7 @@ import { CastellanError } from '../workload-identity/index.js';
 export type CaErrorCode =
   // CSR (client's fault: INVALID_ARGUMENT, except ERR_SAN_MISMATCH which is PERMISSION_DENIED)
   | 'ERR_CSR_MALFORMED'
+  | 'ERR_CSR_TRUNCATED'
   | 'ERR_CSR_SIGNATURE'
   | 'ERR_CSR_SIGNATURE_ALGORITHM'
   | 'ERR_CSR_KEY_UNSUPPORTED'

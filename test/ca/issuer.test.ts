@@ -135,9 +135,9 @@ describe('issuer', () => {
   describe('refusals, each with its own code', () => {
     const cases: [string, () => Promise<string | Uint8Array>, string, SpiffeId?][] = [
       ['fail/garbage', async () => 'hello, I am not a CSR', 'ERR_CSR_MALFORMED'],
-      ['fail/garbage bytes', async () => Buffer.from([0x30, 0x03, 0x01, 0x02]), 'ERR_CSR_MALFORMED'],
+      ['fail/garbage bytes (complete DER, wrong structure)', async () => Buffer.from([0x30, 0x02, 0x05, 0x00]), 'ERR_CSR_MALFORMED'],
       ['fail/empty', async () => '', 'ERR_CSR_MALFORMED'],
-      ['fail/truncated DER', async () => (await testCsr()).der.subarray(0, 60), 'ERR_CSR_MALFORMED'],
+      ['fail/truncated DER', async () => (await testCsr()).der.subarray(0, 60), 'ERR_CSR_TRUNCATED'],
       ['fail/trailing bytes', async () => Buffer.concat([(await testCsr()).der, Buffer.from([0])]), 'ERR_CSR_MALFORMED'],
       ['fail/PEM without END line', async () => (await testCsr()).pem.split('-----END')[0]!, 'ERR_CSR_MALFORMED'],
       ['fail/PEM body not base64', async () => '-----BEGIN CERTIFICATE REQUEST-----\n%%%%\n-----END CERTIFICATE REQUEST-----\n', 'ERR_CSR_MALFORMED'],
@@ -196,11 +196,12 @@ describe('csr reader agrees with @peculiar/asn1-csr', () => {
       expect(ours.keyDescription).toBe(key.startsWith('ec') ? `EC P-${key.slice(4)}` : `RSA-${key.slice(4)}`);
     });
   }
-  it('fail/every truncation of a valid CSR is refused with ERR_CSR_MALFORMED (never a crash)', async () => {
+  it('fail/every truncation of a valid CSR is refused with ERR_CSR_TRUNCATED (never a crash)', async () => {
     const { der } = await testCsr({ uris: [ID.toString()] });
-    for (let n = 0; n < der.length; n++) {
+    expect(codeOf(() => parseCsr(der.subarray(0, 0)))).toBe('ERR_CSR_MALFORMED'); // empty: nothing to truncate
+    for (let n = 1; n < der.length; n++) {
       const code = codeOf(() => parseCsr(der.subarray(0, n)));
-      expect(code, `truncated to ${n}`).toBe('ERR_CSR_MALFORMED');
+      expect(code, `truncated to ${n}`).toBe('ERR_CSR_TRUNCATED');
     }
   });
   it('fail/every single-byte corruption is refused with a CSR code or still verifies (never a crash)', async () => {
