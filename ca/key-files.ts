@@ -1,6 +1,5 @@
-import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, randomBytes, type KeyObject } from 'node:crypto';
 import { promises as fs, constants as fsConstants } from 'node:fs';
-import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { caError } from './errors.js';
 

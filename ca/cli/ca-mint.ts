@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
@@ -37,7 +38,7 @@ export function registerCaMint(ca: Command, io: CliIo): void {
       const ca = await loadCa(path.resolve(io.cwd, f.dir));
       const issuer = new Issuer({ authority: ca.active, now: () => io.now() });
       let csr: Uint8Array;
-      let key: Awaited<ReturnType<typeof generateKey>>['privateKey'] | undefined;
+      let key: KeyObject | undefined;
       if (f.csr) {
         csr = await fs.readFile(path.resolve(io.cwd, f.csr));
       } else {

@@ -285,13 +285,12 @@ describe('hand-built CSRs: the SubjectPublicKeyInfo must be canonical (it is cop
 
   // A correctly signed CSR around any SubjectPublicKeyInfo, so only the SPKI is wrong.
   async function csrWith(makeSpki: (alg: Buffer, bits: Buffer, spki: Buffer) => Buffer): Promise<Buffer> {
-    const { generateKeyPairSync, sign, createPublicKey } = await import('node:crypto');
+    const { generateKeyPairSync, sign } = await import('node:crypto');
     const { DerReader, tlv } = await import('../../ca/der.js');
     const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const spki = publicKey.export({ format: 'der', type: 'spki' });
     const r = new DerReader(spki);
     const [alg, bits] = r.children(r.read(0)).map((c) => Buffer.from(r.whole(c)));
-    void createPublicKey;
     const info = tlv(0x30, tlv(0x02, Buffer.from([0])), tlv(0x30), makeSpki(alg!, bits!, spki), tlv(0xa0));
     const sigAlg = tlv(0x30, tlv(0x06, Buffer.from('2a8648ce3d040302', 'hex')));
     return tlv(0x30, info, sigAlg, tlv(0x03, Buffer.from([0]), sign('sha256', info, privateKey)));

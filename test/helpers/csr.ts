@@ -51,13 +51,12 @@ export async function testCsr(o: TestCsrOptions = {}): Promise<{ pem: string; de
   if (o.keyUsage !== undefined) extensions.push(new x509.KeyUsagesExtension(o.keyUsage, true));
   const csr = await x509.Pkcs10CertificateRequestGenerator.create({
     name: o.subject ?? '',
-    keys: keys as unknown as CryptoKeyPairLike,
+    keys,
     signingAlgorithm: algorithms(kind).sign,
     extensions,
   } as unknown as x509.Pkcs10CertificateRequestCreateParams);
   return { pem: csr.toString('pem'), der: Buffer.from(csr.rawData), keys };
 }
-type CryptoKeyPairLike = unknown;
 
 /** The same CSR with one byte of its signature flipped. */
 export function tamperSignature(der: Buffer): Buffer {

@@ -1,7 +1,6 @@
-import { createPublicKey } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { credentials, Metadata, type ClientReadableStream } from '@grpc/grpc-js';
+import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
 import { decodeJwt, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { derToPem, generateKey, initCa, loadCa, type CaServer } from '../../../ca/index.js';
@@ -354,7 +353,5 @@ describe('graceful shutdown', () => {
     } finally {
       c.close();
     }
-    void credentials;
-    void createPublicKey;
   });
 });

@@ -27,9 +27,8 @@ describe.skipIf(!haveGo)('Istio CA API interop: istio.io/api Go client with grpc
     const build = spawnSync('go', ['build', '-o', bin, '.'], { cwd: path.resolve('test/interop/istio-client'), encoding: 'utf8', timeout: 240_000 });
     if (build.status !== 0) throw new Error(`go build failed: ${build.stderr}`);
     const dir = path.join(t.dir, 'ca');
-    const ca = await initCa({ dir, trustDomain: TrustDomain.of('cluster.local') });
+    await initCa({ dir, trustDomain: TrustDomain.of('cluster.local') });
     bundle = path.join(dir, 'bundle.pem');
-    void ca;
     const dev = await loadDevTokenIssuer(dir);
     tokenFile = path.join(t.dir, 'token');
     writeFileSync(tokenFile, await mintServiceAccountToken(dev.privateKey, dev.kid, { issuer: dev.issuer, audiences: ['castellan'], namespace: 'default', serviceAccount: 'web', ttlSeconds: 600 }));
