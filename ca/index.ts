@@ -1,4 +1,4 @@
-// Public API of the CA. Other folders (and ca/cli) import only from here.
+// Public API of the CA. Other folders (and cli/) import only from here.
 export { caError, type CaError, type CaErrorCode } from './errors.js';
 export { parseDuration, formatDuration } from './duration.js';
 export { KEY_TYPES, generateKey, keyTypeOf, parseKeyType, type KeyType } from './key-type.js';

@@ -1,5 +1,5 @@
-import { run } from '../../ca/cli/main.js';
-import type { CliIo } from '../../ca/cli/io.js';
+import { run } from '../../cli/main.js';
+import type { CliIo } from '../../cli/io.js';
 
 /** Runs the castellan CLI in-process and captures what it printed. */
 export async function cli(argv: string[], o: { cwd?: string; now?: Date } = {}): Promise<{ code: number; out: string; err: string }> {

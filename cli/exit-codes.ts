@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { isCastellanError } from '../../workload-identity/index.js';
+import { isCastellanError } from '../workload-identity/index.js';
 import { UsageError } from './io.js';
 
 /** Exit codes of every `castellan` command. */

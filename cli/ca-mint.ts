@@ -2,8 +2,8 @@ import type { KeyObject } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { createSvidRequest, type SpiffeId } from '../../workload-identity/index.js';
-import { formatDuration, generateKey, Issuer, loadCa, writeFileAtomic, writePrivateKeyFile, type KeyType } from '../index.js';
+import { createSvidRequest, type SpiffeId } from '../workload-identity/index.js';
+import { formatDuration, generateKey, Issuer, loadCa, writeFileAtomic, writePrivateKeyFile, type KeyType } from '../ca/index.js';
 import { choiceFlag, durationFlag, spiffeIdFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 

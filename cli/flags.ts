@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
-import { SpiffeId, TrustDomain } from '../../workload-identity/index.js';
-import { parseDuration, parseKeyType, type KeyType } from '../index.js';
+import { SpiffeId, TrustDomain } from '../workload-identity/index.js';
+import { parseDuration, parseKeyType, type KeyType } from '../ca/index.js';
 
 /** Adapts a validating parser to commander: its message becomes the usage error (exit 2). */
 function flag<T>(parse: (s: string) => T): (s: string) => T {

@@ -1,12 +1,12 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BUNDLE_FILE } from '../../../ca/index.js';
-import { run } from '../../../ca/cli/main.js';
-import type { CliIo } from '../../../ca/cli/io.js';
-import { SpiffeId } from '../../../workload-identity/index.js';
-import { testCsr } from '../../helpers/csr.js';
-import { openssl, testCa } from '../../helpers/test-ca.js';
+import { BUNDLE_FILE } from '../../ca/index.js';
+import { run } from '../../cli/main.js';
+import type { CliIo } from '../../cli/io.js';
+import { SpiffeId } from '../../workload-identity/index.js';
+import { testCsr } from '../helpers/csr.js';
+import { openssl, testCa } from '../helpers/test-ca.js';
 
 const ID = 'spiffe://cluster.local/ns/default/sa/web';
 const HOUR = 3_600_000;

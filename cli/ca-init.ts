@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { TrustDomain } from '../../workload-identity/index.js';
-import { formatDuration, importCacerts, initCa, type CaDirectory, type KeyType } from '../index.js';
+import { TrustDomain } from '../workload-identity/index.js';
+import { formatDuration, importCacerts, initCa, type CaDirectory, type KeyType } from '../ca/index.js';
 import { durationFlag, keyTypeFlag, trustDomainFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 

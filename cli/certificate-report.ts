@@ -8,8 +8,8 @@ import {
   validateX509SvidLeaf,
   validateX509SvidSigningCert,
   type TrustDomain,
-} from '../../workload-identity/index.js';
-import { caError, certificateInfo, pemBlocks, type CertificateInfo } from '../index.js';
+} from '../workload-identity/index.js';
+import { caError, certificateInfo, pemBlocks, type CertificateInfo } from '../ca/index.js';
 
 /** One certificate, parsed twice: @peculiar/x509 for the X509-SVID rules, OpenSSL (node:crypto) for signatures. */
 export interface LoadedCertificate {

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cli } from '../../helpers/cli.js';
-import { testCsr } from '../../helpers/csr.js';
-import { openssl, tempDir } from '../../helpers/test-ca.js';
+import { cli } from '../helpers/cli.js';
+import { testCsr } from '../helpers/csr.js';
+import { openssl, tempDir } from '../helpers/test-ca.js';
 
 let t: ReturnType<typeof tempDir>;
 beforeEach(() => {

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { kubernetesWorkloadId, mintServiceAccountToken, tokenSha256, TrustDomain } from '../../workload-identity/index.js';
-import { loadDevTokenIssuer, writeFileAtomic } from '../index.js';
+import { kubernetesWorkloadId, mintServiceAccountToken, tokenSha256, TrustDomain } from '../workload-identity/index.js';
+import { loadDevTokenIssuer, writeFileAtomic } from '../ca/index.js';
 import { durationFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { pino } from 'pino';
-import { loadCaServerConfig, startCaServer, validateCaServerConfig, type CaServerConfig } from '../index.js';
+import { loadCaServerConfig, startCaServer, validateCaServerConfig, type CaServerConfig } from '../ca/index.js';
 import { UsageError, type CliIo } from './io.js';
 
 interface ServeFlags {

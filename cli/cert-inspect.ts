@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { caError, formatDuration } from '../index.js';
+import { caError, formatDuration } from '../ca/index.js';
 import {
   chainTrustDomain,
   inspectCertificate,
