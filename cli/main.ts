@@ -1,5 +1,7 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
+import { registerAgent } from './agent.js';
+import { registerAudit } from './audit.js';
 import { registerCaInit } from './ca-init.js';
 import { registerCaMint } from './ca-mint.js';
 import { registerCaServe } from './ca-serve.js';
@@ -28,6 +30,8 @@ export function buildProgram(io: CliIo): Command {
   registerCaServe(ca, io);
   const cert = program.command('cert').description('look at certificates');
   registerCertInspect(cert, io);
+  registerAgent(program, io);
+  registerAudit(program, io);
   registerTokenMint(program, io);
   registerDev(program, io);
 

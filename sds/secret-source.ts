@@ -1,0 +1,83 @@
+/**
+ * The contract between the agent's identity side (CA client, key, cache, rotation) and the servers
+ * that hand secrets to workloads (Envoy SDS, SPIFFE Workload API). The servers know nothing about the
+ * CA; the identity side knows nothing about gRPC streams to workloads.
+ */
+
+/** A workload's X509-SVID with its private key, as served to one workload. Immutable. */
+export interface WorkloadSvid {
+  /** `spiffe://td/ns/NS/sa/SA` */
+  readonly spiffeId: string;
+  /** Leaf first, then intermediates up to (not including) the root, DER. */
+  readonly chainDer: readonly Buffer[];
+  /** The same chain as concatenated PEM (what Envoy's `certificate_chain` takes). */
+  readonly chainPem: string;
+  /** PKCS#8 DER (what the Workload API's `x509_svid_key` takes). Never logged, never written to disk. */
+  readonly keyPkcs8Der: Buffer;
+  /** PKCS#8 PEM (what Envoy's `private_key` takes). */
+  readonly keyPem: string;
+  /** Lowercase hex, no leading zeros stripped beyond DER's own. */
+  readonly serialHex: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+}
+
+/** The roots a workload trusts for one trust domain. Immutable. */
+export interface TrustBundle {
+  /** Trust domain name, e.g. `example.org` (no scheme). */
+  readonly trustDomain: string;
+  /** The CA's bundle sequence (grows by one for every change of the root set). */
+  readonly sequence: number;
+  /** Every root, DER, in the CA's order. */
+  readonly rootsDer: readonly Buffer[];
+  /** The same roots as concatenated PEM (what Envoy's `trusted_ca` takes). */
+  readonly rootsPem: string;
+}
+
+/** What a workload is served at one moment. Immutable: a change produces a new snapshot. */
+export interface IdentitySnapshot {
+  readonly svid: WorkloadSvid;
+  /** The workload's own trust domain's bundle first; federated domains (none yet) after it. */
+  readonly bundles: readonly TrustBundle[];
+}
+
+export type SecretChange = 'bundle' | 'svid';
+
+/** One workload's view of its identity, kept current by the agent. */
+export interface SecretWatch {
+  /** The current snapshot (always present once `watch` resolved). */
+  current(): IdentitySnapshot;
+  /**
+   * Calls `listener` after every change, with what changed. When the bundle and the SVID change
+   * together, the agent reports `bundle` first and `svid` in a second call, so servers push ROOTCA
+   * before the new leaf (DESIGN §5). Returns the unsubscribe function.
+   */
+  onChange(listener: (changed: ReadonlySet<SecretChange>) => void): () => void;
+  /** Releases this watch (the stream ended). Idempotent. */
+  close(): void;
+}
+
+/** What a server knows about the workload on the other end of a stream. */
+export interface StreamCaller {
+  /**
+   * The bearer token from the call's `authorization: Bearer …` metadata (node mode: Envoy sends its
+   * pod's service-account token as call credentials). Sidecar mode ignores it.
+   */
+  readonly token?: string;
+  /** For logs: gRPC peer (a Unix socket peer is usually empty). */
+  readonly peer?: string;
+}
+
+/**
+ * Resolves which identity a stream gets and keeps it current. Sidecar mode: the one identity of the
+ * pod. Node mode: the identity the CA proved for the caller's token (never another pod's).
+ */
+export interface SecretProvider {
+  /**
+   * Resolves the caller's identity, waiting for its first certificate when needed. Rejects with a
+   * CastellanError whose code the servers map to a gRPC status: ERR_TOKEN_MISSING /
+   * ERR_TOKEN_REJECTED / ERR_TOKEN_* → UNAUTHENTICATED, ERR_PERMISSION_DENIED → PERMISSION_DENIED,
+   * ERR_NOT_READY → UNAVAILABLE, ERR_CANCELLED → CANCELLED.
+   */
+  watch(caller: StreamCaller, signal?: AbortSignal): Promise<SecretWatch>;
+}
