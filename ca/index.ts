@@ -35,3 +35,4 @@ export {
 } from './ca-directory.js';
 export { createDevTokenIssuer, DEV_ISSUER_URL, DEV_TOKEN_ISSUER_DIR, loadDevTokenIssuer, type DevTokenIssuer } from './dev-token-issuer.js';
 export * from './server/index.js';
+export * from './ledger/index.js';

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { TrustDomain } from '../workload-identity/index.js';
-import { formatDuration, importCacerts, initCa, type CaDirectory, type KeyType } from '../ca/index.js';
+import { formatDuration, importCacerts, initCa, openLedger, type CaDirectory, type KeyType } from '../ca/index.js';
 import { durationFlag, keyTypeFlag, trustDomainFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 
@@ -12,6 +12,7 @@ interface InitFlags {
   rootTtl?: number;
   intermediateTtl?: number;
   fromCacerts?: string;
+  databaseUrl?: string;
 }
 
 /** One line per authority certificate, for people. */
@@ -38,10 +39,12 @@ export function registerCaInit(ca: Command, io: CliIo): void {
     .option('--root-ttl <duration>', 'root lifetime, e.g. 10y (default: 10y)', durationFlag)
     .option('--intermediate-ttl <duration>', 'intermediate lifetime, capped by the root (default: 1y)', durationFlag)
     .option('--from-cacerts <dir>', 'plug in ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem from <dir> instead of generating')
+    .option('--database-url <url>', 'record the creation in this PostgreSQL ledger (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)', io.env.CASTELLAN_DATABASE_URL)
     .addHelpText(
       'after',
       '\nFiles: <dir>/ca.json (state), <dir>/bundle.pem (trust bundle), <dir>/authorities/1/{root-cert,ca-cert,cert-chain}.pem\n' +
-        'and the keys root-key.pem, ca-key.pem (0600). Refuses a directory that already holds a CA.',
+        'and the keys root-key.pem, ca-key.pem (0600), the ledger <dir>/ledger.db (0600) with a ca-init record and\n' +
+        'its head witness <dir>/ledger-head.json. Refuses a directory that already holds a CA.',
     )
     .action(async (f: InitFlags) => {
       const dir = path.resolve(io.cwd, f.dir);
@@ -61,7 +64,31 @@ export function registerCaInit(ca: Command, io: CliIo): void {
           now: io.now(),
         });
       }
+      await recordInit(ca, f.databaseUrl, io);
       io.out(`created CA in ${dir}\n${describeCa(ca, io.now())}`);
       io.out(`\nnext: castellan ca mint --dir ${f.dir} --spiffe-id spiffe://${ca.trustDomain.name}/ns/default/sa/demo --out ./demo\n`);
     });
+}
+
+/** The ledger's first record for this CA: what was created, by which keys (DESIGN §7: lifecycle records). */
+async function recordInit(ca: CaDirectory, databaseUrl: string | undefined, io: CliIo): Promise<void> {
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new UsageError('--database-url must start with postgres:// or postgresql://');
+  const ledger = await openLedger({ dir: ca.dir, authority: () => ca.active, now: () => io.now(), ...(databaseUrl ? { databaseUrl } : {}) });
+  const a = ca.active;
+  try {
+    await ledger.appendLifecycle('ca-init', {
+      trustDomain: ca.trustDomain.name,
+      authority: a.id,
+      source: a.source,
+      keyType: a.signer.keyType,
+      rootSerial: a.root.serialHex,
+      rootKeyId: a.root.ski.toString('hex'),
+      rootNotAfter: a.root.notAfter.toISOString(),
+      issuerSerial: a.issuer.serialHex,
+      issuerKeyId: a.issuer.ski.toString('hex'),
+      issuerNotAfter: a.issuer.notAfter.toISOString(),
+    });
+  } finally {
+    await ledger.close();
+  }
 }

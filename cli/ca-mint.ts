@@ -3,7 +3,23 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { createSvidRequest, type SpiffeId } from '../workload-identity/index.js';
-import { formatDuration, generateKey, Issuer, loadCa, writeFileAtomic, writePrivateKeyFile, type KeyType } from '../ca/index.js';
+import { CastellanError, isCastellanError } from '../workload-identity/index.js';
+import {
+  formatDuration,
+  generateKey,
+  issuedEntry,
+  Issuer,
+  loadCa,
+  openLedger,
+  parseCsr,
+  refusedEntry,
+  writeFileAtomic,
+  writePrivateKeyFile,
+  type CertificateRequest,
+  type IssuedCertificate,
+  type KeyType,
+  type Ledger,
+} from '../ca/index.js';
 import { choiceFlag, durationFlag, spiffeIdFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 
@@ -15,6 +31,7 @@ interface MintFlags {
   out: string;
   keyType: KeyType;
   force?: boolean;
+  databaseUrl?: string;
 }
 
 const LEAF_KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072'] as const;
@@ -29,10 +46,12 @@ export function registerCaMint(ca: Command, io: CliIo): void {
     .option('--key-type <type>', `key to generate without --csr: ${LEAF_KEY_TYPES.join(', ')}`, choiceFlag(LEAF_KEY_TYPES), 'ec-p256')
     .option('--out <dir>', 'where to write cert.pem, chain.pem, bundle.pem (and key.pem)', '.')
     .option('--force', 'overwrite existing output files')
+    .option('--database-url <url>', 'record the issuance in this PostgreSQL ledger (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)', io.env.CASTELLAN_DATABASE_URL)
     .addHelpText(
       'after',
       '\nWrites: cert.pem (the leaf), chain.pem (leaf then intermediates: what a TLS peer presents),\n' +
-        'bundle.pem (the trust bundle: roots to verify peers with), key.pem (0600, only when the key is generated).',
+        'bundle.pem (the trust bundle: roots to verify peers with), key.pem (0600, only when the key is generated).\n' +
+        'The issuance (or refusal) is recorded in the ledger before any file is written (api "mint", authenticator "operator").',
     )
     .action(async (f: MintFlags) => {
       const ca = await loadCa(path.resolve(io.cwd, f.dir));
@@ -45,16 +64,23 @@ export function registerCaMint(ca: Command, io: CliIo): void {
         key = generateKey(f.keyType).privateKey;
         csr = await createSvidRequest(key, f.spiffeId);
       }
-      const cert = issuer.issue(f.spiffeId, csr, f.ttl === undefined ? {} : { ttlMs: f.ttl });
-
       const out = path.resolve(io.cwd, f.out);
-      await fs.mkdir(out, { recursive: true });
       const files = { cert: path.join(out, 'cert.pem'), chain: path.join(out, 'chain.pem'), bundle: path.join(out, 'bundle.pem'), key: path.join(out, 'key.pem') };
       if (!f.force) {
         for (const file of key ? Object.values(files) : [files.cert, files.chain, files.bundle]) {
           if (await exists(file)) throw new UsageError(`${file} exists; pass --force to overwrite or choose another --out`);
         }
       }
+      if (f.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(f.databaseUrl)) throw new UsageError('--database-url must start with postgres:// or postgresql://');
+      const ledger = await openLedger({ dir: ca.dir, authority: () => ca.active, now: () => io.now(), ...(f.databaseUrl ? { databaseUrl: f.databaseUrl } : {}) });
+      let cert: IssuedCertificate;
+      try {
+        cert = await issueRecorded(ledger, issuer, f, csr);
+      } finally {
+        await ledger.close();
+      }
+
+      await fs.mkdir(out, { recursive: true });
       if (key) await writePrivateKeyFile(files.key, key);
       await writeFileAtomic(files.cert, cert.leafPem, 0o644);
       await writeFileAtomic(files.chain, cert.leafPem + cert.chainPem.slice(0, -1).join(''), 0o644);
@@ -68,6 +94,27 @@ export function registerCaMint(ca: Command, io: CliIo): void {
           `wrote ${[key ? files.key : undefined, files.cert, files.chain, files.bundle].filter(Boolean).join(', ')}\n`,
       );
     });
+}
+
+/** Issues as the operator and records the outcome; the certificate exists only once its record committed. */
+async function issueRecorded(ledger: Ledger, issuer: Issuer, f: MintFlags, csr: Uint8Array): Promise<IssuedCertificate> {
+  const facts = { api: 'mint' as const, authority: issuer.authority, peer: `local uid ${process.getuid?.() ?? '?'}` };
+  const operator = { authenticator: 'operator', spiffeId: f.spiffeId.toString() };
+  let request: CertificateRequest | undefined;
+  let cert: IssuedCertificate;
+  try {
+    request = parseCsr(csr);
+    cert = issuer.issue(f.spiffeId, request, f.ttl === undefined ? {} : { ttlMs: f.ttl });
+  } catch (err) {
+    if (isCastellanError(err)) await ledger.append({ ...refusedEntry({ ...facts, csrSpki: request?.spki }, err.code), ...operator });
+    throw err;
+  }
+  try {
+    await ledger.append({ ...issuedEntry(facts, cert), ...operator });
+  } catch (cause) {
+    throw new CastellanError('ERR_LEDGER_UNAVAILABLE', `ca mint: the ledger is unavailable, so no certificate was written: ${(cause as Error).message}`, { cause });
+  }
+  return cert;
 }
 
 async function exists(file: string): Promise<boolean> {

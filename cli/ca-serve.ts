@@ -9,6 +9,7 @@ interface ServeFlags {
   config?: string;
   listen?: string;
   http?: string;
+  databaseUrl?: string;
 }
 
 export function registerCaServe(ca: Command, io: CliIo): void {
@@ -18,26 +19,37 @@ export function registerCaServe(ca: Command, io: CliIo): void {
     .option('--config <file>', 'YAML/JSON configuration (env CASTELLAN_CONFIG); without one the CA trusts its local dev token issuer', io.env.CASTELLAN_CONFIG)
     .option('--listen <host:port>', 'gRPC address (env CASTELLAN_LISTEN; default 127.0.0.1:15012)', io.env.CASTELLAN_LISTEN)
     .option('--http <host:port>', 'health/metrics address (env CASTELLAN_HTTP; default 127.0.0.1:15014)', io.env.CASTELLAN_HTTP)
+    .option('--database-url <url>', 'PostgreSQL ledger shared by CA replicas (env CASTELLAN_DATABASE_URL; default: SQLite <dir>/ledger.db)', io.env.CASTELLAN_DATABASE_URL)
     .addHelpText(
       'after',
       '\nPrecedence: flags, then CASTELLAN_* environment variables, then the config file, then defaults.\n' +
         'Without --config the CA authenticates tokens from its own dev issuer (castellan token mint).\n' +
         'Logs are JSON lines on stdout (level: CASTELLAN_LOG_LEVEL, default info); tokens appear only as SHA-256.\n' +
-        'SIGTERM/SIGINT: readiness turns 503, in-flight requests finish (shutdownGrace), then the process exits 0.',
+        'Every issuance and refusal is recorded in the ledger (config "ledger") before the answer is sent; when the\n' +
+        'ledger cannot be written, requests fail with UNAVAILABLE. Inspect it with castellan audit.\n' +
+        'SIGTERM/SIGINT: readiness turns 503, in-flight requests finish (shutdownGrace), the ledger is flushed and\n' +
+        'checkpointed, then the process exits 0.',
     )
     .action(async (f: ServeFlags) => {
       const fileConfig: CaServerConfig = f.config ? await loadCaServerConfig(path.resolve(io.cwd, f.config)) : {};
       let overrides: CaServerConfig = {};
       try {
         // Flags go through the same schema as the file, so a bad address reads the same either way.
-        overrides = validateCaServerConfig({ ...(f.listen ? { listen: f.listen } : {}), ...(f.http ? { http: f.http } : {}) }, 'flags');
+        overrides = validateCaServerConfig(
+          {
+            ...(f.listen ? { listen: f.listen } : {}),
+            ...(f.http ? { http: f.http } : {}),
+            ...(f.databaseUrl ? { ledger: { url: f.databaseUrl } } : {}),
+          },
+          'flags',
+        );
       } catch (err) {
         throw new UsageError((err as Error).message.replace(/\n\s*/g, ' '));
       }
       const log = pino({ level: io.env.CASTELLAN_LOG_LEVEL ?? 'info', base: { component: 'castellan-ca' } });
       const { server, tokenMode } = await startCaServer({
         dir: path.resolve(io.cwd, f.dir),
-        config: { ...fileConfig, ...overrides },
+        config: { ...fileConfig, ...overrides, ...(overrides.ledger ? { ledger: { ...fileConfig.ledger, ...overrides.ledger } } : {}) },
         devIssuer: !f.config,
         log,
       });

@@ -4,7 +4,8 @@ import type { Logger } from 'pino';
 import { SpiffeId, type Authenticator, type CallerCredentials } from '../../workload-identity/index.js';
 import type { CaDirectory } from '../ca-directory.js';
 import { caError } from '../errors.js';
-import { Issuer } from '../issuer.js';
+import { Issuer, type SigningAuthority } from '../issuer.js';
+import type { Ledger } from '../ledger/index.js';
 import type { CaServerConfig } from './config.js';
 import { callErrorFor } from './grpc-status.js';
 import { startHttpEndpoints } from './http-endpoints.js';
@@ -24,6 +25,8 @@ export interface CaServerOptions {
   readonly authorize: AuthorizeCaller;
   readonly log: Logger;
   readonly now?: () => Date;
+  /** The issuance ledger; the server closes it (flushing it) at the end of `shutdown`. Absent: nothing is recorded. */
+  readonly ledger?: Ledger;
 }
 
 const DEFAULTS = {
@@ -116,6 +119,7 @@ export class CaServer {
       perIdentityLimit: new RateLimiter(limits.perIdentity ?? DEFAULTS.perIdentity),
       metrics: this.metrics,
       log: o.log,
+      ...(o.ledger ? { ledger: o.ledger } : {}),
     });
     this.grpc = new Server({
       'grpc.max_receive_message_length': limits.maxRequestBytes ?? DEFAULTS.maxRequestBytes,
@@ -148,6 +152,11 @@ export class CaServer {
     s.state = 'serving';
     o.log.info({ grpc: `${g.host}:${s.grpcPort}`, http: `${h.host}:${s.httpPort}`, trustDomain: o.ca.trustDomain.name }, 'castellan CA serving');
     return s;
+  }
+
+  /** The authority that signs leaves now (and the ledger's checkpoints). */
+  get activeAuthority(): SigningAuthority {
+    return this.issuer.authority;
   }
 
   /** The trust bundle source (agents follow it through WatchTrustBundle). */
@@ -299,6 +308,8 @@ export class CaServer {
       this.grpc.forceShutdown();
     }
     this.serving.stop();
+    // After the drain: every in-flight issuance has its record committed; close adds a final checkpoint.
+    await this.o.ledger?.close().catch((err: unknown) => this.o.log.error({ err }, 'ledger: close failed'));
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
     this.http?.closeAllConnections();
     this.state = 'stopped';

@@ -94,6 +94,22 @@ export const caServerConfigSchema = z
       })
       .strict()
       .optional(),
+    /** The issuance ledger (DESIGN §7). Default: SQLite `<CA dir>/ledger.db`, checkpoints every 1000 records or 60s. */
+    ledger: z
+      .object({
+        /** PostgreSQL URL shared by CA replicas (env CASTELLAN_DATABASE_URL, flag --database-url). Absent: SQLite in the CA directory. */
+        url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'want a postgres:// or postgresql:// URL').optional(),
+        /** A signed checkpoint after this many records. Default 1000. */
+        checkpointEvery: z.number().int().min(1).max(1_000_000).optional(),
+        /** A signed checkpoint at least this often while records are added. Default 60s. */
+        checkpointInterval: duration.optional(),
+        /** SQLite: `full` fsyncs every commit (survives power loss), `normal` survives a crash of the CA process only. Default full. */
+        sqliteSynchronous: z.enum(['full', 'normal']).optional(),
+        /** false: record nothing. NOT FOR PRODUCTION: only for measuring the ledger's cost. Default true. */
+        enabled: z.boolean().optional(),
+      })
+      .strict()
+      .optional(),
     /** How long a shutdown waits for in-flight requests. Default 10s. */
     shutdownGrace: duration.optional(),
   })

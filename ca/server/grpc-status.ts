@@ -40,6 +40,7 @@ const STATUS_BY_CODE: Readonly<Record<string, status>> = {
   ERR_NOT_READY: status.UNAVAILABLE,
   ERR_CANCELLED: status.CANCELLED,
   ERR_ISSUER_EXPIRED: status.UNAVAILABLE,
+  ERR_LEDGER_UNAVAILABLE: status.UNAVAILABLE,
 };
 
 /**

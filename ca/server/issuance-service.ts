@@ -7,8 +7,10 @@ import {
   type Authenticator,
   type CallerCredentials,
 } from '../../workload-identity/index.js';
+import { parseCsr, type CertificateRequest } from '../csr.js';
 import { caError } from '../errors.js';
 import type { IssuedCertificate, Issuer } from '../issuer.js';
+import { issuedEntry, refusedEntry, type Ledger, type RequestFacts } from '../ledger/index.js';
 import { callErrorFor } from './grpc-status.js';
 import type { CaMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -31,6 +33,11 @@ export interface IssuanceServiceOptions {
   readonly perIdentityLimit: RateLimiter;
   readonly metrics: CaMetrics;
   readonly log: Logger;
+  /**
+   * The issuance ledger (DESIGN §7): every issuance and refusal is recorded, and a certificate is
+   * returned only after its record committed. Absent: nothing is recorded (benchmarks only).
+   */
+  readonly ledger?: Ledger;
 }
 
 /** What a successful request returns. */
@@ -88,14 +95,17 @@ export class IssuanceService {
    */
   async issue(
     credentials: CallerCredentials,
-    csr: string | Uint8Array,
+    csr: string | Uint8Array | CertificateRequest,
     ttlMs: number | undefined,
     api: 'istio' | 'castellan',
     cancelled: () => boolean = () => false,
   ): Promise<IssuanceResult> {
     const started = performance.now();
     const tokenSha256 = tokenHash(credentials.token);
+    const issuer = this.o.issuer();
+    const authority = issuer.authority;
     let caller: AuthenticatedCaller | undefined;
+    let request: CertificateRequest | undefined;
     try {
       caller = await this.authenticate(credentials);
       this.o.authorize(caller);
@@ -104,7 +114,18 @@ export class IssuanceService {
         throw caError('ERR_RATE_LIMITED', `ca: too many requests for ${caller.spiffeId.toString()}; retry with backoff`);
       }
       if (cancelled()) throw caError('ERR_CANCELLED', 'ca: the request was cancelled or its deadline passed');
-      const certificate = this.o.issuer().issue(caller.spiffeId, csr, ttlMs === undefined ? {} : { ttlMs });
+      // Parsed here, after authentication (parsing costs CPU), so refusals after it can record the CSR's key.
+      request = typeof csr === 'string' || csr instanceof Uint8Array ? parseCsr(csr) : csr;
+      const certificate = issuer.issue(caller.spiffeId, request, ttlMs === undefined ? {} : { ttlMs });
+      if (this.o.ledger) {
+        // DESIGN §7: the certificate leaves the CA only once its record is committed.
+        try {
+          await this.o.ledger.append(issuedEntry({ api, caller, tokenSha256, peer: credentials.peerAddress, authority }, certificate));
+        } catch (cause) {
+          this.o.log.error({ err: cause, serial: certificate.serialHex }, 'ledger write failed: certificate discarded');
+          throw new CastellanError('ERR_LEDGER_UNAVAILABLE', 'ca: the issuance ledger is unavailable, so no certificate was issued; retry later', { cause });
+        }
+      }
       this.o.metrics.csrs.inc({ outcome: 'issued', api });
       this.o.metrics.issuanceSeconds.observe((performance.now() - started) / 1000);
       this.o.log.info(
@@ -128,7 +149,12 @@ export class IssuanceService {
       const entry = { event: 'refused', api, reason: e.reason, spiffeId: caller?.spiffeId.toString(), tokenSha256, peer: credentials.peerAddress };
       if (e.code === 13 /* INTERNAL */) this.o.log.error({ ...entry, err }, 'issuance failed');
       else if (e.reason === 'ERR_AUTH_BACKEND_UNAVAILABLE') this.o.log.warn({ ...entry, detail: (err as Error).message, cause: String((err as Error).cause ?? '') }, 'authentication backend unavailable');
-      else this.o.log.info({ ...entry, detail: (err as Error).message }, 'request refused');
+      else if (e.reason !== 'ERR_LEDGER_UNAVAILABLE') this.o.log.info({ ...entry, detail: (err as Error).message }, 'request refused');
+      if (this.o.ledger && e.reason !== 'ERR_LEDGER_UNAVAILABLE') {
+        const facts: RequestFacts = { api, caller, tokenSha256, peer: credentials.peerAddress, csrSpki: request?.spki, authority };
+        // A refusal is recorded before it is answered; if that fails the caller still gets its refusal.
+        await this.o.ledger.append(refusedEntry(facts, e.reason)).catch((cause: unknown) => this.o.log.error({ err: cause, reason: e.reason }, 'ledger write failed for a refusal'));
+      }
       throw err;
     }
   }

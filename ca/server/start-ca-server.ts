@@ -12,8 +12,10 @@ import {
   type TrustDomain,
 } from '../../workload-identity/index.js';
 import { loadCa } from '../ca-directory.js';
+import type { SigningAuthority } from '../issuer.js';
 import { loadDevTokenIssuer } from '../dev-token-issuer.js';
 import { caError } from '../errors.js';
+import { openLedger, type Ledger } from '../ledger/index.js';
 import { CaServer } from './ca-server.js';
 import type { CaServerConfig } from './config.js';
 
@@ -114,7 +116,11 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     );
   }
   if (mode === 'none') o.log.warn('no token authenticator configured: only renewal by client certificate is possible');
-  const server = await CaServer.start({
+  let server: CaServer | undefined;
+  // Checkpoints are signed by the intermediate that issues now (it rotates under the server).
+  const ledger = await startLedger(o, () => server?.activeAuthority ?? ca.active);
+  try {
+    server = await CaServer.start({
     ca,
     config: o.config,
     ...(authenticator ? { tokenAuthenticator: authenticator } : {}),
@@ -122,6 +128,32 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     authorize: (caller) => authorizeCaller(policy, caller),
     log: o.log,
     ...(o.now ? { now: o.now } : {}),
-  });
+    ...(ledger ? { ledger } : {}),
+    });
+  } catch (err) {
+    await ledger?.close().catch(() => {});
+    throw err;
+  }
   return { server, tokenMode: mode };
+}
+
+/** Opens the configured ledger (DESIGN §7), or none when `ledger.enabled` is false (benchmarks only). */
+async function startLedger(o: StartCaServerOptions, authority: () => SigningAuthority): Promise<Ledger | undefined> {
+  const c = o.config.ledger ?? {};
+  if (c.enabled === false) {
+    o.log.warn('ledger.enabled is false: issuances and refusals are NOT recorded; never run a production CA like this');
+    return undefined;
+  }
+  const ledger = await openLedger({
+    dir: o.dir,
+    authority,
+    ...(c.url ? { databaseUrl: c.url } : {}),
+    ...(c.sqliteSynchronous ? { synchronous: c.sqliteSynchronous } : {}),
+    ...(c.checkpointEvery !== undefined ? { checkpointEvery: c.checkpointEvery } : {}),
+    ...(c.checkpointInterval !== undefined ? { checkpointIntervalMs: c.checkpointInterval } : {}),
+    ...(o.now ? { now: o.now } : {}),
+    log: o.log,
+  });
+  o.log.info({ ledger: ledger.location }, 'issuance ledger open');
+  return ledger;
 }

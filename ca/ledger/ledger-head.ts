@@ -1,0 +1,51 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { writeFileAtomic } from '../key-files.js';
+import { ledgerError } from './ledger-errors.js';
+import type { LedgerRecord } from './ledger-record.js';
+
+/** File name of the ledger head witness in the CA directory. */
+export const LEDGER_HEAD_FILE = 'ledger-head.json';
+
+/**
+ * The ledger head witness: the newest checkpoint this CA wrote, kept outside the database (in the CA
+ * directory, written atomically). A checkpoint only protects the records before it; deleting the tail
+ * of the database including its last checkpoints leaves a valid shorter chain. `audit verify` compares
+ * the database with this file and reports such a truncation. Someone who can write both the database
+ * and the CA directory can still truncate (they can also read the CA key there).
+ */
+export interface LedgerHead {
+  readonly format: 1;
+  readonly checkpoint: LedgerRecord;
+}
+
+/** Path of the witness for a CA directory. */
+export function ledgerHeadPath(dir: string): string {
+  return path.join(dir, LEDGER_HEAD_FILE);
+}
+
+/** Reads a witness; undefined when the file does not exist. */
+export async function readLedgerHead(file: string): Promise<LedgerHead | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (cause) {
+    if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw ledgerError('ERR_LEDGER_UNAVAILABLE', `ledger: cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { cause });
+  }
+  try {
+    const h = JSON.parse(text) as LedgerHead;
+    if (h.format !== 1 || typeof h.checkpoint?.seq !== 'number' || h.checkpoint.type !== 'checkpoint') throw new Error('not format 1');
+    return h;
+  } catch (cause) {
+    throw ledgerError('ERR_LEDGER_BROKEN', `ledger: ${file} is not a ledger head witness (edited?)`, { cause });
+  }
+}
+
+/** Replaces the witness with `checkpoint` unless the file already holds a newer one (another replica's). */
+export async function writeLedgerHead(file: string, checkpoint: LedgerRecord): Promise<void> {
+  const current = await readLedgerHead(file).catch(() => undefined);
+  if (current && current.checkpoint.seq >= checkpoint.seq) return;
+  const head: LedgerHead = { format: 1, checkpoint };
+  await writeFileAtomic(file, JSON.stringify(head, null, 2) + '\n', 0o600);
+}
