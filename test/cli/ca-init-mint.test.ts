@@ -150,11 +150,11 @@ describe('castellan (the installed bin)', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/^castellan: unknown command 'frobnicate'/);
   });
-  it('ok/castellan dev creates a CA and completes an mTLS handshake', () => {
-    const r = spawnSync(process.execPath, [bin, 'dev', '--dir', path.join(t.dir, 'devca')], { encoding: 'utf8' });
+  it('ok/the built castellan dev (what npm start runs) serves identities over SDS and completes mTLS handshakes', () => {
+    const r = spawnSync(process.execPath, [bin, 'dev', '--dir', path.join(t.dir, 'devca'), '--duration', '3s'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('server spiffe://cluster.local/ns/demo/sa/server saw client spiffe://cluster.local/ns/demo/sa/client');
-    expect(r.stdout).toContain('client spiffe://cluster.local/ns/demo/sa/client saw server spiffe://cluster.local/ns/demo/sa/server');
-  });
+    expect(r.stdout).toMatch(/mTLS #1 TLSv1\.3 {2}client saw spiffe:\/\/cluster\.local\/ns\/demo\/sa\/server [0-9a-f]{12}… {2}server saw spiffe:\/\/cluster\.local\/ns\/demo\/sa\/client/);
+    expect(r.stdout).toMatch(/stopped: [1-9]\d* handshakes, 0 failed/);
+  }, 70_000);
 });

@@ -1,0 +1,51 @@
+import { Counter, Gauge, Registry } from 'prom-client';
+
+/** What the metrics read at scrape time: the certificates the agent serves now. */
+export interface ServedCertificates {
+  (): Iterable<{ readonly spiffeId: string; readonly notAfter: Date }>;
+}
+
+/**
+ * The agent's Prometheus metrics (DESIGN §9) in the registry it is given (so the CLI's `/metrics` and
+ * the SDS servers' metrics share one registry).
+ *
+ * @example const m = new AgentMetrics(new Registry(), () => agent.certificates(), () => new Date());
+ */
+export class AgentMetrics {
+  readonly rotations: Counter<'spiffe_id'>;
+  readonly rotationRetries: Counter<never>;
+  readonly rotationFailures: Counter<'reason'>;
+  readonly bundleUpdates: Counter<never>;
+  readonly bundleStreamReconnects: Counter<never>;
+  readonly nodeTokenRefusals: Counter<'reason'>;
+
+  constructor(readonly registry: Registry, served: ServedCertificates, now: () => Date, bundleSequence: () => number | undefined) {
+    const registers = [registry];
+    new Gauge({
+      name: 'castellan_agent_certificate_expiry_seconds',
+      help: 'Seconds until each served workload certificate expires (negative: expired, still being retried).',
+      labelNames: ['spiffe_id'] as const,
+      registers,
+      collect() {
+        this.reset();
+        const t = now().getTime();
+        for (const c of served()) this.set({ spiffe_id: c.spiffeId }, (c.notAfter.getTime() - t) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'castellan_agent_trust_bundle_sequence',
+      help: 'Sequence of the trust bundle the agent serves.',
+      registers,
+      collect() {
+        const s = bundleSequence();
+        if (s !== undefined) this.set(s);
+      },
+    });
+    this.rotations = new Counter({ name: 'castellan_agent_rotations_total', help: 'Certificates obtained from the CA (first issuance and renewals).', labelNames: ['spiffe_id'] as const, registers });
+    this.rotationRetries = new Counter({ name: 'castellan_agent_rotation_retries_total', help: 'Renewal retries scheduled after a failed attempt.', registers });
+    this.rotationFailures = new Counter({ name: 'castellan_agent_rotation_failures_total', help: 'Failed certificate requests, by error code.', labelNames: ['reason'] as const, registers });
+    this.bundleUpdates = new Counter({ name: 'castellan_agent_trust_bundle_updates_total', help: 'Trust-bundle changes received from the CA.', registers });
+    this.bundleStreamReconnects = new Counter({ name: 'castellan_agent_trust_bundle_reconnects_total', help: 'WatchTrustBundle streams re-opened after they ended.', registers });
+    this.nodeTokenRefusals = new Counter({ name: 'castellan_agent_node_token_refusals_total', help: 'Node mode: stream tokens the CA refused, by error code.', labelNames: ['reason'] as const, registers });
+  }
+}

@@ -1,0 +1,210 @@
+import { hostname } from 'node:os';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { systemClock, type AgentClock } from './agent-clock.js';
+import { AgentMetrics } from './agent-metrics.js';
+import type { BackoffOptions, RenewalOptions } from './backoff.js';
+import { BundleFollower } from './bundle-follower.js';
+import { CaClient } from './ca-client.js';
+import { ManagedIdentity } from './managed-identity.js';
+import { NodeProvider } from './node-provider.js';
+import type { RotationEvent } from './rotation.js';
+import type { SecretProvider, TrustBundle } from './secret-source.js';
+import { SidecarProvider } from './sidecar-provider.js';
+import { TokenFile, tokenFingerprint } from './token-file.js';
+import { TrustBundleState } from './trust-bundle-state.js';
+import type { WorkloadKeyType } from './workload-key.js';
+import { startWorkloadSocket, type WorkloadSocket } from './workload-socket.js';
+
+export interface AgentOptions {
+  /** CA gRPC address, `host:port`. */
+  readonly caAddress: string;
+  /** PEM roots that verify the CA's serving certificate. */
+  readonly caBundlePem: string;
+  /** DNS name expected in the CA's certificate; see CaClientOptions.serverName. */
+  readonly caServerName?: string;
+  /** Default sidecar. */
+  readonly mode?: 'sidecar' | 'node';
+  /** Sidecar: the pod's projected token (required). Node: the agent's own token, for WatchTrustBundle (optional). */
+  readonly tokenFile?: string;
+  /** Default ec-p256. */
+  readonly keyType?: WorkloadKeyType;
+  /** Requested certificate lifetime, ms. Default 24 h. */
+  readonly ttlMs?: number;
+  /** Default: renew at 50 % ± 10 % of the lifetime. */
+  readonly renewal?: RenewalOptions;
+  /** Default: 1 s doubling to 60 s, ±20 %. */
+  readonly backoff?: BackoffOptions;
+  /** Reported to the CA. Default: the host name. */
+  readonly agentId?: string;
+  /** Node mode: how long an unused identity is kept, ms. Default 300000. */
+  readonly nodeIdleMs?: number;
+  /** Serve SDS and the Workload API on this Unix socket; absent: no socket (the caller serves `provider`). */
+  readonly socketPath?: string;
+  /** Prometheus registry for the agent's (and the socket's) metrics. Default: a new one. */
+  readonly registry?: Registry;
+  readonly clock?: AgentClock;
+  readonly random?: () => number;
+  readonly log: Logger;
+  /** Every certificate issued and every failed request (the dev command prints them). */
+  readonly onEvent?: (e: RotationEvent) => void;
+  /** grpc-js options of the CA channel (tests shorten its reconnect backoff). */
+  readonly caChannelOptions?: Record<string, string | number>;
+}
+
+/** A running agent's identity side: what the SDS and Workload API servers serve from. */
+export interface Agent {
+  readonly mode: 'sidecar' | 'node';
+  readonly provider: SecretProvider;
+  readonly registry: Registry;
+  readonly metrics: AgentMetrics;
+  /** The workload socket, when `socketPath` was given. */
+  readonly socket: WorkloadSocket | undefined;
+  /** The newest trust bundle known. */
+  trustBundle(): TrustBundle | undefined;
+  /** Certificates served now. */
+  certificates(): { spiffeId: string; serialHex: string; notAfter: Date }[];
+  /** Why the agent cannot serve now, or undefined when it can (for /readyz). */
+  notReadyReason(): string | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the agent's identity side (DESIGN §5): the CA client, the trust-bundle follower, and either
+ * the pod's identity (sidecar: requested at once with the token file) or the per-token identities of
+ * node mode; with `socketPath`, also the SDS / Workload API socket serving them.
+ *
+ * @example
+ *   const agent = await startAgent({ caAddress: 'ca:15012', caBundlePem, tokenFile: '/var/run/secrets/tokens/castellan', socketPath: '/var/run/castellan/sds.sock', log });
+ *   // ... on SIGTERM
+ *   await agent.close();
+ */
+export async function startAgent(o: AgentOptions): Promise<Agent> {
+  const mode = o.mode ?? 'sidecar';
+  const clock = o.clock ?? systemClock;
+  const agentId = o.agentId ?? hostname();
+  const log = o.log.child({ component: 'castellan-agent' });
+  if (mode === 'sidecar' && !o.tokenFile) throw new TypeError('startAgent: sidecar mode needs tokenFile');
+  const tokenFile = o.tokenFile ? new TokenFile(o.tokenFile) : undefined;
+  const registry = o.registry ?? new Registry();
+  const bundles = new TrustBundleState();
+  const client = new CaClient({
+    address: o.caAddress,
+    caBundlePem: o.caBundlePem,
+    ...(o.caServerName ? { serverName: o.caServerName } : {}),
+    ...(o.caChannelOptions ? { channelOptions: o.caChannelOptions } : {}),
+  });
+  // After a root rotation the CA's own certificate may chain to a root only the bundle stream announced.
+  bundles.subscribe((b) => client.setTrustedRoots(o.caBundlePem + b.rootsPem));
+
+  const rotation = {
+    keyType: o.keyType ?? 'ec-p256',
+    ttlMs: o.ttlMs ?? 24 * 3_600_000,
+    ...(o.renewal ? { renewal: o.renewal } : {}),
+    ...(o.backoff ? { backoff: o.backoff } : {}),
+    ...(o.random ? { random: o.random } : {}),
+    ...(o.onEvent ? { onEvent: o.onEvent } : {}),
+  };
+  let served: () => ManagedIdentity[] = () => [];
+  const metrics = new AgentMetrics(
+    registry,
+    () => served().flatMap((m) => (m.rotation.current ? [m.rotation.current] : [])),
+    () => clock.now(),
+    () => bundles.current?.sequence,
+  );
+
+  let provider: SecretProvider;
+  let sidecar: ManagedIdentity | undefined;
+  let node: NodeProvider | undefined;
+  if (mode === 'sidecar') {
+    sidecar = new ManagedIdentity(bundles, {
+      ...rotation,
+      metrics,
+      clock,
+      log,
+      sign: async (csrDer, ttlSeconds) => {
+        // Read on every request: the kubelet rotates projected tokens.
+        const token = await tokenFile!.read();
+        log.debug({ tokenSha256: tokenFingerprint(token) }, 'requesting a certificate');
+        return client.sign({ csrDer, ttlSeconds, bundleSequence: bundles.current?.sequence ?? 0, agentId, token });
+      },
+    });
+    const one = sidecar;
+    served = () => [one];
+    provider = new SidecarProvider(sidecar);
+    sidecar.rotation.start();
+  } else {
+    node = new NodeProvider({
+      client: () => client,
+      bundles,
+      agentId,
+      rotation: { ...rotation, metrics },
+      clock,
+      ...(o.nodeIdleMs !== undefined ? { idleMs: o.nodeIdleMs } : {}),
+      metrics,
+      log,
+    });
+    const n = node;
+    served = () => [...n.served];
+    provider = node;
+  }
+
+  const follower = new BundleFollower({
+    client: () => client,
+    token: async () => (tokenFile ? tokenFile.read() : node?.anyValidToken()),
+    agentId,
+    onBundle: (b) => {
+      if (bundles.offer(b, 'stream')) {
+        metrics.bundleUpdates.inc();
+        log.info({ trustDomain: b.trustDomain, sequence: b.sequence, roots: b.rootsDer.length }, 'trust bundle updated');
+      }
+    },
+    clock,
+    ...(o.backoff ? { backoff: o.backoff } : {}),
+    ...(o.random ? { random: o.random } : {}),
+    metrics,
+    log,
+  });
+  follower.start();
+  let socket: WorkloadSocket | undefined;
+  try {
+    if (o.socketPath) socket = await startWorkloadSocket({ socketPath: o.socketPath, provider, log, registry, mode });
+  } catch (err) {
+    follower.stop();
+    sidecar?.stop();
+    node?.close();
+    client.close();
+    throw err;
+  }
+  log.info({ mode, ca: o.caAddress, socket: o.socketPath, agentId, keyType: rotation.keyType, ttlMs: rotation.ttlMs }, 'castellan agent started');
+
+  let closed = false;
+  return {
+    mode,
+    provider,
+    registry,
+    socket,
+    metrics,
+    trustBundle: () => bundles.current,
+    certificates: () => served().flatMap((m) => (m.rotation.current ? [{ spiffeId: m.rotation.current.spiffeId, serialHex: m.rotation.current.serialHex, notAfter: m.rotation.current.notAfter }] : [])),
+    notReadyReason: () => {
+      if (closed) return 'shutting down';
+      if (!sidecar) return undefined;
+      const svid = sidecar.rotation.current;
+      if (!svid) return `no certificate yet${sidecar.rotation.lastError ? `: ${sidecar.rotation.lastError.message}` : ''}`;
+      if (svid.notAfter.getTime() <= clock.now().getTime()) return 'the certificate expired and renewal keeps failing';
+      return undefined;
+    },
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      // Streams end first (status OK, Envoy reconnects to the next agent); then the CA side stops.
+      await socket?.close();
+      follower.stop();
+      sidecar?.stop();
+      node?.close();
+      client.close();
+      log.info('castellan agent stopped');
+    },
+  };
+}

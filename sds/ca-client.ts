@@ -1,0 +1,234 @@
+import { X509Certificate } from 'node:crypto';
+import { checkServerIdentity as tlsCheckServerIdentity, type PeerCertificate } from 'node:tls';
+import { credentials, Metadata, status, type ChannelCredentials, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { CastellanError } from '../workload-identity/index.js';
+import { caServiceClient } from './ca-protos.js';
+import type { TrustBundle } from './secret-source.js';
+
+export interface CaClientOptions {
+  /** `host:port` of the CA's gRPC/TLS listener. */
+  readonly address: string;
+  /** PEM roots that verify the CA's serving certificate (the trust bundle, or the CA's bundle.pem). */
+  readonly caBundlePem: string;
+  /**
+   * The DNS name expected in the CA's serving certificate. Default: the host of `address` when it is a
+   * name, else `localhost`. A serving certificate whose URI SAN is `spiffe://<td>/castellan/ca` is
+   * accepted whatever the name (that path is reserved for the CA; no workload can obtain it).
+   */
+  readonly serverName?: string;
+  /** Deadline of one unary call, ms. Default 10000. */
+  readonly callTimeoutMs?: number;
+  /** grpc-js channel options (e.g. reconnect backoff in tests). */
+  readonly channelOptions?: Record<string, string | number>;
+}
+
+/** What the CA returned for a CSR, decoded. */
+export interface SignedCertificate {
+  readonly spiffeId: string;
+  readonly chainDer: readonly Buffer[];
+  readonly chainPem: string;
+  readonly serialHex: string;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly bundle: TrustBundle;
+}
+
+export interface SignCall {
+  readonly csrDer: Buffer;
+  readonly ttlSeconds: number;
+  readonly bundleSequence: number;
+  readonly agentId: string;
+  /** Bearer token (a service-account token). */
+  readonly token?: string;
+  /** Renewal by a still-valid SVID (mTLS) instead of a token: PEM key and chain. */
+  readonly clientCertificate?: { readonly keyPem: string; readonly chainPem: string };
+}
+
+/** Error codes of CA calls, by what the agent should do about them. */
+export type CaCallErrorCode = 'ERR_TOKEN_REJECTED' | 'ERR_PERMISSION_DENIED' | 'ERR_CA_UNAVAILABLE' | 'ERR_CA_REFUSED' | 'ERR_CA_RESPONSE';
+
+const CA_PATH = '/castellan/ca';
+
+/** Maps a gRPC failure to a CastellanError that keeps the CA's own reason (it was written for us). */
+export function caCallError(err: ServiceError, what: string): CastellanError<CaCallErrorCode> {
+  const reason = err.details || err.message;
+  const context = { grpcStatus: err.code };
+  switch (err.code) {
+    case status.UNAUTHENTICATED:
+      return new CastellanError('ERR_TOKEN_REJECTED', `sds: the CA refused the credentials (${what}): ${reason}`, { cause: err, context });
+    case status.PERMISSION_DENIED:
+      return new CastellanError('ERR_PERMISSION_DENIED', `sds: the CA denied ${what}: ${reason}`, { cause: err, context });
+    case status.INVALID_ARGUMENT:
+    case status.FAILED_PRECONDITION:
+    case status.OUT_OF_RANGE:
+    case status.UNIMPLEMENTED:
+      return new CastellanError('ERR_CA_REFUSED', `sds: the CA refused ${what}: ${reason}`, { cause: err, context });
+    default:
+      return new CastellanError('ERR_CA_UNAVAILABLE', `sds: the CA is unavailable (${what}): ${status[err.code] ?? err.code}: ${reason}`, { cause: err, context });
+  }
+}
+
+function pemBlocks(pem: string): string[] {
+  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+/** DER of the certificates in PEM text, in order. */
+export function pemToDer(pem: string): Buffer[] {
+  return pemBlocks(pem).map((b) => Buffer.from(b.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''), 'base64'));
+}
+
+function normalisePem(blocks: readonly string[]): string {
+  return blocks.flatMap(pemBlocks).map((b) => `${b}\n`).join('');
+}
+
+function timestampDate(t: { seconds?: number; nanos?: number } | null | undefined): Date {
+  return new Date((t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6));
+}
+
+/** The trust domain of a `spiffe://` ID. */
+export function trustDomainOf(spiffeId: string): string {
+  return spiffeId.replace(/^spiffe:\/\//, '').split('/')[0] ?? '';
+}
+
+/**
+ * A client of the CA's `castellan.ca.v1.CertificateAuthority` over gRPC/TLS (DESIGN §4): `Sign` with a
+ * bearer token or a client certificate, and the `WatchTrustBundle` stream.
+ *
+ * @example
+ *   const ca = new CaClient({ address: 'castellan.castellan-system.svc:15012', caBundlePem });
+ *   const signed = await ca.sign({ csrDer, ttlSeconds: 3600, bundleSequence: 0, agentId: 'pod-a', token });
+ */
+export class CaClient {
+  private client: Client;
+  private rootsPem: string;
+  private readonly serverName: string;
+
+  constructor(private readonly o: CaClientOptions) {
+    const host = o.address.slice(0, o.address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+    const isIp = /^[\d.]+$/.test(host) || host.includes(':');
+    this.serverName = o.serverName ?? (isIp ? 'localhost' : host);
+    this.rootsPem = o.caBundlePem;
+    this.client = this.makeClient(null);
+  }
+
+  /**
+   * Trusts `rootsPem` for the CA's serving certificate from now on (after a root rotation the CA's
+   * certificate may chain to a root the agent learnt from WatchTrustBundle).
+   */
+  setTrustedRoots(rootsPem: string): void {
+    const have = new Set(pemToDer(this.rootsPem).map((d) => d.toString('base64')));
+    // Only a root not trusted yet needs a new channel (each one costs a TLS connection).
+    if (pemToDer(rootsPem).every((d) => have.has(d.toString('base64')))) return;
+    this.rootsPem = rootsPem;
+    const old = this.client;
+    this.client = this.makeClient(null);
+    // Streams on the old channel keep running until they end; the follower reconnects on the new one.
+    setTimeout(() => old.close(), 30_000).unref();
+  }
+
+  private credentials(clientCert: SignCall['clientCertificate'] | null): ChannelCredentials {
+    const accept = (hostname: string, cert: PeerCertificate): Error | undefined => {
+      const uris = (cert.subjectaltname ?? '').split(', ').filter((s) => s.startsWith('URI:spiffe://'));
+      if (uris.some((u) => new URL(u.slice(4)).pathname === CA_PATH)) return undefined;
+      return tlsCheckServerIdentity(hostname, cert);
+    };
+    return credentials.createSsl(
+      Buffer.from(this.rootsPem),
+      clientCert ? Buffer.from(clientCert.keyPem) : null,
+      clientCert ? Buffer.from(clientCert.chainPem) : null,
+      { checkServerIdentity: accept },
+    );
+  }
+
+  private makeClient(clientCert: SignCall['clientCertificate'] | null): Client {
+    const Ctor = caServiceClient();
+    return new Ctor(this.o.address, this.credentials(clientCert), {
+      'grpc.ssl_target_name_override': this.serverName,
+      'grpc.default_authority': this.serverName,
+      ...(this.o.channelOptions ?? {}),
+    });
+  }
+
+  /** Sends a CSR; resolves with the decoded chain and bundle, or rejects with a CaCallErrorCode. */
+  async sign(call: SignCall): Promise<SignedCertificate> {
+    const md = new Metadata();
+    if (call.token !== undefined) md.set('authorization', `Bearer ${call.token}`);
+    // A client certificate needs its own TLS connection; it is used rarely (renewal without a token).
+    const client = call.clientCertificate ? this.makeClient(call.clientCertificate) : this.client;
+    try {
+      const res = await new Promise<Record<string, unknown>>((resolve, reject) => {
+        (client as unknown as Record<string, (r: unknown, m: Metadata, o: object, cb: (e: ServiceError | null, r?: Record<string, unknown>) => void) => void>)['Sign']!(
+          { csr: call.csrDer, ttlSeconds: call.ttlSeconds, bundleSequence: call.bundleSequence, agentId: call.agentId },
+          md,
+          { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) },
+          (err, r) => (err ? reject(caCallError(err, 'Sign')) : resolve(r ?? {})),
+        );
+      });
+      return this.decode(res);
+    } finally {
+      if (client !== this.client) client.close();
+    }
+  }
+
+  private decode(r: Record<string, unknown>): SignedCertificate {
+    const spiffeId = String(r['spiffeId'] ?? '');
+    const leaf = String(r['leaf'] ?? '');
+    const intermediates = (r['intermediates'] as string[] | undefined) ?? [];
+    const roots = (r['trustBundle'] as string[] | undefined) ?? [];
+    const chainPem = normalisePem([leaf, ...intermediates]);
+    const chainDer = pemToDer(chainPem);
+    const rootsPem = normalisePem(roots);
+    if (!spiffeId.startsWith('spiffe://') || chainDer.length === 0 || pemToDer(rootsPem).length === 0) {
+      throw new CastellanError('ERR_CA_RESPONSE', 'sds: the CA answered Sign without an identity, a leaf or a trust bundle');
+    }
+    let notAfter = timestampDate(r['notAfter'] as { seconds?: number } | undefined);
+    let notBefore = timestampDate(r['notBefore'] as { seconds?: number } | undefined);
+    let serialHex = String(r['serial'] ?? '').toLowerCase();
+    // The certificate itself is the authority on its dates and serial, should the fields be absent.
+    const x = new X509Certificate(chainDer[0]!);
+    if (notAfter.getTime() === 0) notAfter = new Date(x.validTo);
+    if (notBefore.getTime() === 0) notBefore = new Date(x.validFrom);
+    if (serialHex === '') serialHex = x.serialNumber.toLowerCase();
+    return {
+      spiffeId,
+      chainDer,
+      chainPem,
+      serialHex,
+      notBefore,
+      notAfter,
+      bundle: { trustDomain: trustDomainOf(spiffeId), sequence: Number(r['bundleSequence'] ?? 0), rootsDer: pemToDer(rootsPem), rootsPem },
+    };
+  }
+
+  /**
+   * Opens `WatchTrustBundle`: `onBundle` for every message, `onEnd` once when the stream ends (with the
+   * error, if any). Returns a function that cancels the stream (then `onEnd` is not called).
+   */
+  watchTrustBundle(o: { token?: string; agentId: string; onBundle: (b: TrustBundle) => void; onEnd: (err?: CastellanError) => void }): () => void {
+    const md = new Metadata();
+    if (o.token !== undefined) md.set('authorization', `Bearer ${o.token}`);
+    const stream = (this.client as unknown as Record<string, (r: unknown, m: Metadata) => ClientReadableStream<Record<string, unknown>>>)['WatchTrustBundle']!({ agentId: o.agentId }, md);
+    let done = false;
+    const end = (err?: CastellanError) => {
+      if (done) return;
+      done = true;
+      o.onEnd(err);
+    };
+    stream.on('data', (m: Record<string, unknown>) => {
+      const rootsPem = normalisePem((m['roots'] as string[] | undefined) ?? []);
+      const rootsDer = pemToDer(rootsPem);
+      if (rootsDer.length === 0) return;
+      o.onBundle({ trustDomain: String(m['trustDomain'] ?? ''), sequence: Number(m['sequence'] ?? 0), rootsDer, rootsPem });
+    });
+    stream.on('error', (err: ServiceError) => end(caCallError(err, 'WatchTrustBundle')));
+    stream.on('end', () => end(new CastellanError('ERR_CA_UNAVAILABLE', 'sds: the CA ended the trust-bundle stream')));
+    return () => {
+      done = true;
+      stream.cancel();
+    };
+  }
+
+  close(): void {
+    this.client.close();
+  }
+}

@@ -1,0 +1,148 @@
+import type { ServerDuplexStream } from '@grpc/grpc-js';
+import { checkRequest, forLog, nodeFields, type DeltaDiscoveryRequest } from './discovery-request.js';
+import { deltaResponse } from './discovery-response.js';
+import { snapshotSecrets, type EncodedSecret } from './envoy-secrets.js';
+import { nextNonce, nextVersion } from './response-nonce.js';
+import type { SecretWatch } from './secret-source.js';
+import { failCall, openWatch, type WorkloadServerContext } from './workload-call.js';
+
+/**
+ * `DeltaSecrets`: incremental SDS (xDS protocol, "Incremental xDS").
+ *
+ * - Subscriptions are deltas, so every request is applied, whatever its nonce; the nonce only says
+ *   which response an ACK or NACK is about. A NACK (`error_detail`) is logged and counted and the
+ *   rejected version is not resent.
+ * - The server remembers, per resource, the version the client holds: seeded from
+ *   `initial_resource_versions` on the first request of a (re)connected stream, so a resource the
+ *   client already has at the current version is not sent again.
+ * - `resource_names_unsubscribe` is answered with the names in `removed_resources` (for those the client
+ *   held), and a subscribed name the agent does not serve is reported in `removed_resources` once,
+ *   which is how the incremental protocol says "does not exist" without a timeout.
+ * - An empty subscription on the first request, or `*`, is a wildcard subscription.
+ */
+export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuplexStream<DeltaDiscoveryRequest, Buffer>): void {
+  const api = 'sds_delta';
+  let watch: SecretWatch | undefined;
+  let started = false;
+  let wildcard = false;
+  const subscribed = new Set<string>();
+  /** name → version the client holds; '' = told it does not exist. */
+  const held = new Map<string, string>();
+  let pendingRemoved: string[] = [];
+  let lastNonce = '';
+  let node: ReturnType<typeof nodeFields> = {};
+  let firstRequestAt = 0;
+  let ended = false;
+  let unsubscribe: (() => void) | undefined;
+  let untrack: (() => void) | undefined;
+
+  ctx.metrics.streams.inc({ api });
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    ctx.metrics.streams.dec({ api });
+    unsubscribe?.();
+    watch?.close();
+    untrack?.();
+  };
+  untrack = ctx.track(() => {
+    end();
+    if (!call.cancelled) call.end();
+  });
+  call.on('cancelled', end);
+  call.on('error', end);
+  call.on('end', () => {
+    end();
+    call.end();
+  });
+
+  const respond = () => {
+    if (!watch || !started || ended) return;
+    const secrets = snapshotSecrets(watch.current());
+    const names = new Set(subscribed);
+    if (wildcard) for (const n of secrets.names) names.add(n);
+    const resources: EncodedSecret[] = [];
+    const removed = pendingRemoved;
+    pendingRemoved = [];
+    for (const name of names) {
+      const r = secrets.get(name);
+      if (r) {
+        if (held.get(name) !== r.version) {
+          resources.push(r);
+          held.set(name, r.version);
+        }
+      } else if (held.get(name) !== '' && !(wildcard && !subscribed.has(name))) {
+        // Subscribed but not served: say so once (a resource the client held that disappeared too).
+        removed.push(name);
+        held.set(name, '');
+      }
+    }
+    // A resource the client declared in initial_resource_versions that is no longer served.
+    for (const [name, version] of held) {
+      if (version !== '' && !names.has(name)) {
+        removed.push(name);
+        held.delete(name);
+      }
+    }
+    if (resources.length === 0 && removed.length === 0) return;
+    lastNonce = nextNonce();
+    call.write(deltaResponse(nextVersion(), resources, removed, lastNonce));
+    ctx.metrics.pushes.inc({ api });
+    if (firstRequestAt !== 0 && resources.length > 0) {
+      ctx.metrics.firstSecretSeconds.observe({ api }, (performance.now() - firstRequestAt) / 1000);
+      firstRequestAt = 0;
+    }
+  };
+
+  call.on('data', (req: DeltaDiscoveryRequest) => {
+    if (ended) return;
+    try {
+      checkRequest(req.typeUrl, req.resourceNamesSubscribe, req.resourceNamesUnsubscribe, Object.keys(req.initialResourceVersions ?? {}));
+    } catch (err) {
+      failCall(ctx, api, call, err, nodeFields(req.node));
+      end();
+      return;
+    }
+    if (!started) {
+      started = true;
+      node = nodeFields(req.node);
+      firstRequestAt = performance.now();
+      for (const [name, version] of Object.entries(req.initialResourceVersions ?? {})) held.set(name, version);
+      if (req.resourceNamesSubscribe.length === 0) wildcard = true;
+      ctx.log.info({ api, ...node, resources: req.resourceNamesSubscribe.map((n) => forLog(n, 128)), initial: [...held.keys()].map((n) => forLog(n, 128)) }, 'sds: stream opened');
+    }
+    if (req.errorDetail) {
+      ctx.metrics.nacks.inc({ api });
+      ctx.log.warn({ api, ...node, nonce: forLog(req.responseNonce, 64), current: req.responseNonce === lastNonce, error: forLog(req.errorDetail.message), code: req.errorDetail.code }, 'sds: client rejected secrets (NACK)');
+    }
+    for (const name of req.resourceNamesSubscribe) {
+      if (name === '*') wildcard = true;
+      else subscribed.add(name);
+    }
+    for (const name of req.resourceNamesUnsubscribe) {
+      if (name === '*') {
+        wildcard = false;
+        continue;
+      }
+      subscribed.delete(name);
+      const had = held.get(name);
+      held.delete(name);
+      if (had !== undefined && had !== '') pendingRemoved.push(name);
+    }
+    respond();
+  });
+
+  void openWatch(ctx, api, call).then((opened) => {
+    if (!opened) {
+      end();
+      return;
+    }
+    if (ended) {
+      opened.watch.close();
+      return;
+    }
+    watch = opened.watch;
+    unsubscribe = watch.onChange(respond);
+    respond();
+  });
+}

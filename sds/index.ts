@@ -1,0 +1,43 @@
+// Public API of the agent (DESIGN §5). Other folders import only from here.
+export type {
+  IdentitySnapshot,
+  SecretChange,
+  SecretProvider,
+  SecretWatch,
+  StreamCaller,
+  TrustBundle,
+  WorkloadSvid,
+} from './secret-source.js';
+
+// --- workload-facing servers (SDS, SPIFFE Workload API, SDS client): exports below ---
+export { startWorkloadSocket, type WorkloadSocket, type WorkloadSocketOptions } from './workload-socket.js';
+export { SdsClient, type SdsClientOptions, type SdsIdentity } from './sds-client.js';
+export { SdsMetrics, type WorkloadApi } from './sds-metrics.js';
+export { workloadCallError, type CallError as WorkloadCallError, type WorkloadServerErrorCode } from './grpc-status.js';
+export { agentProtos, SECRET_TYPE_URL, SDS_SERVICE, WORKLOAD_API_SERVICE } from './protos.js';
+export { ALL_SECRET, DEFAULT_SECRET, ROOTCA_SECRET } from './envoy-secrets.js';
+export { MAX_NAME_BYTES, MAX_RESOURCE_NAMES } from './discovery-request.js';
+export { WORKLOAD_HEADER } from './workload-api.js';
+
+// --- agent identity side (CA client, key, cache, rotation, node mode): exports below ---
+export { startAgent, type Agent, type AgentOptions } from './agent.js';
+export type { AgentErrorCode } from './agent-errors.js';
+export { systemClock, type AgentClock } from './agent-clock.js';
+export {
+  AGENT_ENV,
+  agentConfigSchema,
+  DEFAULT_SOCKET,
+  loadAgentConfigFile,
+  parseAgentDuration,
+  resolveAgentConfig,
+  type AgentConfig,
+  type AgentConfigInput,
+} from './agent-config.js';
+export { startAgentHttp } from './agent-http.js';
+export { AgentMetrics } from './agent-metrics.js';
+export { backoffDelay, renewalDelay, DEFAULT_BACKOFF, type BackoffOptions, type RenewalOptions } from './backoff.js';
+export { CaClient, type CaCallErrorCode, type CaClientOptions, type SignedCertificate } from './ca-client.js';
+export { SecretCache } from './secret-cache.js';
+export { IdentityRotation, type RotationEvent, type RotationOptions } from './rotation.js';
+export { TokenFile, tokenExpiry } from './token-file.js';
+export { generateWorkloadKey, WORKLOAD_KEY_TYPES, type WorkloadKeyType } from './workload-key.js';

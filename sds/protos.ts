@@ -1,0 +1,130 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { MethodDefinition } from '@grpc/grpc-js';
+import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
+
+/**
+ * The protos the agent serves. Envoy's own `.proto` files (data-plane-api with its xds, validate and
+ * googleapis imports) ship inside `@grpc/grpc-js-xds` under `deps/`; only SPIFFE's `workload.proto`
+ * (which no package ships) lives in the repository's `proto/` folder.
+ */
+
+/** The SDS resource type (xDS protocol: type URLs are `type.googleapis.com/<message full name>`). */
+export const SECRET_TYPE_URL = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret';
+export const SDS_SERVICE = 'envoy.service.secret.v3.SecretDiscoveryService';
+export const WORKLOAD_API_SERVICE = 'SpiffeWorkloadAPI';
+
+/**
+ * Loader options. `json: true` makes protobufjs unpack a `google.protobuf.Any` whose type is loaded into
+ * `{'@type': url, ...fields}`, which lets test clients read a Secret without a second decoder.
+ */
+export const SDS_PROTO_OPTIONS: Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, json: true };
+
+/** The Envoy protos the SDS server loads: the service, the Secret it serves, the SPIFFE validator inside `ALL`. */
+const SDS_PROTO_FILES: readonly string[] = [
+  'envoy/service/secret/v3/sds.proto',
+  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config.proto',
+];
+
+/** The `deps/` folder of `@grpc/grpc-js-xds`, wherever npm put the package. */
+function xdsDepsDir(): string {
+  const require = createRequire(import.meta.url);
+  // The package's `main` is build/src/index.js: the package root is two folders above it.
+  const main = require.resolve('@grpc/grpc-js-xds');
+  let dir = path.dirname(main);
+  for (let i = 0; i < 4; i++) {
+    if (existsSync(path.join(dir, 'deps', 'envoy-api'))) return path.join(dir, 'deps');
+    dir = path.dirname(dir);
+  }
+  throw new Error('sds: cannot find deps/envoy-api inside @grpc/grpc-js-xds');
+}
+
+/**
+ * The include folders the Envoy protos import from (data-plane-api, xds/udpa, protoc-gen-validate,
+ * googleapis); `google/protobuf/*` is not among them: protobufjs bundles those.
+ */
+function envoyIncludeDirs(): string[] {
+  const deps = xdsDepsDir();
+  return ['envoy-api', 'xds', 'protoc-gen-validate', 'googleapis'].map((d) => path.join(deps, d));
+}
+
+/** The repository's `proto/` folder, found from this module whether it runs from source or dist/. */
+function protoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = path.join(dir, 'proto');
+    if (existsSync(path.join(candidate, 'spiffe', 'workload', 'workload.proto'))) return candidate;
+    dir = path.dirname(dir);
+  }
+  throw new Error('sds: cannot find the proto/ folder next to the castellan package');
+}
+
+/**
+ * `validate.proto` and the udpa/xds annotations extend `google.protobuf.FieldOptions`, so the Envoy
+ * files import `google/protobuf/descriptor.proto`. protobufjs ships it as JSON but does not register it
+ * among its bundled files (only any, duration, empty, field_mask, struct, timestamp, wrappers).
+ */
+function registerDescriptorProto(): void {
+  if (protobuf.common.get('google/protobuf/descriptor.proto')) return;
+  const require = createRequire(import.meta.url);
+  const json = require('protobufjs/google/protobuf/descriptor.json') as { nested: { google: { nested: { protobuf: { nested: Record<string, unknown> } } } } };
+  protobuf.common('descriptor', json.nested.google.nested.protobuf.nested);
+}
+
+/** The Envoy protos as a protobufjs Root with `.proto` field names, for encoding (see envoy-codec.ts). */
+function loadEnvoyRoot(dirs: readonly string[]): protobuf.Root {
+  registerDescriptorProto();
+  const root = new protobuf.Root();
+  // protobufjs resolves an import relative to the importing file; protoc semantics (which the Envoy
+  // files are written for) search the include folders instead. `google/protobuf/*` never reaches this:
+  // protobufjs takes those from its bundled definitions first.
+  root.resolvePath = (_origin, target) => {
+    if (path.isAbsolute(target)) return target;
+    const found = dirs.map((dir) => path.join(dir, target)).find((file) => existsSync(file));
+    if (!found) throw new Error(`sds: ${target} is in none of the proto include folders ${dirs.join(', ')}`);
+    return found;
+  };
+  root.loadSync([...SDS_PROTO_FILES], { keepCase: true });
+  root.resolveAll();
+  return root;
+}
+
+export interface AgentProtos {
+  /** Envoy SDS: SecretDiscoveryService plus the Secret and SPIFFE validator messages (for Any unpacking). */
+  readonly sds: PackageDefinition;
+  /** The same Envoy protos as a protobufjs Root: what the server encodes its responses with. */
+  readonly envoy: protobuf.Root;
+  /** SPIFFE Workload API. */
+  readonly workload: PackageDefinition;
+}
+
+let cached: AgentProtos | undefined;
+
+/**
+ * Loads (once) the SDS and Workload API definitions, at server start so no stream waits for them.
+ *
+ * @example
+ *   const { sds } = agentProtos();
+ *   const stream = sds['envoy.service.secret.v3.SecretDiscoveryService'];
+ */
+export function agentProtos(): AgentProtos {
+  if (cached) return cached;
+  const includeDirs = envoyIncludeDirs();
+  const sds = loadSync([...SDS_PROTO_FILES], { ...SDS_PROTO_OPTIONS, includeDirs });
+  const envoy = loadEnvoyRoot(includeDirs);
+  const workload = loadSync('spiffe/workload/workload.proto', { ...SDS_PROTO_OPTIONS, includeDirs: [protoRoot()] });
+  cached = { sds, envoy, workload };
+  return cached;
+}
+
+/** One method of a loaded service (`service` is the full name, `method` the RPC name). */
+export function methodOf(def: PackageDefinition, service: string, method: string): MethodDefinition<unknown, unknown> {
+  const svc = def[service] as Record<string, MethodDefinition<unknown, unknown>> | undefined;
+  const m = svc?.[method];
+  if (!m) throw new Error(`sds: ${service}/${method} is not in the loaded protos`);
+  return m;
+}

@@ -1,0 +1,110 @@
+import type { IdentitySnapshot, SecretChange, SecretWatch, TrustBundle, WorkloadSvid } from './secret-source.js';
+
+type Listener = (changed: ReadonlySet<SecretChange>) => void;
+
+const BUNDLE: ReadonlySet<SecretChange> = new Set<SecretChange>(['bundle']);
+const SVID: ReadonlySet<SecretChange> = new Set<SecretChange>(['svid']);
+
+/** Same roots in the same order (the sequence alone may restart after a CA directory is recreated). */
+export function sameBundle(a: TrustBundle | undefined, b: TrustBundle): boolean {
+  return a !== undefined && a.trustDomain === b.trustDomain && a.sequence === b.sequence && a.rootsPem === b.rootsPem;
+}
+
+/**
+ * One identity's key, chain and trust bundle, and the streams watching them. Every change makes a new
+ * immutable snapshot; when bundle and leaf change together the bundle is published first, then the
+ * leaf, so servers push ROOTCA before the new certificate (DESIGN §5: a peer must trust the new root
+ * before it sees a leaf under it).
+ *
+ * @example
+ *   const cache = new SecretCache();
+ *   cache.update({ svid, bundle });
+ *   const w = cache.watch(); w.onChange((c) => push(w.current(), c));
+ */
+export class SecretCache {
+  private snapshot: IdentitySnapshot | undefined;
+  private readonly listeners = new Set<Listener>();
+  private openWatches = 0;
+  private readyWaiters: (() => void)[] = [];
+
+  /** @param onIdle called when the last watch closes (node mode forgets idle identities). */
+  constructor(private readonly onIdle: () => void = () => undefined) {}
+
+  current(): IdentitySnapshot | undefined {
+    return this.snapshot;
+  }
+
+  /** Open watches (streams). */
+  get watchers(): number {
+    return this.openWatches;
+  }
+
+  /** Resolves once the first snapshot exists. */
+  ready(): Promise<void> {
+    if (this.snapshot) return Promise.resolve();
+    return new Promise((resolve) => this.readyWaiters.push(resolve));
+  }
+
+  /**
+   * Installs a new SVID and/or bundle. A bundle equal to the current one is no change. Listeners see
+   * `bundle` first and then `svid`, each after the snapshot that carries it is in place.
+   */
+  update(u: { svid?: WorkloadSvid; bundle?: TrustBundle }): void {
+    const prev = this.snapshot;
+    const bundleChanged = u.bundle !== undefined && !sameBundle(prev?.bundles[0], u.bundle);
+    const svidChanged = u.svid !== undefined && u.svid !== prev?.svid;
+    if (!prev) {
+      if (!u.svid || !u.bundle) throw new TypeError('SecretCache.update: the first update needs both svid and bundle');
+      this.snapshot = Object.freeze({ svid: u.svid, bundles: Object.freeze([u.bundle]) });
+      for (const w of this.readyWaiters.splice(0)) w();
+      return;
+    }
+    if (bundleChanged) {
+      this.snapshot = Object.freeze({ svid: prev.svid, bundles: Object.freeze([u.bundle!]) });
+      this.emit(BUNDLE);
+    }
+    if (svidChanged) {
+      this.snapshot = Object.freeze({ svid: u.svid!, bundles: this.snapshot!.bundles });
+      this.emit(SVID);
+    }
+  }
+
+  private emit(changed: ReadonlySet<SecretChange>): void {
+    for (const l of [...this.listeners]) {
+      try {
+        l(changed);
+      } catch {
+        // One stream's failing listener must not stop the push to the others.
+      }
+    }
+  }
+
+  /** A watch on this identity; requires the first snapshot. */
+  watch(): SecretWatch {
+    if (!this.snapshot) throw new TypeError('SecretCache.watch: no certificate yet (await ready() first)');
+    const mine = new Set<Listener>();
+    let closed = false;
+    this.openWatches++;
+    return {
+      current: () => this.snapshot!,
+      onChange: (listener) => {
+        if (closed) return () => undefined;
+        const l: Listener = (c) => listener(c);
+        mine.add(l);
+        this.listeners.add(l);
+        return () => {
+          mine.delete(l);
+          this.listeners.delete(l);
+        };
+      },
+      close: () => {
+        if (closed) return;
+        closed = true;
+        for (const l of mine) this.listeners.delete(l);
+        mine.clear();
+        this.openWatches--;
+        if (this.openWatches === 0) this.onIdle();
+      },
+    };
+  }
+}

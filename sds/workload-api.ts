@@ -1,0 +1,105 @@
+import type { ServerWritableStream } from '@grpc/grpc-js';
+import { workloadError } from './grpc-status.js';
+import { agentProtos, methodOf, WORKLOAD_API_SERVICE } from './protos.js';
+import type { IdentitySnapshot, SecretChange, TrustBundle } from './secret-source.js';
+import type { WorkloadApi } from './sds-metrics.js';
+import { failCall, openWatch, type WorkloadServerContext } from './workload-call.js';
+
+/**
+ * The SPIFFE Workload API's X.509 methods (SPIFFE Workload API spec; X509-SVID spec §6 for the
+ * encodings): server streams whose every message is the full current state.
+ */
+
+/** Workload API spec, "Transport": every call carries this header, so that a browser cannot be tricked into calling it. */
+export const WORKLOAD_HEADER = 'workload.spiffe.io';
+
+const tdId = (b: TrustBundle) => `spiffe://${b.trustDomain}`;
+const concat = (ders: readonly Buffer[]) => Buffer.concat(ders as Buffer[]);
+
+const svidCache = new WeakMap<IdentitySnapshot, Buffer>();
+const bundlesCache = new WeakMap<IdentitySnapshot, Buffer>();
+
+/** `X509SVIDResponse` for a snapshot, encoded once. */
+function x509SvidResponse(s: IdentitySnapshot): Buffer {
+  let hit = svidCache.get(s);
+  if (!hit) {
+    const [own, ...federated] = s.bundles;
+    const message = {
+      svids: [{ spiffeId: s.svid.spiffeId, x509Svid: concat(s.svid.chainDer), x509SvidKey: s.svid.keyPkcs8Der, bundle: own ? concat(own.rootsDer) : Buffer.alloc(0) }],
+      federatedBundles: Object.fromEntries(federated.map((b) => [tdId(b), concat(b.rootsDer)])),
+    };
+    hit = methodOf(agentProtos().workload, WORKLOAD_API_SERVICE, 'FetchX509SVID').responseSerialize(message);
+    svidCache.set(s, hit);
+  }
+  return hit;
+}
+
+/** `X509BundlesResponse` for a snapshot (every bundle, own domain included), encoded once. */
+function x509BundlesResponse(s: IdentitySnapshot): Buffer {
+  let hit = bundlesCache.get(s);
+  if (!hit) {
+    const message = { bundles: Object.fromEntries(s.bundles.map((b) => [tdId(b), concat(b.rootsDer)])) };
+    hit = methodOf(agentProtos().workload, WORKLOAD_API_SERVICE, 'FetchX509Bundles').responseSerialize(message);
+    bundlesCache.set(s, hit);
+  }
+  return hit;
+}
+
+function serveStream(
+  ctx: WorkloadServerContext,
+  api: WorkloadApi,
+  call: ServerWritableStream<unknown, Buffer>,
+  encode: (s: IdentitySnapshot) => Buffer,
+  pushOn: (changed: ReadonlySet<SecretChange>) => boolean,
+): void {
+  if (!call.metadata.get(WORKLOAD_HEADER).some((v) => String(v) === 'true')) {
+    failCall(ctx, api, call, workloadError('ERR_WORKLOAD_HEADER_MISSING', `sds: the Workload API needs the metadata "${WORKLOAD_HEADER}: true"`));
+    return;
+  }
+  let ended = false;
+  let cleanup: () => void = () => {};
+  ctx.metrics.streams.inc({ api });
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    ctx.metrics.streams.dec({ api });
+    cleanup();
+    untrack();
+  };
+  const untrack = ctx.track(() => {
+    end();
+    if (!call.cancelled) call.end();
+  });
+  call.on('cancelled', end);
+  call.on('error', end);
+  void openWatch(ctx, api, call).then((opened) => {
+    if (!opened) return end();
+    if (ended) return opened.watch.close();
+    const { watch } = opened;
+    const started = performance.now();
+    const send = () => {
+      if (ended) return;
+      call.write(encode(watch.current()));
+      ctx.metrics.pushes.inc({ api });
+    };
+    const off = watch.onChange((changed) => {
+      if (pushOn(changed)) send();
+    });
+    cleanup = () => {
+      off();
+      watch.close();
+    };
+    send();
+    ctx.metrics.firstSecretSeconds.observe({ api }, (performance.now() - started) / 1000);
+  });
+}
+
+/** `/SpiffeWorkloadAPI/FetchX509SVID`: the SVID, its key and bundles; a new message on every change. */
+export function handleFetchX509Svid(ctx: WorkloadServerContext, call: ServerWritableStream<unknown, Buffer>): void {
+  serveStream(ctx, 'x509_svid', call, x509SvidResponse, () => true);
+}
+
+/** `/SpiffeWorkloadAPI/FetchX509Bundles`: every trusted bundle; a new message when a bundle changes. */
+export function handleFetchX509Bundles(ctx: WorkloadServerContext, call: ServerWritableStream<unknown, Buffer>): void {
+  serveStream(ctx, 'x509_bundles', call, x509BundlesResponse, (changed) => changed.has('bundle'));
+}

@@ -1,0 +1,153 @@
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { Server, ServerCredentials, type MethodDefinition, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { handleDeltaSecrets } from './delta-stream.js';
+import { handleFetchSecrets } from './fetch-secrets.js';
+import { workloadError } from './grpc-status.js';
+import { agentProtos, methodOf, SDS_SERVICE, WORKLOAD_API_SERVICE } from './protos.js';
+import { SdsMetrics } from './sds-metrics.js';
+import type { SecretProvider } from './secret-source.js';
+import { handleStreamSecrets } from './sotw-stream.js';
+import { handleFetchX509Bundles, handleFetchX509Svid } from './workload-api.js';
+import type { WorkloadServerContext } from './workload-call.js';
+
+export interface WorkloadSocketOptions {
+  /** Unix socket path (DESIGN §5 default `/var/run/castellan/sds.sock`); created with mode 0660. */
+  socketPath: string;
+  /** Who gets which identity, kept current by the agent. */
+  provider: SecretProvider;
+  log: Logger;
+  /** Where the SDS metrics go (default: a private registry). */
+  registry?: Registry;
+  /** `sidecar` (default): one identity, no token. `node`: each call must carry its pod's bearer token. */
+  mode?: 'sidecar' | 'node';
+}
+
+export interface WorkloadSocket {
+  /** Ends every open stream (status OK), stops the server and removes the socket file. Idempotent. */
+  close(): Promise<void>;
+  readonly socketPath: string;
+  readonly metrics: SdsMetrics;
+}
+
+/** sun_path is 108 bytes on Linux, NUL included. */
+const MAX_SOCKET_PATH_BYTES = 107;
+/** Requests are small (names, a node); a bigger message is refused by grpc-js with RESOURCE_EXHAUSTED. */
+const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** A method whose responses the handlers hand over already encoded (see discovery-response.ts). */
+function preEncoded(def: MethodDefinition<unknown, unknown>): MethodDefinition<unknown, Buffer> {
+  return { ...def, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b };
+}
+
+/** Refuses a path held by a live server; removes a stale socket file left by a dead one. */
+async function claimSocketPath(socketPath: string): Promise<void> {
+  if (Buffer.byteLength(socketPath) > MAX_SOCKET_PATH_BYTES) throw workloadError('ERR_SOCKET_PATH', `sds: socket path ${socketPath} is longer than ${MAX_SOCKET_PATH_BYTES} bytes`);
+  let isSocket: boolean;
+  try {
+    isSocket = lstatSync(socketPath).isSocket();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o750 });
+    return;
+  }
+  if (!isSocket) throw workloadError('ERR_SOCKET_PATH', `sds: ${socketPath} exists and is not a socket; refusing to replace it`);
+  const live = await new Promise<boolean>((resolve) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (live) throw workloadError('ERR_SOCKET_IN_USE', `sds: another process is serving ${socketPath}; stop it or choose another --socket`);
+  unlinkSync(socketPath);
+}
+
+/**
+ * Serves Envoy SDS v3 (`StreamSecrets`, `DeltaSecrets`, `FetchSecrets`) and the SPIFFE Workload API
+ * (`FetchX509SVID`, `FetchX509Bundles`) on one Unix socket.
+ *
+ * @example
+ *   const socket = await startWorkloadSocket({ socketPath: '/var/run/castellan/sds.sock', provider, log });
+ *   // ... later
+ *   await socket.close();
+ */
+export async function startWorkloadSocket(options: WorkloadSocketOptions): Promise<WorkloadSocket> {
+  const { socketPath, provider, log } = options;
+  const metrics = new SdsMetrics(options.registry);
+  const open = new Set<() => void>();
+  const ctx: WorkloadServerContext = {
+    provider,
+    log,
+    metrics,
+    mode: options.mode ?? 'sidecar',
+    track(end) {
+      open.add(end);
+      return () => open.delete(end);
+    },
+  };
+
+  const { sds, workload } = agentProtos();
+  const sdsService: ServiceDefinition = {
+    StreamSecrets: preEncoded(methodOf(sds, SDS_SERVICE, 'StreamSecrets')),
+    DeltaSecrets: preEncoded(methodOf(sds, SDS_SERVICE, 'DeltaSecrets')),
+    FetchSecrets: preEncoded(methodOf(sds, SDS_SERVICE, 'FetchSecrets')),
+  };
+  const workloadService: ServiceDefinition = {
+    FetchX509SVID: preEncoded(methodOf(workload, WORKLOAD_API_SERVICE, 'FetchX509SVID')),
+    FetchX509Bundles: preEncoded(methodOf(workload, WORKLOAD_API_SERVICE, 'FetchX509Bundles')),
+  };
+
+  const server = new Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
+  server.addService(sdsService, {
+    StreamSecrets: (call: Parameters<typeof handleStreamSecrets>[1]) => handleStreamSecrets(ctx, call),
+    DeltaSecrets: (call: Parameters<typeof handleDeltaSecrets>[1]) => handleDeltaSecrets(ctx, call),
+    FetchSecrets: (call: Parameters<typeof handleFetchSecrets>[1], cb: Parameters<typeof handleFetchSecrets>[2]) => void handleFetchSecrets(ctx, call, cb),
+  } as UntypedServiceImplementation);
+  server.addService(workloadService, {
+    FetchX509SVID: (call: Parameters<typeof handleFetchX509Svid>[1]) => handleFetchX509Svid(ctx, call),
+    FetchX509Bundles: (call: Parameters<typeof handleFetchX509Bundles>[1]) => handleFetchX509Bundles(ctx, call),
+  } as UntypedServiceImplementation);
+
+  await claimSocketPath(socketPath);
+  await new Promise<void>((resolve, reject) => {
+    server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+  });
+  // grpc-js creates the socket with the process umask; the directory should be private too (0750).
+  chmodSync(socketPath, 0o660);
+  const ino = lstatSync(socketPath).ino;
+  log.info({ socket: socketPath, mode: ctx.mode }, 'sds: serving Envoy SDS and the SPIFFE Workload API');
+
+  let closing: Promise<void> | undefined;
+  return {
+    socketPath,
+    metrics,
+    close() {
+      closing ??= (async () => {
+        for (const end of [...open]) end();
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            server.forceShutdown();
+            resolve();
+          }, 2000);
+          server.tryShutdown(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+        try {
+          if (lstatSync(socketPath).ino === ino) unlinkSync(socketPath);
+        } catch {
+          // Already gone.
+        }
+        log.info({ socket: socketPath }, 'sds: socket closed');
+      })();
+      return closing;
+    },
+  };
+}
+

@@ -1,0 +1,116 @@
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startAgent, type Agent } from '../../sds/agent.js';
+import { SdsClient } from '../../sds/index.js';
+import { tokenSha256 } from '../../workload-identity/index.js';
+import { asyncCodeOf, failureOf } from '../helpers/error-code.js';
+import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
+import { ManualClock, until } from './manual-clock.js';
+
+let f: Awaited<ReturnType<typeof agentFixture>>;
+let agent: Agent | undefined;
+const clients: SdsClient[] = [];
+beforeEach(async () => {
+  f = await agentFixture({ config: { policy: { denyNamespaces: ['forbidden'] } } });
+});
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  await agent?.close();
+  agent = undefined;
+  await f.cleanup();
+});
+
+const id = (ns: string, sa: string) => `spiffe://cluster.local/ns/${ns}/sa/${sa}`;
+type Entry = Record<string, unknown>;
+const issued = () => f.ca.lines.map((l) => JSON.parse(l) as Entry).filter((e) => e['event'] === 'issued');
+
+async function nodeAgent(extra: Partial<Parameters<typeof startAgent>[0]> = {}) {
+  agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, mode: 'node', ttlMs: 3_600_000, log: f.log.log, caChannelOptions: FAST_CHANNEL, ...extra });
+  return agent;
+}
+
+describe('node mode', () => {
+  it('ok/two pods\' tokens → two identities; each stream gets only its own; one key per identity', async () => {
+    const a = await nodeAgent({ clock: new ManualClock() });
+    const tokenA = await f.mint('shop', 'cart');
+    const tokenB = await f.mint('shop', 'payments');
+    const wa = await a.provider.watch({ token: tokenA });
+    const wb = await a.provider.watch({ token: tokenB });
+    expect(wa.current().svid.spiffeId).toBe(id('shop', 'cart'));
+    expect(wb.current().svid.spiffeId).toBe(id('shop', 'payments'));
+    expect(wa.current().svid.keyPem).not.toBe(wb.current().svid.keyPem);
+    // A second stream of the same pod, and a pod of the same service account with its own token, share
+    // the identity's one key and certificate.
+    const wa2 = await a.provider.watch({ token: tokenA });
+    const wa3 = await a.provider.watch({ token: await f.mint('shop', 'cart') });
+    expect(wa2.current().svid).toBe(wa.current().svid);
+    expect(wa3.current().svid).toBe(wa.current().svid);
+    // The first token was proved once (remembered until its exp); the other pod's token once more.
+    expect(issued().map((e) => e['tokenSha256'])).toEqual([tokenSha256(tokenA), tokenSha256(tokenB), expect.any(String)]);
+    expect(a.certificates().map((c) => c.spiffeId).sort()).toEqual([id('shop', 'cart'), id('shop', 'payments')]);
+    for (const w of [wa, wb, wa2, wa3]) w.close();
+  });
+
+  it('fail/a refused token fails only its own stream, with the CA\'s reason; the others keep being served', async () => {
+    const socketPath = path.join(f.dir, 'sds.sock');
+    const a = await nodeAgent({ socketPath });
+    const good = new SdsClient({ socketPath, token: await f.mint('shop', 'cart') });
+    clients.push(good);
+    const first = await good.ready();
+    expect(first.certificateChainPem).toContain('BEGIN CERTIFICATE');
+
+    const cases: [string, string | undefined, number, string][] = [
+      ['wrong audience', await f.mint('shop', 'cart', { audiences: ['not-castellan'] }), 16 /* UNAUTHENTICATED */, 'ERR_TOKEN_REJECTED'],
+      ['denied namespace', await f.mint('forbidden', 'x'), 7 /* PERMISSION_DENIED */, 'ERR_PERMISSION_DENIED'],
+      ['garbage', 'not-a-jwt', 16, 'ERR_TOKEN_REJECTED'],
+      ['no token', undefined, 16, 'ERR_TOKEN_MISSING'],
+    ];
+    for (const [what, token, grpcCode, code] of cases) {
+      const bad = new SdsClient({ socketPath, ...(token !== undefined ? { token } : {}), reconnectDelayMs: 60_000 });
+      clients.push(bad);
+      const err = await new Promise<Error & { code?: number; details?: string }>((resolve) => bad.once('error', resolve));
+      expect(err.code, what).toBe(grpcCode);
+      bad.close();
+      const direct = await failureOf(a.provider.watch(token !== undefined ? { token } : {}));
+      expect(direct?.code, what).toBe(code);
+      if (what === 'wrong audience') expect(direct?.message).toMatch(/audience/);
+      if (what === 'denied namespace') expect(direct?.message).toMatch(/forbidden/);
+    }
+    // The good pod still has its identity, and a new pod still gets one.
+    expect(good.current()!.certificateChainPem).toBe(first.certificateChainPem);
+    const other = await a.provider.watch({ token: await f.mint('shop', 'payments') });
+    expect(other.current().svid.spiffeId).toBe(id('shop', 'payments'));
+    other.close();
+    expect(await a.registry.metrics()).toMatch(/castellan_agent_node_token_refusals_total\{reason="ERR_TOKEN_REJECTED"\} [1-9]/);
+    // Tokens never reach the agent's log; their SHA-256 does.
+    expect(f.log.lines.join('')).not.toContain('not-a-jwt');
+  });
+
+  it('fail/an expired token is refused without asking the CA', async () => {
+    const a = await nodeAgent({ clock: new ManualClock() });
+    const old = await f.mint('shop', 'cart', { ttlSeconds: 600, now: new Date(Date.now() - 3_600_000) });
+    expect(await asyncCodeOf(a.provider.watch({ token: old }))).toBe('ERR_TOKEN_EXPIRED');
+    expect(issued()).toEqual([]);
+  });
+
+  it('ok/renews with the newest valid pod token, then with the SVID itself once every token expired; releases idle identities', async () => {
+    const clock = new ManualClock();
+    const a = await nodeAgent({ clock, renewal: { fraction: 0.5, jitter: 0 }, nodeIdleMs: 60_000 });
+    const token = await f.mint('shop', 'cart', { ttlSeconds: 1200 });
+    const w = await a.provider.watch({ token });
+    const serials = [w.current().svid.serialHex];
+    w.onChange(() => serials.push(w.current().svid.serialHex));
+    // Renewal at ~30 min: the pod token (20 min) has expired by then, so the agent renews over mTLS
+    // with the still-valid SVID.
+    clock.fireNext((p) => p.ms > 1_000_000);
+    await until(() => serials.length === 2, 'the renewal');
+    const auth = issued().map((e) => e['authenticator']);
+    expect(auth).toEqual(['jwks', 'client-certificate']);
+    expect(issued()[1]!['spiffeId']).toBe(id('shop', 'cart'));
+    // The last stream closes: after the idle time the identity is released.
+    w.close();
+    expect(a.certificates()).toHaveLength(1);
+    clock.advance(60_000);
+    expect(a.certificates()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,80 @@
+import { lstatSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startWorkloadSocket } from '../../sds/index.js';
+import { memoryLog } from '../helpers/ca-server.js';
+import { asyncCodeOf } from '../helpers/error-code.js';
+import { StaticSecretProvider } from '../helpers/static-secret-provider.js';
+import { tempDir } from '../helpers/test-ca.js';
+import { EnvoySdsClient } from '../helpers/envoy-sds-client.js';
+import { metricValue } from '../helpers/workload-socket.js';
+import { Registry } from 'prom-client';
+
+describe('the workload socket', () => {
+  let t: ReturnType<typeof tempDir>;
+  let provider: StaticSecretProvider;
+  beforeEach(async () => {
+    t = tempDir('castellan-sock-');
+    provider = await StaticSecretProvider.create();
+  });
+  afterEach(() => {
+    provider.cleanup();
+    t.cleanup();
+  });
+
+  it('ok/socket file mode 0660; close ends open streams and removes the file', async () => {
+    const socketPath = path.join(t.dir, 'run', 'sds.sock');
+    const sock = await startWorkloadSocket({ socketPath, provider, log: memoryLog().log });
+    expect(lstatSync(socketPath).mode & 0o777).toBe(0o660);
+    const client = new EnvoySdsClient(socketPath);
+    const s = client.sotw();
+    s.request({ names: ['default'] });
+    await s.next();
+    await sock.close();
+    expect((await s.inbox.ended).code).toBe(status.OK);
+    expect(() => lstatSync(socketPath)).toThrow();
+    expect(provider.openWatches).toBe(0);
+    client.close();
+  });
+
+  it('ok/restarting on the same path with the same metrics registry keeps counting', async () => {
+    const socketPath = path.join(t.dir, 'sds.sock');
+    const registry = new Registry();
+    for (let round = 1; round <= 2; round++) {
+      const sock = await startWorkloadSocket({ socketPath, provider, log: memoryLog().log, registry });
+      const client = new EnvoySdsClient(socketPath);
+      expect((await client.fetch(['default'])).status.code).toBe(status.OK);
+      client.close();
+      await sock.close();
+      expect(await metricValue(registry, 'castellan_sds_pushes_total', { api: 'sds_fetch' })).toBe(round);
+    }
+  });
+
+  it('ok/a stale socket file left by a dead agent is replaced', async () => {
+    const socketPath = path.join(t.dir, 'sds.sock');
+    // What a crashed agent leaves behind: a process that listened and died without unlinking.
+    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socketPath)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+    expect(lstatSync(socketPath).isSocket()).toBe(true);
+    const sock = await startWorkloadSocket({ socketPath, provider, log: memoryLog().log });
+    const client = new EnvoySdsClient(socketPath);
+    expect((await client.fetch(['default'])).status.code).toBe(status.OK);
+    client.close();
+    await sock.close();
+  });
+
+  it('fail/refuses a path served by a live agent, or a path that is not a socket', async () => {
+    const socketPath = path.join(t.dir, 'sds.sock');
+    const first = await startWorkloadSocket({ socketPath, provider, log: memoryLog().log });
+    expect(await asyncCodeOf(startWorkloadSocket({ socketPath, provider, log: memoryLog().log }))).toBe('ERR_SOCKET_IN_USE');
+    const client = new EnvoySdsClient(socketPath);
+    expect((await client.fetch(['default'])).status.code).toBe(status.OK);
+    client.close();
+    await first.close();
+    const file = path.join(t.dir, 'plain');
+    writeFileSync(file, 'x');
+    expect(await asyncCodeOf(startWorkloadSocket({ socketPath: file, provider, log: memoryLog().log }))).toBe('ERR_SOCKET_PATH');
+    expect(await asyncCodeOf(startWorkloadSocket({ socketPath: path.join(t.dir, 'x'.repeat(120)), provider, log: memoryLog().log }))).toBe('ERR_SOCKET_PATH');
+  });
+});
