@@ -3,9 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { pino } from 'pino';
-import { mintServiceAccountToken, TrustDomain } from '../workload-identity/index.js';
+import { kubernetesWorkloadId, mintServiceAccountToken, TrustDomain } from '../workload-identity/index.js';
 import { formatDuration, initCa, loadCa, loadDevTokenIssuer, startCaServer, STATE_FILE, writeFileAtomic, type CaDirectory } from '../ca/index.js';
 import { SdsClient, startAgent, type SdsIdentity } from '../sds/index.js';
 import { describeCa } from './ca-init.js';
@@ -25,11 +25,25 @@ const WORKLOADS = { server: { namespace: 'demo', serviceAccount: 'server' }, cli
 /** sun_path holds 107 bytes plus NUL on Linux. */
 const MAX_SOCKET_PATH = 107;
 
+/** The URI SANs of a certificate as Node reports them ("URI:a, DNS:b, ..."). */
+function uriSans(subjectaltname: string | undefined): string[] {
+  return (subjectaltname ?? '').split(', ').filter((x) => x.startsWith('URI:')).map((x) => x.slice(4));
+}
+
 /** The peer certificate's SPIFFE ID (its URI SAN, X509-SVID §2) and serial. */
 function peerOf(s: TLSSocket): { id: string; serial: string } {
   const c = s.getPeerCertificate();
-  const uri = (c.subjectaltname ?? '').split(', ').find((x) => x.startsWith('URI:'));
-  return { id: uri ? uri.slice(4) : '(no URI SAN)', serial: (c.serialNumber ?? '').toLowerCase() };
+  return { id: uriSans(c.subjectaltname)[0] ?? '(no URI SAN)', serial: (c.serialNumber ?? '').toLowerCase() };
+}
+
+/**
+ * Why a peer's X509-SVID is not the expected identity, or undefined when it is. X509-SVID §5: a peer is
+ * authorized by its SPIFFE ID, the certificate's one URI SAN, not by a host name.
+ */
+function wrongPeer(subjectaltname: string | undefined, expected: string): string | undefined {
+  const uris = uriSans(subjectaltname);
+  if (uris.length !== 1) return `the peer certificate has ${uris.length} URI SANs, want exactly one (X509-SVID)`;
+  return uris[0] === expected ? undefined : `the peer is ${uris[0]}, want ${expected}`;
 }
 
 /** Serial, SPIFFE ID and notAfter of the leaf an SDS identity carries. */
@@ -52,9 +66,9 @@ export function registerDev(program: Command, io: CliIo): void {
     .command('dev')
     .description('run the embedded default: a local CA, an agent serving Envoy SDS on a Unix socket, and two demo workloads doing mTLS with SDS-delivered, rotating certificates')
     .option('--dir <dir>', 'CA directory to create or reuse', '.castellan')
-    .option('--ttl <duration>', 'workload certificate lifetime (at least 1m); renewed at about half of it', durationFlag, 60_000)
+    .addOption(new Option('--ttl <duration>', 'workload certificate lifetime (at least 1m); renewed at about half of it').argParser(durationFlag).default(60_000, '1m'))
     .option('--duration <duration>', 'stop on its own after this long (default: run until Ctrl-C)', durationFlag)
-    .option('--interval <duration>', 'time between demo handshakes', durationFlag, 1_000)
+    .addOption(new Option('--interval <duration>', 'time between demo handshakes').argParser(durationFlag).default(1_000, '1s'))
     .option('--renew-fraction <f>', 'renew after this fraction of the lifetime, 0 < f < 1 (tests use small ones)', '0.5')
     .addHelpText(
       'after',
@@ -167,7 +181,11 @@ async function runDev(f: DevFlags, renewFraction: number, io: CliIo): Promise<vo
       });
     }
     const first = await withTimeout(Promise.all([sds.server.ready(), sds.client.ready()]), 15_000, 'the demo workloads got no certificate over SDS within 15 s; see ' + logFile);
-    const server = await tlsServer(first[0], sds.server);
+    const expected = {
+      server: kubernetesWorkloadId(ca.trustDomain, WORKLOADS.server.namespace, WORKLOADS.server.serviceAccount).toString(),
+      client: kubernetesWorkloadId(ca.trustDomain, WORKLOADS.client.namespace, WORKLOADS.client.serviceAccount).toString(),
+    };
+    const server = await demoTlsServer(first[0], sds.server, expected.client);
     cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
     const port = (server.address() as AddressInfo).port;
 
@@ -177,7 +195,7 @@ async function runDev(f: DevFlags, renewFraction: number, io: CliIo): Promise<vo
     cleanups.push(stop.dispose);
     while (!stop.stopped()) {
       try {
-        const r = await handshake(sds.client, port);
+        const r = await demoHandshake(sds.client, port, expected.server);
         handshakes++;
         say(`mTLS #${handshakes} ${r.protocol}  client saw ${r.server.id} ${short(r.server.serial)}  server saw ${r.client.id} ${short(r.client.serial)}`);
       } catch (err) {
@@ -194,9 +212,17 @@ async function runDev(f: DevFlags, renewFraction: number, io: CliIo): Promise<vo
   }
 }
 
-async function tlsServer(first: SdsIdentity, sds: SdsClient): Promise<Server> {
+/**
+ * The demo TLS server: requires a client certificate chaining to the SDS trust bundle and whose SPIFFE
+ * ID is `expectedClientId`; answers each connection with both peers' IDs and serials as JSON (or why it
+ * refused the client).
+ *
+ * @example const server = await demoTlsServer(await sds.ready(), sds, 'spiffe://cluster.local/ns/demo/sa/client');
+ */
+export async function demoTlsServer(first: SdsIdentity, sds: SdsClient, expectedClientId: string): Promise<Server> {
   const server = createServer({ cert: first.certificateChainPem, key: first.privateKeyPem, ca: first.trustedCaPem, requestCert: true, rejectUnauthorized: true }, (s) => {
-    s.end(JSON.stringify(peerOf(s)));
+    const refused = wrongPeer(s.getPeerCertificate().subjectaltname, expectedClientId);
+    s.end(JSON.stringify(refused ? { refused } : peerOf(s)));
   });
   // A new SecureContext for every SDS push: new connections use it, open ones keep theirs.
   sds.on('identity', (id) => server.setSecureContext({ cert: id.certificateChainPem, key: id.privateKeyPem, ca: id.trustedCaPem }));
@@ -204,7 +230,13 @@ async function tlsServer(first: SdsIdentity, sds: SdsClient): Promise<Server> {
   return server;
 }
 
-function handshake(sds: SdsClient, port: number): Promise<{ protocol: string; server: { id: string; serial: string }; client: { id: string; serial: string } }> {
+/**
+ * One demo mTLS handshake with the client's current SDS identity. Fails unless the server's SPIFFE ID
+ * is `expectedServerId` (checked instead of the host name, X509-SVID §5) and the server accepted ours.
+ *
+ * @example const r = await demoHandshake(sds, port, 'spiffe://cluster.local/ns/demo/sa/server');
+ */
+export function demoHandshake(sds: SdsClient, port: number, expectedServerId: string): Promise<{ protocol: string; server: { id: string; serial: string }; client: { id: string; serial: string } }> {
   const id = sds.current()!;
   return new Promise((resolve, reject) => {
     const s = connect({
@@ -213,8 +245,10 @@ function handshake(sds: SdsClient, port: number): Promise<{ protocol: string; se
       cert: id.certificateChainPem,
       key: id.privateKeyPem,
       ca: id.trustedCaPem,
-      // SPIFFE authenticates by URI SAN, not host name (X509-SVID §5): the ID is printed and checked by eye.
-      checkServerIdentity: () => undefined,
+      checkServerIdentity: (_host, cert) => {
+        const wrong = wrongPeer(cert.subjectaltname, expectedServerId);
+        return wrong ? new Error(`server identity: ${wrong}`) : undefined;
+      },
     });
     let body = '';
     let seen: { protocol: string; server: { id: string; serial: string } } | undefined;
@@ -223,8 +257,10 @@ function handshake(sds: SdsClient, port: number): Promise<{ protocol: string; se
     s.on('data', (d: Buffer) => (body += d.toString()));
     s.on('end', () => {
       s.destroy();
-      if (!seen || body === '') reject(new Error('the server closed without answering'));
-      else resolve({ ...seen, client: JSON.parse(body) as { id: string; serial: string } });
+      if (!seen || body === '') return reject(new Error('the server closed without answering'));
+      const answer = JSON.parse(body) as { id: string; serial: string } | { refused: string };
+      if ('refused' in answer) reject(new Error(`the server refused our identity: ${answer.refused}`));
+      else resolve({ ...seen, client: answer });
     });
     s.on('error', reject);
   });

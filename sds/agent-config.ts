@@ -1,35 +1,13 @@
 import { promises as fs } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { CastellanError } from '../workload-identity/index.js';
+import { CastellanError, parseDuration } from '../workload-identity/index.js';
 import { WORKLOAD_KEY_TYPES, type WorkloadKeyType } from './workload-key.js';
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-
-/**
- * Milliseconds in a duration such as `24h`, `90m`, `1h30m`, `500ms`.
- *
- * @example parseAgentDuration('1h30m') // 5_400_000
- */
-export function parseAgentDuration(text: string): number {
-  const s = text.trim();
-  const part = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y;
-  let total = 0;
-  let at = 0;
-  while (at < s.length) {
-    part.lastIndex = at;
-    const m = part.exec(s);
-    if (!m) throw new CastellanError('ERR_CONFIG', `"${text}" is not a duration (want e.g. "24h", "90m", "1h30m")`);
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    at = part.lastIndex;
-  }
-  if (s === '' || !Number.isFinite(total)) throw new CastellanError('ERR_CONFIG', `"${text}" is not a duration (want e.g. "24h", "90m", "1h30m")`);
-  return Math.round(total);
-}
 
 const duration = z.string().transform((s, ctx) => {
   try {
-    return parseAgentDuration(s);
+    return parseDuration(s);
   } catch {
     ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration (want e.g. "24h", "90m")` });
     return z.NEVER;

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { tokenSha256 } from '../workload-identity/index.js';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { systemClock, type AgentClock } from './agent-clock.js';
@@ -7,11 +8,11 @@ import type { BackoffOptions, RenewalOptions } from './backoff.js';
 import { BundleFollower } from './bundle-follower.js';
 import { CaClient } from './ca-client.js';
 import { ManagedIdentity } from './managed-identity.js';
-import { NodeProvider } from './node-provider.js';
+import { NodeProvider, type NodeProviderOptions } from './node-provider.js';
 import type { RotationEvent } from './rotation.js';
 import type { SecretProvider, TrustBundle } from './secret-source.js';
 import { SidecarProvider } from './sidecar-provider.js';
-import { TokenFile, tokenFingerprint } from './token-file.js';
+import { TokenFile } from './token-file.js';
 import { TrustBundleState } from './trust-bundle-state.js';
 import type { WorkloadKeyType } from './workload-key.js';
 import { startWorkloadSocket, type WorkloadSocket } from './workload-socket.js';
@@ -39,6 +40,8 @@ export interface AgentOptions {
   readonly agentId?: string;
   /** Node mode: how long an unused identity is kept, ms. Default 300000. */
   readonly nodeIdleMs?: number;
+  /** Node mode: bounds on concurrent token proofs and the refused-token memory (defaults suit production). */
+  readonly nodeProofLimits?: NodeProviderOptions['proofLimits'];
   /** Serve SDS and the Workload API on this Unix socket; absent: no socket (the caller serves `provider`). */
   readonly socketPath?: string;
   /** Prometheus registry for the agent's (and the socket's) metrics. Default: a new one. */
@@ -125,7 +128,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       sign: async (csrDer, ttlSeconds) => {
         // Read on every request: the kubelet rotates projected tokens.
         const token = await tokenFile!.read();
-        log.debug({ tokenSha256: tokenFingerprint(token) }, 'requesting a certificate');
+        log.debug({ tokenSha256: tokenSha256(token) }, 'requesting a certificate');
         return client.sign({ csrDer, ttlSeconds, bundleSequence: bundles.current?.sequence ?? 0, agentId, token });
       },
     });
@@ -141,6 +144,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       rotation: { ...rotation, metrics },
       clock,
       ...(o.nodeIdleMs !== undefined ? { idleMs: o.nodeIdleMs } : {}),
+      ...(o.nodeProofLimits !== undefined ? { proofLimits: o.nodeProofLimits } : {}),
       metrics,
       log,
     });

@@ -50,7 +50,7 @@ export type CaCallErrorCode = 'ERR_TOKEN_REJECTED' | 'ERR_PERMISSION_DENIED' | '
 const CA_PATH = '/castellan/ca';
 
 /** Maps a gRPC failure to a CastellanError that keeps the CA's own reason (it was written for us). */
-export function caCallError(err: ServiceError, what: string): CastellanError<CaCallErrorCode> {
+function caCallError(err: ServiceError, what: string): CastellanError<CaCallErrorCode> {
   const reason = err.details || err.message;
   const context = { grpcStatus: err.code };
   switch (err.code) {

@@ -1,10 +1,11 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { checkRequest, forLog, nodeFields, type DeltaDiscoveryRequest } from './discovery-request.js';
+import { checkRequest, forLog, MAX_RESOURCE_NAMES, nodeFields, type DeltaDiscoveryRequest } from './discovery-request.js';
+import { workloadError } from './grpc-status.js';
 import { deltaResponse } from './discovery-response.js';
 import { snapshotSecrets, type EncodedSecret } from './envoy-secrets.js';
 import { nextNonce, nextVersion } from './response-nonce.js';
 import type { SecretWatch } from './secret-source.js';
-import { failCall, openWatch, type WorkloadServerContext } from './workload-call.js';
+import { failCall, failOpened, openWatch, type WorkloadServerContext } from './workload-call.js';
 
 /**
  * `DeltaSecrets`: incremental SDS (xDS protocol, "Incremental xDS").
@@ -15,10 +16,16 @@ import { failCall, openWatch, type WorkloadServerContext } from './workload-call
  * - The server remembers, per resource, the version the client holds: seeded from
  *   `initial_resource_versions` on the first request of a (re)connected stream, so a resource the
  *   client already has at the current version is not sent again.
- * - `resource_names_unsubscribe` is answered with the names in `removed_resources` (for those the client
- *   held), and a subscribed name the agent does not serve is reported in `removed_resources` once,
- *   which is how the incremental protocol says "does not exist" without a timeout.
+ * - `removed_resources` carries only resources the client holds: those it unsubscribed from and those
+ *   that stopped being served (xDS protocol, "Deleting Resources": it tells the client to remove the
+ *   resource from its local cache). A subscribed name the agent does not serve is not answered at all:
+ *   the protocol defines no "does not exist" signal for it ("Knowing When a Requested Resource Does Not
+ *   Exist" describes only the client's timeout), and Envoy's SdsApi takes a removal as the end of
+ *   warming without a secret, whereas silence keeps it waiting for the secret (its
+ *   `initial_fetch_timeout`), as over state-of-the-world SDS.
  * - An empty subscription on the first request, or `*`, is a wildcard subscription.
+ * - At most MAX_RESOURCE_NAMES subscribed names per stream (INVALID_ARGUMENT beyond), so a client cannot
+ *   grow a stream's state without bound a request at a time.
  */
 export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuplexStream<DeltaDiscoveryRequest, Buffer>): void {
   const api = 'sds_delta';
@@ -26,7 +33,7 @@ export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuple
   let started = false;
   let wildcard = false;
   const subscribed = new Set<string>();
-  /** name → version the client holds; '' = told it does not exist. */
+  /** name → version the client holds. */
   const held = new Map<string, string>();
   let pendingRemoved: string[] = [];
   let lastNonce = '';
@@ -56,7 +63,7 @@ export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuple
     call.end();
   });
 
-  const respond = () => {
+  const respondOrThrow = () => {
     if (!watch || !started || ended) return;
     const secrets = snapshotSecrets(watch.current());
     const names = new Set(subscribed);
@@ -71,15 +78,15 @@ export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuple
           resources.push(r);
           held.set(name, r.version);
         }
-      } else if (held.get(name) !== '' && !(wildcard && !subscribed.has(name))) {
-        // Subscribed but not served: say so once (a resource the client held that disappeared too).
+      } else if (held.has(name)) {
+        // The client holds a resource that is no longer served: it must drop it.
         removed.push(name);
-        held.set(name, '');
+        held.delete(name);
       }
     }
     // A resource the client declared in initial_resource_versions that is no longer served.
-    for (const [name, version] of held) {
-      if (version !== '' && !names.has(name)) {
+    for (const name of held.keys()) {
+      if (!names.has(name)) {
         removed.push(name);
         held.delete(name);
       }
@@ -91,6 +98,16 @@ export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuple
     if (firstRequestAt !== 0 && resources.length > 0) {
       ctx.metrics.firstSecretSeconds.observe({ api }, (performance.now() - firstRequestAt) / 1000);
       firstRequestAt = 0;
+    }
+  };
+
+  // Serving must never throw out of an event handler (that would end the process): a failure fails
+  // this call only.
+  const respond = () => {
+    try {
+      respondOrThrow();
+    } catch (err) {
+      failOpened(ctx, api, call, err, end);
     }
   };
 
@@ -125,9 +142,12 @@ export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuple
         continue;
       }
       subscribed.delete(name);
-      const had = held.get(name);
-      held.delete(name);
-      if (had !== undefined && had !== '') pendingRemoved.push(name);
+      if (held.delete(name)) pendingRemoved.push(name);
+    }
+    if (subscribed.size > MAX_RESOURCE_NAMES) {
+      failCall(ctx, api, call, workloadError('ERR_SDS_TOO_MANY_NAMES', `sds: a stream may subscribe to at most ${MAX_RESOURCE_NAMES} resource names; it asked for ${subscribed.size}`), node);
+      end();
+      return;
     }
     respond();
   });
@@ -144,5 +164,5 @@ export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuple
     watch = opened.watch;
     unsubscribe = watch.onChange(respond);
     respond();
-  });
+  }).catch((err: unknown) => failOpened(ctx, api, call, err, end));
 }

@@ -32,12 +32,19 @@ const STATUS_BY_CODE: Readonly<Record<string, status>> = {
   ERR_SAN_MISMATCH: status.PERMISSION_DENIED,
   ERR_NOT_READY: status.UNAVAILABLE,
   ERR_AUTH_BACKEND_UNAVAILABLE: status.UNAVAILABLE,
+  // The agent's own trouble, not the caller's credentials: the caller can only retry later.
+  ERR_TOKEN_FILE: status.UNAVAILABLE,
+  ERR_CA_UNAVAILABLE: status.UNAVAILABLE,
+  ERR_CA_REFUSED: status.UNAVAILABLE,
+  ERR_CA_RESPONSE: status.UNAVAILABLE,
+  ERR_IDENTITY_CHANGED: status.UNAVAILABLE,
   ERR_CANCELLED: status.CANCELLED,
 };
 
 /**
  * The one mapping from errors to gRPC statuses for the agent's servers (the codes are those of the
- * `SecretProvider` contract in secret-source.ts). Every `ERR_TOKEN_*` is UNAUTHENTICATED; a deliberate
+ * `SecretProvider` contract in secret-source.ts). Every `ERR_TOKEN_*` about the caller's token is
+ * UNAUTHENTICATED (ERR_TOKEN_FILE, the agent's own token file, is UNAVAILABLE); a deliberate
  * error keeps its message, written for the caller; anything else is INTERNAL with a fixed message.
  *
  * @example

@@ -28,7 +28,6 @@ export {
   agentConfigSchema,
   DEFAULT_SOCKET,
   loadAgentConfigFile,
-  parseAgentDuration,
   resolveAgentConfig,
   type AgentConfig,
   type AgentConfigInput,

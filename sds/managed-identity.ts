@@ -12,7 +12,7 @@ export class ManagedIdentity {
   private readonly unsubscribe: () => void;
 
   constructor(bundles: TrustBundleState, o: Omit<RotationOptions, 'cache' | 'bundle' | 'offerBundle'>, onIdle: () => void = () => undefined) {
-    this.cache = new SecretCache(onIdle);
+    this.cache = new SecretCache(onIdle, o.log);
     this.rotation = new IdentityRotation({ ...o, cache: this.cache, bundle: () => bundles.current, offerBundle: (b) => bundles.offer(b, 'sign') });
     this.unsubscribe = bundles.subscribe((b) => this.bundleChanged(b));
   }

@@ -6,7 +6,9 @@ import type { CaClient } from './ca-client.js';
 import { ManagedIdentity } from './managed-identity.js';
 import type { RotationOptions } from './rotation.js';
 import type { SecretProvider, SecretWatch, StreamCaller } from './secret-source.js';
-import { tokenExpiry } from './token-file.js';
+import { jwtExpiryOrThrow } from './token-file.js';
+import { capFromRefusal } from './ttl-cap.js';
+import { TokenProofGuard } from './token-proof-guard.js';
 import type { TrustBundleState } from './trust-bundle-state.js';
 import { generateWorkloadKey } from './workload-key.js';
 
@@ -21,6 +23,8 @@ export interface NodeProviderOptions {
   readonly idleMs?: number;
   readonly metrics?: AgentMetrics;
   readonly log: Logger;
+  /** Bounds on token proofs (defaults in token-proof-guard.ts); tests make them small. */
+  readonly proofLimits?: ConstructorParameters<typeof TokenProofGuard>[1];
 }
 
 interface PodToken {
@@ -35,9 +39,6 @@ interface NodeIdentity {
   idleTimer: unknown;
 }
 
-/** Without an `exp`, a proof is not remembered: every stream with such a token asks the CA again. */
-const NO_EXP = 0;
-
 /**
  * Node mode (DESIGN §5): one agent serves every pod of a node. Each stream carries its pod's token; the
  * CA proves which identity that token stands for (the agent sends a CSR without a SAN and the CA signs
@@ -51,9 +52,15 @@ export class NodeProvider implements SecretProvider {
   private readonly byToken = new Map<string, { spiffeId: string; expiresAt: number }>();
   private readonly identities = new Map<string, NodeIdentity>();
   private readonly proving = new Map<string, Promise<string>>();
+  private readonly guard: TokenProofGuard;
+  /** The lifetime asked for: the configured one, or the CA's maximum once the CA refused the former. */
+  private ttlMs: number;
   private closed = false;
 
-  constructor(private readonly o: NodeProviderOptions) {}
+  constructor(private readonly o: NodeProviderOptions) {
+    this.guard = new TokenProofGuard(() => o.clock.now().getTime(), o.proofLimits);
+    this.ttlMs = o.rotation.ttlMs;
+  }
 
   /** The identities held now (for metrics and readiness). */
   get served(): readonly ManagedIdentity[] {
@@ -76,8 +83,18 @@ export class NodeProvider implements SecretProvider {
     }
     const sha = tokenSha256(token);
     const now = this.o.clock.now().getTime();
-    const exp = tokenExpiry(token)?.getTime() ?? NO_EXP;
-    if (exp !== NO_EXP && exp <= now) throw new CastellanError('ERR_TOKEN_EXPIRED', 'sds: the stream\'s token has expired; send the pod\'s current token');
+    let exp: number;
+    try {
+      // Local checks first: garbage, expired and recently refused tokens cost no key and no CA call.
+      exp = jwtExpiryOrThrow(token).getTime();
+      if (exp <= now) throw new CastellanError('ERR_TOKEN_EXPIRED', 'sds: the stream\'s token has expired; send the pod\'s current token');
+      this.guard.checkNotRefused(sha);
+    } catch (err) {
+      const reason = (err as CastellanError).code;
+      this.o.metrics?.nodeTokenRefusals.inc({ reason });
+      this.o.log.info({ tokenSha256: sha, reason, peer: caller.peer }, 'node mode: stream token refused locally');
+      throw err;
+    }
     let spiffeId = this.byToken.get(sha);
     if (spiffeId && (spiffeId.expiresAt <= now || !this.identities.has(spiffeId.spiffeId))) {
       this.byToken.delete(sha);
@@ -88,16 +105,23 @@ export class NodeProvider implements SecretProvider {
     if (!ni) throw new CastellanError('ERR_NOT_READY', 'sds: the identity was released while the stream started; retry');
     if (ni.idleTimer !== undefined) this.o.clock.clearTimeout(ni.idleTimer);
     ni.idleTimer = undefined;
-    if (exp !== NO_EXP) ni.tokens.set(sha, { token, expiresAt: exp });
+    ni.tokens.set(sha, { token, expiresAt: exp });
     this.o.log.debug({ tokenSha256: sha, spiffeId: id, peer: caller.peer }, 'node mode: stream authenticated');
-    return ni.managed.watch(signal);
+    try {
+      return await ni.managed.watch(signal);
+    } catch (err) {
+      // The stream went away (or the identity has no certificate yet): if no other stream holds the
+      // identity, its idle timer must run, or the identity would be kept and renewed forever.
+      if (ni.managed.cache.watchers === 0) this.idle(id);
+      throw err;
+    }
   }
 
   /** Asks the CA which identity `token` stands for; concurrent streams with one token share one request. */
   private prove(token: string, sha: string, exp: number): Promise<string> {
     const pending = this.proving.get(sha);
     if (pending) return pending;
-    const p = this.signFor(token, sha, exp).finally(() => this.proving.delete(sha));
+    const p = this.guard.run(() => this.signFor(token, sha, exp)).finally(() => this.proving.delete(sha));
     this.proving.set(sha, p);
     return p;
   }
@@ -108,18 +132,31 @@ export class NodeProvider implements SecretProvider {
     for (const [s, e] of this.byToken) if (e.expiresAt <= now) this.byToken.delete(s);
     const key = await generateWorkloadKey(this.o.rotation.keyType);
     const csrDer = await createSvidRequest(key); // no SAN: the CA decides the identity from the token
-    let signed;
-    try {
-      signed = await this.o.client().sign({
+    const sign = () =>
+      this.o.client().sign({
         csrDer,
-        ttlSeconds: Math.max(1, Math.round(this.o.rotation.ttlMs / 1000)),
+        ttlSeconds: Math.max(1, Math.round(this.ttlMs / 1000)),
         bundleSequence: this.o.bundles.current?.sequence ?? 0,
         agentId: this.o.agentId,
         token,
       });
+    let signed;
+    try {
+      try {
+        signed = await sign();
+      } catch (err) {
+        const cap = capFromRefusal(err, this.ttlMs);
+        if (cap === undefined) throw err;
+        // The CA refuses lifetimes above its maximum: a configuration error, said loudly; then ask for
+        // the CA's maximum (for this proof and every identity created after it).
+        this.o.log.error({ configuredTtlMs: this.o.rotation.ttlMs, caMaxTtlMs: cap, detail: (err as Error).message }, 'node mode: the configured ttl exceeds the CA\'s maximum; requesting the CA\'s maximum instead (lower the agent\'s ttl)');
+        this.ttlMs = cap;
+        signed = await sign();
+      }
     } catch (err) {
       const code = isCastellanError(err) ? err.code : 'ERR_INTERNAL';
       if (code === 'ERR_TOKEN_REJECTED' || code === 'ERR_PERMISSION_DENIED') {
+        this.guard.rememberRefused(sha, err as CastellanError);
         this.o.metrics?.nodeTokenRefusals.inc({ reason: code });
         this.o.log.info({ tokenSha256: sha, reason: code, detail: (err as Error).message }, 'node mode: the CA refused a stream\'s token');
         throw err;
@@ -133,13 +170,14 @@ export class NodeProvider implements SecretProvider {
     if (!ni) {
       ni = this.addIdentity(spiffeId);
       ni.managed.rotation.adopt(signed, key);
+      // Until a stream takes it (watch() clears this), the identity is idle: a stream cancelled during
+      // the proof must not leave it held and renewed forever.
+      this.idle(spiffeId);
       this.o.log.info({ spiffeId, tokenSha256: sha }, 'node mode: new identity');
     }
     // else: the identity already has a certificate its streams share; this one only proved the token.
-    if (exp !== NO_EXP) {
-      this.byToken.set(sha, { spiffeId, expiresAt: exp });
-      ni.tokens.set(sha, { token, expiresAt: exp });
-    }
+    this.byToken.set(sha, { spiffeId, expiresAt: exp });
+    ni.tokens.set(sha, { token, expiresAt: exp });
     return spiffeId;
   }
 
@@ -152,6 +190,7 @@ export class NodeProvider implements SecretProvider {
         this.o.bundles,
         {
           ...this.o.rotation,
+          ttlMs: this.ttlMs,
           clock: this.o.clock,
           spiffeId,
           log: this.o.log,

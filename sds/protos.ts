@@ -7,9 +7,10 @@ import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-load
 import protobuf from 'protobufjs';
 
 /**
- * The protos the agent serves. Envoy's own `.proto` files (data-plane-api with its xds, validate and
- * googleapis imports) ship inside `@grpc/grpc-js-xds` under `deps/`; only SPIFFE's `workload.proto`
- * (which no package ships) lives in the repository's `proto/` folder.
+ * The protos the agent's workload socket serves. Envoy's own `.proto` files (data-plane-api with its xds,
+ * validate and googleapis imports) are read from `@grpc/grpc-js-xds`'s `deps/`; SPIFFE's
+ * `workload.proto` from the repository's `proto/` folder, which also holds the CA's protos (the agent's
+ * CA client loads those in ca-protos.ts).
  */
 
 /** The SDS resource type (xDS protocol: type URLs are `type.googleapis.com/<message full name>`). */
@@ -21,7 +22,7 @@ export const WORKLOAD_API_SERVICE = 'SpiffeWorkloadAPI';
  * Loader options. `json: true` makes protobufjs unpack a `google.protobuf.Any` whose type is loaded into
  * `{'@type': url, ...fields}`, which lets test clients read a Secret without a second decoder.
  */
-export const SDS_PROTO_OPTIONS: Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, json: true };
+const SDS_PROTO_OPTIONS: Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, json: true };
 
 /** The Envoy protos the SDS server loads: the service, the Secret it serves, the SPIFFE validator inside `ALL`. */
 const SDS_PROTO_FILES: readonly string[] = [

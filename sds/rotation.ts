@@ -8,6 +8,7 @@ import type { SecretCache } from './secret-cache.js';
 import type { TrustBundle, WorkloadSvid } from './secret-source.js';
 import { generateWorkloadKey, type WorkloadKeyType } from './workload-key.js';
 import { workloadSvid } from './workload-svid.js';
+import { capFromRefusal } from './ttl-cap.js';
 import type { KeyObject } from 'node:crypto';
 
 /** What the rotation reports to whoever assembles the agent (the dev command prints these). */
@@ -58,11 +59,14 @@ export class IdentityRotation {
   private outcomeWaiters: (() => void)[] = [];
   /** The last failure, cleared by a success. */
   lastError: Error | undefined;
+  /** The lifetime asked for: the configured one, or the CA's maximum once the CA refused the former. */
+  private ttlMs: number;
   /** When the next attempt is due. */
   nextAttemptAt: Date | undefined;
 
   constructor(private readonly o: RotationOptions) {
     this.spiffeIdNow = o.spiffeId;
+    this.ttlMs = o.ttlMs;
   }
 
   /** The certificate served now (possibly expired while the CA is unreachable). */
@@ -143,7 +147,7 @@ export class IdentityRotation {
       // The SAN is optional (DESIGN §2); once the identity is known it lets the CA refuse a mix-up.
       const id = this.spiffeIdNow ? SpiffeId.parse(this.spiffeIdNow) : undefined;
       const csr = await createSvidRequest(key, id);
-      const signed = await this.o.sign(csr, Math.max(1, Math.round(this.o.ttlMs / 1000)), this.svid);
+      const signed = await this.o.sign(csr, Math.max(1, Math.round(this.ttlMs / 1000)), this.svid);
       if (this.stopped) return;
       if (this.o.spiffeId !== undefined && signed.spiffeId !== this.o.spiffeId) {
         throw new CastellanError('ERR_IDENTITY_CHANGED', `sds: the CA answered for ${signed.spiffeId}, want ${this.o.spiffeId}`);
@@ -186,6 +190,21 @@ export class IdentityRotation {
     const e = err instanceof Error ? err : new Error(String(err));
     const code = isCastellanError(err) ? err.code : 'ERR_INTERNAL';
     this.lastError = e;
+    const cap = capFromRefusal(err, this.ttlMs);
+    if (cap !== undefined) {
+      // The CA refuses lifetimes above its maximum (it does not shorten them): a configuration error,
+      // said loudly once, then the CA's maximum is asked for at once instead of failing forever.
+      this.o.log.error({ spiffeId: this.spiffeIdNow, configuredTtlMs: this.o.ttlMs, caMaxTtlMs: cap, detail: e.message }, 'the configured ttl exceeds the CA\'s maximum; requesting the CA\'s maximum instead (lower the agent\'s ttl)');
+      this.ttlMs = cap;
+      this.o.metrics?.rotationFailures.inc({ reason: code });
+      this.schedule(0);
+      return;
+    }
+    if (code === 'ERR_CA_REFUSED') {
+      // The CA refused the request itself, not the workload: retrying will not help until the
+      // configuration changes, so it is an error, not a warning (readiness reports it too).
+      this.o.log.error({ spiffeId: this.spiffeIdNow, reason: code, detail: e.message }, 'the CA refused the certificate request; check the agent\'s configuration (ttl, key type)');
+    }
     const delay = backoffDelay(this.failures, this.o.backoff, this.o.random);
     this.failures++;
     this.o.metrics?.rotationFailures.inc({ reason: code });

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { credentials, makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { systemClock, type AgentClock } from './agent-clock.js';
 import { DEFAULT_SECRET, ROOTCA_SECRET } from './envoy-secrets.js';
 import { agentProtos, SDS_SERVICE, SECRET_TYPE_URL } from './protos.js';
 
@@ -26,6 +27,8 @@ export interface SdsClientOptions {
   log?: Logger;
   /** First reconnect delay in ms, doubled up to 5 s after each failure. Default 100. */
   reconnectDelayMs?: number;
+  /** Timers for reconnects (tests inject a manual clock). Default: the system clock. */
+  clock?: AgentClock;
 }
 
 interface SecretMessage {
@@ -56,11 +59,14 @@ export class SdsClient extends EventEmitter<{ identity: [SdsIdentity]; error: [E
   #ca: string | undefined;
   #closed = false;
   #delay: number;
-  #timer: NodeJS.Timeout | undefined;
+  #timer: unknown;
+  readonly #clock: AgentClock;
+  #connects = 0;
 
   constructor(private readonly options: SdsClientOptions) {
     super();
     this.#delay = options.reconnectDelayMs ?? 100;
+    this.#clock = options.clock ?? systemClock;
     // The dev demo listens for 'identity' only; an unhandled 'error' must not crash it.
     this.on('error', () => {});
     this.#connect();
@@ -80,13 +86,22 @@ export class SdsClient extends EventEmitter<{ identity: [SdsIdentity]; error: [E
   /** Stops the stream and any reconnect. Idempotent. */
   close(): void {
     this.#closed = true;
-    clearTimeout(this.#timer);
-    this.#stream?.cancel();
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const stream = this.#stream;
+    this.#stream = undefined;
+    stream?.cancel();
     this.#client?.close();
+  }
+
+  /** Streams opened so far (the first and every reconnect); for tests and diagnostics. */
+  get connects(): number {
+    return this.#connects;
   }
 
   #connect(): void {
     if (this.#closed) return;
+    this.#connects++;
     const { sds } = agentProtos();
     const Client = makeGenericClientConstructor(sds[SDS_SERVICE] as ServiceDefinition, 'SecretDiscoveryService');
     this.#client?.close();
@@ -110,19 +125,33 @@ export class SdsClient extends EventEmitter<{ identity: [SdsIdentity]; error: [E
       this.#delay = this.options.reconnectDelayMs ?? 100;
       stream.write({ node, typeUrl: SECRET_TYPE_URL, resourceNames: names, versionInfo: acked, responseNonce: res.nonce });
     });
+    // grpc-js may report one failure as both 'error' and 'end' (and a status after 'end'): only the first
+    // event of the current stream schedules a reconnect; events of an older stream are ignored.
     stream.on('error', (err) => {
-      if (this.#closed) return;
+      if (this.#closed || stream !== this.#stream) return;
       this.emit('error', err);
       this.options.log?.warn({ err: err.message, retryInMs: this.#delay }, 'sds-client: stream failed; reconnecting');
-      this.#timer = setTimeout(() => this.#connect(), this.#delay);
-      this.#timer.unref();
-      this.#delay = Math.min(this.#delay * 2, 5000);
+      this.#scheduleReconnect(stream);
     });
     stream.on('end', () => {
-      if (this.#closed) return;
-      this.#timer = setTimeout(() => this.#connect(), this.#delay);
-      this.#timer.unref();
+      if (this.#closed || stream !== this.#stream) return;
+      this.options.log?.info({ retryInMs: this.#delay }, 'sds-client: the agent ended the stream; reconnecting');
+      this.#scheduleReconnect(stream);
     });
+  }
+
+  /** One reconnect per failed stream, with backoff; the old call is cancelled. Nothing after close(). */
+  #scheduleReconnect(failed: ClientDuplexStream<unknown, Response>): void {
+    if (this.#closed || failed !== this.#stream) return;
+    this.#stream = undefined;
+    failed.cancel();
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    // systemClock's timers are unref'd: a reconnect alone does not keep the process alive.
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#timer = undefined;
+      this.#connect();
+    }, this.#delay);
+    this.#delay = Math.min(this.#delay * 2, 5000);
   }
 
   /** Takes what a response carries; returns a problem description for a NACK, or undefined. */

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { IdentitySnapshot, SecretChange, SecretWatch, TrustBundle, WorkloadSvid } from './secret-source.js';
 
 type Listener = (changed: ReadonlySet<SecretChange>) => void;
@@ -27,8 +28,14 @@ export class SecretCache {
   private openWatches = 0;
   private readyWaiters: (() => void)[] = [];
 
-  /** @param onIdle called when the last watch closes (node mode forgets idle identities). */
-  constructor(private readonly onIdle: () => void = () => undefined) {}
+  /**
+   * @param onIdle called when the last watch closes (node mode forgets idle identities).
+   * @param log where a failing listener is reported (a bug in a stream's push; the others still get theirs).
+   */
+  constructor(
+    private readonly onIdle: () => void = () => undefined,
+    private readonly log?: Pick<Logger, 'error'>,
+  ) {}
 
   current(): IdentitySnapshot | undefined {
     return this.snapshot;
@@ -73,8 +80,9 @@ export class SecretCache {
     for (const l of [...this.listeners]) {
       try {
         l(changed);
-      } catch {
-        // One stream's failing listener must not stop the push to the others.
+      } catch (err) {
+        // One stream's failing listener must not stop the push to the others; it is a bug, so say so.
+        this.log?.error({ err, changed: [...changed] }, 'sds: a stream failed to take a secret change');
       }
     }
   }

@@ -4,7 +4,7 @@ import { sotwResponse } from './discovery-response.js';
 import { snapshotSecrets, type EncodedSecret } from './envoy-secrets.js';
 import { nextNonce, nextVersion } from './response-nonce.js';
 import type { IdentitySnapshot, SecretWatch } from './secret-source.js';
-import { callerFields, failCall, openWatch, type WorkloadServerContext } from './workload-call.js';
+import { callerFields, failCall, failOpened, openWatch, type WorkloadServerContext } from './workload-call.js';
 
 const pushCache = new WeakMap<IdentitySnapshot, Map<string, { nonce: string; bytes: Buffer }>>();
 
@@ -37,12 +37,17 @@ function sharedPush(snapshot: IdentitySnapshot, key: string, resources: readonly
  *   for them (its `initial_fetch_timeout`), as it does with SPIRE and Istio for an unknown secret. If
  *   none of the subscribed names exists nothing is sent: Envoy rejects an SDS response without the
  *   resource it asked for ("Missing SDS resources").
- * - Empty `resource_names` (or `*`) is a wildcard: every resource the agent serves.
+ * - `*` is a wildcard: every resource the agent serves. An empty `resource_names` is the legacy
+ *   wildcard only while the client has never named a resource on this stream; once it has, an empty
+ *   list unsubscribes from everything (xDS protocol, "How the client specifies what resources to
+ *   return"), and nothing is sent until it subscribes again.
  */
 export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDuplexStream<DiscoveryRequest, Buffer>): void {
   const api = 'sds_sotw';
   let watch: SecretWatch | undefined;
   let names: readonly string[] | undefined;
+  /** The client named resources at least once: an empty list no longer means wildcard. */
+  let everNamed = false;
   let lastNonce = '';
   let sentKey: string | undefined;
   let node: ReturnType<typeof nodeFields> = {};
@@ -71,19 +76,23 @@ export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDupl
     call.end();
   });
 
-  const respond = (push: boolean) => {
+  const respondOrThrow = (push: boolean) => {
     if (!watch || names === undefined || ended) return;
     const snapshot = watch.current();
     const secrets = snapshotSecrets(snapshot);
-    const wanted = names.length === 0 || names.includes('*') ? secrets.names : names;
+    const wildcard = names.includes('*') || (names.length === 0 && !everNamed);
+    const wanted = wildcard ? secrets.names : names;
     const resources: EncodedSecret[] = [];
     for (const name of wanted) {
       const r = secrets.get(name);
       if (r) resources.push(r);
     }
     const key = resources.map((r) => `${r.name}\u0000${r.version}`).join('\u0000');
-    if (key === sentKey || resources.length === 0) return;
+    if (key === sentKey) return;
     sentKey = key;
+    // Nothing to send (unsubscribed, or names the agent does not serve); remembering the empty key means a
+    // later subscription to a resource sent before gets it again.
+    if (resources.length === 0) return;
     if (push) {
       // A change reaches every stream with the same subscription in one synchronous round: they share
       // one encoded response (nonces need only be unique within a stream; this one is new to each).
@@ -98,6 +107,16 @@ export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDupl
     if (firstRequestAt !== 0) {
       ctx.metrics.firstSecretSeconds.observe({ api }, (performance.now() - firstRequestAt) / 1000);
       firstRequestAt = 0;
+    }
+  };
+
+  // Serving must never throw out of an event handler (that would end the process): a failure fails
+  // this call only.
+  const respond = (push: boolean) => {
+    try {
+      respondOrThrow(push);
+    } catch (err) {
+      failOpened(ctx, api, call, err, end);
     }
   };
 
@@ -124,6 +143,7 @@ export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDupl
       ctx.log.warn({ api, ...node, nonce: forLog(req.responseNonce, 64), version: forLog(req.versionInfo, 64), error: forLog(req.errorDetail.message), code: req.errorDetail.code }, 'sds: client rejected secrets (NACK)');
     }
     names = [...new Set(req.resourceNames)];
+    if (names.length > 0) everNamed = true;
     respond(false);
   });
 
@@ -140,5 +160,5 @@ export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDupl
     if (opened.caller.token !== undefined) ctx.log.debug({ api, ...node, ...callerFields(opened.caller) }, 'sds: stream identity resolved');
     unsubscribe = watch.onChange(() => respond(true));
     respond(false);
-  });
+  }).catch((err: unknown) => failOpened(ctx, api, call, err, end));
 }

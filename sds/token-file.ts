@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { CastellanError, tokenSha256 } from '../workload-identity/index.js';
+import { CastellanError } from '../workload-identity/index.js';
 
 /**
  * A projected service-account token on disk. The kubelet rewrites it before it expires, so it is read
@@ -25,9 +25,6 @@ export class TokenFile {
   }
 }
 
-/** For logs: the token's SHA-256, never the token. */
-export const tokenFingerprint = (token: string): string => tokenSha256(token);
-
 /**
  * The `exp` claim of a JWT, read without verifying it (the CA verifies; the agent only needs to know how
  * long to remember which identity the CA proved for this token). Undefined when absent or unreadable.
@@ -43,4 +40,32 @@ export function tokenExpiry(token: string): Date | undefined {
   } catch {
     return undefined;
   }
+}
+
+const B64URL = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * Node mode's local gate before a token costs a key and a CA call: the token must be a compact JWS
+ * (RFC 7515 §7.1: three base64url parts) whose header and payload are JSON objects and whose payload
+ * has a numeric `exp` (RFC 7519 §4.1.4; Kubernetes projected tokens always carry one). Not a
+ * verification: the CA verifies the signature. Returns `exp`; throws ERR_TOKEN_MALFORMED.
+ *
+ * @example const exp = jwtExpiryOrThrow(podToken); // Date
+ */
+export function jwtExpiryOrThrow(token: string): Date {
+  const parts = token.split('.');
+  const objectAt = (i: number): Record<string, unknown> | undefined => {
+    try {
+      const v: unknown = JSON.parse(Buffer.from(parts[i]!, 'base64url').toString('utf8'));
+      return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  if (parts.length !== 3 || !parts.every((p) => B64URL.test(p)) || !objectAt(0) || !objectAt(1)) {
+    throw new CastellanError('ERR_TOKEN_MALFORMED', 'sds: the stream\'s token is not a JWT (want header.payload.signature, base64url); send the pod\'s service-account token');
+  }
+  const exp = tokenExpiry(token);
+  if (!exp) throw new CastellanError('ERR_TOKEN_MALFORMED', 'sds: the stream\'s token has no numeric "exp" claim; use a projected service-account token');
+  return exp;
 }

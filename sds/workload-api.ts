@@ -3,7 +3,7 @@ import { workloadError } from './grpc-status.js';
 import { agentProtos, methodOf, WORKLOAD_API_SERVICE } from './protos.js';
 import type { IdentitySnapshot, SecretChange, TrustBundle } from './secret-source.js';
 import type { WorkloadApi } from './sds-metrics.js';
-import { failCall, openWatch, type WorkloadServerContext } from './workload-call.js';
+import { failCall, failOpened, openWatch, type WorkloadServerContext } from './workload-call.js';
 
 /**
  * The SPIFFE Workload API's X.509 methods (SPIFFE Workload API spec; X509-SVID spec §6 for the
@@ -76,6 +76,7 @@ function serveStream(
     if (!opened) return end();
     if (ended) return opened.watch.close();
     const { watch } = opened;
+    cleanup = () => watch.close();
     const started = performance.now();
     const send = () => {
       if (ended) return;
@@ -83,7 +84,11 @@ function serveStream(
       ctx.metrics.pushes.inc({ api });
     };
     const off = watch.onChange((changed) => {
-      if (pushOn(changed)) send();
+      try {
+        if (pushOn(changed)) send();
+      } catch (err) {
+        failOpened(ctx, api, call, err, end);
+      }
     });
     cleanup = () => {
       off();
@@ -91,7 +96,7 @@ function serveStream(
     };
     send();
     ctx.metrics.firstSecretSeconds.observe({ api }, (performance.now() - started) / 1000);
-  });
+  }).catch((err: unknown) => failOpened(ctx, api, call, err, end));
 }
 
 /** `/SpiffeWorkloadAPI/FetchX509SVID`: the SVID, its key and bundles; a new message on every change. */

@@ -87,3 +87,18 @@ export async function openWatch(
     return undefined;
   }
 }
+
+/**
+ * What a stream does when serving its opened watch throws (a bug, or a snapshot that cannot be encoded):
+ * that one call fails INTERNAL and is logged at error; the stream releases its watch; the agent and its
+ * other streams carry on (an unhandled rejection would end the process).
+ *
+ * @example void openWatch(ctx, api, call).then(serve).catch((err) => failOpened(ctx, api, call, err, end));
+ */
+export function failOpened(ctx: WorkloadServerContext, api: WorkloadApi, call: ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown>, err: unknown, end: () => void): void {
+  try {
+    failCall(ctx, api, call, err);
+  } finally {
+    end();
+  }
+}

@@ -1,4 +1,4 @@
-import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { Server, ServerCredentials, type MethodDefinition, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
@@ -68,6 +68,30 @@ async function claimSocketPath(socketPath: string): Promise<void> {
 }
 
 /**
+ * Binds `server` to `socketPath` so the socket is never reachable with a mode wider than 0660: grpc-js
+ * creates it with the process umask (0777 & ~umask), so it is bound inside a fresh private directory
+ * (mkdtemp: 0700) beside the final path, set to 0660 there, and renamed into place (rename(2) is atomic
+ * within one file system; the listening socket keeps working under its new name). Changing the umask
+ * instead would be process-wide, across an asynchronous bind, for every file the process creates.
+ */
+async function bindPrivately(server: Server, socketPath: string): Promise<void> {
+  const privateDir = mkdtempSync(path.join(path.dirname(socketPath), '.s'));
+  try {
+    const staged = path.join(privateDir, 's');
+    if (Buffer.byteLength(staged) > MAX_SOCKET_PATH_BYTES) {
+      throw workloadError('ERR_SOCKET_PATH', `sds: socket path ${socketPath} is too long: it is first bound as ${staged}, at most ${MAX_SOCKET_PATH_BYTES} bytes`);
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.bindAsync(`unix:${staged}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+    });
+    chmodSync(staged, 0o660);
+    renameSync(staged, socketPath);
+  } finally {
+    rmSync(privateDir, { recursive: true, force: true });
+  }
+}
+
+/**
  * Serves Envoy SDS v3 (`StreamSecrets`, `DeltaSecrets`, `FetchSecrets`) and the SPIFFE Workload API
  * (`FetchX509SVID`, `FetchX509Bundles`) on one Unix socket.
  *
@@ -114,11 +138,7 @@ export async function startWorkloadSocket(options: WorkloadSocketOptions): Promi
   } as UntypedServiceImplementation);
 
   await claimSocketPath(socketPath);
-  await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix:${socketPath}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
-  });
-  // grpc-js creates the socket with the process umask; the directory should be private too (0750).
-  chmodSync(socketPath, 0o660);
+  await bindPrivately(server, socketPath);
   const ino = lstatSync(socketPath).ino;
   log.info({ socket: socketPath, mode: ctx.mode }, 'sds: serving Envoy SDS and the SPIFFE Workload API');
 

@@ -34,3 +34,4 @@ export { kubernetesPodLookup, type PodLookup } from './pod-lookup.js';
 export { TokenReviewAuthenticator, type TokenReviewAuthenticatorOptions } from './token-review.js';
 export { ClientCertificateAuthenticator, type ClientCertificateAuthenticatorOptions } from './client-certificate-authenticator.js';
 export { authorizeCaller, identityPolicyProblems, type IdentityPolicy } from './identity-policy.js';
+export { DURATION_UNIT_MS, parseDuration, type DurationErrorCode } from './duration.js';

@@ -1,7 +1,12 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Server } from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { demoHandshake, demoTlsServer } from '../../cli/dev.js';
+import { SdsClient } from '../../sds/index.js';
 import { cli } from '../helpers/cli.js';
+import { testWorkloadSocket } from '../helpers/workload-socket.js';
 import { tempDir } from '../helpers/test-ca.js';
 
 let t: ReturnType<typeof tempDir>;
@@ -36,5 +41,48 @@ describe('castellan dev', () => {
     const r = await cli(['dev', '--dir', 'ca', '--ttl', '10s'], { cwd: t.dir });
     expect(r.code).toBe(2);
     expect(r.err).toMatch(/--ttl: want whole seconds, at least 1m/);
+  });
+});
+
+describe('the dev demo workloads check each other\'s SPIFFE ID (X509-SVID §5)', () => {
+  const td = 'spiffe://cluster.local';
+  let env: Awaited<ReturnType<typeof testWorkloadSocket>>;
+  let clients: SdsClient[];
+  let servers: Server[];
+  beforeEach(async () => {
+    env = await testWorkloadSocket({ mode: 'node', tokens: { 'tok-server': '/ns/demo/sa/server', 'tok-client': '/ns/demo/sa/client' } });
+    clients = [];
+    servers = [];
+  });
+  afterEach(async () => {
+    for (const s of servers) await new Promise((r) => s.close(r));
+    for (const c of clients) c.close();
+    await env.cleanup();
+  });
+  const start = async (expectedClient: string) => {
+    const server = new SdsClient({ socketPath: env.socket.socketPath, token: 'tok-server' });
+    const client = new SdsClient({ socketPath: env.socket.socketPath, token: 'tok-client' });
+    clients.push(server, client);
+    const [first] = await Promise.all([server.ready(), client.ready()]);
+    const tls = await demoTlsServer(first, server, expectedClient);
+    servers.push(tls);
+    return { client, port: (tls.address() as AddressInfo).port };
+  };
+
+  it('ok/the expected peers on both sides: the handshake succeeds and each saw the other', async () => {
+    const { client, port } = await start(`${td}/ns/demo/sa/client`);
+    const r = await demoHandshake(client, port, `${td}/ns/demo/sa/server`);
+    expect(r.server.id).toBe(`${td}/ns/demo/sa/server`);
+    expect(r.client.id).toBe(`${td}/ns/demo/sa/client`);
+  });
+
+  it('fail/a server with another SPIFFE ID than expected fails the handshake on the client', async () => {
+    const { client, port } = await start(`${td}/ns/demo/sa/client`);
+    await expect(demoHandshake(client, port, `${td}/ns/demo/sa/other`)).rejects.toThrow(/server identity: the peer is spiffe:\/\/cluster\.local\/ns\/demo\/sa\/server, want .*\/sa\/other/);
+  });
+
+  it('fail/a client with another SPIFFE ID than expected is refused by the server', async () => {
+    const { client, port } = await start(`${td}/ns/demo/sa/other`);
+    await expect(demoHandshake(client, port, `${td}/ns/demo/sa/server`)).rejects.toThrow(/the server refused our identity: the peer is .*\/sa\/client/);
   });
 });

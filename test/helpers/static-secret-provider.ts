@@ -22,6 +22,8 @@ export class StaticSecretProvider implements SecretProvider {
   readonly callers: StreamCaller[] = [];
   /** When set, `watch` rejects with it. */
   failWith: CastellanError | undefined;
+  /** When set, a watch's `current()` throws (a server bug while serving an opened watch). */
+  brokenSnapshot = false;
 
   private constructor(
     readonly ca: CaDirectory,
@@ -64,7 +66,10 @@ export class StaticSecretProvider implements SecretProvider {
     let closed = false;
     const listeners = new Set<{ path: string; fn: (c: ReadonlySet<SecretChange>) => void }>();
     return {
-      current: () => this.#snapshots.get(path)!,
+      current: () => {
+        if (this.brokenSnapshot) throw new Error('test: broken snapshot');
+        return this.#snapshots.get(path)!;
+      },
       onChange: (fn) => {
         const entry = { path, fn };
         this.#listeners.add(entry);

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadAgentConfigFile, parseAgentDuration, resolveAgentConfig } from '../../sds/agent-config.js';
+import { loadAgentConfigFile, resolveAgentConfig } from '../../sds/agent-config.js';
 import { codeOf, failureOf } from '../helpers/error-code.js';
 import { tempDir } from '../helpers/test-ca.js';
 
@@ -29,9 +29,10 @@ describe('agent configuration', () => {
     for (const p of ['caAddr (--ca-addr): want host:port', 'ttl (--ttl): "soon" is not a duration', 'renewFraction:', 'Unrecognized key']) expect(f?.message).toContain(p);
   });
 
-  it('fail/parseAgentDuration refuses what is not a duration', () => {
-    expect(parseAgentDuration('500ms')).toBe(500);
-    for (const bad of ['', '10', '1x', 'h1']) expect(codeOf(() => parseAgentDuration(bad))).toBe('ERR_CONFIG');
+  it('fail/a duration that is not one is a configuration problem of its key', () => {
+    for (const bad of ['', '10', '1x', 'h1']) {
+      expect(codeOf(() => resolveAgentConfig({ caAddr: 'ca:1', caBundle: 'b', mode: 'node', ttl: bad })), bad).toBe('ERR_CONFIG');
+    }
   });
 
   it('ok/a YAML file is read; a bad one names its problems', async () => {

@@ -1,6 +1,6 @@
 import { status } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SECRET_TYPE_URL } from '../../sds/index.js';
+import { MAX_RESOURCE_NAMES, SECRET_TYPE_URL } from '../../sds/index.js';
 import type { DeltaResponse } from '../helpers/envoy-sds-client.js';
 import { metricValue, testWorkloadSocket } from '../helpers/workload-socket.js';
 
@@ -79,18 +79,33 @@ describe('SDS DeltaSecrets (incremental)', () => {
     third.close();
   });
 
-  it('ok/unknown names are reported once in removed_resources', async () => {
+  it('ok/unknown names get no answer (Envoy keeps waiting, as over SotW); only held resources are ever removed', async () => {
     const d = env.client.delta();
-    d.request({ subscribe: ['nope', 'default'] });
+    d.request({ subscribe: ['nope'] });
+    // Requests are handled in order: had 'nope' been answered, that answer would come first.
+    d.request({ subscribe: ['default'] });
     const r1 = await d.next();
     expect(names(r1)).toEqual(['default']);
-    expect(r1.removedResources).toEqual(['nope']);
+    expect(r1.removedResources).toEqual([]);
     d.ack(r1);
     await env.provider.rotate();
     const r2 = await d.next();
     expect(names(r2)).toEqual(['default']);
     expect(r2.removedResources).toEqual([]);
+    d.request({ unsubscribe: ['nope', 'default'] });
+    const r3 = await d.next();
+    expect(r3.removedResources).toEqual(['default']);
     d.close();
+  });
+
+  it('fail/more subscribed names per stream than MAX_RESOURCE_NAMES → INVALID_ARGUMENT', async () => {
+    const d = env.client.delta();
+    const batch = (from: number) => Array.from({ length: MAX_RESOURCE_NAMES }, (_, i) => `name-${from + i}`);
+    d.request({ subscribe: batch(0) });
+    d.request({ subscribe: batch(MAX_RESOURCE_NAMES) });
+    const ended = await d.inbox.ended;
+    expect(ended.code).toBe(status.INVALID_ARGUMENT);
+    expect(ended.details).toMatch(/at most 64 resource names/);
   });
 
   it('ok/NACK is counted and logged; the rejected version is not resent', async () => {

@@ -62,7 +62,7 @@ describe('node mode', () => {
     const cases: [string, string | undefined, number, string][] = [
       ['wrong audience', await f.mint('shop', 'cart', { audiences: ['not-castellan'] }), 16 /* UNAUTHENTICATED */, 'ERR_TOKEN_REJECTED'],
       ['denied namespace', await f.mint('forbidden', 'x'), 7 /* PERMISSION_DENIED */, 'ERR_PERMISSION_DENIED'],
-      ['garbage', 'not-a-jwt', 16, 'ERR_TOKEN_REJECTED'],
+      ['garbage', 'not-a-jwt', 16, 'ERR_TOKEN_MALFORMED'],
       ['no token', undefined, 16, 'ERR_TOKEN_MISSING'],
     ];
     for (const [what, token, grpcCode, code] of cases) {
@@ -112,5 +112,59 @@ describe('node mode', () => {
     expect(a.certificates()).toHaveLength(1);
     clock.advance(60_000);
     expect(a.certificates()).toHaveLength(0);
+  });
+
+  it('fail/a stream cancelled while its token is proved leaves no identity behind once the idle time passes', async () => {
+    const clock = new ManualClock();
+    const a = await nodeAgent({ clock, nodeIdleMs: 1000 });
+    const ac = new AbortController();
+    const p = a.provider.watch({ token: await f.mint('shop', 'cart') }, ac.signal);
+    ac.abort();
+    expect(await asyncCodeOf(p)).toBe('ERR_CANCELLED');
+    expect(a.certificates().map((c) => c.spiffeId)).toEqual([id('shop', 'cart')]);
+    clock.advance(1000);
+    expect(a.certificates()).toEqual([]);
+  });
+
+  it('fail/tokens that are not JWTs with an exp are refused locally, without a CA call', async () => {
+    const a = await nodeAgent({ clock: new ManualClock() });
+    const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
+    const before = f.ca.lines.length;
+    for (const token of ['garbage', 'a.b', `${b64({ alg: 'RS256' })}.${b64({ sub: 'x' })}.c2ln`, `${b64({ alg: 'RS256' })}.bm90IGpzb24.c2ln`, `${b64([1])}.${b64({ exp: 1 })}.c2ln`]) {
+      expect(await asyncCodeOf(a.provider.watch({ token })), token).toBe('ERR_TOKEN_MALFORMED');
+    }
+    expect(f.ca.lines.length).toBe(before);
+    expect(await a.registry.metrics()).toMatch(/castellan_agent_node_token_refusals_total\{reason="ERR_TOKEN_MALFORMED"\} 5/);
+  });
+
+  it('fail/a token the CA refused is refused locally for 30 s, then asked again', async () => {
+    const clock = new ManualClock();
+    const a = await nodeAgent({ clock });
+    const token = await f.mint('shop', 'cart', { audiences: ['not-castellan'] });
+    const sha = tokenSha256(token);
+    const caSaw = () => f.ca.lines.filter((l) => l.includes(sha)).length;
+    expect(await asyncCodeOf(a.provider.watch({ token }))).toBe('ERR_TOKEN_REJECTED');
+    const once = caSaw();
+    expect(once).toBeGreaterThan(0);
+    const again = await Promise.all(Array.from({ length: 20 }, () => asyncCodeOf(a.provider.watch({ token }))));
+    expect(new Set(again)).toEqual(new Set(['ERR_TOKEN_REJECTED']));
+    expect(caSaw()).toBe(once);
+    clock.advance(30_001);
+    expect(await asyncCodeOf(a.provider.watch({ token }))).toBe('ERR_TOKEN_REJECTED');
+    expect(caSaw()).toBe(once * 2);
+  });
+
+  it('fail/token proofs beyond the in-flight and queue bounds are refused UNAVAILABLE at once; the others succeed', async () => {
+    const a = await nodeAgent({ clock: new ManualClock(), nodeProofLimits: { inFlight: 1, queued: 1 } });
+    const tokens = await Promise.all(['a', 'b', 'c'].map((sa) => f.mint('shop', sa)));
+    const results = await Promise.allSettled(tokens.map((token) => a.provider.watch({ token })));
+    const codes = results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code));
+    expect(codes).toEqual(['ok', 'ok', 'ERR_NOT_READY']);
+    expect((results[2] as PromiseRejectedResult).reason.message).toMatch(/too many streams/);
+    for (const r of results) if (r.status === 'fulfilled') r.value.close();
+    // Slots are released: a later proof runs.
+    const later = await a.provider.watch({ token: tokens[2]! });
+    expect(later.current().svid.spiffeId).toBe(id('shop', 'c'));
+    later.close();
   });
 });

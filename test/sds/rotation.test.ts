@@ -75,6 +75,26 @@ describe('SecretCache', () => {
   });
 });
 
+describe('SecretCache listener failures', () => {
+  it('fail/a throwing listener is logged at error and the other listeners still get the change', () => {
+    const logged: unknown[][] = [];
+    const cache = new SecretCache(undefined, { error: (...args: unknown[]) => logged.push(args) } as never);
+    cache.update({ svid: svidStub('01'), bundle: bundleStub(1) });
+    const bad = cache.watch();
+    const good = cache.watch();
+    bad.onChange(() => {
+      throw new Error('push failed');
+    });
+    let seen = 0;
+    good.onChange(() => seen++);
+    cache.update({ svid: svidStub('02') });
+    expect(seen).toBe(1);
+    expect(logged).toHaveLength(1);
+    expect(String(logged[0]![1])).toMatch(/failed to take a secret change/);
+    expect((logged[0]![0] as { err: Error }).err.message).toBe('push failed');
+  });
+});
+
 describe('a root rotation seen on the bundle stream', () => {
   let old: Awaited<ReturnType<typeof testCa>>;
   let next: Awaited<ReturnType<typeof testCa>>;

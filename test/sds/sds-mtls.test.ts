@@ -42,24 +42,25 @@ describe('mTLS between two workloads whose certificates come only from SDS', () 
       const serverSerials = new Set<string>();
       const clientSerials = new Set<string>();
       let handshakes = 0;
-      let failures = 0;
-      // Until each side has been seen by its peer with at least 6 serials (5 rotations); the deadline
-      // only bounds a broken run (rotations come every ~0.6 s).
-      const deadline = Date.now() + 25_000;
+      const failures: string[] = [];
+      const peers = new Set<string>();
+      // Until each side has been seen by its peer with at least 6 serials (5 rotations). Rotations come
+      // every ~0.6 s; the generous deadline only bounds a broken run (a loaded 2-core machine is slow,
+      // not wrong). A failed handshake is counted, not thrown, so the count below is what is asserted.
+      const deadline = Date.now() + 75_000;
       while ((serverSerials.size < 6 || clientSerials.size < 6) && Date.now() < deadline) {
         try {
           const r = await sdsTlsHandshake(clientSds, srv.port);
           handshakes++;
-          expect(r.server.spiffeId).toBe('spiffe://cluster.local/ns/demo/sa/server');
-          expect(r.client.spiffeId).toBe('spiffe://cluster.local/ns/demo/sa/client');
+          peers.add(`${r.server.spiffeId} ${r.client.spiffeId}`);
           serverSerials.add(r.server.serial);
           clientSerials.add(r.client.serial);
         } catch (err) {
-          failures++;
-          throw err;
+          failures.push((err as Error).message);
         }
       }
-      expect(failures).toBe(0);
+      expect(failures).toEqual([]);
+      expect([...peers]).toEqual(['spiffe://cluster.local/ns/demo/sa/server spiffe://cluster.local/ns/demo/sa/client']);
       expect(handshakes).toBeGreaterThan(0);
       expect(serverSerials.size).toBeGreaterThanOrEqual(6);
       expect(clientSerials.size).toBeGreaterThanOrEqual(6);
@@ -72,5 +73,5 @@ describe('mTLS between two workloads whose certificates come only from SDS', () 
     } finally {
       await new Promise<void>((resolve) => srv.server.close(() => resolve()));
     }
-  });
+  }, 120_000);
 });

@@ -158,6 +158,22 @@ describe('SDS StreamSecrets (state of the world)', () => {
     s.close();
   });
 
+  it('ok/empty resource_names after the client named resources unsubscribes from everything; `*` stays a wildcard', async () => {
+    const s = env.client.sotw();
+    s.request({ names: ['default'] });
+    const first = await s.next();
+    s.request({ names: [], versionInfo: first.versionInfo, nonce: first.nonce });
+    // Unsubscribed: the empty list gets no response. A stream's requests are handled in order, so had
+    // it been answered (legacy wildcard), that answer would arrive before the next one.
+    s.request({ names: ['ROOTCA'], versionInfo: first.versionInfo, nonce: first.nonce });
+    const second = await s.next();
+    expect(namesOf(second)).toEqual(['ROOTCA']);
+    s.request({ names: ['*'], versionInfo: second.versionInfo, nonce: second.nonce });
+    const third = await s.next();
+    expect(namesOf(third)).toEqual(['default', 'ROOTCA', 'ALL', 'spiffe://cluster.local']);
+    s.close();
+  });
+
   it('ok/ending the stream releases the watch', async () => {
     const s = env.client.sotw();
     s.request({ names: ['default'] });

@@ -1,4 +1,4 @@
-import { lstatSync, writeFileSync } from 'node:fs';
+import { lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
@@ -37,6 +37,32 @@ describe('the workload socket', () => {
     expect(() => lstatSync(socketPath)).toThrow();
     expect(provider.openWatches).toBe(0);
     client.close();
+  });
+
+  it('ok/with a permissive umask the socket is still 0660, bound in a private directory that is gone afterwards', async () => {
+    const socketPath = path.join(t.dir, 'sds.sock');
+    const umask = process.umask(0);
+    let sock;
+    try {
+      sock = await startWorkloadSocket({ socketPath, provider, log: memoryLog().log });
+    } finally {
+      process.umask(umask);
+    }
+    expect(lstatSync(socketPath).mode & 0o777).toBe(0o660);
+    expect(readdirSync(t.dir)).toEqual(['sds.sock']);
+    const client = new EnvoySdsClient(socketPath);
+    expect((await client.fetch(['default'])).status.code).toBe(status.OK);
+    client.close();
+    await sock.close();
+    expect(readdirSync(t.dir)).toEqual([]);
+  });
+
+  it('fail/a path that fits but whose private staging path does not is refused, leaving nothing behind', async () => {
+    const dir = path.join(t.dir, 'd'.repeat(100 - Buffer.byteLength(t.dir) - 1));
+    const socketPath = path.join(dir, 'sds'); // 104 bytes; staged as <dir>/.sXXXXXX/s, 111 bytes
+    expect(Buffer.byteLength(socketPath)).toBe(104);
+    expect(await asyncCodeOf(startWorkloadSocket({ socketPath, provider, log: memoryLog().log }))).toBe('ERR_SOCKET_PATH');
+    expect(readdirSync(dir)).toEqual([]);
   });
 
   it('ok/restarting on the same path with the same metrics registry keeps counting', async () => {

@@ -1,0 +1,46 @@
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { startAgent, type Agent } from '../../sds/agent.js';
+import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
+import { ManualClock } from './manual-clock.js';
+
+let f: Awaited<ReturnType<typeof agentFixture>>;
+let agent: Agent | undefined;
+beforeEach(async () => {
+  f = await agentFixture();
+});
+afterEach(async () => {
+  await agent?.close();
+  agent = undefined;
+  await f.cleanup();
+});
+
+const DAY = 86_400_000;
+type Entry = Record<string, unknown>;
+const errorsLogged = () => f.log.lines.map((l) => JSON.parse(l) as Entry).filter((e) => (e['level'] as number) >= 50);
+/** What is left of a certificate's lifetime now (notBefore is backdated for clock skew). */
+const lifetimeOf = (svid: { notAfter: Date }) => svid.notAfter.getTime() - Date.now();
+
+describe('a ttl above the CA\'s maximum', () => {
+  it('fail/sidecar: the refusal is logged as a configuration error once, then the CA\'s maximum is requested', async () => {
+    const tokenFile = path.join(f.dir, 'token');
+    await f.writeToken(tokenFile, 'shop', 'cart');
+    agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, tokenFile, ttlMs: 8 * DAY, clock: new ManualClock(), log: f.log.log, caChannelOptions: FAST_CHANNEL });
+    const w = await agent.provider.watch({});
+    expect(lifetimeOf(w.current().svid)).toBeLessThanOrEqual(7 * DAY);
+    expect(lifetimeOf(w.current().svid)).toBeGreaterThan(7 * DAY - 120_000);
+    const errors = errorsLogged();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!['msg']).toMatch(/exceeds the CA's maximum/);
+    expect(errors[0]!['caMaxTtlMs']).toBe(7 * DAY);
+    w.close();
+  });
+
+  it('fail/node mode: the proof is retried with the CA\'s maximum and the stream is served', async () => {
+    agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, mode: 'node', ttlMs: 8 * DAY, clock: new ManualClock(), log: f.log.log, caChannelOptions: FAST_CHANNEL });
+    const w = await agent.provider.watch({ token: await f.mint('shop', 'cart') });
+    expect(lifetimeOf(w.current().svid)).toBeLessThanOrEqual(7 * DAY);
+    expect(errorsLogged().map((e) => e['msg'])).toEqual([expect.stringMatching(/exceeds the CA's maximum/)]);
+    w.close();
+  });
+});
