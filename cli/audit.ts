@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseDuration, verifyLedger, type LedgerQuery, type LedgerRecord, type LedgerStore } from '../ca/index.js';
 import { CastellanError } from '../workload-identity/index.js';
 import { recordDetail, recordJson, recordTable } from './audit-format.js';
-import { headWitness, openAuditStore, trustedRoots, type LedgerFlags } from './audit-source.js';
+import { checkpointSigners, headWitness, openAuditStore, trustedRoots, type LedgerFlags } from './audit-source.js';
 import { UsageError, type CliIo } from './io.js';
 
 interface ListFlags extends LedgerFlags {
@@ -39,8 +39,10 @@ function timeFlag(flag: string, value: string | undefined, now: Date): string | 
   } catch {
     // not a duration: try a time
   }
+  // A time of day without a zone would be read in the machine's local zone: require Z or an offset.
+  const zoneless = /T\d/.test(value) && !/(Z|[+-]\d{2}:?\d{2})$/i.test(value);
   const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(t)) throw new UsageError(`${flag} ${value}: want an ISO 8601 time (2026-05-01T12:00:00Z) or a duration ago (90m, 24h)`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || zoneless || Number.isNaN(t)) throw new UsageError(`${flag} ${value}: want an ISO 8601 time (2026-05-01T12:00:00Z) or a duration ago (90m, 24h)`);
   return new Date(t).toISOString();
 }
 
@@ -131,6 +133,7 @@ export function registerAudit(program: Command, io: CliIo): void {
   ledgerOptions(audit.command('verify'))
     .description('recompute the hash chain, check every checkpoint signature and the head witness; exit 1 at the first broken record')
     .option('--bundle <file>', 'PEM roots the checkpoint signers must chain to (default: the roots in --dir)')
+    .option('--signers <file>', "PEM certificates allowed to sign checkpoints: the CA's intermediates (default: <DIR>/authorities/*/ca-cert.pem; required with --bundle and no --dir)")
     .option('--output <format>', 'table or json', 'table')
     .addHelpText(
       'after',
@@ -140,11 +143,12 @@ export function registerAudit(program: Command, io: CliIo): void {
         'checkpoint are chained but not yet signed: they could be removed without a trace (reported as "unsigned").\n' +
         'Exit codes: 0 intact, 1 broken (or unreadable), 2 wrong usage.',
     )
-    .action(async (f: LedgerFlags & { bundle?: string; output: string }) => {
+    .action(async (f: LedgerFlags & { bundle?: string; signers?: string; output: string }) => {
       const format = output(f.output);
       const roots = await trustedRoots(f.dir, f.bundle, io);
+      const signers = await checkpointSigners(f.dir, f.signers, io);
       const head = await headWitness(f.dir, io);
-      const report = await withStore(f, io, (s) => verifyLedger(s, { roots, ...(head ? { head } : {}) }));
+      const report = await withStore(f, io, (s) => verifyLedger(s, { roots, signers, ...(head ? { head } : {}) }));
       if (format === 'json') io.out(JSON.stringify(report, null, 2) + '\n');
       else {
         io.out(

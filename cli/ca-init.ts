@@ -1,9 +1,10 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { TrustDomain } from '../workload-identity/index.js';
+import { CastellanError, TrustDomain } from '../workload-identity/index.js';
 import { formatDuration, importCacerts, initCa, openLedger, type CaDirectory, type KeyType } from '../ca/index.js';
 import { durationFlag, keyTypeFlag, trustDomainFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
+import { ledgerDatabaseUrl } from './database-url.js';
 
 interface InitFlags {
   dir: string;
@@ -39,7 +40,7 @@ export function registerCaInit(ca: Command, io: CliIo): void {
     .option('--root-ttl <duration>', 'root lifetime, e.g. 10y (default: 10y)', durationFlag)
     .option('--intermediate-ttl <duration>', 'intermediate lifetime, capped by the root (default: 1y)', durationFlag)
     .option('--from-cacerts <dir>', 'plug in ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem from <dir> instead of generating')
-    .option('--database-url <url>', 'record the creation in this PostgreSQL ledger (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)', io.env.CASTELLAN_DATABASE_URL)
+    .option('--database-url <url>', 'record the creation in this PostgreSQL ledger (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)')
     .addHelpText(
       'after',
       '\nFiles: <dir>/ca.json (state), <dir>/bundle.pem (trust bundle), <dir>/authorities/1/{root-cert,ca-cert,cert-chain}.pem\n' +
@@ -64,7 +65,7 @@ export function registerCaInit(ca: Command, io: CliIo): void {
           now: io.now(),
         });
       }
-      await recordInit(ca, f.databaseUrl, io);
+      await recordInit(ca, ledgerDatabaseUrl(f.databaseUrl, io), io);
       io.out(`created CA in ${dir}\n${describeCa(ca, io.now())}`);
       io.out(`\nnext: castellan ca mint --dir ${f.dir} --spiffe-id spiffe://${ca.trustDomain.name}/ns/default/sa/demo --out ./demo\n`);
     });
@@ -72,7 +73,21 @@ export function registerCaInit(ca: Command, io: CliIo): void {
 
 /** The ledger's first record for this CA: what was created, by which keys (DESIGN §7: lifecycle records). */
 async function recordInit(ca: CaDirectory, databaseUrl: string | undefined, io: CliIo): Promise<void> {
-  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(databaseUrl)) throw new UsageError('--database-url must start with postgres:// or postgresql://');
+  try {
+    await appendInit(ca, databaseUrl, io);
+  } catch (cause) {
+    // The keys and certificates exist by now: say so, so the operator neither trusts nor reuses it blindly.
+    throw new CastellanError(
+      'ERR_LEDGER_UNAVAILABLE',
+      `ca init: the CA in ${ca.dir} was created (keys, certificates, ca.json) but its ca-init record could not be written to the ledger: ` +
+        `${(cause as Error).message}. Nothing was issued. Fix the ledger and record it by starting over: remove ${ca.dir} and run ca init again ` +
+        '(or keep it: the ledger then starts with the first issuance, without a ca-init record).',
+      { cause },
+    );
+  }
+}
+
+async function appendInit(ca: CaDirectory, databaseUrl: string | undefined, io: CliIo): Promise<void> {
   const ledger = await openLedger({ dir: ca.dir, authority: () => ca.active, now: () => io.now(), ...(databaseUrl ? { databaseUrl } : {}) });
   const a = ca.active;
   try {

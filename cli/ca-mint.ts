@@ -22,6 +22,7 @@ import {
 } from '../ca/index.js';
 import { choiceFlag, durationFlag, spiffeIdFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
+import { ledgerDatabaseUrl } from './database-url.js';
 
 interface MintFlags {
   dir: string;
@@ -46,7 +47,7 @@ export function registerCaMint(ca: Command, io: CliIo): void {
     .option('--key-type <type>', `key to generate without --csr: ${LEAF_KEY_TYPES.join(', ')}`, choiceFlag(LEAF_KEY_TYPES), 'ec-p256')
     .option('--out <dir>', 'where to write cert.pem, chain.pem, bundle.pem (and key.pem)', '.')
     .option('--force', 'overwrite existing output files')
-    .option('--database-url <url>', 'record the issuance in this PostgreSQL ledger (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)', io.env.CASTELLAN_DATABASE_URL)
+    .option('--database-url <url>', 'record the issuance in this PostgreSQL ledger (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)')
     .addHelpText(
       'after',
       '\nWrites: cert.pem (the leaf), chain.pem (leaf then intermediates: what a TLS peer presents),\n' +
@@ -71,11 +72,11 @@ export function registerCaMint(ca: Command, io: CliIo): void {
           if (await exists(file)) throw new UsageError(`${file} exists; pass --force to overwrite or choose another --out`);
         }
       }
-      if (f.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(f.databaseUrl)) throw new UsageError('--database-url must start with postgres:// or postgresql://');
-      const ledger = await openLedger({ dir: ca.dir, authority: () => ca.active, now: () => io.now(), ...(f.databaseUrl ? { databaseUrl: f.databaseUrl } : {}) });
+      const databaseUrl = ledgerDatabaseUrl(f.databaseUrl, io);
+      const ledger = await openLedger({ dir: ca.dir, authority: () => ca.active, now: () => io.now(), ...(databaseUrl ? { databaseUrl } : {}) });
       let cert: IssuedCertificate;
       try {
-        cert = await issueRecorded(ledger, issuer, f, csr);
+        cert = await issueRecorded(ledger, issuer, f, csr, io);
       } finally {
         await ledger.close();
       }
@@ -97,7 +98,7 @@ export function registerCaMint(ca: Command, io: CliIo): void {
 }
 
 /** Issues as the operator and records the outcome; the certificate exists only once its record committed. */
-async function issueRecorded(ledger: Ledger, issuer: Issuer, f: MintFlags, csr: Uint8Array): Promise<IssuedCertificate> {
+async function issueRecorded(ledger: Ledger, issuer: Issuer, f: MintFlags, csr: Uint8Array, io: CliIo): Promise<IssuedCertificate> {
   const facts = { api: 'mint' as const, authority: issuer.authority, peer: `local uid ${process.getuid?.() ?? '?'}` };
   const operator = { authenticator: 'operator', spiffeId: f.spiffeId.toString() };
   let request: CertificateRequest | undefined;
@@ -106,7 +107,12 @@ async function issueRecorded(ledger: Ledger, issuer: Issuer, f: MintFlags, csr: 
     request = parseCsr(csr);
     cert = issuer.issue(f.spiffeId, request, f.ttl === undefined ? {} : { ttlMs: f.ttl });
   } catch (err) {
-    if (isCastellanError(err)) await ledger.append({ ...refusedEntry({ ...facts, csrSpki: request?.spki }, err.code), ...operator });
+    // The refusal is what the operator must see; a ledger failure while recording it is reported beside it.
+    if (isCastellanError(err)) {
+      await ledger.append({ ...refusedEntry({ ...facts, csrSpki: request?.spki }, err.code), ...operator }).catch((cause: unknown) => {
+        io.err(`ca mint: the refusal below could not be recorded in the ledger: ${(cause as Error).message}\n`);
+      });
+    }
     throw err;
   }
   try {

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { loadCaServerConfig, startCaServer, validateCaServerConfig, type CaServerConfig } from '../ca/index.js';
 import { UsageError, type CliIo } from './io.js';
+import { ledgerDatabaseUrl } from './database-url.js';
 
 interface ServeFlags {
   dir: string;
@@ -19,7 +20,7 @@ export function registerCaServe(ca: Command, io: CliIo): void {
     .option('--config <file>', 'YAML/JSON configuration (env CASTELLAN_CONFIG); without one the CA trusts its local dev token issuer', io.env.CASTELLAN_CONFIG)
     .option('--listen <host:port>', 'gRPC address (env CASTELLAN_LISTEN; default 127.0.0.1:15012)', io.env.CASTELLAN_LISTEN)
     .option('--http <host:port>', 'health/metrics address (env CASTELLAN_HTTP; default 127.0.0.1:15014)', io.env.CASTELLAN_HTTP)
-    .option('--database-url <url>', 'PostgreSQL ledger shared by CA replicas (env CASTELLAN_DATABASE_URL; default: SQLite <dir>/ledger.db)', io.env.CASTELLAN_DATABASE_URL)
+    .option('--database-url <url>', 'PostgreSQL ledger shared by CA replicas (env CASTELLAN_DATABASE_URL; default: SQLite <dir>/ledger.db)')
     .addHelpText(
       'after',
       '\nPrecedence: flags, then CASTELLAN_* environment variables, then the config file, then defaults.\n' +
@@ -33,13 +34,14 @@ export function registerCaServe(ca: Command, io: CliIo): void {
     .action(async (f: ServeFlags) => {
       const fileConfig: CaServerConfig = f.config ? await loadCaServerConfig(path.resolve(io.cwd, f.config)) : {};
       let overrides: CaServerConfig = {};
+      const databaseUrl = ledgerDatabaseUrl(f.databaseUrl, io);
       try {
         // Flags go through the same schema as the file, so a bad address reads the same either way.
         overrides = validateCaServerConfig(
           {
             ...(f.listen ? { listen: f.listen } : {}),
             ...(f.http ? { http: f.http } : {}),
-            ...(f.databaseUrl ? { ledger: { url: f.databaseUrl } } : {}),
+            ...(databaseUrl ? { ledger: { url: databaseUrl } } : {}),
           },
           'flags',
         );

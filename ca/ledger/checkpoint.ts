@@ -9,6 +9,9 @@ export interface CheckpointSigner {
   /** Lowercase hex SubjectKeyIdentifier of the signing certificate. */
   readonly keyId: string;
   readonly hash: 'sha256' | 'sha384' | 'sha512';
+  /** Validity of the signing certificate: the ledger signs no checkpoint outside it (it could never verify). */
+  readonly notBefore?: Date;
+  readonly notAfter?: Date;
   sign(data: Uint8Array): Buffer;
 }
 
@@ -22,6 +25,8 @@ export function checkpointSignerFor(a: SigningAuthority): CheckpointSigner {
     chainDer: [a.issuer.der, ...a.parents.slice(0, -1).map((p) => p.der)],
     keyId: a.issuer.ski.toString('hex'),
     hash: a.signer.signatureAlgorithm.hash,
+    notBefore: a.issuer.notBefore,
+    notAfter: a.issuer.notAfter,
     sign: (data) => a.signer.sign(data),
   };
 }
@@ -64,19 +69,42 @@ export interface CheckpointProblem {
   readonly message: string;
 }
 
+/** The parsed details of a checkpoint record, or undefined when they are not JSON. */
+export function checkpointDetails(r: LedgerRecord): CheckpointDetails | undefined {
+  try {
+    return JSON.parse(r.details ?? '') as CheckpointDetails;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Checks a checkpoint record: well-formed details, a signer certificate chaining to one of `roots`
  * and valid at the checkpoint's time, and a signature by that certificate's key over the record.
- * Returns undefined when it verifies.
+ * With `signers`, the signer certificate must also be one of them (byte for byte): a CA certificate of
+ * another CA under the same root (a sibling cluster under a shared organisation root) must not vouch
+ * for this CA's ledger. Returns undefined when it verifies; never throws.
+ *
+ * @example const problem = verifyCheckpoint(record, roots, 0, intermediates);
  */
-export function verifyCheckpoint(r: LedgerRecord, roots: readonly X509Certificate[], lastCheckpointSeq: number): CheckpointProblem | undefined {
-  const invalid = (message: string): CheckpointProblem => ({ kind: 'invalid-checkpoint', message });
-  let d: CheckpointDetails;
+export function verifyCheckpoint(
+  r: LedgerRecord,
+  roots: readonly X509Certificate[],
+  lastCheckpointSeq: number,
+  signers?: readonly X509Certificate[],
+): CheckpointProblem | undefined {
   try {
-    d = JSON.parse(r.details ?? '') as CheckpointDetails;
-  } catch {
-    return invalid('its details are not JSON');
+    return checkCheckpoint(r, roots, lastCheckpointSeq, signers);
+  } catch (err) {
+    // A key or signature the crypto library rejects (odd curve, malformed DER) makes the checkpoint invalid, not the verifier crash.
+    return { kind: 'invalid-checkpoint', message: `its signer or signature cannot be checked: ${(err as Error).message}` };
   }
+}
+
+function checkCheckpoint(r: LedgerRecord, roots: readonly X509Certificate[], lastCheckpointSeq: number, signers: readonly X509Certificate[] | undefined): CheckpointProblem | undefined {
+  const invalid = (message: string): CheckpointProblem => ({ kind: 'invalid-checkpoint', message });
+  const d = checkpointDetails(r);
+  if (d === undefined || d === null || typeof d !== 'object') return invalid('its details are not JSON');
   if (d.v !== 1 || !Array.isArray(d.chain) || d.chain.length === 0 || !['sha256', 'sha384', 'sha512'].includes(d.hash)) {
     return invalid('its details are not a version-1 checkpoint');
   }
@@ -101,6 +129,9 @@ export function verifyCheckpoint(r: LedgerRecord, roots: readonly X509Certificat
   }
   const signer = chain[0]!;
   if (!signer.ca) return { kind: 'forged-checkpoint', message: 'its signer is not a CA certificate' };
+  if (signers && !signers.some((s) => s.raw.equals(signer.raw))) {
+    return { kind: 'forged-checkpoint', message: `its signer (${signer.subject.replace(/\n/g, ', ')}, serial ${signer.serialNumber}) is not one of this CA's signing certificates` };
+  }
   const at = Date.parse(r.time);
   if (!(at >= Date.parse(signer.validFrom) && at <= Date.parse(signer.validTo))) {
     return invalid(`its time ${r.time} is outside its signer's validity (${signer.validFrom} .. ${signer.validTo})`);

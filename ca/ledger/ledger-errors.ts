@@ -1,7 +1,7 @@
 import { CastellanError } from '../../workload-identity/index.js';
 
 /** Stable codes of ledger errors. ERR_LEDGER_UNAVAILABLE is gRPC UNAVAILABLE: nothing is issued unrecorded. */
-export type LedgerErrorCode = 'ERR_LEDGER_UNAVAILABLE' | 'ERR_LEDGER_SCHEMA' | 'ERR_LEDGER_CONFIG' | 'ERR_LEDGER_BROKEN' | 'ERR_LEDGER_NOT_FOUND';
+export type LedgerErrorCode = 'ERR_LEDGER_UNAVAILABLE' | 'ERR_LEDGER_SCHEMA' | 'ERR_LEDGER_CONFIG' | 'ERR_LEDGER_BROKEN' | 'ERR_LEDGER_NOT_FOUND' | 'ERR_LEDGER_RECORD';
 
 export type LedgerError = CastellanError<LedgerErrorCode>;
 

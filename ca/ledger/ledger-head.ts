@@ -42,10 +42,42 @@ export async function readLedgerHead(file: string): Promise<LedgerHead | undefin
   }
 }
 
-/** Replaces the witness with `checkpoint` unless the file already holds a newer one (another replica's). */
-export async function writeLedgerHead(file: string, checkpoint: LedgerRecord): Promise<void> {
-  const current = await readLedgerHead(file).catch(() => undefined);
-  if (current && current.checkpoint.seq >= checkpoint.seq) return;
-  const head: LedgerHead = { format: 1, checkpoint };
-  await writeFileAtomic(file, JSON.stringify(head, null, 2) + '\n', 0o600);
+/** A lock older than this is left over from a crashed process and is taken over. */
+const STALE_LOCK_MS = 10_000;
+const LOCK_ATTEMPTS = 200;
+
+/**
+ * Replaces the witness with `checkpoint` unless the file already holds a newer one (another replica's
+ * or another process's); returns the witness now in the file. Read-compare-write runs under a lock
+ * file (`<file>.lock`, created with O_EXCL) so two writers never move the witness backwards.
+ */
+export async function writeLedgerHead(file: string, checkpoint: LedgerRecord): Promise<LedgerHead> {
+  const release = await lockFile(`${file}.lock`);
+  try {
+    const current = await readLedgerHead(file).catch(() => undefined);
+    if (current && current.checkpoint.seq >= checkpoint.seq) return current;
+    const head: LedgerHead = { format: 1, checkpoint };
+    await writeFileAtomic(file, JSON.stringify(head, null, 2) + '\n', 0o600);
+    return head;
+  } finally {
+    await release();
+  }
+}
+
+async function lockFile(lock: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const h = await fs.open(lock, 'wx', 0o600);
+      await h.close();
+      return () => fs.rm(lock, { force: true });
+    } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= LOCK_ATTEMPTS) {
+        throw ledgerError('ERR_LEDGER_UNAVAILABLE', `ledger: cannot lock ${lock}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { cause });
+      }
+      const st = await fs.stat(lock).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > STALE_LOCK_MS) await fs.rm(lock, { force: true });
+      // Another writer holds it for one small atomic write: wait a few milliseconds.
+      else await new Promise((r) => setTimeout(r, 5));
+    }
+  }
 }

@@ -93,21 +93,21 @@ type Unhashed = Omit<LedgerRecord, 'hash'>;
  * entry field in a fixed order (null when absent), the previous hash and the signature. JSON arrays of
  * strings, integers and null serialise one way only, so any reader recomputes the same bytes.
  */
-function canonical(r: Unhashed, withSignature: boolean): Buffer {
+function canonical(r: Unhashed, withSignature: boolean): string {
   const values: (string | number | null)[] = [ENCODING_V1, r.seq];
   for (const f of ENTRY_FIELDS) values.push(r[f] ?? null);
   values.push(r.prevHash, withSignature ? (r.signature ?? null) : null);
-  return Buffer.from(JSON.stringify(values), 'utf8');
+  return JSON.stringify(values);
 }
 
 /** The bytes a record's hash covers (everything, including its sequence number and signature). */
 export function canonicalBytes(r: Unhashed): Buffer {
-  return canonical(r, true);
+  return Buffer.from(canonical(r, true), 'utf8');
 }
 
 /** The bytes a checkpoint's signature covers: the canonical encoding with the signature left null. */
 export function signedBytes(r: Unhashed): Buffer {
-  return canonical(r, false);
+  return Buffer.from(canonical(r, false), 'utf8');
 }
 
 /**
@@ -116,19 +116,44 @@ export function signedBytes(r: Unhashed): Buffer {
  * @example recordHash({ seq: 1, prevHash: GENESIS_HASH, type: 'lifecycle', time: '2026-01-01T00:00:00.000Z', event: 'ca-init' })
  */
 export function recordHash(r: Unhashed): string {
-  return createHash('sha256').update(canonicalBytes(r)).digest('hex');
+  // Hashing the string as UTF-8 gives the bytes of canonicalBytes without copying them into a Buffer first.
+  return createHash('sha256').update(canonical(r, true), 'utf8').digest('hex');
 }
 
-/** Chains an entry after `prev`: assigns its sequence number and computes its hash. */
-export function chainRecord(entry: LedgerEntry, prev: { seq: number; hash: string }, signature?: string): LedgerRecord {
-  const unhashed: Unhashed = { ...stripUndefined(entry), seq: prev.seq + 1, prevHash: prev.hash, ...(signature !== undefined ? { signature } : {}) };
-  return { ...unhashed, hash: recordHash(unhashed) };
-}
-
-function stripUndefined(e: LedgerEntry): LedgerEntry {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(e)) if (v !== undefined && v !== null) out[k] = v;
-  return out as unknown as LedgerEntry;
+/**
+ * Chains an entry after `prev`: assigns its sequence number and computes its hash. `time` stamps an
+ * entry that has none (the ledger's clock) without copying it first. The record holds the entry's
+ * fields (ENTRY_FIELDS; absent, undefined and null ones left out) and the chain fields.
+ *
+ * @example chainRecord({ type: 'lifecycle', time: '2026-01-01T00:00:00.000Z', event: 'ca-init' }, { seq: 0, hash: GENESIS_HASH })
+ */
+export function chainRecord(
+  entry: Omit<LedgerEntry, 'time'> & { readonly time?: string },
+  prev: { seq: number; hash: string },
+  signature?: string,
+  time?: string,
+): LedgerRecord {
+  // One pass builds both the record and the canonical array (this runs once per request, on the
+  // event loop that serves requests: no intermediate copies of the entry).
+  const seq = prev.seq + 1;
+  const out: Record<string, string | number> = {};
+  const values: (string | number | null)[] = [ENCODING_V1, seq];
+  for (const f of ENTRY_FIELDS) {
+    const v = f === 'time' ? (entry.time ?? time) : entry[f];
+    if (v === undefined || v === null) {
+      values.push(null);
+    } else {
+      out[f] = v;
+      values.push(v);
+    }
+  }
+  if (out.time === undefined) throw new TypeError('chainRecord: the entry has no time');
+  values.push(prev.hash, signature ?? null);
+  out.seq = seq;
+  out.prevHash = prev.hash;
+  if (signature !== undefined) out.signature = signature;
+  out.hash = createHash('sha256').update(JSON.stringify(values), 'utf8').digest('hex');
+  return out as unknown as LedgerRecord;
 }
 
 /** Lowercase hex SHA-256 of bytes (CSR public keys: the SPKI DER). */

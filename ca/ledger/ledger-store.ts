@@ -10,6 +10,17 @@ export interface ChainTail {
   readonly lastCheckpointSeq: number;
 }
 
+/**
+ * A record the writer knows is in the chain: its own newest commit, or the head witness's checkpoint.
+ * Every batch transaction checks that the record at `seq` still has `hash`; if not, the ledger was
+ * truncated or rewritten under the writer and the batch fails with ERR_LEDGER_BROKEN instead of
+ * chaining onto the shorter tail (which would hide the loss behind fresh checkpoints).
+ */
+export interface ChainAnchor {
+  readonly seq: number;
+  readonly hash: string;
+}
+
 /** Filters of `castellan audit list`; all optional, combined with AND. */
 export interface LedgerQuery {
   readonly spiffeId?: string;
@@ -28,13 +39,14 @@ export interface LedgerQuery {
  * Where records live. `appendBatch` is the one write path: inside a single transaction that excludes
  * every other writer (also in other processes) it reads the tail, lets `build` chain the new records
  * onto it, inserts them and commits; it resolves only after COMMIT returned, i.e. the records are
- * durable to the store's configured level.
+ * durable to the store's configured level. Inside the same transaction it checks every `anchors` record
+ * (one primary-key lookup each) and fails with ERR_LEDGER_BROKEN when one is missing or different.
  */
 export interface LedgerStore {
   readonly kind: 'sqlite' | 'postgres';
   /** For messages: the file path, or the URL without its password. */
   readonly location: string;
-  appendBatch(build: (tail: ChainTail) => LedgerRecord[]): Promise<LedgerRecord[]>;
+  appendBatch(build: (tail: ChainTail) => LedgerRecord[], anchors?: readonly ChainAnchor[]): Promise<LedgerRecord[]>;
   /** Records with seq > afterSeq in seq order, at most `limit`. */
   scan(afterSeq: number, limit: number): Promise<LedgerRecord[]>;
   query(q: LedgerQuery): Promise<LedgerRecord[]>;
@@ -101,9 +113,13 @@ const FIELD_OF: Record<(typeof COLUMNS)[number], keyof LedgerRecord> = {
   hash: 'hash',
 };
 
+const FIELDS: readonly (keyof LedgerRecord)[] = COLUMNS.map((c) => FIELD_OF[c]);
+
 /** A record's column values in COLUMNS order (NULL for absent fields). */
 export function rowValues(r: LedgerRecord): (string | number | null)[] {
-  return COLUMNS.map((c) => (r[FIELD_OF[c]] as string | number | undefined) ?? null);
+  const out: (string | number | null)[] = new Array(FIELDS.length);
+  for (let i = 0; i < FIELDS.length; i++) out[i] = (r[FIELDS[i]!] as string | number | undefined) ?? null;
+  return out;
 }
 
 /** A row read back from either store as a record; absent (NULL) fields are left out. */
@@ -133,4 +149,13 @@ export function whereOf(q: LedgerQuery, placeholder: (n: number) => string): { s
   add('time', '>=', q.since);
   add('time', '<', q.until);
   return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
+}
+
+/** The error of a batch whose anchor record is gone or changed (see ChainAnchor). */
+export function anchorLostMessage(location: string, anchor: ChainAnchor, found: string | null | undefined, tailSeq: number): string {
+  const what = found == null ? `ends at record ${tailSeq}, before record ${anchor.seq}` : `holds a different record ${anchor.seq}`;
+  return (
+    `ledger: ${location} ${what}, which this CA committed (hash ${anchor.hash.slice(0, 16)}…): the ledger was truncated or ` +
+    'rewritten under the CA. Nothing more is recorded or issued; run `castellan audit verify` and see SECURITY.md (ledger recovery)'
+  );
 }

@@ -1,5 +1,5 @@
 import type { X509Certificate } from 'node:crypto';
-import { verifyCheckpoint, type CheckpointDetails } from './checkpoint.js';
+import { checkpointDetails, verifyCheckpoint } from './checkpoint.js';
 import type { LedgerHead } from './ledger-head.js';
 import { GENESIS_HASH, recordHash, type LedgerRecord } from './ledger-record.js';
 import type { LedgerStore } from './ledger-store.js';
@@ -31,6 +31,12 @@ export interface LedgerVerifyReport {
 export interface VerifyOptions {
   /** Roots a checkpoint's signer must chain to (the CA directory's roots, retired ones included, or --bundle). */
   readonly roots: readonly X509Certificate[];
+  /**
+   * The certificates allowed to sign checkpoints: this CA's intermediates (`authorities/*\/ca-cert.pem`,
+   * retired ones included). Absent: any CA certificate chaining to `roots` is accepted, which trusts
+   * every other CA under those roots too (`audit verify --bundle` requires --signers for that reason).
+   */
+  readonly signers?: readonly X509Certificate[];
   /** The head witness from the CA directory, to detect truncation after the newest checkpoint in the database. */
   readonly head?: LedgerHead;
   /** How far around its position a misplaced record is looked for, to name a reordering. Default 1000. */
@@ -62,8 +68,8 @@ export async function verifyLedger(store: LedgerStore, o: VerifyOptions): Promis
   });
 
   if (head) {
-    const d = safeDetails(head);
-    const p = recordHash(head) !== head.hash ? { message: 'its hash does not match its content' } : verifyCheckpoint(head, o.roots, (d?.from ?? 1) - 1);
+    const d = checkpointDetails(head);
+    const p = recordHash(head) !== head.hash ? { message: 'its hash does not match its content' } : verifyCheckpoint(head, o.roots, (d?.from ?? 1) - 1, o.signers);
     if (p) return done({ seq: head.seq, kind: 'invalid-checkpoint', message: `the head witness (checkpoint ${head.seq}) is not valid: ${p.message}` });
   }
 
@@ -81,11 +87,17 @@ export async function verifyLedger(store: LedgerStore, o: VerifyOptions): Promis
         if (wasAt !== undefined) {
           return done({ seq: r.seq, kind: 'reordered', message: `record ${r.seq} holds the record written as ${wasAt}: records were reordered (or deleted and renumbered)` });
         }
-        const what = own !== r.hash ? 'its content does not match its hash' : `its previous-hash does not match record ${r.seq - 1}`;
-        return done({ seq: r.seq, kind: 'edited', message: `record ${r.seq} was edited: ${what}` });
+        if (own !== r.hash) return done({ seq: r.seq, kind: 'edited', message: `record ${r.seq} was edited: its content does not match its hash` });
+        // Each record matches its own hash, but the link does not: one of the two was edited and its hash
+        // recomputed (without the CA key the next checkpoint would not verify either).
+        return done({
+          seq: r.seq,
+          kind: 'edited',
+          message: `the link between records ${r.seq - 1} and ${r.seq} is broken: record ${r.seq - 1} or ${r.seq} was edited (and its hash recomputed)`,
+        });
       }
       if (r.type === 'checkpoint') {
-        const p = verifyCheckpoint(r, o.roots, lastCheckpoint);
+        const p = verifyCheckpoint(r, o.roots, lastCheckpoint, o.signers);
         if (p) {
           const covers = `records ${lastCheckpoint + 1}..${r.seq - 1}`;
           return done({ seq: r.seq, kind: p.kind, message: `checkpoint ${r.seq} (covering ${covers}): ${p.message}` });
@@ -113,14 +125,6 @@ export async function verifyLedger(store: LedgerStore, o: VerifyOptions): Promis
     });
   }
   return done();
-}
-
-function safeDetails(r: LedgerRecord): CheckpointDetails | undefined {
-  try {
-    return JSON.parse(r.details ?? '') as CheckpointDetails;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The sequence number a record's content was hashed with, when it is near its position and not its own. */

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { ledgerError } from './ledger-errors.js';
 import { GENESIS_HASH, type LedgerRecord } from './ledger-record.js';
-import { COLUMNS, recordFromRow, rowValues, SCHEMA_VERSION, whereOf, type ChainTail, type LedgerQuery, type LedgerStore } from './ledger-store.js';
+import { anchorLostMessage, COLUMNS, recordFromRow, rowValues, SCHEMA_VERSION, whereOf, type ChainAnchor, type ChainTail, type LedgerQuery, type LedgerStore } from './ledger-store.js';
 
 export interface PostgresLedgerOptions {
   /** `postgres://user:password@host:port/db`. */
@@ -10,6 +10,10 @@ export interface PostgresLedgerOptions {
   readonly readOnly?: boolean;
   /** Connections in the pool. Default 4. */
   readonly poolSize?: number;
+  /** statement_timeout (ms). Default 10000. */
+  readonly statementTimeoutMs?: number;
+  /** lock_timeout (ms) for the advisory lock of a batch. Default 5000. */
+  readonly lockTimeoutMs?: number;
 }
 
 /**
@@ -18,6 +22,17 @@ export interface PostgresLedgerOptions {
  * (PostgreSQL §9.27.10 advisory locks; released by COMMIT/ROLLBACK). "CASTLDGR" as an int64.
  */
 const LOCK_KEY = '4846931446473246546';
+
+/** Default statement_timeout of the ledger's connections. */
+const STATEMENT_TIMEOUT_MS = 10_000;
+/** Default wait for the advisory lock (another replica's batch) before a batch fails. */
+const LOCK_TIMEOUT_MS = 5_000;
+
+/** The tail, the newest checkpoint and the hashes at two anchor positions, in one row even when empty. */
+const TAIL_SQL =
+  "SELECT t.seq, t.hash, (SELECT max(seq) FROM castellan_ledger WHERE type = 'checkpoint') AS cp, " +
+  '(SELECT hash FROM castellan_ledger WHERE seq = $1) AS a0, (SELECT hash FROM castellan_ledger WHERE seq = $2) AS a1 ' +
+  'FROM (SELECT 1) one LEFT JOIN LATERAL (SELECT seq, hash FROM castellan_ledger ORDER BY seq DESC LIMIT 1) t ON true';
 
 const CREATE = `
 CREATE TABLE IF NOT EXISTS castellan_ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -35,6 +50,15 @@ CREATE INDEX IF NOT EXISTS castellan_ledger_namespace ON castellan_ledger (names
 CREATE INDEX IF NOT EXISTS castellan_ledger_time ON castellan_ledger (time);
 CREATE INDEX IF NOT EXISTS castellan_ledger_checkpoints ON castellan_ledger (seq) WHERE type = 'checkpoint';
 `;
+
+/**
+ * Whether a database URL names PostgreSQL (the one test, shared by the CA config and the CLI).
+ *
+ * @example isPostgresUrl('postgresql://ca@db/castellan') // true
+ */
+export function isPostgresUrl(url: string): boolean {
+  return /^postgres(ql)?:\/\//.test(url);
+}
 
 /** The URL without its password, for messages and logs. */
 export function redactUrl(url: string): string {
@@ -56,7 +80,17 @@ export function redactUrl(url: string): string {
  */
 export async function openPostgresLedgerStore(o: PostgresLedgerOptions): Promise<LedgerStore> {
   const location = redactUrl(o.url);
-  const pool = new pg.Pool({ connectionString: o.url, max: o.poolSize ?? 4, connectionTimeoutMillis: 10_000 });
+  // Timeouts everywhere: a hung server or network must fail requests (UNAVAILABLE), not queue them
+  // forever. keepAlive notices a dead peer on an idle pooled connection.
+  const pool = new pg.Pool({
+    connectionString: o.url,
+    max: o.poolSize ?? 4,
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+    statement_timeout: o.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
+    query_timeout: (o.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS) + 5_000,
+    idle_in_transaction_session_timeout: 2 * (o.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS),
+  });
   // An idle client losing its connection must not crash the CA; the next query reports the failure.
   pool.on('error', () => {});
   const fail = (what: string, cause: unknown) =>
@@ -76,7 +110,7 @@ export async function openPostgresLedgerStore(o: PostgresLedgerOptions): Promise
   return {
     kind: 'postgres',
     location,
-    async appendBatch(build: (tail: ChainTail) => LedgerRecord[]) {
+    async appendBatch(build: (tail: ChainTail) => LedgerRecord[], anchors: readonly ChainAnchor[] = []) {
       let client: pg.PoolClient;
       try {
         client = await pool.connect();
@@ -84,14 +118,24 @@ export async function openPostgresLedgerStore(o: PostgresLedgerOptions): Promise
         throw fail('cannot connect to', cause);
       }
       try {
-        await client.query('BEGIN');
+        // READ COMMITTED explicitly (a server or role default of REPEATABLE READ would take the snapshot at
+        // the lock statement, before the lock is granted, and the tail read would miss the previous batch).
+        // (Both in one simple-protocol round trip.)
+        await client.query(`BEGIN ISOLATION LEVEL READ COMMITTED; SET LOCAL lock_timeout = ${Math.floor(o.lockTimeoutMs ?? LOCK_TIMEOUT_MS)}`);
         await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
-        // READ COMMITTED: this statement's snapshot is taken after the lock, so it sees every earlier batch.
-        const tail = await client.query<{ seq: string; hash: string; cp: string | null }>(
-          "SELECT seq, hash, (SELECT max(seq) FROM castellan_ledger WHERE type = 'checkpoint') AS cp FROM castellan_ledger ORDER BY seq DESC LIMIT 1",
-        );
-        const t = tail.rows[0];
-        const records = build({ seq: t ? Number(t.seq) : 0, hash: t?.hash ?? GENESIS_HASH, lastCheckpointSeq: t?.cp ? Number(t.cp) : 0 });
+        // This statement's snapshot is taken after the lock, so it sees every earlier batch. The anchors
+        // (ChainAnchor) are checked in the same statement: one round trip.
+        const tail = await client.query<{ seq: string | null; hash: string | null; cp: string | null; a0: string | null; a1: string | null }>(TAIL_SQL, [
+          anchors[0]?.seq ?? 0,
+          anchors[1]?.seq ?? 0,
+        ]);
+        const t = tail.rows[0]!;
+        const tailSeq = t.seq === null ? 0 : Number(t.seq);
+        for (const [i, a] of anchors.slice(0, 2).entries()) {
+          const found = i === 0 ? t.a0 : t.a1;
+          if (found !== a.hash) throw ledgerError('ERR_LEDGER_BROKEN', anchorLostMessage(location, a, found, tailSeq), { context: { anchor: a, found, tailSeq } });
+        }
+        const records = build({ seq: tailSeq, hash: t.hash ?? GENESIS_HASH, lastCheckpointSeq: t.cp ? Number(t.cp) : 0 });
         if (records.length > 0) await client.query(insertSql(records.length), records.flatMap(rowValues));
         await client.query('COMMIT');
         client.release();
@@ -99,6 +143,7 @@ export async function openPostgresLedgerStore(o: PostgresLedgerOptions): Promise
       } catch (cause) {
         await client.query('ROLLBACK').catch(() => {});
         client.release(true);
+        if ((cause as { code?: string }).code === 'ERR_LEDGER_BROKEN') throw cause;
         throw fail('cannot write to', cause);
       }
     },

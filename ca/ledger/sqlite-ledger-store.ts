@@ -1,9 +1,18 @@
 import { closeSync, chmodSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ledgerError } from './ledger-errors.js';
-import { SqliteWriter } from './sqlite-writer.js';
+import { INSERT_SQL, SqliteWriter, sqliteWriteTransaction } from './sqlite-writer.js';
 import { GENESIS_HASH } from './ledger-record.js';
-import { COLUMNS, recordFromRow, rowValues, SCHEMA_VERSION, whereOf, type ChainTail, type LedgerQuery, type LedgerStore } from './ledger-store.js';
+import {
+  anchorLostMessage,
+  recordFromRow,
+  rowValues,
+  SCHEMA_VERSION,
+  whereOf,
+  type ChainTail,
+  type LedgerQuery,
+  type LedgerStore,
+} from './ledger-store.js';
 
 /** Durability of a commit in WAL mode (https://sqlite.org/pragma.html#pragma_synchronous). */
 export type SqliteSynchronous = 'full' | 'normal';
@@ -18,6 +27,9 @@ export interface SqliteLedgerOptions {
   /** Open an existing ledger without creating or migrating it (the audit CLI). Default false. */
   readonly readOnly?: boolean;
 }
+
+/** busy_timeout of the inline (synchronous=NORMAL) writer, which waits on the event loop. */
+const INLINE_BUSY_TIMEOUT_MS = 500;
 
 // Only the indexes the write path and 'audit show SERIAL' need: every index is one more B-tree page
 // written per commit (measured: ~40 % of the per-record cost with synchronous=NORMAL). 'audit list'
@@ -55,7 +67,9 @@ export function openSqliteLedgerStore(o: SqliteLedgerOptions): LedgerStore {
     // readOnly still opens read-write: a read-only connection to a WAL database fails when the -shm file
     // is absent (after a clean close); nothing is written unless appendBatch is called.
     db = new Database(o.file, { fileMustExist: true });
-    db.pragma('busy_timeout = 10000');
+    // synchronous=NORMAL writes on this connection, on the event loop: waiting for another process's
+    // write lock blocks every request, so that wait is short (a `ca mint` batch takes milliseconds).
+    db.pragma(`busy_timeout = ${!o.readOnly && o.synchronous === 'normal' ? INLINE_BUSY_TIMEOUT_MS : 10_000}`);
     if (!o.readOnly) {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${(o.synchronous ?? 'full').toUpperCase()}`);
@@ -85,25 +99,35 @@ export function openSqliteLedgerStore(o: SqliteLedgerOptions): LedgerStore {
   return {
     kind: 'sqlite',
     location: o.file,
-    async appendBatch(build) {
+    async appendBatch(build, anchors = []) {
       if (o.readOnly) throw new TypeError('openSqliteLedgerStore: this store was opened readOnly');
       let tail = cachedTail ?? (await writer.tail());
       for (let attempt = 0; attempt < 10; attempt++) {
         const records = build(tail);
         if (records.length === 0) return records;
-        // The tail this batch leaves is known before it commits, so pipelined batches (GroupCommit
-        // maxInFlight > 1) chain correctly; the writer commits them in order.
+        // The tail this batch leaves is known before it commits: the next batch chains onto it without
+        // asking the database (the writer's transaction checks it, and the anchors, anyway).
         const lastRecord = records[records.length - 1]!;
-        const lastCp = [...records].reverse().find((x) => x.type === 'checkpoint');
-        cachedTail = { seq: lastRecord.seq, hash: lastRecord.hash, lastCheckpointSeq: lastCp?.seq ?? tail.lastCheckpointSeq };
+        let lastCheckpointSeq = tail.lastCheckpointSeq;
+        for (let i = records.length - 1; i >= 0; i--) {
+          if (records[i]!.type === 'checkpoint') {
+            lastCheckpointSeq = records[i]!.seq;
+            break;
+          }
+        }
+        cachedTail = { seq: lastRecord.seq, hash: lastRecord.hash, lastCheckpointSeq };
         let r;
         try {
-          r = await writer.append(tail, records.map(rowValues));
+          r = await writer.append(tail, records.map(rowValues), anchors);
         } catch (err) {
           cachedTail = undefined;
           throw err;
         }
         if ('ok' in r) return records;
+        if ('broken' in r) {
+          cachedTail = undefined;
+          throw ledgerError('ERR_LEDGER_BROKEN', anchorLostMessage(o.file, r.broken.anchor, r.broken.found, r.broken.tailSeq), { context: { ...r.broken } });
+        }
         // Another writer (process) moved the tail, or an earlier batch of ours failed: chain again.
         cachedTail = undefined;
         tail = r.conflict;
@@ -126,32 +150,19 @@ export function openSqliteLedgerStore(o: SqliteLedgerOptions): LedgerStore {
 
 /** The SqliteWriter contract on this connection, synchronously (synchronous=NORMAL). */
 function inlineWriter(db: Database.Database): Pick<SqliteWriter, 'tail' | 'append' | 'close'> {
-  const insert = db.prepare(`INSERT INTO ledger (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`);
-  const last = db.prepare('SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1');
-  const lastCheckpoint = db.prepare("SELECT seq FROM ledger WHERE type = 'checkpoint' ORDER BY seq DESC LIMIT 1");
-  const tail = (): ChainTail => {
-    const l = last.get() as { seq: number; hash: string } | undefined;
-    const c = lastCheckpoint.get() as { seq: number } | undefined;
-    return { seq: l?.seq ?? 0, hash: l?.hash ?? GENESIS_HASH, lastCheckpointSeq: c?.seq ?? 0 };
-  };
-  const append = db.transaction((expected: ChainTail, rows: unknown[][]): { ok: true } | { conflict: ChainTail } => {
-    const t = tail();
-    if (t.seq !== expected.seq || t.hash !== expected.hash || t.lastCheckpointSeq !== expected.lastCheckpointSeq) return { conflict: t };
-    for (const r of rows) insert.run(r);
-    return { ok: true };
-  });
+  const txn = sqliteWriteTransaction(db, INSERT_SQL, GENESIS_HASH);
   const fail = (cause: unknown) => ledgerError('ERR_LEDGER_UNAVAILABLE', `ledger: cannot write to ${db.name}: ${(cause as Error).message}`, { cause });
   return {
     tail: async () => {
       try {
-        return tail();
+        return txn.tail();
       } catch (cause) {
         throw fail(cause);
       }
     },
-    append: async (expected, rows) => {
+    append: async (expected, rows, anchors = []) => {
       try {
-        return append.immediate(expected, rows as unknown[][]);
+        return txn.append(expected, rows, anchors);
       } catch (cause) {
         throw fail(cause);
       }

@@ -105,6 +105,7 @@ export class CaServer {
       bundle: this.bundle,
       now,
       log: o.log,
+      ...(o.ledger ? { ledger: o.ledger } : {}),
     });
     const bundleDer = () => this.bundle.current().roots.map((r) => r.der);
     const certAuth = cfg.authentication?.clientCertificate === false ? undefined : o.clientCertificateAuthenticator?.(bundleDer);

@@ -5,6 +5,7 @@ import { parseDuration } from '../duration.js';
 import { identityPolicyProblems, type IdentityPolicy } from '../../workload-identity/index.js';
 import { caError } from '../errors.js';
 import { DEFAULT_MAX_WORKLOAD_TTL_MS, DEFAULT_WORKLOAD_TTL_MS } from '../issuer.js';
+import { isPostgresUrl } from '../ledger/index.js';
 
 const duration = z.string().transform((s, ctx) => {
   try {
@@ -98,7 +99,7 @@ export const caServerConfigSchema = z
     ledger: z
       .object({
         /** PostgreSQL URL shared by CA replicas (env CASTELLAN_DATABASE_URL, flag --database-url). Absent: SQLite in the CA directory. */
-        url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'want a postgres:// or postgresql:// URL').optional(),
+        url: z.string().refine((u) => isPostgresUrl(u) && !/\s/.test(u), 'want a postgres:// or postgresql:// URL').optional(),
         /** A signed checkpoint after this many records. Default 1000. */
         checkpointEvery: z.number().int().min(1).max(1_000_000).optional(),
         /** A signed checkpoint at least this often while records are added. Default 60s. */

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { createSvidRequest, type SpiffeId } from '../../workload-identity/index.js';
 import { Issuer, type SigningAuthority } from '../issuer.js';
 import { generateKey } from '../key-type.js';
+import type { Ledger } from '../ledger/index.js';
 import { RotatingServerCredentials } from './rotating-server-credentials.js';
 import type { TrustBundleSource } from './trust-bundle-source.js';
 
@@ -15,6 +16,8 @@ export interface ServingIdentityOptions {
   readonly ttlMs?: number;
   readonly now?: () => Date;
   readonly log: Logger;
+  /** Each serving certificate is recorded (lifecycle `serving-certificate-issued`, with its serial) before it is used. */
+  readonly ledger?: Ledger;
 }
 
 /**
@@ -73,6 +76,17 @@ export class ServingIdentity {
     const key = generateKey('ec-p256').privateKey;
     const issuer = new Issuer({ authority: this.o.authority(), allowDnsSans: true, maxTtlMs: this.ttlMs, defaultTtlMs: this.ttlMs, now: this.now });
     const cert = issuer.issue(this.o.spiffeId, await createSvidRequest(key, this.o.spiffeId, this.o.dnsNames));
+    // DESIGN §7: every certificate this CA signs is recorded before it is used, its own included.
+    await this.o.ledger?.append({
+      type: 'lifecycle',
+      event: 'serving-certificate-issued',
+      spiffeId: cert.spiffeId.toString(),
+      serial: cert.serialHex,
+      notBefore: cert.notBefore.toISOString(),
+      notAfter: cert.notAfter.toISOString(),
+      issuerKeyId: issuer.authority.issuer.ski.toString('hex'),
+      details: JSON.stringify({ dnsNames: this.o.dnsNames }),
+    });
     this.material = { key: key.export({ format: 'pem', type: 'pkcs8' }) as string, cert: cert.leafPem + cert.chainPem.slice(0, -1).join('') };
     this.notAfter = cert.notAfter.getTime();
     this.install();

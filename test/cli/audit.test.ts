@@ -108,6 +108,7 @@ describe('castellan audit (SQLite in the CA directory)', () => {
     ['--outcome other', ['audit', 'list', '--dir', 'ca', '--outcome', 'maybe']],
     ['--limit 0', ['audit', 'list', '--dir', 'ca', '--limit', '0']],
     ['--since yesterday', ['audit', 'list', '--dir', 'ca', '--since', 'yesterday']],
+    ['--since a time of day without a zone', ['audit', 'list', '--dir', 'ca', '--since', '2026-05-01T12:00']],
     ['--output yaml', ['audit', 'list', '--dir', 'ca', '--output', 'yaml']],
     ['--serial not hex', ['audit', 'list', '--dir', 'ca', '--serial', 'xyz']],
     ['--format csv', ['audit', 'export', '--dir', 'ca', '--format', 'csv']],
@@ -135,6 +136,15 @@ describe('castellan audit (SQLite in the CA directory)', () => {
     expect((await cli(['audit', 'list', '--help'])).out).toContain('csrKeySha256');
     expect((await cli(['audit', 'verify', '--help'])).out).toContain('0 intact, 1 broken');
   });
+
+  it('ok/--help never prints CASTELLAN_DATABASE_URL (it may carry a password)', async () => {
+    const env = { CASTELLAN_DATABASE_URL: 'postgres://castellan:S3cretPW@db.example/castellan' };
+    for (const argv of [['ca', 'serve', '--help'], ['ca', 'init', '--help'], ['ca', 'mint', '--help'], ['audit', 'list', '--help'], ['audit', 'verify', '--help']]) {
+      const r = await cli(argv, { env });
+      expect(r.out).toContain('--database-url');
+      expect(r.out + r.err).not.toContain('S3cretPW');
+    }
+  });
 });
 
 describe.skipIf(!pgTestUrl)('castellan audit (PostgreSQL)', () => {
@@ -145,7 +155,11 @@ describe.skipIf(!pgTestUrl)('castellan audit (PostgreSQL)', () => {
       const list = JSON.parse((await cli(['audit', 'list', '--database-url', db.url, '--output', 'json'], { cwd: t.dir })).out) as Json[];
       expect(list).toHaveLength(8);
       expect((await cli(['audit', 'verify', '--database-url', db.url, '--dir', 'ca'], { cwd: t.dir })).code).toBe(0);
-      expect((await cli(['audit', 'verify', '--database-url', db.url, '--bundle', 'ca/bundle.pem'], { cwd: t.dir })).code).toBe(0);
+      // --bundle alone would trust any CA under those roots to sign checkpoints: --signers is required.
+      const noSigners = await cli(['audit', 'verify', '--database-url', db.url, '--bundle', 'ca/bundle.pem'], { cwd: t.dir });
+      expect(noSigners.code).toBe(2);
+      expect(noSigners.err).toContain('--signers');
+      expect((await cli(['audit', 'verify', '--database-url', db.url, '--bundle', 'ca/bundle.pem', '--signers', 'ca/authorities/1/ca-cert.pem'], { cwd: t.dir })).code).toBe(0);
       await rawLedgerSql({ url: db.url }).run('DELETE FROM {T} WHERE seq = 3');
       const v = await cli(['audit', 'verify', '--database-url', db.url, '--dir', 'ca'], { cwd: t.dir });
       expect(v.code).toBe(1);

@@ -62,6 +62,13 @@ async function refusal(reason: string, newerThan: number): Promise<LedgerRecord>
 const lastSeq = async () => (await store.query({ limit: 1 }))[0]?.seq ?? 0;
 
 describe('the CA server records every issuance', () => {
+  it("ok/the CA's own serving certificate is recorded (lifecycle, with its serial) before it is used", async () => {
+    const first = (await store.scan(0, 1))[0]!;
+    expect(first).toMatchObject({ seq: 1, type: 'lifecycle', event: 'serving-certificate-issued', spiffeId: 'spiffe://cluster.local/castellan/ca' });
+    expect(first.serial).toMatch(/^[0-9a-f]+$/);
+    expect(JSON.parse(first.details!)).toMatchObject({ dnsNames: expect.arrayContaining(['localhost']) });
+  });
+
   it('ok/Istio CreateCertificate: identity, pod, token hash, peer, CSR key hash, serial, validity, issuer key id', async () => {
     const csr = await testCsr({ uris: [id('shop', 'cart')] });
     const tok = await token('shop', 'cart', { name: 'cart-7d9f', uid: '6f1c3a52-1111-4222-8333-944445555666' });
@@ -189,6 +196,69 @@ describe('ledger failures and shutdown', () => {
     }
   });
 
+  it('fail/a ledger truncated under the running CA (checkpoints included): requests fail UNAVAILABLE, verify fails, the CA refuses to start', async () => {
+    const o = tempDir();
+    const dir = path.join(o.dir, 'ca');
+    await initCa({ dir, trustDomain: TrustDomain.of('cluster.local') });
+    const d = await loadDevTokenIssuer(dir);
+    const s = await testCaServer(dir, { ledger: { checkpointEvery: 2 } }, true);
+    const c = caClients(s.address, (await loadCa(dir)).bundle.map((x) => x.pem).join(''));
+    try {
+      const tok = await mintServiceAccountToken(d.privateKey, d.kid, { issuer: d.issuer, audiences: ['castellan'], namespace: 'default', serviceAccount: 'web', ttlSeconds: 600 });
+      for (let i = 0; i < 4; i++) expect((await unary(c.istio, 'CreateCertificate', { csr: (await testCsr()).pem }, tok)).code).toBe(OK);
+      await rawLedgerSql({ file: path.join(dir, 'ledger.db') }).run('DELETE FROM {T} WHERE seq > 1');
+      for (let i = 0; i < 2; i++) {
+        const r = await unary<{ certChain: string[] }>(c.istio, 'CreateCertificate', { csr: (await testCsr()).pem }, tok);
+        expect(r.code).toBe(UNAVAILABLE);
+        expect(r.response).toBeUndefined();
+      }
+      expect(s.lines.some((l) => l.includes('LEDGER BROKEN'))).toBe(true);
+    } finally {
+      c.close();
+      await s.server.shutdown(1000);
+    }
+    try {
+      const count = await rawLedgerSql({ file: path.join(dir, 'ledger.db') }).rows('SELECT seq FROM {T}');
+      expect(count).toHaveLength(1); // nothing was chained onto the shorter tail (no final checkpoint either)
+      expect((await cli(['audit', 'verify', '--dir', dir])).code).toBe(1);
+      const start = await testCaServer(dir, {}, true).then(
+        async (x) => (await x.server.shutdown(1000), undefined),
+        (err: unknown) => err as { code?: string; message: string },
+      );
+      expect(start?.code).toBe('ERR_LEDGER_BROKEN');
+      expect(start?.message).toContain('castellan audit verify');
+    } finally {
+      o.cleanup();
+    }
+  });
+
+  it('fail/refusals by the per-address limit before authentication are summarised, not recorded one by one', async () => {
+    const o = tempDir();
+    const dir = path.join(o.dir, 'ca');
+    await initCa({ dir, trustDomain: TrustDomain.of('cluster.local') });
+    const s = await testCaServer(dir, { limits: { perPeer: { ratePerSecond: 0.001, burst: 2 } } }, true);
+    const c = caClients(s.address, (await loadCa(dir)).bundle.map((x) => x.pem).join(''));
+    try {
+      const codes: number[] = [];
+      for (let i = 0; i < 12; i++) codes.push((await unary(c.istio, 'CreateCertificate', { csr: (await testCsr()).pem })).code);
+      expect(codes.filter((x) => x === RESOURCE_EXHAUSTED)).toHaveLength(10);
+    } finally {
+      c.close();
+      await s.server.shutdown(1000);
+    }
+    const st = await openLedgerStore({ dir, readOnly: true });
+    try {
+      const refusals = (await st.scan(0, 1000)).filter((r) => r.type === 'refusal');
+      expect(refusals.map((r) => r.reason)).toEqual(['ERR_TOKEN_MISSING', 'ERR_TOKEN_MISSING', 'ERR_RATE_LIMITED', 'ERR_RATE_LIMITED']);
+      const summary = refusals[3]!;
+      expect(summary).toMatchObject({ event: 'refusal-summary', peer: '127.0.0.1' });
+      expect(JSON.parse(summary.details!)).toMatchObject({ count: 9 });
+    } finally {
+      await st.close();
+      o.cleanup();
+    }
+  });
+
   it('ok/graceful shutdown flushes and writes a final checkpoint and the head witness', async () => {
     const o = tempDir();
     const dir = path.join(o.dir, 'ca');
@@ -208,7 +278,8 @@ describe('ledger failures and shutdown', () => {
       const v = await cli(['audit', 'verify', '--dir', dir, '--output', 'json']);
       expect(v.code).toBe(0);
       const report = JSON.parse(v.out) as { records: number; lastSeq: number; lastCheckpointSeq: number; headSeq: number; unprotected: number };
-      expect(report).toMatchObject({ records: 21, lastSeq: 21, lastCheckpointSeq: 21, headSeq: 21, unprotected: 0 });
+      // 1 serving certificate + 20 issuances + the final checkpoint.
+      expect(report).toMatchObject({ records: 22, lastSeq: 22, lastCheckpointSeq: 22, headSeq: 22, unprotected: 0 });
     } finally {
       o.cleanup();
     }
