@@ -1,6 +1,6 @@
 import type { AuthenticatedCaller } from '../../workload-identity/index.js';
 import type { IssuedCertificate, SigningAuthority } from '../issuer.js';
-import type { NewEntry } from './ledger.js';
+import type { NewEntry } from './ledger-record.js';
 import { sha256Hex, type LedgerApi } from './ledger-record.js';
 
 /** What the CA knows about a request when it records it. */

@@ -44,6 +44,9 @@ export interface LedgerEntry {
   readonly details?: string;
 }
 
+/** An entry without its time: the ledger stamps it with its clock. */
+export type NewEntry = Omit<LedgerEntry, 'time'> & { readonly time?: string };
+
 /** A record as stored: the entry plus its place in the chain. */
 export interface LedgerRecord extends LedgerEntry {
   /** 1, 2, 3 ... one sequence for the whole ledger (across CA replicas). */

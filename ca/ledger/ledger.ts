@@ -4,7 +4,9 @@ import { GroupCommit } from './group-commit.js';
 import { DEFAULT_SUMMARY_INTERVAL_MS, RefusalSummary } from './refusal-summary.js';
 import { ledgerError } from './ledger-errors.js';
 import { writeLedgerHead } from './ledger-head.js';
-import { chainRecord, ENTRY_FIELDS, type LedgerEntry, type LedgerRecord } from './ledger-record.js';
+import { chainRecord, ENTRY_FIELDS, type LedgerRecord, type NewEntry } from './ledger-record.js';
+
+export type { NewEntry } from './ledger-record.js';
 import type { ChainAnchor, ChainTail, LedgerStore } from './ledger-store.js';
 import type { LedgerError } from './ledger-errors.js';
 
@@ -50,9 +52,6 @@ export interface LedgerStats {
 // The entry as the caller gave it and the ledger's time stamp: chainRecord builds the record from both,
 // so an append copies nothing (it runs once per request on the event loop).
 type Item = { readonly entry: NewEntry; readonly time: string } | { readonly checkpoint: true };
-
-/** An entry without its time: the ledger stamps it with its clock. */
-export type NewEntry = Omit<LedgerEntry, 'time'> & { readonly time?: string };
 
 // NUL cannot be stored in a PostgreSQL TEXT column (the whole batch would fail) and a lone UTF-16
 // surrogate is not encodable as UTF-8 (it would be stored as U+FFFD and then verify as "edited").

@@ -1,4 +1,4 @@
-import type { NewEntry } from './ledger.js';
+import type { NewEntry } from './ledger-record.js';
 
 /** How often per-peer refusal summaries are written (ms). */
 export const DEFAULT_SUMMARY_INTERVAL_MS = 10_000;
