@@ -1,10 +1,11 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { CastellanError, TrustDomain } from '../workload-identity/index.js';
-import { formatDuration, importCacerts, initCa, openLedger, type CaDirectory, type KeyType } from '../ca/index.js';
+import { TrustDomain } from '../workload-identity/index.js';
+import { formatDuration, importCacerts, initCa, type CaDirectory, type KeyType } from '../ca/index.js';
 import { durationFlag, keyTypeFlag, trustDomainFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 import { ledgerDatabaseUrl } from './database-url.js';
+import { recordCaInit } from './ca-init-record.js';
 
 interface InitFlags {
   dir: string;
@@ -65,45 +66,8 @@ export function registerCaInit(ca: Command, io: CliIo): void {
           now: io.now(),
         });
       }
-      await recordInit(ca, ledgerDatabaseUrl(f.databaseUrl, io), io);
+      await recordCaInit(ca, ledgerDatabaseUrl(f.databaseUrl, io), io, 'ca init');
       io.out(`created CA in ${dir}\n${describeCa(ca, io.now())}`);
       io.out(`\nnext: castellan ca mint --dir ${f.dir} --spiffe-id spiffe://${ca.trustDomain.name}/ns/default/sa/demo --out ./demo\n`);
     });
-}
-
-/** The ledger's first record for this CA: what was created, by which keys (DESIGN §7: lifecycle records). */
-async function recordInit(ca: CaDirectory, databaseUrl: string | undefined, io: CliIo): Promise<void> {
-  try {
-    await appendInit(ca, databaseUrl, io);
-  } catch (cause) {
-    // The keys and certificates exist by now: say so, so the operator neither trusts nor reuses it blindly.
-    throw new CastellanError(
-      'ERR_LEDGER_UNAVAILABLE',
-      `ca init: the CA in ${ca.dir} was created (keys, certificates, ca.json) but its ca-init record could not be written to the ledger: ` +
-        `${(cause as Error).message}. Nothing was issued. Fix the ledger and record it by starting over: remove ${ca.dir} and run ca init again ` +
-        '(or keep it: the ledger then starts with the first issuance, without a ca-init record).',
-      { cause },
-    );
-  }
-}
-
-async function appendInit(ca: CaDirectory, databaseUrl: string | undefined, io: CliIo): Promise<void> {
-  const ledger = await openLedger({ dir: ca.dir, authority: () => ca.active, now: () => io.now(), ...(databaseUrl ? { databaseUrl } : {}) });
-  const a = ca.active;
-  try {
-    await ledger.appendLifecycle('ca-init', {
-      trustDomain: ca.trustDomain.name,
-      authority: a.id,
-      source: a.source,
-      keyType: a.signer.keyType,
-      rootSerial: a.root.serialHex,
-      rootKeyId: a.root.ski.toString('hex'),
-      rootNotAfter: a.root.notAfter.toISOString(),
-      issuerSerial: a.issuer.serialHex,
-      issuerKeyId: a.issuer.ski.toString('hex'),
-      issuerNotAfter: a.issuer.notAfter.toISOString(),
-    });
-  } finally {
-    await ledger.close();
-  }
 }

@@ -9,6 +9,7 @@ import { kubernetesWorkloadId, mintServiceAccountToken, TrustDomain } from '../w
 import { formatDuration, initCa, loadCa, loadDevTokenIssuer, startCaServer, STATE_FILE, writeFileAtomic, type CaDirectory } from '../ca/index.js';
 import { SdsClient, startAgent, type SdsIdentity } from '../sds/index.js';
 import { describeCa } from './ca-init.js';
+import { recordCaInit } from './ca-init-record.js';
 import { durationFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 
@@ -96,6 +97,7 @@ async function runDev(f: DevFlags, renewFraction: number, io: CliIo): Promise<vo
     io.out(`using the CA in ${dir}\n`);
   } else {
     ca = await initCa({ dir, trustDomain: TrustDomain.of('cluster.local'), now: io.now() });
+    await recordCaInit(ca, undefined, io, 'castellan dev');
     io.out(`created a CA in ${dir}\n`);
   }
   io.out(describeCa(ca, io.now()));

@@ -1,0 +1,40 @@
+import { CastellanError } from '../workload-identity/index.js';
+import { openLedger, type CaDirectory } from '../ca/index.js';
+import type { CliIo } from './io.js';
+
+/** The ledger's first record for this CA: what was created, by which keys (DESIGN §7: lifecycle records). */
+export async function recordCaInit(ca: CaDirectory, databaseUrl: string | undefined, io: CliIo, command: string): Promise<void> {
+  try {
+    await appendInit(ca, databaseUrl, io);
+  } catch (cause) {
+    // The keys and certificates exist by now: say so, so the operator neither trusts nor reuses it blindly.
+    throw new CastellanError(
+      'ERR_LEDGER_UNAVAILABLE',
+      `${command}: the CA in ${ca.dir} was created (keys, certificates, ca.json) but its ca-init record could not be written to the ledger: ` +
+        `${(cause as Error).message}. Nothing was issued. Fix the ledger and record it by starting over: remove ${ca.dir} and run ${command} again ` +
+        '(or keep it: the ledger then starts with the first issuance, without a ca-init record).',
+      { cause },
+    );
+  }
+}
+
+async function appendInit(ca: CaDirectory, databaseUrl: string | undefined, io: CliIo): Promise<void> {
+  const ledger = await openLedger({ dir: ca.dir, authority: () => ca.active, now: () => io.now(), ...(databaseUrl ? { databaseUrl } : {}) });
+  const a = ca.active;
+  try {
+    await ledger.appendLifecycle('ca-init', {
+      trustDomain: ca.trustDomain.name,
+      authority: a.id,
+      source: a.source,
+      keyType: a.signer.keyType,
+      rootSerial: a.root.serialHex,
+      rootKeyId: a.root.ski.toString('hex'),
+      rootNotAfter: a.root.notAfter.toISOString(),
+      issuerSerial: a.issuer.serialHex,
+      issuerKeyId: a.issuer.ski.toString('hex'),
+      issuerNotAfter: a.issuer.notAfter.toISOString(),
+    });
+  } finally {
+    await ledger.close();
+  }
+}
