@@ -8,25 +8,9 @@ import { createDevTokenIssuer } from './dev-token-issuer.js';
 import { caError } from './errors.js';
 import type { SigningAuthority } from './issuer.js';
 import { readPrivateKeyFile, writeFileAtomic, writePrivateKeyFile } from './key-files.js';
+import { readCaState, STATE_FILE, writeCaState, type AuthorityRecord, type AuthorityState, type PendingRecord } from './ca-state.js';
 import { generateKey, type KeyType } from './key-type.js';
 import { keyObjectSigner, type Signer } from './signer.js';
-
-/** Where an authority sits in its life (DESIGN §6). Only `active` exists until root rotation lands. */
-export type AuthorityState = 'prepared' | 'active' | 'retired';
-
-interface AuthorityRecord {
-  id: number;
-  state: AuthorityState;
-  createdAt: string;
-  /** `generated` by `ca init`, or plugged in from an Istio-style `cacerts` directory. */
-  source: 'generated' | 'cacerts';
-}
-
-interface CaStateFile {
-  format: 1;
-  trustDomain: string;
-  authorities: AuthorityRecord[];
-}
 
 /** One root with the intermediate that signs under it. */
 export interface LoadedAuthority extends SigningAuthority {
@@ -34,6 +18,12 @@ export interface LoadedAuthority extends SigningAuthority {
   readonly state: AuthorityState;
   readonly source: 'generated' | 'cacerts';
   readonly root: CertificateInfo;
+  /** The state file's entry (times, bundle membership). */
+  readonly record: Readonly<AuthorityRecord>;
+  /** The intermediate cross-signed by the root that was active when this one was prepared, if any. */
+  readonly crossSigned?: CertificateInfo;
+  /** Whether `root-key.pem` exists (generated roots): a new intermediate can be signed under this root. */
+  readonly hasRootKey: boolean;
 }
 
 /** A CA directory read from disk. */
@@ -43,12 +33,17 @@ export interface CaDirectory {
   readonly authorities: readonly LoadedAuthority[];
   /** The authority that signs new leaves. */
   readonly active: LoadedAuthority;
-  /** Roots every peer must trust now (DESIGN §6). */
+  /** The prepared authority of a root rotation in progress. */
+  readonly prepared?: LoadedAuthority;
+  /** Roots every peer must trust now (DESIGN §6): prepared, active, and retired until dropped; no duplicates. */
   readonly bundle: readonly CertificateInfo[];
+  /** Grows with every change of the bundle, the active issuer or the re-issue request. */
+  readonly bundleSequence: number;
+  /** Non-zero between a root activation and the old root's retirement: agents re-issue within this window. */
+  readonly reissueSpreadSeconds: number;
+  /** Lifecycle records committed with the state, not yet in the ledger. */
+  readonly pendingRecords: readonly PendingRecord[];
 }
-
-export const STATE_FILE = 'ca.json';
-export const BUNDLE_FILE = 'bundle.pem';
 
 /** File names inside `authorities/<id>/`, Istio's `cacerts` names where they exist. */
 export const AUTHORITY_FILES = {
@@ -57,6 +52,8 @@ export const AUTHORITY_FILES = {
   caCert: 'ca-cert.pem',
   caKey: 'ca-key.pem',
   certChain: 'cert-chain.pem',
+  /** Castellan's own: the intermediate cross-signed by the previous root (root rotation). */
+  crossCert: 'cross-cert.pem',
 } as const;
 
 const YEAR_MS = 365 * 86_400_000;
@@ -223,9 +220,9 @@ function verifyChain(certs: CertificateInfo[], now: Date, fail: (m: string) => n
   }
 }
 
-/** Reads a CA directory written by `initCa` or `importCacerts`. */
+/** Reads a CA directory written by `initCa` or `importCacerts` (and changed by root rotation). */
 export async function loadCa(dir: string): Promise<CaDirectory> {
-  const state = await readState(dir);
+  const state = await readCaState(dir);
   let trustDomain: TrustDomain;
   try {
     trustDomain = TrustDomain.of(state.trustDomain);
@@ -233,67 +230,82 @@ export async function loadCa(dir: string): Promise<CaDirectory> {
     throw caError('ERR_CA_DIR', `ca: ${path.join(dir, STATE_FILE)} has an invalid trustDomain: ${(cause as Error).message}`, { cause });
   }
   const authorities: LoadedAuthority[] = [];
-  for (const rec of state.authorities) {
-    const adir = authorityDir(dir, rec.id);
-    const what = (f: string) => ({ code: 'ERR_CA_DIR' as const, what: `ca: ${path.join(adir, f)}` });
-    const readText = async (f: string) => {
-      try {
-        return await fs.readFile(path.join(adir, f), 'utf8');
-      } catch (cause) {
-        throw caError('ERR_CA_DIR', `ca: cannot read ${path.join(adir, f)}; the CA directory is incomplete`, { cause });
-      }
-    };
-    const [root] = certificatesFromPem(await readText(AUTHORITY_FILES.rootCert), what(AUTHORITY_FILES.rootCert));
-    const chain = certificatesFromPem(await readText(AUTHORITY_FILES.certChain), what(AUTHORITY_FILES.certChain));
-    const issuer = chain[0];
-    if (!root || !issuer) throw caError('ERR_CA_DIR', `ca: ${adir} is missing its root or intermediate certificate`);
-    const signer = keyObjectSigner(await readPrivateKeyFile(path.join(adir, AUTHORITY_FILES.caKey)));
-    if (!signer.spki.equals(issuer.spki)) throw caError('ERR_CA_DIR', `ca: ${path.join(adir, AUTHORITY_FILES.caKey)} does not match its certificate`);
-    // A tampered directory must not slip in another hierarchy: the chain must still lead to root-cert.pem.
-    const links = [...chain.slice(0, -1), root];
-    for (let i = 0; i + 1 < links.length; i++) {
-      const child = new NodeCertificate(links[i]!.der);
-      const parent = new NodeCertificate(links[i + 1]!.der);
-      if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
-        throw caError('ERR_CA_DIR', `ca: ${path.join(adir, AUTHORITY_FILES.certChain)} does not chain to ${AUTHORITY_FILES.rootCert}; the CA directory was altered`);
-      }
-    }
-    authorities.push({ id: rec.id, state: rec.state, source: rec.source, trustDomain, root, issuer, signer, parents: chain.slice(1) });
+  for (const rec of state.authorities) authorities.push(await loadAuthority(dir, trustDomain, rec));
+  const active = authorities.find((a) => a.state === 'active')!;
+  const prepared = authorities.find((a) => a.state === 'prepared');
+  return {
+    dir,
+    trustDomain,
+    authorities,
+    active,
+    ...(prepared ? { prepared } : {}),
+    bundle: bundleOf(authorities),
+    bundleSequence: state.bundleSequence ?? 1,
+    reissueSpreadSeconds: state.reissueSpreadSeconds ?? 0,
+    pendingRecords: state.pendingRecords ?? [],
+  };
+}
+
+/** The roots of prepared, active and not yet dropped retired slots, oldest slot first, each once. */
+export function bundleOf(authorities: readonly { readonly state: AuthorityState; readonly root: CertificateInfo; readonly record: Readonly<AuthorityRecord> }[]): CertificateInfo[] {
+  const out: CertificateInfo[] = [];
+  for (const a of authorities) {
+    const member = a.state !== 'retired' || a.record.inBundle !== false;
+    if (member && !out.some((r) => r.der.equals(a.root.der))) out.push(a.root);
   }
-  const active = authorities.find((a) => a.state === 'active');
-  if (!active) throw caError('ERR_CA_DIR', `ca: ${path.join(dir, STATE_FILE)} has no active authority`);
-  const bundle = authorities.filter((a) => a.state !== 'retired').map((a) => a.root);
-  return { dir, trustDomain, authorities, active, bundle };
+  return out;
+}
+
+async function loadAuthority(dir: string, trustDomain: TrustDomain, rec: AuthorityRecord): Promise<LoadedAuthority> {
+  const adir = authorityDir(dir, rec.id);
+  const what = (f: string) => ({ code: 'ERR_CA_DIR' as const, what: `ca: ${path.join(adir, f)}` });
+  const readText = async (f: string, optional = false) => {
+    try {
+      return await fs.readFile(path.join(adir, f), 'utf8');
+    } catch (cause) {
+      if (optional && (cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw caError('ERR_CA_DIR', `ca: cannot read ${path.join(adir, f)}; the CA directory is incomplete`, { cause });
+    }
+  };
+  const [root] = certificatesFromPem((await readText(AUTHORITY_FILES.rootCert))!, what(AUTHORITY_FILES.rootCert));
+  const chain = certificatesFromPem((await readText(AUTHORITY_FILES.certChain))!, what(AUTHORITY_FILES.certChain));
+  const issuer = chain[0];
+  if (!root || !issuer) throw caError('ERR_CA_DIR', `ca: ${adir} is missing its root or intermediate certificate`);
+  const signer = keyObjectSigner(await readPrivateKeyFile(path.join(adir, AUTHORITY_FILES.caKey)));
+  if (!signer.spki.equals(issuer.spki)) throw caError('ERR_CA_DIR', `ca: ${path.join(adir, AUTHORITY_FILES.caKey)} does not match its certificate`);
+  // A tampered directory must not slip in another hierarchy: the chain must still lead to root-cert.pem.
+  const links = [...chain.slice(0, -1), root];
+  for (let i = 0; i + 1 < links.length; i++) {
+    const child = new NodeCertificate(links[i]!.der);
+    const parent = new NodeCertificate(links[i + 1]!.der);
+    if (!child.checkIssued(parent) || !child.verify(parent.publicKey)) {
+      throw caError('ERR_CA_DIR', `ca: ${path.join(adir, AUTHORITY_FILES.certChain)} does not chain to ${AUTHORITY_FILES.rootCert}; the CA directory was altered`);
+    }
+  }
+  const crossText = await readText(AUTHORITY_FILES.crossCert, true);
+  const crossSigned = crossText === undefined ? undefined : certificatesFromPem(crossText, what(AUTHORITY_FILES.crossCert))[0];
+  const hasRootKey = await fs.access(path.join(adir, AUTHORITY_FILES.rootKey)).then(
+    () => true,
+    () => false,
+  );
+  return {
+    id: rec.id,
+    state: rec.state,
+    source: rec.source,
+    record: Object.freeze({ ...rec }),
+    trustDomain,
+    root,
+    issuer,
+    signer,
+    parents: chain.slice(1),
+    hasRootKey,
+    ...(crossSigned ? { crossSigned } : {}),
+  };
 }
 
 /** Path of an authority's folder. */
 export function authorityDir(dir: string, id: number): string {
   return path.join(dir, 'authorities', String(id));
-}
-
-async function readState(dir: string): Promise<CaStateFile> {
-  const file = path.join(dir, STATE_FILE);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    throw caError(
-      'ERR_CA_DIR',
-      code === 'ENOENT' ? `ca: ${dir} is not a CA directory (no ${STATE_FILE}); create one with 'castellan ca init --dir ${dir}'` : `ca: cannot read ${file}: ${code}`,
-      { cause },
-    );
-  }
-  let state: CaStateFile;
-  try {
-    state = JSON.parse(text) as CaStateFile;
-  } catch (cause) {
-    throw caError('ERR_CA_DIR', `ca: ${file} is not valid JSON`, { cause });
-  }
-  if (state.format !== 1 || !Array.isArray(state.authorities) || typeof state.trustDomain !== 'string') {
-    throw caError('ERR_CA_DIR', `ca: ${file} is not a Castellan CA state file of format 1`);
-  }
-  return state;
 }
 
 async function prepareEmptyCaDir(dir: string): Promise<void> {
@@ -320,8 +332,6 @@ async function writeCertificates(adir: string, ca: CertificateInfo, between: Cer
 }
 
 async function writeState(dir: string, trustDomain: TrustDomain, rec: AuthorityRecord, bundle: CertificateInfo[]): Promise<void> {
-  await writeFileAtomic(path.join(dir, BUNDLE_FILE), bundle.map((c) => c.pem).join(''), 0o644);
-  // The state file is written last: a crash before it leaves no CA, and init can simply run again.
-  const state: CaStateFile = { format: 1, trustDomain: trustDomain.name, authorities: [rec] };
-  await writeFileAtomic(path.join(dir, STATE_FILE), JSON.stringify(state, null, 2) + '\n', 0o600);
+  // The state file is the commit point: a crash before it leaves no CA, and init can simply run again.
+  await writeCaState(dir, { format: 1, trustDomain: trustDomain.name, authorities: [{ ...rec, activatedAt: rec.createdAt, bundleSequenceAdded: 1 }], bundleSequence: 1 }, bundle.map((c) => c.pem).join(''));
 }

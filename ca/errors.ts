@@ -22,6 +22,11 @@ export type CaErrorCode =
   | 'ERR_CA_EXISTS'
   | 'ERR_CACERTS'
   | 'ERR_ISSUER_EXPIRED'
+  // Root and intermediate rotation (DESIGN §6)
+  | 'ERR_CA_LOCKED'
+  | 'ERR_ROTATION_STATE'
+  | 'ERR_ROTATION_GATE'
+  | 'ERR_REPORT_INVALID'
   // Certificates given to the CLI (cert inspect)
   | 'ERR_CERT_FILE'
   | 'ERR_CERT_CHECK_FAILED'

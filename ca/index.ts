@@ -19,20 +19,37 @@ export {
   type IssuerOptions,
   type SigningAuthority,
 } from './issuer.js';
+export { BUNDLE_FILE, STATE_FILE, type AuthorityRecord, type AuthorityState, type PendingRecord } from './ca-state.js';
 export {
   AUTHORITY_FILES,
-  BUNDLE_FILE,
-  STATE_FILE,
   authorityDir,
+  bundleOf,
   importCacerts,
   initCa,
   loadCa,
-  type AuthorityState,
   type CaDirectory,
   type ImportCacertsOptions,
   type InitOptions,
   type LoadedAuthority,
 } from './ca-directory.js';
+export {
+  activateRoot,
+  flushPendingRecords,
+  intermediateRotationDue,
+  prepareRoot,
+  repairCaDir,
+  retireRoot,
+  retiringAuthorities,
+  rotateIntermediate,
+  staleAgents,
+  withCaLock,
+  type AgentReport,
+  type AgentView,
+  type LifecycleRecorder,
+  type LiveLeaves,
+  type RotationContext,
+  type RotationResult,
+} from './authority-rotation.js';
 export { createDevTokenIssuer, DEV_ISSUER_URL, DEV_TOKEN_ISSUER_DIR, loadDevTokenIssuer, type DevTokenIssuer } from './dev-token-issuer.js';
 export * from './server/index.js';
 export * from './ledger/index.js';

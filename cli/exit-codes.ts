@@ -3,7 +3,17 @@ import { isCastellanError } from '../workload-identity/index.js';
 import { UsageError } from './io.js';
 
 /** Exit codes of every `castellan` command. */
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2 } as const;
+export const EXIT = {
+  OK: 0,
+  FAILURE: 1,
+  USAGE: 2,
+  /** A rotation step refused by its safety gate (`root activate`/`retire` without --force). */
+  REFUSED: 3,
+  /** `castellan check`: something needs attention soon. */
+  WARNING: 4,
+  /** `castellan check`: something is broken or about to break. */
+  FAILING: 5,
+} as const;
 
 /**
  * The one mapping from errors to exit codes: 2 for a wrong call (unknown command or flag, a flag value
@@ -17,7 +27,9 @@ export function exitFor(err: unknown): { code: number; line: string | undefined 
     return { code: EXIT.USAGE, line: undefined };
   }
   if (err instanceof UsageError) return { code: EXIT.USAGE, line: err.message };
-  if (isCastellanError(err)) return { code: EXIT.FAILURE, line: err.message };
+  // `castellan check` printed its report; only the exit code is left to give.
+  if (err instanceof Error && err.name === 'CheckResult') return { code: (err as Error & { exitCode: number }).exitCode, line: undefined };
+  if (isCastellanError(err)) return { code: err.code === 'ERR_ROTATION_GATE' ? EXIT.REFUSED : EXIT.FAILURE, line: err.message };
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string' && typeof e.path === 'string') return { code: EXIT.FAILURE, line: `${e.code}: ${e.path}` };
   return { code: EXIT.FAILURE, line: `unexpected error: ${e instanceof Error ? e.message : String(e)}` };

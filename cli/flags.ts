@@ -23,3 +23,13 @@ export function choiceFlag<T extends string>(choices: readonly T[]): (s: string)
     throw new Error(`want one of ${choices.join(', ')}`);
   });
 }
+export const fractionFlag = flag((s) => {
+  const n = Number(s);
+  if (!(n > 0 && n <= 1)) throw new Error(`want a fraction in (0, 1], e.g. 0.5; got ${s}`);
+  return n;
+});
+export const positiveNumberFlag = flag((s) => {
+  const n = Number(s);
+  if (!(Number.isFinite(n) && n > 0)) throw new Error(`want a positive number; got ${s}`);
+  return n;
+});

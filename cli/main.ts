@@ -6,7 +6,9 @@ import { registerCaInit } from './ca-init.js';
 import { registerCaMint } from './ca-mint.js';
 import { registerCaServe } from './ca-serve.js';
 import { registerCertInspect } from './cert-inspect.js';
+import { registerCheck } from './check.js';
 import { registerDev } from './dev.js';
+import { registerRoot } from './root.js';
 import { registerTokenMint } from './token-mint.js';
 import { exitFor } from './exit-codes.js';
 import { processIo, type CliIo } from './io.js';
@@ -21,7 +23,8 @@ export function buildProgram(io: CliIo): Command {
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',
-      '\nExit codes: 0 success, 1 failure (the reason is printed on stderr), 2 wrong usage.\n' +
+      '\nExit codes: 0 success, 1 failure (the reason is printed on stderr), 2 wrong usage,\n' +
+        '3 refused by a safety gate (root activate/retire; --force overrides), 4/5 castellan check: warning/failing.\n' +
         'Start with: castellan dev   (a local CA and a demo mTLS handshake, no cluster needed)',
     );
   const ca = program.command('ca').description('operate a certificate authority: create it, issue certificates');
@@ -31,6 +34,8 @@ export function buildProgram(io: CliIo): Command {
   const cert = program.command('cert').description('look at certificates');
   registerCertInspect(cert, io);
   registerAgent(program, io);
+  registerRoot(program, io);
+  registerCheck(program, io);
   registerAudit(program, io);
   registerTokenMint(program, io);
   registerDev(program, io);

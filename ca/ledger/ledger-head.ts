@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../key-files.js';
+import { lockFile } from '../lock-file.js';
 import { ledgerError } from './ledger-errors.js';
 import type { LedgerRecord } from './ledger-record.js';
 
@@ -44,7 +45,6 @@ export async function readLedgerHead(file: string): Promise<LedgerHead | undefin
 
 /** A lock older than this is left over from a crashed process and is taken over. */
 const STALE_LOCK_MS = 10_000;
-const LOCK_ATTEMPTS = 200;
 
 /**
  * Replaces the witness with `checkpoint` unless the file already holds a newer one (another replica's
@@ -52,7 +52,13 @@ const LOCK_ATTEMPTS = 200;
  * file (`<file>.lock`, created with O_EXCL) so two writers never move the witness backwards.
  */
 export async function writeLedgerHead(file: string, checkpoint: LedgerRecord): Promise<LedgerHead> {
-  const release = await lockFile(`${file}.lock`);
+  const lock = `${file}.lock`;
+  const release = await lockFile(lock, {
+    staleMs: STALE_LOCK_MS,
+    // Another writer holds it for one small atomic write.
+    waitMs: 2_000,
+    fail: (reason, _holder, cause) => ledgerError('ERR_LEDGER_UNAVAILABLE', `ledger: cannot lock ${lock}: ${reason}`, cause === undefined ? {} : { cause }),
+  });
   try {
     const current = await readLedgerHead(file).catch(() => undefined);
     if (current && current.checkpoint.seq >= checkpoint.seq) return current;
@@ -61,23 +67,5 @@ export async function writeLedgerHead(file: string, checkpoint: LedgerRecord): P
     return head;
   } finally {
     await release();
-  }
-}
-
-async function lockFile(lock: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const h = await fs.open(lock, 'wx', 0o600);
-      await h.close();
-      return () => fs.rm(lock, { force: true });
-    } catch (cause) {
-      if ((cause as NodeJS.ErrnoException).code !== 'EEXIST' || attempt >= LOCK_ATTEMPTS) {
-        throw ledgerError('ERR_LEDGER_UNAVAILABLE', `ledger: cannot lock ${lock}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { cause });
-      }
-      const st = await fs.stat(lock).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > STALE_LOCK_MS) await fs.rm(lock, { force: true });
-      // Another writer holds it for one small atomic write: wait a few milliseconds.
-      else await new Promise((r) => setTimeout(r, 5));
-    }
   }
 }

@@ -31,6 +31,10 @@ export interface LedgerQuery {
   readonly since?: string;
   /** ISO 8601 UTC: records before this time. */
   readonly until?: string;
+  /** Lowercase hex key id of the intermediate that signed the certificate. */
+  readonly issuerKeyId?: string;
+  /** ISO 8601 UTC: certificates still valid at this time (notAfter after it). */
+  readonly validAt?: string;
   /** Newest first, at most this many. Default 100. */
   readonly limit?: number;
 }
@@ -148,6 +152,8 @@ export function whereOf(q: LedgerQuery, placeholder: (n: number) => string): { s
   add('outcome', '=', q.outcome);
   add('time', '>=', q.since);
   add('time', '<', q.until);
+  add('issuer_key_id', '=', q.issuerKeyId);
+  add('not_after', '>', q.validAt);
   return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 

@@ -14,7 +14,8 @@ import { CaMetrics } from './metrics.js';
 import { caProtos } from './protos.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ServingIdentity } from './serving-identity.js';
-import { TrustBundleSource } from './trust-bundle-source.js';
+import { TrustBundleSource, type TrustBundleSnapshot } from './trust-bundle-source.js';
+import { AgentTracker } from './agent-tracker.js';
 
 export interface CaServerOptions {
   readonly ca: CaDirectory;
@@ -27,6 +28,8 @@ export interface CaServerOptions {
   readonly now?: () => Date;
   /** The issuance ledger; the server closes it (flushing it) at the end of `shutdown`. Absent: nothing is recorded. */
   readonly ledger?: Ledger;
+  /** Where agent reports go (DESIGN §6); default: memory only. */
+  readonly agents?: AgentTracker;
 }
 
 const DEFAULTS = {
@@ -78,6 +81,10 @@ export class CaServer {
   readonly metrics: CaMetrics;
   private issuer: Issuer;
   private readonly watchers = new Set<ServerWritableStream<unknown, unknown>>();
+  /** The CA directory as last loaded: authorities change under the server (rotation). */
+  private ca: CaDirectory;
+  readonly agents: AgentTracker;
+  private readonly background: { stop(): Promise<void> | void }[] = [];
   private state: 'starting' | 'serving' | 'draining' | 'stopped' = 'starting';
   grpcPort = 0;
   httpPort = 0;
@@ -88,14 +95,16 @@ export class CaServer {
     const now = o.now ?? (() => new Date());
     this.now = now;
     const cfg = o.config;
-    this.bundle = new TrustBundleSource(o.ca.bundle);
+    this.ca = o.ca;
+    this.agents = o.agents ?? new AgentTracker({ replicaId: 'memory', now, log: o.log });
+    this.bundle = new TrustBundleSource(o.ca.bundle, o.ca.bundleSequence, bundleExtras(o.ca));
     this.issuer = new Issuer({
       authority: o.ca.active,
       ...(cfg.workloadTtl !== undefined ? { defaultTtlMs: cfg.workloadTtl } : {}),
       ...(cfg.maxWorkloadTtl !== undefined ? { maxTtlMs: cfg.maxWorkloadTtl } : {}),
       now,
     });
-    this.metrics = new CaMetrics(() => o.ca.authorities, now);
+    this.metrics = new CaMetrics(() => this.ca.authorities, now);
     const ns = cfg.namespace ?? DEFAULTS.namespace;
     this.serving = new ServingIdentity({
       authority: () => this.issuer.authority,
@@ -134,6 +143,7 @@ export class CaServer {
       Sign: this.sign.bind(this),
       WatchTrustBundle: this.watchTrustBundle.bind(this),
       GetAuthorityStatus: this.getAuthorityStatus.bind(this),
+      ReportTrustBundle: this.reportTrustBundle.bind(this),
     });
   }
 
@@ -153,6 +163,42 @@ export class CaServer {
     s.state = 'serving';
     o.log.info({ grpc: `${g.host}:${s.grpcPort}`, http: `${h.host}:${s.httpPort}`, trustDomain: o.ca.trustDomain.name }, 'castellan CA serving');
     return s;
+  }
+
+  /**
+   * Installs a newly loaded CA directory (root or intermediate rotation): a new active authority signs
+   * from now on (and the serving certificate is re-issued under it); a newer bundle sequence is pushed
+   * to every WatchTrustBundle stream. Older states are ignored.
+   */
+  applyDirectory(ca: CaDirectory): void {
+    if (ca.bundleSequence < this.ca.bundleSequence) return;
+    const issuerChanged = !ca.active.issuer.der.equals(this.issuer.authority.issuer.der);
+    this.ca = ca;
+    if (issuerChanged) {
+      const cfg = this.o.config;
+      this.issuer = new Issuer({
+        authority: ca.active,
+        ...(cfg.workloadTtl !== undefined ? { defaultTtlMs: cfg.workloadTtl } : {}),
+        ...(cfg.maxWorkloadTtl !== undefined ? { maxTtlMs: cfg.maxWorkloadTtl } : {}),
+        now: this.now,
+      });
+    }
+    // The bundle first: peers learn a new root before any certificate under it is served.
+    this.bundle.replace({ sequence: ca.bundleSequence, roots: ca.bundle, ...bundleExtras(ca) });
+    if (issuerChanged) {
+      this.o.log.info({ authority: ca.active.id, issuerKeyId: ca.active.issuer.ski.toString('hex'), bundleSequence: ca.bundleSequence }, 'active authority changed; new leaves are signed by it');
+      this.serving.renewSoon();
+    }
+  }
+
+  /** Stops `task` when the server shuts down (before the drain). */
+  addBackground(task: { stop(): Promise<void> | void }): void {
+    this.background.push(task);
+  }
+
+  /** The CA directory the server serves from now. */
+  get directory(): CaDirectory {
+    return this.ca;
   }
 
   /** The authority that signs leaves now (and the ledger's checkpoints). */
@@ -218,6 +264,8 @@ export class CaServer {
       const r = await this.service.issue(credentialsOf(call, this.intermediatesForPeer), call.request.csr, call.request.ttlSeconds * 1000, 'castellan', () => call.cancelled);
       const c = r.certificate;
       const b = this.bundle.current();
+      const agentId = boundedAgentId(call.request.agentId);
+      if (agentId) this.agents.report({ agentId, identity: r.caller.spiffeId.toString(), sequence: Number(call.request.bundleSequence), peer: call.getPeer() });
       return {
         spiffeId: c.spiffeId.toString(),
         leaf: c.leafPem,
@@ -236,10 +284,12 @@ export class CaServer {
   }
 
   private watchTrustBundle(call: ServerWritableStream<{ agentId: string }, unknown>): void {
+    let identity = '';
     const run = async () => {
       this.refuseIfNotReady();
       const caller = await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
       this.o.authorize(caller);
+      identity = caller.spiffeId.toString();
       this.refuseIfNotReady(); // shutdown may have begun while we authenticated
       const max = this.o.config.limits?.maxWatchers ?? DEFAULTS.maxWatchers;
       if (this.watchers.size >= max) throw caError('ERR_RATE_LIMITED', `ca: the CA already serves ${max} trust-bundle streams; retry later`);
@@ -247,13 +297,22 @@ export class CaServer {
     run().then(
       () => {
         if (call.cancelled) return;
-        const send = (s: { sequence: number; roots: readonly { pem: string }[] }) =>
-          call.write({ sequence: s.sequence, trustDomain: this.o.ca.trustDomain.name, roots: s.roots.map((r) => r.pem) });
+        const send = (s: TrustBundleSnapshot) =>
+          call.write({
+            sequence: s.sequence,
+            trustDomain: this.o.ca.trustDomain.name,
+            roots: s.roots.map((r) => r.pem),
+            activeIssuerKeyId: s.activeIssuerKeyId,
+            reissueSpreadSeconds: s.reissueSpreadSeconds,
+          });
         send(this.bundle.current());
         const unsubscribe = this.bundle.subscribe(send);
         this.watchers.add(call);
         this.metrics.bundleWatchers.set(this.watchers.size);
+        const agentId = boundedAgentId(call.request.agentId);
+        const disconnect = agentId ? this.agents.connected({ agentId, identity, peer: call.getPeer() }) : () => {};
         const done = () => {
+          disconnect();
           unsubscribe();
           this.watchers.delete(call);
           this.metrics.bundleWatchers.set(this.watchers.size);
@@ -270,6 +329,27 @@ export class CaServer {
     );
   }
 
+  /** An agent says which bundle sequence it serves now (after pushing ROOTCA to its workloads). */
+  private reportTrustBundle(call: ServerUnaryCall<{ agentId: string; sequence: number | string }, unknown>, callback: sendUnaryData<unknown>): void {
+    const run = async () => {
+      this.refuseIfNotReady();
+      const caller = await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
+      this.o.authorize(caller);
+      const agentId = boundedAgentId(call.request.agentId);
+      if (!agentId) throw caError('ERR_REPORT_INVALID', 'ca: ReportTrustBundle needs an agent_id of 1 to 253 printable characters');
+      const sequence = Number(call.request.sequence);
+      if (!Number.isSafeInteger(sequence) || sequence < 1 || sequence > this.bundle.current().sequence) {
+        throw caError('ERR_REPORT_INVALID', `ca: ReportTrustBundle sequence ${String(call.request.sequence)} is not a bundle this CA sent (current ${this.bundle.current().sequence})`);
+      }
+      this.agents.report({ agentId, identity: caller.spiffeId.toString(), sequence, peer: call.getPeer() });
+      return {};
+    };
+    run().then(
+      (res) => callback(null, res),
+      (err: unknown) => this.fail(callback, err, 'ReportTrustBundle', call.getPeer()),
+    );
+  }
+
   private getAuthorityStatus(call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void {
     const run = async () => {
       this.refuseIfNotReady();
@@ -278,7 +358,7 @@ export class CaServer {
       return {
         trustDomain: this.o.ca.trustDomain.name,
         bundleSequence: b.sequence,
-        authorities: this.o.ca.authorities.map((a) => ({
+        authorities: this.ca.authorities.map((a) => ({
           id: a.id,
           state: a.state,
           rootSubject: a.root.cert.subject,
@@ -301,6 +381,7 @@ export class CaServer {
   async shutdown(graceMs = this.o.config.shutdownGrace ?? DEFAULTS.shutdownGraceMs): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'draining';
+    for (const t of this.background) await t.stop();
     for (const w of this.watchers) w.end();
     const drained = new Promise<void>((resolve) => this.grpc.tryShutdown(() => resolve()));
     const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), graceMs).unref());
@@ -309,6 +390,7 @@ export class CaServer {
       this.grpc.forceShutdown();
     }
     this.serving.stop();
+    await this.agents.stop();
     // After the drain: every in-flight issuance has its record committed; close adds a final checkpoint.
     await this.o.ledger?.close().catch((err: unknown) => this.o.log.error({ err }, 'ledger: close failed'));
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
@@ -316,6 +398,16 @@ export class CaServer {
     this.state = 'stopped';
     this.o.log.info('castellan CA stopped');
   }
+}
+
+/** The agent id a caller claims, or undefined when absent or unreasonable (it is only a label). */
+function boundedAgentId(id: string | undefined): string | undefined {
+  if (typeof id !== 'string' || id.length === 0 || id.length > 253 || /[\u0000-\u001f\u007f]/.test(id)) return undefined;
+  return id;
+}
+
+function bundleExtras(ca: CaDirectory): { activeIssuerKeyId: string; reissueSpreadSeconds: number } {
+  return { activeIssuerKeyId: ca.active.issuer.ski.toString('hex'), reissueSpreadSeconds: ca.reissueSpreadSeconds };
 }
 
 function timestamp(d: Date): { seconds: number; nanos: number } {

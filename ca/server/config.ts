@@ -113,6 +113,22 @@ export const caServerConfigSchema = z
       .optional(),
     /** How long a shutdown waits for in-flight requests. Default 10s. */
     shutdownGrace: duration.optional(),
+    /** Root and intermediate rotation (DESIGN §6). */
+    rotation: z
+      .object({
+        /** Rotate the active intermediate at this fraction of its lifetime (the old one stays valid: overlap). Default 0.5; 1 disables. */
+        intermediateRotateAt: z.number().gt(0).max(1).optional(),
+        /** Lifetime of automatically rotated intermediates. Default: that of the intermediate it replaces. */
+        intermediateTtl: duration.optional(),
+        /** How often the CA checks its directory for changes made by `castellan root` and rotation due. Default 2s. */
+        reloadInterval: duration.optional(),
+        /** An agent not heard from for this long no longer gates root activation. Default 5m. */
+        agentLiveness: duration.optional(),
+      })
+      .strict()
+      .optional(),
+    /** This replica's name in agent reports (`<CA dir>/agents/<replicaId>.json`). Default: the host name (the pod name in Kubernetes). */
+    replicaId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'want letters, digits, _ . - (at most 128)').optional(),
   })
   .strict()
   .refine((c) => !(c.authentication?.jwks && c.authentication?.tokenReview), {

@@ -6,5 +6,7 @@ export { IssuanceService, tokenHash, type IssuanceResult } from './issuance-serv
 export { CaMetrics } from './metrics.js';
 export { caProtos, protoRoot, PROTO_OPTIONS, type CaProtos } from './protos.js';
 export { RateLimiter, type RateLimit } from './rate-limiter.js';
-export { startCaServer, type StartCaServerOptions, type TokenMode } from './start-ca-server.js';
-export { TrustBundleSource, type TrustBundleSnapshot } from './trust-bundle-source.js';
+export { DEFAULT_INTERMEDIATE_ROTATE_AT, startCaServer, type StartCaServerOptions, type TokenMode } from './start-ca-server.js';
+export { TrustBundleSource, type TrustBundleSnapshot, type TrustBundleContent } from './trust-bundle-source.js';
+export { AGENTS_DIR, AgentTracker, DEFAULT_AGENT_HEARTBEAT_MS, DEFAULT_AGENT_LIVENESS_MS, readAgentReports, type AgentTrackerOptions } from './agent-tracker.js';
+export { DirectoryFollower, type DirectoryFollowerOptions } from './directory-follower.js';

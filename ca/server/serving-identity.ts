@@ -45,6 +45,11 @@ export class ServingIdentity {
     await this.renew();
   }
 
+  /** Re-issues the certificate shortly (the active authority changed: the old chain must not outlive it). */
+  renewSoon(): void {
+    this.schedule(0);
+  }
+
   stop(): void {
     clearTimeout(this.timer);
     this.unsubscribe();

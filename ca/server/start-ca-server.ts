@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import {
   authorizeCaller,
@@ -16,7 +17,10 @@ import type { SigningAuthority } from '../issuer.js';
 import { loadDevTokenIssuer } from '../dev-token-issuer.js';
 import { caError } from '../errors.js';
 import { openLedger, type Ledger } from '../ledger/index.js';
+import { flushPendingRecords } from '../authority-rotation.js';
+import { AgentTracker } from './agent-tracker.js';
 import { CaServer } from './ca-server.js';
+import { DirectoryFollower } from './directory-follower.js';
 import type { CaServerConfig } from './config.js';
 
 export interface StartCaServerOptions {
@@ -94,13 +98,16 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions): Pro
   return { mode: 'none' };
 }
 
+/** Default fraction of an intermediate's lifetime after which a new one takes over. */
+export const DEFAULT_INTERMEDIATE_ROTATE_AT = 0.5;
+
 /**
  * Builds and starts a CA server from a CA directory and a configuration: the composition root shared
  * by `castellan ca serve`, the tests and the benchmarks.
  *
  * @example const { server } = await startCaServer({ dir: '.castellan', config: {}, devIssuer: true, log });
  */
-export async function startCaServer(o: StartCaServerOptions): Promise<{ server: CaServer; tokenMode: TokenMode }> {
+export async function startCaServer(o: StartCaServerOptions): Promise<{ server: CaServer; tokenMode: TokenMode; follower: DirectoryFollower }> {
   const ca = await loadCa(o.dir);
   const { mode, authenticator } = await tokenAuthenticator(ca.trustDomain, o);
   // zod leaves absent keys out, which is what IdentityPolicy's optional fields mean.
@@ -119,8 +126,15 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
   let server: CaServer | undefined;
   // Checkpoints are signed by the intermediate that issues now (it rotates under the server).
   const ledger = await startLedger(o, () => server?.activeAuthority ?? ca.active);
+  const now = o.now ?? (() => new Date());
+  const rotation = o.config.rotation ?? {};
+  const agents = new AgentTracker({ dir: o.dir, replicaId: o.config.replicaId ?? hostname(), now, log: o.log });
   try {
+    // Lifecycle records a crashed `castellan root` left in ca.json go to the ledger before anything else.
+    if (ledger && ca.pendingRecords.length > 0) await flushPendingRecords(o.dir, ledger);
+    await agents.start();
     server = await CaServer.start({
+    agents,
     ca,
     config: o.config,
     ...(authenticator ? { tokenAuthenticator: authenticator } : {}),
@@ -131,10 +145,25 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     ...(ledger ? { ledger } : {}),
     });
   } catch (err) {
+    await agents.stop().catch(() => {});
     await ledger?.close().catch(() => {});
     throw err;
   }
-  return { server, tokenMode: mode };
+  const s = server;
+  const follower = new DirectoryFollower({
+    dir: o.dir,
+    intervalMs: rotation.reloadInterval ?? 2_000,
+    current: () => s.directory,
+    apply: (next) => s.applyDirectory(next),
+    intermediateRotateAt: rotation.intermediateRotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT,
+    ...(rotation.intermediateTtl !== undefined ? { intermediateTtlMs: rotation.intermediateTtl } : {}),
+    ...(ledger ? { ledger } : {}),
+    now,
+    log: o.log,
+  });
+  s.addBackground(follower);
+  follower.start();
+  return { server: s, tokenMode: mode, follower };
 }
 
 /** Opens the configured ledger (DESIGN §7), or none when `ledger.enabled` is false (benchmarks only). */

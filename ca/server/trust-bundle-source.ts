@@ -1,12 +1,23 @@
 import type { CertificateInfo } from '../certificate-info.js';
 
-/** The trust bundle at one moment: the roots peers must trust, and its sequence number. */
+/** What WatchTrustBundle sends at one moment: the roots peers must trust, the active issuer, and its sequence number. */
 export interface TrustBundleSnapshot {
   /** Strictly increasing with every change (DESIGN §6). */
   readonly sequence: number;
   readonly roots: readonly CertificateInfo[];
   /** Every root's PEM, concatenated (what Istio's cert_chain carries last). */
   readonly pem: string;
+  /** Subject key identifier (lowercase hex) of the intermediate that signs new leaves; '' when unknown. */
+  readonly activeIssuerKeyId: string;
+  /** Non-zero after a root activation: agents re-issue leaves of other issuers within this many seconds. */
+  readonly reissueSpreadSeconds: number;
+}
+
+export interface TrustBundleContent {
+  readonly sequence: number;
+  readonly roots: readonly CertificateInfo[];
+  readonly activeIssuerKeyId?: string;
+  readonly reissueSpreadSeconds?: number;
 }
 
 /**
@@ -17,21 +28,27 @@ export class TrustBundleSource {
   private snapshot: TrustBundleSnapshot;
   private readonly listeners = new Set<(s: TrustBundleSnapshot) => void>();
 
-  constructor(roots: readonly CertificateInfo[], sequence = 1) {
-    this.snapshot = snapshotOf(roots, sequence);
+  constructor(roots: readonly CertificateInfo[], sequence = 1, extra: { activeIssuerKeyId?: string; reissueSpreadSeconds?: number } = {}) {
+    this.snapshot = snapshotOf({ roots, sequence, ...extra });
   }
 
   current(): TrustBundleSnapshot {
     return this.snapshot;
   }
 
-  /** Replaces the roots; a real change gets the next sequence number and is pushed to every listener. */
+  /** Replaces the roots (keeping the rest); a real change gets the next sequence number and is pushed to every listener. */
   update(roots: readonly CertificateInfo[]): TrustBundleSnapshot {
-    const same = roots.length === this.snapshot.roots.length && roots.every((r, i) => r.der.equals(this.snapshot.roots[i]!.der));
-    if (same) return this.snapshot;
-    this.snapshot = snapshotOf(roots, this.snapshot.sequence + 1);
-    for (const l of this.listeners) l(this.snapshot);
-    return this.snapshot;
+    if (sameRoots(roots, this.snapshot.roots)) return this.snapshot;
+    return this.install(snapshotOf({ ...this.snapshot, roots, sequence: this.snapshot.sequence + 1 }));
+  }
+
+  /**
+   * Installs the state the CA directory holds (its sequence is persisted there, shared by replicas).
+   * An older or equal sequence is ignored: the bundle never moves backwards.
+   */
+  replace(s: TrustBundleContent): TrustBundleSnapshot {
+    if (s.sequence <= this.snapshot.sequence) return this.snapshot;
+    return this.install(snapshotOf(s));
   }
 
   /** Calls `listener` on every change until the returned function is called. */
@@ -43,8 +60,24 @@ export class TrustBundleSource {
   get subscriberCount(): number {
     return this.listeners.size;
   }
+
+  private install(s: TrustBundleSnapshot): TrustBundleSnapshot {
+    this.snapshot = s;
+    for (const l of this.listeners) l(s);
+    return s;
+  }
 }
 
-function snapshotOf(roots: readonly CertificateInfo[], sequence: number): TrustBundleSnapshot {
-  return Object.freeze({ sequence, roots: Object.freeze([...roots]), pem: roots.map((r) => r.pem).join('') });
+function sameRoots(a: readonly CertificateInfo[], b: readonly CertificateInfo[]): boolean {
+  return a.length === b.length && a.every((r, i) => r.der.equals(b[i]!.der));
+}
+
+function snapshotOf(s: TrustBundleContent): TrustBundleSnapshot {
+  return Object.freeze({
+    sequence: s.sequence,
+    roots: Object.freeze([...s.roots]),
+    pem: s.roots.map((r) => r.pem).join(''),
+    activeIssuerKeyId: s.activeIssuerKeyId ?? '',
+    reissueSpreadSeconds: s.reissueSpreadSeconds ?? 0,
+  });
 }

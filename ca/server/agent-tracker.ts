@@ -1,0 +1,233 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { AgentReport, AgentView } from '../authority-rotation.js';
+import { writeFileAtomic } from '../key-files.js';
+
+/** Folder of the CA directory where each CA replica publishes the agents it hears from. */
+export const AGENTS_DIR = 'agents';
+/** An agent not heard from for this long is not live (it does not gate root activation). */
+export const DEFAULT_AGENT_LIVENESS_MS = 5 * 60_000;
+/** How often a replica rewrites its report while agents are connected (their liveness). */
+export const DEFAULT_AGENT_HEARTBEAT_MS = 30_000;
+/** Agents remembered per replica; beyond it the longest unseen is forgotten. */
+const MAX_AGENTS = 100_000;
+
+interface AgentEntry {
+  agentId: string;
+  /** The authenticated identity the agent called with: an agent id alone is only a claim. */
+  identity: string;
+  sequence: number;
+  lastSeen: number;
+  streams: number;
+  peer: string;
+}
+
+interface ReportFile {
+  format: 1;
+  replica: string;
+  writtenAt: string;
+  agents: { agentId: string; identity: string; sequence: number; lastSeen: string; connected: boolean; peer: string }[];
+}
+
+export interface AgentTrackerOptions {
+  /** The CA directory: the report goes to `<dir>/agents/<replica>.json`. Absent: memory only. */
+  readonly dir?: string;
+  readonly replicaId: string;
+  readonly now: () => Date;
+  readonly heartbeatMs?: number;
+  readonly log: Logger;
+}
+
+/**
+ * The agents this CA replica hears from (Sign, ReportTrustBundle, WatchTrustBundle) and the bundle
+ * sequence each serves (DESIGN §6). Published as a file in the CA directory so that `castellan root`
+ * (and other replicas) see every replica's agents; kept across restarts by reading it back.
+ *
+ * @example tracker.report({ agentId, identity, sequence, peer }); const view = await readAgentReports(dir, now);
+ */
+export class AgentTracker {
+  private readonly agents = new Map<string, AgentEntry>();
+  private dirty = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private writing: Promise<void> = Promise.resolve();
+  private stopped = false;
+
+  constructor(private readonly o: AgentTrackerOptions) {}
+
+  /** Loads this replica's previous report (agents stay known across a restart) and starts the heartbeat. */
+  async start(): Promise<void> {
+    if (this.o.dir) {
+      const file = await readReportFile(this.file()!);
+      for (const a of file?.agents ?? []) {
+        this.agents.set(keyOf(a.identity, a.agentId), { agentId: a.agentId, identity: a.identity, sequence: a.sequence, lastSeen: Date.parse(a.lastSeen), streams: 0, peer: a.peer });
+      }
+    }
+    this.heartbeat = setInterval(() => this.beat(), this.o.heartbeatMs ?? DEFAULT_AGENT_HEARTBEAT_MS);
+    this.heartbeat.unref();
+    this.schedule();
+  }
+
+  /** An agent reported the sequence it serves (ReportTrustBundle or Sign). A lower sequence than known is kept as reported: the agent knows best. */
+  report(a: { agentId: string; identity: string; sequence?: number; peer: string }): void {
+    const e = this.entry(a.agentId, a.identity, a.peer);
+    if (a.sequence !== undefined && a.sequence > 0) e.sequence = a.sequence;
+    this.schedule();
+  }
+
+  /** An agent opened its trust-bundle stream; the returned function closes it. Connected agents are live. */
+  connected(a: { agentId: string; identity: string; peer: string }): () => void {
+    const e = this.entry(a.agentId, a.identity, a.peer);
+    e.streams++;
+    this.schedule();
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      e.streams--;
+      e.lastSeen = this.o.now().getTime();
+      this.schedule();
+    };
+  }
+
+  /** Every agent this replica knows, newest first. */
+  list(): AgentReport[] {
+    return [...this.agents.values()]
+      .map(toReport)
+      .sort((x, y) => y.lastSeen.localeCompare(x.lastSeen));
+  }
+
+  /** Writes the report now (tests and `root` commands served by this process). */
+  async flush(): Promise<void> {
+    this.dirty = true;
+    await this.write();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    await this.writing;
+    if (this.dirty && this.o.dir) await this.writeNow();
+  }
+
+  private entry(agentId: string, identity: string, peer: string): AgentEntry {
+    const key = keyOf(identity, agentId);
+    let e = this.agents.get(key);
+    if (!e) {
+      if (this.agents.size >= MAX_AGENTS) this.forgetOldest();
+      e = { agentId, identity, sequence: 0, lastSeen: 0, streams: 0, peer };
+      this.agents.set(key, e);
+    }
+    e.lastSeen = this.o.now().getTime();
+    e.peer = peer;
+    return e;
+  }
+
+  private forgetOldest(): void {
+    let oldest: [string, AgentEntry] | undefined;
+    for (const kv of this.agents) if (kv[1].streams === 0 && (!oldest || kv[1].lastSeen < oldest[1].lastSeen)) oldest = kv;
+    if (oldest) this.agents.delete(oldest[0]);
+  }
+
+  private beat(): void {
+    const now = this.o.now().getTime();
+    for (const e of this.agents.values()) if (e.streams > 0) e.lastSeen = now;
+    this.dirty = true;
+    void this.write();
+  }
+
+  private schedule(): void {
+    this.dirty = true;
+    if (this.flushTimer || this.stopped || !this.o.dir) return;
+    // Coalesce a burst of reports (every agent answering one bundle push) into one write.
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      void this.write();
+    }, 200);
+    this.flushTimer.unref();
+  }
+
+  private write(): Promise<void> {
+    this.writing = this.writing.then(() => (this.dirty && this.o.dir ? this.writeNow() : undefined));
+    return this.writing;
+  }
+
+  private async writeNow(): Promise<void> {
+    this.dirty = false;
+    const now = this.o.now();
+    const report: ReportFile = {
+      format: 1,
+      replica: this.o.replicaId,
+      writtenAt: now.toISOString(),
+      agents: this.list().map((a) => ({ agentId: a.agentId, identity: a.identity ?? '', sequence: a.sequence, lastSeen: a.lastSeen, connected: a.connected, peer: a.peer ?? '' })),
+    };
+    try {
+      await fs.mkdir(path.join(this.o.dir!, AGENTS_DIR), { recursive: true, mode: 0o700 });
+      await writeFileAtomic(this.file()!, JSON.stringify(report) + '\n', 0o600);
+    } catch (err) {
+      this.o.log.warn({ err, file: this.file() }, 'agents: cannot write the agent report; root activation gates may see stale data');
+    }
+  }
+
+  private file(): string | undefined {
+    return this.o.dir ? path.join(this.o.dir, AGENTS_DIR, `${this.o.replicaId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`) : undefined;
+  }
+}
+
+function keyOf(identity: string, agentId: string): string {
+  return `${identity} ${agentId}`;
+}
+
+function toReport(e: AgentEntry): AgentReport {
+  return { agentId: e.agentId, identity: e.identity, peer: e.peer, sequence: e.sequence, lastSeen: new Date(e.lastSeen).toISOString(), connected: e.streams > 0 };
+}
+
+async function readReportFile(file: string): Promise<ReportFile | undefined> {
+  try {
+    const r = JSON.parse(await fs.readFile(file, 'utf8')) as ReportFile;
+    return r.format === 1 && Array.isArray(r.agents) ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What every CA replica reported about its agents (`<dir>/agents/*.json`): the live ones (connected at
+ * the last report, or heard from within `livenessMs`), newest report per agent. `known` is false when
+ * no replica reported within `freshMs` (no CA is running: nobody can say which agents exist).
+ *
+ * @example const view = await readAgentReports('/ca', new Date()); if (!view.known) ...
+ */
+export async function readAgentReports(dir: string, now: Date, o: { livenessMs?: number; freshMs?: number } = {}): Promise<AgentView & { replicas: { replica: string; writtenAt: string }[] }> {
+  const livenessMs = o.livenessMs ?? DEFAULT_AGENT_LIVENESS_MS;
+  const freshMs = o.freshMs ?? 2 * DEFAULT_AGENT_HEARTBEAT_MS + 10_000;
+  const folder = path.join(dir, AGENTS_DIR);
+  const names = await fs.readdir(folder).catch(() => [] as string[]);
+  const replicas: { replica: string; writtenAt: string }[] = [];
+  const newest = new Map<string, AgentReport>();
+  let fresh = false;
+  for (const name of names.filter((n) => n.endsWith('.json'))) {
+    const r = await readReportFile(path.join(folder, name));
+    if (!r) continue;
+    replicas.push({ replica: r.replica, writtenAt: r.writtenAt });
+    const reportFresh = now.getTime() - Date.parse(r.writtenAt) <= freshMs;
+    if (reportFresh) fresh = true;
+    for (const a of r.agents) {
+      const live = (a.connected && reportFresh) || now.getTime() - Date.parse(a.lastSeen) <= livenessMs;
+      if (!live) continue;
+      const k = keyOf(a.identity, a.agentId);
+      const prev = newest.get(k);
+      if (!prev || prev.lastSeen < a.lastSeen || (a.connected && !prev.connected)) {
+        newest.set(k, { agentId: a.agentId, identity: a.identity, sequence: a.sequence, lastSeen: a.lastSeen, connected: a.connected && reportFresh });
+      }
+    }
+  }
+  return {
+    known: fresh,
+    ...(fresh ? {} : { why: replicas.length === 0 ? 'no CA has reported its agents (is the CA running with this directory?)' : `no CA reported its agents in the last ${Math.round(freshMs / 1000)} s (is the CA running?)` }),
+    live: [...newest.values()],
+    replicas,
+  };
+}
