@@ -338,6 +338,7 @@ export async function flushPendingRecords(dir: string, ledger: LifecycleRecorder
     const pending = state.pendingRecords ?? [];
     if (pending.length === 0) return 0;
     for (const r of pending) await ledger.appendLifecycle(r.event, { ...r.details, transition: r.transition });
+    failpoint('after-ledger');
     const after = await readCaState(dir);
     after.pendingRecords = (after.pendingRecords ?? []).filter((r) => !pending.some((p) => p.transition === r.transition));
     if (after.pendingRecords.length === 0) delete after.pendingRecords;
@@ -364,6 +365,14 @@ export async function repairCaDir(dir: string): Promise<void> {
 
 // ---- internals ----
 
+/**
+ * Crash injection for the crash-safety tests (SIGKILL at a named point of a transition): active only
+ * when CASTELLAN_FAILPOINT names the point. Points: before-commit, after-commit, after-ledger.
+ */
+function failpoint(name: string): void {
+  if (process.env['CASTELLAN_FAILPOINT'] === name) process.kill(process.pid, 'SIGKILL');
+}
+
 type Change = { event: string; details: Record<string, string | number | boolean> };
 
 /**
@@ -378,9 +387,11 @@ async function transition(ctx: RotationContext, change: (state: CaStateFile, ca:
     const state = await readCaState(ctx.dir);
     const ca = await loadCa(ctx.dir);
     const c = await change(state, ca, now);
+    failpoint('before-commit');
     const rec: PendingRecord = { transition: randomUUID(), event: c.event, details: c.details };
     state.pendingRecords = [...(state.pendingRecords ?? []), rec];
     await writeCaState(ctx.dir, state, bundleOfState(state, await loadRoots(ctx.dir, state)));
+    failpoint('after-commit');
     return rec;
   });
   let ledgerError: Error | undefined;

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import {
   activateRoot,
   DEFAULT_INTERMEDIATE_ROTATE_AT,
+  flushPendingRecords,
   formatDuration,
   loadCa,
   openLedger,
@@ -118,6 +119,12 @@ async function withLedger(
   let authority: SigningAuthority = (await loadCa(dir)).active;
   const ledger = await openLedger({ dir, authority: () => authority, now: () => io.now(), ...(url ? { databaseUrl: url } : {}) });
   try {
+    // What a crashed step left pending goes to the ledger first (the CA does the same at start).
+    const flushed = await flushPendingRecords(dir, ledger).catch((err: unknown) => {
+      io.err(`castellan: warning: pending lifecycle records could not be written to the ledger: ${(err as Error).message}\n`);
+      return 0;
+    });
+    if (flushed > 0) io.err(`castellan: wrote ${flushed} lifecycle record(s) a previous step left pending\n`);
     const r = await step({ dir, now: io.now(), ledger }, url);
     authority = r.ca.active; // the closing checkpoint is signed by the authority active now
     return r;

@@ -58,7 +58,7 @@ async function lifecycleEvents(): Promise<string[]> {
 async function leafUnder(ca: CaDirectory) {
   const issuer = new Issuer({ authority: ca.active });
   const id = SpiffeId.parse('spiffe://cluster.local/ns/shop/sa/cart');
-  return issuer.issue(id, (await testCsr({ spiffeId: id.toString() })).der);
+  return issuer.issue(id, (await testCsr({ uris: [id.toString()] })).der);
 }
 
 describe('root rotation: prepare -> activate -> retire', () => {
