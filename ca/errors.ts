@@ -27,6 +27,7 @@ export type CaErrorCode =
   | 'ERR_ROTATION_STATE'
   | 'ERR_ROTATION_GATE'
   | 'ERR_REPORT_INVALID'
+  | 'ERR_NOT_ADMIN'
   // Certificates given to the CLI (cert inspect)
   | 'ERR_CERT_FILE'
   | 'ERR_CERT_CHECK_FAILED'

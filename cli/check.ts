@@ -4,7 +4,7 @@ import { DEFAULT_INTERMEDIATE_ROTATE_AT, formatDuration } from '../ca/index.js';
 import { EXIT } from './exit-codes.js';
 import { choiceFlag, durationFlag, fractionFlag } from './flags.js';
 import type { CliIo } from './io.js';
-import { rootStatus, type RootStatus } from './root-status.js';
+import { rootStatus, type RootStatus } from '../ca/index.js';
 
 const DAY = 86_400_000;
 

@@ -1,39 +1,56 @@
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
+import { CastellanError } from '../workload-identity/index.js';
 import {
-  activateRoot,
+  caProtos,
   DEFAULT_INTERMEDIATE_ROTATE_AT,
-  flushPendingRecords,
-  formatDuration,
+  DEFAULT_REISSUE_RATE,
   loadCa,
   openLedger,
   openLedgerStore,
-  prepareRoot,
-  readAgentReports,
-  retireRoot,
+  RootAdmin,
   type KeyType,
-  type LifecycleRecorder,
-  type LiveLeaves,
-  type RotationResult,
+  type RootStatus,
   type SigningAuthority,
 } from '../ca/index.js';
 import { ledgerDatabaseUrl } from './database-url.js';
 import { choiceFlag, durationFlag, fractionFlag, keyTypeFlag, positiveNumberFlag } from './flags.js';
-import type { CliIo } from './io.js';
-import { formatRootStatus, rootStatus } from './root-status.js';
+import { UsageError, type CliIo } from './io.js';
+import { formatRootStatus } from './root-status-format.js';
 
-interface DirFlags {
-  dir: string;
+/** Where a root command acts: the CA directory, or a running CA over gRPC with an admin credential. */
+interface TargetFlags {
+  dir?: string;
   databaseUrl?: string;
+  server?: string;
+  caBundle?: string;
+  tokenFile?: string;
+  cert?: string;
+  key?: string;
+  serverName?: string;
+  rotateAt?: number;
 }
 
-/** Default pace of re-issuance after `root activate`: agents per second the CA should see. */
-const DEFAULT_REISSUE_RATE = 50;
+/** What every step returns, from either target. */
+interface StepAnswer {
+  message: string;
+  warnings: readonly string[];
+  status: RootStatus;
+}
 
-function withDir(c: Command): Command {
+function withTarget(c: Command): Command {
   return c
-    .requiredOption('--dir <dir>', 'the CA directory (shared by the running CA replicas)')
-    .option('--database-url <url>', 'the PostgreSQL ledger the CA uses (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)');
+    .option('--dir <dir>', 'act on this CA directory (shared by the running CA replicas, which pick the change up)')
+    .option('--database-url <url>', 'with --dir: the PostgreSQL ledger the CA uses (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)')
+    .option('--server <host:port>', 'act through this running CA instead (needs an admin credential: --token-file, or --cert and --key)')
+    .option('--ca-bundle <file>', "with --server: PEM roots that verify the CA's serving certificate (its bundle.pem)")
+    .option('--token-file <file>', "with --server: a service-account token of an identity in the CA's admin.identities")
+    .option('--cert <file>', 'with --server: a client certificate (X509-SVID) of an admin identity, with --key')
+    .option('--key <file>', 'with --server: the private key of --cert')
+    .option('--server-name <name>', "with --server: DNS name expected in the CA's certificate (default: the host, localhost for an IP)")
+    .option('--rotate-at <fraction>', `the CA's rotation.intermediateRotateAt, for the status (default ${DEFAULT_INTERMEDIATE_ROTATE_AT})`, fractionFlag);
 }
 
 export function registerRoot(program: Command, io: CliIo): void {
@@ -42,116 +59,129 @@ export function registerRoot(program: Command, io: CliIo): void {
     .description('rotate the root CA without downtime: prepare -> activate -> retire, each gated by what the CA measured')
     .addHelpText(
       'after',
-      '\nA running CA (castellan ca serve) picks up every step from the directory within its reload interval (2 s)\n' +
-        'and pushes the new trust bundle to its agents at once. Each step is one atomic change of <dir>/ca.json,\n' +
-        'safe to retry after a crash, and recorded in the ledger.\n' +
+      '\nEach step is one atomic change of <dir>/ca.json, safe to retry after a crash, and recorded in the ledger.\n' +
+        'With --dir, running CAs pick it up within their reload interval (rotation.reloadInterval, 2 s); with\n' +
+        '--server, the CA applies it at once. Either way the new trust bundle is pushed to every agent.\n' +
         'Exit codes: 0 done, 1 failure, 2 wrong usage, 3 refused by a gate (the reason is printed; --force overrides).',
     );
 
-  withDir(root.command('status'))
+  withTarget(root.command('status'))
     .description('authority slots, roots and intermediates with expiry, bundle sequence, and which live agents serve it')
     .option('--output <format>', 'table or json', choiceFlag(['table', 'json'] as const), 'table')
-    .option('--rotate-at <fraction>', `the CA's rotation.intermediateRotateAt, to show when the intermediate rotates (default ${DEFAULT_INTERMEDIATE_ROTATE_AT})`, fractionFlag)
-    .action(async (f: DirFlags & { output: 'table' | 'json'; rotateAt?: number }) => {
-      const s = await rootStatus(path.resolve(io.cwd, f.dir), io.now(), { rotateAt: f.rotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT });
-      io.out(f.output === 'json' ? JSON.stringify(s, null, 2) + '\n' : formatRootStatus(s));
+    .action(async (f: TargetFlags & { output: 'table' | 'json' }) => {
+      const s = await target(f, io, (admin) => admin.status().then((status) => ({ message: '', warnings: [], status })), (rpc) => rpc('GetRootStatus', {}));
+      io.out(f.output === 'json' ? JSON.stringify(s.status, null, 2) + '\n' : formatRootStatus(s.status));
     });
 
-  withDir(root.command('prepare'))
+  withTarget(root.command('prepare'))
     .description('create a new root and intermediate (the intermediate also cross-signed by the active root) and add the root to the trust bundle')
     .option('--key-type <type>', 'key type of the new root and intermediate (default: that of the active intermediate)', keyTypeFlag)
     .option('--ttl <duration>', 'lifetime of the new root (default 10y)', durationFlag)
     .option('--intermediate-ttl <duration>', 'lifetime of the new intermediate (default: that of the active one)', durationFlag)
-    .action(async (f: DirFlags & { keyType?: KeyType; ttl?: number; intermediateTtl?: number }) => {
-      const r = await withLedger(f, io, (ctx) =>
-        prepareRoot(ctx, {
-          ...(f.keyType ? { keyType: f.keyType } : {}),
-          ...(f.ttl !== undefined ? { rootTtlMs: f.ttl } : {}),
-          ...(f.intermediateTtl !== undefined ? { intermediateTtlMs: f.intermediateTtl } : {}),
-        }),
+    .action(async (f: TargetFlags & { keyType?: KeyType; ttl?: number; intermediateTtl?: number }) => {
+      const p = {
+        ...(f.keyType ? { keyType: f.keyType } : {}),
+        ...(f.ttl !== undefined ? { rootTtlMs: f.ttl } : {}),
+        ...(f.intermediateTtl !== undefined ? { intermediateTtlMs: f.intermediateTtl } : {}),
+      };
+      print(
+        await target(f, io, (admin) => admin.prepare(p), (rpc) =>
+          rpc('PrepareRoot', { keyType: f.keyType ?? '', rootTtlSeconds: Math.ceil((f.ttl ?? 0) / 1000), intermediateTtlSeconds: Math.ceil((f.intermediateTtl ?? 0) / 1000) }),
+        ),
+        io,
       );
-      const p = r.ca.prepared!;
-      io.out(
-        `prepared root ${p.id}: ${p.root.cert.subject}, key id ${p.root.ski.toString('hex')}, expires ${p.root.notAfter.toISOString()}\n` +
-          `intermediate ${p.issuer.serialHex} expires ${p.issuer.notAfter.toISOString()}${p.crossSigned ? '; cross-signed by the active root (cross-cert.pem)' : ''}\n` +
-          `trust bundle sequence ${r.ca.bundleSequence} now holds ${r.ca.bundle.length} roots; running CAs push it to their agents.\n` +
-          `next: 'castellan root status --dir ${f.dir}' until every live agent serves bundle ${r.ca.bundleSequence}, then 'castellan root activate --dir ${f.dir}'\n`,
-      );
-      ledgerWarning(r, io);
     });
 
-  withDir(root.command('activate'))
+  withTarget(root.command('activate'))
     .description('switch issuance to the prepared root once every live agent trusts it; agents then re-issue, paced')
     .option('--force', 'activate even when agents lag or no running CA reported its agents (their workloads may reject new leaves)')
     .option('--reissue-rate <n>', `re-issuances per second the CA should see from agents (default ${DEFAULT_REISSUE_RATE})`, positiveNumberFlag)
-    .action(async (f: DirFlags & { force?: boolean; reissueRate?: number }) => {
-      const dir = path.resolve(io.cwd, f.dir);
-      const agents = await readAgentReports(dir, io.now());
-      const spread = Math.max(1, Math.ceil(agents.live.length / (f.reissueRate ?? DEFAULT_REISSUE_RATE)));
-      const r = await withLedger(f, io, (ctx) => activateRoot(ctx, { agents, reissueSpreadSeconds: spread, ...(f.force ? { force: true } : {}) }));
-      io.out(
-        `activated root ${r.ca.active.id}: new leaves are signed by intermediate ${r.ca.active.issuer.serialHex}` +
-          `${f.force ? ' (forced)' : ''}\n` +
-          `agents re-issue within ${formatDuration(spread * 1000)} (${agents.live.length} live agents at ${f.reissueRate ?? DEFAULT_REISSUE_RATE}/s); the old root stays in the bundle.\n` +
-          `next: once the old root's leaves have expired, 'castellan root retire --dir ${f.dir}'\n`,
-      );
-      ledgerWarning(r, io);
+    .action(async (f: TargetFlags & { force?: boolean; reissueRate?: number }) => {
+      const a = { ...(f.force ? { force: true } : {}), ...(f.reissueRate !== undefined ? { reissueRate: f.reissueRate } : {}) };
+      print(await target(f, io, (admin) => admin.activate(a), (rpc) => rpc('ActivateRoot', { force: Boolean(f.force), reissueRate: f.reissueRate ?? 0 })), io);
     });
 
-  withDir(root.command('retire'))
+  withTarget(root.command('retire'))
     .description('drop the old root from the trust bundle once no unexpired leaf signed under it remains (per the ledger)')
     .option('--force', 'retire even while leaves of the old root are valid (peers will reject them)')
-    .action(async (f: DirFlags & { force?: boolean }) => {
-      const r = await withLedger(f, io, (ctx, url) => retireRoot(ctx, { liveLeaves: (ids) => liveLeaves(ctx.dir, url, ids, io.now()), ...(f.force ? { force: true } : {}) }));
-      io.out(`retired: the trust bundle (sequence ${r.ca.bundleSequence}) now holds ${r.ca.bundle.length} root(s); running CAs push it to their agents${f.force ? ' (forced)' : ''}\n`);
-      ledgerWarning(r, io);
+    .action(async (f: TargetFlags & { force?: boolean }) => {
+      print(await target(f, io, (admin) => admin.retire(f.force ? { force: true } : {}), (rpc) => rpc('RetireRoot', { force: Boolean(f.force) })), io);
     });
 }
 
-/** Runs a transition with the CA's ledger open for its lifecycle record. */
-async function withLedger(
-  f: DirFlags,
-  io: CliIo,
-  step: (ctx: { dir: string; now: Date; ledger: LifecycleRecorder }, databaseUrl: string | undefined) => Promise<RotationResult>,
-): Promise<RotationResult> {
-  const dir = path.resolve(io.cwd, f.dir);
+function print(a: StepAnswer, io: CliIo): void {
+  for (const w of a.warnings) io.err(`castellan: warning: ${w}\n`);
+  io.out(a.message);
+}
+
+type Rpc = (method: string, request: object) => Promise<StepAnswer>;
+
+/** Runs a step on the directory (`--dir`) or through the running CA (`--server`). */
+async function target(f: TargetFlags, io: CliIo, local: (admin: RootAdmin) => Promise<StepAnswer>, remote: (rpc: Rpc) => Promise<StepAnswer>): Promise<StepAnswer> {
+  if ((f.dir === undefined) === (f.server === undefined)) throw new UsageError('say where: --dir DIR (the CA directory) or --server HOST:PORT (a running CA)');
+  if (f.server !== undefined) return remote(await adminRpc(f, io));
+  const dir = path.resolve(io.cwd, f.dir!);
   const url = ledgerDatabaseUrl(f.databaseUrl, io);
   let authority: SigningAuthority = (await loadCa(dir)).active;
   const ledger = await openLedger({ dir, authority: () => authority, now: () => io.now(), ...(url ? { databaseUrl: url } : {}) });
   try {
-    // What a crashed step left pending goes to the ledger first (the CA does the same at start).
-    const flushed = await flushPendingRecords(dir, ledger).catch((err: unknown) => {
-      io.err(`castellan: warning: pending lifecycle records could not be written to the ledger: ${(err as Error).message}\n`);
-      return 0;
+    const admin = new RootAdmin({
+      dir,
+      ledger,
+      openStore: () => openLedgerStore({ ...(url ? { databaseUrl: url } : { dir }), readOnly: true }),
+      now: () => io.now(),
+      rotateAt: f.rotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT,
+      // The closing checkpoint is signed by the authority active after the step.
+      afterStep: async () => {
+        authority = (await loadCa(dir)).active;
+      },
     });
-    if (flushed > 0) io.err(`castellan: wrote ${flushed} lifecycle record(s) a previous step left pending\n`);
-    const r = await step({ dir, now: io.now(), ledger }, url);
-    authority = r.ca.active; // the closing checkpoint is signed by the authority active now
-    return r;
+    return await local(admin);
+  } catch (err) {
+    for (const w of (err as { warnings?: string[] }).warnings ?? []) io.err(`castellan: warning: ${w}\n`);
+    throw err;
   } finally {
     await ledger.close().catch((err: unknown) => io.err(`castellan: warning: closing the ledger failed: ${(err as Error).message}\n`));
   }
 }
 
-/** Unexpired certificates signed by these intermediates, per the ledger. */
-async function liveLeaves(dir: string, databaseUrl: string | undefined, issuerKeyIds: string[], now: Date): Promise<LiveLeaves | undefined> {
-  const store = await openLedgerStore({ ...(databaseUrl ? { databaseUrl } : { dir }), readOnly: true });
-  try {
-    let count = 0;
-    let last: string | undefined;
-    for (const issuerKeyId of issuerKeyIds) {
-      const rows = await store.query({ outcome: 'issued', issuerKeyId, validAt: now.toISOString(), limit: 1_000_000 });
-      count += rows.length;
-      for (const r of rows) if (r.notAfter && (!last || r.notAfter > last)) last = r.notAfter;
+/** A RootAdmin client: TLS to the CA, the admin credential as bearer token or client certificate. */
+async function adminRpc(f: TargetFlags, io: CliIo): Promise<Rpc> {
+  if (f.caBundle === undefined) throw new UsageError("--server needs --ca-bundle FILE: the roots that verify the CA's serving certificate");
+  if (f.tokenFile === undefined && (f.cert === undefined || f.key === undefined)) throw new UsageError('--server needs an admin credential: --token-file FILE, or --cert FILE and --key FILE');
+  const read = async (file: string) => {
+    try {
+      return await fs.readFile(path.resolve(io.cwd, file));
+    } catch (cause) {
+      throw new UsageError(`cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`);
     }
-    return { count, ...(last ? { lastNotAfter: last } : {}) };
-  } finally {
-    await store.close();
-  }
-}
-
-function ledgerWarning(r: RotationResult, io: CliIo): void {
-  if (r.ledgerError) {
-    io.err(`castellan: warning: the step is done, but its ledger record could not be written (${r.ledgerError.message}); it stays pending in ca.json and the CA writes it\n`);
-  }
+  };
+  const roots = await read(f.caBundle);
+  const token = f.tokenFile !== undefined ? (await read(f.tokenFile)).toString('utf8').trim() : undefined;
+  const client = f.cert !== undefined && f.key !== undefined ? { key: await read(f.key), cert: await read(f.cert) } : undefined;
+  const host = f.server!.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+  const name = f.serverName ?? (/^[\d.]+$|:/.test(host) ? 'localhost' : host);
+  const Ctor = caProtos().rootAdmin;
+  const stub = new Ctor(f.server!, credentials.createSsl(roots, client?.key ?? null, client?.cert ?? null), {
+    'grpc.ssl_target_name_override': name,
+    'grpc.default_authority': name,
+  });
+  return (method, request) =>
+    new Promise<StepAnswer>((resolve, reject) => {
+      const md = new Metadata();
+      if (token !== undefined) md.set('authorization', `Bearer ${token}`);
+      (stub as unknown as Record<string, (r: object, m: Metadata, o: object, cb: (e: ServiceError | null, r?: { message: string; warnings: string[]; statusJson: string }) => void) => void>)[method]!(
+        request,
+        md,
+        { deadline: Date.now() + 60_000 },
+        (err, r) => {
+          stub.close();
+          if (err) {
+            const code = String(err.metadata?.get('castellan-error')[0] ?? '');
+            // The CA's message says what to do; its stable code keeps exit 3 for a gate's refusal.
+            reject(new CastellanError(code === 'ERR_ROTATION_GATE' ? 'ERR_ROTATION_GATE' : 'ERR_ROOT_ADMIN', err.details || `root: ${method} failed (gRPC status ${err.code})`));
+          } else resolve({ message: r!.message, warnings: r!.warnings ?? [], status: JSON.parse(r!.statusJson) as RootStatus });
+        },
+      );
+    });
 }

@@ -1,4 +1,4 @@
-import { Server, status, type Metadata, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { Metadata, Server, status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { SpiffeId, type Authenticator, type CallerCredentials } from '../../workload-identity/index.js';
@@ -16,6 +16,8 @@ import { RateLimiter } from './rate-limiter.js';
 import { ServingIdentity } from './serving-identity.js';
 import { TrustBundleSource, type TrustBundleSnapshot } from './trust-bundle-source.js';
 import { AgentTracker } from './agent-tracker.js';
+import { parseKeyType } from '../key-type.js';
+import type { RootAdmin } from './root-admin.js';
 
 export interface CaServerOptions {
   readonly ca: CaDirectory;
@@ -30,6 +32,8 @@ export interface CaServerOptions {
   readonly ledger?: Ledger;
   /** Where agent reports go (DESIGN §6); default: memory only. */
   readonly agents?: AgentTracker;
+  /** Root rotation for operators (`castellan root --server`); absent: the RootAdmin service answers UNIMPLEMENTED. */
+  readonly rootAdmin?: RootAdmin;
 }
 
 const DEFAULTS = {
@@ -145,6 +149,26 @@ export class CaServer {
       GetAuthorityStatus: this.getAuthorityStatus.bind(this),
       ReportTrustBundle: this.reportTrustBundle.bind(this),
     });
+    if (o.rootAdmin) {
+      const admin = o.rootAdmin;
+      const answer = (step: { message: string; warnings: readonly string[]; status: unknown }) => ({ message: step.message, warnings: step.warnings, statusJson: JSON.stringify(step.status, null, 2) });
+      this.grpc.addService(protos.rootAdmin.service, {
+        GetRootStatus: this.adminCall('GetRootStatus', async () => answer({ message: '', warnings: [], status: await admin.status() })),
+        PrepareRoot: this.adminCall('PrepareRoot', async (r: { keyType: string; rootTtlSeconds: number; intermediateTtlSeconds: number }) =>
+          answer(
+            await admin.prepare({
+              ...(r.keyType ? { keyType: parseKeyType(r.keyType) } : {}),
+              ...(r.rootTtlSeconds > 0 ? { rootTtlMs: r.rootTtlSeconds * 1000 } : {}),
+              ...(r.intermediateTtlSeconds > 0 ? { intermediateTtlMs: r.intermediateTtlSeconds * 1000 } : {}),
+            }),
+          ),
+        ),
+        ActivateRoot: this.adminCall('ActivateRoot', async (r: { force: boolean; reissueRate: number }) =>
+          answer(await admin.activate({ force: r.force, ...(r.reissueRate > 0 ? { reissueRate: r.reissueRate } : {}) })),
+        ),
+        RetireRoot: this.adminCall('RetireRoot', async (r: { force: boolean }) => answer(await admin.retire({ force: r.force }))),
+      });
+    }
   }
 
   /** Starts a CA server; its gRPC and HTTP ports are on the returned object (0 in config = any free port). */
@@ -327,6 +351,36 @@ export class CaServer {
         call.emit('error', Object.assign(new Error(e.details), { code: e.code, details: e.details }));
       },
     );
+  }
+
+  /**
+   * A RootAdmin handler: the caller must authenticate as one of `admin.identities`; every call and its
+   * outcome is logged with the caller. The error's stable code travels in `castellan-error` metadata so
+   * the CLI can tell a gate's refusal (exit 3) from other failures.
+   */
+  private adminCall<Req>(method: string, run: (request: Req) => Promise<unknown>) {
+    return (call: ServerUnaryCall<Req, unknown>, callback: sendUnaryData<unknown>) => {
+      let who = '';
+      const go = async () => {
+        this.refuseIfNotReady();
+        const caller = await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
+        who = caller.spiffeId.toString();
+        if (!(this.o.config.admin?.identities ?? []).includes(who)) {
+          throw caError('ERR_NOT_ADMIN', `ca: ${who} may not administer roots; list it in the CA's admin.identities`);
+        }
+        this.o.log.info({ event: 'root-admin', method, caller: who, peer: call.getPeer() }, 'root administration call');
+        return run(call.request);
+      };
+      go().then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          const e = this.logRefusal(method, call.getPeer(), err);
+          const md = new Metadata();
+          md.set('castellan-error', e.reason);
+          callback({ code: e.code, details: e.details, metadata: md, name: 'Error', message: e.details } as Parameters<sendUnaryData<unknown>>[0]);
+        },
+      );
+    };
   }
 
   /** An agent says which bundle sequence it serves now (after pushing ROOTCA to its workloads). */

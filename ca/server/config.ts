@@ -127,6 +127,14 @@ export const caServerConfigSchema = z
       })
       .strict()
       .optional(),
+    /** Who may run `castellan root ... --server` against this CA. Default: nobody. */
+    admin: z
+      .object({
+        /** SPIFFE IDs of operators (a service-account token, e.g. spiffe://<td>/ns/castellan-system/sa/castellan-admin, or a client certificate). */
+        identities: z.array(z.string().regex(/^spiffe:\/\/[^/]+\/.+/, 'want a SPIFFE ID with a path')).optional(),
+      })
+      .strict()
+      .optional(),
     /** This replica's name in agent reports (`<CA dir>/agents/<replicaId>.json`). Default: the host name (the pod name in Kubernetes). */
     replicaId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'want letters, digits, _ . - (at most 128)').optional(),
   })

@@ -42,6 +42,13 @@ const STATUS_BY_CODE: Readonly<Record<string, status>> = {
   ERR_CANCELLED: status.CANCELLED,
   ERR_ISSUER_EXPIRED: status.UNAVAILABLE,
   ERR_LEDGER_UNAVAILABLE: status.UNAVAILABLE,
+  // Root administration (RootAdmin): the step's precondition does not hold; the message says which.
+  ERR_NOT_ADMIN: status.PERMISSION_DENIED,
+  ERR_KEY_TYPE: status.INVALID_ARGUMENT,
+  ERR_ROTATION_GATE: status.FAILED_PRECONDITION,
+  ERR_ROTATION_STATE: status.FAILED_PRECONDITION,
+  ERR_CA_LOCKED: status.ABORTED,
+  ERR_LEDGER_BROKEN: status.UNAVAILABLE,
 };
 
 /**

@@ -10,3 +10,5 @@ export { DEFAULT_INTERMEDIATE_ROTATE_AT, startCaServer, type StartCaServerOption
 export { TrustBundleSource, type TrustBundleSnapshot, type TrustBundleContent } from './trust-bundle-source.js';
 export { AGENTS_DIR, AgentTracker, DEFAULT_AGENT_HEARTBEAT_MS, DEFAULT_AGENT_LIVENESS_MS, readAgentReports, type AgentTrackerOptions } from './agent-tracker.js';
 export { DirectoryFollower, type DirectoryFollowerOptions } from './directory-follower.js';
+export { rootStatus, type RootStatus, type SlotStatus } from './rotation-status.js';
+export { DEFAULT_REISSUE_RATE, RootAdmin, type RootAdminOptions, type RootStepOutcome } from './root-admin.js';

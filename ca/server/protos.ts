@@ -21,6 +21,7 @@ export const PROTO_OPTIONS: Options = { keepCase: false, longs: Number, enums: S
 export interface CaProtos {
   readonly istio: ServiceClientConstructor;
   readonly castellan: ServiceClientConstructor;
+  readonly rootAdmin: ServiceClientConstructor;
 }
 
 let cached: CaProtos | undefined;
@@ -35,6 +36,6 @@ export function caProtos(): CaProtos {
   const def = loadSync(['istio/v1/auth/ca.proto', 'castellan/ca/v1/ca.proto'], { ...PROTO_OPTIONS, includeDirs: [root] });
   const pkg = loadPackageDefinition(def);
   const at = (dotted: string) => dotted.split('.').reduce<unknown>((o, k) => (o as GrpcObject)[k], pkg) as ServiceClientConstructor;
-  cached = { istio: at('istio.v1.auth.IstioCertificateService'), castellan: at('castellan.ca.v1.CertificateAuthority') };
+  cached = { istio: at('istio.v1.auth.IstioCertificateService'), castellan: at('castellan.ca.v1.CertificateAuthority'), rootAdmin: at('castellan.ca.v1.RootAdmin') };
   return cached;
 }

@@ -16,11 +16,12 @@ import { loadCa } from '../ca-directory.js';
 import type { SigningAuthority } from '../issuer.js';
 import { loadDevTokenIssuer } from '../dev-token-issuer.js';
 import { caError } from '../errors.js';
-import { openLedger, type Ledger } from '../ledger/index.js';
+import { openLedger, openLedgerStore, type Ledger } from '../ledger/index.js';
 import { flushPendingRecords } from '../authority-rotation.js';
 import { AgentTracker } from './agent-tracker.js';
 import { CaServer } from './ca-server.js';
 import { DirectoryFollower } from './directory-follower.js';
+import { RootAdmin } from './root-admin.js';
 import type { CaServerConfig } from './config.js';
 
 export interface StartCaServerOptions {
@@ -129,12 +130,26 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
   const now = o.now ?? (() => new Date());
   const rotation = o.config.rotation ?? {};
   const agents = new AgentTracker({ dir: o.dir, replicaId: o.config.replicaId ?? hostname(), now, log: o.log });
+  let rootAdmin: RootAdmin;
+  let follower: DirectoryFollower | undefined;
   try {
     // Lifecycle records a crashed `castellan root` left in ca.json go to the ledger before anything else.
     if (ledger && ca.pendingRecords.length > 0) await flushPendingRecords(o.dir, ledger);
     await agents.start();
+    const c = o.config.ledger ?? {};
+    rootAdmin = new RootAdmin({
+      dir: o.dir,
+      // ledger.enabled: false (benchmarks only) records nothing, lifecycle included.
+      ledger: ledger ?? { appendLifecycle: async () => undefined },
+      openStore: ledger ? () => openLedgerStore({ ...(c.url ? { databaseUrl: c.url } : { dir: o.dir }), readOnly: true }) : undefined,
+      now,
+      rotateAt: rotation.intermediateRotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT,
+      beforeAgents: () => agents.flush(),
+      afterStep: () => follower?.tick() ?? Promise.resolve(),
+    });
     server = await CaServer.start({
     agents,
+    rootAdmin,
     ca,
     config: o.config,
     ...(authenticator ? { tokenAuthenticator: authenticator } : {}),
@@ -150,7 +165,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     throw err;
   }
   const s = server;
-  const follower = new DirectoryFollower({
+  follower = new DirectoryFollower({
     dir: o.dir,
     intervalMs: rotation.reloadInterval ?? 2_000,
     current: () => s.directory,
