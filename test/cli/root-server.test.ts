@@ -1,0 +1,86 @@
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadCa, loadDevTokenIssuer } from '../../ca/index.js';
+import { mintServiceAccountToken } from '../../workload-identity/index.js';
+import { cli } from '../helpers/cli.js';
+import { caClients, unary } from '../helpers/ca-client.js';
+import { testCaServer } from '../helpers/ca-server.js';
+import { tempDir } from '../helpers/test-ca.js';
+
+const ADMIN = 'spiffe://cluster.local/ns/castellan-system/sa/castellan-admin';
+
+let t: ReturnType<typeof tempDir>;
+let dir: string;
+let ca: Awaited<ReturnType<typeof testCaServer>>;
+let mint: (ns: string, sa: string) => Promise<string>;
+
+beforeEach(async () => {
+  t = tempDir();
+  dir = path.join(t.dir, 'ca');
+  expect((await cli(['ca', 'init', '--dir', dir])).code).toBe(0);
+  ca = await testCaServer(dir, { admin: { identities: [ADMIN] }, rotation: { reloadInterval: 100 } }, true);
+  const issuer = await loadDevTokenIssuer(dir);
+  mint = (namespace, serviceAccount) =>
+    mintServiceAccountToken(issuer.privateKey, issuer.kid, { issuer: issuer.issuer, audiences: ['castellan'], namespace, serviceAccount, ttlSeconds: 3600 });
+  writeFileSync(path.join(t.dir, 'admin.token'), await mint('castellan-system', 'castellan-admin'), { mode: 0o600 });
+  writeFileSync(path.join(t.dir, 'web.token'), await mint('shop', 'web'), { mode: 0o600 });
+});
+afterEach(async () => {
+  await ca.server.shutdown(100);
+  t.cleanup();
+});
+
+const server = (token = 'admin.token') => ['--server', ca.address, '--ca-bundle', path.join(dir, 'bundle.pem'), '--token-file', path.join(t.dir, token)];
+
+/** An agent reporting (ReportTrustBundle over real gRPC) the bundle sequence it serves. */
+async function report(agentId: string, sequence: number): Promise<number> {
+  const c = caClients(ca.address, (await loadCa(dir)).bundle.map((r) => r.pem).join(''));
+  try {
+    return (await unary(c.castellan, 'ReportTrustBundle', { agentId, sequence }, await mint('castellan-system', 'castellan-agent'))).code;
+  } finally {
+    c.close();
+  }
+}
+
+describe('castellan root --server (RootAdmin on a running CA)', () => {
+  it('ok/prepare, activate (after refusing a stale agent), retire through the CA, which applies each step at once', async () => {
+    const st = await cli(['root', 'status', ...server(), '--output', 'json']);
+    expect(st.code, st.err).toBe(0);
+    expect(JSON.parse(st.out)).toMatchObject({ bundleSequence: 1, phase: 'idle' });
+
+    const prep = await cli(['root', 'prepare', ...server()]);
+    expect(prep.code, prep.err).toBe(0);
+    expect(prep.out).toContain('prepared root 2');
+    // Applied by the running server right away: its bundle stream now carries both roots.
+    expect(ca.server.trustBundle.current()).toMatchObject({ sequence: 2 });
+    expect(ca.server.trustBundle.current().roots).toHaveLength(2);
+
+    expect(await report('node-a', 1)).toBe(0);
+    const refused = await cli(['root', 'activate', ...server()]);
+    expect(refused.code).toBe(3);
+    expect(refused.err).toMatch(/refused: 1 live agent\(s\) do not serve bundle 2.*node-a \[spiffe:\/\/cluster\.local\/ns\/castellan-system\/sa\/castellan-agent\]/);
+
+    expect(await report('node-a', 2)).toBe(0);
+    const act = await cli(['root', 'activate', ...server()]);
+    expect(act.code, act.err).toBe(0);
+    expect(ca.server.activeAuthority.issuer.der.equals((await loadCa(dir)).active.issuer.der)).toBe(true);
+    expect(ca.server.trustBundle.current()).toMatchObject({ sequence: 3, activeIssuerKeyId: (await loadCa(dir)).active.issuer.ski.toString('hex'), reissueSpreadSeconds: 1 });
+
+    // No leaf was issued under the old root (only the CA's own serving certificate, re-issued at activation).
+    const ret = await cli(['root', 'retire', ...server()]);
+    expect(ret.code, ret.err).toBe(0);
+    expect(ca.server.trustBundle.current().roots.map((r) => r.serialHex)).toEqual([(await loadCa(dir)).active.root.serialHex]);
+  });
+
+  it('fail/a caller outside admin.identities, a missing credential and a report of a bundle never sent are refused', async () => {
+    const denied = await cli(['root', 'prepare', ...server('web.token')]);
+    expect(denied.code).toBe(1);
+    expect(denied.err).toContain('spiffe://cluster.local/ns/shop/sa/web may not administer roots; list it in the CA\'s admin.identities');
+    expect((await loadCa(dir)).authorities).toHaveLength(1);
+    expect((await cli(['root', 'prepare', '--server', ca.address, '--ca-bundle', path.join(dir, 'bundle.pem')])).code).toBe(2);
+    expect((await cli(['root', 'prepare', '--dir', dir, ...server()])).code).toBe(2);
+    expect(await report('node-a', 99)).toBe(3); // INVALID_ARGUMENT
+    expect(await report('', 1)).toBe(3);
+  });
+});
