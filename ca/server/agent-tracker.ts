@@ -27,6 +27,8 @@ interface ReportFile {
   format: 1;
   replica: string;
   writtenAt: string;
+  /** The replica's rotation.agentLiveness: readers judge its agents by it. */
+  livenessMs?: number;
   agents: { agentId: string; identity: string; sequence: number; lastSeen: string; connected: boolean; peer: string }[];
 }
 
@@ -36,6 +38,8 @@ export interface AgentTrackerOptions {
   readonly replicaId: string;
   readonly now: () => Date;
   readonly heartbeatMs?: number;
+  /** rotation.agentLiveness, published with the report. Default 5 min. */
+  readonly livenessMs?: number;
   readonly log: Logger;
 }
 
@@ -161,6 +165,7 @@ export class AgentTracker {
       format: 1,
       replica: this.o.replicaId,
       writtenAt: now.toISOString(),
+      livenessMs: this.o.livenessMs ?? DEFAULT_AGENT_LIVENESS_MS,
       agents: this.list().map((a) => ({ agentId: a.agentId, identity: a.identity ?? '', sequence: a.sequence, lastSeen: a.lastSeen, connected: a.connected, peer: a.peer ?? '' })),
     };
     try {
@@ -195,7 +200,8 @@ async function readReportFile(file: string): Promise<ReportFile | undefined> {
 
 /**
  * What every CA replica reported about its agents (`<dir>/agents/*.json`): the live ones (connected at
- * the last report, or heard from within `livenessMs`), newest report per agent. `known` is false when
+ * the last report, or heard from within the liveness the replica published, else `livenessMs`), newest
+ * report per agent. `known` is false when
  * no replica reported within `freshMs` (no CA is running: nobody can say which agents exist).
  *
  * @example const view = await readAgentReports('/ca', new Date()); if (!view.known) ...
@@ -214,8 +220,9 @@ export async function readAgentReports(dir: string, now: Date, o: { livenessMs?:
     replicas.push({ replica: r.replica, writtenAt: r.writtenAt });
     const reportFresh = now.getTime() - Date.parse(r.writtenAt) <= freshMs;
     if (reportFresh) fresh = true;
+    const liveFor = r.livenessMs ?? livenessMs;
     for (const a of r.agents) {
-      const live = (a.connected && reportFresh) || now.getTime() - Date.parse(a.lastSeen) <= livenessMs;
+      const live = (a.connected && reportFresh) || now.getTime() - Date.parse(a.lastSeen) <= liveFor;
       if (!live) continue;
       const k = keyOf(a.identity, a.agentId);
       const prev = newest.get(k);

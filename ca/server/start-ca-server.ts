@@ -129,7 +129,13 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
   const ledger = await startLedger(o, () => server?.activeAuthority ?? ca.active);
   const now = o.now ?? (() => new Date());
   const rotation = o.config.rotation ?? {};
-  const agents = new AgentTracker({ dir: o.dir, replicaId: o.config.replicaId ?? hostname(), now, log: o.log });
+  const agents = new AgentTracker({
+    dir: o.dir,
+    replicaId: o.config.replicaId ?? hostname(),
+    now,
+    ...(rotation.agentLiveness !== undefined ? { livenessMs: rotation.agentLiveness } : {}),
+    log: o.log,
+  });
   let rootAdmin: RootAdmin;
   let follower: DirectoryFollower | undefined;
   try {
