@@ -6,6 +6,7 @@ import { systemClock, type AgentClock } from './agent-clock.js';
 import { AgentMetrics } from './agent-metrics.js';
 import type { BackoffOptions, RenewalOptions } from './backoff.js';
 import { BundleFollower } from './bundle-follower.js';
+import { BundleReporter } from './bundle-reporter.js';
 import { CaClient } from './ca-client.js';
 import { ManagedIdentity } from './managed-identity.js';
 import { NodeProvider, type NodeProviderOptions } from './node-provider.js';
@@ -153,15 +154,33 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     provider = node;
   }
 
+  // The agent's own credential for its calls about the bundle (stream and report).
+  const ownToken = async () => (tokenFile ? tokenFile.read() : node?.anyValidToken());
+  const reporter = new BundleReporter({
+    client: () => client,
+    token: ownToken,
+    agentId,
+    clock,
+    ...(o.backoff ? { backoff: o.backoff } : {}),
+    ...(o.random ? { random: o.random } : {}),
+    log,
+  });
+  // Every identity has pushed the new bundle (ROOTCA, Workload API bundles) when this runs (DESIGN §6).
+  bundles.onApplied((b) => reporter.report(b.sequence));
   const follower = new BundleFollower({
     client: () => client,
-    token: async () => (tokenFile ? tokenFile.read() : node?.anyValidToken()),
+    token: ownToken,
     agentId,
-    onBundle: (b) => {
+    onBundle: (m, first) => {
+      const b = m.bundle;
       if (bundles.offer(b, 'stream')) {
         metrics.bundleUpdates.inc();
-        log.info({ trustDomain: b.trustDomain, sequence: b.sequence, roots: b.rootsDer.length }, 'trust bundle updated');
+        log.info({ trustDomain: b.trustDomain, sequence: b.sequence, roots: b.rootsDer.length, activeIssuerKeyId: m.activeIssuerKeyId || undefined }, 'trust bundle updated');
       }
+      // After the bundle (ROOTCA before any leaf of the new issuer): the CA's paced re-issue request.
+      bundles.setReissue(m.activeIssuerKeyId !== '' && m.reissueSpreadSeconds > 0 ? { activeIssuerKeyId: m.activeIssuerKeyId, spreadSeconds: m.reissueSpreadSeconds } : undefined);
+      // A new stream may reach a restarted or upgraded CA: tell it what this agent serves.
+      if (first) reporter.reconnected(bundles.current?.sequence ?? b.sequence);
     },
     clock,
     ...(o.backoff ? { backoff: o.backoff } : {}),
@@ -175,6 +194,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     if (o.socketPath) socket = await startWorkloadSocket({ socketPath: o.socketPath, provider, log, registry, mode });
   } catch (err) {
     follower.stop();
+    reporter.stop();
     sidecar?.stop();
     node?.close();
     client.close();
@@ -205,6 +225,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       // Streams end first (status OK, Envoy reconnects to the next agent); then the CA side stops.
       await socket?.close();
       follower.stop();
+      reporter.stop();
       sidecar?.stop();
       node?.close();
       client.close();

@@ -3,15 +3,15 @@ import type { CastellanError } from '../workload-identity/index.js';
 import type { AgentClock } from './agent-clock.js';
 import type { AgentMetrics } from './agent-metrics.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import type { CaClient } from './ca-client.js';
-import type { TrustBundle } from './secret-source.js';
+import type { CaClient, TrustBundleMessage } from './ca-client.js';
 
 export interface BundleFollowerOptions {
   readonly client: () => CaClient;
   /** The credential to open the stream with; undefined: none yet (node mode before the first pod), retry later. */
   readonly token: () => Promise<string | undefined>;
   readonly agentId: string;
-  readonly onBundle: (b: TrustBundle) => void;
+  /** Every message; `first`: the first one of a newly opened stream (a new connection to the CA). */
+  readonly onBundle: (m: TrustBundleMessage, first: boolean) => void;
   readonly clock: AgentClock;
   readonly backoff?: BackoffOptions;
   readonly random?: () => number;
@@ -69,12 +69,15 @@ export class BundleFollower {
       this.retry('no credential yet');
       return;
     }
+    let first = true;
     this.cancel = this.o.client().watchTrustBundle({
       token,
       agentId: this.o.agentId,
-      onBundle: (b) => {
+      onBundle: (m) => {
         this.failures = 0; // a message proves the stream works: the next outage starts from the first delay
-        this.o.onBundle(b);
+        const wasFirst = first;
+        first = false;
+        this.o.onBundle(m, wasFirst);
       },
       onEnd: (err) => {
         this.cancel = undefined;

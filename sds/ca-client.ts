@@ -44,6 +44,28 @@ export interface SignCall {
   readonly clientCertificate?: { readonly keyPem: string; readonly chainPem: string };
 }
 
+/**
+ * One `WatchTrustBundle` message: the bundle, and the CA's request to re-issue leaves of other issuers
+ * (DESIGN §6: after `castellan root activate`, agents move to the new intermediate, paced by the CA).
+ */
+export interface TrustBundleMessage {
+  readonly bundle: TrustBundle;
+  /** Subject key identifier (lowercase hex) of the intermediate that signs new leaves; '' from an old CA. */
+  readonly activeIssuerKeyId: string;
+  /** > 0: re-issue a leaf of another issuer at a uniformly random moment within this many seconds. */
+  readonly reissueSpreadSeconds: number;
+}
+
+export interface ReportCall {
+  /** The agent's own credential (as for WatchTrustBundle). */
+  readonly token?: string;
+  readonly agentId: string;
+  /** The trust-bundle sequence the agent now serves. */
+  readonly sequence: number;
+  /** Cancels the call (the agent stops). */
+  readonly signal?: AbortSignal;
+}
+
 /** Error codes of CA calls, by what the agent should do about them. */
 export type CaCallErrorCode = 'ERR_TOKEN_REJECTED' | 'ERR_PERMISSION_DENIED' | 'ERR_CA_UNAVAILABLE' | 'ERR_CA_REFUSED' | 'ERR_CA_RESPONSE';
 
@@ -204,7 +226,7 @@ export class CaClient {
    * Opens `WatchTrustBundle`: `onBundle` for every message, `onEnd` once when the stream ends (with the
    * error, if any). Returns a function that cancels the stream (then `onEnd` is not called).
    */
-  watchTrustBundle(o: { token?: string; agentId: string; onBundle: (b: TrustBundle) => void; onEnd: (err?: CastellanError) => void }): () => void {
+  watchTrustBundle(o: { token?: string; agentId: string; onBundle: (m: TrustBundleMessage) => void; onEnd: (err?: CastellanError) => void }): () => void {
     const md = new Metadata();
     if (o.token !== undefined) md.set('authorization', `Bearer ${o.token}`);
     const stream = (this.client as unknown as Record<string, (r: unknown, m: Metadata) => ClientReadableStream<Record<string, unknown>>>)['WatchTrustBundle']!({ agentId: o.agentId }, md);
@@ -218,7 +240,12 @@ export class CaClient {
       const rootsPem = normalisePem((m['roots'] as string[] | undefined) ?? []);
       const rootsDer = pemToDer(rootsPem);
       if (rootsDer.length === 0) return;
-      o.onBundle({ trustDomain: String(m['trustDomain'] ?? ''), sequence: Number(m['sequence'] ?? 0), rootsDer, rootsPem });
+      const spread = Number(m['reissueSpreadSeconds'] ?? 0);
+      o.onBundle({
+        bundle: { trustDomain: String(m['trustDomain'] ?? ''), sequence: Number(m['sequence'] ?? 0), rootsDer, rootsPem },
+        activeIssuerKeyId: String(m['activeIssuerKeyId'] ?? '').toLowerCase().replace(/:/g, ''),
+        reissueSpreadSeconds: Number.isFinite(spread) && spread > 0 ? spread : 0,
+      });
     });
     stream.on('error', (err: ServiceError) => end(caCallError(err, 'WatchTrustBundle')));
     stream.on('end', () => end(new CastellanError('ERR_CA_UNAVAILABLE', 'sds: the CA ended the trust-bundle stream')));
@@ -226,6 +253,28 @@ export class CaClient {
       done = true;
       stream.cancel();
     };
+  }
+
+  /**
+   * `ReportTrustBundle`: tells the CA which bundle sequence the agent now serves (after it pushed the
+   * bundle to every workload), so that root activation can wait for current agents (DESIGN §6).
+   * Rejects with a CaCallErrorCode; an old CA without the RPC answers UNIMPLEMENTED (`grpcStatus` 12 in
+   * the error's context, code ERR_CA_REFUSED).
+   *
+   * @example await ca.reportTrustBundle({ token, agentId: 'node-1', sequence: 7 });
+   */
+  async reportTrustBundle(call: ReportCall): Promise<void> {
+    const md = new Metadata();
+    if (call.token !== undefined) md.set('authorization', `Bearer ${call.token}`);
+    await new Promise<void>((resolve, reject) => {
+      const c = (this.client as unknown as Record<string, (r: unknown, m: Metadata, o: object, cb: (e: ServiceError | null) => void) => { cancel(): void }>)['ReportTrustBundle']!(
+        { agentId: call.agentId, sequence: call.sequence },
+        md,
+        { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) },
+        (err) => (err ? reject(caCallError(err, 'ReportTrustBundle')) : resolve()),
+      );
+      call.signal?.addEventListener('abort', () => c.cancel(), { once: true });
+    });
   }
 
   close(): void {

@@ -35,7 +35,9 @@ export {
 export { startAgentHttp } from './agent-http.js';
 export { AgentMetrics } from './agent-metrics.js';
 export { backoffDelay, renewalDelay, DEFAULT_BACKOFF, type BackoffOptions, type RenewalOptions } from './backoff.js';
-export { CaClient, type CaCallErrorCode, type CaClientOptions, type SignedCertificate } from './ca-client.js';
+export { CaClient, type CaCallErrorCode, type CaClientOptions, type ReportCall, type SignedCertificate, type TrustBundleMessage } from './ca-client.js';
+export { BundleReporter, type BundleReporterOptions } from './bundle-reporter.js';
+export type { ReissueRequest } from './trust-bundle-state.js';
 export { SecretCache } from './secret-cache.js';
 export { IdentityRotation, type RotationEvent, type RotationOptions } from './rotation.js';
 export { TokenFile, tokenExpiry } from './token-file.js';

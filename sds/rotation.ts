@@ -106,6 +106,20 @@ export class IdentityRotation {
     else this.schedule(0);
   }
 
+  /**
+   * Renews within `ms` unless an attempt is under way or already due by then (the normal renewal or a
+   * backoff retry): the paced re-issue after a root activation (DESIGN §6) only ever brings it forward.
+   * Returns whether it moved the next attempt.
+   */
+  renewWithin(ms: number, reason: string): boolean {
+    if (this.stopped || this.inFlight || this.queued) return false;
+    const at = this.o.clock.now().getTime() + Math.max(0, ms);
+    if (this.nextAttemptAt !== undefined && this.nextAttemptAt.getTime() <= at) return false;
+    this.o.log.info({ spiffeId: this.spiffeIdNow, reason, renewAt: new Date(at).toISOString() }, 'renewal brought forward');
+    this.schedule(Math.max(0, ms));
+    return true;
+  }
+
   /** Resolves after the next attempt finishes, successful or not. */
   nextOutcome(): Promise<void> {
     return new Promise((resolve) => this.outcomeWaiters.push(resolve));

@@ -1,4 +1,6 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
+import { AsnConvert } from '@peculiar/asn1-schema';
+import { AuthorityKeyIdentifier, Certificate, id_ce_authorityKeyIdentifier } from '@peculiar/asn1-x509';
 import { CastellanError } from '../workload-identity/index.js';
 import type { SignedCertificate } from './ca-client.js';
 import type { TrustBundle, WorkloadSvid } from './secret-source.js';
@@ -43,4 +45,24 @@ export function chainsTo(svid: WorkloadSvid, bundle: TrustBundle): boolean {
     if (root.raw.equals(top.raw)) return true;
     return top.checkIssued(root) && top.verify(root.publicKey);
   });
+}
+
+/**
+ * The key identifier in the leaf's authority key identifier extension (RFC 5280 §4.2.1.1), lowercase
+ * hex: which intermediate signed it. Undefined when the leaf has none (then the agent cannot tell).
+ *
+ * @example leafIssuerKeyId(svid) === bundleMessage.activeIssuerKeyId
+ */
+export function leafIssuerKeyId(svid: Pick<WorkloadSvid, 'chainDer'>): string | undefined {
+  const der = svid.chainDer[0];
+  if (!der) return undefined;
+  try {
+    const cert = AsnConvert.parse(der, Certificate);
+    const ext = cert.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_authorityKeyIdentifier);
+    if (!ext) return undefined;
+    const aki = AsnConvert.parse(ext.extnValue, AuthorityKeyIdentifier);
+    return aki.keyIdentifier ? Buffer.from(aki.keyIdentifier.buffer).toString('hex') : undefined;
+  } catch {
+    return undefined;
+  }
 }
