@@ -102,6 +102,13 @@ export class AgentTracker {
       .sort((x, y) => y.lastSeen.localeCompare(x.lastSeen));
   }
 
+  /** Sequences reported by the agents live now (stream open, or heard from within the liveness). */
+  liveSequences(): number[] {
+    const now = this.o.now().getTime();
+    const liveFor = this.o.livenessMs ?? DEFAULT_AGENT_LIVENESS_MS;
+    return [...this.agents.values()].filter((e) => e.streams > 0 || now - e.lastSeen <= liveFor).map((e) => e.sequence);
+  }
+
   /** Writes the report now (tests and `root` commands served by this process). */
   async flush(): Promise<void> {
     this.dirty = true;

@@ -109,6 +109,7 @@ export class CaServer {
       now,
     });
     this.metrics = new CaMetrics(() => this.ca.authorities, now);
+    this.metrics.observeRotation({ sequence: () => this.bundle.current().sequence, liveAgentSequences: () => this.agents.liveSequences() });
     const ns = cfg.namespace ?? DEFAULTS.namespace;
     this.serving = new ServingIdentity({
       authority: () => this.issuer.authority,

@@ -45,4 +45,29 @@ export class CaMetrics {
     });
     collectDefaultMetrics({ register: this.registry });
   }
+
+  /** Rotation gauges (DESIGN §6): the bundle sequence served, and this replica's live agents by whether they serve it. */
+  observeRotation(o: { sequence: () => number; liveAgentSequences: () => readonly number[] }): void {
+    new Gauge({
+      name: 'castellan_trust_bundle_sequence',
+      help: 'Sequence number of the trust bundle this CA serves.',
+      registers: [this.registry],
+      collect() {
+        this.set(o.sequence());
+      },
+    });
+    new Gauge({
+      name: 'castellan_agents',
+      help: 'Live agents heard by this replica, by whether they report the current trust bundle (current) or an older one (lagging).',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const seq = o.sequence();
+        const live = o.liveAgentSequences();
+        const current = live.filter((s) => s >= seq).length;
+        this.set({ state: 'current' }, current);
+        this.set({ state: 'lagging' }, live.length - current);
+      },
+    });
+  }
 }

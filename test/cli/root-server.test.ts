@@ -57,6 +57,10 @@ describe('castellan root --server (RootAdmin on a running CA)', () => {
     expect(ca.server.trustBundle.current().roots).toHaveLength(2);
 
     expect(await report('node-a', 1)).toBe(0);
+    const metrics = await (await fetch(`http://127.0.0.1:${ca.server.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/^castellan_trust_bundle_sequence 2$/m);
+    expect(metrics).toMatch(/^castellan_agents\{state="lagging"\} 1$/m);
+    expect(metrics).toMatch(/^castellan_agents\{state="current"\} 0$/m);
     const refused = await cli(['root', 'activate', ...server()]);
     expect(refused.code).toBe(3);
     expect(refused.err).toMatch(/refused: 1 live agent\(s\) do not serve bundle 2.*node-a \[spiffe:\/\/cluster\.local\/ns\/castellan-system\/sa\/castellan-agent\]/);
