@@ -127,6 +127,25 @@ export const caServerConfigSchema = z
       })
       .strict()
       .optional(),
+    /** Where else the trust bundle goes (DESIGN §6). */
+    distribution: z
+      .object({
+        /** The ConfigMap `castellan-root-cert` (key `root-cert.pem`) in every namespace, updated on every change. */
+        configMaps: z
+          .object({
+            enabled: z.boolean(),
+            /** A kubeconfig path; absent: the in-cluster configuration. */
+            kubeconfig: z.string().optional(),
+            /** Namespaces to leave alone. */
+            excludeNamespaces: z.array(k8sName).optional(),
+            /** How often every namespace is checked again (new namespaces are found then). Default 1m. */
+            resyncInterval: duration.optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .optional(),
     /** Who may run `castellan root ... --server` against this CA. Default: nobody. */
     admin: z
       .object({

@@ -12,3 +12,4 @@ export { AGENTS_DIR, AgentTracker, DEFAULT_AGENT_HEARTBEAT_MS, DEFAULT_AGENT_LIV
 export { DirectoryFollower, type DirectoryFollowerOptions } from './directory-follower.js';
 export { rootStatus, type RootStatus, type SlotStatus } from './rotation-status.js';
 export { DEFAULT_REISSUE_RATE, RootAdmin, type RootAdminOptions, type RootStepOutcome } from './root-admin.js';
+export { BUNDLE_CONFIGMAP_KEY, BUNDLE_CONFIGMAP_NAME, BUNDLE_SEQUENCE_ANNOTATION, BundleConfigMapPublisher, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type BundleConfigMapPublisherOptions, type BundleConfigMapStats, type PublishedBundleSource, type PublishPass, type PublisherTimers } from './bundle-configmaps.js';

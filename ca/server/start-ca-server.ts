@@ -20,6 +20,7 @@ import { openLedger, openLedgerStore, type Ledger } from '../ledger/index.js';
 import { flushPendingRecords } from '../authority-rotation.js';
 import { AgentTracker } from './agent-tracker.js';
 import { CaServer } from './ca-server.js';
+import { BundleConfigMapPublisher } from './bundle-configmaps.js';
 import { DirectoryFollower } from './directory-follower.js';
 import { RootAdmin } from './root-admin.js';
 import type { CaServerConfig } from './config.js';
@@ -124,6 +125,9 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     );
   }
   if (mode === 'none') o.log.warn('no token authenticator configured: only renewal by client certificate is possible');
+  // A bad kubeconfig fails the start before anything listens.
+  const cms = o.config.distribution?.configMaps;
+  const configMapsKube = cms?.enabled ? await loadKubeConfig(cms.kubeconfig) : undefined;
   let server: CaServer | undefined;
   // Checkpoints are signed by the intermediate that issues now (it rotates under the server).
   const ledger = await startLedger(o, () => server?.activeAuthority ?? ca.active);
@@ -184,6 +188,19 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
   });
   s.addBackground(follower);
   follower.start();
+  if (cms?.enabled && configMapsKube) {
+    const publisher = new BundleConfigMapPublisher({
+      kubeConfig: configMapsKube,
+      bundle: s.trustBundle,
+      ...(cms.excludeNamespaces ? { excludeNamespaces: cms.excludeNamespaces } : {}),
+      ...(cms.resyncInterval !== undefined ? { resyncMs: cms.resyncInterval } : {}),
+      ...(o.now ? { now: o.now } : {}),
+      log: o.log.child({ component: 'bundle-configmaps' }),
+    });
+    s.addBackground(publisher);
+    // Never rejects and does not wait for the Kubernetes API: the CA serves meanwhile.
+    void publisher.start();
+  }
   return { server: s, tokenMode: mode, follower };
 }
 

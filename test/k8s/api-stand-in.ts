@@ -5,6 +5,8 @@
 //   pkg/routes/openidmetadata.go                 content types and Cache-Control of those
 //   pkg/registry/authentication/tokenreview      TokenReview (audiences defaulting, status fields)
 //   k8s.io/apiserver .../serviceaccount/util.go  user name, groups, extra keys
+//   core-objects.ts                              namespaces and ConfigMaps (CRUD, conflicts, Status bodies)
+//   plugin/pkg/auth/authorizer/rbac              the Forbidden message of a denied request
 // Test-only: keys and certificates are made at start and never written anywhere but the kubeconfig.
 import 'reflect-metadata';
 import { createHash, createPrivateKey, generateKeyPairSync, randomUUID, webcrypto, type KeyObject } from 'node:crypto';
@@ -15,6 +17,7 @@ import type { AddressInfo } from 'node:net';
 import * as x509 from '@peculiar/x509';
 import { SignJWT, compactVerify, type JWK } from 'jose';
 import { stringify as toYaml } from 'yaml';
+import { CoreObjects, statusFailure, type ConfigMapObject, type NamespaceObject } from './core-objects.js';
 
 export const DEFAULT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 /** go-jose `jwt.DefaultLeeway`, used by kube-apiserver for exp/nbf/iat (claims.go). */
@@ -33,8 +36,41 @@ export interface ApiStandInOptions {
   anonymousDiscovery?: boolean;
   /** Act like an API server that ignores `spec.audiences` (no `status.audiences`). Default false. */
   ignoreTokenReviewAudiences?: boolean;
+  /** Namespaces that exist at start. Default: those of a fresh cluster (default, kube-node-lease, kube-public, kube-system). */
+  namespaces?: string[];
   now?: () => Date;
 }
+
+/** Kubernetes API verbs of resource requests (apiserver RequestInfo). */
+export type ApiVerb = 'get' | 'list' | 'create' | 'update' | 'delete';
+
+/** What an RBAC rule would see of a request. `namespace` undefined: cluster scope. */
+export interface RequestAttributes {
+  readonly verb: ApiVerb;
+  readonly resource: 'namespaces' | 'configmaps' | 'pods';
+  readonly namespace?: string;
+  readonly name?: string;
+}
+
+/** A request as the stand-in saw it (after authentication). */
+export interface RecordedRequest extends RequestAttributes {
+  readonly method: string;
+  readonly path: string;
+}
+
+/** Denies matching requests with 403 Forbidden (as RBAC would without a matching rule). Omitted fields match anything. */
+export interface DenyRule {
+  readonly verbs?: readonly ApiVerb[];
+  readonly resource: RequestAttributes['resource'];
+  readonly namespace?: string;
+}
+
+/**
+ * Runs before a resource request is handled (after authentication and authorization). Return a
+ * failure to answer with that Status instead (5xx injection), or act on the stand-in first (another
+ * writer racing the caller) and return nothing.
+ */
+export type RequestHook = (req: RecordedRequest) => void | { code: number; reason: string; message: string } | Promise<void | { code: number; reason: string; message: string }>;
 
 export interface MintTokenOptions {
   namespace: string;
@@ -100,6 +136,8 @@ interface Route {
   readonly pattern: RegExp;
   /** `authenticated`: a valid bearer token; `discovery`: the same unless anonymousDiscovery. */
   readonly access: 'authenticated' | 'discovery';
+  /** Resource requests: what authorization and hooks see. */
+  readonly attributes?: (params: readonly string[]) => RequestAttributes;
   readonly handle: (req: RouteRequest) => Reply | Promise<Reply>;
 }
 
@@ -135,6 +173,11 @@ export class KubernetesApiStandIn {
   private readonly routes: Route[];
   private resourceVersion = 1000;
   private readonly now: () => Date;
+  private readonly objects: CoreObjects;
+  private denyRules: DenyRule[] = [];
+  private hooks: RequestHook[] = [];
+  /** Every authenticated resource request, in arrival order (tests count writes with it). */
+  readonly requests: RecordedRequest[] = [];
 
   private constructor(
     private readonly server: Server,
@@ -150,11 +193,33 @@ export class KubernetesApiStandIn {
     this.keys = [key];
     this.signing = key;
     this.now = options.now ?? (() => new Date());
+    this.objects = new CoreObjects(
+      () => String(++this.resourceVersion),
+      () => String(this.resourceVersion),
+      this.now,
+    );
+    for (const ns of options.namespaces ?? ['default', 'kube-node-lease', 'kube-public', 'kube-system']) this.objects.addNamespace(ns);
+    const cm = (verb: ApiVerb) => (p: readonly string[]): RequestAttributes => ({ verb, resource: 'configmaps', namespace: p[0]!, ...(p[1] !== undefined ? { name: p[1] } : {}) });
+    const o = this.objects;
     this.routes = [
       { method: 'GET', pattern: /^\/\.well-known\/openid-configuration$/, access: 'discovery', handle: () => this.discoveryDocument() },
       { method: 'GET', pattern: /^\/openid\/v1\/jwks$/, access: 'discovery', handle: () => this.keySet() },
       { method: 'POST', pattern: /^\/apis\/authentication\.k8s\.io\/v1\/tokenreviews$/, access: 'authenticated', handle: (r) => this.tokenReview(r) },
-      { method: 'GET', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/, access: 'authenticated', handle: (r) => this.getPod(r.params[0]!, r.params[1]!) },
+      { method: 'GET', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/, access: 'authenticated', attributes: (p) => ({ verb: 'get', resource: 'pods', namespace: p[0]!, name: p[1]! }), handle: (r) => this.getPod(r.params[0]!, r.params[1]!) },
+      { method: 'GET', pattern: /^\/api\/v1\/namespaces$/, access: 'authenticated', attributes: () => ({ verb: 'list', resource: 'namespaces' }), handle: (r) => o.listNamespaces(r.url.searchParams) },
+      { method: 'GET', pattern: /^\/api\/v1\/namespaces\/([^/]+)$/, access: 'authenticated', attributes: (p) => ({ verb: 'get', resource: 'namespaces', name: p[0]! }), handle: (r) => o.getNamespace(r.params[0]!) },
+      {
+        method: 'GET',
+        pattern: /^\/api\/v1\/configmaps$/,
+        access: 'authenticated',
+        attributes: () => ({ verb: 'list', resource: 'configmaps' }),
+        handle: (r) => o.listConfigMaps(undefined, r.url.searchParams),
+      },
+      { method: 'GET', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps$/, access: 'authenticated', attributes: cm('list'), handle: (r) => o.listConfigMaps(r.params[0]!, r.url.searchParams) },
+      { method: 'POST', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps$/, access: 'authenticated', attributes: cm('create'), handle: (r) => o.createConfigMap(r.params[0]!, r.body) },
+      { method: 'GET', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)$/, access: 'authenticated', attributes: cm('get'), handle: (r) => o.getConfigMap(r.params[0]!, r.params[1]!) },
+      { method: 'PUT', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)$/, access: 'authenticated', attributes: cm('update'), handle: (r) => o.replaceConfigMap(r.params[0]!, r.params[1]!, r.body) },
+      { method: 'DELETE', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)$/, access: 'authenticated', attributes: cm('delete'), handle: (r) => o.deleteConfigMap(r.params[0]!, r.params[1]!) },
     ];
   }
 
@@ -259,6 +324,61 @@ export class KubernetesApiStandIn {
     return this.serviceAccounts.delete(namespace, name);
   }
 
+  // ---- namespaces and ConfigMaps ----
+
+  /** Creates a namespace (as `kubectl create namespace`). */
+  addNamespace(name: string, labels: Record<string, string> = {}): NamespaceObject {
+    return this.objects.addNamespace(name, labels);
+  }
+
+  /** Starts deleting a namespace: it stays listed with phase Terminating and refuses new objects. */
+  terminateNamespace(name: string): void {
+    this.objects.terminateNamespace(name);
+  }
+
+  /** Removes a namespace and its ConfigMaps at once. */
+  deleteNamespace(name: string): boolean {
+    return this.objects.deleteNamespace(name);
+  }
+
+  namespaceNames(): string[] {
+    return [...this.objects.namespaces.keys()].sort();
+  }
+
+  /** A copy of a stored ConfigMap, or undefined. */
+  configMap(namespace: string, name: string): ConfigMapObject | undefined {
+    const cm = this.objects.configMaps.get(`${namespace}/${name}`);
+    return cm === undefined ? undefined : structuredClone(cm);
+  }
+
+  /**
+   * Writes a ConfigMap as another client would (create, or unconditional replace), bumping its
+   * resourceVersion. Returns the stored copy.
+   */
+  putConfigMap(namespace: string, cm: { metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; data?: Record<string, string> }): ConfigMapObject {
+    const exists = this.objects.configMaps.has(`${namespace}/${cm.metadata.name}`);
+    const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', ...cm, metadata: { ...cm.metadata, namespace } });
+    const r = exists ? this.objects.replaceConfigMap(namespace, cm.metadata.name, body) : this.objects.createConfigMap(namespace, body);
+    if (r.status >= 300) throw new Error(`stand-in: putConfigMap ${namespace}/${cm.metadata.name}: ${JSON.stringify(r.body)}`);
+    return this.configMap(namespace, cm.metadata.name)!;
+  }
+
+  /** Denies matching requests with 403 Forbidden until the returned function is called. */
+  deny(rule: DenyRule): () => void {
+    this.denyRules = [...this.denyRules, rule];
+    return () => {
+      this.denyRules = this.denyRules.filter((r) => r !== rule);
+    };
+  }
+
+  /** Adds a {@link RequestHook} until the returned function is called. */
+  onRequest(hook: RequestHook): () => void {
+    this.hooks = [...this.hooks, hook];
+    return () => {
+      this.hooks = this.hooks.filter((h) => h !== hook);
+    };
+  }
+
   /** Writes a kubeconfig that `KubeConfig.loadFromFile` reads unchanged (mode 0600). */
   writeKubeconfig(path: string, token: string = this.caToken): void {
     const config = {
@@ -296,7 +416,8 @@ export class KubernetesApiStandIn {
           // As with --anonymous-auth=false: no or bad credentials are 401, not 403 for system:anonymous.
           reply = status(401, 'Unauthorized', 'Unauthorized');
         } else {
-          reply = await route.handle({ params: url.pathname.match(route.pattern)!.slice(1).map(decodeURIComponent), url, body, user });
+          const params = url.pathname.match(route.pattern)!.slice(1).map(decodeURIComponent);
+          reply = (await this.admit(route, params, req.method ?? 'GET', url, user)) ?? (await route.handle({ params, url, body, user }));
         }
       }
     } catch (err) {
@@ -305,6 +426,30 @@ export class KubernetesApiStandIn {
     const text = JSON.stringify(reply.body);
     res.writeHead(reply.status, { 'content-type': reply.contentType ?? 'application/json', ...(reply.headers ?? {}) });
     res.end(text);
+  }
+
+  /** Authorization and hooks of a resource request; a reply ends the request there. */
+  private async admit(route: Route, params: readonly string[], method: string, url: URL, user: UserInfo | undefined): Promise<Reply | undefined> {
+    if (route.attributes === undefined) return undefined;
+    const attrs = route.attributes(params);
+    // apiserver RequestInfo: a list with fieldSelector metadata.name=X is authorized as a request for X.
+    const selected = /^metadata\.name==?([^,]+)$/.exec(url.searchParams.get('fieldSelector') ?? '');
+    const a: RequestAttributes = attrs.verb === 'list' && selected ? { ...attrs, name: selected[1]! } : attrs;
+    const recorded: RecordedRequest = { ...a, method, path: url.pathname };
+    this.requests.push(recorded);
+    const denied = this.denyRules.some((r) => r.resource === a.resource && (r.namespace === undefined || r.namespace === a.namespace) && (r.verbs === undefined || r.verbs.includes(a.verb)));
+    if (denied) {
+      const who = `User "${user?.username ?? 'system:anonymous'}" cannot ${a.verb} resource "${a.resource}" in API group ""`;
+      const where = a.namespace === undefined ? 'at the cluster scope' : `in the namespace "${a.namespace}"`;
+      // responsewriters.Forbidden names the object when the request has one.
+      const subject = a.name === undefined ? a.resource : `${a.resource} "${a.name}"`;
+      return statusFailure(403, 'Forbidden', `${subject} is forbidden: ${who} ${where}`, { ...(a.name !== undefined ? { name: a.name } : {}), kind: a.resource });
+    }
+    for (const hook of this.hooks) {
+      const failure = await hook(recorded);
+      if (failure) return statusFailure(failure.code, failure.reason, failure.message);
+    }
+    return undefined;
   }
 
   private async caller(req: IncomingMessage): Promise<UserInfo | undefined> {
@@ -502,10 +647,7 @@ function goQuote(list: readonly string[]): string {
   return `[${list.map((s) => JSON.stringify(s)).join(' ')}]`;
 }
 
-/** A metav1.Status failure, as every kube-apiserver error body. */
-function status(code: number, reason: string, message: string, details: Record<string, unknown> = {}): Reply {
-  return { status: code, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, details, code } };
-}
+const status = statusFailure;
 
 function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
