@@ -354,10 +354,21 @@ export async function flushPendingRecords(dir: string, ledger: LifecycleRecorder
  */
 export async function repairCaDir(dir: string): Promise<void> {
   const state = await readCaState(dir);
-  const known = new Set(state.authorities.map((a) => String(a.id)));
+  const known = new Set(state.authorities.map((a) => a.id));
   const root = path.join(dir, 'authorities');
-  for (const name of await fs.readdir(root).catch(() => [] as string[])) {
-    if (!known.has(name)) await fs.rm(path.join(root, name), { recursive: true, force: true });
+  const names = await fs.readdir(root).catch(() => [] as string[]);
+  for (const name of names) {
+    // Only what a transition writes: `<id>` and `<id>.partial`; anything else (an operator's backup) stays.
+    const m = /^(\d+)(\.partial)?$/.exec(name);
+    if (!m) continue;
+    const id = Number(m[1]);
+    if (m[2] && known.has(id) && !names.includes(String(id))) {
+      // Committed, but the rename of its folder did not reach the disk (power loss): finish it.
+      await fs.rename(path.join(root, name), path.join(root, String(id)));
+      await fsyncDir(root);
+    } else if (!known.has(id) || m[2]) {
+      await fs.rm(path.join(root, name), { recursive: true, force: true });
+    }
   }
   const ca = await loadCa(dir);
   await syncBundleFile(dir, ca.bundle.map((c) => c.pem).join(''));
@@ -436,6 +447,17 @@ async function writeAuthorityDir(dir: string, id: number, fill: (adir: string) =
   await fs.mkdir(partial, { recursive: true, mode: 0o700 });
   await fill(partial);
   await fs.rename(partial, final);
+  // The rename must be on disk before ca.json names the folder.
+  await fsyncDir(path.dirname(final));
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const h = await fs.open(dir, 'r');
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
+  }
 }
 
 async function writeChainFiles(adir: string, issuer: CertificateInfo, root: CertificateInfo): Promise<void> {

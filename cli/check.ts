@@ -15,8 +15,8 @@ export interface CheckThresholds {
   failWithinMs: number;
   /** Warn when a rotation step has waited this long. */
   stuckAfterMs: number;
-  /** The CA's rotation.intermediateRotateAt. */
-  rotateAt: number;
+  /** The CA's rotation.intermediateRotateAt; absent: what the running CA published (else 0.5). */
+  rotateAt?: number;
 }
 
 export interface Finding {
@@ -59,17 +59,24 @@ export function judge(s: RootStatus, now: Date, t: CheckThresholds): Finding[] {
     out.push({ level: 'warn', what: `the active intermediate ${when(active.issuer.notAfter)}`, todo: 'check that the CA is running and its log (intermediate rotation)' });
   }
   // The CA checks every reload interval; ten minutes late means it is not running or cannot rotate.
-  if (t.rotateAt < 1 && now.getTime() - Date.parse(s.intermediateRotationDue) > 10 * 60_000) {
+  if (s.intermediateRotationDue !== undefined && now.getTime() - Date.parse(s.intermediateRotationDue) > 10 * 60_000) {
     out.push({ level: 'warn', what: `the automatic intermediate rotation was due at ${s.intermediateRotationDue} and has not happened`, todo: 'check that the CA is running and its log ("intermediate rotation failed")' });
   }
   if (!s.agents.known) {
     out.push({ level: 'warn', what: `agents unknown: ${s.agents.why ?? 'no report'}`, todo: 'start the CA (castellan ca serve) with this directory' });
+  } else if (s.agents.withoutActiveRoot.length > 0) {
+    const names = s.agents.withoutActiveRoot.slice(0, 5).map((a) => `${a.agentId} (serves ${a.sequence})`).join(', ');
+    out.push({
+      level: 'fail',
+      what: `${s.agents.withoutActiveRoot.length} of ${s.agents.live} live agents serve a bundle without the active root (their workloads reject new leaves): ${names}${s.agents.withoutActiveRoot.length > 5 ? ', …' : ''}`,
+      todo: 'check those agents\' connection to the CA (their logs: "trust-bundle stream closed")',
+    });
   } else if (s.agents.lagging.length > 0) {
     const names = s.agents.lagging.slice(0, 5).map((a) => `${a.agentId} (serves ${a.sequence})`).join(', ');
     out.push({
-      level: s.phase === 'activated' ? 'fail' : 'warn',
-      what: `${s.agents.lagging.length} of ${s.agents.live} live agents lag bundle ${s.bundleSequence}: ${names}${s.agents.lagging.length > 5 ? ', …' : ''}`,
-      todo: 'check those agents\' connection to the CA (their logs: "trust-bundle stream closed")',
+      level: 'warn',
+      what: `${s.agents.lagging.length} of ${s.agents.live} live agents lag bundle ${s.bundleSequence}: ${names}${s.agents.lagging.length > 5 ? ', …' : ''} (normal for a few seconds after a change)`,
+      todo: 'if it lasts, check those agents\' connection to the CA (their logs: "trust-bundle stream closed")',
     });
   }
   const prepared = s.authorities.find((a) => a.state === 'prepared');
@@ -93,7 +100,7 @@ export function registerCheck(program: Command, io: CliIo): void {
     .option('--warn-within <duration>', 'warn when a root or the active intermediate expires within this', durationFlag)
     .option('--fail-within <duration>', 'fail when it expires within this', durationFlag)
     .option('--stuck-after <duration>', 'warn when a rotation step has waited this long', durationFlag)
-    .option('--rotate-at <fraction>', `the CA's rotation.intermediateRotateAt (default ${DEFAULT_INTERMEDIATE_ROTATE_AT})`, fractionFlag)
+    .option('--rotate-at <fraction>', `the CA's rotation.intermediateRotateAt (default: what the running CA published, else ${DEFAULT_INTERMEDIATE_ROTATE_AT})`, fractionFlag)
     .option('--output <format>', 'table or json', choiceFlag(['table', 'json'] as const), 'table')
     .addHelpText(
       'after',
@@ -106,9 +113,9 @@ export function registerCheck(program: Command, io: CliIo): void {
         warnWithinMs: f.warnWithin ?? 30 * DAY,
         failWithinMs: f.failWithin ?? 7 * DAY,
         stuckAfterMs: f.stuckAfter ?? 2 * DAY,
-        rotateAt: f.rotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT,
+        ...(f.rotateAt !== undefined ? { rotateAt: f.rotateAt } : {}),
       };
-      const s = await rootStatus(path.resolve(io.cwd, f.dir), now, { rotateAt: t.rotateAt });
+      const s = await rootStatus(path.resolve(io.cwd, f.dir), now, t.rotateAt !== undefined ? { rotateAt: t.rotateAt } : {});
       const findings = judge(s, now, t);
       const level = findings.some((x) => x.level === 'fail') ? 'failing' : findings.length > 0 ? 'warning' : 'healthy';
       if (f.output === 'json') io.out(JSON.stringify({ status: level, findings, rotation: s }, null, 2) + '\n');

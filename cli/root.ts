@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
@@ -7,6 +7,7 @@ import {
   caProtos,
   DEFAULT_INTERMEDIATE_ROTATE_AT,
   DEFAULT_REISSUE_RATE,
+  LEDGER_FILE,
   loadCa,
   openLedger,
   openLedgerStore,
@@ -50,7 +51,7 @@ function withTarget(c: Command): Command {
     .option('--cert <file>', 'with --server: a client certificate (X509-SVID) of an admin identity, with --key')
     .option('--key <file>', 'with --server: the private key of --cert')
     .option('--server-name <name>', "with --server: DNS name expected in the CA's certificate (default: the host, localhost for an IP)")
-    .option('--rotate-at <fraction>', `the CA's rotation.intermediateRotateAt, for the status (default ${DEFAULT_INTERMEDIATE_ROTATE_AT})`, fractionFlag);
+    .option('--rotate-at <fraction>', `the CA's rotation.intermediateRotateAt, for the status (default: what the running CA published, else ${DEFAULT_INTERMEDIATE_ROTATE_AT})`, fractionFlag);
 }
 
 export function registerRoot(program: Command, io: CliIo): void {
@@ -69,7 +70,7 @@ export function registerRoot(program: Command, io: CliIo): void {
     .description('authority slots, roots and intermediates with expiry, bundle sequence, and which live agents serve it')
     .option('--output <format>', 'table or json', choiceFlag(['table', 'json'] as const), 'table')
     .action(async (f: TargetFlags & { output: 'table' | 'json' }) => {
-      const s = await target(f, io, (admin) => admin.status().then((status) => ({ message: '', warnings: [], status })), (rpc) => rpc('GetRootStatus', {}));
+      const s = await target(f, io, (admin) => admin.status().then((status) => ({ message: '', warnings: [], status })), (rpc) => rpc('GetRootStatus', {}), { readOnly: true });
       io.out(f.output === 'json' ? JSON.stringify(s.status, null, 2) + '\n' : formatRootStatus(s.status));
     });
 
@@ -117,12 +118,26 @@ function print(a: StepAnswer, io: CliIo): void {
 type Rpc = (method: string, request: object) => Promise<StepAnswer>;
 
 /** Runs a step on the directory (`--dir`) or through the running CA (`--server`). */
-async function target(f: TargetFlags, io: CliIo, local: (admin: RootAdmin) => Promise<StepAnswer>, remote: (rpc: Rpc) => Promise<StepAnswer>): Promise<StepAnswer> {
+async function target(
+  f: TargetFlags,
+  io: CliIo,
+  local: (admin: RootAdmin) => Promise<StepAnswer>,
+  remote: (rpc: Rpc) => Promise<StepAnswer>,
+  o: { readOnly?: boolean } = {},
+): Promise<StepAnswer> {
   if ((f.dir === undefined) === (f.server === undefined)) throw new UsageError('say where: --dir DIR (the CA directory) or --server HOST:PORT (a running CA)');
   if (f.server !== undefined) return remote(await adminRpc(f, io));
   const dir = path.resolve(io.cwd, f.dir!);
   const url = ledgerDatabaseUrl(f.databaseUrl, io);
   let authority: SigningAuthority = (await loadCa(dir)).active;
+  if (o.readOnly) {
+    // Status reads the directory only: no ledger is opened (or created).
+    const nowhere = { appendLifecycle: () => Promise.reject(new Error('status writes nothing')) };
+    return local(new RootAdmin({ dir, ledger: nowhere, openStore: undefined, now: () => io.now(), ...(f.rotateAt !== undefined ? { rotateAt: f.rotateAt } : {}) }));
+  }
+  if (url === undefined && !existsSync(path.join(dir, LEDGER_FILE))) {
+    throw new UsageError(`no ledger at ${path.join(dir, LEDGER_FILE)}: if the CA records to PostgreSQL, pass --database-url (or CASTELLAN_DATABASE_URL)`);
+  }
   const ledger = await openLedger({ dir, authority: () => authority, now: () => io.now(), ...(url ? { databaseUrl: url } : {}) });
   try {
     const admin = new RootAdmin({
@@ -130,7 +145,7 @@ async function target(f: TargetFlags, io: CliIo, local: (admin: RootAdmin) => Pr
       ledger,
       openStore: () => openLedgerStore({ ...(url ? { databaseUrl: url } : { dir }), readOnly: true }),
       now: () => io.now(),
-      rotateAt: f.rotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT,
+      ...(f.rotateAt !== undefined ? { rotateAt: f.rotateAt } : {}),
       // The closing checkpoint is signed by the authority active after the step.
       afterStep: async () => {
         authority = (await loadCa(dir)).active;

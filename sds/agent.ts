@@ -13,7 +13,7 @@ import { NodeProvider, type NodeProviderOptions } from './node-provider.js';
 import type { RotationEvent } from './rotation.js';
 import type { SecretProvider, TrustBundle } from './secret-source.js';
 import { SidecarProvider } from './sidecar-provider.js';
-import { TokenFile } from './token-file.js';
+import { TokenFile, tokenExpiry } from './token-file.js';
 import { TrustBundleState } from './trust-bundle-state.js';
 import type { WorkloadKeyType } from './workload-key.js';
 import { startWorkloadSocket, type WorkloadSocket } from './workload-socket.js';
@@ -156,9 +156,17 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
 
   // The agent's own credential for its calls about the bundle (stream and report).
   const ownToken = async () => (tokenFile ? tokenFile.read() : node?.anyValidToken());
+  // Node mode without a token file borrows a pod's token: reports use the one the bundle stream was
+  // opened with while it is valid, so the CA sees one agent (identity + agent id), not one per pod.
+  let streamToken: string | undefined;
+  const streamOwnToken = async () => (streamToken = await ownToken());
+  const reportToken = async () => {
+    if (!tokenFile && streamToken !== undefined && (tokenExpiry(streamToken)?.getTime() ?? 0) > clock.now().getTime()) return streamToken;
+    return ownToken();
+  };
   const reporter = new BundleReporter({
     client: () => client,
-    token: ownToken,
+    token: reportToken,
     agentId,
     clock,
     ...(o.backoff ? { backoff: o.backoff } : {}),
@@ -169,7 +177,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   bundles.onApplied((b) => reporter.report(b.sequence));
   const follower = new BundleFollower({
     client: () => client,
-    token: ownToken,
+    token: streamOwnToken,
     agentId,
     onBundle: (m, first) => {
       const b = m.bundle;

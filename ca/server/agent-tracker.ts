@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AgentReport, AgentView } from '../authority-rotation.js';
+import { caError } from '../errors.js';
 import { writeFileAtomic } from '../key-files.js';
 
 /** Folder of the CA directory where each CA replica publishes the agents it hears from. */
@@ -12,6 +13,9 @@ export const DEFAULT_AGENT_LIVENESS_MS = 5 * 60_000;
 export const DEFAULT_AGENT_HEARTBEAT_MS = 30_000;
 /** Agents remembered per replica; beyond it the longest unseen is forgotten. */
 const MAX_AGENTS = 100_000;
+/** Agent ids one identity may have at once (a DaemonSet's service account: one per node). */
+const MAX_AGENTS_PER_IDENTITY = 10_000;
+const FORGET_AFTER_MS = 86_400_000;
 
 interface AgentEntry {
   agentId: string;
@@ -29,6 +33,8 @@ interface ReportFile {
   writtenAt: string;
   /** The replica's rotation.agentLiveness: readers judge its agents by it. */
   livenessMs?: number;
+  /** The replica's rotation.intermediateRotateAt (for `castellan check`). */
+  intermediateRotateAt?: number;
   agents: { agentId: string; identity: string; sequence: number; lastSeen: string; connected: boolean; peer: string }[];
 }
 
@@ -40,6 +46,8 @@ export interface AgentTrackerOptions {
   readonly heartbeatMs?: number;
   /** rotation.agentLiveness, published with the report. Default 5 min. */
   readonly livenessMs?: number;
+  /** rotation.intermediateRotateAt, published with the report. */
+  readonly intermediateRotateAt?: number;
   readonly log: Logger;
 }
 
@@ -73,10 +81,22 @@ export class AgentTracker {
     this.schedule();
   }
 
-  /** An agent reported the sequence it serves (ReportTrustBundle or Sign). A lower sequence than known is kept as reported: the agent knows best. */
+  /** An agent reported the sequence it serves (ReportTrustBundle). A lower sequence than known is kept as reported: the agent knows best. */
   report(a: { agentId: string; identity: string; sequence?: number; peer: string }): void {
     const e = this.entry(a.agentId, a.identity, a.peer);
     if (a.sequence !== undefined && a.sequence > 0) e.sequence = a.sequence;
+    this.schedule();
+  }
+
+  /**
+   * A Sign call carried an agent id: it refreshes an agent already known under this identity, never
+   * creates one (a node agent signs for many pod identities; only its own stream and reports define it).
+   */
+  signed(a: { agentId: string; identity: string; sequence: number; peer: string }): void {
+    const e = this.agents.get(keyOf(a.identity, a.agentId));
+    if (!e) return;
+    e.lastSeen = this.o.now().getTime();
+    if (a.sequence > 0) e.sequence = a.sequence;
     this.schedule();
   }
 
@@ -127,6 +147,9 @@ export class AgentTracker {
     const key = keyOf(identity, agentId);
     let e = this.agents.get(key);
     if (!e) {
+      if (this.countOf(identity) >= MAX_AGENTS_PER_IDENTITY) {
+        throw caError('ERR_RATE_LIMITED', `ca: ${identity} already reports ${MAX_AGENTS_PER_IDENTITY} agent ids; an agent id names one agent (e.g. its node or pod), not a request`);
+      }
       if (this.agents.size >= MAX_AGENTS) this.forgetOldest();
       e = { agentId, identity, sequence: 0, lastSeen: 0, streams: 0, peer };
       this.agents.set(key, e);
@@ -134,6 +157,12 @@ export class AgentTracker {
     e.lastSeen = this.o.now().getTime();
     e.peer = peer;
     return e;
+  }
+
+  private countOf(identity: string): number {
+    let n = 0;
+    for (const e of this.agents.values()) if (e.identity === identity) n++;
+    return n;
   }
 
   private forgetOldest(): void {
@@ -144,7 +173,11 @@ export class AgentTracker {
 
   private beat(): void {
     const now = this.o.now().getTime();
-    for (const e of this.agents.values()) if (e.streams > 0) e.lastSeen = now;
+    for (const [k, e] of this.agents) {
+      if (e.streams > 0) e.lastSeen = now;
+      // Gone for a day: not live by any setting, and a node's pod churn must not grow the report forever.
+      else if (now - e.lastSeen > FORGET_AFTER_MS) this.agents.delete(k);
+    }
     this.dirty = true;
     void this.write();
   }
@@ -173,6 +206,7 @@ export class AgentTracker {
       replica: this.o.replicaId,
       writtenAt: now.toISOString(),
       livenessMs: this.o.livenessMs ?? DEFAULT_AGENT_LIVENESS_MS,
+      ...(this.o.intermediateRotateAt !== undefined ? { intermediateRotateAt: this.o.intermediateRotateAt } : {}),
       agents: this.list().map((a) => ({ agentId: a.agentId, identity: a.identity ?? '', sequence: a.sequence, lastSeen: a.lastSeen, connected: a.connected, peer: a.peer ?? '' })),
     };
     try {
@@ -213,18 +247,18 @@ async function readReportFile(file: string): Promise<ReportFile | undefined> {
  *
  * @example const view = await readAgentReports('/ca', new Date()); if (!view.known) ...
  */
-export async function readAgentReports(dir: string, now: Date, o: { livenessMs?: number; freshMs?: number } = {}): Promise<AgentView & { replicas: { replica: string; writtenAt: string }[] }> {
+export async function readAgentReports(dir: string, now: Date, o: { livenessMs?: number; freshMs?: number } = {}): Promise<AgentView & { replicas: { replica: string; writtenAt: string; intermediateRotateAt?: number }[] }> {
   const livenessMs = o.livenessMs ?? DEFAULT_AGENT_LIVENESS_MS;
   const freshMs = o.freshMs ?? 2 * DEFAULT_AGENT_HEARTBEAT_MS + 10_000;
   const folder = path.join(dir, AGENTS_DIR);
   const names = await fs.readdir(folder).catch(() => [] as string[]);
-  const replicas: { replica: string; writtenAt: string }[] = [];
+  const replicas: { replica: string; writtenAt: string; intermediateRotateAt?: number }[] = [];
   const newest = new Map<string, AgentReport>();
   let fresh = false;
   for (const name of names.filter((n) => n.endsWith('.json'))) {
     const r = await readReportFile(path.join(folder, name));
     if (!r) continue;
-    replicas.push({ replica: r.replica, writtenAt: r.writtenAt });
+    replicas.push({ replica: r.replica, writtenAt: r.writtenAt, ...(r.intermediateRotateAt !== undefined ? { intermediateRotateAt: r.intermediateRotateAt } : {}) });
     const reportFresh = now.getTime() - Date.parse(r.writtenAt) <= freshMs;
     if (reportFresh) fresh = true;
     const liveFor = r.livenessMs ?? livenessMs;
@@ -233,9 +267,15 @@ export async function readAgentReports(dir: string, now: Date, o: { livenessMs?:
       if (!live) continue;
       const k = keyOf(a.identity, a.agentId);
       const prev = newest.get(k);
-      if (!prev || prev.lastSeen < a.lastSeen || (a.connected && !prev.connected)) {
-        newest.set(k, { agentId: a.agentId, identity: a.identity, sequence: a.sequence, lastSeen: a.lastSeen, connected: a.connected && reportFresh });
-      }
+      // One agent may be heard by several replicas (its stream on one, its reports on another): the
+      // highest sequence any replica heard is what it serves (agents never go back).
+      newest.set(k, {
+        agentId: a.agentId,
+        identity: a.identity,
+        sequence: Math.max(prev?.sequence ?? 0, a.sequence),
+        lastSeen: prev && prev.lastSeen > a.lastSeen ? prev.lastSeen : a.lastSeen,
+        connected: Boolean(prev?.connected) || (a.connected && reportFresh),
+      });
     }
   }
   return {

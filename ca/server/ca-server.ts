@@ -2,7 +2,7 @@ import { Metadata, Server, status, type ServerUnaryCall, type ServerWritableStre
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
 import { SpiffeId, type Authenticator, type CallerCredentials } from '../../workload-identity/index.js';
-import type { CaDirectory } from '../ca-directory.js';
+import type { CaDirectory, LoadedAuthority } from '../ca-directory.js';
 import { caError } from '../errors.js';
 import { Issuer, type SigningAuthority } from '../issuer.js';
 import type { Ledger } from '../ledger/index.js';
@@ -112,7 +112,7 @@ export class CaServer {
     this.metrics.observeRotation({ sequence: () => this.bundle.current().sequence, liveAgentSequences: () => this.agents.liveSequences() });
     const ns = cfg.namespace ?? DEFAULTS.namespace;
     this.serving = new ServingIdentity({
-      authority: () => this.issuer.authority,
+      authority: () => servingAuthority(this.ca, this.now()),
       // A path no service account maps to (/ns/<ns>/sa/<sa>): no workload can obtain the CA's identity.
       spiffeId: SpiffeId.fromPath(o.ca.trustDomain, '/castellan/ca'),
       dnsNames: cfg.servingDnsNames ?? [`castellan.${ns}.svc`, 'localhost'],
@@ -198,6 +198,7 @@ export class CaServer {
   applyDirectory(ca: CaDirectory): void {
     if (ca.bundleSequence < this.ca.bundleSequence) return;
     const issuerChanged = !ca.active.issuer.der.equals(this.issuer.authority.issuer.der);
+    const servingBefore = servingAuthority(this.ca, this.now());
     this.ca = ca;
     if (issuerChanged) {
       const cfg = this.o.config;
@@ -212,6 +213,10 @@ export class CaServer {
     this.bundle.replace({ sequence: ca.bundleSequence, roots: ca.bundle, ...bundleExtras(ca) });
     if (issuerChanged) {
       this.o.log.info({ authority: ca.active.id, issuerKeyId: ca.active.issuer.ski.toString('hex'), bundleSequence: ca.bundleSequence }, 'active authority changed; new leaves are signed by it');
+    }
+    const servingNow = servingAuthority(ca, this.now());
+    if (!servingNow.issuer.der.equals(servingBefore.issuer.der)) {
+      this.o.log.info({ authority: servingNow.id }, "the CA's serving certificate moves to another authority; re-issuing it");
       this.serving.renewSoon();
     }
   }
@@ -290,7 +295,11 @@ export class CaServer {
       const c = r.certificate;
       const b = this.bundle.current();
       const agentId = boundedAgentId(call.request.agentId);
-      if (agentId) this.agents.report({ agentId, identity: r.caller.spiffeId.toString(), sequence: Number(call.request.bundleSequence), peer: call.getPeer() });
+      const reported = Number(call.request.bundleSequence);
+      // A sequence this CA never sent (a restored directory, a confused client) says nothing.
+      if (agentId && Number.isSafeInteger(reported) && reported <= b.sequence) {
+        this.agents.signed({ agentId, identity: r.caller.spiffeId.toString(), sequence: reported, peer: call.getPeer() });
+      }
       return {
         spiffeId: c.spiffeId.toString(),
         leaf: c.leafPem,
@@ -309,19 +318,23 @@ export class CaServer {
   }
 
   private watchTrustBundle(call: ServerWritableStream<{ agentId: string }, unknown>): void {
-    let identity = '';
     const run = async () => {
       this.refuseIfNotReady();
       const caller = await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
       this.o.authorize(caller);
-      identity = caller.spiffeId.toString();
+      const identity = caller.spiffeId.toString();
       this.refuseIfNotReady(); // shutdown may have begun while we authenticated
       const max = this.o.config.limits?.maxWatchers ?? DEFAULTS.maxWatchers;
       if (this.watchers.size >= max) throw caError('ERR_RATE_LIMITED', `ca: the CA already serves ${max} trust-bundle streams; retry later`);
+      const agentId = boundedAgentId(call.request.agentId);
+      return agentId ? this.agents.connected({ agentId, identity, peer: call.getPeer() }) : () => {};
     };
     run().then(
-      () => {
-        if (call.cancelled) return;
+      (disconnect) => {
+        if (call.cancelled) {
+          disconnect();
+          return;
+        }
         const send = (s: TrustBundleSnapshot) =>
           call.write({
             sequence: s.sequence,
@@ -334,8 +347,6 @@ export class CaServer {
         const unsubscribe = this.bundle.subscribe(send);
         this.watchers.add(call);
         this.metrics.bundleWatchers.set(this.watchers.size);
-        const agentId = boundedAgentId(call.request.agentId);
-        const disconnect = agentId ? this.agents.connected({ agentId, identity, peer: call.getPeer() }) : () => {};
         const done = () => {
           disconnect();
           unsubscribe();
@@ -459,6 +470,24 @@ export class CaServer {
 function boundedAgentId(id: string | undefined): string | undefined {
   if (typeof id !== 'string' || id.length === 0 || id.length > 253 || /[\u0000-\u001f\u007f]/.test(id)) return undefined;
   return id;
+}
+
+/**
+ * The authority that signs the CA's own serving certificate. Between a root activation and the old
+ * root's retirement it stays under the old root: agents and Istio clients verify the CA with a root
+ * file given at their start (`--ca-bundle`), which holds the old root until operators redistribute it.
+ * Among several, the retired slot of the old root whose intermediate lives longest; the active one
+ * once no old root is left (or its intermediates are about to expire).
+ */
+function servingAuthority(ca: CaDirectory, now: Date): LoadedAuthority {
+  const activeRoot = ca.active.root.der;
+  let best: LoadedAuthority | undefined;
+  for (const a of ca.authorities) {
+    if (a.state !== 'retired' || a.record.inBundle === false || a.root.der.equals(activeRoot)) continue;
+    if (a.issuer.notAfter.getTime() - now.getTime() < 3_600_000) continue;
+    if (!best || a.issuer.notAfter > best.issuer.notAfter) best = a;
+  }
+  return best ?? ca.active;
 }
 
 function bundleExtras(ca: CaDirectory): { activeIssuerKeyId: string; reissueSpreadSeconds: number } {

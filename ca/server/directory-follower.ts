@@ -32,6 +32,7 @@ export class DirectoryFollower {
   private running: Promise<void> | undefined;
   private lastStamp = '';
   private stopped = false;
+  private flushFailedAt = -Infinity;
   /** The intermediate whose automatic rotation failed last, and when: retried every 10 minutes, not every tick. */
   private failed: { serial: string; at: number } | undefined;
 
@@ -75,9 +76,17 @@ export class DirectoryFollower {
       this.o.log.info({ bundleSequence: ca.bundleSequence, active: ca.active.id, prepared: ca.prepared?.id }, 'ca directory changed; applying');
       this.o.apply(ca);
     }
-    if (ca.pendingRecords.length > 0 && this.o.ledger) {
-      const n = await flushPendingRecords(this.o.dir, this.o.ledger);
-      if (n > 0) this.o.log.info({ records: n }, 'ca directory: pending lifecycle records written to the ledger');
+    // While the ledger fails, retry every 30 s, not every tick (each try holds the directory lock).
+    if (ca.pendingRecords.length > 0 && this.o.ledger && this.o.now().getTime() - this.flushFailedAt >= 30_000) {
+      // ca.json does not change when the flush fails: check it again at the next tick anyway.
+      this.lastStamp = '';
+      try {
+        const n = await flushPendingRecords(this.o.dir, this.o.ledger);
+        if (n > 0) this.o.log.info({ records: n }, 'ca directory: pending lifecycle records written to the ledger');
+      } catch (err) {
+        this.flushFailedAt = this.o.now().getTime();
+        this.o.log.error({ err }, 'ca directory: pending lifecycle records could not be written to the ledger; retrying in 30 s');
+      }
     }
   }
 

@@ -6,10 +6,10 @@ export { IssuanceService, tokenHash, type IssuanceResult } from './issuance-serv
 export { CaMetrics } from './metrics.js';
 export { caProtos, protoRoot, PROTO_OPTIONS, type CaProtos } from './protos.js';
 export { RateLimiter, type RateLimit } from './rate-limiter.js';
-export { DEFAULT_INTERMEDIATE_ROTATE_AT, startCaServer, type StartCaServerOptions, type TokenMode } from './start-ca-server.js';
+export { startCaServer, type StartCaServerOptions, type TokenMode } from './start-ca-server.js';
 export { TrustBundleSource, type TrustBundleSnapshot, type TrustBundleContent } from './trust-bundle-source.js';
 export { AGENTS_DIR, AgentTracker, DEFAULT_AGENT_HEARTBEAT_MS, DEFAULT_AGENT_LIVENESS_MS, readAgentReports, type AgentTrackerOptions } from './agent-tracker.js';
 export { DirectoryFollower, type DirectoryFollowerOptions } from './directory-follower.js';
-export { rootStatus, type RootStatus, type SlotStatus } from './rotation-status.js';
+export { DEFAULT_INTERMEDIATE_ROTATE_AT, rootStatus, type RootStatus, type SlotStatus } from './rotation-status.js';
 export { DEFAULT_REISSUE_RATE, RootAdmin, type RootAdminOptions, type RootStepOutcome } from './root-admin.js';
 export { BUNDLE_CONFIGMAP_KEY, BUNDLE_CONFIGMAP_NAME, BUNDLE_SEQUENCE_ANNOTATION, BundleConfigMapPublisher, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type BundleConfigMapPublisherOptions, type BundleConfigMapStats, type PublishedBundleSource, type PublishPass, type PublisherTimers } from './bundle-configmaps.js';

@@ -15,8 +15,8 @@ export interface RootAdminOptions {
   /** A reader of the ledger (unexpired leaves of an old root); undefined when the ledger is disabled. */
   readonly openStore: (() => Promise<LedgerStore>) | undefined;
   readonly now: () => Date;
-  /** The CA's rotation.intermediateRotateAt (status only). */
-  readonly rotateAt: number;
+  /** The CA's rotation.intermediateRotateAt (status only); absent: what the running CA published. */
+  readonly rotateAt?: number;
   /** Before reading agent reports: this process's own tracker writes its report (server mode). */
   readonly beforeAgents?: () => Promise<void>;
   /** After a step: the server applies the new directory at once (server mode). */
@@ -42,7 +42,7 @@ export class RootAdmin {
 
   async status(): Promise<RootStatus> {
     await this.o.beforeAgents?.();
-    return rootStatus(this.o.dir, this.o.now(), { rotateAt: this.o.rotateAt });
+    return rootStatus(this.o.dir, this.o.now(), this.o.rotateAt !== undefined ? { rotateAt: this.o.rotateAt } : {});
   }
 
   async prepare(p: { keyType?: KeyType; rootTtlMs?: number; intermediateTtlMs?: number }): Promise<RootStepOutcome> {
@@ -100,7 +100,7 @@ export class RootAdmin {
     }
     if (r.ledgerError) warnings.push(`the step is done, but its ledger record could not be written (${r.ledgerError.message}); it stays pending in ca.json and the CA writes it`);
     await this.o.afterStep?.();
-    return { message: describe(r), warnings, status: await rootStatus(this.o.dir, this.o.now(), { rotateAt: this.o.rotateAt }) };
+    return { message: describe(r), warnings, status: await rootStatus(this.o.dir, this.o.now(), this.o.rotateAt !== undefined ? { rotateAt: this.o.rotateAt } : {}) };
   }
 
   /** Unexpired certificates signed by these intermediates, per the ledger. */

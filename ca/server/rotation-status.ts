@@ -2,6 +2,9 @@ import { intermediateRotationDue, retiringAuthorities, type AgentReport } from '
 import { loadCa, type CaDirectory } from '../ca-directory.js';
 import { readAgentReports } from './agent-tracker.js';
 
+/** Default fraction of an intermediate's lifetime after which a new one takes over. */
+export const DEFAULT_INTERMEDIATE_ROTATE_AT = 0.5;
+
 /** One authority slot as `root status` and `check` show it. */
 export interface SlotStatus {
   id: number;
@@ -23,8 +26,10 @@ export interface RootStatus {
   phase: 'idle' | 'prepared' | 'activated';
   reissueSpreadSeconds: number;
   authorities: SlotStatus[];
-  /** When the active intermediate is rotated automatically (at the CA's configured fraction). */
-  intermediateRotationDue: string;
+  /** When the active intermediate is rotated automatically (at the CA's configured fraction); absent: never. */
+  intermediateRotationDue?: string;
+  /** The fraction used: given, else what the running CA published, else the default. */
+  intermediateRotateAt: number;
   agents: {
     known: boolean;
     why?: string;
@@ -32,7 +37,9 @@ export interface RootStatus {
     current: number;
     /** Live agents that do not serve the current bundle sequence. */
     lagging: AgentReport[];
-    replicas: { replica: string; writtenAt: string }[];
+    /** Live agents whose bundle lacks the active root (their workloads reject new leaves). */
+    withoutActiveRoot: AgentReport[];
+    replicas: { replica: string; writtenAt: string; intermediateRotateAt?: number }[];
   };
   pendingRecords: number;
 }
@@ -42,10 +49,12 @@ export interface RootStatus {
  *
  * @example const s = await rootStatus('/ca', new Date(), { rotateAt: 0.5 });
  */
-export async function rootStatus(dir: string, now: Date, o: { rotateAt: number; livenessMs?: number }): Promise<RootStatus> {
+export async function rootStatus(dir: string, now: Date, o: { rotateAt?: number; livenessMs?: number }): Promise<RootStatus> {
   const ca = await loadCa(dir);
   const view = await readAgentReports(dir, now, o.livenessMs !== undefined ? { livenessMs: o.livenessMs } : {});
   const lagging = view.live.filter((a) => a.sequence < ca.bundleSequence);
+  const activeRootSince = ca.active.record.bundleSequenceAdded ?? 1;
+  const rotateAt = o.rotateAt ?? view.replicas.find((r) => r.intermediateRotateAt !== undefined)?.intermediateRotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT;
   return {
     trustDomain: ca.trustDomain.name,
     bundleSequence: ca.bundleSequence,
@@ -62,13 +71,15 @@ export async function rootStatus(dir: string, now: Date, o: { rotateAt: number; 
       ...(a.record.activatedAt ? { activatedAt: a.record.activatedAt } : {}),
       ...(a.record.retiredAt ? { retiredAt: a.record.retiredAt } : {}),
     })),
-    intermediateRotationDue: intermediateRotationDue(ca, o.rotateAt).toISOString(),
+    ...(rotateAt < 1 ? { intermediateRotationDue: intermediateRotationDue(ca, rotateAt).toISOString() } : {}),
+    intermediateRotateAt: rotateAt,
     agents: {
       known: view.known,
       ...(view.why ? { why: view.why } : {}),
       live: view.live.length,
       current: view.live.length - lagging.length,
       lagging,
+      withoutActiveRoot: view.live.filter((a) => a.sequence < activeRootSince),
       replicas: view.replicas,
     },
     pendingRecords: ca.pendingRecords.length,

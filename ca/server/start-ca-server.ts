@@ -23,6 +23,7 @@ import { CaServer } from './ca-server.js';
 import { BundleConfigMapPublisher } from './bundle-configmaps.js';
 import { DirectoryFollower } from './directory-follower.js';
 import { RootAdmin } from './root-admin.js';
+import { DEFAULT_INTERMEDIATE_ROTATE_AT } from './rotation-status.js';
 import type { CaServerConfig } from './config.js';
 
 export interface StartCaServerOptions {
@@ -100,9 +101,6 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions): Pro
   return { mode: 'none' };
 }
 
-/** Default fraction of an intermediate's lifetime after which a new one takes over. */
-export const DEFAULT_INTERMEDIATE_ROTATE_AT = 0.5;
-
 /**
  * Builds and starts a CA server from a CA directory and a configuration: the composition root shared
  * by `castellan ca serve`, the tests and the benchmarks.
@@ -138,6 +136,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     replicaId: o.config.replicaId ?? hostname(),
     now,
     ...(rotation.agentLiveness !== undefined ? { livenessMs: rotation.agentLiveness } : {}),
+    intermediateRotateAt: rotation.intermediateRotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT,
     log: o.log,
   });
   let rootAdmin: RootAdmin;

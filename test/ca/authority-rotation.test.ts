@@ -1,4 +1,6 @@
-import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
@@ -11,7 +13,9 @@ import {
   openLedger,
   openLedgerStore,
   prepareRoot,
+  repairCaDir,
   retireRoot,
+  withCaLock,
   rotateIntermediate,
   verifyLedger,
   type AgentView,
@@ -203,6 +207,35 @@ describe('crash safety', () => {
     expect(await flushPendingRecords(dir, ledger)).toBe(0);
     expect(await lifecycleEvents()).toEqual(['root-prepared']);
     expect((await loadCa(dir)).pendingRecords).toEqual([]);
+  });
+
+  it('ok/repair keeps what it did not write and finishes a committed folder rename that did not reach the disk', async () => {
+    const r = await prepareRoot({ dir, ledger });
+    const id = r.ca.prepared!.id;
+    mkdirSync(path.join(dir, 'authorities', '1.bak'));
+    // As after a power loss: ca.json names slot 2, the disk still has 2.partial.
+    renameSync(authorityDir(dir, id), `${authorityDir(dir, id)}.partial`);
+    await repairCaDir(dir);
+    expect(existsSync(path.join(dir, 'authorities', '1.bak'))).toBe(true);
+    expect((await loadCa(dir)).prepared!.issuer.serialHex).toBe(r.ca.prepared!.issuer.serialHex);
+  });
+
+  it('ok/a lock left by a dead process is taken over by exactly one of many waiters', async () => {
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
+    writeFileSync(path.join(dir, 'ca.lock'), `${dead.stdout}@${hostname()} 0000`);
+    let holders = 0;
+    let most = 0;
+    await Promise.all(
+      Array.from({ length: 20 }, () =>
+        withCaLock(dir, async () => {
+          most = Math.max(most, ++holders);
+          await new Promise((r) => setTimeout(r, 2));
+          holders--;
+        }),
+      ),
+    );
+    expect(most).toBe(1);
+    expect(existsSync(path.join(dir, 'ca.lock'))).toBe(false);
   });
 
   it('ok/concurrent transitions are serialized by the directory lock: exactly one prepare wins', async () => {

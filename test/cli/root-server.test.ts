@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadCa, loadDevTokenIssuer } from '../../ca/index.js';
+import { certificatesFromPem, loadCa, loadDevTokenIssuer } from '../../ca/index.js';
 import { mintServiceAccountToken } from '../../workload-identity/index.js';
 import { cli } from '../helpers/cli.js';
 import { caClients, unary } from '../helpers/ca-client.js';
@@ -71,10 +71,20 @@ describe('castellan root --server (RootAdmin on a running CA)', () => {
     expect(ca.server.activeAuthority.issuer.der.equals((await loadCa(dir)).active.issuer.der)).toBe(true);
     expect(ca.server.trustBundle.current()).toMatchObject({ sequence: 3, activeIssuerKeyId: (await loadCa(dir)).active.issuer.ski.toString('hex'), reissueSpreadSeconds: 1 });
 
-    // No leaf was issued under the old root (only the CA's own serving certificate, re-issued at activation).
+    // The CA's own serving certificate stays under the old root until retire: agents and Istio clients
+    // started now still verify the CA with the old bundle.pem they were given.
+    const afterActivate = await loadCa(dir);
+    const servingIssuer = () => certificatesFromPem(ca.server.servingChain, { code: 'ERR_CERT_FILE', what: 'serving' })[1]!.serialHex;
+    expect(servingIssuer()).toBe(afterActivate.authorities[0]!.issuer.serialHex);
+
+    // No leaf was issued under the old root (only the CA's own serving certificate, a lifecycle record).
     const ret = await cli(['root', 'retire', ...server()]);
     expect(ret.code, ret.err).toBe(0);
     expect(ca.server.trustBundle.current().roots.map((r) => r.serialHex)).toEqual([(await loadCa(dir)).active.root.serialHex]);
+    // Then it moves to the new root.
+    const deadline = Date.now() + 10_000;
+    while (servingIssuer() !== afterActivate.active.issuer.serialHex && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(servingIssuer()).toBe(afterActivate.active.issuer.serialHex);
   });
 
   it('fail/a caller outside admin.identities, a missing credential and a report of a bundle never sent are refused', async () => {
