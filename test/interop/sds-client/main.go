@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"time"
@@ -91,6 +92,10 @@ func main() {
 	node := &corev3.Node{Id: "go-control-plane-client", Cluster: "interop"}
 	names := []string{"default", "ROOTCA"}
 	if err := stream.Send(&discoveryv3.DiscoveryRequest{Node: node, TypeUrl: secretType, ResourceNames: names}); err != nil {
+		// grpc-go: io.EOF from Send means the server already ended the stream; Recv returns its status.
+		if err == io.EOF {
+			_, err = stream.Recv()
+		}
 		fail("Send", err)
 	}
 	res, err := stream.Recv()
