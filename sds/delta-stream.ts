@@ -5,7 +5,7 @@ import { deltaResponse } from './discovery-response.js';
 import { snapshotSecrets, type EncodedSecret } from './envoy-secrets.js';
 import { nextNonce, nextVersion } from './response-nonce.js';
 import type { SecretWatch } from './secret-source.js';
-import { failCall, failOpened, openWatch, type WorkloadServerContext } from './workload-call.js';
+import { failCall, failOpened, openWatch, trackStream, type WorkloadServerContext } from './workload-call.js';
 
 /**
  * `DeltaSecrets`: incremental SDS (xDS protocol, "Incremental xDS").
@@ -39,32 +39,15 @@ export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuple
   let lastNonce = '';
   let node: ReturnType<typeof nodeFields> = {};
   let firstRequestAt = 0;
-  let ended = false;
   let unsubscribe: (() => void) | undefined;
-  let untrack: (() => void) | undefined;
-
-  ctx.metrics.streams.inc({ api });
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    ctx.metrics.streams.dec({ api });
+  const stream = trackStream(ctx, api, call, () => {
     unsubscribe?.();
     watch?.close();
-    untrack?.();
-  };
-  untrack = ctx.track(() => {
-    end();
-    if (!call.cancelled) call.end();
   });
-  call.on('cancelled', end);
-  call.on('error', end);
-  call.on('end', () => {
-    end();
-    call.end();
-  });
+  const end = stream.end;
 
   const respondOrThrow = () => {
-    if (!watch || !started || ended) return;
+    if (!watch || !started || stream.ended) return;
     const secrets = snapshotSecrets(watch.current());
     const names = new Set(subscribed);
     if (wildcard) for (const n of secrets.names) names.add(n);
@@ -112,7 +95,7 @@ export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuple
   };
 
   call.on('data', (req: DeltaDiscoveryRequest) => {
-    if (ended) return;
+    if (stream.ended) return;
     try {
       checkRequest(req.typeUrl, req.resourceNamesSubscribe, req.resourceNamesUnsubscribe, Object.keys(req.initialResourceVersions ?? {}));
     } catch (err) {
@@ -157,7 +140,7 @@ export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuple
       end();
       return;
     }
-    if (ended) {
+    if (stream.ended) {
       opened.watch.close();
       return;
     }

@@ -4,7 +4,7 @@ import { sotwResponse } from './discovery-response.js';
 import { snapshotSecrets, type EncodedSecret } from './envoy-secrets.js';
 import { nextNonce, nextVersion } from './response-nonce.js';
 import type { IdentitySnapshot, SecretWatch } from './secret-source.js';
-import { callerFields, failCall, failOpened, openWatch, type WorkloadServerContext } from './workload-call.js';
+import { callerFields, failCall, failOpened, openWatch, trackStream, type WorkloadServerContext } from './workload-call.js';
 
 const pushCache = new WeakMap<IdentitySnapshot, Map<string, { nonce: string; bytes: Buffer }>>();
 
@@ -52,32 +52,15 @@ export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDupl
   let sentKey: string | undefined;
   let node: ReturnType<typeof nodeFields> = {};
   let firstRequestAt = 0;
-  let ended = false;
   let unsubscribe: (() => void) | undefined;
-  let untrack: (() => void) | undefined;
-
-  ctx.metrics.streams.inc({ api });
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    ctx.metrics.streams.dec({ api });
+  const stream = trackStream(ctx, api, call, () => {
     unsubscribe?.();
     watch?.close();
-    untrack?.();
-  };
-  untrack = ctx.track(() => {
-    end();
-    if (!call.cancelled) call.end();
   });
-  call.on('cancelled', end);
-  call.on('error', end);
-  call.on('end', () => {
-    end();
-    call.end();
-  });
+  const end = stream.end;
 
   const respondOrThrow = (push: boolean) => {
-    if (!watch || names === undefined || ended) return;
+    if (!watch || names === undefined || stream.ended) return;
     const snapshot = watch.current();
     const secrets = snapshotSecrets(snapshot);
     const wildcard = names.includes('*') || (names.length === 0 && !everNamed);
@@ -121,7 +104,7 @@ export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDupl
   };
 
   call.on('data', (req: DiscoveryRequest) => {
-    if (ended) return;
+    if (stream.ended) return;
     try {
       checkRequest(req.typeUrl, req.resourceNames);
     } catch (err) {
@@ -152,7 +135,7 @@ export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDupl
       end();
       return;
     }
-    if (ended) {
+    if (stream.ended) {
       opened.watch.close();
       return;
     }

@@ -3,7 +3,7 @@ import { workloadError } from './grpc-status.js';
 import { agentProtos, methodOf, WORKLOAD_API_SERVICE } from './protos.js';
 import type { IdentitySnapshot, SecretChange, TrustBundle } from './secret-source.js';
 import type { WorkloadApi } from './sds-metrics.js';
-import { failCall, failOpened, openWatch, type WorkloadServerContext } from './workload-call.js';
+import { failCall, failOpened, openWatch, trackStream, type WorkloadServerContext } from './workload-call.js';
 
 /**
  * The SPIFFE Workload API's X.509 methods (SPIFFE Workload API spec; X509-SVID spec §6 for the
@@ -56,30 +56,17 @@ function serveStream(
     failCall(ctx, api, call, workloadError('ERR_WORKLOAD_HEADER_MISSING', `sds: the Workload API needs the metadata "${WORKLOAD_HEADER}: true"`));
     return;
   }
-  let ended = false;
   let cleanup: () => void = () => {};
-  ctx.metrics.streams.inc({ api });
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    ctx.metrics.streams.dec({ api });
-    cleanup();
-    untrack();
-  };
-  const untrack = ctx.track(() => {
-    end();
-    if (!call.cancelled) call.end();
-  });
-  call.on('cancelled', end);
-  call.on('error', end);
+  const stream = trackStream(ctx, api, call, () => cleanup());
+  const end = stream.end;
   void openWatch(ctx, api, call).then((opened) => {
     if (!opened) return end();
-    if (ended) return opened.watch.close();
+    if (stream.ended) return opened.watch.close();
     const { watch } = opened;
     cleanup = () => watch.close();
     const started = performance.now();
     const send = () => {
-      if (ended) return;
+      if (stream.ended) return;
       call.write(encode(watch.current()));
       ctx.metrics.pushes.inc({ api });
     };

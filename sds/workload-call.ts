@@ -102,3 +102,48 @@ export function failOpened(ctx: WorkloadServerContext, api: WorkloadApi, call: S
     end();
   }
 }
+
+/** A long-lived stream's lifecycle; see trackStream. */
+export interface TrackedStream {
+  /** Ends the stream's bookkeeping once (the metric, what it holds, the socket's tracking). */
+  end(): void;
+  readonly ended: boolean;
+}
+
+/**
+ * Counts a long-lived stream in the metrics, lets the socket end it when it closes, and ends it once,
+ * whatever comes first: the client cancels, the call fails, the client half-closes a bidirectional
+ * stream (answered by ending ours), or the socket closes. `release` frees what the stream holds (its
+ * watch, its change subscription); it may read variables the handler assigns later.
+ *
+ * @example const s = trackStream(ctx, 'sds_sotw', call, () => { unsubscribe?.(); watch?.close(); }); ... if (s.ended) return;
+ */
+export function trackStream(ctx: WorkloadServerContext, api: WorkloadApi, call: ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown>, release: () => void): TrackedStream {
+  let ended = false;
+  ctx.metrics.streams.inc({ api });
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    ctx.metrics.streams.dec({ api });
+    release();
+    untrack();
+  };
+  const untrack = ctx.track(() => {
+    end();
+    if (!call.cancelled) call.end();
+  });
+  call.on('cancelled', end);
+  call.on('error', end);
+  if ('read' in call) {
+    call.on('end', () => {
+      end();
+      call.end();
+    });
+  }
+  return {
+    end,
+    get ended() {
+      return ended;
+    },
+  };
+}
