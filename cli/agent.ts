@@ -2,13 +2,13 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { pino, type Logger } from 'pino';
+import { startHealthEndpoints, type HealthEndpoints } from '../workload-identity/index.js';
 import {
   AGENT_ENV,
   DEFAULT_SOCKET,
   loadAgentConfigFile,
   resolveAgentConfig,
   startAgent,
-  startAgentHttp,
   type AgentConfig,
 } from '../sds/index.js';
 import { UsageError, type CliIo } from './io.js';
@@ -76,11 +76,11 @@ export async function runAgent(config: AgentConfig, io: CliIo, log: Logger, stop
     socketPath: config.socket,
     log,
   });
-  let http: Awaited<ReturnType<typeof startAgentHttp>> | undefined;
+  let http: HealthEndpoints | undefined;
   try {
     if (config.http) {
       const at = config.http.lastIndexOf(':');
-      http = await startAgentHttp({ host: config.http.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(config.http.slice(at + 1)), registry: agent.registry, ready: () => agent.notReadyReason() });
+      http = await startHealthEndpoints({ host: config.http.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(config.http.slice(at + 1)), metrics: agent.registry, ready: () => agent.notReadyReason() });
     }
     io.err(
       `castellan agent (${config.mode} mode) serving Envoy SDS and the SPIFFE Workload API on ${config.socket}` +

@@ -1,19 +1,11 @@
 import { promises as fs } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { CastellanError, parseDuration } from '../workload-identity/index.js';
+import { CastellanError, durationField, hostPortField } from '../workload-identity/index.js';
 import { WORKLOAD_KEY_TYPES, type WorkloadKeyType } from './workload-key.js';
 
-
-const duration = z.string().transform((s, ctx) => {
-  try {
-    return parseDuration(s);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration (want e.g. "24h", "90m")` });
-    return z.NEVER;
-  }
-});
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'want host:port, e.g. 127.0.0.1:15012');
+const duration = durationField;
+const hostPort = hostPortField;
 const fraction = z.coerce.number().gt(0).lt(1);
 
 /** The agent's configuration file (YAML or JSON); flags and CASTELLAN_* variables override it. */

@@ -32,7 +32,6 @@ export {
   type AgentConfig,
   type AgentConfigInput,
 } from './agent-config.js';
-export { startAgentHttp } from './agent-http.js';
 export { AgentMetrics } from './agent-metrics.js';
 export { backoffDelay, renewalDelay, DEFAULT_BACKOFF, type BackoffOptions, type RenewalOptions } from './backoff.js';
 export { CaClient, type CaCallErrorCode, type CaClientOptions, type ReportCall, type SignedCertificate, type TrustBundleMessage } from './ca-client.js';

@@ -1,14 +1,12 @@
 import { Metadata, Server, status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
-import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
-import { SpiffeId, type Authenticator, type CallerCredentials } from '../../workload-identity/index.js';
+import { SpiffeId, startHealthEndpoints, type Authenticator, type CallerCredentials, type HealthEndpoints } from '../../workload-identity/index.js';
 import type { CaDirectory, LoadedAuthority } from '../ca-directory.js';
 import { caError } from '../errors.js';
 import { Issuer, type SigningAuthority } from '../issuer.js';
 import type { Ledger } from '../ledger/index.js';
 import type { CaServerConfig } from './config.js';
 import { callErrorFor } from './grpc-status.js';
-import { startHttpEndpoints } from './http-endpoints.js';
 import { IssuanceService, type AuthorizeCaller } from './issuance-service.js';
 import { CaMetrics } from './metrics.js';
 import { caProtos } from './protos.js';
@@ -78,7 +76,7 @@ function credentialsOf(call: { metadata: Metadata; getPeer(): string; getAuthCon
  */
 export class CaServer {
   private readonly grpc: Server;
-  private http?: HttpServer;
+  private http?: HealthEndpoints;
   private readonly serving: ServingIdentity;
   private readonly bundle: TrustBundleSource;
   private readonly service: IssuanceService;
@@ -182,8 +180,8 @@ export class CaServer {
       s.grpc.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
     );
     const h = splitHostPort(o.config.http ?? DEFAULTS.http);
-    const http = await startHttpEndpoints({ host: h.host, port: h.port, registry: s.metrics.registry, ready: () => s.notReadyReason() });
-    s.http = http.server;
+    const http = await startHealthEndpoints({ host: h.host, port: h.port, metrics: s.metrics.registry, ready: () => s.notReadyReason() });
+    s.http = http;
     s.httpPort = http.port;
     s.state = 'serving';
     o.log.info({ grpc: `${g.host}:${s.grpcPort}`, http: `${h.host}:${s.httpPort}`, trustDomain: o.ca.trustDomain.name }, 'castellan CA serving');
@@ -459,8 +457,7 @@ export class CaServer {
     await this.agents.stop();
     // After the drain: every in-flight issuance has its record committed; close adds a final checkpoint.
     await this.o.ledger?.close().catch((err: unknown) => this.o.log.error({ err }, 'ledger: close failed'));
-    await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
-    this.http?.closeAllConnections();
+    await this.http?.close();
     this.state = 'stopped';
     this.o.log.info('castellan CA stopped');
   }

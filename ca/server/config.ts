@@ -1,21 +1,13 @@
 import { promises as fs } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
-import { identityPolicyProblems, type IdentityPolicy } from '../../workload-identity/index.js';
+import { durationField, hostPortField, identityPolicyProblems, type IdentityPolicy } from '../../workload-identity/index.js';
 import { caError } from '../errors.js';
 import { DEFAULT_MAX_WORKLOAD_TTL_MS, DEFAULT_WORKLOAD_TTL_MS } from '../issuer.js';
 import { isPostgresUrl } from '../ledger/index.js';
 
-const duration = z.string().transform((s, ctx) => {
-  try {
-    return parseDuration(s);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration (want e.g. "24h", "90m")` });
-    return z.NEVER;
-  }
-});
-const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'want host:port, e.g. 127.0.0.1:15012');
+const duration = durationField;
+const hostPort = hostPortField;
 const rate = z.object({ ratePerSecond: z.number().positive(), burst: z.number().int().min(1) }).strict();
 const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'want a Kubernetes name (lower case, digits, -)');
 

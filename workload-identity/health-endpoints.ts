@@ -1,15 +1,28 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+
+/** What `/metrics` serves: a Prometheus registry (prom-client's `Registry` fits). */
+export interface MetricsSource {
+  metrics(): Promise<string>;
+  readonly contentType: string;
+}
+
+export interface HealthEndpoints {
+  readonly server: Server;
+  readonly port: number;
+  /** Stops listening and closes open connections. */
+  close(): Promise<void>;
+}
 
 /**
- * `/healthz` (the process answers), `/readyz` (200 when the agent can serve: 503 with the reason
- * otherwise) and `/metrics` (Prometheus text) on plain HTTP, for the kubelet's probes and scrapers.
+ * `/healthz` (the process answers), `/readyz` (200, or 503 with the reason `ready()` gives) and
+ * `/metrics` (Prometheus text) on a plain-HTTP port of their own, for the kubelet's probes and
+ * scrapers: the CA's and the agent's alike (DESIGN §4, §9).
  *
- * @example const h = await startAgentHttp({ host: '127.0.0.1', port: 15020, registry, ready: () => agent.notReadyReason() });
+ * @example const h = await startHealthEndpoints({ host: '127.0.0.1', port: 15014, metrics: registry, ready: () => undefined });
  */
-export async function startAgentHttp(o: { host: string; port: number; registry: Registry; ready: () => string | undefined }): Promise<{ port: number; close(): Promise<void> }> {
-  const server: Server = createServer((req, res) => {
+export async function startHealthEndpoints(o: { host: string; port: number; metrics: MetricsSource; ready: () => string | undefined }): Promise<HealthEndpoints> {
+  const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
@@ -19,8 +32,8 @@ export async function startAgentHttp(o: { host: string; port: number; registry: 
       const why = o.ready();
       res.writeHead(why ? 503 : 200, { 'content-type': 'text/plain' }).end(why ? `not ready: ${why}\n` : 'ready\n');
     } else if (url === '/metrics') {
-      o.registry.metrics().then(
-        (text) => res.writeHead(200, { 'content-type': o.registry.contentType }).end(text),
+      o.metrics.metrics().then(
+        (text) => res.writeHead(200, { 'content-type': o.metrics.contentType }).end(text),
         () => res.writeHead(500).end(),
       );
     } else {
@@ -32,6 +45,7 @@ export async function startAgentHttp(o: { host: string; port: number; registry: 
     server.listen(o.port, o.host, () => resolve());
   });
   return {
+    server,
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise<void>((resolve) => {
