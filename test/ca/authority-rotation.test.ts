@@ -26,6 +26,7 @@ import { SpiffeId } from '../../workload-identity/index.js';
 import { failureOf } from '../helpers/error-code.js';
 import { testCsr } from '../helpers/csr.js';
 import { opensslVerify, testCa } from '../helpers/test-ca.js';
+import { lifecycleEvents } from '../helpers/rotation.js';
 import { X509Certificate } from 'node:crypto';
 
 let t: Awaited<ReturnType<typeof testCa>>;
@@ -50,14 +51,6 @@ const agentsServing = (sequence: number, extra: Partial<AgentView> = {}): AgentV
   ...extra,
 });
 
-async function lifecycleEvents(): Promise<string[]> {
-  const store = await openLedgerStore({ dir, readOnly: true });
-  try {
-    return (await store.scan(0, 1000)).filter((r) => r.type === 'lifecycle').map((r) => r.event!);
-  } finally {
-    await store.close();
-  }
-}
 
 async function leafUnder(ca: CaDirectory) {
   const issuer = new Issuer({ authority: ca.active });
@@ -83,7 +76,7 @@ describe('root rotation: prepare -> activate -> retire', () => {
     expect(opensslVerify(t.dir, p.crossSigned!.pem, [p.root.pem]).status).not.toBe(0);
     expect(new X509Certificate(p.crossSigned!.der).subject).toBe(new X509Certificate(p.issuer.der).subject);
     expect(p.crossSigned!.spki.equals(p.issuer.spki)).toBe(true);
-    expect(await lifecycleEvents()).toEqual(['root-prepared']);
+    expect(await lifecycleEvents(dir)).toEqual(['root-prepared']);
     expect(r.ca.pendingRecords).toEqual([]);
   });
 
@@ -116,7 +109,7 @@ describe('root rotation: prepare -> activate -> retire', () => {
     const leaf = await leafUnder(r.ca);
     expect(opensslVerify(t.dir, leaf.leafPem, leaf.chainPem).status).toBe(0);
     expect(leaf.chainPem.at(-1)).toBe(prepared.prepared!.root.pem);
-    expect(await lifecycleEvents()).toEqual(['root-prepared', 'root-activated']);
+    expect(await lifecycleEvents(dir)).toEqual(['root-prepared', 'root-activated']);
   });
 
   it('fail/retire is refused while leaves of the old root are valid or when the ledger cannot tell; ok once they expired', async () => {
@@ -143,7 +136,7 @@ describe('root rotation: prepare -> activate -> retire', () => {
     expect(r.ca.bundleSequence).toBe(4);
     expect(readFileSync(path.join(dir, 'bundle.pem'), 'utf8')).toBe(r.ca.active.root.pem);
     expect(await failureOf(retireRoot({ dir, ledger }, { liveLeaves: async () => ({ count: 0 }) }))).toMatchObject({ code: 'ERR_ROTATION_STATE' });
-    expect(await lifecycleEvents()).toEqual(['root-prepared', 'root-activated', 'root-retired']);
+    expect(await lifecycleEvents(dir)).toEqual(['root-prepared', 'root-activated', 'root-retired']);
     // The ledger's checkpoints were signed by the intermediate active at the time: the chain verifies.
     await ledger.checkpoint();
     const store = await openLedgerStore({ dir, readOnly: true });
@@ -205,7 +198,7 @@ describe('crash safety', () => {
     expect((await loadCa(dir)).pendingRecords.map((p) => p.event)).toEqual(['root-prepared']);
     expect(await flushPendingRecords(dir, ledger)).toBe(1);
     expect(await flushPendingRecords(dir, ledger)).toBe(0);
-    expect(await lifecycleEvents()).toEqual(['root-prepared']);
+    expect(await lifecycleEvents(dir)).toEqual(['root-prepared']);
     expect((await loadCa(dir)).pendingRecords).toEqual([]);
   });
 

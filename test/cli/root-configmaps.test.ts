@@ -5,6 +5,7 @@ import { cli } from '../helpers/cli.js';
 import { testCaServer } from '../helpers/ca-server.js';
 import { tempDir } from '../helpers/test-ca.js';
 import { KubernetesApiStandIn } from '../k8s/api-stand-in.js';
+import { until } from '../helpers/until.js';
 
 let t: ReturnType<typeof tempDir>;
 let api: KubernetesApiStandIn;
@@ -21,13 +22,6 @@ afterEach(async () => {
   t.cleanup();
 });
 
-async function until(what: string, check: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('trust bundle in a ConfigMap in every namespace (castellan ca serve with distribution.configMaps)', () => {
   it('ok/written at start and rewritten in every namespace when castellan root prepare and retire change the bundle', async () => {
@@ -42,19 +36,19 @@ describe('trust bundle in a ConfigMap in every namespace (castellan ca serve wit
     const bundle = async () => (await loadCa(dir)).bundle.map((r) => r.pem).join('');
 
     let want = await bundle();
-    await until('every namespace holds bundle 1', () => namespaces.every((ns) => pemIn(ns) === want && seqIn(ns) === '1'));
+    await until(() => namespaces.every((ns) => pemIn(ns) === want && seqIn(ns) === '1'), 'every namespace holds bundle 1', 20_000);
     expect(api.configMap('kube-system', 'castellan-root-cert')).toBeUndefined();
     expect(api.configMap('shop', 'castellan-root-cert')?.metadata.labels?.['app.kubernetes.io/managed-by']).toBe('castellan');
 
     expect((await cli(['root', 'prepare', '--dir', dir])).code).toBe(0);
     want = await bundle();
-    await until('every namespace holds bundle 2 (two roots)', () => namespaces.every((ns) => pemIn(ns) === want && seqIn(ns) === '2'));
+    await until(() => namespaces.every((ns) => pemIn(ns) === want && seqIn(ns) === '2'), 'every namespace holds bundle 2 (two roots)', 20_000);
     expect(want.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
 
     expect((await cli(['root', 'activate', '--dir', dir, '--force'])).code).toBe(0);
     expect((await cli(['root', 'retire', '--dir', dir])).code).toBe(0);
     want = await bundle();
-    await until('every namespace holds bundle 4 (the new root only)', () => namespaces.every((ns) => pemIn(ns) === want && seqIn(ns) === '4'));
+    await until(() => namespaces.every((ns) => pemIn(ns) === want && seqIn(ns) === '4'), 'every namespace holds bundle 4 (the new root only)', 20_000);
     expect(want.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
   }, 60_000);
 });

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AgentTracker, loadCa } from '../../ca/index.js';
+import { loadCa } from '../../ca/index.js';
 import { cli } from '../helpers/cli.js';
-import { memoryLog } from '../helpers/ca-server.js';
+import { lifecycleEvents, reportAgent } from '../helpers/rotation.js';
 import { tempDir } from '../helpers/test-ca.js';
 
 const ENTRY = path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'helpers', 'cli-process.ts');
@@ -23,20 +23,9 @@ function crashAt(failpoint: string, argv: string[]) {
   return spawnSync(process.execPath, ['--import', 'tsx', ENTRY, ...argv], { encoding: 'utf8', env: { ...process.env, CASTELLAN_FAILPOINT: failpoint } });
 }
 
-async function agentsServe(sequence: number) {
-  const tracker = new AgentTracker({ dir, replicaId: 'ca-0', now: () => new Date(), log: memoryLog().log });
-  tracker.report({ agentId: 'node-a', identity: 'spiffe://cluster.local/ns/castellan-system/sa/castellan-agent', sequence, peer: 'ipv4:10.0.0.7:5000' });
-  await tracker.flush();
-  await tracker.stop();
-}
 
-async function lifecycleEvents(): Promise<string[]> {
-  const r = await cli(['audit', 'list', '--dir', dir, '--output', 'json', '--limit', '1000']);
-  return (JSON.parse(r.out) as { event?: string; type: string }[])
-    .filter((x) => x.type === 'lifecycle' && x.event !== 'ca-init')
-    .map((x) => x.event!)
-    .reverse();
-}
+/** Lifecycle events after the directory's creation (ca-init), oldest first. */
+const eventsSinceInit = async (): Promise<string[]> => (await lifecycleEvents(dir)).filter((e) => e !== 'ca-init');
 
 const STEPS: { name: string; argv: string[]; before: () => Promise<void>; event: string; done: (ca: Awaited<ReturnType<typeof loadCa>>) => boolean }[] = [
   { name: 'prepare', argv: ['root', 'prepare'], before: async () => {}, event: 'root-prepared', done: (ca) => ca.prepared !== undefined },
@@ -45,7 +34,7 @@ const STEPS: { name: string; argv: string[]; before: () => Promise<void>; event:
     argv: ['root', 'activate'],
     before: async () => {
       expect((await cli(['root', 'prepare', '--dir', dir])).code).toBe(0);
-      await agentsServe(2);
+      await reportAgent(dir, 2);
     },
     event: 'root-activated',
     done: (ca) => ca.active.id === 2,
@@ -55,7 +44,7 @@ const STEPS: { name: string; argv: string[]; before: () => Promise<void>; event:
     argv: ['root', 'retire'],
     before: async () => {
       expect((await cli(['root', 'prepare', '--dir', dir])).code).toBe(0);
-      await agentsServe(2);
+      await reportAgent(dir, 2);
       expect((await cli(['root', 'activate', '--dir', dir])).code).toBe(0);
     },
     event: 'root-retired',
@@ -68,7 +57,7 @@ describe('crash (SIGKILL) in the middle of each rotation step, then the same com
     for (const point of ['before-commit', 'after-commit', 'after-ledger'] as const) {
       it(`ok/${step.name} killed ${point}: the directory stays consistent, the retry completes, each record is in the ledger and audit verify passes`, async () => {
         await step.before();
-        const before = await lifecycleEvents();
+        const before = await eventsSinceInit();
         const killed = crashAt(point, [...step.argv, '--dir', dir]);
         expect(killed.signal, killed.stderr).toBe('SIGKILL');
         // Consistent: loads, and is either the old or the new state.
@@ -92,7 +81,7 @@ describe('crash (SIGKILL) in the middle of each rotation step, then the same com
         expect(readdirSync(path.join(dir, 'authorities')).sort()).toEqual(ca.authorities.map((a) => String(a.id)).sort());
         expect(ca.pendingRecords).toEqual([]);
         // Never lost, at least once: after-ledger repeats the record (same transition id) when flushed again.
-        const events = (await lifecycleEvents()).slice(before.length);
+        const events = (await eventsSinceInit()).slice(before.length);
         expect(events).toEqual(point === 'after-ledger' ? [step.event, step.event] : [step.event]);
         const verify = await cli(['audit', 'verify', '--dir', dir]);
         expect(verify.code, verify.out + verify.err).toBe(0);

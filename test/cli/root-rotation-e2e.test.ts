@@ -7,6 +7,7 @@ import { agentFixture, FAST_CHANNEL } from '../sds/agent-fixture.js';
 import { sdsTlsHandshake, sdsTlsServer } from '../sds/tls-endpoints.js';
 import { cli } from '../helpers/cli.js';
 import { opensslVerify } from '../helpers/test-ca.js';
+import { until } from '../helpers/until.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 const agents: Agent[] = [];
@@ -20,14 +21,6 @@ afterEach(async () => {
   await f.cleanup();
 });
 
-/** Polls `check` until it holds (real time: agents, CA and TLS all run on the real clock). */
-async function until(what: string, check: () => boolean | Promise<boolean>, ms = 40_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const certs = (pem: string) => certificatesFromPem(pem, { code: 'ERR_CERT_FILE', what: 'test' });
 const rootsOf = (pem: string) => certs(pem).map((c) => new X509Certificate(c.der).fingerprint256);
@@ -77,26 +70,24 @@ describe('zero-downtime root rotation with agents and live mTLS', () => {
     try {
       const caDir = f.caDir;
       const old = await loadCa(caDir);
-      await until('both agents reported bundle 1', async () => (await readAgentReports(caDir, new Date())).live.filter((a) => a.sequence >= 1).length === 2);
+      await until(async () => (await readAgentReports(caDir, new Date())).live.filter((a) => a.sequence >= 1).length === 2, 'both agents reported bundle 1', 40_000);
 
       // prepare: the new root reaches both agents' ROOTCA, and they report it.
       const prep = await cli(['root', 'prepare', '--dir', caDir]);
       expect(prep.code, prep.err).toBe(0);
       const next = (await loadCa(caDir)).prepared!;
-      await until('both agents serve the new root in ROOTCA', () =>
-        (['server', 'client'] as const).every((n) => rootsOf(sds[n].current()!.trustedCaPem).includes(new X509Certificate(next.root.der).fingerprint256)),
-      );
-      await until('both agents reported bundle 2', async () => (await readAgentReports(caDir, new Date())).live.filter((a) => a.sequence >= 2).length === 2);
+      const newRoot = new X509Certificate(next.root.der).fingerprint256;
+      await until(() => (['server', 'client'] as const).every((n) => rootsOf(sds[n].current()!.trustedCaPem).includes(newRoot)), 'both agents serve the new root in ROOTCA', 40_000);
+      await until(async () => (await readAgentReports(caDir, new Date())).live.filter((a) => a.sequence >= 2).length === 2, 'both agents reported bundle 2', 40_000);
 
       // activate: allowed now; both agents re-issue under the new intermediate within the spread.
       const act = await cli(['root', 'activate', '--dir', caDir]);
       expect(act.code, act.err).toBe(0);
-      await until('both leaves are signed by the new intermediate', () => (['server', 'client'] as const).every((n) => leafIssuedBy(sds[n].current()!.certificateChainPem, next.issuer.pem)));
+      await until(() => (['server', 'client'] as const).every((n) => leafIssuedBy(sds[n].current()!.certificateChainPem, next.issuer.pem)), 'both leaves are signed by the new intermediate', 40_000);
 
       // retire: refused while the old root's leaves are valid, then accepted once they expired.
       let refusals = 0;
       await until(
-        'retire is accepted',
         async () => {
           const r = await cli(['root', 'retire', '--dir', caDir]);
           if (r.code === 3) {
@@ -108,14 +99,15 @@ describe('zero-downtime root rotation with agents and live mTLS', () => {
           expect(r.code, r.err).toBe(0);
           return true;
         },
+        'retire is accepted',
         60_000,
       );
       expect(refusals).toBeGreaterThan(0);
       refusalsSeen = refusals;
       const oldRoot = new X509Certificate(old.active.root.der).fingerprint256;
-      await until('the old root is gone from both agents\' ROOTCA', () => (['server', 'client'] as const).every((n) => !rootsOf(sds[n].current()!.trustedCaPem).includes(oldRoot)));
+      await until(() => (['server', 'client'] as const).every((n) => !rootsOf(sds[n].current()!.trustedCaPem).includes(oldRoot)), "the old root is gone from both agents' ROOTCA", 40_000);
       const before = handshakes;
-      await until('more handshakes after retire', () => handshakes >= before + 20);
+      await until(() => handshakes >= before + 20, 'more handshakes after retire', 40_000);
     } finally {
       running = false;
       await loop;

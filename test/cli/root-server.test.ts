@@ -7,6 +7,7 @@ import { cli } from '../helpers/cli.js';
 import { caClients, unary } from '../helpers/ca-client.js';
 import { testCaServer } from '../helpers/ca-server.js';
 import { tempDir } from '../helpers/test-ca.js';
+import { until } from '../helpers/until.js';
 
 const ADMIN = 'spiffe://cluster.local/ns/castellan-system/sa/castellan-admin';
 
@@ -82,9 +83,7 @@ describe('castellan root --server (RootAdmin on a running CA)', () => {
     expect(ret.code, ret.err).toBe(0);
     expect(ca.server.trustBundle.current().roots.map((r) => r.serialHex)).toEqual([(await loadCa(dir)).active.root.serialHex]);
     // Then it moves to the new root.
-    const deadline = Date.now() + 10_000;
-    while (servingIssuer() !== afterActivate.active.issuer.serialHex && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    expect(servingIssuer()).toBe(afterActivate.active.issuer.serialHex);
+    await until(() => servingIssuer() === afterActivate.active.issuer.serialHex, 'the serving certificate under the new root');
   });
 
   it('fail/a caller outside admin.identities, a missing credential and a report of a bundle never sent are refused', async () => {

@@ -1,8 +1,8 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { AgentTracker, loadCa } from '../../ca/index.js';
+import { loadCa } from '../../ca/index.js';
 import { cli } from '../helpers/cli.js';
-import { memoryLog } from '../helpers/ca-server.js';
+import { reportAgent } from '../helpers/rotation.js';
 import { tempDir } from '../helpers/test-ca.js';
 
 let t: ReturnType<typeof tempDir>;
@@ -14,13 +14,6 @@ beforeEach(async () => {
 });
 afterEach(() => t.cleanup());
 
-/** What a running CA replica publishes about its agents: written by the real tracker. */
-async function agentsServe(sequence: number, agentId = 'node-a') {
-  const tracker = new AgentTracker({ dir, replicaId: 'ca-0', now: () => new Date(), log: memoryLog().log });
-  tracker.report({ agentId, identity: 'spiffe://cluster.local/ns/castellan-system/sa/castellan-agent', sequence, peer: 'ipv4:10.0.0.7:5000' });
-  await tracker.flush();
-  await tracker.stop();
-}
 
 describe('castellan root', () => {
   it('ok/status shows slots, bundle sequence and agents; json is stable', async () => {
@@ -29,7 +22,7 @@ describe('castellan root', () => {
     expect(table.out).toMatch(/bundle sequence 1; phase idle/);
     expect(table.out).toMatch(/^1\s+active\s+yes/m);
     expect(table.out).toContain('agents: unknown');
-    await agentsServe(1);
+    await reportAgent(dir, 1);
     const json = JSON.parse((await cli(['root', 'status', '--dir', dir, '--output', 'json'])).out);
     expect(json).toMatchObject({ trustDomain: 'cluster.local', bundleSequence: 1, phase: 'idle', agents: { known: true, live: 1, current: 1, lagging: [] } });
     expect(json.authorities[0]).toMatchObject({ id: 1, state: 'active', inBundle: true });
@@ -42,13 +35,13 @@ describe('castellan root', () => {
     expect(prep.out).toMatch(/prepared root 2: .*\n.*cross-signed by the active root/);
     expect((await loadCa(dir)).bundleSequence).toBe(2);
 
-    await agentsServe(1);
+    await reportAgent(dir, 1);
     const refused = await cli(['root', 'activate', '--dir', dir]);
     expect(refused.code).toBe(3);
     expect(refused.err).toMatch(/refused: 1 live agent\(s\) do not serve bundle 2.*node-a/);
     expect((await cli(['check', '--dir', dir])).code).toBe(4); // lagging agent: warning
 
-    await agentsServe(2);
+    await reportAgent(dir, 2);
     const act = await cli(['root', 'activate', '--dir', dir, '--reissue-rate', '10']);
     expect(act.code).toBe(0);
     expect(act.out).toContain('activated root 2');
@@ -84,7 +77,7 @@ describe('castellan root', () => {
 
 describe('castellan check', () => {
   it('ok/healthy: exit 0', async () => {
-    await agentsServe(1);
+    await reportAgent(dir, 1);
     const r = await cli(['check', '--dir', dir]);
     expect(r.out).toMatch(/^HEALTHY/);
     expect(r.code).toBe(0);
@@ -94,14 +87,14 @@ describe('castellan check', () => {
     const unknown = await cli(['check', '--dir', dir]);
     expect(unknown.code).toBe(4);
     expect(unknown.out).toContain('WARN agents unknown');
-    await agentsServe(1);
+    await reportAgent(dir, 1);
     const soon = await cli(['check', '--dir', dir, '--warn-within', '400d', '--fail-within', '1d']);
     expect(soon.code).toBe(4);
     expect(soon.out).toMatch(/WARN the active intermediate expires at .*\n\s+do: /);
   });
 
   it('fail/failing (exit 5): the active intermediate within --fail-within, or expired', async () => {
-    await agentsServe(1);
+    await reportAgent(dir, 1);
     const r = await cli(['check', '--dir', dir, '--fail-within', '400d']);
     expect(r.code).toBe(5);
     expect(r.out).toMatch(/^FAILING/);
@@ -112,7 +105,7 @@ describe('castellan check', () => {
 
   it('fail/a rotation stuck in prepared beyond --stuck-after warns', async () => {
     expect((await cli(['root', 'prepare', '--dir', dir])).code).toBe(0);
-    await agentsServe(2);
+    await reportAgent(dir, 2);
     expect((await cli(['check', '--dir', dir])).code).toBe(0);
     const stuck = await cli(['check', '--dir', dir, '--stuck-after', '1h'], { now: new Date(Date.now() + 2 * 3_600_000) });
     expect(stuck.code).toBe(4);

@@ -67,11 +67,4 @@ export class ManualClock implements AgentClock {
   }
 }
 
-/** Polls `cond` on the event loop (not the manual clock) until it holds; fails after `limit` turns. */
-export async function until(cond: () => boolean, what = 'condition', limitMs = 10_000): Promise<void> {
-  const started = Date.now();
-  while (!cond()) {
-    if (Date.now() - started > limitMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+export { until } from '../helpers/until.js';

@@ -1,9 +1,11 @@
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { initCa, loadCa, openLedgerStore } from '../../../ca/index.js';
+import { initCa, loadCa } from '../../../ca/index.js';
 import { TrustDomain } from '../../../workload-identity/index.js';
 import { testCaServer } from '../../helpers/ca-server.js';
 import { tempDir } from '../../helpers/test-ca.js';
+import { lifecycleEvents } from '../../helpers/rotation.js';
+import { until } from '../../helpers/until.js';
 
 let t: ReturnType<typeof tempDir>;
 let ca: Awaited<ReturnType<typeof testCaServer>> | undefined;
@@ -22,8 +24,7 @@ describe('automatic intermediate rotation by the running CA', () => {
     // An intermediate of 2 days created 1.5 days ago: past half of its life.
     const before = await initCa({ dir, trustDomain: TrustDomain.of('cluster.local'), intermediateTtlMs: 2 * DAY, now: new Date(Date.now() - 1.5 * DAY) });
     ca = await testCaServer(dir, { rotation: { reloadInterval: 100, intermediateRotateAt: 0.5 } }, true);
-    const deadline = Date.now() + 10_000;
-    while (ca.server.activeAuthority.issuer.serialHex === before.active.issuer.serialHex && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await until(() => ca!.server.activeAuthority.issuer.serialHex !== before.active.issuer.serialHex, 'the intermediate rotation');
     const after = await loadCa(dir);
     expect(ca.server.activeAuthority.issuer.serialHex).toBe(after.active.issuer.serialHex);
     expect(after.active.issuer.serialHex).not.toBe(before.active.issuer.serialHex);
@@ -37,12 +38,6 @@ describe('automatic intermediate rotation by the running CA', () => {
     expect((await loadCa(dir)).authorities).toHaveLength(2);
     await ca.server.shutdown(100);
     ca = undefined;
-    const store = await openLedgerStore({ dir, readOnly: true });
-    try {
-      const events = (await store.scan(0, 1000)).filter((r) => r.type === 'lifecycle').map((r) => r.event);
-      expect(events).toContain('intermediate-rotated');
-    } finally {
-      await store.close();
-    }
+    expect(await lifecycleEvents(dir)).toContain('intermediate-rotated');
   });
 });

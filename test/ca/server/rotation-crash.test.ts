@@ -1,11 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { initCa, loadCa, openLedgerStore } from '../../../ca/index.js';
+import { initCa, loadCa } from '../../../ca/index.js';
 import { TrustDomain } from '../../../workload-identity/index.js';
 import { cli } from '../../helpers/cli.js';
 import { testCaServer } from '../../helpers/ca-server.js';
 import { tempDir } from '../../helpers/test-ca.js';
+import { lifecycleEvents } from '../../helpers/rotation.js';
+import { until } from '../../helpers/until.js';
 
 const ENTRY = path.join(path.dirname(new URL(import.meta.url).pathname), '..', '..', 'helpers', 'ca-process.ts');
 const DAY = 86_400_000;
@@ -13,14 +15,6 @@ const DAY = 86_400_000;
 let t: ReturnType<typeof tempDir>;
 afterEach(() => t.cleanup());
 
-async function lifecycleEvents(dir: string): Promise<string[]> {
-  const store = await openLedgerStore({ dir, readOnly: true });
-  try {
-    return (await store.scan(0, 10_000)).filter((r) => r.type === 'lifecycle').map((r) => r.event!);
-  } finally {
-    await store.close();
-  }
-}
 
 describe('CA killed (SIGKILL) in the middle of its automatic intermediate rotation, then restarted', () => {
   for (const point of ['before-commit', 'after-commit', 'after-ledger'] as const) {
@@ -42,10 +36,10 @@ describe('CA killed (SIGKILL) in the middle of its automatic intermediate rotati
       // Restart: the CA writes what was left pending, and rotates if the crash came before the commit.
       const ca = await testCaServer(dir, { rotation: { reloadInterval: 100, intermediateRotateAt: 0.5 } }, true);
       try {
-        const deadline = Date.now() + 10_000;
-        while (((await loadCa(dir)).pendingRecords.length > 0 || ca.server.activeAuthority.issuer.serialHex === before.active.issuer.serialHex) && Date.now() < deadline) {
-          await new Promise((r) => setTimeout(r, 20));
-        }
+        await until(
+          async () => (await loadCa(dir)).pendingRecords.length === 0 && ca.server.activeAuthority.issuer.serialHex !== before.active.issuer.serialHex,
+          'the restarted CA to finish the rotation',
+        );
         const after = await loadCa(dir);
         expect(after.pendingRecords).toEqual([]);
         expect(after.authorities).toHaveLength(2);
