@@ -60,6 +60,8 @@ export interface AgentTrackerOptions {
  */
 export class AgentTracker {
   private readonly agents = new Map<string, AgentEntry>();
+  /** Agent ids per identity (bounded by MAX_AGENTS_PER_IDENTITY). */
+  private readonly perIdentity = new Map<string, number>();
   private dirty = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -74,6 +76,7 @@ export class AgentTracker {
       const file = await readReportFile(this.file()!);
       for (const a of file?.agents ?? []) {
         this.agents.set(keyOf(a.identity, a.agentId), { agentId: a.agentId, identity: a.identity, sequence: a.sequence, lastSeen: Date.parse(a.lastSeen), streams: 0, peer: a.peer });
+        this.perIdentity.set(a.identity, (this.perIdentity.get(a.identity) ?? 0) + 1);
       }
     }
     this.heartbeat = setInterval(() => this.beat(), this.o.heartbeatMs ?? DEFAULT_AGENT_HEARTBEAT_MS);
@@ -83,9 +86,12 @@ export class AgentTracker {
 
   /** An agent reported the sequence it serves (ReportTrustBundle). A lower sequence than known is kept as reported: the agent knows best. */
   report(a: { agentId: string; identity: string; sequence?: number; peer: string }): void {
+    const known = this.agents.size;
     const e = this.entry(a.agentId, a.identity, a.peer);
-    if (a.sequence !== undefined && a.sequence > 0) e.sequence = a.sequence;
-    this.schedule();
+    const changed = a.sequence !== undefined && a.sequence > 0 && a.sequence !== e.sequence;
+    if (changed) e.sequence = a.sequence!;
+    // What others judge by (a new agent, another sequence) is written soon; lastSeen rides on the heartbeat.
+    if (changed || this.agents.size !== known) this.schedule();
   }
 
   /**
@@ -96,22 +102,22 @@ export class AgentTracker {
     const e = this.agents.get(keyOf(a.identity, a.agentId));
     if (!e) return;
     e.lastSeen = this.o.now().getTime();
-    if (a.sequence > 0) e.sequence = a.sequence;
-    this.schedule();
+    if (a.sequence > 0 && a.sequence !== e.sequence) {
+      e.sequence = a.sequence;
+      this.schedule();
+    }
   }
 
   /** An agent opened its trust-bundle stream; the returned function closes it. Connected agents are live. */
   connected(a: { agentId: string; identity: string; peer: string }): () => void {
     const e = this.entry(a.agentId, a.identity, a.peer);
-    e.streams++;
-    this.schedule();
+    if (e.streams++ === 0) this.schedule();
     let open = true;
     return () => {
       if (!open) return;
       open = false;
-      e.streams--;
       e.lastSeen = this.o.now().getTime();
-      this.schedule();
+      if (--e.streams === 0) this.schedule();
     };
   }
 
@@ -147,28 +153,30 @@ export class AgentTracker {
     const key = keyOf(identity, agentId);
     let e = this.agents.get(key);
     if (!e) {
-      if (this.countOf(identity) >= MAX_AGENTS_PER_IDENTITY) {
+      if ((this.perIdentity.get(identity) ?? 0) >= MAX_AGENTS_PER_IDENTITY) {
         throw caError('ERR_RATE_LIMITED', `ca: ${identity} already reports ${MAX_AGENTS_PER_IDENTITY} agent ids; an agent id names one agent (e.g. its node or pod), not a request`);
       }
       if (this.agents.size >= MAX_AGENTS) this.forgetOldest();
       e = { agentId, identity, sequence: 0, lastSeen: 0, streams: 0, peer };
       this.agents.set(key, e);
+      this.perIdentity.set(identity, (this.perIdentity.get(identity) ?? 0) + 1);
     }
     e.lastSeen = this.o.now().getTime();
     e.peer = peer;
     return e;
   }
 
-  private countOf(identity: string): number {
-    let n = 0;
-    for (const e of this.agents.values()) if (e.identity === identity) n++;
-    return n;
+  private forget(key: string, e: AgentEntry): void {
+    this.agents.delete(key);
+    const n = (this.perIdentity.get(e.identity) ?? 1) - 1;
+    if (n > 0) this.perIdentity.set(e.identity, n);
+    else this.perIdentity.delete(e.identity);
   }
 
   private forgetOldest(): void {
     let oldest: [string, AgentEntry] | undefined;
     for (const kv of this.agents) if (kv[1].streams === 0 && (!oldest || kv[1].lastSeen < oldest[1].lastSeen)) oldest = kv;
-    if (oldest) this.agents.delete(oldest[0]);
+    if (oldest) this.forget(oldest[0], oldest[1]);
   }
 
   private beat(): void {
@@ -176,7 +184,7 @@ export class AgentTracker {
     for (const [k, e] of this.agents) {
       if (e.streams > 0) e.lastSeen = now;
       // Gone for a day: not live by any setting, and a node's pod churn must not grow the report forever.
-      else if (now - e.lastSeen > FORGET_AFTER_MS) this.agents.delete(k);
+      else if (now - e.lastSeen > FORGET_AFTER_MS) this.forget(k, e);
     }
     this.dirty = true;
     void this.write();
