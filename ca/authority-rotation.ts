@@ -2,9 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { createIntermediateCertificate, createRootCertificate } from './authority-profile.js';
-import { AUTHORITY_FILES, authorityDir, bundleOf, loadCa, type CaDirectory, type LoadedAuthority } from './ca-directory.js';
+import { AUTHORITY_FILES, authorityDir, loadCa, type CaDirectory, type LoadedAuthority } from './ca-directory.js';
 import { readCaState, syncBundleFile, writeCaState, type AuthorityRecord, type CaStateFile, type PendingRecord } from './ca-state.js';
-import { certificateInfo, certificatesFromPem, type CertificateInfo } from './certificate-info.js';
+import { certificateInfo, type CertificateInfo } from './certificate-info.js';
 import { caError } from './errors.js';
 import { readPrivateKeyFile, writeFileAtomic, writePrivateKeyFile } from './key-files.js';
 import { generateKey, keyTypeOf, type KeyType } from './key-type.js';
@@ -342,8 +342,7 @@ export async function flushPendingRecords(dir: string, ledger: LifecycleRecorder
     const after = await readCaState(dir);
     after.pendingRecords = (after.pendingRecords ?? []).filter((r) => !pending.some((p) => p.transition === r.transition));
     if (after.pendingRecords.length === 0) delete after.pendingRecords;
-    const ca = await loadCa(dir);
-    await writeCaState(dir, after, ca.bundle.map((c) => c.pem).join(''));
+    await writeCaState(dir, after);
     return pending.length;
   });
 }
@@ -371,7 +370,7 @@ export async function repairCaDir(dir: string): Promise<void> {
     }
   }
   const ca = await loadCa(dir);
-  await syncBundleFile(dir, ca.bundle.map((c) => c.pem).join(''));
+  await syncBundleFile(dir, pemOf(ca.bundle));
 }
 
 // ---- internals ----
@@ -401,7 +400,8 @@ async function transition(ctx: RotationContext, change: (state: CaStateFile, ca:
     failpoint('before-commit');
     const rec: PendingRecord = { transition: randomUUID(), event: c.event, details: c.details };
     state.pendingRecords = [...(state.pendingRecords ?? []), rec];
-    await writeCaState(ctx.dir, state, bundleOfState(state, await loadRoots(ctx.dir, state)));
+    await writeCaState(ctx.dir, state);
+    await syncBundleFile(ctx.dir, pemOf((await loadCa(ctx.dir)).bundle));
     failpoint('after-commit');
     return rec;
   });
@@ -416,19 +416,8 @@ async function transition(ctx: RotationContext, change: (state: CaStateFile, ca:
   return { ca: await loadCa(ctx.dir), records: [record], ...(ledgerError ? { ledgerError } : {}) };
 }
 
-async function loadRoots(dir: string, state: CaStateFile): Promise<Map<number, CertificateInfo>> {
-  const out = new Map<number, CertificateInfo>();
-  for (const a of state.authorities) {
-    const text = await fs.readFile(path.join(authorityDir(dir, a.id), AUTHORITY_FILES.rootCert), 'utf8');
-    out.set(a.id, certificatesFromPem(text, { code: 'ERR_CA_DIR', what: `ca: authority ${a.id} root` })[0]!);
-  }
-  return out;
-}
-
-function bundleOfState(state: CaStateFile, roots: Map<number, CertificateInfo>): string {
-  return bundleOf(state.authorities.map((record) => ({ state: record.state, record, root: roots.get(record.id)! })))
-    .map((c) => c.pem)
-    .join('');
+function pemOf(certs: readonly CertificateInfo[]): string {
+  return certs.map((c) => c.pem).join('');
 }
 
 function nextSequence(state: CaStateFile): number {

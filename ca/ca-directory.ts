@@ -8,7 +8,7 @@ import { createDevTokenIssuer } from './dev-token-issuer.js';
 import { caError } from './errors.js';
 import type { SigningAuthority } from './issuer.js';
 import { readPrivateKeyFile, writeFileAtomic, writePrivateKeyFile } from './key-files.js';
-import { readCaState, STATE_FILE, writeCaState, type AuthorityRecord, type AuthorityState, type PendingRecord } from './ca-state.js';
+import { readCaState, STATE_FILE, syncBundleFile, writeCaState, type AuthorityRecord, type AuthorityState, type PendingRecord } from './ca-state.js';
 import { generateKey, type KeyType } from './key-type.js';
 import { keyObjectSigner, type Signer } from './signer.js';
 
@@ -247,7 +247,7 @@ export async function loadCa(dir: string): Promise<CaDirectory> {
 }
 
 /** The roots of prepared, active and not yet dropped retired slots, oldest slot first, each once. */
-export function bundleOf(authorities: readonly { readonly state: AuthorityState; readonly root: CertificateInfo; readonly record: Readonly<AuthorityRecord> }[]): CertificateInfo[] {
+function bundleOf(authorities: readonly LoadedAuthority[]): CertificateInfo[] {
   const out: CertificateInfo[] = [];
   for (const a of authorities) {
     const member = a.state !== 'retired' || a.record.inBundle !== false;
@@ -333,5 +333,6 @@ async function writeCertificates(adir: string, ca: CertificateInfo, between: Cer
 
 async function writeState(dir: string, trustDomain: TrustDomain, rec: AuthorityRecord, bundle: CertificateInfo[]): Promise<void> {
   // The state file is the commit point: a crash before it leaves no CA, and init can simply run again.
-  await writeCaState(dir, { format: 1, trustDomain: trustDomain.name, authorities: [{ ...rec, activatedAt: rec.createdAt, bundleSequenceAdded: 1 }], bundleSequence: 1 }, bundle.map((c) => c.pem).join(''));
+  await writeCaState(dir, { format: 1, trustDomain: trustDomain.name, authorities: [{ ...rec, activatedAt: rec.createdAt, bundleSequenceAdded: 1 }], bundleSequence: 1 });
+  await syncBundleFile(dir, bundle.map((c) => c.pem).join(''));
 }

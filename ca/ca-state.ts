@@ -88,12 +88,12 @@ export async function readCaState(dir: string): Promise<CaStateFile> {
 }
 
 /**
- * Commits a new state: `ca.json` atomically (the one commit point of every transition), then
- * `bundle.pem`, a derived copy for people and scripts that `syncBundleFile` repairs after a crash.
+ * Commits a new state: `ca.json` replaced atomically, the one commit point of every transition.
+ * `bundle.pem` is a copy derived from it (for people and scripts): callers refresh it afterwards with
+ * `syncBundleFile`, and `repairCaDir` does after a crash.
  */
-export async function writeCaState(dir: string, state: CaStateFile, bundlePem: string): Promise<void> {
+export async function writeCaState(dir: string, state: CaStateFile): Promise<void> {
   await writeFileAtomic(path.join(dir, STATE_FILE), JSON.stringify(state, null, 2) + '\n', 0o600);
-  await syncBundleFile(dir, bundlePem);
 }
 
 /** Rewrites `<dir>/bundle.pem` when it differs from `bundlePem`. */

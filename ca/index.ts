@@ -23,7 +23,6 @@ export { BUNDLE_FILE, STATE_FILE, type AuthorityRecord, type AuthorityState, typ
 export {
   AUTHORITY_FILES,
   authorityDir,
-  bundleOf,
   importCacerts,
   initCa,
   loadCa,
