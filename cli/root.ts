@@ -1,6 +1,6 @@
 import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
-import { credentials, Metadata, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { CastellanError } from '../workload-identity/index.js';
 import {
@@ -129,7 +129,6 @@ async function target(
   if (f.server !== undefined) return remote(await adminRpc(f, io));
   const dir = path.resolve(io.cwd, f.dir!);
   const url = ledgerDatabaseUrl(f.databaseUrl, io);
-  let authority: SigningAuthority = (await loadCa(dir)).active;
   if (o.readOnly) {
     // Status reads the directory only: no ledger is opened (or created).
     const nowhere = { appendLifecycle: () => Promise.reject(new Error('status writes nothing')) };
@@ -138,6 +137,7 @@ async function target(
   if (url === undefined && !existsSync(path.join(dir, LEDGER_FILE))) {
     throw new UsageError(`no ledger at ${path.join(dir, LEDGER_FILE)}: if the CA records to PostgreSQL, pass --database-url (or CASTELLAN_DATABASE_URL)`);
   }
+  let authority: SigningAuthority = (await loadCa(dir)).active;
   const ledger = await openLedger({ dir, authority: () => authority, now: () => io.now(), ...(url ? { databaseUrl: url } : {}) });
   try {
     const admin = new RootAdmin({
@@ -193,6 +193,10 @@ async function adminRpc(f: TargetFlags, io: CliIo): Promise<Rpc> {
           stub.close();
           if (err) {
             const code = String(err.metadata?.get('castellan-error')[0] ?? '');
+            if (code === '' && err.code === status.UNAVAILABLE) {
+              reject(new CastellanError('ERR_ROOT_ADMIN', `root: cannot reach the CA at ${f.server} (${err.details}); check --server, --ca-bundle and --server-name`));
+              return;
+            }
             // The CA's message says what to do; its stable code keeps exit 3 for a gate's refusal.
             reject(new CastellanError(code === 'ERR_ROTATION_GATE' ? 'ERR_ROTATION_GATE' : 'ERR_ROOT_ADMIN', err.details || `root: ${method} failed (gRPC status ${err.code})`));
           } else resolve({ message: r!.message, warnings: r!.warnings ?? [], status: JSON.parse(r!.statusJson) as RootStatus });

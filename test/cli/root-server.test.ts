@@ -93,6 +93,9 @@ describe('castellan root --server (RootAdmin on a running CA)', () => {
     expect((await loadCa(dir)).authorities).toHaveLength(1);
     expect((await cli(['root', 'prepare', '--server', ca.address, '--ca-bundle', path.join(dir, 'bundle.pem')])).code).toBe(2);
     expect((await cli(['root', 'prepare', '--dir', dir, ...server()])).code).toBe(2);
+    const nowhere = await cli(['root', 'status', '--server', '127.0.0.1:1', '--ca-bundle', path.join(dir, 'bundle.pem'), '--token-file', path.join(t.dir, 'admin.token')]);
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.err).toContain('cannot reach the CA at 127.0.0.1:1');
     expect(await report('node-a', 99)).toBe(3); // INVALID_ARGUMENT
     expect(await report('', 1)).toBe(3);
   });
