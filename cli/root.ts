@@ -7,6 +7,7 @@ import {
   caProtos,
   DEFAULT_INTERMEDIATE_ROTATE_AT,
   DEFAULT_REISSUE_RATE,
+  ERROR_CODE_HEADER,
   LEDGER_FILE,
   loadCa,
   openLedger,
@@ -192,7 +193,7 @@ async function adminRpc(f: TargetFlags, io: CliIo): Promise<Rpc> {
         (err, r) => {
           stub.close();
           if (err) {
-            const code = String(err.metadata?.get('castellan-error')[0] ?? '');
+            const code = String(err.metadata?.get(ERROR_CODE_HEADER)[0] ?? '');
             if (code === '' && err.code === status.UNAVAILABLE) {
               reject(new CastellanError('ERR_ROOT_ADMIN', `root: cannot reach the CA at ${f.server} (${err.details}); check --server, --ca-bundle and --server-name`));
               return;

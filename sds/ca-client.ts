@@ -74,7 +74,11 @@ const CA_PATH = '/castellan/ca';
 /** Maps a gRPC failure to a CastellanError that keeps the CA's own reason (it was written for us). */
 function caCallError(err: ServiceError, what: string): CastellanError<CaCallErrorCode> {
   const reason = err.details || err.message;
-  const context = { grpcStatus: err.code };
+  // The CA's stable error code and, for a lifetime above its maximum, that maximum travel as trailing
+  // metadata: decisions are taken on them, never on the message text.
+  const caError = err.metadata?.get('castellan-error')[0];
+  const maxTtl = Number(err.metadata?.get('castellan-max-ttl-seconds')[0]);
+  const context = { grpcStatus: err.code, ...(caError !== undefined ? { caError: String(caError) } : {}), ...(Number.isSafeInteger(maxTtl) && maxTtl > 0 ? { caMaxTtlSeconds: maxTtl } : {}) };
   switch (err.code) {
     case status.UNAUTHENTICATED:
       return new CastellanError('ERR_TOKEN_REJECTED', `sds: the CA refused the credentials (${what}): ${reason}`, { cause: err, context });

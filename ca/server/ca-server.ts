@@ -1,4 +1,4 @@
-import { Metadata, Server, status, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, status, type Metadata, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { SpiffeId, startHealthEndpoints, type Authenticator, type CallerCredentials, type HealthEndpoints } from '../../workload-identity/index.js';
 import type { CaDirectory, LoadedAuthority } from '../ca-directory.js';
@@ -6,7 +6,7 @@ import { caError } from '../errors.js';
 import { Issuer, type SigningAuthority } from '../issuer.js';
 import type { Ledger } from '../ledger/index.js';
 import type { CaServerConfig } from './config.js';
-import { callErrorFor } from './grpc-status.js';
+import { callErrorFor, callStatus } from './grpc-status.js';
 import { IssuanceService, type AuthorizeCaller } from './issuance-service.js';
 import { CaMetrics } from './metrics.js';
 import { caProtos } from './protos.js';
@@ -266,7 +266,7 @@ export class CaServer {
 
   private fail<T>(callback: sendUnaryData<T>, err: unknown, method?: string, peer?: string): void {
     const e = method ? this.logRefusal(method, peer ?? '', err) : callErrorFor(err);
-    callback({ code: e.code, details: e.details, name: 'Error', message: e.details } as Parameters<sendUnaryData<T>>[0]);
+    callback(callStatus(e) as Parameters<sendUnaryData<T>>[0]);
   }
 
   private intermediatesForPeer = (): readonly Uint8Array[] => [this.issuer.authority.issuer.der, ...this.issuer.authority.parents.slice(0, -1).map((p) => p.der)];
@@ -358,7 +358,7 @@ export class CaServer {
       (err: unknown) => {
         const e = this.logRefusal('WatchTrustBundle', call.getPeer(), err);
         // grpc-js: an 'error' emitted on a server stream becomes the call's status.
-        call.emit('error', Object.assign(new Error(e.details), { code: e.code, details: e.details }));
+        call.emit('error', Object.assign(new Error(e.details), callStatus(e)));
       },
     );
   }
@@ -384,10 +384,7 @@ export class CaServer {
       go().then(
         (res) => callback(null, res),
         (err: unknown) => {
-          const e = this.logRefusal(method, call.getPeer(), err);
-          const md = new Metadata();
-          md.set('castellan-error', e.reason);
-          callback({ code: e.code, details: e.details, metadata: md, name: 'Error', message: e.details } as Parameters<sendUnaryData<unknown>>[0]);
+          callback(callStatus(this.logRefusal(method, call.getPeer(), err)) as Parameters<sendUnaryData<unknown>>[0]);
         },
       );
     };

@@ -1,4 +1,4 @@
-import { status } from '@grpc/grpc-js';
+import { Metadata, status } from '@grpc/grpc-js';
 import { isCastellanError } from '../../workload-identity/index.js';
 
 /** What a refused call returns: the status and a message that says what to fix (no internals). */
@@ -7,7 +7,13 @@ export interface CallError {
   readonly details: string;
   /** The stable error code (for metrics, logs and the ledger). */
   readonly reason: string;
+  /** The CA's maximum lifetime in seconds, for ERR_TTL_TOO_LONG (clients ask for it instead). */
+  readonly maxTtlSeconds?: number;
 }
+
+/** Trailing metadata of a refused call: the stable code, so clients decide on it and not on the message text. */
+export const ERROR_CODE_HEADER = 'castellan-error';
+export const MAX_TTL_HEADER = 'castellan-max-ttl-seconds';
 
 const STATUS_BY_CODE: Readonly<Record<string, status>> = {
   ERR_TOKEN_MISSING: status.UNAUTHENTICATED,
@@ -60,8 +66,17 @@ export function callErrorFor(err: unknown): CallError {
     const code = STATUS_BY_CODE[err.code];
     // A backend failure's message names internal endpoints and RBAC state: the log gets it, not the caller.
     if (err.code === 'ERR_AUTH_BACKEND_UNAVAILABLE') return { code: status.UNAVAILABLE, details: 'auth: the authentication backend is unavailable; retry later', reason: err.code };
-    if (code !== undefined) return { code, details: err.message, reason: err.code };
+    const maxMs = err.code === 'ERR_TTL_TOO_LONG' ? (err.context as { maxMs?: unknown }).maxMs : undefined;
+    if (code !== undefined) return { code, details: err.message, reason: err.code, ...(typeof maxMs === 'number' ? { maxTtlSeconds: Math.floor(maxMs / 1000) } : {}) };
     return { code: status.INTERNAL, details: 'internal error; see the CA log', reason: err.code };
   }
   return { code: status.INTERNAL, details: 'internal error; see the CA log', reason: 'ERR_INTERNAL' };
+}
+
+/** The status object grpc-js sends for `e`, with the stable code (and the maximum lifetime) as trailing metadata. */
+export function callStatus(e: CallError): { code: status; details: string; metadata: Metadata; name: string; message: string } {
+  const metadata = new Metadata();
+  metadata.set(ERROR_CODE_HEADER, e.reason);
+  if (e.maxTtlSeconds !== undefined) metadata.set(MAX_TTL_HEADER, String(e.maxTtlSeconds));
+  return { code: e.code, details: e.details, metadata, name: 'Error', message: e.details };
 }
