@@ -1,18 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { createIntermediateCertificate, createRootCertificate } from './authority-profile.js';
-import { AUTHORITY_FILES, authorityDir, loadCa, type CaDirectory, type LoadedAuthority } from './ca-directory.js';
-import { readCaState, syncBundleFile, writeCaState, type AuthorityRecord, type CaStateFile, type PendingRecord } from './ca-state.js';
-import { certificateInfo, type CertificateInfo } from './certificate-info.js';
+import { mintIntermediate, mintRootAuthority } from './authority-mint.js';
+import { cloneCaState, type AuthorityRecord, type CaStateFile, type PendingRecord } from './ca-state.js';
+import type { CertificateInfo } from './certificate-info.js';
 import { caError } from './errors.js';
-import { readPrivateKeyFile, writeFileAtomic, writePrivateKeyFile } from './key-files.js';
-import { generateKey, keyTypeOf, type KeyType } from './key-type.js';
-import { lockFile } from './lock-file.js';
-import { keyObjectSigner } from './signer.js';
+import { keyTypeOf, type KeyType } from './key-type.js';
+import type { KeyProvider } from './key-provider.js';
+import { bundlePemOf } from './bundle-roots.js';
+import { loadCa, loadSnapshot, rootSignerOf, storeOf, type CaDirectory, type CaStoreRef, type LoadedAuthority } from './load-ca.js';
+import { softwareKeyProvider } from './software-key-provider.js';
+import type { CaStore, StoredAuthority, StoreSnapshot } from './store/index.js';
 
-const YEAR_MS = 365 * 86_400_000;
-const LOCK_FILE = 'ca.lock';
 
 /** Where lifecycle records go (the ledger); absent: they stay pending in ca.json until one is given. */
 export interface LifecycleRecorder {
@@ -20,9 +17,12 @@ export interface LifecycleRecorder {
 }
 
 export interface RotationContext {
-  readonly dir: string;
+  /** The CA's store, or the path of its directory. */
+  readonly store: CaStoreRef;
   readonly now?: Date;
   readonly ledger?: LifecycleRecorder;
+  /** Where new keys are made and stored keys opened. Default: in this process. */
+  readonly keys?: KeyProvider;
 }
 
 /** An agent as the CA last heard of it (DESIGN §6: agents report the bundle sequence they serve). */
@@ -60,31 +60,6 @@ export interface RotationResult {
 }
 
 /**
- * Runs `fn` holding the CA directory's lock (`ca.lock`, O_EXCL): transitions of one directory never
- * interleave, whether they come from the CLI, another CLI or the CA server.
- */
-export async function withCaLock<T>(dir: string, fn: () => Promise<T>, waitMs = 15_000): Promise<T> {
-  const lock = path.join(dir, LOCK_FILE);
-  const release = await lockFile(lock, {
-    staleMs: 120_000,
-    waitMs,
-    fail: (reason, holder, cause) =>
-      caError(
-        'ERR_CA_LOCKED',
-        reason === 'held'
-          ? `ca: ${dir} is being changed by another castellan process (${holder ?? 'unknown'}, lock ${lock}); retry when it is done`
-          : `ca: cannot lock ${lock}: ${reason}`,
-        cause === undefined ? {} : { cause },
-      ),
-  });
-  try {
-    return await fn();
-  } finally {
-    await release();
-  }
-}
-
-/**
  * `castellan root prepare`: a new root and an intermediate under it, plus that intermediate
  * cross-signed by the active root; the new root joins the trust bundle (next sequence). Refused while
  * another root is prepared.
@@ -99,49 +74,26 @@ export async function prepareRoot(
     if (ca.prepared) {
       throw caError('ERR_ROTATION_STATE', `root prepare: root ${ca.prepared.id} is already prepared (${ca.prepared.root.cert.subject}); activate it with 'castellan root activate'`);
     }
-    const id = await nextAuthorityId(state);
+    const id = nextAuthorityId(state);
     const keyType = o.keyType ?? keyTypeOf(ca.active.signer.publicKey);
-    const rootKey = generateKey(keyType).privateKey;
-    const rootSigner = keyObjectSigner(rootKey);
-    const root = certificateInfo(createRootCertificate({ trustDomain: ca.trustDomain, generation: id, signer: rootSigner, now, ttlMs: o.rootTtlMs ?? 10 * YEAR_MS }));
-    const caKey = generateKey(keyType).privateKey;
-    const caSigner = keyObjectSigner(caKey);
-    const intermediateTtlMs = o.intermediateTtlMs ?? lifetimeMs(ca.active.issuer);
-    const issuer = certificateInfo(
-      createIntermediateCertificate({
-        trustDomain: ca.trustDomain,
-        generation: id,
-        spki: caSigner.spki,
-        issuer: { subject: root.subject, ski: root.ski, notAfter: root.notAfter, signer: rootSigner },
-        now,
-        ttlMs: intermediateTtlMs,
-      }),
-    );
-    // The same subject and key under the active root: a peer that trusts only the old root can still
-    // validate a leaf of the new intermediate when this certificate is sent with it.
-    const oldRootKey = await rootKeyOf(ctx.dir, ca.active);
-    const cross = oldRootKey
-      ? certificateInfo(
-          createIntermediateCertificate({
-            trustDomain: ca.trustDomain,
-            generation: id,
-            spki: caSigner.spki,
-            issuer: { subject: ca.active.root.subject, ski: ca.active.root.ski, notAfter: ca.active.root.notAfter, signer: keyObjectSigner(oldRootKey) },
-            now,
-            ttlMs: intermediateTtlMs,
-          }),
-        )
-      : undefined;
-    await writeAuthorityDir(ctx.dir, id, async (adir) => {
-      await writePrivateKeyFile(path.join(adir, AUTHORITY_FILES.rootKey), rootKey);
-      await writePrivateKeyFile(path.join(adir, AUTHORITY_FILES.caKey), caKey);
-      await writeChainFiles(adir, issuer, root);
-      if (cross) await writeFileAtomic(path.join(adir, AUTHORITY_FILES.crossCert), cross.pem, 0o644);
+    // Cross-signed by the active root when this CA holds its key (not for plugged-in cacerts).
+    const oldRootSigner = await rootSignerOf(ca, ca.active);
+    const minted = await mintRootAuthority({
+      trustDomain: ca.trustDomain,
+      generation: id,
+      keys: ca.keys,
+      keyType,
+      now,
+      ...(o.rootTtlMs !== undefined ? { rootTtlMs: o.rootTtlMs } : {}),
+      intermediateTtlMs: o.intermediateTtlMs ?? lifetimeMs(ca.active.issuer),
+      ...(oldRootSigner ? { crossSignBy: { root: ca.active.root, signer: oldRootSigner } } : {}),
     });
+    const { root, issuer, crossSigned: cross } = minted;
     const sequence = nextSequence(state);
     state.authorities.push({ id, state: 'prepared', createdAt: now.toISOString(), source: 'generated', bundleSequenceAdded: sequence });
     state.bundleSequence = sequence;
     return {
+      add: new Map([[id, minted.stored]]),
       event: 'root-prepared',
       details: {
         authority: id,
@@ -273,39 +225,33 @@ export async function rotateIntermediate(ctx: RotationContext, o: { ttlMs?: numb
       // Another replica (or an operator) rotated first: nothing to do.
       throw caError('ERR_ROTATION_STATE', `intermediate rotation: already done (the active intermediate is now ${old.issuer.serialHex})`, { context: { alreadyRotated: true } });
     }
-    const rootKey = await rootKeyOf(ctx.dir, old);
-    if (!rootKey) {
-      throw caError('ERR_ROTATION_STATE', `intermediate rotation: the active root of authority ${old.id} has no key in ${ctx.dir} (plugged-in cacerts); give Castellan a new intermediate or prepare a new root`);
+    const rootSigner = await rootSignerOf(ca, old);
+    if (!rootSigner) {
+      throw caError('ERR_ROTATION_STATE', `intermediate rotation: the active root of authority ${old.id} has no key in ${ca.store.location} (plugged-in cacerts); give Castellan a new intermediate or prepare a new root`);
     }
     if (old.parents.length > 1) {
       throw caError('ERR_ROTATION_STATE', `intermediate rotation: authority ${old.id} has intermediates between its signing certificate and the root; rotate it where it was issued`);
     }
-    const id = await nextAuthorityId(state);
-    const caKey = generateKey(keyTypeOf(old.signer.publicKey)).privateKey;
-    const caSigner = keyObjectSigner(caKey);
-    const ttlMs = o.ttlMs ?? lifetimeMs(old.issuer);
-    const issuer = certificateInfo(
-      createIntermediateCertificate({
-        trustDomain: ca.trustDomain,
-        generation: id,
-        spki: caSigner.spki,
-        issuer: { subject: old.root.subject, ski: old.root.ski, notAfter: old.root.notAfter, signer: keyObjectSigner(rootKey) },
-        now,
-        ttlMs,
-      }),
-    );
+    const id = nextAuthorityId(state);
+    const minted = await mintIntermediate({
+      trustDomain: ca.trustDomain,
+      generation: id,
+      keys: ca.keys,
+      keyType: keyTypeOf(old.signer.publicKey),
+      now,
+      ttlMs: o.ttlMs ?? lifetimeMs(old.issuer),
+      under: { root: old.root, signer: rootSigner },
+    });
+    const issuer = minted.issuer;
     if (issuer.notAfter.getTime() <= old.issuer.notAfter.getTime()) {
       throw caError('ERR_ROTATION_STATE', `intermediate rotation: a new intermediate would not outlive the current one (the root expires ${old.root.notAfter.toISOString()}); prepare a new root`);
     }
-    await writeAuthorityDir(ctx.dir, id, async (adir) => {
-      await writePrivateKeyFile(path.join(adir, AUTHORITY_FILES.caKey), caKey);
-      await writeChainFiles(adir, issuer, old.root);
-    });
     const rootOf = old.record.rootOf ?? old.id;
     for (const rec of state.authorities) if (rec.id === old.id) Object.assign(rec, { state: 'retired', retiredAt: now.toISOString(), inBundle: true });
     state.authorities.push({ id, state: 'active', createdAt: now.toISOString(), activatedAt: now.toISOString(), source: 'generated', rootOf, bundleSequenceAdded: old.record.bundleSequenceAdded ?? 1 });
     state.bundleSequence = nextSequence(state);
     return {
+      add: new Map([[id, minted.stored]]),
       event: 'intermediate-rotated',
       details: {
         authority: id,
@@ -329,48 +275,47 @@ export function intermediateRotationDue(ca: CaDirectory, fraction: number): Date
 
 /**
  * Writes the lifecycle records that a transition committed but could not record (crash, ledger down)
- * to `ledger`, then clears them from ca.json. At-least-once: a crash between the two repeats a record,
- * recognisable by its `transition` id.
+ * to `ledger`, then clears them from the state. At-least-once: a crash between the two repeats a
+ * record, recognisable by its `transition` id.
  */
-export async function flushPendingRecords(dir: string, ledger: LifecycleRecorder): Promise<number> {
-  return withCaLock(dir, async () => {
-    const state = await readCaState(dir);
-    const pending = state.pendingRecords ?? [];
-    if (pending.length === 0) return 0;
+export async function flushPendingRecords(ref: CaStoreRef, ledger: LifecycleRecorder): Promise<number> {
+  const store = storeOf(ref);
+  return store.exclusive(async () => {
+    const snap = await store.read();
+    const pending = snap?.state.pendingRecords ?? [];
+    if (!snap || pending.length === 0) return 0;
     for (const r of pending) await ledger.appendLifecycle(r.event, { ...r.details, transition: r.transition });
     failpoint('after-ledger');
-    const after = await readCaState(dir);
-    after.pendingRecords = (after.pendingRecords ?? []).filter((r) => !pending.some((p) => p.transition === r.transition));
-    if (after.pendingRecords.length === 0) delete after.pendingRecords;
-    await writeCaState(dir, after);
+    await commitWithRetry(store, async (current) => {
+      const after = cloneCaState(current.state);
+      after.pendingRecords = (after.pendingRecords ?? []).filter((r) => !pending.some((p) => p.transition === r.transition));
+      if (after.pendingRecords.length === 0) delete after.pendingRecords;
+      return { state: after };
+    });
     return pending.length;
   });
 }
 
 /**
- * Brings a CA directory back to a consistent state after a crash: removes authority folders that no
- * committed state names (a transition that died before its commit) and rewrites bundle.pem.
+ * Remembers the ledger this CA writes (the hash of its first record) in the state, once, so that a
+ * ledger moved aside or replaced is refused at the next start (docs/ledger.md). No-op when the state
+ * already names one.
  */
-export async function repairCaDir(dir: string): Promise<void> {
-  const state = await readCaState(dir);
-  const known = new Set(state.authorities.map((a) => a.id));
-  const root = path.join(dir, 'authorities');
-  const names = await fs.readdir(root).catch(() => [] as string[]);
-  for (const name of names) {
-    // Only what a transition writes: `<id>` and `<id>.partial`; anything else (an operator's backup) stays.
-    const m = /^(\d+)(\.partial)?$/.exec(name);
-    if (!m) continue;
-    const id = Number(m[1]);
-    if (m[2] && known.has(id) && !names.includes(String(id))) {
-      // Committed, but the rename of its folder did not reach the disk (power loss): finish it.
-      await fs.rename(path.join(root, name), path.join(root, String(id)));
-      await fsyncDir(root);
-    } else if (!known.has(id) || m[2]) {
-      await fs.rm(path.join(root, name), { recursive: true, force: true });
-    }
-  }
-  const ca = await loadCa(dir);
-  await syncBundleFile(dir, pemOf(ca.bundle));
+export async function rememberLedger(ref: CaStoreRef, genesis: string, now: Date = new Date()): Promise<void> {
+  const store = storeOf(ref);
+  await store.exclusive(() =>
+    commitWithRetry(store, async (current) => {
+      if (current.state.ledger) return undefined;
+      const next = cloneCaState(current.state);
+      next.ledger = { genesis, since: now.toISOString() };
+      return { state: next };
+    }),
+  );
+}
+
+/** Brings a store back to a consistent state after a crash (a transition that died before its commit). */
+export async function repairCaDir(ref: CaStoreRef): Promise<void> {
+  await storeOf(ref).repair();
 }
 
 // ---- internals ----
@@ -383,87 +328,87 @@ function failpoint(name: string): void {
   if (process.env['CASTELLAN_FAILPOINT'] === name) process.kill(process.pid, 'SIGKILL');
 }
 
-type Change = { event: string; details: Record<string, string | number | boolean> };
+type Change = { event: string; details: Record<string, string | number | boolean>; add?: ReadonlyMap<number, StoredAuthority> };
+
+/** How many times a transition runs again when another replica committed first. */
+const CONFLICT_RETRIES = 5;
 
 /**
- * One transition: under the lock, repair, read the state, let `change` mutate it (and write new
- * authority folders), commit ca.json with the lifecycle record pending, then move the record to the
- * ledger. A crash at any point leaves either the old or the new state, never a mix.
+ * Commits `change(current)` against the current snapshot, re-reading and re-running it when another
+ * writer committed meanwhile (ERR_STORE_CONFLICT). `change` returns undefined when nothing is to do.
+ */
+async function commitWithRetry(
+  store: CaStore,
+  change: (current: StoreSnapshot) => Promise<{ state: CaStateFile; add?: ReadonlyMap<number, StoredAuthority> } | undefined>,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const snap = await store.read();
+    if (!snap) throw caError('ERR_CA_DIR', `ca: ${store.location} holds no CA`);
+    const next = await change(snap);
+    if (!next) return;
+    const roots = await bundleAfter(store, snap, next.state, next.add);
+    try {
+      await store.commit(snap, { state: next.state, add: next.add ?? new Map(), bundlePem: roots });
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'ERR_STORE_CONFLICT' || attempt >= CONFLICT_RETRIES) throw err;
+    }
+  }
+}
+
+/** The bundle PEM of a state about to be committed (its roots come from existing and added slots). */
+function bundleAfter(store: CaStore, snap: StoreSnapshot, state: CaStateFile, add: ReadonlyMap<number, StoredAuthority> | undefined): Promise<string> {
+  return bundlePemOf(state.authorities, async (id) => (add?.get(id) ?? (await snap.authority(id))).rootCertPem, store.location);
+}
+
+/**
+ * One transition: serialised with others of the store, repair, read the state, let `change` compute the
+ * next one (and new authority slots), commit it with the lifecycle record pending, then move the record
+ * to the ledger. A crash at any point leaves either the old or the new state, never a mix; a replica
+ * that committed first makes this one run again on the new state (and usually find nothing to do).
  */
 async function transition(ctx: RotationContext, change: (state: CaStateFile, ca: CaDirectory, now: Date) => Promise<Change>): Promise<RotationResult> {
   const now = ctx.now ?? new Date();
-  const record = await withCaLock(ctx.dir, async () => {
-    await repairCaDir(ctx.dir);
-    const state = await readCaState(ctx.dir);
-    const ca = await loadCa(ctx.dir);
-    const c = await change(state, ca, now);
-    failpoint('before-commit');
-    const rec: PendingRecord = { transition: randomUUID(), event: c.event, details: c.details };
-    state.pendingRecords = [...(state.pendingRecords ?? []), rec];
-    await writeCaState(ctx.dir, state);
-    await syncBundleFile(ctx.dir, pemOf((await loadCa(ctx.dir)).bundle));
-    failpoint('after-commit');
-    return rec;
+  const store = storeOf(ctx.store);
+  const keys = ctx.keys ?? softwareKeyProvider;
+  const record = await store.exclusive(async () => {
+    await store.repair();
+    for (let attempt = 1; ; attempt++) {
+      const snap = await store.read();
+      if (!snap) throw caError('ERR_CA_DIR', `ca: ${store.location} holds no CA`);
+      const ca = await loadSnapshot(store, snap, keys);
+      const state = cloneCaState(snap.state);
+      const c = await change(state, ca, now);
+      failpoint('before-commit');
+      const rec: PendingRecord = { transition: randomUUID(), event: c.event, details: c.details };
+      state.pendingRecords = [...(state.pendingRecords ?? []), rec];
+      try {
+        await store.commit(snap, { state, add: c.add ?? new Map(), bundlePem: await bundleAfter(store, snap, state, c.add) });
+      } catch (err) {
+        if ((err as { code?: string }).code === 'ERR_STORE_CONFLICT' && attempt < CONFLICT_RETRIES) continue;
+        throw err;
+      }
+      failpoint('after-commit');
+      return rec;
+    }
   });
   let ledgerError: Error | undefined;
   if (ctx.ledger) {
     try {
-      await flushPendingRecords(ctx.dir, ctx.ledger);
+      await flushPendingRecords(store, ctx.ledger);
     } catch (err) {
       ledgerError = err as Error;
     }
   }
-  return { ca: await loadCa(ctx.dir), records: [record], ...(ledgerError ? { ledgerError } : {}) };
-}
-
-function pemOf(certs: readonly CertificateInfo[]): string {
-  return certs.map((c) => c.pem).join('');
+  return { ca: await loadCa(store, keys), records: [record], ...(ledgerError ? { ledgerError } : {}) };
 }
 
 function nextSequence(state: CaStateFile): number {
   return (state.bundleSequence ?? 1) + 1;
 }
 
-async function nextAuthorityId(state: CaStateFile): Promise<number> {
+function nextAuthorityId(state: CaStateFile): number {
   return Math.max(0, ...state.authorities.map((a: AuthorityRecord) => a.id)) + 1;
-}
-
-/** Writes a new authority folder completely under a temporary name, then renames it into place. */
-async function writeAuthorityDir(dir: string, id: number, fill: (adir: string) => Promise<void>): Promise<void> {
-  const final = authorityDir(dir, id);
-  const partial = `${final}.partial`;
-  await fs.rm(partial, { recursive: true, force: true });
-  await fs.mkdir(partial, { recursive: true, mode: 0o700 });
-  await fill(partial);
-  await fs.rename(partial, final);
-  // The rename must be on disk before ca.json names the folder.
-  await fsyncDir(path.dirname(final));
-}
-
-async function fsyncDir(dir: string): Promise<void> {
-  const h = await fs.open(dir, 'r');
-  try {
-    await h.sync();
-  } finally {
-    await h.close();
-  }
-}
-
-async function writeChainFiles(adir: string, issuer: CertificateInfo, root: CertificateInfo): Promise<void> {
-  await writeFileAtomic(path.join(adir, AUTHORITY_FILES.rootCert), root.pem, 0o644);
-  await writeFileAtomic(path.join(adir, AUTHORITY_FILES.caCert), issuer.pem, 0o644);
-  await writeFileAtomic(path.join(adir, AUTHORITY_FILES.certChain), issuer.pem + root.pem, 0o644);
-}
-
-/** The private key of `a`'s root, when this directory holds it (generated roots; rotated intermediates point at their root's slot). */
-async function rootKeyOf(dir: string, a: LoadedAuthority) {
-  const file = path.join(authorityDir(dir, a.record.rootOf ?? a.id), AUTHORITY_FILES.rootKey);
-  try {
-    return await readPrivateKeyFile(file);
-  } catch (err) {
-    if ((err as { cause?: NodeJS.ErrnoException }).cause?.code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
 }
 
 function lifetimeMs(c: CertificateInfo): number {
@@ -474,4 +419,3 @@ function describeAgents(agents: readonly AgentReport[]): string {
   const shown = agents.slice(0, 10).map((a) => `${a.agentId}${a.identity ? ` [${a.identity}]` : ''} (serves ${a.sequence}, last seen ${a.lastSeen})`);
   return shown.join(', ') + (agents.length > 10 ? ` and ${agents.length - 10} more` : '');
 }
-

@@ -1,7 +1,4 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import { caError } from './errors.js';
-import { writeFileAtomic } from './key-files.js';
 
 /** Where an authority sits in its life (DESIGN §6). */
 export type AuthorityState = 'prepared' | 'active' | 'retired';
@@ -43,62 +40,60 @@ export interface CaStateFile {
   /** Set by a root activation until the old root is retired: agents re-issue within this many seconds. */
   reissueSpreadSeconds?: number;
   pendingRecords?: PendingRecord[];
+  /**
+   * The ledger this CA writes, remembered so that a ledger moved aside or replaced is detected at the
+   * next start (docs/ledger.md): the hash of its first record.
+   */
+  ledger?: { genesis: string; since: string };
 }
 
 export const STATE_FILE = 'ca.json';
 export const BUNDLE_FILE = 'bundle.pem';
 
-/** Reads and checks `<dir>/ca.json`. */
-export async function readCaState(dir: string): Promise<CaStateFile> {
-  const file = path.join(dir, STATE_FILE);
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code;
-    throw caError(
-      'ERR_CA_DIR',
-      code === 'ENOENT' ? `ca: ${dir} is not a CA directory (no ${STATE_FILE}); create one with 'castellan ca init --dir ${dir}'` : `ca: cannot read ${file}: ${code}`,
-      { cause },
-    );
-  }
+/**
+ * Parses and checks a CA state (`ca.json`, or the `ca.json` key of the state Secret); `where` names it
+ * in errors.
+ *
+ * @example const state = parseCaState(await fs.readFile('/ca/ca.json', 'utf8'), '/ca/ca.json');
+ */
+export function parseCaState(text: string, where: string): CaStateFile {
   let state: CaStateFile;
   try {
     state = JSON.parse(text) as CaStateFile;
   } catch (cause) {
-    throw caError('ERR_CA_DIR', `ca: ${file} is not valid JSON`, { cause });
+    throw caError('ERR_CA_DIR', `ca: ${where} is not valid JSON`, { cause });
   }
-  if (state.format !== 1 || !Array.isArray(state.authorities) || typeof state.trustDomain !== 'string') {
-    throw caError('ERR_CA_DIR', `ca: ${file} is not a Castellan CA state file of format 1`);
+  if (state === null || typeof state !== 'object' || state.format !== 1 || !Array.isArray(state.authorities) || typeof state.trustDomain !== 'string') {
+    throw caError('ERR_CA_DIR', `ca: ${where} is not a Castellan CA state of format 1`);
   }
   const ids = new Set<number>();
   for (const a of state.authorities) {
-    if (!Number.isInteger(a.id) || a.id < 1 || ids.has(a.id) || !['prepared', 'active', 'retired'].includes(a.state)) {
-      throw caError('ERR_CA_DIR', `ca: ${file} has an invalid authority entry ${JSON.stringify(a)}`);
+    if (a === null || typeof a !== 'object' || !Number.isInteger(a.id) || a.id < 1 || ids.has(a.id) || !['prepared', 'active', 'retired'].includes(a.state)) {
+      throw caError('ERR_CA_DIR', `ca: ${where} has an invalid authority entry ${JSON.stringify(a)}`);
     }
     ids.add(a.id);
   }
   if (state.authorities.filter((a) => a.state === 'active').length !== 1) {
-    throw caError('ERR_CA_DIR', `ca: ${file} must have exactly one active authority`);
+    throw caError('ERR_CA_DIR', `ca: ${where} must have exactly one active authority`);
   }
   if (state.authorities.filter((a) => a.state === 'prepared').length > 1) {
-    throw caError('ERR_CA_DIR', `ca: ${file} has more than one prepared authority`);
+    throw caError('ERR_CA_DIR', `ca: ${where} has more than one prepared authority`);
+  }
+  if (state.bundleSequence !== undefined && !(Number.isInteger(state.bundleSequence) && state.bundleSequence >= 1)) {
+    throw caError('ERR_CA_DIR', `ca: ${where} has an invalid bundleSequence`);
+  }
+  if (state.ledger !== undefined && (typeof state.ledger?.genesis !== 'string' || !/^[0-9a-f]{64}$/.test(state.ledger.genesis))) {
+    throw caError('ERR_CA_DIR', `ca: ${where} has an invalid ledger entry`);
   }
   return state;
 }
 
-/**
- * Commits a new state: `ca.json` replaced atomically, the one commit point of every transition.
- * `bundle.pem` is a copy derived from it (for people and scripts): callers refresh it afterwards with
- * `syncBundleFile`, and `repairCaDir` does after a crash.
- */
-export async function writeCaState(dir: string, state: CaStateFile): Promise<void> {
-  await writeFileAtomic(path.join(dir, STATE_FILE), JSON.stringify(state, null, 2) + '\n', 0o600);
+/** The state as stored: stable JSON. */
+export function serializeCaState(state: CaStateFile): string {
+  return JSON.stringify(state, null, 2) + '\n';
 }
 
-/** Rewrites `<dir>/bundle.pem` when it differs from `bundlePem`. */
-export async function syncBundleFile(dir: string, bundlePem: string): Promise<void> {
-  const file = path.join(dir, BUNDLE_FILE);
-  const current = await fs.readFile(file, 'utf8').catch(() => undefined);
-  if (current !== bundlePem) await writeFileAtomic(file, bundlePem, 0o644);
+/** A deep copy a transition may change. */
+export function cloneCaState(state: CaStateFile): CaStateFile {
+  return JSON.parse(JSON.stringify(state)) as CaStateFile;
 }

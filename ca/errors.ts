@@ -24,6 +24,9 @@ export type CaErrorCode =
   | 'ERR_ISSUER_EXPIRED'
   // Root and intermediate rotation (DESIGN §6)
   | 'ERR_CA_LOCKED'
+  // CA state stores (directory, Kubernetes): a concurrent commit, an unreachable or refusing API
+  | 'ERR_STORE_CONFLICT'
+  | 'ERR_STORE_UNAVAILABLE'
   | 'ERR_ROTATION_STATE'
   | 'ERR_ROTATION_GATE'
   | 'ERR_REPORT_INVALID'
@@ -36,6 +39,7 @@ export type CaErrorCode =
   | 'ERR_NOT_READY'
   | 'ERR_CANCELLED'
   | 'ERR_CONFIG'
+  | 'ERR_LISTEN'
   // Signer failure (INTERNAL)
   | 'ERR_SIGNER';
 

@@ -19,29 +19,24 @@ export {
   type IssuerOptions,
   type SigningAuthority,
 } from './issuer.js';
-export { BUNDLE_FILE, STATE_FILE, type AuthorityRecord, type AuthorityState, type PendingRecord } from './ca-state.js';
-export {
-  AUTHORITY_FILES,
-  authorityDir,
-  importCacerts,
-  initCa,
-  loadCa,
-  type CaDirectory,
-  type ImportCacertsOptions,
-  type InitOptions,
-  type LoadedAuthority,
-} from './ca-directory.js';
+export { BUNDLE_FILE, STATE_FILE, type AuthorityRecord, type AuthorityState, type CaStateFile, type PendingRecord } from './ca-state.js';
+export type { KeyMaterial, KeyProvider } from './key-provider.js';
+export { softwareKeyProvider } from './software-key-provider.js';
+export { bundleOf } from './bundle-roots.js';
+export { DEFAULT_INTERMEDIATE_TTL_MS, DEFAULT_ROOT_TTL_MS, mintIntermediate, mintRootAuthority, type IssuingRoot, type MintedAuthority } from './authority-mint.js';
+export { bundlePem, loadCa, loadSnapshot, rootSignerOf, spiffeTrustDomainOf, storeOf, type CaDirectory, type CaStoreRef, type LoadedAuthority } from './load-ca.js';
+export { checkCacerts, importCacerts, initCa, type CacertsMaterial, type ImportCacertsOptions, type InitOptions } from './create-ca.js';
 export {
   activateRoot,
   flushPendingRecords,
   intermediateRotationDue,
   prepareRoot,
+  rememberLedger,
   repairCaDir,
   retireRoot,
   retiringAuthorities,
   rotateIntermediate,
   staleAgents,
-  withCaLock,
   type AgentReport,
   type AgentView,
   type LifecycleRecorder,
@@ -49,6 +44,7 @@ export {
   type RotationContext,
   type RotationResult,
 } from './authority-rotation.js';
+export * from './store/index.js';
 export { createDevTokenIssuer, DEV_ISSUER_URL, DEV_TOKEN_ISSUER_DIR, loadDevTokenIssuer, type DevTokenIssuer } from './dev-token-issuer.js';
 export * from './server/index.js';
 export * from './ledger/index.js';

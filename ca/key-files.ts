@@ -44,10 +44,10 @@ export async function writePrivateKeyFile(file: string, key: KeyObject): Promise
 }
 
 /**
- * Reads a PEM private key (PKCS#8, SEC1 or PKCS#1). By default refuses a key file that group or others
- * can read, as ssh does: a CA key readable by others is already compromised.
+ * Reads the text of a PEM private key file. By default refuses a key file that group or others can
+ * read, as ssh does: a CA key readable by others is already compromised.
  */
-export async function readPrivateKeyFile(file: string, options: { checkMode?: boolean } = {}): Promise<KeyObject> {
+export async function readPrivateKeyText(file: string, options: { checkMode?: boolean } = {}): Promise<string> {
   let stat;
   try {
     stat = await fs.stat(file);
@@ -61,10 +61,22 @@ export async function readPrivateKeyFile(file: string, options: { checkMode?: bo
       `keys: ${file} is readable by others (mode ${(stat.mode & 0o777).toString(8)}); run chmod 600 ${file}`,
     );
   }
-  const pem = await fs.readFile(file, 'utf8');
+  return fs.readFile(file, 'utf8');
+}
+
+/** Parses a PEM private key (PKCS#8, SEC1 or PKCS#1); `where` names it in the error. */
+export function parsePrivateKeyPem(pem: string, where: string): KeyObject {
   try {
     return createPrivateKey({ key: pem, format: 'pem' });
   } catch (cause) {
-    throw caError('ERR_KEY_FILE', `keys: ${file} does not hold a PEM private key (encrypted keys are not supported)`, { cause });
+    throw caError('ERR_KEY_FILE', `keys: ${where} does not hold a PEM private key (encrypted keys are not supported)`, { cause });
   }
+}
+
+/**
+ * Reads a PEM private key (PKCS#8, SEC1 or PKCS#1). By default refuses a key file that group or others
+ * can read (see readPrivateKeyText).
+ */
+export async function readPrivateKeyFile(file: string, options: { checkMode?: boolean } = {}): Promise<KeyObject> {
+  return parsePrivateKeyPem(await readPrivateKeyText(file, options), file);
 }

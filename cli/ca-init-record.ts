@@ -1,5 +1,6 @@
 import { CastellanError } from '../workload-identity/index.js';
-import { openLedger, type CaDirectory } from '../ca/index.js';
+import type { CaDirectory } from '../ca/index.js';
+import { openCaLedger } from './ca-ledger.js';
 import type { CliIo } from './io.js';
 
 /** The ledger's first record for this CA: what was created, by which keys (DESIGN §7: lifecycle records). */
@@ -10,8 +11,8 @@ export async function recordCaInit(ca: CaDirectory, databaseUrl: string | undefi
     // The keys and certificates exist by now: say so, so the operator neither trusts nor reuses it blindly.
     throw new CastellanError(
       'ERR_LEDGER_UNAVAILABLE',
-      `${command}: the CA in ${ca.dir} was created (keys, certificates, ca.json) but its ca-init record could not be written to the ledger: ` +
-        `${(cause as Error).message}. Nothing was issued. Fix the ledger and record it by starting over: remove ${ca.dir} and run ${command} again ` +
+      `${command}: the CA in ${ca.store.location} was created (keys, certificates, ca.json) but its ca-init record could not be written to the ledger: ` +
+        `${(cause as Error).message}. Nothing was issued. Fix the ledger and record it by starting over: remove ${ca.store.dir ?? ca.store.location} and run ${command} again ` +
         '(or keep it: the ledger then starts with the first issuance, without a ca-init record).',
       { cause },
     );
@@ -19,7 +20,7 @@ export async function recordCaInit(ca: CaDirectory, databaseUrl: string | undefi
 }
 
 async function appendInit(ca: CaDirectory, databaseUrl: string | undefined, io: CliIo): Promise<void> {
-  const ledger = await openLedger({ dir: ca.dir, authority: () => ca.active, now: () => io.now(), ...(databaseUrl ? { databaseUrl } : {}) });
+  const { ledger, done } = await openCaLedger(ca, databaseUrl, io);
   const a = ca.active;
   try {
     await ledger.appendLifecycle('ca-init', {
@@ -35,6 +36,6 @@ async function appendInit(ca: CaDirectory, databaseUrl: string | undefined, io: 
       issuerNotAfter: a.issuer.notAfter.toISOString(),
     });
   } finally {
-    await ledger.close();
+    await done();
   }
 }

@@ -10,7 +10,6 @@ import {
   issuedEntry,
   Issuer,
   loadCa,
-  openLedger,
   parseCsr,
   refusedEntry,
   writeFileAtomic,
@@ -22,6 +21,7 @@ import {
 } from '../ca/index.js';
 import { choiceFlag, durationFlag, spiffeIdFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
+import { openCaLedger } from './ca-ledger.js';
 import { ledgerDatabaseUrl } from './database-url.js';
 
 interface MintFlags {
@@ -73,12 +73,12 @@ export function registerCaMint(ca: Command, io: CliIo): void {
         }
       }
       const databaseUrl = ledgerDatabaseUrl(f.databaseUrl, io);
-      const ledger = await openLedger({ dir: ca.dir, authority: () => ca.active, now: () => io.now(), ...(databaseUrl ? { databaseUrl } : {}) });
+      const { ledger, done } = await openCaLedger(ca, databaseUrl, io);
       let cert: IssuedCertificate;
       try {
         cert = await issueRecorded(ledger, issuer, f, csr, io);
       } finally {
-        await ledger.close();
+        await done();
       }
 
       await fs.mkdir(out, { recursive: true });

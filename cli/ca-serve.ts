@@ -6,7 +6,7 @@ import { UsageError, type CliIo } from './io.js';
 import { ledgerDatabaseUrl } from './database-url.js';
 
 interface ServeFlags {
-  dir: string;
+  dir?: string;
   config?: string;
   listen?: string;
   http?: string;
@@ -16,14 +16,16 @@ interface ServeFlags {
 export function registerCaServe(ca: Command, io: CliIo): void {
   ca.command('serve')
     .description('run the CA server: Istio CreateCertificate and the Castellan API over gRPC/TLS, /healthz /readyz /metrics over HTTP')
-    .requiredOption('--dir <dir>', 'CA directory (env CASTELLAN_DIR)', io.env.CASTELLAN_DIR)
+    .option('--dir <dir>', 'CA directory (env CASTELLAN_DIR); not with store.kubernetes in the config', io.env.CASTELLAN_DIR)
     .option('--config <file>', 'YAML/JSON configuration (env CASTELLAN_CONFIG); without one the CA trusts its local dev token issuer', io.env.CASTELLAN_CONFIG)
     .option('--listen <host:port>', 'gRPC address (env CASTELLAN_LISTEN; default 127.0.0.1:15012)', io.env.CASTELLAN_LISTEN)
     .option('--http <host:port>', 'health/metrics address (env CASTELLAN_HTTP; default 127.0.0.1:15014)', io.env.CASTELLAN_HTTP)
     .option('--database-url <url>', 'PostgreSQL ledger shared by CA replicas (env CASTELLAN_DATABASE_URL; default: SQLite <dir>/ledger.db)')
     .addHelpText(
       'after',
-      '\nPrecedence: flags, then CASTELLAN_* environment variables, then the config file, then defaults.\n' +
+      '\nWhere the CA state lives: the directory --dir, or Kubernetes (config store.kubernetes: keys and state in\n' +
+        'a Secret, replicas coordinated by a Lease; docs/kubernetes.md).\n' +
+        'Precedence: flags, then CASTELLAN_* environment variables, then the config file, then defaults.\n' +
         'Without --config the CA authenticates tokens from its own dev issuer (castellan token mint).\n' +
         'Logs are JSON lines on stdout (level: CASTELLAN_LOG_LEVEL, default info); tokens appear only as SHA-256.\n' +
         'Every issuance and refusal is recorded in the ledger (config "ledger") before the answer is sent; when the\n' +
@@ -49,9 +51,11 @@ export function registerCaServe(ca: Command, io: CliIo): void {
         throw new UsageError((err as Error).message.replace(/\n\s*/g, ' '));
       }
       const log = pino({ level: io.env.CASTELLAN_LOG_LEVEL ?? 'info', base: { component: 'castellan-ca' } });
+      const config = { ...fileConfig, ...overrides, ...(overrides.ledger ? { ledger: { ...fileConfig.ledger, ...overrides.ledger } } : {}) };
+      if (f.dir === undefined && !config.store?.kubernetes) throw new UsageError('ca serve: give the CA directory with --dir DIR (or CASTELLAN_DIR), or configure store.kubernetes in --config');
       const { server, tokenMode } = await startCaServer({
-        dir: path.resolve(io.cwd, f.dir),
-        config: { ...fileConfig, ...overrides, ...(overrides.ledger ? { ledger: { ...fileConfig.ledger, ...overrides.ledger } } : {}) },
+        ...(f.dir !== undefined ? { dir: path.resolve(io.cwd, f.dir) } : {}),
+        config,
         devIssuer: !f.config,
         log,
       });

@@ -133,16 +133,23 @@ async function target(
   if (o.readOnly) {
     // Status reads the directory only: no ledger is opened (or created).
     const nowhere = { appendLifecycle: () => Promise.reject(new Error('status writes nothing')) };
-    return local(new RootAdmin({ dir, ledger: nowhere, openStore: undefined, now: () => io.now(), ...(f.rotateAt !== undefined ? { rotateAt: f.rotateAt } : {}) }));
+    return local(new RootAdmin({ store: dir, ledger: nowhere, openStore: undefined, now: () => io.now(), ...(f.rotateAt !== undefined ? { rotateAt: f.rotateAt } : {}) }));
   }
   if (url === undefined && !existsSync(path.join(dir, LEDGER_FILE))) {
     throw new UsageError(`no ledger at ${path.join(dir, LEDGER_FILE)}: if the CA records to PostgreSQL, pass --database-url (or CASTELLAN_DATABASE_URL)`);
   }
-  let authority: SigningAuthority = (await loadCa(dir)).active;
-  const ledger = await openLedger({ dir, authority: () => authority, now: () => io.now(), ...(url ? { databaseUrl: url } : {}) });
+  const ca = await loadCa(dir);
+  let authority: SigningAuthority = ca.active;
+  const ledger = await openLedger({
+    ...(url ? { databaseUrl: url } : { dir }),
+    witness: ca.store.witness,
+    ...(ca.ledgerGenesis !== undefined ? { genesis: ca.ledgerGenesis } : {}),
+    authority: () => authority,
+    now: () => io.now(),
+  });
   try {
     const admin = new RootAdmin({
-      dir,
+      store: ca.store,
       ledger,
       openStore: () => openLedgerStore({ ...(url ? { databaseUrl: url } : { dir }), readOnly: true }),
       now: () => io.now(),

@@ -21,7 +21,14 @@ export interface HealthEndpoints {
  *
  * @example const h = await startHealthEndpoints({ host: '127.0.0.1', port: 15014, metrics: registry, ready: () => undefined });
  */
-export async function startHealthEndpoints(o: { host: string; port: number; metrics: MetricsSource; ready: () => string | undefined }): Promise<HealthEndpoints> {
+export async function startHealthEndpoints(o: {
+  host: string;
+  port: number;
+  metrics: MetricsSource;
+  ready: () => string | undefined;
+  /** Problems that do not stop serving (a store it cannot watch, a lost lease): listed under `ready`. */
+  notes?: () => readonly string[];
+}): Promise<HealthEndpoints> {
   const server = createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -30,7 +37,9 @@ export async function startHealthEndpoints(o: { host: string; port: number; metr
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (url === '/readyz') {
       const why = o.ready();
-      res.writeHead(why ? 503 : 200, { 'content-type': 'text/plain' }).end(why ? `not ready: ${why}\n` : 'ready\n');
+      const notes = o.notes?.() ?? [];
+      const detail = notes.map((n) => `warning: ${n}\n`).join('');
+      res.writeHead(why ? 503 : 200, { 'content-type': 'text/plain' }).end((why ? `not ready: ${why}\n` : 'ready\n') + detail);
     } else if (url === '/metrics') {
       o.metrics.metrics().then(
         (text) => res.writeHead(200, { 'content-type': o.metrics.contentType }).end(text),

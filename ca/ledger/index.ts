@@ -4,7 +4,7 @@ export { GroupCommit } from './group-commit.js';
 export { DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_MAX_PENDING, Ledger, type LedgerOptions, type LedgerStats, type NewEntry } from './ledger.js';
 export { issuedEntry, refusedEntry, type RequestFacts } from './ledger-entries.js';
 export { ledgerError, type LedgerError, type LedgerErrorCode } from './ledger-errors.js';
-export { LEDGER_HEAD_FILE, ledgerHeadPath, readLedgerHead, writeLedgerHead, type LedgerHead } from './ledger-head.js';
+export { fileLedgerWitness, LEDGER_HEAD_FILE, ledgerHeadPath, readLedgerHead, readLedgerHeadText, writeLedgerHead, type LedgerHead, type LedgerWitness } from './ledger-head.js';
 export {
   canonicalBytes,
   chainRecord,
@@ -21,6 +21,6 @@ export {
 } from './ledger-record.js';
 export { COLUMNS, SCHEMA_VERSION, type ChainAnchor, type ChainTail, type LedgerQuery, type LedgerStore } from './ledger-store.js';
 export { verifyLedger, type LedgerProblem, type LedgerProblemKind, type LedgerVerifyReport, type VerifyOptions } from './ledger-verify.js';
-export { LEDGER_FILE, openLedger, openLedgerStore, type LedgerStoreLocation, type OpenLedgerOptions } from './open-ledger.js';
+export { LEDGER_FILE, ledgerGenesis, openLedger, openLedgerStore, type LedgerStoreLocation, type OpenLedgerOptions } from './open-ledger.js';
 export { isPostgresUrl, openPostgresLedgerStore, redactUrl, type PostgresLedgerOptions } from './postgres-ledger-store.js';
 export { openSqliteLedgerStore, type SqliteLedgerOptions, type SqliteSynchronous } from './sqlite-ledger-store.js';

@@ -20,6 +20,27 @@ export interface LedgerHead {
   readonly checkpoint: LedgerRecord;
 }
 
+/**
+ * Where the head witness is kept: a file in the CA directory, or a Kubernetes object beside the CA's
+ * state (docs/ledger.md). `advance` never moves it backwards.
+ */
+export interface LedgerWitness {
+  /** For messages: the file or object. */
+  readonly location: string;
+  read(): Promise<LedgerHead | undefined>;
+  /** Moves the witness to `checkpoint` unless it already holds a newer one; returns what it holds now. */
+  advance(checkpoint: LedgerRecord): Promise<LedgerHead>;
+}
+
+/**
+ * The witness as a file (`<ca dir>/ledger-head.json`).
+ *
+ * @example const w = fileLedgerWitness(ledgerHeadPath('/ca')); await w.read();
+ */
+export function fileLedgerWitness(file: string): LedgerWitness {
+  return { location: file, read: () => readLedgerHead(file), advance: (c) => writeLedgerHead(file, c) };
+}
+
 /** Path of the witness for a CA directory. */
 export function ledgerHeadPath(dir: string): string {
   return path.join(dir, LEDGER_HEAD_FILE);
@@ -34,12 +55,17 @@ export async function readLedgerHead(file: string): Promise<LedgerHead | undefin
     if ((cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw ledgerError('ERR_LEDGER_UNAVAILABLE', `ledger: cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { cause });
   }
+  return readLedgerHeadText(text, file);
+}
+
+/** Parses a witness's text; `where` names it in the error. */
+export function readLedgerHeadText(text: string, where: string): LedgerHead {
   try {
     const h = JSON.parse(text) as LedgerHead;
     if (h.format !== 1 || typeof h.checkpoint?.seq !== 'number' || h.checkpoint.type !== 'checkpoint') throw new Error('not format 1');
     return h;
   } catch (cause) {
-    throw ledgerError('ERR_LEDGER_BROKEN', `ledger: ${file} is not a ledger head witness (edited?)`, { cause });
+    throw ledgerError('ERR_LEDGER_BROKEN', `ledger: ${where} is not a ledger head witness (edited?)`, { cause });
   }
 }
 

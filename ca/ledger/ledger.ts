@@ -3,7 +3,7 @@ import { makeCheckpoint, type CheckpointSigner } from './checkpoint.js';
 import { GroupCommit } from './group-commit.js';
 import { DEFAULT_SUMMARY_INTERVAL_MS, RefusalSummary } from './refusal-summary.js';
 import { ledgerError } from './ledger-errors.js';
-import { writeLedgerHead } from './ledger-head.js';
+import type { LedgerWitness } from './ledger-head.js';
 import { chainRecord, ENTRY_FIELDS, type LedgerRecord, type NewEntry } from './ledger-record.js';
 
 export type { NewEntry } from './ledger-record.js';
@@ -23,8 +23,8 @@ export interface LedgerOptions {
   readonly checkpointEvery?: number;
   /** A checkpoint this often (ms) when records were added since the previous one. Default 60000; 0: none by time. */
   readonly checkpointIntervalMs?: number;
-  /** Where to keep the ledger head witness (normally `<ca dir>/ledger-head.json`); absent: none. */
-  readonly headFile?: string;
+  /** Where to keep the ledger head witness (a file in the CA directory, or a Kubernetes object); absent: none. */
+  readonly headWitness?: LedgerWitness;
   /** The head witness's checkpoint as read when the ledger was opened: every batch checks it is still in the store. */
   readonly witness?: ChainAnchor;
   /** Records per transaction at most. Default 1000. */
@@ -75,7 +75,7 @@ function unstorableField(entry: NewEntry): string | undefined {
  * so the CA issues nothing) instead of chaining onto the shorter tail.
  *
  * @example
- *   const ledger = new Ledger({ store, signer: () => checkpointSignerFor(ca.active), headFile: ledgerHeadPath(dir) });
+ *   const ledger = new Ledger({ store, signer: () => checkpointSignerFor(ca.active), headWitness: fileLedgerWitness(ledgerHeadPath(dir)) });
  *   await ledger.append({ type: 'issuance', outcome: 'issued', spiffeId, serial });
  *   await ledger.close();
  */
@@ -111,6 +111,11 @@ export class Ledger {
     const interval = o.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.summaryTimer = setInterval(() => void this.flushSummaries(), o.summaryIntervalMs ?? DEFAULT_SUMMARY_INTERVAL_MS).unref();
     this.timer = interval > 0 ? setInterval(() => void this.checkpoint().catch((err: unknown) => this.checkpointFailed(err)), interval).unref() : undefined;
+  }
+
+  /** The hash of the ledger's first record (what the CA state remembers), or undefined while it is empty. */
+  async genesis(): Promise<string | undefined> {
+    return (await this.o.store.bySeq(1))?.hash;
   }
 
   /** Where the records go (`sqlite` file or `postgres` URL without password). */
@@ -217,15 +222,15 @@ export class Ledger {
     }
     let newestCheckpoint: LedgerRecord | undefined;
     for (let i = written.length - 1; i >= 0 && !newestCheckpoint; i--) if (written[i]!.type === 'checkpoint') newestCheckpoint = written[i];
-    if (newestCheckpoint && this.o.headFile) {
-      const file = this.o.headFile;
+    if (newestCheckpoint && this.o.headWitness) {
+      const witness = this.o.headWitness;
       this.headWrites = this.headWrites
         .then(async () => {
-          const h = await writeLedgerHead(file, newestCheckpoint);
+          const h = await witness.advance(newestCheckpoint);
           // Never move our idea of the witness backwards: a newer one is another process's checkpoint.
           if (!this.witness || h.checkpoint.seq > this.witness.seq) this.witness = { seq: h.checkpoint.seq, hash: h.checkpoint.hash };
         })
-        .catch((err: unknown) => this.o.log?.error({ err, file }, 'ledger: cannot write the head witness'));
+        .catch((err: unknown) => this.o.log?.error({ err, witness: witness.location }, 'ledger: cannot write the head witness'));
     }
     return results;
   }

@@ -1,12 +1,8 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
 import type { Logger } from 'pino';
 import type { AgentReport, AgentView } from '../authority-rotation.js';
 import { caError } from '../errors.js';
-import { writeFileAtomic } from '../key-files.js';
-
-/** Folder of the CA directory where each CA replica publishes the agents it hears from. */
-export const AGENTS_DIR = 'agents';
+import { storeOf, type CaStoreRef } from '../load-ca.js';
+import type { AgentReportStore, ReplicaReport } from '../store/index.js';
 /** An agent not heard from for this long is not live (it does not gate root activation). */
 export const DEFAULT_AGENT_LIVENESS_MS = 5 * 60_000;
 /** How often a replica rewrites its report while agents are connected (their liveness). */
@@ -27,25 +23,22 @@ interface AgentEntry {
   peer: string;
 }
 
-interface ReportFile {
-  format: 1;
-  replica: string;
-  writtenAt: string;
-  /** The replica's rotation.agentLiveness: readers judge its agents by it. */
-  livenessMs?: number;
-  /** The replica's rotation.intermediateRotateAt (for `castellan check`). */
-  intermediateRotateAt?: number;
-  agents: { agentId: string; identity: string; sequence: number; lastSeen: string; connected: boolean; peer: string }[];
-}
+/**
+ * A replica that started serving less than this ago may not know its agents yet (they reconnect after
+ * a restart within seconds, with backoff): its report alone does not make the agents "known".
+ */
+export const DEFAULT_AGENT_WARMUP_MS = 30_000;
 
 export interface AgentTrackerOptions {
-  /** The CA directory: the report goes to `<dir>/agents/<replica>.json`. Absent: memory only. */
-  readonly dir?: string;
+  /** Where the report is published (the CA's store). Absent: memory only. */
+  readonly reports?: AgentReportStore;
   readonly replicaId: string;
   readonly now: () => Date;
   readonly heartbeatMs?: number;
   /** rotation.agentLiveness, published with the report. Default 5 min. */
   readonly livenessMs?: number;
+  /** rotation.agentWarmup, published with the report: how long after start an empty report says nothing. Default 30 s. */
+  readonly warmupMs?: number;
   /** rotation.intermediateRotateAt, published with the report. */
   readonly intermediateRotateAt?: number;
   readonly log: Logger;
@@ -67,18 +60,30 @@ export class AgentTracker {
   private heartbeat: NodeJS.Timeout | undefined;
   private writing: Promise<void> = Promise.resolve();
   private stopped = false;
+  /** Set by serving(): nothing is published before the CA serves (a failed start must not report "no agents"). */
+  private servingSince: Date | undefined;
 
   constructor(private readonly o: AgentTrackerOptions) {}
 
-  /** Loads this replica's previous report (agents stay known across a restart) and starts the heartbeat. */
+  /** Loads this replica's previous report (agents stay known across a restart). Publishes nothing yet. */
   async start(): Promise<void> {
-    if (this.o.dir) {
-      const file = await readReportFile(this.file()!);
+    if (this.o.reports) {
+      const file = await this.o.reports.own(this.o.replicaId).catch(() => undefined);
       for (const a of file?.agents ?? []) {
         this.agents.set(keyOf(a.identity, a.agentId), { agentId: a.agentId, identity: a.identity, sequence: a.sequence, lastSeen: Date.parse(a.lastSeen), streams: 0, peer: a.peer });
         this.perIdentity.set(a.identity, (this.perIdentity.get(a.identity) ?? 0) + 1);
       }
     }
+  }
+
+  /**
+   * The CA serves now (every listener bound, ready): from here on the report is published, with the
+   * heartbeat. Before, a report saying "no agents" would open the root-activation gate for a CA that
+   * never served (SECURITY.md).
+   */
+  serving(): void {
+    if (this.servingSince || this.stopped) return;
+    this.servingSince = this.o.now();
     this.heartbeat = setInterval(() => this.beat(), this.o.heartbeatMs ?? DEFAULT_AGENT_HEARTBEAT_MS);
     this.heartbeat.unref();
     this.schedule();
@@ -146,7 +151,11 @@ export class AgentTracker {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     if (this.heartbeat) clearInterval(this.heartbeat);
     await this.writing;
-    if (this.dirty && this.o.dir) await this.writeNow();
+    if (this.dirty && this.canPublish()) await this.writeNow();
+  }
+
+  private canPublish(): boolean {
+    return this.o.reports !== undefined && this.servingSince !== undefined;
   }
 
   private entry(agentId: string, identity: string, peer: string): AgentEntry {
@@ -192,7 +201,7 @@ export class AgentTracker {
 
   private schedule(): void {
     this.dirty = true;
-    if (this.flushTimer || this.stopped || !this.o.dir) return;
+    if (this.flushTimer || this.stopped || !this.canPublish()) return;
     // Coalesce a burst of reports (every agent answering one bundle push) into one write.
     this.flushTimer = setTimeout(() => {
       this.flushTimer = undefined;
@@ -202,31 +211,28 @@ export class AgentTracker {
   }
 
   private write(): Promise<void> {
-    this.writing = this.writing.then(() => (this.dirty && this.o.dir ? this.writeNow() : undefined));
+    this.writing = this.writing.then(() => (this.dirty && this.canPublish() ? this.writeNow() : undefined));
     return this.writing;
   }
 
   private async writeNow(): Promise<void> {
     this.dirty = false;
     const now = this.o.now();
-    const report: ReportFile = {
+    const report: ReplicaReport = {
       format: 1,
       replica: this.o.replicaId,
       writtenAt: now.toISOString(),
+      servingSince: this.servingSince!.toISOString(),
+      warmupMs: this.o.warmupMs ?? DEFAULT_AGENT_WARMUP_MS,
       livenessMs: this.o.livenessMs ?? DEFAULT_AGENT_LIVENESS_MS,
       ...(this.o.intermediateRotateAt !== undefined ? { intermediateRotateAt: this.o.intermediateRotateAt } : {}),
       agents: this.list().map((a) => ({ agentId: a.agentId, identity: a.identity ?? '', sequence: a.sequence, lastSeen: a.lastSeen, connected: a.connected, peer: a.peer ?? '' })),
     };
     try {
-      await fs.mkdir(path.join(this.o.dir!, AGENTS_DIR), { recursive: true, mode: 0o700 });
-      await writeFileAtomic(this.file()!, JSON.stringify(report) + '\n', 0o600);
+      await this.o.reports!.publish(report);
     } catch (err) {
-      this.o.log.warn({ err, file: this.file() }, 'agents: cannot write the agent report; root activation gates may see stale data');
+      this.o.log.warn({ err }, 'agents: cannot publish the agent report; root activation gates may see stale data');
     }
-  }
-
-  private file(): string | undefined {
-    return this.o.dir ? path.join(this.o.dir, AGENTS_DIR, `${this.o.replicaId.replace(/[^A-Za-z0-9_.-]/g, '_')}.json`) : undefined;
   }
 }
 
@@ -238,15 +244,6 @@ function toReport(e: AgentEntry): AgentReport {
   return { agentId: e.agentId, identity: e.identity, peer: e.peer, sequence: e.sequence, lastSeen: new Date(e.lastSeen).toISOString(), connected: e.streams > 0 };
 }
 
-async function readReportFile(file: string): Promise<ReportFile | undefined> {
-  try {
-    const r = JSON.parse(await fs.readFile(file, 'utf8')) as ReportFile;
-    return r.format === 1 && Array.isArray(r.agents) ? r : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * What every CA replica reported about its agents (`<dir>/agents/*.json`): the live ones (connected at
  * the last report, or heard from within the liveness the replica published, else `livenessMs`), newest
@@ -255,20 +252,31 @@ async function readReportFile(file: string): Promise<ReportFile | undefined> {
  *
  * @example const view = await readAgentReports('/ca', new Date()); if (!view.known) ...
  */
-export async function readAgentReports(dir: string, now: Date, o: { livenessMs?: number; freshMs?: number } = {}): Promise<AgentView & { replicas: { replica: string; writtenAt: string; intermediateRotateAt?: number }[] }> {
+export async function readAgentReports(
+  from: AgentReportStore | CaStoreRef,
+  now: Date,
+  o: { livenessMs?: number; freshMs?: number; warmupMs?: number } = {},
+): Promise<AgentView & { replicas: { replica: string; writtenAt: string; servingSince?: string; intermediateRotateAt?: number }[] }> {
   const livenessMs = o.livenessMs ?? DEFAULT_AGENT_LIVENESS_MS;
   const freshMs = o.freshMs ?? 2 * DEFAULT_AGENT_HEARTBEAT_MS + 10_000;
-  const folder = path.join(dir, AGENTS_DIR);
-  const names = await fs.readdir(folder).catch(() => [] as string[]);
-  const replicas: { replica: string; writtenAt: string; intermediateRotateAt?: number }[] = [];
+  const warmupMs = o.warmupMs ?? DEFAULT_AGENT_WARMUP_MS;
+  const replicas: { replica: string; writtenAt: string; servingSince?: string; intermediateRotateAt?: number }[] = [];
   const newest = new Map<string, AgentReport>();
   let fresh = false;
-  for (const name of names.filter((n) => n.endsWith('.json'))) {
-    const r = await readReportFile(path.join(folder, name));
-    if (!r) continue;
-    replicas.push({ replica: r.replica, writtenAt: r.writtenAt, ...(r.intermediateRotateAt !== undefined ? { intermediateRotateAt: r.intermediateRotateAt } : {}) });
+  let warmingUp = false;
+  const reports = typeof from === 'string' || 'agentReports' in from ? storeOf(from).agentReports : from;
+  for (const r of await reports.all()) {
+    replicas.push({
+      replica: r.replica,
+      writtenAt: r.writtenAt,
+      ...(r.servingSince !== undefined ? { servingSince: r.servingSince } : {}),
+      ...(r.intermediateRotateAt !== undefined ? { intermediateRotateAt: r.intermediateRotateAt } : {}),
+    });
     const reportFresh = now.getTime() - Date.parse(r.writtenAt) <= freshMs;
-    if (reportFresh) fresh = true;
+    // A replica that only just started may not have heard from its agents yet: its empty report says nothing.
+    const warm = r.agents.length > 0 || r.servingSince === undefined || now.getTime() - Date.parse(r.servingSince) >= (r.warmupMs ?? warmupMs);
+    if (reportFresh && warm) fresh = true;
+    if (reportFresh && !warm) warmingUp = true;
     const liveFor = r.livenessMs ?? livenessMs;
     for (const a of r.agents) {
       const live = (a.connected && reportFresh) || now.getTime() - Date.parse(a.lastSeen) <= liveFor;
@@ -288,7 +296,16 @@ export async function readAgentReports(dir: string, now: Date, o: { livenessMs?:
   }
   return {
     known: fresh,
-    ...(fresh ? {} : { why: replicas.length === 0 ? 'no CA has reported its agents (is the CA running with this directory?)' : `no CA reported its agents in the last ${Math.round(freshMs / 1000)} s (is the CA running?)` }),
+    ...(fresh
+      ? {}
+      : {
+          why:
+            replicas.length === 0
+              ? 'no CA has reported its agents (is the CA running with this store?)'
+              : warmingUp
+                ? `the running CA started less than ${Math.round(warmupMs / 1000)} s ago and may not have heard from every agent yet; retry shortly`
+                : `no CA reported its agents in the last ${Math.round(freshMs / 1000)} s (is the CA running?)`,
+        }),
     live: [...newest.values()],
     replicas,
   };

@@ -1,7 +1,7 @@
 import { Server, status, type Metadata, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { SpiffeId, startHealthEndpoints, type Authenticator, type CallerCredentials, type HealthEndpoints } from '../../workload-identity/index.js';
-import type { CaDirectory, LoadedAuthority } from '../ca-directory.js';
+import type { CaDirectory, LoadedAuthority } from '../load-ca.js';
 import { caError } from '../errors.js';
 import { Issuer, type SigningAuthority } from '../issuer.js';
 import type { Ledger } from '../ledger/index.js';
@@ -32,6 +32,8 @@ export interface CaServerOptions {
   readonly agents?: AgentTracker;
   /** Root rotation for operators (`castellan root --server`); absent: the RootAdmin service answers UNIMPLEMENTED. */
   readonly rootAdmin?: RootAdmin;
+  /** Problems that do not stop serving (the store cannot be watched, the lease is lost): listed by /readyz. */
+  readonly notes?: () => readonly string[];
 }
 
 const DEFAULTS = {
@@ -170,19 +172,43 @@ export class CaServer {
     }
   }
 
-  /** Starts a CA server; its gRPC and HTTP ports are on the returned object (0 in config = any free port). */
+  /**
+   * Starts a CA server; its gRPC and HTTP ports are on the returned object (0 in config = any free
+   * port). All or nothing (docs/cli.md, `ca serve`): the HTTP port is bound first, then the gRPC port
+   * (with a placeholder certificate no client trusts), and only then is the serving certificate recorded
+   * and served; a port in use fails the start naming its setting, with nothing recorded.
+   */
   static async start(o: CaServerOptions): Promise<CaServer> {
     const s = new CaServer(o);
-    await s.serving.start();
-    const creds = s.serving.credentials;
     const g = splitHostPort(o.config.listen ?? DEFAULTS.listen);
-    s.grpcPort = await new Promise<number>((resolve, reject) =>
-      s.grpc.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
-    );
     const h = splitHostPort(o.config.http ?? DEFAULTS.http);
-    const http = await startHealthEndpoints({ host: h.host, port: h.port, metrics: s.metrics.registry, ready: () => s.notReadyReason() });
-    s.http = http;
-    s.httpPort = http.port;
+    try {
+      const http = await startHealthEndpoints({
+        host: h.host,
+        port: h.port,
+        metrics: s.metrics.registry,
+        ready: () => s.notReadyReason(),
+        ...(o.notes ? { notes: o.notes } : {}),
+      }).catch((err: unknown) => {
+        throw listenError(err, `${h.host}:${h.port}`, 'health and metrics', 'http / --http / CASTELLAN_HTTP');
+      });
+      s.http = http;
+      s.httpPort = http.port;
+      await s.serving.prepare();
+      const creds = s.serving.credentials;
+      s.grpcPort = await new Promise<number>((resolve, reject) =>
+        s.grpc.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, creds, (err, port) =>
+          err ? reject(listenError(err, `${g.host}:${g.port}`, 'gRPC', 'listen / --listen / CASTELLAN_LISTEN')) : resolve(port),
+        ),
+      );
+      await s.serving.activate();
+    } catch (err) {
+      s.serving.stop();
+      s.grpc.forceShutdown();
+      await s.http?.close();
+      s.state = 'stopped';
+      throw err;
+    }
     s.state = 'serving';
     o.log.info({ grpc: `${g.host}:${s.grpcPort}`, http: `${h.host}:${s.httpPort}`, trustDomain: o.ca.trustDomain.name }, 'castellan CA serving');
     return s;
@@ -458,6 +484,13 @@ export class CaServer {
     this.state = 'stopped';
     this.o.log.info('castellan CA stopped');
   }
+}
+
+/** A listener that could not be bound, named by its setting (what the operator must change). */
+function listenError(err: unknown, address: string, what: string, setting: string): Error {
+  const code = (err as NodeJS.ErrnoException).code ?? (/address already in use/i.test(String((err as Error)?.message)) ? 'EADDRINUSE' : undefined);
+  const why = code === 'EADDRINUSE' ? 'the address is already in use (another process listens there)' : code === 'EACCES' ? 'permission denied (a port below 1024?)' : (err as Error)?.message ?? String(err);
+  return caError('ERR_LISTEN', `ca: cannot listen on ${address} for ${what}: ${why}; change ${setting}`, { cause: err });
 }
 
 /** The agent id a caller claims, or undefined when absent or unreasonable (it is only a label). */

@@ -12,8 +12,44 @@ const rate = z.object({ ratePerSecond: z.number().positive(), burst: z.number().
 const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'want a Kubernetes name (lower case, digits, -)');
 
 /** The CA server's configuration file (YAML or JSON). Every field is optional; defaults in comments. */
+const storeSchema = z
+  .object({
+    /** Keys and state in Kubernetes (docs/kubernetes.md) instead of a CA directory. */
+    kubernetes: z
+      .object({
+        /** The CA's namespace (its Secret, Lease, witness and agent reports). Default: this pod's namespace, else castellan-system. */
+        namespace: k8sName.optional(),
+        /** The Secret holding keys, certificates and ca.json. Default castellan-ca. */
+        secretName: k8sName.optional(),
+        /** An Istio `cacerts` Secret (ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem) imported when the state Secret does not exist yet. */
+        cacertsSecretName: k8sName.optional(),
+        /** The coordination.k8s.io/v1 Lease electing the replica that runs singleton jobs. Default castellan-leader. */
+        leaseName: k8sName.optional(),
+        /** A leader not renewing for this long is replaced. Default 15s. */
+        leaseDuration: duration.optional(),
+        /** A kubeconfig path; absent: the in-cluster configuration. */
+        kubeconfig: z.string().optional(),
+        /** Key type of the root and intermediate the CA creates when the store is empty. Default ec-p256. */
+        keyType: z.enum(['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096']).optional(),
+        /** Lifetime of the root the CA creates. Default 10y. */
+        rootTtl: duration.optional(),
+        /** Lifetime of the intermediate the CA creates. Default 1y. */
+        intermediateTtl: duration.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
 export const caServerConfigSchema = z
   .object({
+    /** The trust domain of a CA that creates its own state (store.kubernetes); checked against existing state. */
+    trustDomain: z
+      .string()
+      .regex(/^[a-z0-9._-]{1,255}$/, 'want a trust domain: lower-case letters, digits, ".", "_", "-" (SPIFFE-ID §2.1)')
+      .optional(),
+    /** Where keys and state live. Absent: the CA directory (--dir). */
+    store: storeSchema.optional(),
     /** gRPC listen address. Default 127.0.0.1:15012. */
     listen: hostPort.optional(),
     /** Health and metrics HTTP address. Default 127.0.0.1:15014. */
@@ -59,6 +95,11 @@ export const caServerConfigSchema = z
           .optional(),
         /** Accept a still-valid SVID we issued as the credential to renew that identity. Default true. */
         clientCertificate: z.boolean().optional(),
+        /**
+         * Start without any token authenticator, renewing by client certificate only. Default false: a CA
+         * that cannot authenticate a token refuses to start (it would report ready and refuse everyone).
+         */
+        clientCertificateOnly: z.boolean().optional(),
       })
       .strict()
       .optional(),
@@ -92,6 +133,8 @@ export const caServerConfigSchema = z
       .object({
         /** PostgreSQL URL shared by CA replicas (env CASTELLAN_DATABASE_URL, flag --database-url). Absent: SQLite in the CA directory. */
         url: z.string().refine((u) => isPostgresUrl(u) && !/\s/.test(u), 'want a postgres:// or postgresql:// URL').optional(),
+        /** The SQLite ledger file. Default <CA dir>/ledger.db; required with store.kubernetes unless url (one replica, a persistent volume). */
+        path: z.string().min(1).optional(),
         /** A signed checkpoint after this many records. Default 1000. */
         checkpointEvery: z.number().int().min(1).max(1_000_000).optional(),
         /** A signed checkpoint at least this often while records are added. Default 60s. */
@@ -116,6 +159,8 @@ export const caServerConfigSchema = z
         reloadInterval: duration.optional(),
         /** An agent not heard from for this long no longer gates root activation. Default 5m. */
         agentLiveness: duration.optional(),
+        /** A replica that started less than this ago and heard from no agent yet does not count as knowing the agents. Default 30s. */
+        agentWarmup: duration.optional(),
       })
       .strict()
       .optional(),
@@ -153,7 +198,8 @@ export const caServerConfigSchema = z
   .refine((c) => !(c.authentication?.jwks && c.authentication?.tokenReview), {
     message: 'choose one token authenticator: authentication.jwks or authentication.tokenReview',
     path: ['authentication'],
-  });
+  })
+  .refine((c) => !(c.ledger?.url && c.ledger?.path), { message: 'choose one ledger: ledger.url (PostgreSQL) or ledger.path (SQLite)', path: ['ledger'] });
 
 export type CaServerConfig = z.output<typeof caServerConfigSchema>;
 

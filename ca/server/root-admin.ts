@@ -1,6 +1,8 @@
-import { activateRoot, flushPendingRecords, prepareRoot, retireRoot, type LifecycleRecorder, type LiveLeaves, type RotationResult } from '../authority-rotation.js';
+import { activateRoot, flushPendingRecords, prepareRoot, retireRoot, type LifecycleRecorder, type LiveLeaves, type RotationContext, type RotationResult } from '../authority-rotation.js';
 import { formatDuration } from '../duration.js';
 import type { KeyType } from '../key-type.js';
+import type { KeyProvider } from '../key-provider.js';
+import { storeOf, type CaStoreRef } from '../load-ca.js';
 import type { LedgerStore } from '../ledger/index.js';
 import { readAgentReports } from './agent-tracker.js';
 import { rootStatus, type RootStatus } from './rotation-status.js';
@@ -9,7 +11,10 @@ import { rootStatus, type RootStatus } from './rotation-status.js';
 export const DEFAULT_REISSUE_RATE = 50;
 
 export interface RootAdminOptions {
-  readonly dir: string;
+  /** The CA's store (or the path of its directory). */
+  readonly store: CaStoreRef;
+  /** Where new keys are made and stored ones opened. Default: in this process. */
+  readonly keys?: KeyProvider;
   /** Where lifecycle records go. */
   readonly ledger: LifecycleRecorder;
   /** A reader of the ledger (unexpired leaves of an old root); undefined when the ledger is disabled. */
@@ -42,7 +47,7 @@ export class RootAdmin {
 
   async status(): Promise<RootStatus> {
     await this.o.beforeAgents?.();
-    return rootStatus(this.o.dir, this.o.now(), this.o.rotateAt !== undefined ? { rotateAt: this.o.rotateAt } : {});
+    return rootStatus(this.o.store, this.o.now(), this.statusOptions());
   }
 
   async prepare(p: { keyType?: KeyType; rootTtlMs?: number; intermediateTtlMs?: number }): Promise<RootStepOutcome> {
@@ -62,7 +67,7 @@ export class RootAdmin {
 
   async activate(a: { force?: boolean; reissueRate?: number }): Promise<RootStepOutcome> {
     await this.o.beforeAgents?.();
-    const agents = await readAgentReports(this.o.dir, this.o.now());
+    const agents = await readAgentReports(storeOf(this.o.store).agentReports, this.o.now());
     const rate = a.reissueRate ?? DEFAULT_REISSUE_RATE;
     const spread = Math.max(1, Math.ceil(agents.live.length / rate));
     return this.step(
@@ -81,26 +86,30 @@ export class RootAdmin {
     );
   }
 
-  private async step(run: (ctx: { dir: string; now: Date; ledger: LifecycleRecorder }) => Promise<RotationResult>, describe: (r: RotationResult) => string): Promise<RootStepOutcome> {
+  private async step(run: (ctx: RotationContext) => Promise<RotationResult>, describe: (r: RotationResult) => string): Promise<RootStepOutcome> {
     const warnings: string[] = [];
     // What a crashed step left pending goes to the ledger first (the CA does the same at start).
     try {
-      const n = await flushPendingRecords(this.o.dir, this.o.ledger);
+      const n = await flushPendingRecords(this.o.store, this.o.ledger);
       if (n > 0) warnings.push(`wrote ${n} lifecycle record(s) a previous step left pending`);
     } catch (err) {
       warnings.push(`pending lifecycle records could not be written to the ledger: ${(err as Error).message}`);
     }
     let r: RotationResult;
     try {
-      r = await run({ dir: this.o.dir, now: this.o.now(), ledger: this.o.ledger });
+      r = await run({ store: this.o.store, now: this.o.now(), ledger: this.o.ledger, ...(this.o.keys ? { keys: this.o.keys } : {}) });
     } catch (err) {
       // The refusal is the answer; what was done before it (the flush) still has to be told.
       if (warnings.length > 0 && err instanceof Error) Object.assign(err, { warnings });
       throw err;
     }
-    if (r.ledgerError) warnings.push(`the step is done, but its ledger record could not be written (${r.ledgerError.message}); it stays pending in ca.json and the CA writes it`);
+    if (r.ledgerError) warnings.push(`the step is done, but its ledger record could not be written (${r.ledgerError.message}); it stays pending in the CA state and the CA writes it`);
     await this.o.afterStep?.();
-    return { message: describe(r), warnings, status: await rootStatus(this.o.dir, this.o.now(), this.o.rotateAt !== undefined ? { rotateAt: this.o.rotateAt } : {}) };
+    return { message: describe(r), warnings, status: await rootStatus(this.o.store, this.o.now(), this.statusOptions()) };
+  }
+
+  private statusOptions(): { rotateAt?: number; keys?: KeyProvider } {
+    return { ...(this.o.rotateAt !== undefined ? { rotateAt: this.o.rotateAt } : {}), ...(this.o.keys ? { keys: this.o.keys } : {}) };
   }
 
   /** Unexpired certificates signed by these intermediates, per the ledger. */

@@ -1,5 +1,6 @@
 import { intermediateRotationDue, retiringAuthorities, type AgentReport } from '../authority-rotation.js';
-import { loadCa, type CaDirectory } from '../ca-directory.js';
+import type { KeyProvider } from '../key-provider.js';
+import { loadCa, storeOf, type CaDirectory, type CaStoreRef } from '../load-ca.js';
 import { readAgentReports } from './agent-tracker.js';
 
 /** Default fraction of an intermediate's lifetime after which a new one takes over. */
@@ -39,7 +40,7 @@ export interface RootStatus {
     lagging: AgentReport[];
     /** Live agents whose bundle lacks the active root (their workloads reject new leaves). */
     withoutActiveRoot: AgentReport[];
-    replicas: { replica: string; writtenAt: string; intermediateRotateAt?: number }[];
+    replicas: { replica: string; writtenAt: string; servingSince?: string; intermediateRotateAt?: number }[];
   };
   pendingRecords: number;
 }
@@ -49,9 +50,10 @@ export interface RootStatus {
  *
  * @example const s = await rootStatus('/ca', new Date(), { rotateAt: 0.5 });
  */
-export async function rootStatus(dir: string, now: Date, o: { rotateAt?: number; livenessMs?: number }): Promise<RootStatus> {
-  const ca = await loadCa(dir);
-  const view = await readAgentReports(dir, now, o.livenessMs !== undefined ? { livenessMs: o.livenessMs } : {});
+export async function rootStatus(ref: CaStoreRef, now: Date, o: { rotateAt?: number; livenessMs?: number; keys?: KeyProvider }): Promise<RootStatus> {
+  const store = storeOf(ref);
+  const ca = await loadCa(store, o.keys);
+  const view = await readAgentReports(store.agentReports, now, o.livenessMs !== undefined ? { livenessMs: o.livenessMs } : {});
   const lagging = view.live.filter((a) => a.sequence < ca.bundleSequence);
   const activeRootSince = ca.active.record.bundleSequenceAdded ?? 1;
   const rotateAt = o.rotateAt ?? view.replicas.find((r) => r.intermediateRotateAt !== undefined)?.intermediateRotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT;

@@ -1,7 +1,11 @@
 import type { Logger } from 'pino';
 import { createSvidRequest, type SpiffeId } from '../../workload-identity/index.js';
-import { Issuer, type SigningAuthority } from '../issuer.js';
+import { authorityName } from '../authority-profile.js';
+import { randomSerial, signCertificate } from '../certificate-builder.js';
+import { Issuer, type IssuedCertificate, type SigningAuthority } from '../issuer.js';
 import { generateKey } from '../key-type.js';
+import { keyObjectSigner } from '../signer.js';
+import { derToPem } from '../pem.js';
 import type { Ledger } from '../ledger/index.js';
 import { RotatingServerCredentials } from './rotating-server-credentials.js';
 import type { TrustBundleSource } from './trust-bundle-source.js';
@@ -27,6 +31,8 @@ export interface ServingIdentityOptions {
  */
 export class ServingIdentity {
   private material: { key: string; cert: string } | undefined;
+  /** Issued by prepare(), recorded and used by activate(). */
+  private pending: { cert: IssuedCertificate; key: string; issuerKeyId: string } | undefined;
   private creds: RotatingServerCredentials | undefined;
   private notAfter = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -42,7 +48,27 @@ export class ServingIdentity {
 
   /** Issues the first certificate; later ones follow on a timer. */
   async start(): Promise<void> {
-    await this.renew();
+    await this.prepare();
+    await this.activate();
+  }
+
+  /**
+   * Issues the first certificate without recording or using it yet, and makes credentials that offer a
+   * throwaway self-signed certificate no client trusts: the gRPC port can be bound (and a taken port
+   * found) before anything is recorded (docs/cli.md, `ca serve`: start-up is all-or-nothing).
+   */
+  async prepare(): Promise<void> {
+    this.pending = await this.issue();
+    this.creds = new RotatingServerCredentials(placeholderMaterial(this.o.spiffeId.trustDomain));
+  }
+
+  /** Records the prepared certificate in the ledger, then serves it; later ones follow on a timer. */
+  async activate(): Promise<void> {
+    const first = this.pending;
+    if (!first) throw new TypeError('ServingIdentity: prepare() first');
+    this.pending = undefined;
+    await this.record(first);
+    this.use(first);
   }
 
   /** Re-issues the certificate shortly (the active authority changed: the old chain must not outlive it). */
@@ -78,21 +104,34 @@ export class ServingIdentity {
   }
 
   private async renew(): Promise<void> {
+    const next = await this.issue();
+    await this.record(next);
+    this.use(next);
+  }
+
+  private async issue(): Promise<{ cert: IssuedCertificate; key: string; issuerKeyId: string }> {
     const key = generateKey('ec-p256').privateKey;
     const issuer = new Issuer({ authority: this.o.authority(), allowDnsSans: true, maxTtlMs: this.ttlMs, defaultTtlMs: this.ttlMs, now: this.now });
     const cert = issuer.issue(this.o.spiffeId, await createSvidRequest(key, this.o.spiffeId, this.o.dnsNames));
-    // DESIGN §7: every certificate this CA signs is recorded before it is used, its own included.
+    return { cert, key: key.export({ format: 'pem', type: 'pkcs8' }) as string, issuerKeyId: issuer.authority.issuer.ski.toString('hex') };
+  }
+
+  /** docs/architecture.md §7: every certificate this CA signs is recorded before it is used, its own included. */
+  private async record(x: { cert: IssuedCertificate; issuerKeyId: string }): Promise<void> {
     await this.o.ledger?.append({
       type: 'lifecycle',
       event: 'serving-certificate-issued',
-      spiffeId: cert.spiffeId.toString(),
-      serial: cert.serialHex,
-      notBefore: cert.notBefore.toISOString(),
-      notAfter: cert.notAfter.toISOString(),
-      issuerKeyId: issuer.authority.issuer.ski.toString('hex'),
+      spiffeId: x.cert.spiffeId.toString(),
+      serial: x.cert.serialHex,
+      notBefore: x.cert.notBefore.toISOString(),
+      notAfter: x.cert.notAfter.toISOString(),
+      issuerKeyId: x.issuerKeyId,
       details: JSON.stringify({ dnsNames: this.o.dnsNames }),
     });
-    this.material = { key: key.export({ format: 'pem', type: 'pkcs8' }) as string, cert: cert.leafPem + cert.chainPem.slice(0, -1).join('') };
+  }
+
+  private use({ cert, key }: { cert: IssuedCertificate; key: string }): void {
+    this.material = { key, cert: cert.leafPem + cert.chainPem.slice(0, -1).join('') };
     this.notAfter = cert.notAfter.getTime();
     this.install();
     this.o.log.info({ serial: cert.serialHex, notAfter: cert.notAfter.toISOString(), dnsNames: this.o.dnsNames }, 'serving certificate issued');
@@ -110,4 +149,17 @@ export class ServingIdentity {
     }, ms);
     this.timer.unref();
   }
+}
+
+/**
+ * A self-signed certificate for the seconds between binding the port and recording the real serving
+ * certificate: no client trusts it, so no handshake succeeds with a certificate the ledger does not hold.
+ */
+function placeholderMaterial(trustDomain: SpiffeId['trustDomain']): { key: string; cert: string } {
+  const key = generateKey('ec-p256').privateKey;
+  const signer = keyObjectSigner(key);
+  const name = authorityName(trustDomain, 'Castellan CA starting (not trusted)');
+  const now = Date.now();
+  const der = signCertificate({ serial: randomSerial(), issuer: name, subject: name, notBefore: new Date(now - 60_000), notAfter: new Date(now + 3_600_000), spki: signer.spki, extensions: [] }, signer);
+  return { key: key.export({ format: 'pem', type: 'pkcs8' }) as string, cert: derToPem(der, 'CERTIFICATE') };
 }

@@ -12,22 +12,26 @@ import {
   type IdentityPolicy,
   type TrustDomain,
 } from '../../workload-identity/index.js';
-import { loadCa } from '../ca-directory.js';
 import type { SigningAuthority } from '../issuer.js';
 import { loadDevTokenIssuer } from '../dev-token-issuer.js';
 import { caError } from '../errors.js';
-import { openLedger, openLedgerStore, type Ledger } from '../ledger/index.js';
-import { flushPendingRecords } from '../authority-rotation.js';
+import type { KeyProvider } from '../key-provider.js';
+import { openLedger, openLedgerStore, type Ledger, type LedgerStoreLocation } from '../ledger/index.js';
+import { flushPendingRecords, rememberLedger } from '../authority-rotation.js';
+import { softwareKeyProvider } from '../software-key-provider.js';
+import { LeaderElection, type CaStore, type Leadership } from '../store/index.js';
 import { AgentTracker } from './agent-tracker.js';
 import { CaServer } from './ca-server.js';
 import { BundleConfigMapPublisher } from './bundle-configmaps.js';
-import { DirectoryFollower } from './directory-follower.js';
+import { openCaStore } from './open-ca-store.js';
+import { StoreFollower } from './store-follower.js';
 import { RootAdmin } from './root-admin.js';
 import { DEFAULT_INTERMEDIATE_ROTATE_AT } from './rotation-status.js';
 import type { CaServerConfig } from './config.js';
 
 export interface StartCaServerOptions {
-  readonly dir: string;
+  /** The CA directory (the directory store); absent when the config names store.kubernetes. */
+  readonly dir?: string;
   /** The validated configuration (`{}` for all defaults). */
   readonly config: CaServerConfig;
   /**
@@ -35,6 +39,8 @@ export interface StartCaServerOptions {
    * embedded default, used when the CA starts without a config file.
    */
   readonly devIssuer?: boolean;
+  /** Where CA keys are made and opened. Default: in this process (PEM). */
+  readonly keys?: KeyProvider;
   readonly log: Logger;
   readonly now?: () => Date;
 }
@@ -54,7 +60,7 @@ async function loadKubeConfig(file: string | undefined) {
   return kc;
 }
 
-async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions): Promise<{ mode: TokenMode; authenticator?: Authenticator }> {
+async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions, store: CaStore): Promise<{ mode: TokenMode; authenticator?: Authenticator }> {
   const auth = o.config.authentication;
   const extra = o.config.istioCompat ? ['istio-ca'] : [];
   const now = o.now ? { now: o.now } : {};
@@ -92,7 +98,8 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions): Pro
     };
   }
   if (o.devIssuer) {
-    const dev = await loadDevTokenIssuer(o.dir);
+    if (store.dir === undefined) throw caError('ERR_CONFIG', `config: the dev token issuer lives in a CA directory; ${store.location} has none: configure authentication.jwks or authentication.tokenReview`);
+    const dev = await loadDevTokenIssuer(store.dir);
     return {
       mode: 'dev-issuer',
       authenticator: new JwksAuthenticator({ trustDomain: td, issuer: dev.issuer, audiences: ['castellan', ...extra], jwks: dev.jwks, ...now }),
@@ -102,118 +109,186 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions): Pro
 }
 
 /**
- * Builds and starts a CA server from a CA directory and a configuration: the composition root shared
- * by `castellan ca serve`, the tests and the benchmarks.
+ * Builds and starts a CA server from its store (a CA directory, or Kubernetes) and a configuration: the
+ * composition root shared by `castellan ca serve`, the tests and the benchmarks. Start-up is
+ * all-or-nothing (docs/cli.md, `ca serve`): every dependency is checked and every listener bound before
+ * anything is recorded or reported ready; a failed start publishes no agent report.
  *
  * @example const { server } = await startCaServer({ dir: '.castellan', config: {}, devIssuer: true, log });
  */
-export async function startCaServer(o: StartCaServerOptions): Promise<{ server: CaServer; tokenMode: TokenMode; follower: DirectoryFollower }> {
-  const ca = await loadCa(o.dir);
-  const { mode, authenticator } = await tokenAuthenticator(ca.trustDomain, o);
-  // zod leaves absent keys out, which is what IdentityPolicy's optional fields mean.
-  const policy = (o.config.policy ?? {}) as IdentityPolicy;
-  if (mode === 'dev-issuer') {
-    const host = (o.config.listen ?? '127.0.0.1:15012').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-    const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
-    o.log.warn(
-      { listen: o.config.listen ?? '127.0.0.1:15012' },
-      loopback
-        ? 'no config file: trusting the local dev token issuer (castellan token mint); use a config for a cluster'
-        : 'no config file and a non-loopback listen address: anyone who can read the dev issuer key can obtain any identity from this CA',
-    );
-  }
-  if (mode === 'none') o.log.warn('no token authenticator configured: only renewal by client certificate is possible');
-  // A bad kubeconfig fails the start before anything listens.
-  const cms = o.config.distribution?.configMaps;
-  const configMapsKube = cms?.enabled ? await loadKubeConfig(cms.kubeconfig) : undefined;
+export async function startCaServer(o: StartCaServerOptions): Promise<{ server: CaServer; tokenMode: TokenMode; follower: StoreFollower; store: CaStore; leadership: Leadership }> {
+  const keys = o.keys ?? softwareKeyProvider;
+  const { store, ca, leadership, kubeConfig } = await openCaStore({ ...(o.dir !== undefined ? { dir: o.dir } : {}), config: o.config, keys, log: o.log, loadKubeConfig, ...(o.now ? { now: o.now } : {}) });
   let server: CaServer | undefined;
-  // Checkpoints are signed by the intermediate that issues now (it rotates under the server).
-  const ledger = await startLedger(o, () => server?.activeAuthority ?? ca.active);
+  let ledger: Ledger | undefined;
+  let agents: AgentTracker | undefined;
+  const problems = new Map<string, string>();
   const now = o.now ?? (() => new Date());
   const rotation = o.config.rotation ?? {};
-  const agents = new AgentTracker({
-    dir: o.dir,
-    replicaId: o.config.replicaId ?? hostname(),
-    now,
-    ...(rotation.agentLiveness !== undefined ? { livenessMs: rotation.agentLiveness } : {}),
-    intermediateRotateAt: rotation.intermediateRotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT,
-    log: o.log,
-  });
-  let rootAdmin: RootAdmin;
-  let follower: DirectoryFollower | undefined;
+  const rotateAt = rotation.intermediateRotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT;
   try {
-    // Lifecycle records a crashed `castellan root` left in ca.json go to the ledger before anything else.
-    if (ledger && ca.pendingRecords.length > 0) await flushPendingRecords(o.dir, ledger);
+    const { mode, authenticator } = await tokenAuthenticator(ca.trustDomain, o, store);
+    if (mode === 'none' && !o.config.authentication?.clientCertificateOnly) {
+      // Fail closed: a CA that cannot authenticate a token would report ready and refuse everyone.
+      throw caError(
+        'ERR_CONFIG',
+        'config: no token authenticator: configure authentication.jwks or authentication.tokenReview (or authentication.devIssuer for local development); ' +
+          'to renew by client certificate only, set authentication.clientCertificateOnly: true',
+      );
+    }
+    // zod leaves absent keys out, which is what IdentityPolicy's optional fields mean.
+    const policy = (o.config.policy ?? {}) as IdentityPolicy;
+    if (mode === 'dev-issuer') {
+      const host = (o.config.listen ?? '127.0.0.1:15012').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+      const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
+      o.log.warn(
+        { listen: o.config.listen ?? '127.0.0.1:15012' },
+        loopback
+          ? 'trusting the local dev token issuer (castellan token mint): for development only; use a config with jwks or tokenReview for a cluster'
+          : 'trusting the local dev token issuer on a non-loopback address: anyone who can read the dev issuer key can obtain any identity from this CA',
+      );
+    }
+    if (mode === 'none') o.log.warn('authentication.clientCertificateOnly: no token authenticator; only renewal by client certificate is possible');
+    // A bad kubeconfig fails the start before anything listens.
+    const cms = o.config.distribution?.configMaps;
+    const configMapsKube = cms?.enabled ? (cms.kubeconfig === undefined && kubeConfig ? kubeConfig : await loadKubeConfig(cms.kubeconfig)) : undefined;
+    // Checkpoints are signed by the intermediate that issues now (it rotates under the server).
+    ledger = await startLedger(o, store, ca.ledgerGenesis, () => server?.activeAuthority ?? ca.active);
+    agents = new AgentTracker({
+      reports: store.agentReports,
+      replicaId: o.config.replicaId ?? hostname(),
+      now,
+      ...(rotation.agentLiveness !== undefined ? { livenessMs: rotation.agentLiveness } : {}),
+      ...(rotation.agentWarmup !== undefined ? { warmupMs: rotation.agentWarmup } : {}),
+      intermediateRotateAt: rotateAt,
+      log: o.log,
+    });
+    // Lifecycle records a crashed `castellan root` left in the state go to the ledger before anything else.
+    if (ledger && ca.pendingRecords.length > 0) await flushPendingRecords(store, ledger);
     await agents.start();
-    const c = o.config.ledger ?? {};
-    rootAdmin = new RootAdmin({
-      dir: o.dir,
+    let follower: StoreFollower | undefined;
+    const rootAdmin = new RootAdmin({
+      store,
+      keys,
       // ledger.enabled: false (benchmarks only) records nothing, lifecycle included.
       ledger: ledger ?? { appendLifecycle: async () => undefined },
-      openStore: ledger ? () => openLedgerStore({ ...(c.url ? { databaseUrl: c.url } : { dir: o.dir }), readOnly: true }) : undefined,
+      openStore: ledger ? () => openLedgerStore({ ...ledgerLocation(o, store), readOnly: true }) : undefined,
       now,
-      rotateAt: rotation.intermediateRotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT,
-      beforeAgents: () => agents.flush(),
+      rotateAt,
+      beforeAgents: () => agents!.flush(),
       afterStep: () => follower?.tick() ?? Promise.resolve(),
     });
     server = await CaServer.start({
-    agents,
-    rootAdmin,
-    ca,
-    config: o.config,
-    ...(authenticator ? { tokenAuthenticator: authenticator } : {}),
-    clientCertificateAuthenticator: (bundle) => new ClientCertificateAuthenticator({ trustDomain: ca.trustDomain, bundle, ...(o.now ? { now: o.now } : {}) }),
-    authorize: (caller) => authorizeCaller(policy, caller),
-    log: o.log,
-    ...(o.now ? { now: o.now } : {}),
-    ...(ledger ? { ledger } : {}),
+      agents,
+      rootAdmin,
+      ca,
+      config: o.config,
+      ...(authenticator ? { tokenAuthenticator: authenticator } : {}),
+      clientCertificateAuthenticator: (bundle) => new ClientCertificateAuthenticator({ trustDomain: ca.trustDomain, bundle, ...(o.now ? { now: o.now } : {}) }),
+      authorize: (caller) => authorizeCaller(policy, caller),
+      notes: () => [...problems.values()],
+      log: o.log,
+      ...(o.now ? { now: o.now } : {}),
+      ...(ledger ? { ledger } : {}),
     });
+    const s = server;
+    // The ledger now holds at least the serving certificate's record: remember which ledger this is.
+    if (ledger && ca.ledgerGenesis === undefined) {
+      const genesis = await ledger.genesis();
+      if (genesis) await rememberLedger(store, genesis, now());
+    }
+    agents.serving();
+    follower = new StoreFollower({
+      store,
+      keys,
+      intervalMs: rotation.reloadInterval ?? 2_000,
+      current: () => s.directory,
+      apply: (next) => s.applyDirectory(next),
+      intermediateRotateAt: rotateAt,
+      ...(rotation.intermediateTtl !== undefined ? { intermediateTtlMs: rotation.intermediateTtl } : {}),
+      ...(ledger ? { ledger } : {}),
+      isLeader: () => leadership.isLeader(),
+      onProblem: (p) => (p ? problems.set('store', p) : problems.delete('store')),
+      now,
+      log: o.log,
+    });
+    s.addBackground({ stop: () => store.close() });
+    s.addBackground(leadership);
+    s.addBackground(follower);
+    follower.start();
+    if (leadership instanceof LeaderElection) {
+      leadership.start();
+      // Each replica's report says which replica leads, for `castellan check`; stale reports of gone replicas are removed by the leader.
+      leadership.subscribe((leader) => {
+        if (leader) void store.agentReports.prune(new Date(now().getTime() - 86_400_000)).catch(() => {});
+      });
+    }
+    if (cms?.enabled && configMapsKube) {
+      startPublisherWhileLeader(s, leadership, () =>
+        new BundleConfigMapPublisher({
+          kubeConfig: configMapsKube,
+          bundle: s.trustBundle,
+          ...(cms.excludeNamespaces ? { excludeNamespaces: cms.excludeNamespaces } : {}),
+          ...(cms.resyncInterval !== undefined ? { resyncMs: cms.resyncInterval } : {}),
+          ...(o.now ? { now: o.now } : {}),
+          log: o.log.child({ component: 'bundle-configmaps' }),
+        }),
+      );
+    }
+    return { server: s, tokenMode: mode, follower, store, leadership };
   } catch (err) {
-    await agents.stop().catch(() => {});
-    await ledger?.close().catch(() => {});
+    await server?.shutdown().catch(() => {});
+    await agents?.stop().catch(() => {});
+    if (!server) await ledger?.close().catch(() => {});
+    await store.close().catch(() => {});
     throw err;
   }
-  const s = server;
-  follower = new DirectoryFollower({
-    dir: o.dir,
-    intervalMs: rotation.reloadInterval ?? 2_000,
-    current: () => s.directory,
-    apply: (next) => s.applyDirectory(next),
-    intermediateRotateAt: rotation.intermediateRotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT,
-    ...(rotation.intermediateTtl !== undefined ? { intermediateTtlMs: rotation.intermediateTtl } : {}),
-    ...(ledger ? { ledger } : {}),
-    now,
-    log: o.log,
-  });
-  s.addBackground(follower);
-  follower.start();
-  if (cms?.enabled && configMapsKube) {
-    const publisher = new BundleConfigMapPublisher({
-      kubeConfig: configMapsKube,
-      bundle: s.trustBundle,
-      ...(cms.excludeNamespaces ? { excludeNamespaces: cms.excludeNamespaces } : {}),
-      ...(cms.resyncInterval !== undefined ? { resyncMs: cms.resyncInterval } : {}),
-      ...(o.now ? { now: o.now } : {}),
-      log: o.log.child({ component: 'bundle-configmaps' }),
-    });
-    s.addBackground(publisher);
-    // Never rejects and does not wait for the Kubernetes API: the CA serves meanwhile.
-    void publisher.start();
-  }
-  return { server: s, tokenMode: mode, follower };
 }
 
-/** Opens the configured ledger (DESIGN §7), or none when `ledger.enabled` is false (benchmarks only). */
-async function startLedger(o: StartCaServerOptions, authority: () => SigningAuthority): Promise<Ledger | undefined> {
+/** Runs the bundle ConfigMap publisher on the leader only (a singleton job), starting and stopping it with leadership. */
+function startPublisherWhileLeader(s: CaServer, leadership: Leadership, make: () => BundleConfigMapPublisher): void {
+  let publisher: BundleConfigMapPublisher | undefined;
+  const follow = (leader: boolean) => {
+    if (leader && !publisher) {
+      publisher = make();
+      // Never rejects and does not wait for the Kubernetes API: the CA serves meanwhile.
+      void publisher.start();
+    } else if (!leader && publisher) {
+      void publisher.stop();
+      publisher = undefined;
+    }
+  };
+  const unsubscribe = leadership.subscribe(follow);
+  follow(leadership.isLeader());
+  s.addBackground({
+    stop: async () => {
+      unsubscribe();
+      await publisher?.stop();
+    },
+  });
+}
+
+/** Where the ledger records go: PostgreSQL, a SQLite file, or `<CA dir>/ledger.db`. */
+function ledgerLocation(o: StartCaServerOptions, store: CaStore): LedgerStoreLocation {
+  const c = o.config.ledger ?? {};
+  if (c.url) return { databaseUrl: c.url };
+  if (c.path) return { sqliteFile: c.path };
+  if (store.dir !== undefined) return { dir: store.dir };
+  throw caError('ERR_CONFIG', `config: ${store.location} is not a directory: set ledger.url (PostgreSQL, for several replicas) or ledger.path (SQLite on a persistent volume, one replica)`);
+}
+
+/** Opens the configured ledger (docs/architecture.md §7), or none when `ledger.enabled` is false (benchmarks only). */
+async function startLedger(o: StartCaServerOptions, store: CaStore, genesis: string | undefined, authority: () => SigningAuthority): Promise<Ledger | undefined> {
   const c = o.config.ledger ?? {};
   if (c.enabled === false) {
     o.log.warn('ledger.enabled is false: issuances and refusals are NOT recorded; never run a production CA like this');
     return undefined;
   }
   const ledger = await openLedger({
-    dir: o.dir,
+    ...ledgerLocation(o, store),
+    witness: store.witness,
+    ...(genesis !== undefined ? { genesis } : {}),
     authority,
-    ...(c.url ? { databaseUrl: c.url } : {}),
     ...(c.sqliteSynchronous ? { synchronous: c.sqliteSynchronous } : {}),
     ...(c.checkpointEvery !== undefined ? { checkpointEvery: c.checkpointEvery } : {}),
     ...(c.checkpointInterval !== undefined ? { checkpointIntervalMs: c.checkpointInterval } : {}),

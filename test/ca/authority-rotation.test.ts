@@ -15,7 +15,7 @@ import {
   prepareRoot,
   repairCaDir,
   retireRoot,
-  withCaLock,
+  withDirectoryLock,
   rotateIntermediate,
   verifyLedger,
   type AgentView,
@@ -36,7 +36,7 @@ let authority: CaDirectory;
 
 beforeEach(async () => {
   t = await testCa();
-  dir = t.ca.dir;
+  dir = t.ca.store.dir!;
   authority = t.ca;
   ledger = await openLedger({ dir, authority: () => authority.active });
 });
@@ -60,7 +60,7 @@ async function leafUnder(ca: CaDirectory) {
 
 describe('root rotation: prepare -> activate -> retire', () => {
   it('ok/prepare adds a new root to the bundle with an intermediate under it and one cross-signed by the active root', async () => {
-    const r = await prepareRoot({ dir, ledger });
+    const r = await prepareRoot({ store: dir, ledger });
     authority = r.ca;
     const p = r.ca.prepared!;
     expect(p.state).toBe('prepared');
@@ -81,24 +81,24 @@ describe('root rotation: prepare -> activate -> retire', () => {
   });
 
   it('fail/a second prepare is refused while a root is prepared', async () => {
-    await prepareRoot({ dir, ledger });
-    expect(await failureOf(prepareRoot({ dir, ledger }))).toMatchObject({ code: 'ERR_ROTATION_STATE', message: expect.stringContaining('already prepared') });
+    await prepareRoot({ store: dir, ledger });
+    expect(await failureOf(prepareRoot({ store: dir, ledger }))).toMatchObject({ code: 'ERR_ROTATION_STATE', message: expect.stringContaining('already prepared') });
   });
 
   it('fail/activate is refused while an agent lags or nobody reported agents; --force overrides', async () => {
-    const prepared = (await prepareRoot({ dir, ledger })).ca;
-    const lagging = await failureOf(activateRoot({ dir, ledger }, { agents: agentsServing(1), reissueSpreadSeconds: 10 }));
+    const prepared = (await prepareRoot({ store: dir, ledger })).ca;
+    const lagging = await failureOf(activateRoot({ store: dir, ledger }, { agents: agentsServing(1), reissueSpreadSeconds: 10 }));
     expect(lagging).toMatchObject({ code: 'ERR_ROTATION_GATE', message: expect.stringMatching(/1 live agent\(s\) do not serve bundle 2.*node-a.*serves 1/) });
-    const unknown = await failureOf(activateRoot({ dir, ledger }, { agents: { known: false, why: 'no CA has reported its agents', live: [] }, reissueSpreadSeconds: 10 }));
+    const unknown = await failureOf(activateRoot({ store: dir, ledger }, { agents: { known: false, why: 'no CA has reported its agents', live: [] }, reissueSpreadSeconds: 10 }));
     expect(unknown).toMatchObject({ code: 'ERR_ROTATION_GATE', message: expect.stringContaining('no CA has reported its agents') });
     expect((await loadCa(dir)).active.id).toBe(prepared.active.id);
-    const forced = await activateRoot({ dir, ledger }, { agents: agentsServing(1), reissueSpreadSeconds: 10, force: true });
+    const forced = await activateRoot({ store: dir, ledger }, { agents: agentsServing(1), reissueSpreadSeconds: 10, force: true });
     expect(forced.ca.active.id).toBe(prepared.prepared!.id);
   });
 
   it('ok/activate switches issuance once every live agent serves the new root; the old root stays until retire', async () => {
-    const prepared = (await prepareRoot({ dir, ledger })).ca;
-    const r = await activateRoot({ dir, ledger }, { agents: agentsServing(2), reissueSpreadSeconds: 7 });
+    const prepared = (await prepareRoot({ store: dir, ledger })).ca;
+    const r = await activateRoot({ store: dir, ledger }, { agents: agentsServing(2), reissueSpreadSeconds: 7 });
     authority = r.ca;
     expect(r.ca.active.id).toBe(prepared.prepared!.id);
     expect(r.ca.prepared).toBeUndefined();
@@ -113,12 +113,12 @@ describe('root rotation: prepare -> activate -> retire', () => {
   });
 
   it('fail/retire is refused while leaves of the old root are valid or when the ledger cannot tell; ok once they expired', async () => {
-    await prepareRoot({ dir, ledger });
-    await activateRoot({ dir, ledger }, { agents: agentsServing(2), reissueSpreadSeconds: 5 });
+    await prepareRoot({ store: dir, ledger });
+    await activateRoot({ store: dir, ledger }, { agents: agentsServing(2), reissueSpreadSeconds: 5 });
     const oldKey = t.ca.active.issuer.ski.toString('hex');
     let asked: string[] = [];
     const alive = await failureOf(
-      retireRoot({ dir, ledger }, {
+      retireRoot({ store: dir, ledger }, {
         liveLeaves: async (ids) => {
           asked = ids;
           return { count: 3, lastNotAfter: '2099-01-01T00:00:00.000Z' };
@@ -128,14 +128,14 @@ describe('root rotation: prepare -> activate -> retire', () => {
     expect(asked).toEqual([oldKey]);
     expect(alive).toMatchObject({ code: 'ERR_ROTATION_GATE', message: expect.stringContaining('3 leaf certificate(s) signed under the old root') });
     expect(alive!.message).toContain('2099-01-01T00:00:00.000Z');
-    expect(await failureOf(retireRoot({ dir, ledger }, { liveLeaves: async () => undefined }))).toMatchObject({ code: 'ERR_ROTATION_GATE', message: expect.stringContaining('ledger') });
-    const r = await retireRoot({ dir, ledger }, { liveLeaves: async () => ({ count: 0 }) });
+    expect(await failureOf(retireRoot({ store: dir, ledger }, { liveLeaves: async () => undefined }))).toMatchObject({ code: 'ERR_ROTATION_GATE', message: expect.stringContaining('ledger') });
+    const r = await retireRoot({ store: dir, ledger }, { liveLeaves: async () => ({ count: 0 }) });
     authority = r.ca;
     expect(r.ca.bundle.map((c) => c.serialHex)).toEqual([r.ca.active.root.serialHex]);
     expect(r.ca.reissueSpreadSeconds).toBe(0);
     expect(r.ca.bundleSequence).toBe(4);
     expect(readFileSync(path.join(dir, 'bundle.pem'), 'utf8')).toBe(r.ca.active.root.pem);
-    expect(await failureOf(retireRoot({ dir, ledger }, { liveLeaves: async () => ({ count: 0 }) }))).toMatchObject({ code: 'ERR_ROTATION_STATE' });
+    expect(await failureOf(retireRoot({ store: dir, ledger }, { liveLeaves: async () => ({ count: 0 }) }))).toMatchObject({ code: 'ERR_ROTATION_STATE' });
     expect(await lifecycleEvents(dir)).toEqual(['root-prepared', 'root-activated', 'root-retired']);
     // The ledger's checkpoints were signed by the intermediate active at the time: the chain verifies.
     await ledger.checkpoint();
@@ -150,9 +150,9 @@ describe('root rotation: prepare -> activate -> retire', () => {
   });
 
   it('ok/retire --force drops the old root despite live leaves and records that it was forced', async () => {
-    await prepareRoot({ dir, ledger });
-    await activateRoot({ dir, ledger }, { agents: agentsServing(2), reissueSpreadSeconds: 5 });
-    const r = await retireRoot({ dir, ledger }, { liveLeaves: async () => ({ count: 2, lastNotAfter: '2099-01-01T00:00:00.000Z' }), force: true });
+    await prepareRoot({ store: dir, ledger });
+    await activateRoot({ store: dir, ledger }, { agents: agentsServing(2), reissueSpreadSeconds: 5 });
+    const r = await retireRoot({ store: dir, ledger }, { liveLeaves: async () => ({ count: 2, lastNotAfter: '2099-01-01T00:00:00.000Z' }), force: true });
     expect(r.records[0]).toMatchObject({ event: 'root-retired', details: { forced: true, liveLeaves: 2 } });
     expect(r.ca.bundle).toHaveLength(1);
   });
@@ -161,7 +161,7 @@ describe('root rotation: prepare -> activate -> retire', () => {
 describe('intermediate rotation', () => {
   it('ok/a new intermediate under the same root takes over; the old one stays valid and the roots do not change', async () => {
     const before = await leafUnder(t.ca);
-    const r = await rotateIntermediate({ dir, ledger }, { reason: 'test' });
+    const r = await rotateIntermediate({ store: dir, ledger }, { reason: 'test' });
     authority = r.ca;
     expect(r.ca.active.id).toBe(2);
     expect(r.ca.active.record.rootOf).toBe(1);
@@ -173,10 +173,10 @@ describe('intermediate rotation', () => {
     expect(opensslVerify(t.dir, after.leafPem, after.chainPem).status).toBe(0);
     expect(opensslVerify(t.dir, before.leafPem, before.chainPem).status).toBe(0);
     // A second rotation works from the rotated slot (its root key lives in slot 1).
-    const again = await rotateIntermediate({ dir, ledger }, { reason: 'test', expectIssuerSerial: r.ca.active.issuer.serialHex });
+    const again = await rotateIntermediate({ store: dir, ledger }, { reason: 'test', expectIssuerSerial: r.ca.active.issuer.serialHex });
     expect(again.ca.active.record.rootOf).toBe(1);
     // A replica that decided on the old intermediate finds the work done.
-    const late = await failureOf(rotateIntermediate({ dir, ledger }, { reason: 'test', expectIssuerSerial: r.ca.active.issuer.serialHex }));
+    const late = await failureOf(rotateIntermediate({ store: dir, ledger }, { reason: 'test', expectIssuerSerial: r.ca.active.issuer.serialHex }));
     expect(late).toMatchObject({ code: 'ERR_ROTATION_STATE', message: expect.stringContaining('already done') });
   });
 });
@@ -186,14 +186,14 @@ describe('crash safety', () => {
     mkdirSync(authorityDir(dir, 2), { recursive: true });
     writeFileSync(path.join(authorityDir(dir, 2), AUTHORITY_FILES.caCert), 'half-written');
     mkdirSync(`${authorityDir(dir, 3)}.partial`, { recursive: true });
-    const r = await prepareRoot({ dir, ledger });
+    const r = await prepareRoot({ store: dir, ledger });
     expect(r.ca.prepared!.id).toBe(2);
     expect(existsSync(`${authorityDir(dir, 3)}.partial`)).toBe(false);
   });
 
   it('ok/records committed with the state but not in the ledger (ledger down) stay pending and are written later, once', async () => {
     const down = { appendLifecycle: async () => Promise.reject(new Error('database is down')) };
-    const r = await prepareRoot({ dir, ledger: down });
+    const r = await prepareRoot({ store: dir, ledger: down });
     expect(r.ledgerError?.message).toContain('database is down');
     expect((await loadCa(dir)).pendingRecords.map((p) => p.event)).toEqual(['root-prepared']);
     expect(await flushPendingRecords(dir, ledger)).toBe(1);
@@ -203,7 +203,7 @@ describe('crash safety', () => {
   });
 
   it('ok/repair keeps what it did not write and finishes a committed folder rename that did not reach the disk', async () => {
-    const r = await prepareRoot({ dir, ledger });
+    const r = await prepareRoot({ store: dir, ledger });
     const id = r.ca.prepared!.id;
     mkdirSync(path.join(dir, 'authorities', '1.bak'));
     // As after a power loss: ca.json names slot 2, the disk still has 2.partial.
@@ -220,7 +220,7 @@ describe('crash safety', () => {
     let most = 0;
     await Promise.all(
       Array.from({ length: 20 }, () =>
-        withCaLock(dir, async () => {
+        withDirectoryLock(dir, async () => {
           most = Math.max(most, ++holders);
           await new Promise((r) => setTimeout(r, 2));
           holders--;
@@ -232,7 +232,7 @@ describe('crash safety', () => {
   });
 
   it('ok/concurrent transitions are serialized by the directory lock: exactly one prepare wins', async () => {
-    const results = await Promise.allSettled([prepareRoot({ dir, ledger }), prepareRoot({ dir, ledger })]);
+    const results = await Promise.allSettled([prepareRoot({ store: dir, ledger }), prepareRoot({ store: dir, ledger })]);
     expect(results.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
     const failed = results.find((x) => x.status === 'rejected') as PromiseRejectedResult;
     expect(failed.reason).toMatchObject({ code: 'ERR_ROTATION_STATE' });

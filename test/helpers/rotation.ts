@@ -1,11 +1,12 @@
-import { AgentTracker, openLedgerStore } from '../../ca/index.js';
+import { AgentTracker, directoryStore, openLedgerStore } from '../../ca/index.js';
 import { memoryLog } from './ca-server.js';
 
 export const AGENT_IDENTITY = 'spiffe://cluster.local/ns/castellan-system/sa/castellan-agent';
 
 /** What a running CA replica publishes about an agent serving bundle `sequence`: written by the real tracker. */
 export async function reportAgent(dir: string, sequence: number, agentId = 'node-a'): Promise<void> {
-  const tracker = new AgentTracker({ dir, replicaId: 'ca-0', now: () => new Date(), log: memoryLog().log });
+  const tracker = new AgentTracker({ reports: directoryStore(dir).agentReports, replicaId: 'ca-0', now: () => new Date(), log: memoryLog().log });
+  tracker.serving();
   tracker.report({ agentId, identity: AGENT_IDENTITY, sequence, peer: 'ipv4:10.0.0.7:5000' });
   await tracker.flush();
   await tracker.stop();

@@ -78,10 +78,10 @@ describe.each(backends)('$name ledger', (backend) => {
   async function fixture() {
     const t = await testCa();
     cleanups.push(t.cleanup);
-    const b = await backend.open(t.ca.dir);
+    const b = await backend.open(t.ca.store.dir!);
     cleanups.push(b.cleanup);
     let clock = T0;
-    const ledger = await openLedger({ ...b.location, dir: t.ca.dir, authority: () => t.ca.active, checkpointEvery: 4, checkpointIntervalMs: 0, now: () => new Date((clock += 1000)) });
+    const ledger = await openLedger({ ...b.location, dir: t.ca.store.dir!, authority: () => t.ca.active, checkpointEvery: 4, checkpointIntervalMs: 0, now: () => new Date((clock += 1000)) });
     for (let i = 0; i < 10; i++) {
       await ledger.append({ type: 'issuance', outcome: 'issued', api: 'istio', spiffeId: `spiffe://cluster.local/ns/default/sa/sa-${i}`, namespace: 'default', serial: `0a${i}` });
     }
@@ -90,7 +90,7 @@ describe.each(backends)('$name ledger', (backend) => {
     cleanups.push(() => store.close());
     const roots = t.ca.bundle.map((c) => new X509Certificate(c.der));
     const verify = async (o: { witness?: boolean } = {}) => {
-      const head = o.witness === false ? undefined : await readLedgerHead(ledgerHeadPath(t.ca.dir));
+      const head = o.witness === false ? undefined : await readLedgerHead(ledgerHeadPath(t.ca.store.dir!));
       return verifyLedger(store, { roots, ...(head ? { head } : {}) });
     };
     return { ...t, ...b, store, verify };
@@ -169,7 +169,7 @@ describe.each(backends)('$name ledger', (backend) => {
 
   tested('fail/truncated under running writers (checkpoints included): appends fail ERR_LEDGER_BROKEN, nothing is chained, verify fails, reopening refuses', async () => {
     const f = await fixture(); // closed: 13 records, witness = checkpoint 13
-    const open = () => openLedger({ ...f.location, dir: f.ca.dir, authority: () => f.ca.active, checkpointEvery: 4, checkpointIntervalMs: 0 });
+    const open = () => openLedger({ ...f.location, dir: f.ca.store.dir!, authority: () => f.ca.active, checkpointEvery: 4, checkpointIntervalMs: 0 });
     const a = await open();
     expect((await a.append({ type: 'lifecycle', event: 'before' })).seq).toBe(14); // a's own anchor: record 14
     const b = await open(); // b has committed nothing: its anchor is the witness (checkpoint 13)
@@ -189,7 +189,7 @@ describe.each(backends)('$name ledger', (backend) => {
 
   tested('fail/a record rewritten under a running writer (same length) is caught by its anchor', async () => {
     const f = await fixture();
-    const a = await openLedger({ ...f.location, dir: f.ca.dir, authority: () => f.ca.active, checkpointEvery: 100, checkpointIntervalMs: 0 });
+    const a = await openLedger({ ...f.location, dir: f.ca.store.dir!, authority: () => f.ca.active, checkpointEvery: 100, checkpointIntervalMs: 0 });
     const r = await a.append({ type: 'lifecycle', event: 'mine' });
     await f.raw.run(`UPDATE {T} SET hash = '${'e'.repeat(64)}' WHERE seq = ${r.seq}`);
     expect(await asyncCodeOf(a.append({ type: 'lifecycle', event: 'next' }))).toBe('ERR_LEDGER_BROKEN');
@@ -198,7 +198,7 @@ describe.each(backends)('$name ledger', (backend) => {
 
   tested('fail/NUL or a lone surrogate in a field is refused alone (ERR_LEDGER_RECORD); the rest of the batch is written and verifies', async () => {
     const f = await fixture();
-    const a = await openLedger({ ...f.location, dir: f.ca.dir, authority: () => f.ca.active, checkpointEvery: 100, checkpointIntervalMs: 0 });
+    const a = await openLedger({ ...f.location, dir: f.ca.store.dir!, authority: () => f.ca.active, checkpointEvery: 100, checkpointIntervalMs: 0 });
     const results = await Promise.allSettled([
       a.append({ type: 'refusal', outcome: 'refused', reason: 'ERR_X', peer: 'ok-1' }),
       a.append({ type: 'refusal', outcome: 'refused', reason: 'ERR_X', peer: 'nul\u0000' }),
@@ -213,7 +213,7 @@ describe.each(backends)('$name ledger', (backend) => {
   tested('fail/the pending queue is capped: appends beyond it fail ERR_LEDGER_UNAVAILABLE at once', async () => {
     const t = await testCa();
     cleanups.push(t.cleanup);
-    const b = await backend.open(t.ca.dir);
+    const b = await backend.open(t.ca.store.dir!);
     cleanups.push(b.cleanup);
     const store = await openLedgerStore(b.location);
     let release!: () => void;
@@ -233,12 +233,12 @@ describe.each(backends)('$name ledger', (backend) => {
   tested('fail/no checkpoint is signed by an intermediate outside its validity (skipped, counted, logged)', async () => {
     const t = await testCa();
     cleanups.push(t.cleanup);
-    const b = await backend.open(t.ca.dir);
+    const b = await backend.open(t.ca.store.dir!);
     cleanups.push(b.cleanup);
     const { log, lines } = memoryLog();
     const notAfter = t.ca.active.issuer.notAfter.getTime();
     let clock = notAfter - 2000;
-    const ledger = await openLedger({ ...b.location, dir: t.ca.dir, authority: () => t.ca.active, checkpointEvery: 2, checkpointIntervalMs: 0, now: () => new Date(clock), log });
+    const ledger = await openLedger({ ...b.location, dir: t.ca.store.dir!, authority: () => t.ca.active, checkpointEvery: 2, checkpointIntervalMs: 0, now: () => new Date(clock), log });
     await ledger.append({ type: 'lifecycle', event: 'valid-1' });
     await ledger.append({ type: 'lifecycle', event: 'valid-2' }); // checkpoint 3, inside the validity
     clock = notAfter + 1000; // the intermediate expired
@@ -251,13 +251,13 @@ describe.each(backends)('$name ledger', (backend) => {
     cleanups.push(() => store.close());
     const all = await store.scan(0, 100);
     expect(all.filter((r) => r.type === 'checkpoint').map((r) => r.seq)).toEqual([3]);
-    const head = await readLedgerHead(ledgerHeadPath(t.ca.dir));
+    const head = await readLedgerHead(ledgerHeadPath(t.ca.store.dir!));
     expect(await verifyLedger(store, { roots: t.ca.bundle.map((c) => new X509Certificate(c.der)), ...(head ? { head } : {}) })).toMatchObject({ ok: true, unprotected: 3 });
   });
 
   tested('fail/checkpoints re-signed by a sibling intermediate under the same root are forged when the signers are given', async () => {
     const f = await fixture();
-    const rootKey = await readPrivateKeyFile(path.join(f.ca.dir, 'authorities', '1', 'root-key.pem'));
+    const rootKey = await readPrivateKeyFile(path.join(f.ca.store.dir!, 'authorities', '1', 'root-key.pem'));
     const root = f.ca.active.parents[f.ca.active.parents.length - 1]!;
     const sibKey = generateKey('ec-p256').privateKey;
     const sibDer = createIntermediateCertificate({
@@ -312,7 +312,7 @@ describe.each(backends)('$name ledger', (backend) => {
   tested('ok/concurrent appends share one commit and get consecutive sequence numbers', async () => {
     const t = await testCa();
     cleanups.push(t.cleanup);
-    const b = await backend.open(t.ca.dir);
+    const b = await backend.open(t.ca.store.dir!);
     cleanups.push(b.cleanup);
     const store = await openLedgerStore(b.location);
     let commits = 0;
@@ -330,7 +330,7 @@ describe('several writers on one SQLite file (ca serve and ca mint)', () => {
   it('ok/interleaved batches of two processes-worth of writers re-chain on conflict and keep one valid chain', async () => {
     const t = await testCa();
     try {
-      const open = (synchronous: 'full' | 'normal') => openLedger({ dir: t.ca.dir, synchronous, authority: () => t.ca.active, checkpointEvery: 7, checkpointIntervalMs: 0 });
+      const open = (synchronous: 'full' | 'normal') => openLedger({ dir: t.ca.store.dir!, synchronous, authority: () => t.ca.active, checkpointEvery: 7, checkpointIntervalMs: 0 });
       const a = await open('full');
       const b = await open('normal');
       // Count the batches that found another writer's records on the tail they expected (the re-chain path).
@@ -361,7 +361,7 @@ describe('several writers on one SQLite file (ca serve and ca mint)', () => {
       expect(conflicts.n).toBeGreaterThan(0);
       await a.close();
       await b.close();
-      const store = await openLedgerStore({ dir: t.ca.dir, readOnly: true });
+      const store = await openLedgerStore({ dir: t.ca.store.dir!, readOnly: true });
       try {
         const report = await verifyLedger(store, { roots: t.ca.bundle.map((c) => new X509Certificate(c.der)) });
         expect(report).toMatchObject({ ok: true, unprotected: 0 });
@@ -401,7 +401,7 @@ describe('ledger write failures', () => {
   it('ok/close() commits what was appended before it, refuses appends after it, and the SQLite writer thread is not restarted', async () => {
     const t = await testCa();
     try {
-      const store = await openLedgerStore({ dir: t.ca.dir });
+      const store = await openLedgerStore({ dir: t.ca.store.dir! });
       const ledger = new Ledger({ store, signer: () => checkpointSignerFor(t.ca.active), checkpointIntervalMs: 0 });
       const before = Array.from({ length: 5 }, (_, i) => ledger.append({ type: 'lifecycle', event: `b${i}` }));
       const closing = ledger.close();
@@ -411,7 +411,7 @@ describe('ledger write failures', () => {
       expect(await during).toBe('ERR_LEDGER_UNAVAILABLE');
       // The store is closed: a late batch fails instead of starting a new writer thread.
       expect(await asyncCodeOf(store.appendBatch(() => [chainRecord({ type: 'lifecycle', time: new Date().toISOString(), event: 'late' }, { seq: 6, hash: GENESIS_HASH })]))).toBe('ERR_LEDGER_UNAVAILABLE');
-      const ro = await openLedgerStore({ dir: t.ca.dir, readOnly: true });
+      const ro = await openLedgerStore({ dir: t.ca.store.dir!, readOnly: true });
       try {
         expect((await ro.scan(0, 100)).map((r) => r.event)).toEqual(['b0', 'b1', 'b2', 'b3', 'b4', 'checkpoint']);
       } finally {
@@ -427,7 +427,7 @@ describe('ledger write failures', () => {
     try {
       const { log, lines } = memoryLog();
       let fail = false;
-      const store = await openLedgerStore({ dir: t.ca.dir });
+      const store = await openLedgerStore({ dir: t.ca.store.dir! });
       const flaky: LedgerStore = { ...store, appendBatch: (build, anchors) => (fail ? Promise.reject(new CastellanError('ERR_LEDGER_UNAVAILABLE', 'ledger: disk full')) : store.appendBatch(build, anchors)) };
       const ledger = new Ledger({ store: flaky, signer: () => checkpointSignerFor(t.ca.active), checkpointIntervalMs: 0, log });
       await ledger.append({ type: 'lifecycle', event: 'x' });
@@ -506,7 +506,7 @@ describe.skipIf(!pgTestUrl)('PostgreSQL writers and the server default isolation
       const name = new URL(db.url).pathname.slice(1);
       await rawLedgerSql({ url: db.url }).run(`ALTER DATABASE ${name} SET default_transaction_isolation = 'repeatable read'`);
       expect(await rawLedgerSql({ url: db.url }).rows('SHOW default_transaction_isolation')).toEqual([{ default_transaction_isolation: 'repeatable read' }]);
-      const open = () => openLedger({ dir: t.ca.dir, databaseUrl: db.url, authority: () => t.ca.active, checkpointEvery: 1000, checkpointIntervalMs: 0 });
+      const open = () => openLedger({ dir: t.ca.store.dir!, databaseUrl: db.url, authority: () => t.ca.active, checkpointEvery: 1000, checkpointIntervalMs: 0 });
       const a = await open();
       const b = await open();
       const all: Promise<LedgerRecord>[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it, afterEach } from 'vitest';
-import { AgentTracker, readAgentReports } from '../../../ca/index.js';
+import { AgentTracker, directoryStore, readAgentReports } from '../../../ca/index.js';
 import { memoryLog } from '../../helpers/ca-server.js';
 import { tempDir } from '../../helpers/test-ca.js';
 
@@ -8,7 +8,9 @@ let t: ReturnType<typeof tempDir>;
 afterEach(() => t.cleanup());
 
 function tracker(dir: string, replicaId: string, now: () => Date) {
-  return new AgentTracker({ dir, replicaId, now, log: memoryLog().log });
+  const t = new AgentTracker({ reports: directoryStore(dir).agentReports, replicaId, now, log: memoryLog().log });
+  t.serving();
+  return t;
 }
 
 describe('agent reports across CA replicas', () => {

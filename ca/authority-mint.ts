@@ -1,0 +1,113 @@
+import type { TrustDomain } from '../workload-identity/index.js';
+import { createIntermediateCertificate, createRootCertificate } from './authority-profile.js';
+import { certificateInfo, type CertificateInfo } from './certificate-info.js';
+import type { KeyProvider } from './key-provider.js';
+import type { KeyType } from './key-type.js';
+import type { Signer } from './signer.js';
+import type { StoredAuthority } from './store/index.js';
+
+const YEAR_MS = 365 * 86_400_000;
+/** Default lifetimes (docs/architecture.md §3). */
+export const DEFAULT_ROOT_TTL_MS = 10 * YEAR_MS;
+export const DEFAULT_INTERMEDIATE_TTL_MS = YEAR_MS;
+
+/** A new authority slot, ready for a store to commit. */
+export interface MintedAuthority {
+  readonly stored: StoredAuthority;
+  readonly root: CertificateInfo;
+  readonly issuer: CertificateInfo;
+  readonly crossSigned?: CertificateInfo;
+}
+
+/** A root certificate with the signer of its key: what signs an intermediate under it. */
+export interface IssuingRoot {
+  readonly root: CertificateInfo;
+  readonly signer: Signer;
+}
+
+/**
+ * The one path that makes authorities (`ca init`, `root prepare`, a CA creating its own state in
+ * Kubernetes): a new root and an intermediate under it, and optionally the same intermediate (subject
+ * and key) cross-signed by the root active until now, so that a peer trusting only the old root can
+ * still validate leaves of the new intermediate when the cross-signed certificate is sent with them.
+ *
+ * @example const a = await mintRootAuthority({ trustDomain, generation: 1, keys: softwareKeyProvider, keyType: 'ec-p256', now: new Date() });
+ */
+export async function mintRootAuthority(o: {
+  readonly trustDomain: TrustDomain;
+  /** The slot id: `Castellan Root CA <n>`, `Castellan Intermediate <n>`. */
+  readonly generation: number;
+  readonly keys: KeyProvider;
+  readonly keyType: KeyType;
+  readonly now: Date;
+  readonly rootTtlMs?: number;
+  readonly intermediateTtlMs?: number;
+  readonly crossSignBy?: IssuingRoot;
+}): Promise<MintedAuthority> {
+  const rootKey = await o.keys.generate(o.keyType, `castellan-root-${o.generation}`);
+  const root = certificateInfo(
+    createRootCertificate({ trustDomain: o.trustDomain, generation: o.generation, signer: rootKey.signer, now: o.now, ttlMs: o.rootTtlMs ?? DEFAULT_ROOT_TTL_MS }),
+  );
+  const caKey = await o.keys.generate(o.keyType, `castellan-ca-${o.generation}`);
+  const ttlMs = o.intermediateTtlMs ?? DEFAULT_INTERMEDIATE_TTL_MS;
+  const under = (r: IssuingRoot) =>
+    certificateInfo(
+      createIntermediateCertificate({
+        trustDomain: o.trustDomain,
+        generation: o.generation,
+        spki: caKey.signer.spki,
+        issuer: { subject: r.root.subject, ski: r.root.ski, notAfter: r.root.notAfter, signer: r.signer },
+        now: o.now,
+        ttlMs,
+      }),
+    );
+  const issuer = under({ root, signer: rootKey.signer });
+  const crossSigned = o.crossSignBy ? under(o.crossSignBy) : undefined;
+  return {
+    root,
+    issuer,
+    ...(crossSigned ? { crossSigned } : {}),
+    stored: {
+      rootCertPem: root.pem,
+      caCertPem: issuer.pem,
+      certChainPem: issuer.pem + root.pem,
+      ...(crossSigned ? { crossCertPem: crossSigned.pem } : {}),
+      rootKey: rootKey.material,
+      caKey: caKey.material,
+    },
+  };
+}
+
+/**
+ * A new intermediate under an existing root (automatic intermediate rotation, docs/architecture.md §6):
+ * the slot holds no root key; it names the root's slot (`rootOf`) instead.
+ *
+ * @example const a = await mintIntermediate({ trustDomain, generation: 3, keys, keyType, now, ttlMs, under: { root, signer } });
+ */
+export async function mintIntermediate(o: {
+  readonly trustDomain: TrustDomain;
+  readonly generation: number;
+  readonly keys: KeyProvider;
+  readonly keyType: KeyType;
+  readonly now: Date;
+  readonly ttlMs: number;
+  readonly under: IssuingRoot;
+}): Promise<MintedAuthority> {
+  const caKey = await o.keys.generate(o.keyType, `castellan-ca-${o.generation}`);
+  const r = o.under;
+  const issuer = certificateInfo(
+    createIntermediateCertificate({
+      trustDomain: o.trustDomain,
+      generation: o.generation,
+      spki: caKey.signer.spki,
+      issuer: { subject: r.root.subject, ski: r.root.ski, notAfter: r.root.notAfter, signer: r.signer },
+      now: o.now,
+      ttlMs: o.ttlMs,
+    }),
+  );
+  return {
+    root: r.root,
+    issuer,
+    stored: { rootCertPem: r.root.pem, caCertPem: issuer.pem, certChainPem: issuer.pem + r.root.pem, caKey: caKey.material },
+  };
+}

@@ -1,0 +1,142 @@
+import { hostname } from 'node:os';
+import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { TrustDomain } from '../../workload-identity/index.js';
+import { checkCacerts, importCacerts, initCa } from '../create-ca.js';
+import { caError } from '../errors.js';
+import type { KeyProvider } from '../key-provider.js';
+import { parseKeyType } from '../key-type.js';
+import { loadCa, type CaDirectory } from '../load-ca.js';
+import { alwaysLeader, directoryStore, kubernetesStore, LeaderElection, podNamespace, type CaStore, type Leadership } from '../store/index.js';
+import { apiStatus, callOptions, describeApiError, kubeModule, rbacHint } from '../store/kube-api.js';
+import type { CaServerConfig } from './config.js';
+
+/** The default namespace of a CA outside a pod. */
+const DEFAULT_NAMESPACE = 'castellan-system';
+
+export interface OpenedCaStore {
+  readonly store: CaStore;
+  readonly ca: CaDirectory;
+  readonly leadership: Leadership;
+  /** A loaded kubeconfig when the store is Kubernetes (the bundle publisher reuses it). */
+  readonly kubeConfig?: KubeConfig;
+}
+
+/**
+ * The store the configuration names (docs/kubernetes.md): the CA directory `dir`, or Kubernetes. A
+ * Kubernetes store that holds no CA yet is created here — from the `cacerts` Secret when one is named
+ * and exists, else a new root and intermediate for `trustDomain`; two replicas racing to create it
+ * both end up loading the one that was created first (the create is refused for the second).
+ *
+ * @example const { store, ca, leadership } = await openCaStore({ dir: '/var/lib/castellan', config, keys, log, loadKubeConfig });
+ */
+export async function openCaStore(o: {
+  readonly dir?: string;
+  readonly config: CaServerConfig;
+  readonly keys: KeyProvider;
+  readonly log: Logger;
+  readonly loadKubeConfig: (file: string | undefined) => Promise<KubeConfig>;
+  readonly now?: () => Date;
+}): Promise<OpenedCaStore> {
+  const k = o.config.store?.kubernetes;
+  if (!k) {
+    if (o.dir === undefined) throw caError('ERR_CONFIG', 'ca serve: give the CA directory (--dir or CASTELLAN_DIR), or configure store.kubernetes');
+    const store = directoryStore(o.dir, o.config.rotation?.reloadInterval !== undefined ? { pollMs: o.config.rotation.reloadInterval } : {});
+    const ca = await loadCa(store, o.keys);
+    checkTrustDomain(o.config, ca);
+    return { store, ca, leadership: alwaysLeader };
+  }
+  if (o.dir !== undefined) throw caError('ERR_CONFIG', 'ca serve: --dir and store.kubernetes exclude each other: the CA state is either in a directory or in Kubernetes');
+  const kubeConfig = await o.loadKubeConfig(k.kubeconfig);
+  const namespace = k.namespace ?? o.config.namespace ?? (await podNamespace()) ?? DEFAULT_NAMESPACE;
+  const store = kubernetesStore({ kubeConfig, namespace, ...(k.secretName ? { secretName: k.secretName } : {}) });
+  let ca: CaDirectory | undefined;
+  for (let attempt = 0; attempt < 3 && !ca; attempt++) {
+    if (await store.read()) {
+      ca = await loadCa(store, o.keys);
+      break;
+    }
+    try {
+      ca = await createInKubernetes(store, kubeConfig, namespace, o);
+    } catch (err) {
+      // Another replica created it between our read and our create: load theirs.
+      if ((err as { code?: string }).code !== 'ERR_STORE_CONFLICT') throw err;
+    }
+  }
+  if (!ca) throw caError('ERR_STORE_UNAVAILABLE', `ca: ${store.location} could not be created or read; check the API server and the CA's RBAC`);
+  checkTrustDomain(o.config, ca);
+  const leadership = new LeaderElection({
+    kubeConfig,
+    namespace,
+    identity: o.config.replicaId ?? hostname(),
+    ...(k.leaseName ? { leaseName: k.leaseName } : {}),
+    ...(k.leaseDuration !== undefined ? { leaseDurationMs: k.leaseDuration, renewDeadlineMs: Math.round(k.leaseDuration * 0.66) } : {}),
+    ...(o.now ? { now: o.now } : {}),
+    log: o.log.child({ component: 'leader-election' }),
+  });
+  return { store, ca, leadership, kubeConfig };
+}
+
+async function createInKubernetes(store: CaStore, kubeConfig: KubeConfig, namespace: string, o: Parameters<typeof openCaStore>[0]): Promise<CaDirectory> {
+  const k = o.config.store!.kubernetes!;
+  const now = o.now?.() ?? new Date();
+  const given = o.config.trustDomain !== undefined ? TrustDomain.of(o.config.trustDomain) : undefined;
+  if (k.cacertsSecretName) {
+    const material = await readCacertsSecret(kubeConfig, namespace, k.cacertsSecretName);
+    if (material) {
+      checkCacerts(material, given, now);
+      o.log.info({ store: store.location, from: material.source }, 'ca store: importing the cacerts Secret (plugged-in CA)');
+      return importCacerts({ store, material, ...(given ? { trustDomain: given } : {}), now });
+    }
+    o.log.info({ secret: `${namespace}/${k.cacertsSecretName}` }, 'ca store: no cacerts Secret; creating a new root');
+  }
+  if (!given) {
+    throw caError('ERR_CONFIG', `config: trustDomain is required: ${store.location} holds no CA yet and the CA must create one (or give store.kubernetes.cacertsSecretName)`);
+  }
+  o.log.info({ store: store.location, trustDomain: given.name }, 'ca store: empty; creating a new root and intermediate');
+  return initCa({
+    store,
+    trustDomain: given,
+    keys: o.keys,
+    keyType: parseKeyType(k.keyType ?? 'ec-p256'),
+    ...(k.rootTtl !== undefined ? { rootTtlMs: k.rootTtl } : {}),
+    ...(k.intermediateTtl !== undefined ? { intermediateTtlMs: k.intermediateTtl } : {}),
+    now,
+  });
+}
+
+/** Istio's plug-in CA Secret (keys ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem); undefined when absent. */
+async function readCacertsSecret(kubeConfig: KubeConfig, namespace: string, name: string) {
+  const k8s = await kubeModule();
+  const api: CoreV1Api = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  let secret;
+  try {
+    secret = await api.readNamespacedSecret({ name, namespace }, callOptions(k8s, new AbortController().signal, 10_000));
+  } catch (err) {
+    if (apiStatus(k8s, err) === 404) return undefined;
+    throw caError('ERR_STORE_UNAVAILABLE', `cacerts: cannot read secret ${namespace}/${name}: ${describeApiError(k8s, err)}${rbacHint(apiStatus(k8s, err), 'get', 'secrets', namespace, name)}`, {
+      cause: err,
+    });
+  }
+  const text = (key: string) => {
+    const v = secret.data?.[key];
+    if (v === undefined) throw caError('ERR_CACERTS', `cacerts: secret ${namespace}/${name} has no key ${key} (want ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem)`);
+    return Buffer.from(v, 'base64').toString('utf8');
+  };
+  return {
+    caCertPem: text('ca-cert.pem'),
+    caKeyPem: text('ca-key.pem'),
+    certChainPem: text('cert-chain.pem'),
+    rootCertPem: text('root-cert.pem'),
+    source: `secret ${namespace}/${name}`,
+  };
+}
+
+function checkTrustDomain(config: CaServerConfig, ca: CaDirectory): void {
+  if (config.trustDomain !== undefined && config.trustDomain !== ca.trustDomain.name) {
+    throw caError(
+      'ERR_CONFIG',
+      `config: trustDomain is ${config.trustDomain}, but the CA in ${ca.store.location} is for ${ca.trustDomain.name}; a CA's trust domain never changes (fix the config, or point it at another store)`,
+    );
+  }
+}
