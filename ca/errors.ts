@@ -34,6 +34,14 @@ export type CaErrorCode =
   // Certificates given to the CLI (cert inspect)
   | 'ERR_CERT_FILE'
   | 'ERR_CERT_CHECK_FAILED'
+  // Key providers (docs/pkcs11.md): stored material and the PKCS#11 token (operator's fault)
+  | 'ERR_KEY_MATERIAL'
+  | 'ERR_PKCS11_MODULE'
+  | 'ERR_PKCS11_TOKEN'
+  | 'ERR_PKCS11_PIN'
+  | 'ERR_PKCS11_KEY_NOT_FOUND'
+  | 'ERR_PKCS11_KEY_POLICY'
+  | 'ERR_PKCS11'
   // Server (RESOURCE_EXHAUSTED / UNAVAILABLE)
   | 'ERR_RATE_LIMITED'
   | 'ERR_NOT_READY'

@@ -4,6 +4,10 @@ export { parseDuration, formatDuration } from './duration.js';
 export { KEY_TYPES, generateKey, keyTypeOf, parseKeyType, type KeyType } from './key-type.js';
 export { signatureAlgorithmFor, type SignatureAlgorithm } from './signature-algorithm.js';
 export { keyId, keyObjectSigner, type Signer } from './signer.js';
+export type { KeyMaterial, KeyProvider } from './key-provider.js';
+export { softwareKeyProvider } from './software-key-provider.js';
+export { openPkcs11KeyProvider, Pkcs11KeyProvider, type Pkcs11ProviderOptions } from './pkcs11-key-provider.js';
+export { formatPkcs11KeyUri, parsePkcs11KeyUri, type Pkcs11KeyUri } from './pkcs11/uri.js';
 export { readPrivateKeyFile, writeFileAtomic, writePrivateKeyFile } from './key-files.js';
 export { derToPem, pemBlocks } from './pem.js';
 export { certificateInfo, certificatesFromPem, type CertificateInfo } from './certificate-info.js';
@@ -20,8 +24,6 @@ export {
   type SigningAuthority,
 } from './issuer.js';
 export { BUNDLE_FILE, STATE_FILE, type AuthorityRecord, type AuthorityState, type CaStateFile, type PendingRecord } from './ca-state.js';
-export type { KeyMaterial, KeyProvider } from './key-provider.js';
-export { softwareKeyProvider } from './software-key-provider.js';
 export { bundleOf } from './bundle-roots.js';
 export { DEFAULT_INTERMEDIATE_TTL_MS, DEFAULT_ROOT_TTL_MS, mintIntermediate, mintRootAuthority, type IssuingRoot, type MintedAuthority } from './authority-mint.js';
 export { bundlePem, loadCa, loadSnapshot, rootSignerOf, spiffeTrustDomainOf, storeOf, type CaDirectory, type CaStoreRef, type LoadedAuthority } from './load-ca.js';
