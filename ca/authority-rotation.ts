@@ -7,7 +7,6 @@ import { keyTypeOf, type KeyType } from './key-type.js';
 import type { KeyProvider } from './key-provider.js';
 import { bundlePemOf } from './bundle-roots.js';
 import { loadCa, loadSnapshot, rootSignerOf, storeOf, type CaDirectory, type CaStoreRef, type LoadedAuthority } from './load-ca.js';
-import { softwareKeyProvider } from './software-key-provider.js';
 import type { CaStore, StoredAuthority, StoreSnapshot } from './store/index.js';
 
 
@@ -370,7 +369,7 @@ function bundleAfter(store: CaStore, snap: StoreSnapshot, state: CaStateFile, ad
 async function transition(ctx: RotationContext, change: (state: CaStateFile, ca: CaDirectory, now: Date) => Promise<Change>): Promise<RotationResult> {
   const now = ctx.now ?? new Date();
   const store = storeOf(ctx.store);
-  const keys = ctx.keys ?? softwareKeyProvider;
+  const keys = ctx.keys;
   const record = await store.exclusive(async () => {
     await store.repair();
     for (let attempt = 1; ; attempt++) {

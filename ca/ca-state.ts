@@ -45,6 +45,8 @@ export interface CaStateFile {
    * next start (docs/ledger.md): the hash of its first record.
    */
   ledger?: { genesis: string; since: string };
+  /** Where the CA keys are made and kept when not in the state itself (docs/pkcs11.md); never a PIN. */
+  keys?: { pkcs11?: { module: string; token?: string; slot?: number } };
 }
 
 export const STATE_FILE = 'ca.json';
@@ -84,6 +86,10 @@ export function parseCaState(text: string, where: string): CaStateFile {
   }
   if (state.ledger !== undefined && (typeof state.ledger?.genesis !== 'string' || !/^[0-9a-f]{64}$/.test(state.ledger.genesis))) {
     throw caError('ERR_CA_DIR', `ca: ${where} has an invalid ledger entry`);
+  }
+  const p = state.keys?.pkcs11;
+  if (state.keys !== undefined && (typeof state.keys !== 'object' || (p !== undefined && (typeof p.module !== 'string' || (p.token === undefined && p.slot === undefined))))) {
+    throw caError('ERR_CA_DIR', `ca: ${where} has an invalid keys entry (want keys.pkcs11 with module and token or slot)`);
   }
   return state;
 }

@@ -14,6 +14,7 @@ import { bundleOf } from './bundle-roots.js';
 import { loadCa, spiffeTrustDomainOf, storeOf, type CaDirectory } from './load-ca.js';
 import { keyObjectSigner } from './signer.js';
 import { softwareKeyProvider } from './software-key-provider.js';
+import type { StateKeys } from './state-keys.js';
 import { checkCaDirectory, type CaStore, type StoredAuthority } from './store/index.js';
 
 export interface InitOptions {
@@ -30,6 +31,8 @@ export interface InitOptions {
   readonly intermediateTtlMs?: number;
   /** Where the keys are made. Default: in this process. */
   readonly keys?: KeyProvider;
+  /** With a PKCS#11 provider: what the state records so every later command opens the same token (never the PIN). */
+  readonly stateKeys?: StateKeys;
   readonly now?: Date;
 }
 
@@ -53,7 +56,7 @@ export async function initCa(o: InitOptions): Promise<CaDirectory> {
     ...(o.rootTtlMs !== undefined ? { rootTtlMs: o.rootTtlMs } : {}),
     ...(o.intermediateTtlMs !== undefined ? { intermediateTtlMs: o.intermediateTtlMs } : {}),
   });
-  return createWith(store, o.trustDomain, { id: 1, state: 'active', createdAt: now.toISOString(), source: 'generated' }, minted.stored, [minted.root], keys);
+  return createWith(store, o.trustDomain, { id: 1, state: 'active', createdAt: now.toISOString(), source: 'generated' }, minted.stored, [minted.root], keys, o.stateKeys);
 }
 
 /** An Istio-style `cacerts` hierarchy: ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem. */
@@ -190,10 +193,16 @@ function verifyChain(certs: CertificateInfo[], now: Date, fail: (m: string) => n
 }
 
 /** The first commit of a store: slot 1 active, bundle sequence 1. A directory also gets its dev token issuer. */
-async function createWith(store: CaStore, trustDomain: TrustDomain, rec: AuthorityRecord, stored: StoredAuthority, roots: CertificateInfo[], keys: KeyProvider): Promise<CaDirectory> {
+async function createWith(store: CaStore, trustDomain: TrustDomain, rec: AuthorityRecord, stored: StoredAuthority, roots: CertificateInfo[], keys: KeyProvider, stateKeys?: StateKeys): Promise<CaDirectory> {
   // The dev issuer first: the state is the commit point, and a crash before it leaves no CA.
   if (store.dir !== undefined) await createDevTokenIssuer(store.dir);
-  const state: CaStateFile = { format: 1, trustDomain: trustDomain.name, authorities: [{ ...rec, activatedAt: rec.createdAt, bundleSequenceAdded: 1 }], bundleSequence: 1 };
+  const state: CaStateFile = {
+    format: 1,
+    trustDomain: trustDomain.name,
+    authorities: [{ ...rec, activatedAt: rec.createdAt, bundleSequenceAdded: 1 }],
+    bundleSequence: 1,
+    ...(stateKeys ? { keys: stateKeys } : {}),
+  };
   const bundle = bundleOf(roots.map((root) => ({ state: 'active' as const, record: rec, root })));
   await store.commit(undefined, { state, add: new Map([[1, stored]]), bundlePem: bundle.map((c) => c.pem).join('') });
   return loadCa(store, keys);

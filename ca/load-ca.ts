@@ -7,7 +7,7 @@ import { caError } from './errors.js';
 import type { SigningAuthority } from './issuer.js';
 import type { KeyProvider } from './key-provider.js';
 import type { Signer } from './signer.js';
-import { softwareKeyProvider } from './software-key-provider.js';
+import { keyProviderFor } from './state-keys.js';
 import { directoryStore, type CaStore, type StoreSnapshot } from './store/index.js';
 
 /** One root with the intermediate that signs under it. */
@@ -62,7 +62,7 @@ export function storeOf(ref: CaStoreRef): CaStore {
  *
  * @example const ca = await loadCa('/var/lib/castellan');
  */
-export async function loadCa(ref: CaStoreRef, keys: KeyProvider = softwareKeyProvider): Promise<CaDirectory> {
+export async function loadCa(ref: CaStoreRef, keys?: KeyProvider): Promise<CaDirectory> {
   const store = storeOf(ref);
   const snap = await store.read();
   if (!snap) {
@@ -76,9 +76,10 @@ export async function loadCa(ref: CaStoreRef, keys: KeyProvider = softwareKeyPro
   return loadSnapshot(store, snap, keys);
 }
 
-/** Loads the CA a snapshot describes. */
-export async function loadSnapshot(store: CaStore, snap: StoreSnapshot, keys: KeyProvider = softwareKeyProvider): Promise<CaDirectory> {
+/** Loads the CA a snapshot describes; its keys through `keys`, else the provider the state names (software or PKCS#11). */
+export async function loadSnapshot(store: CaStore, snap: StoreSnapshot, given?: KeyProvider): Promise<CaDirectory> {
   const state = snap.state;
+  const keys = given ?? (await keyProviderFor(state.keys));
   let trustDomain: TrustDomain;
   try {
     trustDomain = TrustDomain.of(state.trustDomain);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { TrustDomain } from '../workload-identity/index.js';
-import { formatDuration, importCacerts, initCa, type CaDirectory, type KeyType } from '../ca/index.js';
+import { closeKeyProviders, formatDuration, importCacerts, initCa, keyProviderFor, type CaDirectory, type KeyType, type StateKeys } from '../ca/index.js';
 import { durationFlag, keyTypeFlag, trustDomainFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 import { ledgerDatabaseUrl } from './database-url.js';
@@ -15,6 +15,11 @@ interface InitFlags {
   intermediateTtl?: number;
   fromCacerts?: string;
   databaseUrl?: string;
+  pkcs11Module?: string;
+  pkcs11Token?: string;
+  pkcs11Slot?: number;
+  pkcs11PinFile?: string;
+  pkcs11PinEnv?: string;
 }
 
 /** One line per authority certificate, for people. */
@@ -25,7 +30,7 @@ export function describeCa(ca: CaDirectory, now: Date): string {
     `  ${label.padEnd(13)} ${c.cert.subject}\n  ${''.padEnd(13)} serial ${c.serialHex}, expires ${c.notAfter.toISOString()} (in ${left(c.notAfter)})\n`;
   return (
     `trust domain  ${ca.trustDomain.name}\n` +
-    `key           ${a.signer.keyType} (${a.source === 'cacerts' ? 'plugged in from cacerts' : 'generated'})\n` +
+    `key           ${a.signer.keyType} (${a.source === 'cacerts' ? 'plugged in from cacerts' : ca.keys.description === 'software' ? 'generated' : `generated in ${ca.keys.description}`})\n` +
     line('root', a.root) +
     a.parents.slice(0, -1).map((p) => line('intermediate', p)).join('') +
     line('issuing CA', a.issuer)
@@ -42,11 +47,19 @@ export function registerCaInit(ca: Command, io: CliIo): void {
     .option('--intermediate-ttl <duration>', 'intermediate lifetime, capped by the root (default: 1y)', durationFlag)
     .option('--from-cacerts <dir>', 'plug in ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem from <dir> instead of generating')
     .option('--database-url <url>', 'record the creation in this PostgreSQL ledger (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)')
+    .option('--pkcs11-module <file>', 'generate the CA keys in a PKCS#11 token (HSM) through this vendor library (.so); they never leave it')
+    .option('--pkcs11-token <label>', 'the token\'s label (with --pkcs11-module)')
+    .option('--pkcs11-slot <id>', 'the token\'s slot id, when labels are not unique (with --pkcs11-module)', slotFlag)
+    .option('--pkcs11-pin-file <file>', 'a 0600 file holding the user PIN (default: env CASTELLAN_PKCS11_PIN_FILE)')
+    .option('--pkcs11-pin-env <name>', 'an environment variable holding the user PIN (default: CASTELLAN_PKCS11_PIN)')
     .addHelpText(
       'after',
       '\nFiles: <dir>/ca.json (state), <dir>/bundle.pem (trust bundle), <dir>/authorities/1/{root-cert,ca-cert,cert-chain}.pem\n' +
         'and the keys root-key.pem, ca-key.pem (0600), the ledger <dir>/ledger.db (0600) with a ca-init record and\n' +
-        'its head witness <dir>/ledger-head.json. Refuses a directory that already holds a CA.',
+        'its head witness <dir>/ledger-head.json. The directory must be new or empty (never a source tree).\n' +
+        'With --pkcs11-module the keys are made in the token (CKA_EXTRACTABLE false) and the directory holds only\n' +
+        'their pkcs11: URIs (root-key.pkcs11, ca-key.pkcs11); ca.json records module and token (never the PIN), and\n' +
+        'every later command reads the PIN from CASTELLAN_PKCS11_PIN_FILE or CASTELLAN_PKCS11_PIN (docs/pkcs11.md).',
     )
     .action(async (f: InitFlags) => {
       const dir = path.resolve(io.cwd, f.dir);
@@ -55,10 +68,13 @@ export function registerCaInit(ca: Command, io: CliIo): void {
         if (f.keyType || f.rootTtl || f.intermediateTtl) {
           throw new UsageError('--key-type, --root-ttl and --intermediate-ttl do not apply with --from-cacerts (the keys and certificates are given)');
         }
+        if (pkcs11Of(f)) throw new UsageError('--pkcs11-* does not apply with --from-cacerts (the plugged-in key is given as a file)');
         ca = await importCacerts({ dir, from: path.resolve(io.cwd, f.fromCacerts), ...(f.trustDomain ? { trustDomain: f.trustDomain } : {}), now: io.now() });
       } else {
+        const hsm = pkcs11Of(f);
         ca = await initCa({
           dir,
+          ...(hsm ? { keys: await keyProviderFor(hsm.stateKeys, hsm.pin), stateKeys: hsm.stateKeys } : {}),
           trustDomain: f.trustDomain ?? TrustDomain.of('cluster.local'),
           ...(f.keyType ? { keyType: f.keyType } : {}),
           ...(f.rootTtl ? { rootTtlMs: f.rootTtl } : {}),
@@ -66,8 +82,32 @@ export function registerCaInit(ca: Command, io: CliIo): void {
           now: io.now(),
         });
       }
-      await recordCaInit(ca, ledgerDatabaseUrl(f.databaseUrl, io), io, 'ca init');
+      try {
+        await recordCaInit(ca, ledgerDatabaseUrl(f.databaseUrl, io), io, 'ca init');
+      } finally {
+        await closeKeyProviders();
+      }
       io.out(`created CA in ${dir}\n${describeCa(ca, io.now())}`);
       io.out(`\nnext: castellan ca mint --dir ${f.dir} --spiffe-id spiffe://${ca.trustDomain.name}/ns/default/sa/demo --out ./demo\n`);
     });
+}
+
+function slotFlag(v: string): number {
+  if (!/^\d+$/.test(v)) throw new UsageError(`--pkcs11-slot: "${v}" is not a slot id (a non-negative integer)`);
+  return Number(v);
+}
+
+/** The token the flags name, or undefined without --pkcs11-module. */
+function pkcs11Of(f: InitFlags): { stateKeys: StateKeys; pin: { pinFile?: string; pinEnv?: string } } | undefined {
+  const given = f.pkcs11Token !== undefined || f.pkcs11Slot !== undefined || f.pkcs11PinFile !== undefined || f.pkcs11PinEnv !== undefined;
+  if (f.pkcs11Module === undefined) {
+    if (given) throw new UsageError('--pkcs11-token, --pkcs11-slot and --pkcs11-pin-* need --pkcs11-module');
+    return undefined;
+  }
+  if (f.pkcs11Token === undefined && f.pkcs11Slot === undefined) throw new UsageError('--pkcs11-module needs --pkcs11-token LABEL (or --pkcs11-slot ID)');
+  if (f.pkcs11PinFile !== undefined && f.pkcs11PinEnv !== undefined) throw new UsageError('give one PIN source: --pkcs11-pin-file or --pkcs11-pin-env');
+  return {
+    stateKeys: { pkcs11: { module: f.pkcs11Module, ...(f.pkcs11Token !== undefined ? { token: f.pkcs11Token } : {}), ...(f.pkcs11Slot !== undefined ? { slot: f.pkcs11Slot } : {}) } },
+    pin: f.pkcs11PinFile !== undefined ? { pinFile: f.pkcs11PinFile } : f.pkcs11PinEnv !== undefined ? { pinEnv: f.pkcs11PinEnv } : {},
+  };
 }

@@ -11,6 +11,7 @@ import { registerDev } from './dev.js';
 import { registerRoot } from './root.js';
 import { registerTokenMint } from './token-mint.js';
 import { exitFor } from './exit-codes.js';
+import { closeKeyProviders } from '../ca/index.js';
 import { processIo, type CliIo } from './io.js';
 
 const VERSION = '0.1.0';
@@ -72,5 +73,8 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     if (line !== undefined) io.err(`castellan: ${line}\n`);
     if (io.env.CASTELLAN_DEBUG && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
     return code;
+  } finally {
+    // A command that opened an HSM token logs out of it (docs/pkcs11.md).
+    await closeKeyProviders().catch(() => {});
   }
 }

@@ -50,6 +50,27 @@ export const caServerConfigSchema = z
       .optional(),
     /** Where keys and state live. Absent: the CA directory (--dir). */
     store: storeSchema.optional(),
+    /** CA keys in an HSM (docs/pkcs11.md): used when the CA creates its keys; a CA created so records module and token in its state. */
+    keys: z
+      .object({
+        pkcs11: z
+          .object({
+            /** The vendor's PKCS#11 library (.so). */
+            module: z.string().min(1),
+            /** The token's label. */
+            token: z.string().min(1).optional(),
+            /** The token's slot id. */
+            slot: z.number().int().min(0).optional(),
+            /** A 0600 file holding the user PIN. */
+            pinFile: z.string().min(1).optional(),
+            /** An environment variable holding the user PIN. Default CASTELLAN_PKCS11_PIN (or CASTELLAN_PKCS11_PIN_FILE). */
+            pinEnv: z.string().min(1).optional(),
+          })
+          .strict()
+          .refine((p) => p.token !== undefined || p.slot !== undefined, { message: 'name the token (token) or its slot (slot)' }),
+      })
+      .strict()
+      .optional(),
     /** gRPC listen address. Default 127.0.0.1:15012. */
     listen: hostPort.optional(),
     /** Health and metrics HTTP address. Default 127.0.0.1:15014. */

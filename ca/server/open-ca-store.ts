@@ -5,6 +5,7 @@ import { TrustDomain } from '../../workload-identity/index.js';
 import { checkCacerts, importCacerts, initCa } from '../create-ca.js';
 import { caError } from '../errors.js';
 import type { KeyProvider } from '../key-provider.js';
+import { keyProviderFor } from '../state-keys.js';
 import { parseKeyType } from '../key-type.js';
 import { loadCa, type CaDirectory } from '../load-ca.js';
 import { alwaysLeader, directoryStore, kubernetesStore, LeaderElection, podNamespace, type CaStore, type Leadership } from '../store/index.js';
@@ -33,7 +34,8 @@ export interface OpenedCaStore {
 export async function openCaStore(o: {
   readonly dir?: string;
   readonly config: CaServerConfig;
-  readonly keys: KeyProvider;
+  /** Default: what the CA state names, or (creating a store) the config's keys.pkcs11, else software keys. */
+  readonly keys?: KeyProvider;
   readonly log: Logger;
   readonly loadKubeConfig: (file: string | undefined) => Promise<KubeConfig>;
   readonly now?: () => Date;
@@ -42,7 +44,7 @@ export async function openCaStore(o: {
   if (!k) {
     if (o.dir === undefined) throw caError('ERR_CONFIG', 'ca serve: give the CA directory (--dir or CASTELLAN_DIR), or configure store.kubernetes');
     const store = directoryStore(o.dir, o.config.rotation?.reloadInterval !== undefined ? { pollMs: o.config.rotation.reloadInterval } : {});
-    const ca = await loadCa(store, o.keys);
+    const ca = await loadCa(store, o.keys ?? (await keysOf(store, o.config)));
     checkTrustDomain(o.config, ca);
     return { store, ca, leadership: alwaysLeader };
   }
@@ -53,7 +55,7 @@ export async function openCaStore(o: {
   let ca: CaDirectory | undefined;
   for (let attempt = 0; attempt < 3 && !ca; attempt++) {
     if (await store.read()) {
-      ca = await loadCa(store, o.keys);
+      ca = await loadCa(store, o.keys ?? (await keysOf(store, o.config)));
       break;
     }
     try {
@@ -77,6 +79,12 @@ export async function openCaStore(o: {
   return { store, ca, leadership, kubeConfig };
 }
 
+/** The provider of an existing CA: what its state names, with the config's PIN source. */
+async function keysOf(store: CaStore, config: CaServerConfig): Promise<KeyProvider | undefined> {
+  const snap = await store.read();
+  return snap ? keyProviderFor(snap.state.keys, pinOf(config)) : undefined;
+}
+
 async function createInKubernetes(store: CaStore, kubeConfig: KubeConfig, namespace: string, o: Parameters<typeof openCaStore>[0]): Promise<CaDirectory> {
   const k = o.config.store!.kubernetes!;
   const now = o.now?.() ?? new Date();
@@ -94,10 +102,14 @@ async function createInKubernetes(store: CaStore, kubeConfig: KubeConfig, namesp
     throw caError('ERR_CONFIG', `config: trustDomain is required: ${store.location} holds no CA yet and the CA must create one (or give store.kubernetes.cacertsSecretName)`);
   }
   o.log.info({ store: store.location, trustDomain: given.name }, 'ca store: empty; creating a new root and intermediate');
+  const p = o.config.keys?.pkcs11;
+  const stateKeys = p ? { pkcs11: { module: p.module, ...(p.token !== undefined ? { token: p.token } : {}), ...(p.slot !== undefined ? { slot: p.slot } : {}) } } : undefined;
+  const keys = o.keys ?? (await keyProviderFor(stateKeys, pinOf(o.config)));
   return initCa({
     store,
     trustDomain: given,
-    keys: o.keys,
+    keys,
+    ...(stateKeys ? { stateKeys } : {}),
     keyType: parseKeyType(k.keyType ?? 'ec-p256'),
     ...(k.rootTtl !== undefined ? { rootTtlMs: k.rootTtl } : {}),
     ...(k.intermediateTtl !== undefined ? { intermediateTtlMs: k.intermediateTtl } : {}),
@@ -130,6 +142,12 @@ async function readCacertsSecret(kubeConfig: KubeConfig, namespace: string, name
     rootCertPem: text('root-cert.pem'),
     source: `secret ${namespace}/${name}`,
   };
+}
+
+/** The PIN source the config names for its PKCS#11 token (default: the CASTELLAN_PKCS11_PIN* environment). */
+export function pinOf(config: CaServerConfig): { pinFile?: string; pinEnv?: string } {
+  const p = config.keys?.pkcs11;
+  return p?.pinFile !== undefined ? { pinFile: p.pinFile } : p?.pinEnv !== undefined ? { pinEnv: p.pinEnv } : {};
 }
 
 function checkTrustDomain(config: CaServerConfig, ca: CaDirectory): void {

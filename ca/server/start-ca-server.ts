@@ -18,7 +18,7 @@ import { caError } from '../errors.js';
 import type { KeyProvider } from '../key-provider.js';
 import { openLedger, openLedgerStore, type Ledger, type LedgerStoreLocation } from '../ledger/index.js';
 import { flushPendingRecords, rememberLedger } from '../authority-rotation.js';
-import { softwareKeyProvider } from '../software-key-provider.js';
+import { closeKeyProviders } from '../state-keys.js';
 import { LeaderElection, type CaStore, type Leadership } from '../store/index.js';
 import { AgentTracker } from './agent-tracker.js';
 import { CaServer } from './ca-server.js';
@@ -117,8 +117,15 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions, stor
  * @example const { server } = await startCaServer({ dir: '.castellan', config: {}, devIssuer: true, log });
  */
 export async function startCaServer(o: StartCaServerOptions): Promise<{ server: CaServer; tokenMode: TokenMode; follower: StoreFollower; store: CaStore; leadership: Leadership }> {
-  const keys = o.keys ?? softwareKeyProvider;
-  const { store, ca, leadership, kubeConfig } = await openCaStore({ ...(o.dir !== undefined ? { dir: o.dir } : {}), config: o.config, keys, log: o.log, loadKubeConfig, ...(o.now ? { now: o.now } : {}) });
+  const { store, ca, leadership, kubeConfig } = await openCaStore({
+    ...(o.dir !== undefined ? { dir: o.dir } : {}),
+    config: o.config,
+    ...(o.keys ? { keys: o.keys } : {}),
+    log: o.log,
+    loadKubeConfig,
+    ...(o.now ? { now: o.now } : {}),
+  });
+  const keys = ca.keys;
   let server: CaServer | undefined;
   let ledger: Ledger | undefined;
   let agents: AgentTracker | undefined;
@@ -213,6 +220,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
       log: o.log,
     });
     s.addBackground({ stop: () => store.close() });
+    s.addBackground({ stop: () => closeKeyProviders() });
     s.addBackground(leadership);
     s.addBackground(follower);
     follower.start();
