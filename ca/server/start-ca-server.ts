@@ -7,6 +7,7 @@ import {
   ClientCertificateAuthenticator,
   JwksAuthenticator,
   kubernetesPodLookup,
+  loadKubeConfig,
   TokenReviewAuthenticator,
   type Authenticator,
   type IdentityPolicy,
@@ -15,7 +16,6 @@ import {
 import { loadCa } from '../ca-directory.js';
 import type { SigningAuthority } from '../issuer.js';
 import { loadDevTokenIssuer } from '../dev-token-issuer.js';
-import { caError } from '../errors.js';
 import { openLedger, openLedgerStore, type Ledger } from '../ledger/index.js';
 import { flushPendingRecords } from '../authority-rotation.js';
 import { AgentTracker } from './agent-tracker.js';
@@ -42,18 +42,6 @@ export interface StartCaServerOptions {
 /** How the CA authenticates token callers, for the start-up log and the CLI. */
 export type TokenMode = 'dev-issuer' | 'jwks' | 'tokenreview' | 'none';
 
-async function loadKubeConfig(file: string | undefined) {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  try {
-    if (file) kc.loadFromFile(file);
-    else kc.loadFromCluster();
-  } catch (cause) {
-    throw caError('ERR_CONFIG', `config: cannot load ${file ? `kubeconfig ${file}` : 'the in-cluster Kubernetes configuration'}: ${(cause as Error).message}`, { cause });
-  }
-  return kc;
-}
-
 async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions): Promise<{ mode: TokenMode; authenticator?: Authenticator }> {
   const auth = o.config.authentication;
   const extra = o.config.istioCompat ? ['istio-ca'] : [];
@@ -74,7 +62,7 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions): Pro
           // Projected tokens rotate on disk: read the file at each discovery.
           ...(bearer ? { bearerToken: () => readFileSync(bearer, 'utf8').trim() } : {}),
         },
-        ...(j.requirePodBinding ? { requirePodBinding: true, podLookup: kubernetesPodLookup(await loadKubeConfig(j.kubeconfig)) } : {}),
+        ...(j.requirePodBinding ? { requirePodBinding: true, podLookup: kubernetesPodLookup(await loadKubeConfig(j.kubeconfig, { log: o.log })) } : {}),
         ...now,
       }),
     };
@@ -83,7 +71,7 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions): Pro
     const t = auth.tokenReview;
     return {
       mode: 'tokenreview',
-      authenticator: new TokenReviewAuthenticator(await loadKubeConfig(t.kubeconfig), {
+      authenticator: new TokenReviewAuthenticator(await loadKubeConfig(t.kubeconfig, { log: o.log }), {
         trustDomain: td,
         audiences: [...(t.audiences ?? ['castellan']), ...extra],
         ...(t.cacheTtl !== undefined ? { cacheTtlMs: t.cacheTtl } : {}),
@@ -125,7 +113,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
   if (mode === 'none') o.log.warn('no token authenticator configured: only renewal by client certificate is possible');
   // A bad kubeconfig fails the start before anything listens.
   const cms = o.config.distribution?.configMaps;
-  const configMapsKube = cms?.enabled ? await loadKubeConfig(cms.kubeconfig) : undefined;
+  const configMapsKube = cms?.enabled ? await loadKubeConfig(cms.kubeconfig, { log: o.log }) : undefined;
   let server: CaServer | undefined;
   // Checkpoints are signed by the intermediate that issues now (it rotates under the server).
   const ledger = await startLedger(o, () => server?.activeAuthority ?? ca.active);
