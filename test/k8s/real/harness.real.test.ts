@@ -1,6 +1,6 @@
 // The harness itself, and the facts about kube-apiserver the other tests rely on (docs/testing.md).
 import { describe, expect, it } from 'vitest';
-import { sharedApiServer, serviceAccountUser } from './index.js';
+import { RealApiClient, sharedApiServer, serviceAccountUser } from './index.js';
 
 const api = sharedApiServer();
 
@@ -17,7 +17,7 @@ describe.skipIf(api === undefined)('real kube-apiserver harness', () => {
     const ns = await k.createNamespace('harness');
     await k.createServiceAccount(ns, 'reader');
     const token = await k.requestToken(ns, 'reader');
-    const viaLocalhost = new (k.constructor as typeof import('./api-client.js').RealApiClient)({ ...k.info, url: k.localhostUrl });
+    const viaLocalhost = new RealApiClient({ ...k.info, url: k.localhostUrl });
     const doc = await viaLocalhost.call<{ issuer: string; jwks_uri: string }>('GET', '/.well-known/openid-configuration', undefined, { token });
     expect(doc.issuer).toBe(k.saIssuer);
     expect(new URL(doc.jwks_uri).origin).toBe(new URL(k.url).origin);
