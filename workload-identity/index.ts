@@ -30,7 +30,8 @@ export {
   type JwksAuthenticatorOptions,
   type JwksDiscoveryOptions,
 } from './jwks-authenticator.js';
-export { kubernetesPodLookup, type PodLookup } from './pod-lookup.js';
+export { kubernetesPodLookup, type LiveObject, type PodLookup } from './pod-lookup.js';
+export { kubeConfigCredential, loadKubeConfig, type KubeConfigErrorCode, type KubeConfigLog, type KubeCredential, type LoadKubeConfigOptions } from './kube-config.js';
 export { TokenReviewAuthenticator, type TokenReviewAuthenticatorOptions } from './token-review.js';
 export { ClientCertificateAuthenticator, type ClientCertificateAuthenticatorOptions } from './client-certificate-authenticator.js';
 export { authorizeCaller, identityPolicyProblems, type IdentityPolicy } from './identity-policy.js';

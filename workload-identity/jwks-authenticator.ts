@@ -27,8 +27,11 @@ export interface JwksDiscoveryOptions {
   readonly ca?: string | Buffer;
   /**
    * A bearer token sent with each fetch, read at fetch time (in-cluster, kube-apiserver wants the pod's
-   * own service-account token). Sent to `jwks_uri` only when it has the discovery URL's origin.
-   * Default: none.
+   * own service-account token). Always sent to the discovery URL. Sent to `jwks_uri` when it has the
+   * discovery URL's origin, or when `ca` is set: Node then trusts only that CA, so the token reaches only a
+   * server holding a certificate of the cluster CA (kube-apiserver names `jwks_uri` at its advertise
+   * address, another origin than `kubernetes.default.svc`). Without `ca`, a `jwks_uri` on another origin
+   * (a public issuer, or a tampered document) is fetched without the token. Default: none.
    */
   readonly bearerToken?: () => string | undefined;
   /** Per-request timeout in ms. Default 10,000. */
@@ -56,7 +59,10 @@ export interface JwksAuthenticatorOptions {
    * `refetchIntervalMs`), in ms. Default 3,600,000 (kube-apiserver's `Cache-Control: max-age=3600`).
    */
   readonly jwksMaxAgeMs?: number;
-  /** Require the token's pod to exist with the token's pod UID (DESIGN §2). Default false. */
+  /**
+   * Require the token's pod and service account to exist with the token's UIDs (docs/architecture.md §2), as
+   * TokenReview does; the lookups need RBAC `get` on `pods` and `serviceaccounts`. Default false.
+   */
   readonly requirePodBinding?: boolean;
   /** Required with `requirePodBinding`; see {@link kubernetesPodLookup}. */
   readonly podLookup?: PodLookup;
@@ -116,14 +122,29 @@ export class JwksAuthenticator implements Authenticator {
     } catch (cause) {
       throw fail('ERR_TOKEN_MALFORMED', 'token is not a JWT (want header.payload.signature, base64url)', sha, cause);
     }
+    checkCritical(token, sha);
     // Like kube-apiserver (jwt.go hasCorrectIssuer), a token of another issuer is refused before any key
     // lookup, so foreign tokens never trigger a JWKS re-fetch. Verified again by jwtVerify below.
     if (unverified.iss !== this.options.issuer) throw this.issuerError(unverified.iss, sha);
 
     const payload = await this.verify(token, sha);
+    this.checkIssuedAt(payload, sha);
     const caller = callerFromServiceAccountClaims(this.options.trustDomain, payload, { authenticator: 'jwks', tokenSha256: sha, module: 'jwks' });
-    if (this.options.requirePodBinding === true) await this.checkPodBinding(caller, sha);
+    if (this.options.requirePodBinding === true) await this.checkPodBinding(caller, payload, sha);
     return caller;
+  }
+
+  /**
+   * kube-apiserver refuses a token issued in the future beyond its leeway (claims.go validates with
+   * go-jose's ValidateWithLeeway, one minute); jose checks `iat` only against a maximum age, so the
+   * same rule is applied here for the two modes to agree.
+   */
+  private checkIssuedAt(payload: JWTPayload, sha: string): void {
+    if (typeof payload.iat !== 'number') return;
+    const aheadSeconds = payload.iat - this.now().getTime() / 1000;
+    if (aheadSeconds > this.tolerance) {
+      throw fail('ERR_TOKEN_NOT_YET_VALID', `token was issued ${Math.round(aheadSeconds)} s in the future (iat), more than the ${this.tolerance} s clock tolerance; check the clocks of the issuer and the CA`, sha);
+    }
   }
 
   private async verify(token: string, sha: string): Promise<JWTPayload> {
@@ -226,33 +247,56 @@ export class JwksAuthenticator implements Authenticator {
       throw backend(`discovery document at ${discoveryUrl.href} has no valid jwks_uri`);
     }
     if (jwksUrl.protocol !== 'https:') throw backend(`jwks_uri ${jwksUrl.href} is not https`);
-    const jwks = await httpsGetJson(jwksUrl, d, jwksUrl.origin === discoveryUrl.origin);
+    const jwks = await httpsGetJson(jwksUrl, d, jwksUrl.origin === discoveryUrl.origin || d.ca !== undefined);
     if (!isObject(jwks) || !Array.isArray(jwks['keys'])) throw backend(`${jwksUrl.href} did not return a JWK set ({"keys": [...]})`);
     return jwks as unknown as JSONWebKeySet;
   }
 
-  private async checkPodBinding(caller: AuthenticatedCaller, sha: string): Promise<void> {
+  /**
+   * The checks TokenReview makes of a bound token (kube-apiserver pkg/serviceaccount/claims.go): the pod
+   * and the service account the token names still exist with the token's UIDs, and neither was deleted
+   * longer ago than the leeway. A service account deleted (or re-created) while its pod still runs must
+   * not keep its identity.
+   */
+  private async checkPodBinding(caller: AuthenticatedCaller, payload: JWTPayload, sha: string): Promise<void> {
     const pod = caller.pod;
     if (pod === undefined) {
       throw fail('ERR_TOKEN_POD_BINDING', 'token is not bound to a pod, and pod binding is required; use a projected service-account token', sha);
     }
-    const context = { namespace: caller.namespace, pod: pod.name };
-    let found: Awaited<ReturnType<PodLookup>>;
+    const { namespace, serviceAccount } = caller;
+    const saUid = serviceAccountUid(payload);
+    if (saUid === undefined) {
+      throw fail('ERR_TOKEN_POD_BINDING', 'token "kubernetes.io".serviceaccount has no uid, so its binding cannot be checked; present a token minted by kube-apiserver', sha);
+    }
+    const lookup = this.options.podLookup!;
+    let found: [Awaited<ReturnType<PodLookup['pod']>>, Awaited<ReturnType<PodLookup['serviceAccount']>>];
     try {
-      found = await this.options.podLookup!(caller.namespace, pod.name);
+      found = await Promise.all([lookup.pod(namespace, pod.name), lookup.serviceAccount(namespace, serviceAccount)]);
     } catch (err) {
       if (isCastellanError(err)) throw err;
-      throw fail('ERR_AUTH_BACKEND_UNAVAILABLE', `cannot look up pod ${caller.namespace}/${pod.name} to check the token binding; try again`, sha, err, context);
+      throw fail('ERR_AUTH_BACKEND_UNAVAILABLE', `cannot look up pod ${namespace}/${pod.name} and its service account to check the token binding; try again`, sha, err, { namespace, pod: pod.name });
     }
-    if (found === undefined) {
-      throw fail('ERR_TOKEN_POD_BINDING', `token is bound to pod ${caller.namespace}/${pod.name}, which no longer exists`, sha, undefined, context);
+    const [livePod, liveSa] = found;
+    const deletedBefore = this.now().getTime() - this.tolerance * 1000;
+    const podContext = { namespace, pod: pod.name };
+    if (livePod === undefined) {
+      throw fail('ERR_TOKEN_POD_BINDING', `token is bound to pod ${namespace}/${pod.name}, which no longer exists`, sha, undefined, podContext);
     }
-    if (found.uid !== pod.uid) {
-      throw fail('ERR_TOKEN_POD_BINDING', `token is bound to pod ${caller.namespace}/${pod.name} uid ${pod.uid}, but that pod now has uid ${found.uid}`, sha, undefined, context);
+    if (livePod.uid !== pod.uid) {
+      throw fail('ERR_TOKEN_POD_BINDING', `token is bound to pod ${namespace}/${pod.name} uid ${pod.uid}, but that pod now has uid ${livePod.uid}`, sha, undefined, podContext);
     }
-    // claims.go: a pod deleted longer ago than the leeway invalidates its tokens.
-    if (found.deletionTimestamp !== undefined && found.deletionTimestamp.getTime() < this.now().getTime() - this.tolerance * 1000) {
-      throw fail('ERR_TOKEN_POD_BINDING', `token is bound to pod ${caller.namespace}/${pod.name}, which is being deleted`, sha, undefined, context);
+    if (livePod.deletionTimestamp !== undefined && livePod.deletionTimestamp.getTime() < deletedBefore) {
+      throw fail('ERR_TOKEN_POD_BINDING', `token is bound to pod ${namespace}/${pod.name}, which is being deleted`, sha, undefined, podContext);
+    }
+    const saContext = { namespace, serviceAccount };
+    if (liveSa === undefined) {
+      throw fail('ERR_TOKEN_POD_BINDING', `token was issued to service account ${namespace}/${serviceAccount}, which no longer exists; the pod must be re-created with an existing service account`, sha, undefined, saContext);
+    }
+    if (liveSa.uid !== saUid) {
+      throw fail('ERR_TOKEN_POD_BINDING', `token was issued to service account ${namespace}/${serviceAccount} uid ${saUid}, but that service account now has uid ${liveSa.uid} (deleted and re-created); the pod must be re-created to get a token of the new one`, sha, undefined, saContext);
+    }
+    if (liveSa.deletionTimestamp !== undefined && liveSa.deletionTimestamp.getTime() < deletedBefore) {
+      throw fail('ERR_TOKEN_POD_BINDING', `token was issued to service account ${namespace}/${serviceAccount}, which is being deleted`, sha, undefined, saContext);
     }
   }
 
@@ -324,7 +368,9 @@ function checkOptions(o: JwksAuthenticatorOptions): string[] {
       p.push('discovery needs an https issuer URL or discovery.discoveryUrl');
     }
   }
-  if (o.requirePodBinding === true && typeof o.podLookup !== 'function') p.push('requirePodBinding needs podLookup (e.g. kubernetesPodLookup(kubeConfig))');
+  if (o.requirePodBinding === true && (typeof o.podLookup?.pod !== 'function' || typeof o.podLookup.serviceAccount !== 'function')) {
+    p.push('requirePodBinding needs podLookup (e.g. kubernetesPodLookup(kubeConfig))');
+  }
   return p;
 }
 
@@ -347,6 +393,34 @@ function backend(what: string, cause?: unknown): CastellanError<AuthErrorCode> {
 function fail(code: AuthErrorCode, what: string, sha?: string, cause?: unknown, extra: Record<string, unknown> = {}): CastellanError<AuthErrorCode> {
   const context = { ...(sha === undefined ? {} : { tokenSha256: sha }), ...extra };
   return new CastellanError(code, `jwks: ${what}`, cause === undefined ? { context } : { context, cause });
+}
+
+/**
+ * RFC 7515 §4.1.11: a recipient must refuse a JWS whose `crit` names extensions it does not implement.
+ * Castellan implements none, and kube-apiserver never writes `crit`; refusing here, before any key
+ * lookup, gives the real reason instead of jose's generic "not supported".
+ */
+function checkCritical(token: string, sha: string): void {
+  let crit: unknown;
+  try {
+    crit = decodeProtectedHeader(token).crit;
+  } catch (cause) {
+    throw fail('ERR_TOKEN_MALFORMED', 'token header is not a base64url JSON object', sha, cause);
+  }
+  if (crit === undefined) return;
+  throw fail(
+    'ERR_TOKEN_CRITICAL_HEADER',
+    `token header "crit" lists ${JSON.stringify(crit)}: critical JWS extensions Castellan does not implement, so it must refuse the token (RFC 7515 §4.1.11); Kubernetes service-account tokens carry no "crit"`,
+    sha,
+  );
+}
+
+/** `kubernetes.io.serviceaccount.uid` of verified claims, if it is a non-empty string. */
+function serviceAccountUid(payload: JWTPayload): string | undefined {
+  const k8s = payload['kubernetes.io'];
+  const sa = isObject(k8s) ? k8s['serviceaccount'] : undefined;
+  const uid = isObject(sa) ? sa['uid'] : undefined;
+  return typeof uid === 'string' && uid !== '' ? uid : undefined;
 }
 
 function headerAlg(token: string): unknown {

@@ -209,11 +209,22 @@ function timeoutMiddleware(k8s: KubernetesClient, ms: number): ObservableMiddlew
 function backendError(k8s: KubernetesClient, err: unknown, sha: string): CastellanError<AuthErrorCode> {
   // ApiException messages embed the response body; keep only the status code and reason.
   if (err instanceof k8s.ApiException) {
-    const reason = isObject(err.body) && typeof err.body['reason'] === 'string' ? err.body['reason'] : '';
+    // The client hands non-2xx bodies over as the raw text of a Status object.
+    const body: unknown = typeof err.body === 'string' ? parseJson(err.body) : err.body;
+    const reason = isObject(body) && typeof body['reason'] === 'string' ? body['reason'] : '';
+    const apiMessage = isObject(body) && typeof body['message'] === 'string' ? body['message'] : '';
     const cause = new Error(`HTTP ${err.code}${reason ? ` ${reason}` : ''}`);
     const context = { tokenSha256: sha, httpStatus: err.code };
     if (err.code === 401) {
       return new CastellanError('ERR_AUTH_BACKEND_UNAVAILABLE', "tokenreview: the Kubernetes API refused Castellan's own credentials (401); check the CA's kubeconfig or service-account token", { cause, context });
+    }
+    if (err.code === 403 && apiMessage.includes('"system:anonymous"')) {
+      // RBAC for system:anonymous is not the fix: the request carried no credential at all.
+      return new CastellanError(
+        'ERR_AUTH_BACKEND_UNAVAILABLE',
+        "tokenreview: the Kubernetes API sees Castellan as system:anonymous (403): its kubeconfig yields no credential; give the kubeconfig's user a token, tokenFile or client certificate",
+        { cause, context },
+      );
     }
     if (err.code === 403) {
       return new CastellanError('ERR_AUTH_BACKEND_UNAVAILABLE', 'tokenreview: Castellan may not create TokenReviews (403); grant "tokenreviews: create" (system:auth-delegator)', { cause, context });
@@ -225,6 +236,14 @@ function backendError(k8s: KubernetesClient, err: unknown, sha: string): Castell
     cause: err instanceof Error ? err : new Error(what),
     context: { tokenSha256: sha },
   });
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function scrub(text: string, token: string): string {

@@ -7,6 +7,7 @@ import {
   ClientCertificateAuthenticator,
   JwksAuthenticator,
   kubernetesPodLookup,
+  loadKubeConfig,
   TokenReviewAuthenticator,
   type Authenticator,
   type IdentityPolicy,
@@ -48,18 +49,6 @@ export interface StartCaServerOptions {
 /** How the CA authenticates token callers, for the start-up log and the CLI. */
 export type TokenMode = 'dev-issuer' | 'jwks' | 'tokenreview' | 'none';
 
-async function loadKubeConfig(file: string | undefined) {
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  try {
-    if (file) kc.loadFromFile(file);
-    else kc.loadFromCluster();
-  } catch (cause) {
-    throw caError('ERR_CONFIG', `config: cannot load ${file ? `kubeconfig ${file}` : 'the in-cluster Kubernetes configuration'}: ${(cause as Error).message}`, { cause });
-  }
-  return kc;
-}
-
 async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions, store: CaStore): Promise<{ mode: TokenMode; authenticator?: Authenticator }> {
   const auth = o.config.authentication;
   const extra = o.config.istioCompat ? ['istio-ca'] : [];
@@ -80,7 +69,7 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions, stor
           // Projected tokens rotate on disk: read the file at each discovery.
           ...(bearer ? { bearerToken: () => readFileSync(bearer, 'utf8').trim() } : {}),
         },
-        ...(j.requirePodBinding ? { requirePodBinding: true, podLookup: kubernetesPodLookup(await loadKubeConfig(j.kubeconfig)) } : {}),
+        ...(j.requirePodBinding ? { requirePodBinding: true, podLookup: kubernetesPodLookup(await loadKubeConfig(j.kubeconfig, { log: o.log })) } : {}),
         ...now,
       }),
     };
@@ -89,7 +78,7 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions, stor
     const t = auth.tokenReview;
     return {
       mode: 'tokenreview',
-      authenticator: new TokenReviewAuthenticator(await loadKubeConfig(t.kubeconfig), {
+      authenticator: new TokenReviewAuthenticator(await loadKubeConfig(t.kubeconfig, { log: o.log }), {
         trustDomain: td,
         audiences: [...(t.audiences ?? ['castellan']), ...extra],
         ...(t.cacheTtl !== undefined ? { cacheTtlMs: t.cacheTtl } : {}),
@@ -122,7 +111,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     config: o.config,
     ...(o.keys ? { keys: o.keys } : {}),
     log: o.log,
-    loadKubeConfig,
+    loadKubeConfig: (file) => loadKubeConfig(file, { log: o.log }),
     ...(o.now ? { now: o.now } : {}),
   });
   const keys = ca.keys;
@@ -158,7 +147,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     if (mode === 'none') o.log.warn('authentication.clientCertificateOnly: no token authenticator; only renewal by client certificate is possible');
     // A bad kubeconfig fails the start before anything listens.
     const cms = o.config.distribution?.configMaps;
-    const configMapsKube = cms?.enabled ? (cms.kubeconfig === undefined && kubeConfig ? kubeConfig : await loadKubeConfig(cms.kubeconfig)) : undefined;
+    const configMapsKube = cms?.enabled ? (cms.kubeconfig === undefined && kubeConfig ? kubeConfig : await loadKubeConfig(cms.kubeconfig, { log: o.log })) : undefined;
     // Checkpoints are signed by the intermediate that issues now (it rotates under the server).
     ledger = await startLedger(o, store, ca.ledgerGenesis, () => server?.activeAuthority ?? ca.active);
     agents = new AgentTracker({

@@ -47,7 +47,7 @@ export type ApiVerb = 'get' | 'list' | 'create' | 'update' | 'delete';
 /** What an RBAC rule would see of a request. `namespace` undefined: cluster scope. */
 export interface RequestAttributes {
   readonly verb: ApiVerb;
-  readonly resource: 'namespaces' | 'configmaps' | 'pods';
+  readonly resource: 'namespaces' | 'configmaps' | 'pods' | 'serviceaccounts';
   readonly namespace?: string;
   readonly name?: string;
 }
@@ -88,6 +88,8 @@ export interface MintTokenOptions {
   claims?: Record<string, unknown>;
   /** Sign with a key the stand-in does not publish. */
   signWith?: { privateKey: KeyObject; kid: string };
+  /** Merged over the protected header `{alg, kid}` (e.g. a `crit` kube-apiserver never writes). */
+  header?: Record<string, unknown>;
 }
 
 export interface PodRecord {
@@ -206,6 +208,13 @@ export class KubernetesApiStandIn {
       { method: 'GET', pattern: /^\/openid\/v1\/jwks$/, access: 'discovery', handle: () => this.keySet() },
       { method: 'POST', pattern: /^\/apis\/authentication\.k8s\.io\/v1\/tokenreviews$/, access: 'authenticated', handle: (r) => this.tokenReview(r) },
       { method: 'GET', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/, access: 'authenticated', attributes: (p) => ({ verb: 'get', resource: 'pods', namespace: p[0]!, name: p[1]! }), handle: (r) => this.getPod(r.params[0]!, r.params[1]!) },
+      {
+        method: 'GET',
+        pattern: /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)$/,
+        access: 'authenticated',
+        attributes: (p) => ({ verb: 'get', resource: 'serviceaccounts', namespace: p[0]!, name: p[1]! }),
+        handle: (r) => this.getServiceAccount(r.params[0]!, r.params[1]!),
+      },
       { method: 'GET', pattern: /^\/api\/v1\/namespaces$/, access: 'authenticated', attributes: () => ({ verb: 'list', resource: 'namespaces' }), handle: (r) => o.listNamespaces(r.url.searchParams) },
       { method: 'GET', pattern: /^\/api\/v1\/namespaces\/([^/]+)$/, access: 'authenticated', attributes: (p) => ({ verb: 'get', resource: 'namespaces', name: p[0]! }), handle: (r) => o.getNamespace(r.params[0]!) },
       {
@@ -272,7 +281,10 @@ export class KubernetesApiStandIn {
       else payload[k] = v;
     }
     const key = o.signWith ? { privateKey: o.signWith.privateKey, kid: o.signWith.kid, alg: algorithmOf(o.signWith.privateKey) } : this.signing;
-    return new SignJWT(payload).setProtectedHeader({ alg: key.alg, kid: key.kid }).sign(key.privateKey);
+    const header: Record<string, unknown> & { alg: string } = { alg: key.alg, kid: key.kid, ...o.header };
+    // jose signs a `crit` only when told its parameters are understood.
+    const crit = Array.isArray(header['crit']) ? { crit: Object.fromEntries((header['crit'] as string[]).map((c) => [c, true])) } : {};
+    return new SignJWT(payload).setProtectedHeader(header).sign(key.privateKey, crit);
   }
 
   /** Signs new tokens with a fresh key; the old keys stay in the JWKS until {@link removeKey}. Returns the new kid. */
@@ -524,6 +536,12 @@ export class KubernetesApiStandIn {
         status: { phase: 'Running' },
       },
     };
+  }
+
+  private getServiceAccount(namespace: string, name: string): Reply {
+    const sa = this.serviceAccounts.get(namespace, name);
+    if (sa === undefined) return status(404, 'NotFound', `serviceaccounts "${name}" not found`, { name, kind: 'serviceaccounts' });
+    return { status: 200, body: { kind: 'ServiceAccount', apiVersion: 'v1', metadata: { name, namespace, uid: sa.uid } } };
   }
 
   // ---- the service-account token authenticator (jwt.go + claims.go) ----

@@ -1,4 +1,8 @@
+import { spawn } from 'node:child_process';
 import { createHash, generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
@@ -11,9 +15,9 @@ import {
   type CallerCredentials,
   type JwksAuthenticatorOptions,
 } from '../../workload-identity/index.js';
-import { tempDir } from '../helpers/test-ca.js';
+import { openssl, tempDir } from '../helpers/test-ca.js';
 import { KubernetesApiStandIn } from '../k8s/api-stand-in.js';
-import { asyncCodeOf } from '../helpers/error-code.js';
+import { asyncCodeOf, failureOf } from '../helpers/error-code.js';
 
 const td = TrustDomain.of('cluster.local');
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
@@ -153,6 +157,36 @@ describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
       () => ({ requirePodBinding: true, podLookup: kubernetesPodLookup(kc) }),
     ],
     [
+      'fail/pod binding: the service account was deleted while its pod still exists',
+      async () => {
+        api.addPod({ namespace: 'shop', name: 'orders-0', serviceAccount: 'orders' });
+        const token = await mint({ serviceAccount: 'orders', pod: { name: 'orders-0' } });
+        api.deleteServiceAccount('shop', 'orders');
+        return { token };
+      },
+      'ERR_TOKEN_POD_BINDING',
+      () => ({ requirePodBinding: true, podLookup: kubernetesPodLookup(kc) }),
+    ],
+    [
+      'fail/pod binding: the service account was re-created under the same name (a new uid)',
+      async () => {
+        api.addPod({ namespace: 'shop', name: 'billing-0', serviceAccount: 'billing' });
+        const token = await mint({ serviceAccount: 'billing', pod: { name: 'billing-0' } });
+        api.deleteServiceAccount('shop', 'billing');
+        await mint({ serviceAccount: 'billing' }); // the stand-in creates the account again, with a new uid
+        return { token };
+      },
+      'ERR_TOKEN_POD_BINDING',
+      () => ({ requirePodBinding: true, podLookup: kubernetesPodLookup(kc) }),
+    ],
+    ['fail/iat a day in the future (TokenReview refuses it too)', async () => ({ token: await mint({ claims: { iat: Math.floor(Date.now() / 1000) + 86_400 } }) }), 'ERR_TOKEN_NOT_YET_VALID'],
+    ['fail/iat two minutes in the future (beyond the one-minute leeway)', async () => ({ token: await mint({ claims: { iat: Math.floor(Date.now() / 1000) + 120 } }) }), 'ERR_TOKEN_NOT_YET_VALID'],
+    [
+      'fail/a "crit" header naming an extension (RFC 7515 §4.1.11)',
+      async () => ({ token: await mint({ header: { crit: ['castellan.test/ext'], 'castellan.test/ext': true } }) }),
+      'ERR_TOKEN_CRITICAL_HEADER',
+    ],
+    [
       'fail/discovery without the bearer token the API server wants',
       async () => ({ token: await mint() }),
       'ERR_AUTH_BACKEND_UNAVAILABLE',
@@ -171,6 +205,19 @@ describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
       expect(await asyncCodeOf(auth.authenticate(await credentials()))).toBe(code);
     });
   }
+
+  it('ok/iat 30 s in the future is within the one-minute leeway', async () => {
+    const token = await mint({ claims: { iat: Math.floor(Date.now() / 1000) + 30 } });
+    await expect(new JwksAuthenticator(options()).authenticate({ token })).resolves.toBeDefined();
+  });
+
+  it('fail/a "crit" header: the message names crit, not alg', async () => {
+    const token = await mint({ header: { crit: ['castellan.test/ext'], 'castellan.test/ext': true } });
+    const f = await failureOf(new JwksAuthenticator(options()).authenticate({ token }));
+    expect(f?.code).toBe('ERR_TOKEN_CRITICAL_HEADER');
+    expect(f?.message).toMatch(/"crit"/);
+    expect(f?.message).not.toMatch(/"alg"/);
+  });
 
   it('ok/the JWKS is re-fetched after rotateSigningKey(), at most once per refetchIntervalMs', async () => {
     const t0 = Date.now();
@@ -250,5 +297,85 @@ describe('JwksAuthenticator discovery under the issuer URL, and an unreachable i
     await expect(auth.authenticate({ token })).resolves.toBeDefined();
     const fresh = new JwksAuthenticator({ trustDomain: td, issuer: api.issuer, discovery: { ca: api.caPem } });
     expect(await asyncCodeOf(fresh.authenticate({ token }))).toBe('ERR_AUTH_BACKEND_UNAVAILABLE');
+  });
+});
+
+// Which hosts receive the discovery bearer token (the CA's own credential): always the discovery URL; a
+// jwks_uri on another origin only when a CA is configured, so only a server holding a certificate of
+// that CA can receive it. Two HTTPS servers under one test CA: A serves discovery naming B's key set.
+describe('JwksAuthenticator: the bearer token and a jwks_uri on another origin', () => {
+  let api: KubernetesApiStandIn;
+  let tmp: ReturnType<typeof tempDir>;
+  let caPem: string;
+  let discovery: Server;
+  let keys: Server;
+  const seen: { discovery: boolean[]; keys: boolean[] } = { discovery: [], keys: [] };
+  const discoveryUrl = () => `https://localhost:${(discovery.address() as AddressInfo).port}/.well-known/openid-configuration`;
+  const BEARER = 'ca-own-service-account-token';
+
+  beforeAll(async () => {
+    api = await KubernetesApiStandIn.start();
+    tmp = tempDir();
+    const f = (n: string) => path.join(tmp.dir, n);
+    const run = (args: string[]) => expect(openssl(args).status).toBe(0);
+    run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-subj', '/CN=jwks-test-ca', '-days', '1', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
+    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('tls.key'), '-out', f('tls.csr'), '-subj', '/CN=jwks-test', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
+    run(['x509', '-req', '-in', f('tls.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-set_serial', '7', '-days', '1', '-copy_extensions', 'copyall', '-out', f('tls.pem')]);
+    caPem = readFileSync(f('ca.pem'), 'utf8');
+    const tls = { key: readFileSync(f('tls.key')), cert: readFileSync(f('tls.pem')) };
+    const listen = async (s: Server) => new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+    keys = createHttpsServer(tls, (req, res) => {
+      seen.keys.push(req.headers.authorization === `Bearer ${BEARER}`);
+      res.setHeader('content-type', 'application/jwk-set+json');
+      res.end(JSON.stringify(api.jwks()));
+    });
+    await listen(keys);
+    discovery = createHttpsServer(tls, (req, res) => {
+      seen.discovery.push(req.headers.authorization === `Bearer ${BEARER}`);
+      res.setHeader('content-type', 'application/json');
+      // Another origin than the discovery URL (localhost): the IP, as kube-apiserver's advertise address.
+      res.end(JSON.stringify({ issuer: api.issuer, jwks_uri: `https://127.0.0.1:${(keys.address() as AddressInfo).port}/openid/v1/jwks` }));
+    });
+    await listen(discovery);
+  });
+  afterAll(async () => {
+    for (const s of [discovery, keys]) await new Promise((resolve) => s?.close(resolve));
+    await api.close();
+    tmp.cleanup();
+  });
+
+  it('ok/with the CA configured, both the discovery URL and the jwks_uri get the token', async () => {
+    seen.discovery.length = 0;
+    seen.keys.length = 0;
+    const auth = new JwksAuthenticator({ trustDomain: td, issuer: api.issuer, discovery: { discoveryUrl: discoveryUrl(), ca: caPem, bearerToken: () => BEARER } });
+    await auth.authenticate({ token: await api.mintToken({ namespace: 'shop', serviceAccount: 'cart', audiences: ['castellan'] }) });
+    expect(seen).toEqual({ discovery: [true], keys: [true] });
+  });
+
+  it('fail/without a configured CA (public roots), a jwks_uri on another origin never gets the token', async () => {
+    seen.discovery.length = 0;
+    seen.keys.length = 0;
+    // Node's default roots cannot be changed in a running process: a child trusts the test CA through
+    // NODE_EXTRA_CA_CERTS, as a public CA would be trusted, and the authenticator is given no `ca`.
+    const script = [
+      "import 'reflect-metadata';",
+      "import { JwksAuthenticator, TrustDomain } from './workload-identity/index.ts';",
+      `const auth = new JwksAuthenticator({ trustDomain: TrustDomain.of('cluster.local'), issuer: process.env.ISSUER, discovery: { discoveryUrl: process.env.DISCOVERY_URL, bearerToken: () => ${JSON.stringify(BEARER)} } });`,
+      'const caller = await auth.authenticate({ token: process.env.TOKEN });',
+      'console.log(JSON.stringify({ serviceAccount: caller.serviceAccount }));',
+    ].join('\n');
+    const token = await api.mintToken({ namespace: 'shop', serviceAccount: 'cart', audiences: ['castellan'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: path.join(tmp.dir, 'ca.pem'), ISSUER: api.issuer, DISCOVERY_URL: discoveryUrl(), TOKEN: token },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect({ code, err }).toEqual({ code: 0, err: '' });
+    expect(JSON.parse(out)).toEqual({ serviceAccount: 'cart' });
+    expect(seen).toEqual({ discovery: [true], keys: [false] });
   });
 });
