@@ -107,7 +107,7 @@ export class LeaderElection implements Leadership {
         const { k8s, api } = await this.api();
         const lease = await api.readNamespacedLease({ name: this.name, namespace: this.o.namespace }, this.opts(k8s));
         if (lease.spec?.holderIdentity === this.o.identity) {
-          lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new Date() as never };
+          lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new k8s.V1MicroTime() };
           await api.replaceNamespacedLease({ name: this.name, namespace: this.o.namespace, body: lease }, this.opts(k8s));
         }
       } catch (err) {
@@ -147,14 +147,14 @@ export class LeaderElection implements Leadership {
     const spec = {
       holderIdentity: this.o.identity,
       leaseDurationSeconds: Math.ceil(this.durationMs / 1000),
-      renewTime: new Date(now) as never,
+      renewTime: new k8s.V1MicroTime(now),
     };
     if (!lease) {
       try {
         await api.createNamespacedLease(
           {
             namespace: ns,
-            body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: ns }, spec: { ...spec, acquireTime: new Date(now) as never, leaseTransitions: 0 } },
+            body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: ns }, spec: { ...spec, acquireTime: new k8s.V1MicroTime(now), leaseTransitions: 0 } },
           },
           this.opts(k8s),
         );
@@ -180,7 +180,7 @@ export class LeaderElection implements Leadership {
       spec: {
         ...lease.spec,
         ...spec,
-        ...(mine ? {} : { acquireTime: new Date(now) as never, leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + 1 }),
+        ...(mine ? {} : { acquireTime: new k8s.V1MicroTime(now), leaseTransitions: (lease.spec?.leaseTransitions ?? 0) + 1 }),
       },
     };
     try {
