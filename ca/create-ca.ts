@@ -224,9 +224,9 @@ function requireFrom(from: string | undefined): string {
  */
 async function prepareEmptyCaDir(dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  await checkCaDirectory(dir);
   const st = await fs.lstat(dir);
   if (!st.isDirectory()) throw caError('ERR_CA_DIR', `ca: ${dir} is not a directory`);
+  // Looked at before anything is changed: a folder that is not ours to take keeps its mode too.
   const entries = await fs.readdir(dir);
   if (entries.includes('ca.json')) {
     throw caError('ERR_CA_EXISTS', `ca: ${dir} already holds a CA (ca.json); choose another --dir or remove it deliberately`);
@@ -237,4 +237,5 @@ async function prepareEmptyCaDir(dir: string): Promise<void> {
       context: { entries: entries.length },
     });
   }
+  await checkCaDirectory(dir);
 }

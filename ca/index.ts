@@ -27,7 +27,7 @@ export { BUNDLE_FILE, STATE_FILE, type AuthorityRecord, type AuthorityState, typ
 export { bundleOf } from './bundle-roots.js';
 export { closeKeyProviders, keyProviderFor, PKCS11_PIN_ENV, PKCS11_PIN_FILE_ENV, type StateKeys } from './state-keys.js';
 export { DEFAULT_INTERMEDIATE_TTL_MS, DEFAULT_ROOT_TTL_MS, mintIntermediate, mintRootAuthority, type IssuingRoot, type MintedAuthority } from './authority-mint.js';
-export { bundlePem, loadCa, loadSnapshot, rootSignerOf, spiffeTrustDomainOf, storeOf, type CaDirectory, type CaStoreRef, type LoadedAuthority } from './load-ca.js';
+export { bundlePem, loadCa, loadCaCertificates, loadSnapshot, rootSignerOf, spiffeTrustDomainOf, storeOf, type CaCertificates, type CaDirectory, type CaStoreRef, type LoadedAuthority } from './load-ca.js';
 export { checkCacerts, importCacerts, initCa, type CacertsMaterial, type ImportCacertsOptions, type InitOptions } from './create-ca.js';
 export {
   activateRoot,

@@ -185,3 +185,40 @@ export function spiffeTrustDomainOf(c: CertificateInfo): string | undefined {
   }
   return undefined;
 }
+
+/** What a CA's store says publicly: no key is opened (audits and status need no PIN, no key access). */
+export interface CaCertificates {
+  readonly store: CaStore;
+  readonly trustDomain: string;
+  /** Every slot's root and signing certificate, retired ones too (they signed older ledger checkpoints). */
+  readonly authorities: readonly { id: number; state: AuthorityState; root: CertificateInfo; issuer: CertificateInfo }[];
+  readonly bundle: readonly CertificateInfo[];
+  readonly ledgerGenesis?: string;
+}
+
+/**
+ * Reads the certificates of a CA from its store without opening any key.
+ *
+ * @example const { authorities } = await loadCaCertificates(directoryStore('/ca'));
+ */
+export async function loadCaCertificates(ref: CaStoreRef): Promise<CaCertificates> {
+  const store = storeOf(ref);
+  const snap = await store.read();
+  if (!snap) throw caError('ERR_CA_DIR', `ca: ${store.location} holds no CA`);
+  const authorities = [];
+  for (const rec of snap.state.authorities) {
+    const stored = await snap.authority(rec.id);
+    const what = (f: string) => ({ code: 'ERR_CA_DIR' as const, what: `ca: ${store.location}, authority ${rec.id}, ${f}` });
+    const root = certificatesFromPem(stored.rootCertPem, what('root-cert.pem'))[0];
+    const issuer = certificatesFromPem(stored.caCertPem, what('ca-cert.pem'))[0];
+    if (!root || !issuer) throw caError('ERR_CA_DIR', `ca: ${store.location}, authority ${rec.id} is missing its certificates`);
+    authorities.push({ id: rec.id, state: rec.state, record: rec, root, issuer });
+  }
+  return {
+    store,
+    trustDomain: snap.state.trustDomain,
+    authorities,
+    bundle: bundleOf(authorities),
+    ...(snap.state.ledger ? { ledgerGenesis: snap.state.ledger.genesis } : {}),
+  };
+}

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { parseDuration, verifyLedger, type LedgerQuery, type LedgerRecord, type LedgerStore } from '../ca/index.js';
 import { CastellanError } from '../workload-identity/index.js';
 import { recordDetail, recordJson, recordTable } from './audit-format.js';
-import { checkpointSigners, headWitness, openAuditStore, trustedRoots, type LedgerFlags } from './audit-source.js';
+import { openAuditStore, verifyAnchors, type LedgerFlags } from './audit-source.js';
 import { UsageError, type CliIo } from './io.js';
 
 interface ListFlags extends LedgerFlags {
@@ -17,12 +17,14 @@ interface ListFlags extends LedgerFlags {
 }
 
 const LEDGER_HELP =
-  '\nThe ledger: --dir DIR reads <DIR>/ledger.db (SQLite, the default); --database-url postgres://... (or the\n' +
-  'CASTELLAN_DATABASE_URL environment variable) reads the PostgreSQL ledger shared by CA replicas.';
+  '\nThe ledger: --dir DIR reads <DIR>/ledger.db (SQLite, the default); --config FILE reads the ledger the CA\'s\n' +
+  'configuration names (ledger.url / ledger.path; with store.kubernetes the CA state is read from Kubernetes);\n' +
+  '--database-url postgres://... (or CASTELLAN_DATABASE_URL) reads the PostgreSQL ledger shared by CA replicas.';
 
 function ledgerOptions(c: Command): Command {
   return c
     .option('--dir <dir>', 'CA directory: its ledger.db (and, for verify, its roots and ledger-head.json)')
+    .option('--config <file>', "the CA's configuration file: its ledger, and for verify its store's roots and head witness")
     .option('--database-url <url>', 'PostgreSQL ledger URL (env CASTELLAN_DATABASE_URL)');
 }
 
@@ -145,17 +147,27 @@ export function registerAudit(program: Command, io: CliIo): void {
     )
     .action(async (f: LedgerFlags & { bundle?: string; signers?: string; output: string }) => {
       const format = output(f.output);
-      const roots = await trustedRoots(f.dir, f.bundle, io);
-      const signers = await checkpointSigners(f.dir, f.signers, io);
-      const head = await headWitness(f.dir, io);
-      const report = await withStore(f, io, (s) => verifyLedger(s, { roots, signers, ...(head ? { head } : {}) }));
+      const { roots, signers, head, genesis, witness } = await verifyAnchors(f, io);
+      const report = await withStore(f, io, async (s) => {
+        // A ledger moved aside or replaced starts another chain: its first record is not the one the CA remembers.
+        if (genesis !== undefined) {
+          const first = await s.bySeq(1);
+          if (first?.hash !== genesis) {
+            throw new CastellanError(
+              'ERR_LEDGER_BROKEN',
+              `audit: ledger BROKEN: ${first ? 'its first record is not' : 'it is empty, not'} the ledger this CA wrote (the CA state remembers record 1 as ${genesis.slice(0, 16)}…): it was moved aside, deleted or replaced`,
+            );
+          }
+        }
+        return verifyLedger(s, { roots, signers, ...(head ? { head } : {}) });
+      });
       if (format === 'json') io.out(JSON.stringify(report, null, 2) + '\n');
       else {
         io.out(
           `records      ${report.records} (last sequence number ${report.lastSeq})\n` +
             `checkpoints  ${report.checkpoints}${report.lastCheckpointSeq > 0 ? ` (newest at ${report.lastCheckpointSeq})` : ''}\n` +
             `unsigned     ${report.unprotected} record${report.unprotected === 1 ? '' : 's'} after the newest checkpoint\n` +
-            `head witness ${report.headSeq !== undefined ? `checkpoint ${report.headSeq}` : f.dir ? 'none yet' : 'not checked (no --dir): truncation after the newest checkpoint cannot be detected'}\n` +
+            `head witness ${report.headSeq !== undefined ? `checkpoint ${report.headSeq}` : witness ? `none yet (${witness})` : 'not checked (no --dir or --config): truncation after the newest checkpoint cannot be detected'}\n` +
             (report.ok ? 'OK: the ledger is intact\n' : ''),
         );
       }

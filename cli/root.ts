@@ -17,7 +17,7 @@ import {
   type RootStatus,
   type SigningAuthority,
 } from '../ca/index.js';
-import { ledgerDatabaseUrl } from './database-url.js';
+import { caTarget } from './ca-target.js';
 import { choiceFlag, durationFlag, fractionFlag, keyTypeFlag, positiveNumberFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 import { formatRootStatus } from './root-status-format.js';
@@ -25,6 +25,7 @@ import { formatRootStatus } from './root-status-format.js';
 /** Where a root command acts: the CA directory, or a running CA over gRPC with an admin credential. */
 interface TargetFlags {
   dir?: string;
+  config?: string;
   databaseUrl?: string;
   server?: string;
   caBundle?: string;
@@ -44,7 +45,8 @@ interface StepAnswer {
 
 function withTarget(c: Command): Command {
   return c
-    .option('--dir <dir>', 'act on this CA directory (shared by the running CA replicas, which pick the change up)')
+    .option('--dir <dir>', 'act on this CA directory (the running CA picks the change up)')
+    .option('--config <file>', "act on the store the CA's configuration names (a directory, or Kubernetes: store.kubernetes); running replicas follow it")
     .option('--database-url <url>', 'with --dir: the PostgreSQL ledger the CA uses (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)')
     .option('--server <host:port>', 'act through this running CA instead (needs an admin credential: --token-file, or --cert and --key)')
     .option('--ca-bundle <file>', "with --server: PEM roots that verify the CA's serving certificate (its bundle.pem)")
@@ -126,22 +128,24 @@ async function target(
   remote: (rpc: Rpc) => Promise<StepAnswer>,
   o: { readOnly?: boolean } = {},
 ): Promise<StepAnswer> {
-  if ((f.dir === undefined) === (f.server === undefined)) throw new UsageError('say where: --dir DIR (the CA directory) or --server HOST:PORT (a running CA)');
+  const local_ = f.dir !== undefined || f.config !== undefined;
+  if (local_ === (f.server !== undefined)) throw new UsageError('say where: --dir DIR (the CA directory), --config FILE (the CA\'s configuration) or --server HOST:PORT (a running CA)');
   if (f.server !== undefined) return remote(await adminRpc(f, io));
-  const dir = path.resolve(io.cwd, f.dir!);
-  const url = ledgerDatabaseUrl(f.databaseUrl, io);
+  const tgt = await caTarget(f, io);
+  const rotateAt = f.rotateAt ?? tgt.config?.rotation?.intermediateRotateAt;
   if (o.readOnly) {
-    // Status reads the directory only: no ledger is opened (or created).
+    // Status reads the state only: no ledger is opened (or created).
     const nowhere = { appendLifecycle: () => Promise.reject(new Error('status writes nothing')) };
-    return local(new RootAdmin({ store: dir, ledger: nowhere, openStore: undefined, now: () => io.now(), ...(f.rotateAt !== undefined ? { rotateAt: f.rotateAt } : {}) }));
+    return local(new RootAdmin({ store: tgt.store, ledger: nowhere, openStore: undefined, now: () => io.now(), ...(rotateAt !== undefined ? { rotateAt } : {}) }));
   }
-  if (url === undefined && !existsSync(path.join(dir, LEDGER_FILE))) {
-    throw new UsageError(`no ledger at ${path.join(dir, LEDGER_FILE)}: if the CA records to PostgreSQL, pass --database-url (or CASTELLAN_DATABASE_URL)`);
+  const l = tgt.ledger;
+  if (l.dir !== undefined && !existsSync(path.join(l.dir, LEDGER_FILE))) {
+    throw new UsageError(`no ledger at ${path.join(l.dir, LEDGER_FILE)}: if the CA records to PostgreSQL, pass --database-url (or CASTELLAN_DATABASE_URL)`);
   }
-  const ca = await loadCa(dir);
+  const ca = await loadCa(tgt.store);
   let authority: SigningAuthority = ca.active;
   const ledger = await openLedger({
-    ...(url ? { databaseUrl: url } : { dir }),
+    ...l,
     witness: ca.store.witness,
     ...(ca.ledgerGenesis !== undefined ? { genesis: ca.ledgerGenesis } : {}),
     authority: () => authority,
@@ -151,12 +155,12 @@ async function target(
     const admin = new RootAdmin({
       store: ca.store,
       ledger,
-      openStore: () => openLedgerStore({ ...(url ? { databaseUrl: url } : { dir }), readOnly: true }),
+      openStore: () => openLedgerStore({ ...l, readOnly: true }),
       now: () => io.now(),
-      ...(f.rotateAt !== undefined ? { rotateAt: f.rotateAt } : {}),
+      ...(rotateAt !== undefined ? { rotateAt } : {}),
       // The closing checkpoint is signed by the authority active after the step.
       afterStep: async () => {
-        authority = (await loadCa(dir)).active;
+        authority = (await loadCa(tgt.store)).active;
       },
     });
     return await local(admin);
@@ -165,6 +169,7 @@ async function target(
     throw err;
   } finally {
     await ledger.close().catch((err: unknown) => io.err(`castellan: warning: closing the ledger failed: ${(err as Error).message}\n`));
+    await tgt.store.close();
   }
 }
 

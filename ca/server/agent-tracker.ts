@@ -263,7 +263,7 @@ export async function readAgentReports(
   const replicas: { replica: string; writtenAt: string; servingSince?: string; intermediateRotateAt?: number }[] = [];
   const newest = new Map<string, AgentReport>();
   let fresh = false;
-  let warmingUp = false;
+  let warmingUp = 0;
   const reports = typeof from === 'string' || 'agentReports' in from ? storeOf(from).agentReports : from;
   for (const r of await reports.all()) {
     replicas.push({
@@ -276,7 +276,7 @@ export async function readAgentReports(
     // A replica that only just started may not have heard from its agents yet: its empty report says nothing.
     const warm = r.agents.length > 0 || r.servingSince === undefined || now.getTime() - Date.parse(r.servingSince) >= (r.warmupMs ?? warmupMs);
     if (reportFresh && warm) fresh = true;
-    if (reportFresh && !warm) warmingUp = true;
+    if (reportFresh && !warm) warmingUp = Math.max(warmingUp, r.warmupMs ?? warmupMs);
     const liveFor = r.livenessMs ?? livenessMs;
     for (const a of r.agents) {
       const live = (a.connected && reportFresh) || now.getTime() - Date.parse(a.lastSeen) <= liveFor;
@@ -302,8 +302,8 @@ export async function readAgentReports(
           why:
             replicas.length === 0
               ? 'no CA has reported its agents (is the CA running with this store?)'
-              : warmingUp
-                ? `the running CA started less than ${Math.round(warmupMs / 1000)} s ago and may not have heard from every agent yet; retry shortly`
+              : warmingUp > 0
+                ? `the running CA started less than ${Math.round(warmingUp / 1000)} s ago and may not have heard from every agent yet; retry shortly`
                 : `no CA reported its agents in the last ${Math.round(freshMs / 1000)} s (is the CA running?)`,
         }),
     live: [...newest.values()],

@@ -24,6 +24,24 @@ export interface OpenedCaStore {
 }
 
 /**
+ * The store a CA configuration names, without creating anything: the directory `dir`, or the Kubernetes
+ * Secret of store.kubernetes (what `castellan root/audit/check --config` act on).
+ *
+ * @example const { store } = await storeFromConfig(config, undefined, (f) => loadKubeConfig(f));
+ */
+export async function storeFromConfig(config: CaServerConfig, dir: string | undefined, loadKube: (file: string | undefined) => Promise<KubeConfig>): Promise<{ store: CaStore; kubeConfig?: KubeConfig; namespace?: string }> {
+  const k = config.store?.kubernetes;
+  if (!k) {
+    if (dir === undefined) throw caError('ERR_CONFIG', 'give the CA directory (--dir or CASTELLAN_DIR), or configure store.kubernetes');
+    return { store: directoryStore(dir, config.rotation?.reloadInterval !== undefined ? { pollMs: config.rotation.reloadInterval } : {}) };
+  }
+  if (dir !== undefined) throw caError('ERR_CONFIG', '--dir and store.kubernetes exclude each other: the CA state is either in a directory or in Kubernetes');
+  const kubeConfig = await loadKube(k.kubeconfig);
+  const namespace = k.namespace ?? config.namespace ?? (await podNamespace()) ?? DEFAULT_NAMESPACE;
+  return { store: kubernetesStore({ kubeConfig, namespace, ...(k.secretName ? { secretName: k.secretName } : {}) }), kubeConfig, namespace };
+}
+
+/**
  * The store the configuration names (docs/kubernetes.md): the CA directory `dir`, or Kubernetes. A
  * Kubernetes store that holds no CA yet is created here — from the `cacerts` Secret when one is named
  * and exists, else a new root and intermediate for `trustDomain`; two replicas racing to create it
@@ -40,18 +58,13 @@ export async function openCaStore(o: {
   readonly loadKubeConfig: (file: string | undefined) => Promise<KubeConfig>;
   readonly now?: () => Date;
 }): Promise<OpenedCaStore> {
+  const { store, kubeConfig, namespace } = await storeFromConfig(o.config, o.dir, o.loadKubeConfig);
   const k = o.config.store?.kubernetes;
-  if (!k) {
-    if (o.dir === undefined) throw caError('ERR_CONFIG', 'ca serve: give the CA directory (--dir or CASTELLAN_DIR), or configure store.kubernetes');
-    const store = directoryStore(o.dir, o.config.rotation?.reloadInterval !== undefined ? { pollMs: o.config.rotation.reloadInterval } : {});
+  if (!k || !kubeConfig || namespace === undefined) {
     const ca = await loadCa(store, o.keys ?? (await keysOf(store, o.config)));
     checkTrustDomain(o.config, ca);
     return { store, ca, leadership: alwaysLeader };
   }
-  if (o.dir !== undefined) throw caError('ERR_CONFIG', 'ca serve: --dir and store.kubernetes exclude each other: the CA state is either in a directory or in Kubernetes');
-  const kubeConfig = await o.loadKubeConfig(k.kubeconfig);
-  const namespace = k.namespace ?? o.config.namespace ?? (await podNamespace()) ?? DEFAULT_NAMESPACE;
-  const store = kubernetesStore({ kubeConfig, namespace, ...(k.secretName ? { secretName: k.secretName } : {}) });
   let ca: CaDirectory | undefined;
   for (let attempt = 0; attempt < 3 && !ca; attempt++) {
     if (await store.read()) {

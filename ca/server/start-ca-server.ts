@@ -159,8 +159,9 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
       intermediateRotateAt: rotateAt,
       log: o.log,
     });
-    // Lifecycle records a crashed `castellan root` left in the state go to the ledger before anything else.
-    if (ledger && ca.pendingRecords.length > 0) await flushPendingRecords(store, ledger);
+    // Lifecycle records a crashed `castellan root` left in the state go to the ledger before anything else
+    // (in Kubernetes the leader does it: replicas would each write them).
+    if (ledger && ca.pendingRecords.length > 0 && store.kind === 'directory') await flushPendingRecords(store, ledger);
     await agents.start();
     let follower: StoreFollower | undefined;
     const rootAdmin = new RootAdmin({
@@ -214,11 +215,13 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     s.addBackground(follower);
     follower.start();
     if (leadership instanceof LeaderElection) {
-      leadership.start();
-      // Each replica's report says which replica leads, for `castellan check`; stale reports of gone replicas are removed by the leader.
+      // On becoming leader: at once look for pending records and due rotations, and remove reports of replicas gone for a day.
       leadership.subscribe((leader) => {
-        if (leader) void store.agentReports.prune(new Date(now().getTime() - 86_400_000)).catch(() => {});
+        if (!leader) return;
+        void follower?.tick();
+        void store.agentReports.prune(new Date(now().getTime() - 86_400_000)).catch(() => {});
       });
+      leadership.start();
     }
     if (cms?.enabled && configMapsKube) {
       startPublisherWhileLeader(s, leadership, () =>

@@ -112,8 +112,10 @@ export class StoreFollower {
       this.o.apply(ca);
     }
     const pending = snap.state.pendingRecords?.length ?? 0;
-    // While the ledger fails, retry every 30 s, not every tick.
-    if (pending > 0 && this.o.ledger && this.o.now().getTime() - this.flushFailedAt >= 30_000) {
+    // The leader writes what a crashed transition left pending (once, not once per replica); while the
+    // ledger fails, it retries every 30 s, not every tick.
+    const leader = !this.o.isLeader || this.o.isLeader();
+    if (pending > 0 && leader && this.o.ledger && this.o.now().getTime() - this.flushFailedAt >= 30_000) {
       try {
         const n = await flushPendingRecords(this.o.store, this.o.ledger);
         if (n > 0) this.o.log.info({ records: n }, 'ca store: pending lifecycle records written to the ledger');
