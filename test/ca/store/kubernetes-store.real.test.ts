@@ -19,20 +19,11 @@ import { loadKubeConfig, TrustDomain } from '../../../workload-identity/index.js
 import { memoryLog } from '../../helpers/ca-server.js';
 import { tempDir } from '../../helpers/test-ca.js';
 import { until } from '../../helpers/until.js';
+import { STORE_RULES } from '../../k8s/real/castellan-rbac.js';
 import { sharedApiServer } from '../../k8s/real/index.js';
 
 const api = sharedApiServer();
 const td = TrustDomain.of('cluster.local');
-
-/** The namespace-scoped rules a CA with the Kubernetes store needs (charts/castellan templates the same). */
-export const STORE_RULES = [
-  { apiGroups: [''], resources: ['secrets'], resourceNames: ['castellan-ca'], verbs: ['get', 'update', 'list', 'watch'] },
-  { apiGroups: [''], resources: ['secrets'], resourceNames: ['cacerts'], verbs: ['get'] },
-  { apiGroups: [''], resources: ['secrets'], verbs: ['create'] },
-  { apiGroups: [''], resources: ['configmaps'], verbs: ['get', 'list', 'watch', 'create', 'update', 'delete'] },
-  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: ['castellan-leader'], verbs: ['get', 'update'] },
-  { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create'] },
-];
 
 describe.skipIf(api === undefined)('CA state in Kubernetes against a real kube-apiserver', () => {
   const k = api!;
