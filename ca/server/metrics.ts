@@ -86,7 +86,7 @@ export class CaMetrics {
     registers: [this.registry],
   });
 
-  constructor(authorities: () => readonly (SigningAuthority & { id: number; root: { notAfter: Date } })[], now: () => Date) {
+  constructor(authorities: () => readonly (SigningAuthority & { id: number; state?: string; root: { notAfter: Date } })[], now: () => Date) {
     for (const api of CSR_APIS) for (const outcome of CSR_OUTCOMES) this.csrs.inc({ outcome, api }, 0);
     for (const reason of AUTH_FAILURE_REASONS) this.authFailures.inc({ reason }, 0);
     registerBuildInfo(this.registry);
@@ -102,6 +102,18 @@ export class CaMetrics {
           this.set({ authority: String(a.id), kind: 'root' }, (a.root.notAfter.getTime() - t) / 1000);
           this.set({ authority: String(a.id), kind: 'intermediate' }, (a.issuer.notAfter.getTime() - t) / 1000);
         }
+      },
+    });
+    // Which slot state each authority is in (docs/root-rotation.md): alerts join on it to watch only the
+    // active root and intermediate (retired slots are kept, and their certificates may expire unheeded).
+    new Gauge({
+      name: 'castellan_authority_state',
+      help: 'Always 1, one series per authority: its slot state (prepared, active, retired).',
+      labelNames: ['authority', 'state'] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const a of authorities()) if (a.state) this.set({ authority: String(a.id), state: a.state }, 1);
       },
     });
     // The same as time stamps (like Istio's citadel_server_root_cert_expiry_timestamp): an alert can

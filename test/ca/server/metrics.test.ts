@@ -6,6 +6,8 @@ import { initCa, loadCa, Ledger, type LedgerStore } from '../../../ca/index.js';
 import { CaMetrics, CSR_OUTCOMES } from '../../../ca/server/metrics.js';
 import { TrustDomain } from '../../../workload-identity/index.js';
 import { caClients, unary } from '../../helpers/ca-client.js';
+import { cli } from '../../helpers/cli.js';
+import { until } from '../../helpers/until.js';
 import { testCaServer } from '../../helpers/ca-server.js';
 import { testCsr } from '../../helpers/csr.js';
 import { parsePrometheusText } from '../../helpers/prometheus-text.js';
@@ -20,7 +22,7 @@ beforeAll(async () => {
   t = tempDir();
   caDir = path.join(t.dir, 'ca');
   await initCa({ dir: caDir, trustDomain: TrustDomain.of('cluster.local') });
-  ca = await testCaServer(caDir, {}, true);
+  ca = await testCaServer(caDir, { rotation: { reloadInterval: 100 } }, true);
 });
 afterAll(async () => {
   await ca?.server.shutdown(100);
@@ -46,6 +48,7 @@ describe('CA metrics (docs/observability.md)', () => {
         const left = m.find('castellan_authority_expiry_seconds', { authority: String(a.id), kind })[0]!.value;
         expect(Math.abs(at[0]!.value - Date.now() / 1000 - left)).toBeLessThan(60);
       }
+      expect(m.find('castellan_authority_state', { authority: String(a.id) }).map((s) => [s.labels['state'], s.value])).toEqual([[a.state, 1]]);
     }
   });
 
@@ -91,6 +94,18 @@ describe('CA metrics (docs/observability.md)', () => {
     const after = await scrape();
     expect(after.find('castellan_csr_total', { api: 'istio', outcome: 'ERR_TOKEN_MALFORMED' }).map((s) => s.value)).toEqual([1]);
     expect(after.find('castellan_authentication_failures_total', { reason: 'ERR_TOKEN_MALFORMED' }).map((s) => s.value)).toEqual([1]);
+  });
+
+  it('ok/castellan_authority_state follows a root rotation: prepared, then active and retired', async () => {
+    expect((await cli(['root', 'prepare', '--dir', caDir])).code).toBe(0);
+    const states = async () => Object.fromEntries((await scrape()).find('castellan_authority_state').map((s) => [s.labels['authority'], s.labels['state']]));
+    await until(async () => (await states())['2'] === 'prepared', 'the CA reloads its directory', 20_000);
+    expect(await states()).toEqual({ '1': 'active', '2': 'prepared' });
+    expect((await cli(['root', 'activate', '--dir', caDir, '--force'])).code).toBe(0);
+    await until(async () => (await states())['2'] === 'active', 'the CA reloads its directory', 20_000);
+    expect(await states()).toEqual({ '1': 'retired', '2': 'active' });
+    const m = await scrape();
+    expect(m.find('castellan_authority_expiry_timestamp_seconds', { authority: '2', kind: 'root' })).toHaveLength(1);
   });
 
   it('ok/castellan_ledger_errors_total{kind="commit_failed"} counts failed ledger transactions', async () => {
