@@ -163,7 +163,7 @@ export class CaMetrics {
     });
   }
 
-  /** The issuance ledger writer's trouble (DESIGN §7): failed commits and checkpoints, overflows, broken. */
+  /** The issuance ledger writer's trouble (docs/architecture.md §7): failed commits and checkpoints, overflows, broken. */
   observeLedger(stats: LedgerStats): void {
     new Counter({
       name: 'castellan_ledger_errors_total',
