@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { startHealthEndpoints, type HealthEndpoints } from '../workload-identity/index.js';
 import {
   AGENT_ENV,
@@ -12,6 +12,7 @@ import {
   type AgentConfig,
 } from '../sds/index.js';
 import { UsageError, type CliIo } from './io.js';
+import { createLogger } from './logger.js';
 
 interface AgentFlags {
   config?: string;
@@ -133,12 +134,13 @@ export function registerAgent(program: Command, io: CliIo): void {
         '(1s doubling to 60s) and keep serving the current certificate until it really expires.\n' +
         'Node mode: Envoy sends its pod\'s token as "authorization: Bearer" metadata on the SDS stream; the CA decides\n' +
         "which identity it stands for, and a stream only ever gets its own token's identity.\n" +
-        'Logs are JSON lines on stdout (level: CASTELLAN_LOG_LEVEL, default info); tokens appear only as SHA-256.\n' +
+        'Logs are JSON lines on stdout (CASTELLAN_LOG_LEVEL: fatal|error|warn|info|debug|trace|silent, default info;\n' +
+        'CASTELLAN_LOG_FORMAT=text for one readable line per event); tokens appear only as SHA-256.\n' +
         'SIGTERM/SIGINT: open streams end, the socket is removed, the process exits 0.',
     )
     .action(async (f: AgentFlags) => {
       const config = await agentConfigFrom(f, io);
-      const log = pino({ level: io.env.CASTELLAN_LOG_LEVEL ?? 'info', base: { component: 'castellan-agent' } }, { write: (s: string) => io.out(s) });
+      const log = createLogger(io, 'castellan-agent', (s) => io.out(s));
       await runAgent(config, io, log, waitForSignal());
     });
 }

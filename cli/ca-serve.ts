@@ -1,8 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { loadCaServerConfig, startCaServer, validateCaServerConfig, type CaServerConfig } from '../ca/index.js';
 import { UsageError, type CliIo } from './io.js';
+import { createLogger } from './logger.js';
 import { ledgerDatabaseUrl } from './database-url.js';
 
 interface ServeFlags {
@@ -27,7 +27,8 @@ export function registerCaServe(ca: Command, io: CliIo): void {
         'a Secret, replicas coordinated by a Lease; docs/kubernetes.md).\n' +
         'Precedence: flags, then CASTELLAN_* environment variables, then the config file, then defaults.\n' +
         'Without --config the CA authenticates tokens from its own dev issuer (castellan token mint).\n' +
-        'Logs are JSON lines on stdout (level: CASTELLAN_LOG_LEVEL, default info); tokens appear only as SHA-256.\n' +
+        'Logs are JSON lines on stdout (CASTELLAN_LOG_LEVEL: fatal|error|warn|info|debug|trace|silent, default info;\n' +
+        'CASTELLAN_LOG_FORMAT=text for one readable line per event); tokens appear only as SHA-256.\n' +
         'Every issuance and refusal is recorded in the ledger (config "ledger") before the answer is sent; when the\n' +
         'ledger cannot be written, requests fail with UNAVAILABLE. Inspect it with castellan audit.\n' +
         'SIGTERM/SIGINT: readiness turns 503, in-flight requests finish (shutdownGrace), the ledger is flushed and\n' +
@@ -50,7 +51,7 @@ export function registerCaServe(ca: Command, io: CliIo): void {
       } catch (err) {
         throw new UsageError((err as Error).message.replace(/\n\s*/g, ' '));
       }
-      const log = pino({ level: io.env.CASTELLAN_LOG_LEVEL ?? 'info', base: { component: 'castellan-ca' } });
+      const log = createLogger(io, 'castellan-ca');
       const config = { ...fileConfig, ...overrides, ...(overrides.ledger ? { ledger: { ...fileConfig.ledger, ...overrides.ledger } } : {}) };
       if (f.dir === undefined && !config.store?.kubernetes) throw new UsageError('ca serve: give the CA directory with --dir DIR (or CASTELLAN_DIR), or configure store.kubernetes in --config');
       const { server, tokenMode } = await startCaServer({

@@ -1,4 +1,24 @@
 import { Counter, Gauge, Registry } from 'prom-client';
+import { registerBuildInfo } from '../workload-identity/index.js';
+import type { AgentErrorCode } from './agent-errors.js';
+
+/**
+ * Every reason a certificate request can fail with (`castellan_agent_rotation_failures_total{reason}`),
+ * pre-set to 0 at start so `rate()` sees the first failure and `absent()` alerts work.
+ */
+const ROTATION_FAILURE_REASONS = [
+  'ERR_CA_UNAVAILABLE',
+  'ERR_CA_REFUSED',
+  'ERR_CA_RESPONSE',
+  'ERR_TOKEN_REJECTED',
+  'ERR_PERMISSION_DENIED',
+  'ERR_TOKEN_FILE',
+  'ERR_IDENTITY_CHANGED',
+  'ERR_INTERNAL',
+] as const satisfies readonly (AgentErrorCode | 'ERR_INTERNAL')[];
+
+/** Every reason node mode refuses a stream's token (`castellan_agent_node_token_refusals_total{reason}`). */
+const NODE_TOKEN_REFUSAL_REASONS = ['ERR_TOKEN_MALFORMED', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_REJECTED', 'ERR_PERMISSION_DENIED'] as const;
 
 /** What the metrics read at scrape time: the certificates the agent serves now. */
 export interface ServedCertificates {
@@ -21,6 +41,7 @@ export class AgentMetrics {
 
   constructor(readonly registry: Registry, served: ServedCertificates, now: () => Date, bundleSequence: () => number | undefined) {
     const registers = [registry];
+    registerBuildInfo(registry);
     new Gauge({
       name: 'castellan_agent_certificate_expiry_seconds',
       help: 'Seconds until each served workload certificate expires (negative: expired, still being retried).',
@@ -30,6 +51,16 @@ export class AgentMetrics {
         this.reset();
         const t = now().getTime();
         for (const c of served()) this.set({ spiffe_id: c.spiffeId }, (c.notAfter.getTime() - t) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'castellan_agent_certificate_expiry_timestamp_seconds',
+      help: 'When each served workload certificate expires, Unix time in seconds.',
+      labelNames: ['spiffe_id'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const c of served()) this.set({ spiffe_id: c.spiffeId }, c.notAfter.getTime() / 1000);
       },
     });
     new Gauge({
@@ -47,5 +78,7 @@ export class AgentMetrics {
     this.bundleUpdates = new Counter({ name: 'castellan_agent_trust_bundle_updates_total', help: 'Trust-bundle changes received from the CA.', registers });
     this.bundleStreamReconnects = new Counter({ name: 'castellan_agent_trust_bundle_reconnects_total', help: 'WatchTrustBundle streams re-opened after they ended.', registers });
     this.nodeTokenRefusals = new Counter({ name: 'castellan_agent_node_token_refusals_total', help: 'Node mode: stream tokens the CA refused, by error code.', labelNames: ['reason'] as const, registers });
+    for (const reason of ROTATION_FAILURE_REASONS) this.rotationFailures.inc({ reason }, 0);
+    for (const reason of NODE_TOKEN_REFUSAL_REASONS) this.nodeTokenRefusals.inc({ reason }, 0);
   }
 }

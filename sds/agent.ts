@@ -87,7 +87,9 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   const mode = o.mode ?? 'sidecar';
   const clock = o.clock ?? systemClock;
   const agentId = o.agentId ?? hostname();
-  const log = o.log.child({ component: 'castellan-agent' });
+  // pino appends child bindings to the parent's without replacing a key: bind `component` only when the
+  // caller's logger does not carry one already (`castellan agent` does), or every line holds it twice.
+  const log = 'component' in o.log.bindings() ? o.log : o.log.child({ component: 'castellan-agent' });
   if (mode === 'sidecar' && !o.tokenFile) throw new TypeError('startAgent: sidecar mode needs tokenFile');
   const tokenFile = o.tokenFile ? new TokenFile(o.tokenFile) : undefined;
   const registry = o.registry ?? new Registry();

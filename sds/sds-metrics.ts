@@ -2,6 +2,7 @@ import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 
 /** Which server a metric is about. */
 export type WorkloadApi = 'sds_sotw' | 'sds_delta' | 'sds_fetch' | 'x509_svid' | 'x509_bundles';
+const WORKLOAD_APIS: readonly WorkloadApi[] = ['sds_sotw', 'sds_delta', 'sds_fetch', 'x509_svid', 'x509_bundles'];
 
 /** The metric already in `registry` under `name` (a socket restarted in the same process), or a new one. */
 function once<M extends Metric>(registry: Registry, name: string, create: () => M): M {
@@ -40,5 +41,16 @@ export class SdsMetrics {
         registers,
       }),
     );
+    // Every API's series from the start (at 0), so rate() sees the first push or NACK and absent()
+    // alerts work. The reasons of rejected calls are open-ended error codes: those series appear with
+    // their first occurrence (pre-setting every API x code would add ~100 series to every agent).
+    for (const api of WORKLOAD_APIS) {
+      this.pushes.inc({ api }, 0);
+      if (api !== 'sds_fetch') {
+        this.streams.inc({ api }, 0);
+        this.firstSecretSeconds.zero({ api });
+      }
+      if (api === 'sds_sotw' || api === 'sds_delta') this.nacks.inc({ api }, 0);
+    }
   }
 }

@@ -36,5 +36,6 @@ export { TokenReviewAuthenticator, type TokenReviewAuthenticatorOptions } from '
 export { ClientCertificateAuthenticator, type ClientCertificateAuthenticatorOptions } from './client-certificate-authenticator.js';
 export { authorizeCaller, identityPolicyProblems, type IdentityPolicy } from './identity-policy.js';
 export { DURATION_UNIT_MS, parseDuration, type DurationErrorCode } from './duration.js';
+export { buildInfo, registerBuildInfo, type BuildInfo } from './build-info.js';
 export { startHealthEndpoints, type HealthEndpoints, type MetricsSource } from './health-endpoints.js';
 export { durationField, hostPortField } from './config-fields.js';

@@ -45,6 +45,8 @@ export interface LedgerStats {
   checkpointFailures: number;
   /** Appends refused because too many were waiting. */
   overflows: number;
+  /** Batch transactions that failed (their appends were rejected). */
+  commitFailures: number;
   /** Set once the store was found truncated or rewritten under this writer (ERR_LEDGER_BROKEN). */
   broken: boolean;
 }
@@ -80,7 +82,7 @@ function unstorableField(entry: NewEntry): string | undefined {
  *   await ledger.close();
  */
 export class Ledger {
-  readonly stats: LedgerStats = { checkpointsSkipped: 0, checkpointFailures: 0, overflows: 0, broken: false };
+  readonly stats: LedgerStats = { checkpointsSkipped: 0, checkpointFailures: 0, overflows: 0, commitFailures: 0, broken: false };
   private readonly queue: GroupCommit<Item, LedgerRecord | undefined>;
   private readonly every: number;
   private readonly now: () => Date;
@@ -213,6 +215,7 @@ export class Ledger {
         return this.chain(tail, items, results);
       }, this.anchors());
     } catch (err) {
+      this.stats.commitFailures++;
       if ((err as { code?: string }).code === 'ERR_LEDGER_BROKEN') this.breaks(err as LedgerError);
       throw err;
     }

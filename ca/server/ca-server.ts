@@ -110,6 +110,8 @@ export class CaServer {
     });
     this.metrics = new CaMetrics(() => this.ca.authorities, now);
     this.metrics.observeRotation({ sequence: () => this.bundle.current().sequence, liveAgentSequences: () => this.agents.liveSequences() });
+    this.metrics.observeServing(() => this.serving.expiresAt, now);
+    if (o.ledger) this.metrics.observeLedger(o.ledger.stats);
     const ns = cfg.namespace ?? DEFAULTS.namespace;
     this.serving = new ServingIdentity({
       authority: () => servingAuthority(this.ca, this.now()),

@@ -87,7 +87,7 @@ export async function openCaStore(o: {
     ...(k.leaseName ? { leaseName: k.leaseName } : {}),
     ...(k.leaseDuration !== undefined ? { leaseDurationMs: k.leaseDuration, renewDeadlineMs: Math.round(k.leaseDuration * 0.66) } : {}),
     ...(o.now ? { now: o.now } : {}),
-    log: o.log.child({ component: 'leader-election' }),
+    log: o.log.child({ subsystem: 'leader-election' }),
   });
   return { store, ca, leadership, kubeConfig };
 }

@@ -231,7 +231,8 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
           ...(cms.excludeNamespaces ? { excludeNamespaces: cms.excludeNamespaces } : {}),
           ...(cms.resyncInterval !== undefined ? { resyncMs: cms.resyncInterval } : {}),
           ...(o.now ? { now: o.now } : {}),
-          log: o.log.child({ component: 'bundle-configmaps' }),
+          // Not `component`: the CA's logger carries that already, and pino would write the key twice.
+          log: o.log.child({ subsystem: 'bundle-configmaps' }),
         }),
       );
     }
