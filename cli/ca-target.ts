@@ -19,6 +19,9 @@ export interface CaTarget {
   readonly config?: CaServerConfig;
 }
 
+/** The CA's store alone, for commands that read no ledger (`check`, `root status`). */
+export type CaStoreTarget = Omit<CaTarget, 'ledger'> & { readonly ledger?: LedgerStoreLocation };
+
 /** Help text for the flags. */
 export const TARGET_HELP = {
   dir: 'the CA directory',
@@ -33,7 +36,9 @@ export const TARGET_HELP = {
  *
  * @example const { store, ledger } = await caTarget(flags, io);
  */
-export async function caTarget(f: CaTargetFlags, io: CliIo): Promise<CaTarget> {
+export async function caTarget(f: CaTargetFlags, io: CliIo): Promise<CaTarget>;
+export async function caTarget(f: CaTargetFlags, io: CliIo, o: { ledger: false }): Promise<CaStoreTarget>;
+export async function caTarget(f: CaTargetFlags, io: CliIo, o: { ledger?: boolean } = {}): Promise<CaStoreTarget> {
   if (f.dir === undefined && f.config === undefined) throw new UsageError('say which CA: --dir DIR (its directory) or --config FILE (the configuration it runs with)');
   const dir = f.dir !== undefined ? path.resolve(io.cwd, f.dir) : undefined;
   const config = f.config !== undefined ? await loadCaServerConfig(path.resolve(io.cwd, f.config)) : undefined;
@@ -41,6 +46,9 @@ export async function caTarget(f: CaTargetFlags, io: CliIo): Promise<CaTarget> {
   const url = ledgerDatabaseUrl(f.databaseUrl, io) ?? config?.ledger?.url;
   const sqlite = config?.ledger?.path;
   const ledger: LedgerStoreLocation | undefined = url ? { databaseUrl: url } : sqlite ? { sqliteFile: path.resolve(io.cwd, sqlite) } : dir ? { dir } : undefined;
-  if (!ledger) throw new UsageError(`${store.location} keeps no ledger itself: give --database-url (or CASTELLAN_DATABASE_URL), or ledger.url / ledger.path in --config`);
-  return { store, ledger, ...(config ? { config } : {}) };
+  if (!ledger && o.ledger !== false) {
+    await store.close();
+    throw new UsageError(`${store.location} keeps no ledger itself: give --database-url (or CASTELLAN_DATABASE_URL), or ledger.url / ledger.path in --config`);
+  }
+  return { store, ...(ledger ? { ledger } : {}), ...(config ? { config } : {}) };
 }

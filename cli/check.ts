@@ -1,9 +1,9 @@
-import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_INTERMEDIATE_ROTATE_AT, formatDuration } from '../ca/index.js';
 import { EXIT } from './exit-codes.js';
 import { choiceFlag, durationFlag, fractionFlag } from './flags.js';
 import type { CliIo } from './io.js';
+import { caTarget } from './ca-target.js';
 import { rootStatus, type RootStatus } from '../ca/index.js';
 
 const DAY = 86_400_000;
@@ -96,7 +96,8 @@ export function registerCheck(program: Command, io: CliIo): void {
   program
     .command('check')
     .description('health of the CA\'s roots, intermediates, rotation and agents, for people and for cron/alerting')
-    .requiredOption('--dir <dir>', 'the CA directory')
+    .option('--dir <dir>', 'the CA directory')
+    .option('--config <file>', "the CA's configuration file: check the store it names (a directory, or Kubernetes)")
     .option('--warn-within <duration>', 'warn when a root or the active intermediate expires within this', durationFlag)
     .option('--fail-within <duration>', 'fail when it expires within this', durationFlag)
     .option('--stuck-after <duration>', 'warn when a rotation step has waited this long', durationFlag)
@@ -107,7 +108,7 @@ export function registerCheck(program: Command, io: CliIo): void {
       '\nDefaults: --warn-within 30d, --fail-within 7d, --stuck-after 48h.\n' +
         'Exit codes: 0 healthy, 4 warning (act soon), 5 failing (act now), 1 the check itself failed, 2 wrong usage.',
     )
-    .action(async (f: { dir: string; warnWithin?: number; failWithin?: number; stuckAfter?: number; rotateAt?: number; output: 'table' | 'json' }) => {
+    .action(async (f: { dir?: string; config?: string; warnWithin?: number; failWithin?: number; stuckAfter?: number; rotateAt?: number; output: 'table' | 'json' }) => {
       const now = io.now();
       const t: CheckThresholds = {
         warnWithinMs: f.warnWithin ?? 30 * DAY,
@@ -115,7 +116,15 @@ export function registerCheck(program: Command, io: CliIo): void {
         stuckAfterMs: f.stuckAfter ?? 2 * DAY,
         ...(f.rotateAt !== undefined ? { rotateAt: f.rotateAt } : {}),
       };
-      const s = await rootStatus(path.resolve(io.cwd, f.dir), now, t.rotateAt !== undefined ? { rotateAt: t.rotateAt } : {});
+      const target = await caTarget({ ...(f.dir !== undefined ? { dir: f.dir } : {}), ...(f.config !== undefined ? { config: f.config } : {}) }, io, { ledger: false });
+      const store = target.store;
+      const rotateAt = t.rotateAt ?? target.config?.rotation?.intermediateRotateAt;
+      let s: RootStatus;
+      try {
+        s = await rootStatus(store, now, rotateAt !== undefined ? { rotateAt } : {});
+      } finally {
+        await store.close();
+      }
       const findings = judge(s, now, t);
       const level = findings.some((x) => x.level === 'fail') ? 'failing' : findings.length > 0 ? 'warning' : 'healthy';
       if (f.output === 'json') io.out(JSON.stringify({ status: level, findings, rotation: s }, null, 2) + '\n');
@@ -135,3 +144,4 @@ export class CheckResult extends Error {
     this.name = 'CheckResult';
   }
 }
+

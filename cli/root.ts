@@ -131,13 +131,19 @@ async function target(
   const local_ = f.dir !== undefined || f.config !== undefined;
   if (local_ === (f.server !== undefined)) throw new UsageError('say where: --dir DIR (the CA directory), --config FILE (the CA\'s configuration) or --server HOST:PORT (a running CA)');
   if (f.server !== undefined) return remote(await adminRpc(f, io));
-  const tgt = await caTarget(f, io);
-  const rotateAt = f.rotateAt ?? tgt.config?.rotation?.intermediateRotateAt;
   if (o.readOnly) {
     // Status reads the state only: no ledger is opened (or created).
+    const st = await caTarget(f, io, { ledger: false });
+    const at = f.rotateAt ?? st.config?.rotation?.intermediateRotateAt;
     const nowhere = { appendLifecycle: () => Promise.reject(new Error('status writes nothing')) };
-    return local(new RootAdmin({ store: tgt.store, ledger: nowhere, openStore: undefined, now: () => io.now(), ...(rotateAt !== undefined ? { rotateAt } : {}) }));
+    try {
+      return await local(new RootAdmin({ store: st.store, ledger: nowhere, openStore: undefined, now: () => io.now(), ...(at !== undefined ? { rotateAt: at } : {}) }));
+    } finally {
+      await st.store.close();
+    }
   }
+  const tgt = await caTarget(f, io);
+  const rotateAt = f.rotateAt ?? tgt.config?.rotation?.intermediateRotateAt;
   const l = tgt.ledger;
   if (l.dir !== undefined && !existsSync(path.join(l.dir, LEDGER_FILE))) {
     throw new UsageError(`no ledger at ${path.join(l.dir, LEDGER_FILE)}: if the CA records to PostgreSQL, pass --database-url (or CASTELLAN_DATABASE_URL)`);

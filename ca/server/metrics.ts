@@ -209,4 +209,27 @@ export class CaMetrics {
       },
     });
   }
+
+  /**
+   * The CA's store and leadership (docs/kubernetes.md): whether the store can be read and watched now,
+   * and whether this replica runs the singleton jobs.
+   */
+  observeStore(o: { problem: () => boolean; leader: () => boolean }): void {
+    new Gauge({
+      name: 'castellan_store_problem',
+      help: 'Whether the CA cannot read or watch its store now (1): it keeps signing with the state it has.',
+      registers: [this.registry],
+      collect() {
+        this.set(o.problem() ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'castellan_leader',
+      help: 'Whether this replica holds the leader Lease and runs the singleton jobs (1); always 1 with a directory store.',
+      registers: [this.registry],
+      collect() {
+        this.set(o.leader() ? 1 : 0);
+      },
+    });
+  }
 }

@@ -195,6 +195,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
       if (genesis) await rememberLedger(store, genesis, now());
     }
     agents.serving();
+    s.metrics.observeStore({ problem: () => problems.has('store'), leader: () => leadership.isLeader() });
     follower = new StoreFollower({
       store,
       keys,
