@@ -14,6 +14,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { ServingIdentity } from './serving-identity.js';
 import { TrustBundleSource, type TrustBundleSnapshot } from './trust-bundle-source.js';
 import { AgentTracker } from './agent-tracker.js';
+import { ConnectionGuard } from './connection-guard.js';
 import { parseKeyType } from '../key-type.js';
 import type { RootAdmin } from './root-admin.js';
 
@@ -44,6 +45,15 @@ const DEFAULTS = {
   perPeer: { ratePerSecond: 1_000, burst: 2_000 },
   maxWatchers: 10_000,
   shutdownGraceMs: 10_000,
+  maxConnectionsPerPeer: 256,
+  handshakeTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  connectionIdleMs: 60_000,
+  connectionMaxAgeMs: 3_600_000,
+  connectionMaxAgeGraceMs: 300_000,
+  /** Server keepalive pings: a peer that vanished (its TCP connection half-open) is found and its streams end. */
+  keepaliveMs: 300_000,
+  keepaliveTimeoutMs: 20_000,
 };
 
 function splitHostPort(hp: string): { host: string; port: number } {
@@ -76,6 +86,7 @@ function credentialsOf(call: { metadata: Metadata; getPeer(): string; getAuthCon
  */
 export class CaServer {
   private readonly grpc: Server;
+  private readonly connections: ConnectionGuard;
   private http?: HealthEndpoints;
   private readonly serving: ServingIdentity;
   private readonly bundle: TrustBundleSource;
@@ -109,8 +120,10 @@ export class CaServer {
     this.metrics = new CaMetrics(() => this.ca.authorities, now);
     this.metrics.observeRotation({ sequence: () => this.bundle.current().sequence, liveAgentSequences: () => this.agents.liveSequences() });
     const ns = cfg.namespace ?? DEFAULTS.namespace;
+    const limits = cfg.limits ?? {};
     this.serving = new ServingIdentity({
       authority: () => servingAuthority(this.ca, this.now()),
+      handshakeTimeoutMs: limits.handshakeTimeout ?? DEFAULTS.handshakeTimeoutMs,
       // A path no service account maps to (/ns/<ns>/sa/<sa>): no workload can obtain the CA's identity.
       spiffeId: SpiffeId.fromPath(o.ca.trustDomain, '/castellan/ca'),
       dnsNames: cfg.servingDnsNames ?? [`castellan.${ns}.svc`, 'localhost'],
@@ -121,7 +134,6 @@ export class CaServer {
     });
     const bundleDer = () => this.bundle.current().roots.map((r) => r.der);
     const certAuth = cfg.authentication?.clientCertificate === false ? undefined : o.clientCertificateAuthenticator?.(bundleDer);
-    const limits = cfg.limits ?? {};
     this.service = new IssuanceService({
       issuer: () => this.issuer,
       ...(o.tokenAuthenticator ? { tokenAuthenticator: o.tokenAuthenticator } : {}),
@@ -134,11 +146,28 @@ export class CaServer {
       log: o.log,
       ...(o.ledger ? { ledger: o.ledger } : {}),
     });
+    this.connections = new ConnectionGuard({
+      maxPerPeer: limits.maxConnectionsPerPeer ?? DEFAULTS.maxConnectionsPerPeer,
+      requestTimeoutMs: limits.requestTimeout ?? DEFAULTS.requestTimeoutMs,
+      closed: this.metrics.connectionsClosed,
+      log: o.log,
+    });
     this.grpc = new Server({
       'grpc.max_receive_message_length': limits.maxRequestBytes ?? DEFAULTS.maxRequestBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
-      // Bounds what one connection can hold open (WatchTrustBundle streams are long-lived).
-      'grpc.max_concurrent_streams': 1_000,
+      // Bounds what one connection can hold open: an agent needs one trust-bundle stream and a few
+      // calls at a time; a connection that stalls holds at most this many calls until requestTimeout.
+      'grpc.max_concurrent_streams': 100,
+      // Connections that hold nothing are closed; every connection is recycled after an age (agents
+      // re-open their trust-bundle stream on a new one, re-authenticating), and dead peers are found.
+      'grpc.max_connection_idle_ms': limits.connectionIdleTimeout ?? DEFAULTS.connectionIdleMs,
+      'grpc.max_connection_age_ms': limits.connectionMaxAge ?? DEFAULTS.connectionMaxAgeMs,
+      'grpc.max_connection_age_grace_ms': limits.connectionMaxAgeGrace ?? DEFAULTS.connectionMaxAgeGraceMs,
+      'grpc.keepalive_time_ms': DEFAULTS.keepaliveMs,
+      'grpc.keepalive_timeout_ms': DEFAULTS.keepaliveTimeoutMs,
+      // Channelz keeps per-connection and per-call records nobody here reads.
+      'grpc.enable_channelz': 0,
+      interceptors: [this.connections.interceptor],
     });
     const protos = caProtos();
     this.grpc.addService(protos.istio.service, { CreateCertificate: this.createCertificate.bind(this) });
@@ -176,9 +205,7 @@ export class CaServer {
     await s.serving.start();
     const creds = s.serving.credentials;
     const g = splitHostPort(o.config.listen ?? DEFAULTS.listen);
-    s.grpcPort = await new Promise<number>((resolve, reject) =>
-      s.grpc.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, creds, (err, port) => (err ? reject(err) : resolve(port))),
-    );
+    s.grpcPort = await s.connections.listen(s.grpc, creds, g.host, g.port);
     const h = splitHostPort(o.config.http ?? DEFAULTS.http);
     const http = await startHealthEndpoints({ host: h.host, port: h.port, metrics: s.metrics.registry, ready: () => s.notReadyReason() });
     s.http = http;
@@ -442,6 +469,7 @@ export class CaServer {
   async shutdown(graceMs = this.o.config.shutdownGrace ?? DEFAULTS.shutdownGraceMs): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'draining';
+    this.connections.stopAccepting();
     for (const t of this.background) await t.stop();
     for (const w of this.watchers) w.end();
     const drained = new Promise<void>((resolve) => this.grpc.tryShutdown(() => resolve()));
@@ -450,6 +478,8 @@ export class CaServer {
       this.o.log.warn({ graceMs }, 'in-flight requests did not finish in time; closing them');
       this.grpc.forceShutdown();
     }
+    // Connections that never became gRPC sessions (a TLS handshake under way) are not the server's to wait for.
+    this.connections.destroyAll();
     this.serving.stop();
     await this.agents.stop();
     // After the drain: every in-flight issuance has its record committed; close adds a final checkpoint.
