@@ -7,7 +7,7 @@ import { Issuer, type SigningAuthority } from '../issuer.js';
 import type { Ledger } from '../ledger/index.js';
 import type { CaServerConfig } from './config.js';
 import { callErrorFor, callStatus } from './grpc-status.js';
-import { IssuanceService, type AuthorizeCaller } from './issuance-service.js';
+import { IssuanceService, peerIp, type AuthorizeCaller } from './issuance-service.js';
 import { CaMetrics } from './metrics.js';
 import { caProtos } from './protos.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -15,6 +15,7 @@ import { ServingIdentity } from './serving-identity.js';
 import { TrustBundleSource, type TrustBundleSnapshot } from './trust-bundle-source.js';
 import { AgentTracker } from './agent-tracker.js';
 import { ConnectionGuard } from './connection-guard.js';
+import { StreamSlots } from './stream-slots.js';
 import { parseKeyType } from '../key-type.js';
 import type { RootAdmin } from './root-admin.js';
 
@@ -44,6 +45,9 @@ const DEFAULTS = {
   perIdentity: { ratePerSecond: 200, burst: 2_000 },
   perPeer: { ratePerSecond: 1_000, burst: 2_000 },
   maxWatchers: 10_000,
+  maxWatchersPerIdentity: 5_000,
+  maxWatchersPerPeer: 256,
+  maxWatchersPerIdentityPeer: 8,
   shutdownGraceMs: 10_000,
   maxConnectionsPerPeer: 256,
   handshakeTimeoutMs: 10_000,
@@ -94,6 +98,7 @@ export class CaServer {
   readonly metrics: CaMetrics;
   private issuer: Issuer;
   private readonly watchers = new Set<ServerWritableStream<unknown, unknown>>();
+  private readonly watcherSlots: StreamSlots;
   /** The CA directory as last loaded: authorities change under the server (rotation). */
   private ca: CaDirectory;
   readonly agents: AgentTracker;
@@ -145,6 +150,12 @@ export class CaServer {
       metrics: this.metrics,
       log: o.log,
       ...(o.ledger ? { ledger: o.ledger } : {}),
+    });
+    this.watcherSlots = new StreamSlots({
+      total: limits.maxWatchers ?? DEFAULTS.maxWatchers,
+      perIdentity: limits.maxWatchersPerIdentity ?? DEFAULTS.maxWatchersPerIdentity,
+      perPeer: limits.maxWatchersPerPeer ?? DEFAULTS.maxWatchersPerPeer,
+      perIdentityPeer: limits.maxWatchersPerIdentityPeer ?? DEFAULTS.maxWatchersPerIdentityPeer,
     });
     this.connections = new ConnectionGuard({
       maxPerPeer: limits.maxConnectionsPerPeer ?? DEFAULTS.maxConnectionsPerPeer,
@@ -349,10 +360,19 @@ export class CaServer {
       this.o.authorize(caller);
       const identity = caller.spiffeId.toString();
       this.refuseIfNotReady(); // shutdown may have begun while we authenticated
-      const max = this.o.config.limits?.maxWatchers ?? DEFAULTS.maxWatchers;
-      if (this.watchers.size >= max) throw caError('ERR_RATE_LIMITED', `ca: the CA already serves ${max} trust-bundle streams; retry later`);
-      const agentId = boundedAgentId(call.request.agentId);
-      return agentId ? this.agents.connected({ agentId, identity, peer: call.getPeer() }) : () => {};
+      // One workload (or one address) must not take the slots every other agent needs.
+      const release = this.watcherSlots.acquire(identity, peerIp(call.getPeer()));
+      try {
+        const agentId = boundedAgentId(call.request.agentId);
+        const disconnect = agentId ? this.agents.connected({ agentId, identity, peer: call.getPeer() }) : () => {};
+        return () => {
+          disconnect();
+          release();
+        };
+      } catch (err) {
+        release();
+        throw err;
+      }
     };
     run().then(
       (disconnect) => {

@@ -46,8 +46,8 @@ export interface IssuanceResult {
   readonly certificate: IssuedCertificate;
 }
 
-/** The IP of a gRPC peer string (`ipv4:1.2.3.4:5678`, `ipv6:[::1]:5678`), the rate-limit key of a caller. */
-function peerIp(peer: string | undefined): string {
+/** The IP of a gRPC peer string (`ipv4:1.2.3.4:5678`, `ipv6:[::1]:5678`, `1.2.3.4:5678`), the rate-limit key of a caller. */
+export function peerIp(peer: string | undefined): string {
   if (!peer) return '';
   const noScheme = peer.replace(/^ipv[46]:/, '');
   const m = /^\[([^\]]+)\]:\d+$/.exec(noScheme) ?? /^(.*):\d+$/.exec(noScheme);

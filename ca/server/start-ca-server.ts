@@ -137,6 +137,8 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     now,
     ...(rotation.agentLiveness !== undefined ? { livenessMs: rotation.agentLiveness } : {}),
     intermediateRotateAt: rotation.intermediateRotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT,
+    ...(o.config.limits?.maxAgentsPerIdentity !== undefined ? { maxAgentsPerIdentity: o.config.limits.maxAgentsPerIdentity } : {}),
+    ...(o.config.limits?.maxAgentsPerIdentityPeer !== undefined ? { maxAgentsPerIdentityPeer: o.config.limits.maxAgentsPerIdentityPeer } : {}),
     log: o.log,
   });
   let rootAdmin: RootAdmin;
