@@ -43,6 +43,8 @@ export interface AgentOptions {
   readonly nodeIdleMs?: number;
   /** Node mode: bounds on concurrent token proofs and the refused-token memory (defaults suit production). */
   readonly nodeProofLimits?: NodeProviderOptions['proofLimits'];
+  /** Node mode: a new stream is served without asking the CA again only this long after the CA last accepted its token, ms. Default 1000. */
+  readonly nodeTokenRecheckMs?: number;
   /** Serve SDS and the Workload API on this Unix socket; absent: no socket (the caller serves `provider`). */
   readonly socketPath?: string;
   /** Prometheus registry for the agent's (and the socket's) metrics. Default: a new one. */
@@ -146,6 +148,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       clock,
       ...(o.nodeIdleMs !== undefined ? { idleMs: o.nodeIdleMs } : {}),
       ...(o.nodeProofLimits !== undefined ? { proofLimits: o.nodeProofLimits } : {}),
+      ...(o.nodeTokenRecheckMs !== undefined ? { tokenRecheckMs: o.nodeTokenRecheckMs } : {}),
       metrics,
       log,
     });

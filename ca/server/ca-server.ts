@@ -7,7 +7,7 @@ import { Issuer, type SigningAuthority } from '../issuer.js';
 import type { Ledger } from '../ledger/index.js';
 import type { CaServerConfig } from './config.js';
 import { callErrorFor, callStatus } from './grpc-status.js';
-import { IssuanceService, peerIp, type AuthorizeCaller } from './issuance-service.js';
+import { IssuanceService, peerIp, tokenHash, type AuthorizeCaller } from './issuance-service.js';
 import { CaMetrics } from './metrics.js';
 import { caProtos } from './protos.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -187,6 +187,7 @@ export class CaServer {
       WatchTrustBundle: this.watchTrustBundle.bind(this),
       GetAuthorityStatus: this.getAuthorityStatus.bind(this),
       ReportTrustBundle: this.reportTrustBundle.bind(this),
+      Authenticate: this.authenticate.bind(this),
     });
     if (o.rootAdmin) {
       const admin = o.rootAdmin;
@@ -455,6 +456,27 @@ export class CaServer {
     run().then(
       (res) => callback(null, res),
       (err: unknown) => this.fail(callback, err, 'ReportTrustBundle', call.getPeer()),
+    );
+  }
+
+  /** Who the caller's credentials stand for, checked as for Sign (node agents re-check pod tokens with it). */
+  private authenticate(call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void {
+    const credentials = credentialsOf(call, this.intermediatesForPeer);
+    const run = async () => {
+      this.refuseIfNotReady();
+      const caller = await this.service.confirm(credentials);
+      this.o.log.debug({ event: 'authenticated', method: 'Authenticate', spiffeId: caller.spiffeId.toString(), tokenSha256: caller.tokenSha256, peer: call.getPeer() }, 'caller authenticated');
+      return { spiffeId: caller.spiffeId.toString() };
+    };
+    run().then(
+      (res) => callback(null, res),
+      (err: unknown) => {
+        const e = callErrorFor(err);
+        const fields = { event: 'refused', method: 'Authenticate', reason: e.reason, peer: call.getPeer(), tokenSha256: tokenHash(credentials.token) };
+        if (e.code === status.INTERNAL) this.o.log.error({ ...fields, err }, 'call failed');
+        else this.o.log.info({ ...fields, detail: (err as Error).message }, 'call refused');
+        callback(callStatus(e) as Parameters<sendUnaryData<unknown>>[0]);
+      },
     );
   }
 

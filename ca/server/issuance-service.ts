@@ -90,6 +90,21 @@ export class IssuanceService {
   }
 
   /**
+   * Authenticates and authorizes the caller and charges the global and per-identity budgets, as
+   * `issue` does before it signs (the `Authenticate` RPC: a node agent proving or re-checking a pod's
+   * token). Nothing is signed or recorded in the ledger.
+   */
+  async confirm(credentials: CallerCredentials): Promise<AuthenticatedCaller> {
+    const caller = await this.authenticate(credentials);
+    this.o.authorize(caller);
+    if (!this.o.globalLimit.take()) throw caError('ERR_RATE_LIMITED', 'ca: the CA is at its request rate limit; retry with backoff');
+    if (!this.o.perIdentityLimit.take(caller.spiffeId.toString())) {
+      throw caError('ERR_RATE_LIMITED', `ca: too many requests for ${caller.spiffeId.toString()}; retry with backoff`);
+    }
+    return caller;
+  }
+
+  /**
    * Signs `csr` for the authenticated caller. `cancelled` is polled after the asynchronous steps so a
    * request whose deadline passed does not consume a signature.
    */
