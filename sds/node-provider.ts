@@ -8,7 +8,7 @@ import type { RotationOptions } from './rotation.js';
 import type { SecretProvider, SecretWatch, StreamCaller } from './secret-source.js';
 import { jwtExpiryOrThrow } from './token-file.js';
 import { capFromRefusal } from './ttl-cap.js';
-import { TokenProofGuard } from './token-proof-guard.js';
+import { TokenProofGuard, type TokenProofLimits } from './token-proof-guard.js';
 import type { TrustBundleState } from './trust-bundle-state.js';
 import { generateWorkloadKey } from './workload-key.js';
 
@@ -33,8 +33,8 @@ export interface NodeProviderOptions {
   readonly tokenRecheckMs?: number;
   readonly metrics?: AgentMetrics;
   readonly log: Logger;
-  /** Bounds on token proofs (defaults in token-proof-guard.ts); tests make them small. */
-  readonly proofLimits?: ConstructorParameters<typeof TokenProofGuard>[1];
+  /** Bounds on token checks (defaults in token-proof-guard.ts); tests make them small. */
+  readonly proofLimits?: TokenProofLimits;
 }
 
 interface PodToken {
@@ -56,6 +56,17 @@ interface NodeIdentity {
   readonly tokens: Map<string, PodToken>;
   idleTimer: unknown;
   dropped: boolean;
+}
+
+/** `p`, or ERR_CANCELLED as soon as `signal` aborts. */
+function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(new CastellanError('ERR_CANCELLED', 'sds: the stream ended before its token was checked'));
+    if (signal.aborted) return abort();
+    signal.addEventListener('abort', abort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
 }
 
 /** The CA refused the credential itself (not a transient failure). */
@@ -94,7 +105,7 @@ export class NodeProvider implements SecretProvider {
   private closed = false;
 
   constructor(private readonly o: NodeProviderOptions) {
-    this.guard = new TokenProofGuard(() => o.clock.now().getTime(), o.proofLimits);
+    this.guard = new TokenProofGuard(o.clock, o.proofLimits);
     this.ttlMs = o.rotation.ttlMs;
   }
 
@@ -133,7 +144,8 @@ export class NodeProvider implements SecretProvider {
     }
     const known = this.byToken.get(sha);
     const fresh = known !== undefined && known.expiresAt > now && this.identities.has(known.spiffeId) && now - known.confirmedAt < (this.o.tokenRecheckMs ?? DEFAULT_TOKEN_RECHECK_MS);
-    const id = fresh ? known.spiffeId : await this.confirm(token, sha, exp, caller);
+    // A stream that goes away stops waiting; its check still finishes (others may share it).
+    const id = fresh ? known.spiffeId : await unlessAborted(this.confirm(token, sha, exp, caller), signal);
     if (signal?.aborted) throw new CastellanError('ERR_CANCELLED', 'sds: the stream ended before its token was checked');
     if (this.closed) throw new CastellanError('ERR_NOT_READY', 'sds: the agent is shutting down');
     let ni = this.identities.get(id);
@@ -173,16 +185,17 @@ export class NodeProvider implements SecretProvider {
   }
 
   /**
-   * Asks the CA which identity `token` stands for (within the proof bounds: token-proof-guard.ts);
-   * concurrent streams with one token share one request. A refusal is remembered and ends the streams
-   * opened with the token; any other failure is ERR_NOT_READY (UNAVAILABLE: retry).
+   * Asks the CA which identity `token` stands for, in the stream's connection's turn (the fair queue
+   * of token-proof-guard.ts); concurrent streams with one token share one request. A refusal is
+   * remembered and ends the streams opened with the token; any other failure is ERR_NOT_READY
+   * (UNAVAILABLE: retry).
    */
   private confirm(token: string, sha: string, exp: number, caller: StreamCaller): Promise<string> {
     const pending = this.confirming.get(sha);
     if (pending) return pending;
     const askedAt = this.now();
     const p = this.guard
-      .run(() => this.askCa(token))
+      .run(caller.peer ?? '', () => this.askCa(token))
       .then(
         (spiffeId) => {
           this.accepted(sha, spiffeId, exp, askedAt);
@@ -201,6 +214,7 @@ export class NodeProvider implements SecretProvider {
         },
       )
       .finally(() => this.confirming.delete(sha));
+    p.catch(() => undefined); // its callers handle the refusal; a stream that stopped waiting does not
     this.confirming.set(sha, p);
     return p;
   }

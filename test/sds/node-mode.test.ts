@@ -171,13 +171,13 @@ describe('node mode', () => {
     expect(caSaw()).toBe(once * 2);
   });
 
-  it('fail/token proofs beyond the in-flight and queue bounds are refused UNAVAILABLE at once; the others succeed', async () => {
-    const a = await nodeAgent({ clock: new ManualClock(), nodeProofLimits: { inFlight: 1, queued: 1 } });
+  it('fail/token checks beyond a connection\'s bound are refused UNAVAILABLE at once; the others wait their turn and succeed', async () => {
+    const a = await nodeAgent({ clock: new ManualClock(), nodeProofLimits: { inFlight: 1, perConnection: 2 } });
     const tokens = await Promise.all(['a', 'b', 'c'].map((sa) => f.mint('shop', sa)));
-    const results = await Promise.allSettled(tokens.map((token) => a.provider.watch({ token })));
+    const results = await Promise.allSettled(tokens.map((token) => a.provider.watch({ token, peer: 'unix-socket:1' })));
     const codes = results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code));
     expect(codes).toEqual(['ok', 'ok', 'ERR_NOT_READY']);
-    expect((results[2] as PromiseRejectedResult).reason.message).toMatch(/too many streams/);
+    expect((results[2] as PromiseRejectedResult).reason.message).toMatch(/already has 2 token checks/);
     for (const r of results) if (r.status === 'fulfilled') r.value.close();
     // Slots are released: a later proof runs.
     const later = await a.provider.watch({ token: tokens[2]! });
