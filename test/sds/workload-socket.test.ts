@@ -163,7 +163,10 @@ describe('workload socket connections that stall', () => {
     const socketPath = path.join(t.dir, 'sds.sock');
     const sock = await startWorkloadSocket({ socketPath, provider, log: memoryLog().log, idleTimeoutMs: 300 });
     try {
-      expect(await closed(rawSession(socketPath))).toBe(true);
+      const mute = net.connect(socketPath); // not even the HTTP/2 preface
+      mute.on('error', () => undefined);
+      mute.resume(); // read, so that the server's close is seen
+      expect(await Promise.all([closed(rawSession(socketPath)), closed(mute)])).toEqual([true, true]);
       const client = new EnvoySdsClient(socketPath);
       expect((await client.fetch(['default'])).status.code).toBe(status.OK);
       client.close();

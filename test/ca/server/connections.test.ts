@@ -1,5 +1,6 @@
 import http2 from 'node:http2';
 import net from 'node:net';
+import tls from 'node:tls';
 import path from 'node:path';
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { Metadata, type ClientReadableStream } from '@grpc/grpc-js';
@@ -76,7 +77,12 @@ describe('CA connections that stall', () => {
     const watcher = caClients(s.address, bundlePem);
     try {
       const idle = h2(s.server.grpcPort);
-      expect(await closed(idle)).toBe(true);
+      // TLS finished, but not one byte of HTTP/2 (Node's session cannot even be closed gracefully then).
+      const mute = tls.connect({ host: '127.0.0.1', port: s.server.grpcPort, ca: bundlePem, servername: 'localhost', ALPNProtocols: ['h2'] });
+      mute.on('error', () => undefined);
+      mute.resume(); // read, so that the server's close is seen
+      await new Promise((resolve) => mute.once('secureConnect', resolve));
+      expect(await Promise.all([closed(idle), closed(mute)])).toEqual([true, true]);
       // A real client after its connection went idle: the next call simply opens a new one.
       expect((await unary(c.castellan, 'GetAuthorityStatus', {})).code).toBe(16); // UNAUTHENTICATED (no token): served
       await new Promise((resolve) => setTimeout(resolve, 600));
