@@ -160,11 +160,12 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   // The agent's own credential for its calls about the bundle (stream and report).
   const ownToken = async () => (tokenFile ? tokenFile.read() : node?.anyValidToken());
   // Node mode without a token file borrows a pod's token: reports use the one the bundle stream was
-  // opened with while it is valid, so the CA sees one agent (identity + agent id), not one per pod.
+  // opened with while it is valid and not refused since, so the CA sees one agent (identity + agent
+  // id), not one per pod.
   let streamToken: string | undefined;
   const streamOwnToken = async () => (streamToken = await ownToken());
   const reportToken = async () => {
-    if (!tokenFile && streamToken !== undefined && (tokenExpiry(streamToken)?.getTime() ?? 0) > clock.now().getTime()) return streamToken;
+    if (!tokenFile && streamToken !== undefined && (tokenExpiry(streamToken)?.getTime() ?? 0) > clock.now().getTime() && node?.holds(streamToken)) return streamToken;
     return ownToken();
   };
   const reporter = new BundleReporter({

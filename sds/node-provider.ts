@@ -75,7 +75,7 @@ function isRefusal(err: unknown): err is CastellanError {
 }
 
 /**
- * Node mode (DESIGN §5): one agent serves every pod of a node. Each stream carries its pod's token and
+ * Node mode (docs/architecture.md §5): one agent serves every pod of a node. Each stream carries its pod's token and
  * gets exactly the identity the CA says that token stands for (`Authenticate`); one key and certificate
  * per identity, shared by that identity's streams.
  *
@@ -120,6 +120,17 @@ export class NodeProvider implements SecretProvider {
     let best: PodToken | undefined;
     for (const i of this.identities.values()) for (const t of i.tokens.values()) if (t.expiresAt > now && (!best || t.expiresAt > best.expiresAt)) best = t;
     return best?.token;
+  }
+
+  /** Whether `token` is one the CA accepted and has not refused since (and not expired). */
+  holds(token: string): boolean {
+    const sha = tokenSha256(token);
+    const now = this.now();
+    for (const i of this.identities.values()) {
+      const t = i.tokens.get(sha);
+      if (t && t.expiresAt > now) return true;
+    }
+    return false;
   }
 
   async watch(caller: StreamCaller, signal?: AbortSignal): Promise<SecretWatch> {

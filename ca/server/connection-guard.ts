@@ -18,7 +18,7 @@ export interface ConnectionGuardOptions {
 }
 
 /**
- * The CA's listening socket (DESIGN §4): it accepts TCP connections itself and hands them to grpc-js
+ * The CA's listening socket (docs/architecture.md §4): it accepts TCP connections itself and hands them to grpc-js
  * (`Server.createConnectionInjector`), so that it knows each connection and can bound them by peer
  * and close those that stall. The TLS handshake bound is the credentials' `handshakeTimeout` (Node
  * `tls.Server`), idleness and age are grpc-js options (`grpc.max_connection_idle_ms`,
