@@ -43,6 +43,8 @@ export interface AgentOptions {
   readonly nodeIdleMs?: number;
   /** Node mode: bounds on concurrent token proofs and the refused-token memory (defaults suit production). */
   readonly nodeProofLimits?: NodeProviderOptions['proofLimits'];
+  /** Node mode: a new stream is served without asking the CA again only this long after the CA last accepted its token, ms. Default 1000. */
+  readonly nodeTokenRecheckMs?: number;
   /** Serve SDS and the Workload API on this Unix socket; absent: no socket (the caller serves `provider`). */
   readonly socketPath?: string;
   /** Prometheus registry for the agent's (and the socket's) metrics. Default: a new one. */
@@ -148,6 +150,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       clock,
       ...(o.nodeIdleMs !== undefined ? { idleMs: o.nodeIdleMs } : {}),
       ...(o.nodeProofLimits !== undefined ? { proofLimits: o.nodeProofLimits } : {}),
+      ...(o.nodeTokenRecheckMs !== undefined ? { tokenRecheckMs: o.nodeTokenRecheckMs } : {}),
       metrics,
       log,
     });
@@ -159,11 +162,12 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   // The agent's own credential for its calls about the bundle (stream and report).
   const ownToken = async () => (tokenFile ? tokenFile.read() : node?.anyValidToken());
   // Node mode without a token file borrows a pod's token: reports use the one the bundle stream was
-  // opened with while it is valid, so the CA sees one agent (identity + agent id), not one per pod.
+  // opened with while it is valid and not refused since, so the CA sees one agent (identity + agent
+  // id), not one per pod.
   let streamToken: string | undefined;
   const streamOwnToken = async () => (streamToken = await ownToken());
   const reportToken = async () => {
-    if (!tokenFile && streamToken !== undefined && (tokenExpiry(streamToken)?.getTime() ?? 0) > clock.now().getTime()) return streamToken;
+    if (!tokenFile && streamToken !== undefined && (tokenExpiry(streamToken)?.getTime() ?? 0) > clock.now().getTime() && node?.holds(streamToken)) return streamToken;
     return ownToken();
   };
   const reporter = new BundleReporter({

@@ -145,6 +145,12 @@ export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuple
       return;
     }
     watch = opened.watch;
+    // Node mode: the CA no longer accepts the stream's token; the stream ends with the CA's refusal.
+    watch.onRevoked((err) => {
+      failCall(ctx, api, call, err, node);
+      end();
+    });
+    if (stream.ended) return;
     unsubscribe = watch.onChange(respond);
     respond();
   }).catch((err: unknown) => failOpened(ctx, api, call, err, end));

@@ -74,15 +74,27 @@ export class ManagedIdentity {
   }
 
   /**
+   * Stops serving the identity for good (node mode: the CA refuses it now): every open watch ends with
+   * `err`, and the key and certificate are forgotten.
+   */
+  discard(err: Error): void {
+    this.stop();
+    this.cache.revoke(err);
+    this.cache.clear();
+    this.rotation.discard();
+  }
+
+  /**
    * A watch once the identity has a certificate: at once when it has one, else after the next attempt.
    * Rejects ERR_NOT_READY (with the CA's reason) when that attempt failed, ERR_CANCELLED on `signal`.
+   * `tag` names the watch for SecretCache.revoke (node mode: its stream's token SHA-256).
    */
-  async watch(signal?: AbortSignal): Promise<SecretWatch> {
+  async watch(signal?: AbortSignal, tag?: string): Promise<SecretWatch> {
     for (;;) {
       if (signal?.aborted) throw new CastellanError('ERR_CANCELLED', 'sds: the stream ended before its certificate was ready');
-      if (this.cache.current()) return this.cache.watch();
+      if (this.cache.current()) return this.cache.watch(tag);
       const last = this.rotation.lastError;
-      if (!this.rotation.attempting) {
+      if (!this.rotation.attempting || this.stopped) {
         throw new CastellanError('ERR_NOT_READY', `sds: no certificate yet${last ? `: ${last.message}` : ''}; retry`, { cause: last });
       }
       await new Promise<void>((resolve) => {

@@ -132,6 +132,12 @@ export class IdentityRotation {
     for (const w of this.outcomeWaiters.splice(0)) w();
   }
 
+  /** Stops and forgets the current certificate and its key (node mode: the CA refuses the identity now). */
+  discard(): void {
+    this.stop();
+    this.svid = undefined;
+  }
+
   private schedule(ms: number): void {
     if (this.stopped) return;
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
@@ -168,7 +174,9 @@ export class IdentityRotation {
       }
       this.install(signed, workloadSvid(signed, key));
     } catch (err) {
-      this.failed(err);
+      // A stopped rotation retries nothing (node mode: its identity was dropped); the error is kept for waiters.
+      if (this.stopped) this.lastError = err instanceof Error ? err : new Error(String(err));
+      else this.failed(err);
     } finally {
       this.inFlight = false;
       for (const w of this.outcomeWaiters.splice(0)) w();

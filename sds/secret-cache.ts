@@ -25,6 +25,8 @@ export function sameBundle(a: TrustBundle | undefined, b: TrustBundle): boolean 
 export class SecretCache {
   private snapshot: IdentitySnapshot | undefined;
   private readonly listeners = new Set<Listener>();
+  /** Open watches, each with its tag (node mode: the SHA-256 of the token its stream was opened with). */
+  private readonly open = new Map<object, { tag: string | undefined; revoke(err: Error): void }>();
   private openWatches = 0;
   private readyWaiters: (() => void)[] = [];
 
@@ -87,14 +89,69 @@ export class SecretCache {
     }
   }
 
-  /** A watch on this identity; requires the first snapshot. */
-  watch(): SecretWatch {
+  /**
+   * Ends the watches tagged `tag` (every watch when undefined) with `err`: their revocation listeners
+   * run, they get no further change and their `current()` throws `err`. Returns how many it ended.
+   */
+  revoke(err: Error, tag?: string): number {
+    let n = 0;
+    for (const w of [...this.open.values()]) {
+      if (tag !== undefined && w.tag !== tag) continue;
+      w.revoke(err);
+      n++;
+    }
+    return n;
+  }
+
+  /** Tags of the open watches (with repeats: one per watch). */
+  openTags(): (string | undefined)[] {
+    return [...this.open.values()].map((w) => w.tag);
+  }
+
+  /** Forgets the snapshot (key, chain, bundle): after every watch was revoked, nothing of it stays. */
+  clear(): void {
+    this.snapshot = undefined;
+  }
+
+  /** A watch on this identity; requires the first snapshot. `tag` names it for `revoke`. */
+  watch(tag?: string): SecretWatch {
     if (!this.snapshot) throw new TypeError('SecretCache.watch: no certificate yet (await ready() first)');
     const mine = new Set<Listener>();
+    const onRevoked = new Set<(err: Error) => void>();
     let closed = false;
+    let revoked: Error | undefined;
+    const handle = {};
     this.openWatches++;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      this.open.delete(handle);
+      for (const l of mine) this.listeners.delete(l);
+      mine.clear();
+      this.openWatches--;
+      if (this.openWatches === 0) this.onIdle();
+    };
+    this.open.set(handle, {
+      tag,
+      revoke: (err) => {
+        if (revoked) return;
+        revoked = err;
+        close();
+        for (const l of [...onRevoked]) {
+          try {
+            l(err);
+          } catch (e) {
+            this.log?.error({ err: e }, 'sds: a stream failed to end after its watch was revoked');
+          }
+        }
+        onRevoked.clear();
+      },
+    });
     return {
-      current: () => this.snapshot!,
+      current: () => {
+        if (revoked) throw revoked;
+        return this.snapshot!;
+      },
       onChange: (listener) => {
         if (closed) return () => undefined;
         const l: Listener = (c) => listener(c);
@@ -105,14 +162,16 @@ export class SecretCache {
           this.listeners.delete(l);
         };
       },
-      close: () => {
-        if (closed) return;
-        closed = true;
-        for (const l of mine) this.listeners.delete(l);
-        mine.clear();
-        this.openWatches--;
-        if (this.openWatches === 0) this.onIdle();
+      onRevoked: (listener) => {
+        if (revoked) {
+          listener(revoked);
+          return () => undefined;
+        }
+        if (closed) return () => undefined;
+        onRevoked.add(listener);
+        return () => onRevoked.delete(listener);
       },
+      close,
     };
   }
 }

@@ -53,6 +53,14 @@ export interface SecretWatch {
    * before the new leaf (DESIGN §5). Returns the unsubscribe function.
    */
   onChange(listener: (changed: ReadonlySet<SecretChange>) => void): () => void;
+  /**
+   * Calls `listener` once if the agent stops serving this watch: node mode, when the CA now refuses the
+   * token the stream was opened with (or the identity itself). The stream must then end with that
+   * error (a CastellanError whose code maps to its status, e.g. UNAUTHENTICATED). From then on
+   * `current()` throws it: a revoked watch never hands out the key again. Called at once when the watch
+   * is already revoked. Returns the unsubscribe function.
+   */
+  onRevoked(listener: (err: Error) => void): () => void;
   /** Releases this watch (the stream ended). Idempotent. */
   close(): void;
 }

@@ -141,6 +141,12 @@ export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDupl
     }
     watch = opened.watch;
     if (opened.caller.token !== undefined) ctx.log.debug({ api, ...node, ...callerFields(opened.caller) }, 'sds: stream identity resolved');
+    // Node mode: the CA no longer accepts the stream's token; the stream ends with the CA's refusal.
+    watch.onRevoked((err) => {
+      failCall(ctx, api, call, err, { ...node, ...callerFields(opened.caller) });
+      end();
+    });
+    if (stream.ended) return;
     unsubscribe = watch.onChange(() => respond(true));
     respond(false);
   }).catch((err: unknown) => failOpened(ctx, api, call, err, end));

@@ -64,6 +64,12 @@ function serveStream(
     if (stream.ended) return opened.watch.close();
     const { watch } = opened;
     cleanup = () => watch.close();
+    // Node mode: the CA no longer accepts the stream's token; the stream ends with the CA's refusal.
+    watch.onRevoked((err) => {
+      failCall(ctx, api, call, err);
+      end();
+    });
+    if (stream.ended) return;
     const started = performance.now();
     const send = () => {
       if (stream.ended) return;

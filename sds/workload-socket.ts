@@ -10,6 +10,7 @@ import { workloadError } from './grpc-status.js';
 import { agentProtos, methodOf, SDS_SERVICE, WORKLOAD_API_SERVICE } from './protos.js';
 import { SdsMetrics } from './sds-metrics.js';
 import type { SecretProvider } from './secret-source.js';
+import { SocketConnections } from './socket-connections.js';
 import { handleStreamSecrets } from './sotw-stream.js';
 import { handleFetchX509Bundles, handleFetchX509Svid } from './workload-api.js';
 import type { WorkloadServerContext } from './workload-call.js';
@@ -24,6 +25,10 @@ export interface WorkloadSocketOptions {
   registry?: Registry;
   /** `sidecar` (default): one identity, no token. `node`: each call must carry its pod's bearer token. */
   mode?: 'sidecar' | 'node';
+  /** A call whose first request has not arrived this long after it opened closes its connection, ms. Default 10000. */
+  requestTimeoutMs?: number;
+  /** A connection without any call for this long is closed (clients reconnect when they need to), ms. Default 60000. */
+  idleTimeoutMs?: number;
 }
 
 export interface WorkloadSocket {
@@ -37,6 +42,8 @@ export interface WorkloadSocket {
 const MAX_SOCKET_PATH_BYTES = 107;
 /** Requests are small (names, a node); a bigger message is refused by grpc-js with RESOURCE_EXHAUSTED. */
 const MAX_REQUEST_BYTES = 1024 * 1024;
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+const DEFAULT_IDLE_TIMEOUT_MS = 60_000;
 
 /** A method whose responses the handlers hand over already encoded (see discovery-response.ts). */
 function preEncoded(def: MethodDefinition<unknown, unknown>): MethodDefinition<unknown, Buffer> {
@@ -68,13 +75,13 @@ async function claimSocketPath(socketPath: string): Promise<void> {
 }
 
 /**
- * Binds `server` to `socketPath` so the socket is never reachable with a mode wider than 0660: grpc-js
- * creates it with the process umask (0777 & ~umask), so it is bound inside a fresh private directory
- * (mkdtemp: 0700) beside the final path, set to 0660 there, and renamed into place (rename(2) is atomic
- * within one file system; the listening socket keeps working under its new name). Changing the umask
- * instead would be process-wide, across an asynchronous bind, for every file the process creates.
+ * Binds `listener` to `socketPath` so the socket is never reachable with a mode wider than 0660: a
+ * Unix socket is created with the process umask (0777 & ~umask), so it is bound inside a fresh private
+ * directory (mkdtemp: 0700) beside the final path, set to 0660 there, and renamed into place (rename(2)
+ * is atomic within one file system; the listening socket keeps working under its new name). Changing
+ * the umask instead would be process-wide, across an asynchronous bind, for every file the process creates.
  */
-async function bindPrivately(server: Server, socketPath: string): Promise<void> {
+async function bindPrivately(listener: net.Server, socketPath: string): Promise<void> {
   const privateDir = mkdtempSync(path.join(path.dirname(socketPath), '.s'));
   try {
     const staged = path.join(privateDir, 's');
@@ -82,7 +89,11 @@ async function bindPrivately(server: Server, socketPath: string): Promise<void> 
       throw workloadError('ERR_SOCKET_PATH', `sds: socket path ${socketPath} is too long: it is first bound as ${staged}, at most ${MAX_SOCKET_PATH_BYTES} bytes`);
     }
     await new Promise<void>((resolve, reject) => {
-      server.bindAsync(`unix:${staged}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+      listener.once('error', reject);
+      listener.listen(staged, () => {
+        listener.off('error', reject);
+        resolve();
+      });
     });
     chmodSync(staged, 0o660);
     renameSync(staged, socketPath);
@@ -126,7 +137,14 @@ export async function startWorkloadSocket(options: WorkloadSocketOptions): Promi
     FetchX509Bundles: preEncoded(methodOf(workload, WORKLOAD_API_SERVICE, 'FetchX509Bundles')),
   };
 
-  const server = new Server({ 'grpc.max_receive_message_length': MAX_REQUEST_BYTES });
+  const connections = new SocketConnections({ requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, log });
+  const server = new Server({
+    'grpc.max_receive_message_length': MAX_REQUEST_BYTES,
+    'grpc.max_connection_idle_ms': options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS,
+    // Channelz keeps per-connection and per-call records nobody here reads.
+    'grpc.enable_channelz': 0,
+    interceptors: [connections.interceptor],
+  });
   server.addService(sdsService, {
     StreamSecrets: (call: Parameters<typeof handleStreamSecrets>[1]) => handleStreamSecrets(ctx, call),
     DeltaSecrets: (call: Parameters<typeof handleDeltaSecrets>[1]) => handleDeltaSecrets(ctx, call),
@@ -138,7 +156,10 @@ export async function startWorkloadSocket(options: WorkloadSocketOptions): Promi
   } as UntypedServiceImplementation);
 
   await claimSocketPath(socketPath);
-  await bindPrivately(server, socketPath);
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const listener = net.createServer((socket) => connections.accept(socket, injector));
+  await bindPrivately(listener, socketPath);
+  listener.on('error', (err) => log.error({ err }, 'sds: socket listener error'));
   const ino = lstatSync(socketPath).ino;
   log.info({ socket: socketPath, mode: ctx.mode }, 'sds: serving Envoy SDS and the SPIFFE Workload API');
 
@@ -148,6 +169,7 @@ export async function startWorkloadSocket(options: WorkloadSocketOptions): Promi
     metrics,
     close() {
       closing ??= (async () => {
+        listener.close();
         for (const end of [...open]) end();
         await new Promise<void>((resolve) => {
           const timer = setTimeout(() => {
@@ -159,6 +181,7 @@ export async function startWorkloadSocket(options: WorkloadSocketOptions): Promi
             resolve();
           });
         });
+        connections.destroyAll();
         try {
           if (lstatSync(socketPath).ino === ino) unlinkSync(socketPath);
         } catch {

@@ -3,6 +3,7 @@ import type { AgentReport, AgentView } from '../authority-rotation.js';
 import { caError } from '../errors.js';
 import { storeOf, type CaStoreRef } from '../load-ca.js';
 import type { AgentReportStore, ReplicaReport } from '../store/index.js';
+import { peerIp } from './issuance-service.js';
 /** An agent not heard from for this long is not live (it does not gate root activation). */
 export const DEFAULT_AGENT_LIVENESS_MS = 5 * 60_000;
 /** How often a replica rewrites its report while agents are connected (their liveness). */
@@ -10,7 +11,9 @@ export const DEFAULT_AGENT_HEARTBEAT_MS = 30_000;
 /** Agents remembered per replica; beyond it the longest unseen is forgotten. */
 const MAX_AGENTS = 100_000;
 /** Agent ids one identity may have at once (a DaemonSet's service account: one per node). */
-const MAX_AGENTS_PER_IDENTITY = 10_000;
+export const DEFAULT_MAX_AGENTS_PER_IDENTITY = 10_000;
+/** Agent ids one identity may have from one IP address (one agent there; a few ids over its restarts). */
+export const DEFAULT_MAX_AGENTS_PER_IDENTITY_PEER = 8;
 const FORGET_AFTER_MS = 86_400_000;
 
 interface AgentEntry {
@@ -21,6 +24,8 @@ interface AgentEntry {
   lastSeen: number;
   streams: number;
   peer: string;
+  /** The IP address the agent was first heard from: what its per-address bound counts. */
+  readonly home: string;
 }
 
 /**
@@ -41,6 +46,10 @@ export interface AgentTrackerOptions {
   readonly warmupMs?: number;
   /** rotation.intermediateRotateAt, published with the report. */
   readonly intermediateRotateAt?: number;
+  /** limits.maxAgentsPerIdentity: agent ids one identity may make this replica track. Default 10000. */
+  readonly maxAgentsPerIdentity?: number;
+  /** limits.maxAgentsPerIdentityPeer: the same, from one IP address. Default 8. */
+  readonly maxAgentsPerIdentityPeer?: number;
   readonly log: Logger;
 }
 
@@ -53,8 +62,10 @@ export interface AgentTrackerOptions {
  */
 export class AgentTracker {
   private readonly agents = new Map<string, AgentEntry>();
-  /** Agent ids per identity (bounded by MAX_AGENTS_PER_IDENTITY). */
+  /** Agent ids per identity (bounded by maxAgentsPerIdentity). */
   private readonly perIdentity = new Map<string, number>();
+  /** Agent entries per identity and home address (bounded by maxAgentsPerIdentityPeer), by key. */
+  private readonly perIdentityPeer = new Map<string, Set<string>>();
   private dirty = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private heartbeat: NodeJS.Timeout | undefined;
@@ -69,10 +80,7 @@ export class AgentTracker {
   async start(): Promise<void> {
     if (this.o.reports) {
       const file = await this.o.reports.own(this.o.replicaId).catch(() => undefined);
-      for (const a of file?.agents ?? []) {
-        this.agents.set(keyOf(a.identity, a.agentId), { agentId: a.agentId, identity: a.identity, sequence: a.sequence, lastSeen: Date.parse(a.lastSeen), streams: 0, peer: a.peer });
-        this.perIdentity.set(a.identity, (this.perIdentity.get(a.identity) ?? 0) + 1);
-      }
+      for (const a of file?.agents ?? []) this.add({ agentId: a.agentId, identity: a.identity, sequence: a.sequence, lastSeen: Date.parse(a.lastSeen), streams: 0, peer: a.peer, home: peerIp(a.peer) });
     }
   }
 
@@ -158,21 +166,52 @@ export class AgentTracker {
     return this.o.reports !== undefined && this.servingSince !== undefined;
   }
 
+  /**
+   * The entry of an agent, created when new. Agent ids are claims (SECURITY.md): one identity may make
+   * this replica track at most maxAgentsPerIdentity of them, and at most maxAgentsPerIdentityPeer from
+   * one address. At the per-address bound the identity's own longest-unseen agent there that holds no
+   * stream is forgotten (a workload re-inventing ids only displaces its own claims); when all hold a
+   * stream, or at the per-identity bound, the new id is refused (RESOURCE_EXHAUSTED).
+   */
   private entry(agentId: string, identity: string, peer: string): AgentEntry {
     const key = keyOf(identity, agentId);
     let e = this.agents.get(key);
     if (!e) {
-      if ((this.perIdentity.get(identity) ?? 0) >= MAX_AGENTS_PER_IDENTITY) {
-        throw caError('ERR_RATE_LIMITED', `ca: ${identity} already reports ${MAX_AGENTS_PER_IDENTITY} agent ids; an agent id names one agent (e.g. its node or pod), not a request`);
+      const home = peerIp(peer);
+      const perPeerMax = this.o.maxAgentsPerIdentityPeer ?? DEFAULT_MAX_AGENTS_PER_IDENTITY_PEER;
+      const here = this.perIdentityPeer.get(keyOf(identity, home));
+      if (here && here.size >= perPeerMax) {
+        let oldest: [string, AgentEntry] | undefined;
+        for (const k of here) {
+          const other = this.agents.get(k)!;
+          if (other.streams === 0 && (!oldest || other.lastSeen < oldest[1].lastSeen)) oldest = [k, other];
+        }
+        if (!oldest) {
+          throw caError('ERR_RATE_LIMITED', `ca: ${identity} already has ${perPeerMax} agent ids from ${home} with an open trust-bundle stream; an agent id names one agent (e.g. its node or pod), not a request`);
+        }
+        this.forget(oldest[0], oldest[1]);
+      }
+      const perIdentityMax = this.o.maxAgentsPerIdentity ?? DEFAULT_MAX_AGENTS_PER_IDENTITY;
+      if ((this.perIdentity.get(identity) ?? 0) >= perIdentityMax) {
+        throw caError('ERR_RATE_LIMITED', `ca: ${identity} already reports ${perIdentityMax} agent ids; an agent id names one agent (e.g. its node or pod), not a request`);
       }
       if (this.agents.size >= MAX_AGENTS) this.forgetOldest();
-      e = { agentId, identity, sequence: 0, lastSeen: 0, streams: 0, peer };
-      this.agents.set(key, e);
-      this.perIdentity.set(identity, (this.perIdentity.get(identity) ?? 0) + 1);
+      e = { agentId, identity, sequence: 0, lastSeen: 0, streams: 0, peer, home };
+      this.add(e);
     }
     e.lastSeen = this.o.now().getTime();
     e.peer = peer;
     return e;
+  }
+
+  private add(e: AgentEntry): void {
+    const key = keyOf(e.identity, e.agentId);
+    this.agents.set(key, e);
+    this.perIdentity.set(e.identity, (this.perIdentity.get(e.identity) ?? 0) + 1);
+    const pair = keyOf(e.identity, e.home);
+    let here = this.perIdentityPeer.get(pair);
+    if (!here) this.perIdentityPeer.set(pair, (here = new Set()));
+    here.add(key);
   }
 
   private forget(key: string, e: AgentEntry): void {
@@ -180,6 +219,10 @@ export class AgentTracker {
     const n = (this.perIdentity.get(e.identity) ?? 1) - 1;
     if (n > 0) this.perIdentity.set(e.identity, n);
     else this.perIdentity.delete(e.identity);
+    const pair = keyOf(e.identity, e.home);
+    const here = this.perIdentityPeer.get(pair);
+    here?.delete(key);
+    if (here?.size === 0) this.perIdentityPeer.delete(pair);
   }
 
   private forgetOldest(): void {

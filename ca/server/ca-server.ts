@@ -7,13 +7,15 @@ import { Issuer, type SigningAuthority } from '../issuer.js';
 import type { Ledger } from '../ledger/index.js';
 import type { CaServerConfig } from './config.js';
 import { callErrorFor, callStatus } from './grpc-status.js';
-import { IssuanceService, type AuthorizeCaller } from './issuance-service.js';
+import { IssuanceService, peerIp, tokenHash, type AuthorizeCaller } from './issuance-service.js';
 import { CaMetrics } from './metrics.js';
 import { caProtos } from './protos.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ServingIdentity } from './serving-identity.js';
 import { TrustBundleSource, type TrustBundleSnapshot } from './trust-bundle-source.js';
 import { AgentTracker } from './agent-tracker.js';
+import { ConnectionGuard } from './connection-guard.js';
+import { StreamSlots } from './stream-slots.js';
 import { parseKeyType } from '../key-type.js';
 import type { RootAdmin } from './root-admin.js';
 
@@ -45,7 +47,19 @@ const DEFAULTS = {
   perIdentity: { ratePerSecond: 200, burst: 2_000 },
   perPeer: { ratePerSecond: 1_000, burst: 2_000 },
   maxWatchers: 10_000,
+  maxWatchersPerIdentity: 5_000,
+  maxWatchersPerPeer: 256,
+  maxWatchersPerIdentityPeer: 8,
   shutdownGraceMs: 10_000,
+  maxConnectionsPerPeer: 256,
+  handshakeTimeoutMs: 10_000,
+  requestTimeoutMs: 10_000,
+  connectionIdleMs: 60_000,
+  connectionMaxAgeMs: 3_600_000,
+  connectionMaxAgeGraceMs: 300_000,
+  /** Server keepalive pings: a peer that vanished (its TCP connection half-open) is found and its streams end. */
+  keepaliveMs: 300_000,
+  keepaliveTimeoutMs: 20_000,
 };
 
 function splitHostPort(hp: string): { host: string; port: number } {
@@ -78,6 +92,7 @@ function credentialsOf(call: { metadata: Metadata; getPeer(): string; getAuthCon
  */
 export class CaServer {
   private readonly grpc: Server;
+  private readonly connections: ConnectionGuard;
   private http?: HealthEndpoints;
   private readonly serving: ServingIdentity;
   private readonly bundle: TrustBundleSource;
@@ -85,6 +100,7 @@ export class CaServer {
   readonly metrics: CaMetrics;
   private issuer: Issuer;
   private readonly watchers = new Set<ServerWritableStream<unknown, unknown>>();
+  private readonly watcherSlots: StreamSlots;
   /** The CA directory as last loaded: authorities change under the server (rotation). */
   private ca: CaDirectory;
   readonly agents: AgentTracker;
@@ -113,8 +129,10 @@ export class CaServer {
     this.metrics.observeServing(() => this.serving.expiresAt, now);
     if (o.ledger) this.metrics.observeLedger(o.ledger.stats);
     const ns = cfg.namespace ?? DEFAULTS.namespace;
+    const limits = cfg.limits ?? {};
     this.serving = new ServingIdentity({
       authority: () => servingAuthority(this.ca, this.now()),
+      handshakeTimeoutMs: limits.handshakeTimeout ?? DEFAULTS.handshakeTimeoutMs,
       // A path no service account maps to (/ns/<ns>/sa/<sa>): no workload can obtain the CA's identity.
       spiffeId: SpiffeId.fromPath(o.ca.trustDomain, '/castellan/ca'),
       dnsNames: cfg.servingDnsNames ?? [`castellan.${ns}.svc`, 'localhost'],
@@ -125,7 +143,6 @@ export class CaServer {
     });
     const bundleDer = () => this.bundle.current().roots.map((r) => r.der);
     const certAuth = cfg.authentication?.clientCertificate === false ? undefined : o.clientCertificateAuthenticator?.(bundleDer);
-    const limits = cfg.limits ?? {};
     this.service = new IssuanceService({
       issuer: () => this.issuer,
       ...(o.tokenAuthenticator ? { tokenAuthenticator: o.tokenAuthenticator } : {}),
@@ -138,11 +155,34 @@ export class CaServer {
       log: o.log,
       ...(o.ledger ? { ledger: o.ledger } : {}),
     });
+    this.watcherSlots = new StreamSlots({
+      total: limits.maxWatchers ?? DEFAULTS.maxWatchers,
+      perIdentity: limits.maxWatchersPerIdentity ?? DEFAULTS.maxWatchersPerIdentity,
+      perPeer: limits.maxWatchersPerPeer ?? DEFAULTS.maxWatchersPerPeer,
+      perIdentityPeer: limits.maxWatchersPerIdentityPeer ?? DEFAULTS.maxWatchersPerIdentityPeer,
+    });
+    this.connections = new ConnectionGuard({
+      maxPerPeer: limits.maxConnectionsPerPeer ?? DEFAULTS.maxConnectionsPerPeer,
+      requestTimeoutMs: limits.requestTimeout ?? DEFAULTS.requestTimeoutMs,
+      closed: this.metrics.connectionsClosed,
+      log: o.log,
+    });
     this.grpc = new Server({
       'grpc.max_receive_message_length': limits.maxRequestBytes ?? DEFAULTS.maxRequestBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
-      // Bounds what one connection can hold open (WatchTrustBundle streams are long-lived).
-      'grpc.max_concurrent_streams': 1_000,
+      // Bounds what one connection can hold open: an agent needs one trust-bundle stream and a few
+      // calls at a time; a connection that stalls holds at most this many calls until requestTimeout.
+      'grpc.max_concurrent_streams': 100,
+      // Connections that hold nothing are closed; every connection is recycled after an age (agents
+      // re-open their trust-bundle stream on a new one, re-authenticating), and dead peers are found.
+      'grpc.max_connection_idle_ms': limits.connectionIdleTimeout ?? DEFAULTS.connectionIdleMs,
+      'grpc.max_connection_age_ms': limits.connectionMaxAge ?? DEFAULTS.connectionMaxAgeMs,
+      'grpc.max_connection_age_grace_ms': limits.connectionMaxAgeGrace ?? DEFAULTS.connectionMaxAgeGraceMs,
+      'grpc.keepalive_time_ms': DEFAULTS.keepaliveMs,
+      'grpc.keepalive_timeout_ms': DEFAULTS.keepaliveTimeoutMs,
+      // Channelz keeps per-connection and per-call records nobody here reads.
+      'grpc.enable_channelz': 0,
+      interceptors: [this.connections.interceptor],
     });
     const protos = caProtos();
     this.grpc.addService(protos.istio.service, { CreateCertificate: this.createCertificate.bind(this) });
@@ -151,6 +191,7 @@ export class CaServer {
       WatchTrustBundle: this.watchTrustBundle.bind(this),
       GetAuthorityStatus: this.getAuthorityStatus.bind(this),
       ReportTrustBundle: this.reportTrustBundle.bind(this),
+      Authenticate: this.authenticate.bind(this),
     });
     if (o.rootAdmin) {
       const admin = o.rootAdmin;
@@ -198,15 +239,15 @@ export class CaServer {
       s.httpPort = http.port;
       await s.serving.prepare();
       const creds = s.serving.credentials;
-      s.grpcPort = await new Promise<number>((resolve, reject) =>
-        s.grpc.bindAsync(`${g.host.includes(':') ? `[${g.host}]` : g.host}:${g.port}`, creds, (err, port) =>
-          err ? reject(listenError(err, `${g.host}:${g.port}`, 'gRPC', 'listen / --listen / CASTELLAN_LISTEN')) : resolve(port),
-        ),
-      );
+      s.grpcPort = await s.connections.listen(s.grpc, creds, g.host, g.port).catch((err: unknown) => {
+        throw listenError(err, `${g.host}:${g.port}`, 'gRPC', 'listen / --listen / CASTELLAN_LISTEN');
+      });
       await s.serving.activate();
     } catch (err) {
       s.serving.stop();
+      s.connections.stopAccepting();
       s.grpc.forceShutdown();
+      s.connections.destroyAll();
       await s.http?.close();
       s.state = 'stopped';
       throw err;
@@ -350,10 +391,19 @@ export class CaServer {
       this.o.authorize(caller);
       const identity = caller.spiffeId.toString();
       this.refuseIfNotReady(); // shutdown may have begun while we authenticated
-      const max = this.o.config.limits?.maxWatchers ?? DEFAULTS.maxWatchers;
-      if (this.watchers.size >= max) throw caError('ERR_RATE_LIMITED', `ca: the CA already serves ${max} trust-bundle streams; retry later`);
-      const agentId = boundedAgentId(call.request.agentId);
-      return agentId ? this.agents.connected({ agentId, identity, peer: call.getPeer() }) : () => {};
+      // One workload (or one address) must not take the slots every other agent needs.
+      const release = this.watcherSlots.acquire(identity, peerIp(call.getPeer()));
+      try {
+        const agentId = boundedAgentId(call.request.agentId);
+        const disconnect = agentId ? this.agents.connected({ agentId, identity, peer: call.getPeer() }) : () => {};
+        return () => {
+          disconnect();
+          release();
+        };
+      } catch (err) {
+        release();
+        throw err;
+      }
     };
     run().then(
       (disconnect) => {
@@ -439,6 +489,27 @@ export class CaServer {
     );
   }
 
+  /** Who the caller's credentials stand for, checked as for Sign (node agents re-check pod tokens with it). */
+  private authenticate(call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void {
+    const credentials = credentialsOf(call, this.intermediatesForPeer);
+    const run = async () => {
+      this.refuseIfNotReady();
+      const caller = await this.service.confirm(credentials);
+      this.o.log.debug({ event: 'authenticated', method: 'Authenticate', spiffeId: caller.spiffeId.toString(), tokenSha256: caller.tokenSha256, peer: call.getPeer() }, 'caller authenticated');
+      return { spiffeId: caller.spiffeId.toString() };
+    };
+    run().then(
+      (res) => callback(null, res),
+      (err: unknown) => {
+        const e = callErrorFor(err);
+        const fields = { event: 'refused', method: 'Authenticate', reason: e.reason, peer: call.getPeer(), tokenSha256: tokenHash(credentials.token) };
+        if (e.code === status.INTERNAL) this.o.log.error({ ...fields, err }, 'call failed');
+        else this.o.log.info({ ...fields, detail: (err as Error).message }, 'call refused');
+        callback(callStatus(e) as Parameters<sendUnaryData<unknown>>[0]);
+      },
+    );
+  }
+
   private getAuthorityStatus(call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void {
     const run = async () => {
       this.refuseIfNotReady();
@@ -470,6 +541,7 @@ export class CaServer {
   async shutdown(graceMs = this.o.config.shutdownGrace ?? DEFAULTS.shutdownGraceMs): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'draining';
+    this.connections.stopAccepting();
     for (const t of this.background) await t.stop();
     for (const w of this.watchers) w.end();
     const drained = new Promise<void>((resolve) => this.grpc.tryShutdown(() => resolve()));
@@ -478,6 +550,8 @@ export class CaServer {
       this.o.log.warn({ graceMs }, 'in-flight requests did not finish in time; closing them');
       this.grpc.forceShutdown();
     }
+    // Connections that never became gRPC sessions (a TLS handshake under way) are not the server's to wait for.
+    this.connections.destroyAll();
     this.serving.stop();
     await this.agents.stop();
     // After the drain: every in-flight issuance has its record committed; close adds a final checkpoint.

@@ -146,6 +146,28 @@ export const caServerConfigSchema = z
         perPeer: rate.optional(),
         /** Open WatchTrustBundle streams, all callers together. Default 10000. */
         maxWatchers: z.number().int().min(1).optional(),
+        /** Open WatchTrustBundle streams of one SPIFFE ID, all addresses (a node agent DaemonSet: one per node). Default 5000. */
+        maxWatchersPerIdentity: z.number().int().min(1).optional(),
+        /** Open WatchTrustBundle streams from one IP address, all identities. Default 256. */
+        maxWatchersPerPeer: z.number().int().min(1).optional(),
+        /** Open WatchTrustBundle streams of one SPIFFE ID from one IP address. Default 8. */
+        maxWatchersPerIdentityPeer: z.number().int().min(1).optional(),
+        /** Agent ids one SPIFFE ID may make the CA track (they gate `root activate`). Default 10000. */
+        maxAgentsPerIdentity: z.number().int().min(1).optional(),
+        /** Agent ids one SPIFFE ID may make the CA track from one IP address. Default 8. */
+        maxAgentsPerIdentityPeer: z.number().int().min(1).optional(),
+        /** Open connections from one IP address (more are closed at once). Default 256. */
+        maxConnectionsPerPeer: z.number().int().min(1).optional(),
+        /** A TLS handshake not finished in this time closes the connection. Default 10s. */
+        handshakeTimeout: duration.optional(),
+        /** A call whose request message has not arrived this long after its headers closes its connection. Default 10s. */
+        requestTimeout: duration.optional(),
+        /** A connection without any call for this long is closed (GOAWAY). Default 60s. */
+        connectionIdleTimeout: duration.optional(),
+        /** Connections are asked to go away after this age (±10 %); agents reconnect. Default 1h. */
+        connectionMaxAge: duration.optional(),
+        /** Calls still open this long after that request are cut (long-lived streams reconnect). Default 5m. */
+        connectionMaxAgeGrace: duration.optional(),
       })
       .strict()
       .optional(),

@@ -46,8 +46,8 @@ export interface IssuanceResult {
   readonly certificate: IssuedCertificate;
 }
 
-/** The IP of a gRPC peer string (`ipv4:1.2.3.4:5678`, `ipv6:[::1]:5678`), the rate-limit key of a caller. */
-function peerIp(peer: string | undefined): string {
+/** The IP of a gRPC peer string (`ipv4:1.2.3.4:5678`, `ipv6:[::1]:5678`, `1.2.3.4:5678`), the rate-limit key of a caller. */
+export function peerIp(peer: string | undefined): string {
   if (!peer) return '';
   const noScheme = peer.replace(/^ipv[46]:/, '');
   const m = /^\[([^\]]+)\]:\d+$/.exec(noScheme) ?? /^(.*):\d+$/.exec(noScheme);
@@ -87,6 +87,21 @@ export class IssuanceService {
       this.o.metrics.authFailures.inc({ reason: isCastellanError(err) ? err.code : 'ERR_INTERNAL' });
       throw err;
     }
+  }
+
+  /**
+   * Authenticates and authorizes the caller and charges the global and per-identity budgets, as
+   * `issue` does before it signs (the `Authenticate` RPC: a node agent proving or re-checking a pod's
+   * token). Nothing is signed or recorded in the ledger.
+   */
+  async confirm(credentials: CallerCredentials): Promise<AuthenticatedCaller> {
+    const caller = await this.authenticate(credentials);
+    this.o.authorize(caller);
+    if (!this.o.globalLimit.take()) throw caError('ERR_RATE_LIMITED', 'ca: the CA is at its request rate limit; retry with backoff');
+    if (!this.o.perIdentityLimit.take(caller.spiffeId.toString())) {
+      throw caError('ERR_RATE_LIMITED', `ca: too many requests for ${caller.spiffeId.toString()}; retry with backoff`);
+    }
+    return caller;
   }
 
   /**

@@ -80,6 +80,12 @@ export class CaMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly connectionsClosed = new Counter({
+    name: 'castellan_connections_closed_total',
+    help: 'Connections the CA closed itself, by reason (per_peer_limit, request_timeout).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly bundleWatchers = new Gauge({
     name: 'castellan_trust_bundle_watchers',
     help: 'Open WatchTrustBundle streams.',

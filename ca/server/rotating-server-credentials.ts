@@ -11,8 +11,12 @@ import type { SecureContextOptions } from 'node:tls';
  * @example const creds = new RotatingServerCredentials({ key, cert, ca }); creds.update({ key, cert: newChain, ca });
  */
 export class RotatingServerCredentials extends ServerCredentials {
-  constructor(initial: Pick<SecureContextOptions, 'key' | 'cert' | 'ca'>) {
-    super({ requestCert: true, rejectUnauthorized: false }, { ...initial });
+  /**
+   * @param o.handshakeTimeoutMs Node `tls.Server` `handshakeTimeout`: a connection whose TLS handshake has
+   *   not finished by then is closed, however slowly it keeps sending (Node's default: 120 s).
+   */
+  constructor(initial: Pick<SecureContextOptions, 'key' | 'cert' | 'ca'>, o: { handshakeTimeoutMs?: number } = {}) {
+    super({ requestCert: true, rejectUnauthorized: false, ...(o.handshakeTimeoutMs !== undefined ? { handshakeTimeout: o.handshakeTimeoutMs } : {}) }, { ...initial });
   }
 
   /** Installs new material; connections made from now on use it, open ones keep theirs. */

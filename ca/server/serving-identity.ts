@@ -22,6 +22,8 @@ export interface ServingIdentityOptions {
   readonly log: Logger;
   /** Each serving certificate is recorded (lifecycle `serving-certificate-issued`, with its serial) before it is used. */
   readonly ledger?: Ledger;
+  /** A TLS handshake not finished in this time closes the connection, ms. Default: Node's (120 s). */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /**
@@ -59,7 +61,7 @@ export class ServingIdentity {
    */
   async prepare(): Promise<void> {
     this.pending = await this.issue();
-    this.creds = new RotatingServerCredentials(placeholderMaterial(this.o.spiffeId.trustDomain));
+    this.creds = new RotatingServerCredentials(placeholderMaterial(this.o.spiffeId.trustDomain), this.o.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.o.handshakeTimeoutMs } : {});
   }
 
   /** Records the prepared certificate in the ledger, then serves it; later ones follow on a timer. */
@@ -100,7 +102,7 @@ export class ServingIdentity {
     if (!this.material) return;
     const opts = { key: this.material.key, cert: this.material.cert, ca: this.o.bundle.current().pem };
     if (this.creds) this.creds.update(opts);
-    else this.creds = new RotatingServerCredentials(opts);
+    else this.creds = new RotatingServerCredentials(opts, this.o.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.o.handshakeTimeoutMs } : {});
   }
 
   private async renew(): Promise<void> {

@@ -157,6 +157,8 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
       ...(rotation.agentLiveness !== undefined ? { livenessMs: rotation.agentLiveness } : {}),
       ...(rotation.agentWarmup !== undefined ? { warmupMs: rotation.agentWarmup } : {}),
       intermediateRotateAt: rotateAt,
+      ...(o.config.limits?.maxAgentsPerIdentity !== undefined ? { maxAgentsPerIdentity: o.config.limits.maxAgentsPerIdentity } : {}),
+      ...(o.config.limits?.maxAgentsPerIdentityPeer !== undefined ? { maxAgentsPerIdentityPeer: o.config.limits.maxAgentsPerIdentityPeer } : {}),
       log: o.log,
     });
     // Lifecycle records a crashed `castellan root` left in the state go to the ledger before anything else

@@ -79,6 +79,8 @@ export class StaticSecretProvider implements SecretProvider {
           listeners.delete(entry);
         };
       },
+      // A static provider never revokes a watch.
+      onRevoked: () => () => undefined,
       close: () => {
         if (closed) return;
         closed = true;

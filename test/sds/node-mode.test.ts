@@ -3,9 +3,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../sds/agent.js';
 import { SdsClient } from '../../sds/index.js';
 import { tokenSha256 } from '../../workload-identity/index.js';
+import { memoryLog } from '../helpers/ca-server.js';
 import { asyncCodeOf, failureOf } from '../helpers/error-code.js';
 import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
 import { ManualClock, until } from './manual-clock.js';
+import { fakeToken, rotationCa } from './rotation-ca.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 let agent: Agent | undefined;
@@ -45,8 +47,9 @@ describe('node mode', () => {
     const wa3 = await a.provider.watch({ token: await f.mint('shop', 'cart') });
     expect(wa2.current().svid).toBe(wa.current().svid);
     expect(wa3.current().svid).toBe(wa.current().svid);
-    // The first token was proved once (remembered until its exp); the other pod's token once more.
-    expect(issued().map((e) => e['tokenSha256'])).toEqual([tokenSha256(tokenA), tokenSha256(tokenB), expect.any(String)]);
+    // One signature per identity: the third token (same identity) is only checked with the CA
+    // (Authenticate), and the second stream of the first token shares that token's fresh check.
+    expect(issued().map((e) => e['tokenSha256'])).toEqual([tokenSha256(tokenA), tokenSha256(tokenB)]);
     expect(a.certificates().map((c) => c.spiffeId).sort()).toEqual([id('shop', 'cart'), id('shop', 'payments')]);
     for (const w of [wa, wb, wa2, wa3]) w.close();
   });
@@ -114,13 +117,27 @@ describe('node mode', () => {
     expect(a.certificates()).toHaveLength(0);
   });
 
-  it('fail/a stream cancelled while its token is proved leaves no identity behind once the idle time passes', async () => {
+  it('fail/a stream cancelled while its token is checked leaves no identity behind and costs no signature', async () => {
     const clock = new ManualClock();
     const a = await nodeAgent({ clock, nodeIdleMs: 1000 });
     const ac = new AbortController();
     const p = a.provider.watch({ token: await f.mint('shop', 'cart') }, ac.signal);
     ac.abort();
     expect(await asyncCodeOf(p)).toBe('ERR_CANCELLED');
+    expect(a.certificates()).toEqual([]);
+    expect(issued()).toEqual([]);
+  });
+
+  it('fail/a stream cancelled while its identity\'s first certificate is signed leaves no identity behind once the idle time passes', async () => {
+    const clock = new ManualClock();
+    const a = await nodeAgent({ clock, nodeIdleMs: 1000 });
+    const ac = new AbortController();
+    const token = await f.mint('shop', 'cart');
+    const first = a.provider.watch({ token });
+    const p = a.provider.watch({ token }, ac.signal);
+    ac.abort();
+    expect(await asyncCodeOf(p)).toBe('ERR_CANCELLED');
+    (await first).close();
     expect(a.certificates().map((c) => c.spiffeId)).toEqual([id('shop', 'cart')]);
     clock.advance(1000);
     expect(a.certificates()).toEqual([]);
@@ -154,17 +171,38 @@ describe('node mode', () => {
     expect(caSaw()).toBe(once * 2);
   });
 
-  it('fail/token proofs beyond the in-flight and queue bounds are refused UNAVAILABLE at once; the others succeed', async () => {
-    const a = await nodeAgent({ clock: new ManualClock(), nodeProofLimits: { inFlight: 1, queued: 1 } });
+  it('fail/token checks beyond a connection\'s bound are refused UNAVAILABLE at once; the others wait their turn and succeed', async () => {
+    const a = await nodeAgent({ clock: new ManualClock(), nodeProofLimits: { inFlight: 1, perConnection: 2 } });
     const tokens = await Promise.all(['a', 'b', 'c'].map((sa) => f.mint('shop', sa)));
-    const results = await Promise.allSettled(tokens.map((token) => a.provider.watch({ token })));
+    const results = await Promise.allSettled(tokens.map((token) => a.provider.watch({ token, peer: 'unix-socket:1' })));
     const codes = results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as { code: string }).code));
     expect(codes).toEqual(['ok', 'ok', 'ERR_NOT_READY']);
-    expect((results[2] as PromiseRejectedResult).reason.message).toMatch(/too many streams/);
+    expect((results[2] as PromiseRejectedResult).reason.message).toMatch(/already has 2 token checks/);
     for (const r of results) if (r.status === 'fulfilled') r.value.close();
     // Slots are released: a later proof runs.
     const later = await a.provider.watch({ token: tokens[2]! });
     expect(later.current().svid.spiffeId).toBe(id('shop', 'c'));
     later.close();
+  });
+});
+
+describe('node mode against a CA without Authenticate (older than the agent)', () => {
+  it('ok/tokens are proved by a signature instead, with a warning; streams are still served only their own identity', async () => {
+    const ca = await rotationCa({ implementAuthenticate: false });
+    const log = memoryLog();
+    const a = await startAgent({ caAddress: ca.address, caBundlePem: ca.caBundlePem, mode: 'node', ttlMs: 3_600_000, clock: new ManualClock(), log: log.log, caChannelOptions: FAST_CHANNEL });
+    try {
+      const wa = await a.provider.watch({ token: fakeToken('shop', 'cart') });
+      const wb = await a.provider.watch({ token: fakeToken('shop', 'payments') });
+      expect([wa.current().svid.spiffeId, wb.current().svid.spiffeId]).toEqual([id('shop', 'cart'), id('shop', 'payments')]);
+      // Each token: one proof by signature (discarded) and the identity's own first certificate.
+      expect(ca.signs.map((x) => x.spiffeId)).toEqual([id('shop', 'cart'), id('shop', 'cart'), id('shop', 'payments'), id('shop', 'payments')]);
+      expect(log.lines.filter((l) => l.includes('does not implement Authenticate'))).toHaveLength(1);
+      wa.close();
+      wb.close();
+    } finally {
+      await a.close();
+      ca.close();
+    }
   });
 });

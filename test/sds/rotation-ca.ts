@@ -28,9 +28,11 @@ export interface BundleMessage {
  * of root rotation: two real test CAs ("old" and "new" root, each with its intermediate), Sign with the
  * one the test makes active, WatchTrustBundle messages the test pushes, and every ReportTrustBundle
  * call recorded (or refused: `reportFailures` UNAVAILABLE answers first, or UNIMPLEMENTED like an old CA).
- * `events` is shared with the test's SDS observer, so arrival order across both is asserted.
+ * `Authenticate` answers the fake token's identity (UNIMPLEMENTED with `implementAuthenticate: false`,
+ * like a CA older than it). `events` is shared with the test's SDS observer, so arrival order across
+ * both is asserted.
  */
-export async function rotationCa(o: { implementReport?: boolean } = {}) {
+export async function rotationCa(o: { implementReport?: boolean; implementAuthenticate?: boolean } = {}) {
   const cas = { old: await testCa(), new: await testCa() };
   const skiOf = (which: 'old' | 'new') => cas[which].ca.active.issuer.ski.toString('hex');
   const state = {
@@ -54,13 +56,17 @@ export async function rotationCa(o: { implementReport?: boolean } = {}) {
     reissueSpreadSeconds: b.reissueSpreadSeconds ?? 0,
   });
   const bearer = (md: { get(k: string): unknown[] }) => String(md.get('authorization')[0] ?? '').replace(/^Bearer /, '');
+  const identityOf = (md: { get(k: string): unknown[] }) => {
+    const claims = JSON.parse(Buffer.from(bearer(md).split('.')[1] ?? '', 'base64url').toString()) as { sub: string };
+    const [, , ns, sa] = claims.sub.split(':');
+    return SpiffeId.parse(`spiffe://cluster.local/ns/${ns}/sa/${sa}`);
+  };
+  const authentications: string[] = [];
 
   const handlers = {
     Sign(call: ServerUnaryCall<{ csr: Buffer; ttlSeconds: number; bundleSequence: number; agentId: string }, unknown>, cb: sendUnaryData<unknown>) {
       try {
-        const claims = JSON.parse(Buffer.from(bearer(call.metadata).split('.')[1] ?? '', 'base64url').toString()) as { sub: string };
-        const [, , ns, sa] = claims.sub.split(':');
-        const id = SpiffeId.parse(`spiffe://cluster.local/ns/${ns}/sa/${sa}`);
+        const id = identityOf(call.metadata);
         const which = state.signer;
         const c = cas[which].issuer.issue(id, call.request.csr, { ttlMs: (call.request.ttlSeconds || 3600) * 1000 });
         signs.push({ spiffeId: id.toString(), issuer: which, bundleSequence: call.request.bundleSequence, agentId: call.request.agentId });
@@ -85,6 +91,19 @@ export async function rotationCa(o: { implementReport?: boolean } = {}) {
       call.on('cancelled', () => watchers.delete(call));
       call.on('close', () => watchers.delete(call));
       call.write(message(state.bundle));
+    },
+    Authenticate(call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) {
+      if (o.implementAuthenticate === false) {
+        cb({ code: status.UNIMPLEMENTED, details: 'The server does not implement the method Authenticate' });
+        return;
+      }
+      try {
+        const id = identityOf(call.metadata).toString();
+        authentications.push(id);
+        cb(null, { spiffeId: id });
+      } catch (err) {
+        cb({ code: status.UNAUTHENTICATED, details: (err as Error).message });
+      }
     },
     GetAuthorityStatus(_call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) {
       cb({ code: status.UNIMPLEMENTED, details: 'not in this stand-in' });
@@ -131,6 +150,8 @@ export async function rotationCa(o: { implementReport?: boolean } = {}) {
     events,
     signs,
     reports,
+    /** Identities answered to Authenticate, in order. */
+    authentications,
     get watchers() {
       return watchers.size;
     },

@@ -1,5 +1,7 @@
 import { lstatSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
+import http2 from 'node:http2';
+import net from 'node:net';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -102,5 +104,74 @@ describe('the workload socket', () => {
     writeFileSync(file, 'x');
     expect(await asyncCodeOf(startWorkloadSocket({ socketPath: file, provider, log: memoryLog().log }))).toBe('ERR_SOCKET_PATH');
     expect(await asyncCodeOf(startWorkloadSocket({ socketPath: path.join(t.dir, 'x'.repeat(120)), provider, log: memoryLog().log }))).toBe('ERR_SOCKET_PATH');
+  });
+});
+
+describe('workload socket connections that stall', () => {
+  let t: ReturnType<typeof tempDir>;
+  let provider: StaticSecretProvider;
+  beforeEach(async () => {
+    t = tempDir('castellan-sock-');
+    provider = await StaticSecretProvider.create();
+  });
+  afterEach(() => {
+    provider.cleanup();
+    t.cleanup();
+  });
+
+  /** An HTTP/2 session over the Unix socket, without gRPC: it does only what the test tells it. */
+  const rawSession = (socketPath: string) => {
+    const s = http2.connect('http://localhost', { createConnection: () => net.connect(socketPath) });
+    s.on('error', () => undefined);
+    return s;
+  };
+  const closed = (e: NodeJS.EventEmitter, limitMs = 8_000) =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), limitMs);
+      e.once('close', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+
+  it('fail/calls whose first request never arrives close their connection after requestTimeoutMs; other clients are served', async () => {
+    const socketPath = path.join(t.dir, 'sds.sock');
+    const sock = await startWorkloadSocket({ socketPath, provider, log: memoryLog().log, requestTimeoutMs: 300 });
+    const client = new EnvoySdsClient(socketPath);
+    try {
+      const session = rawSession(socketPath);
+      const paths = ['/envoy.service.secret.v3.SecretDiscoveryService/StreamSecrets', '/envoy.service.secret.v3.SecretDiscoveryService/DeltaSecrets', '/SpiffeWorkloadAPI/FetchX509SVID'];
+      const streams = paths.map((p) => {
+        const st = session.request({ ':method': 'POST', ':path': p, 'content-type': 'application/grpc', te: 'trailers', 'workload.spiffe.io': 'true' }, { endStream: false });
+        st.on('error', () => undefined);
+        return st;
+      });
+      // A real client on its own connection is served meanwhile, and its open stream is left alone.
+      const s = client.sotw();
+      s.request({ names: ['default'] });
+      await s.next();
+      expect(await Promise.all([closed(session), ...streams.map((st) => closed(st))])).toEqual([true, true, true, true]);
+      expect((await client.fetch(['default'])).status.code).toBe(status.OK);
+      expect(provider.openWatches).toBe(1);
+    } finally {
+      client.close();
+      await sock.close();
+    }
+  });
+
+  it('fail/a connection without any call is closed after idleTimeoutMs', async () => {
+    const socketPath = path.join(t.dir, 'sds.sock');
+    const sock = await startWorkloadSocket({ socketPath, provider, log: memoryLog().log, idleTimeoutMs: 300 });
+    try {
+      const mute = net.connect(socketPath); // not even the HTTP/2 preface
+      mute.on('error', () => undefined);
+      mute.resume(); // read, so that the server's close is seen
+      expect(await Promise.all([closed(rawSession(socketPath)), closed(mute)])).toEqual([true, true]);
+      const client = new EnvoySdsClient(socketPath);
+      expect((await client.fetch(['default'])).status.code).toBe(status.OK);
+      client.close();
+    } finally {
+      await sock.close();
+    }
   });
 });

@@ -268,6 +268,29 @@ describe('Castellan API', () => {
     expect(r.response!.trustDomain).toBe('cluster.local');
     expect(r.response!.authorities).toEqual([expect.objectContaining({ id: 1, state: 'active', rootSubject: 'O=cluster.local, CN=Castellan Root CA 1' })]);
   });
+
+  it('ok/Authenticate answers the identity a token stands for, and signs nothing', async () => {
+    const issuedBefore = jwks.lines.filter((l) => l.includes('"event":"issued"')).length;
+    const r = await unary<{ spiffeId: string }>(client.castellan, 'Authenticate', {}, await token('default', 'api'));
+    expect(r.code).toBe(OK);
+    expect(r.response!.spiffeId).toBe(id('default', 'api'));
+    expect(jwks.lines.filter((l) => l.includes('"event":"issued"')).length).toBe(issuedBefore);
+  });
+
+  const refusals: [string, () => Promise<string | undefined>, number][] = [
+    ['no token', async () => undefined, UNAUTHENTICATED],
+    ['wrong audience', () => token('default', 'api', { audiences: ['vault'] }), UNAUTHENTICATED],
+    ['denied namespace', () => token('forbidden', 'x'), PERMISSION_DENIED],
+  ];
+  for (const [what, tok, code] of refusals) {
+    it(`fail/Authenticate with ${what} -> ${code}, logged with the token's SHA-256 only`, async () => {
+      const value = await tok();
+      const r = await unary(client.castellan, 'Authenticate', {}, value);
+      expect(r.code).toBe(code);
+      expect(r.details).toBeTruthy();
+      if (value !== undefined) expect(jwks.lines.join('')).not.toContain(value);
+    });
+  }
 });
 
 describe('health and metrics', () => {
