@@ -120,7 +120,9 @@ function toDer(input: string | Uint8Array): Uint8Array {
     const endAt = input.indexOf(`-----END ${label}-----`, at + begin.length);
     if (endAt < 0) throw caError('ERR_CSR_MALFORMED', `csr: PEM block "${label}" has no END line (truncated?)`);
     const body = input.slice(at + begin.length, endAt);
-    if (!/^[A-Za-z0-9+/=\s]*$/.test(body)) throw caError('ERR_CSR_MALFORMED', 'csr: PEM body is not base64');
+    // RFC 7468 §3 (laxtextualmsg): base64 and the whitespace W = SP, HTAB, CR, LF, VT, FF only; JavaScript's
+    // \s would also let U+FEFF, U+2028 and other Unicode spaces through (found by fuzzing).
+    if (!/^[A-Za-z0-9+/= \t\r\n\v\f]*$/.test(body)) throw caError('ERR_CSR_MALFORMED', 'csr: PEM body is not base64');
     return checkSize(Buffer.from(body, 'base64'));
   }
   throw caError('ERR_CSR_MALFORMED', 'csr: not a PKCS#10 request: want PEM "-----BEGIN CERTIFICATE REQUEST-----" or DER');

@@ -370,6 +370,15 @@ describe('CSR reader: regressions found by fuzzing', () => {
     expect(codeOf(() => parseCsr(withSignatureAlgorithm(sequenceOf([ECDSA_SHA256, Buffer.from('0500', 'hex'), Buffer.from('0500', 'hex')]))))).toBe('ERR_CSR_MALFORMED');
   });
 
+  it('fail/a PEM body with Unicode whitespace (U+FEFF, U+2028, U+00A0) is ERR_CSR_MALFORMED; RFC 7468 whitespace is fine', () => {
+    const b64 = seed.der.toString('base64');
+    const pem = (body: string) => `-----BEGIN CERTIFICATE REQUEST-----\n${body}\n-----END CERTIFICATE REQUEST-----\n`;
+    for (const space of ['\ufeff', '\u2028', '\u00a0', '\u3000']) {
+      expect(codeOf(() => parseCsr(pem(b64.slice(0, 10) + space + b64.slice(10))))).toBe('ERR_CSR_MALFORMED');
+    }
+    expect(codeOf(() => parseCsr(pem(b64.slice(0, 10) + ' \t\r\n\v\f' + b64.slice(10))))).toBeUndefined();
+  });
+
   it('ok/signatureAlgorithm with NULL parameters is accepted', () => {
     expect(codeOf(() => parseCsr(withSignatureAlgorithm(sequenceOf([ECDSA_SHA256, Buffer.from('0500', 'hex')]))))).toBeUndefined();
   });
@@ -382,11 +391,11 @@ function sequenceOf(elements: Buffer[]): Buffer {
   return whole;
 }
 
-/** Strict RFC 7468 §3 reading: one CERTIFICATE REQUEST block, base64 with whitespace only; undefined otherwise. */
+/** RFC 7468 §3 reading (lax whitespace W, strict base64): one CERTIFICATE REQUEST block; undefined otherwise. */
 function strictPemDer(pem: string): Buffer | undefined {
   const m = /-----BEGIN (NEW )?CERTIFICATE REQUEST-----([\s\S]*?)-----END (NEW )?CERTIFICATE REQUEST-----/.exec(pem);
   if (!m) return undefined;
-  const b64 = m[2]!.replace(/[ \t\r\n]/g, '');
+  const b64 = m[2]!.replace(/[ \t\r\n\v\f]/g, '');
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(b64)) return undefined;
   return Buffer.from(b64, 'base64');
 }

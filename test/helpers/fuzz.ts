@@ -77,6 +77,16 @@ export function fuzzParams<T>(ciRuns: number, o: { caseTimeoutMs?: number } = {}
   };
 }
 
+/**
+ * True when a property runs at least its CI count of cases: only then do the checks that the generators
+ * reached both sides (some input accepted, some key served) hold; a short run may miss them by chance.
+ *
+ * @example if (reachesCiCount(1500)) expect(accepted).toBeGreaterThan(0);
+ */
+export function reachesCiCount(ciRuns: number): boolean {
+  return (fuzzParams(ciRuns).numRuns ?? 0) >= ciRuns;
+}
+
 const context = vm.createContext({ run: undefined as (() => unknown) | undefined });
 const runScript = new vm.Script('run()');
 

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_NAME_BYTES, SDS_SERVICE, SECRET_TYPE_URL, WORKLOAD_API_SERVICE } from '../../sds/index.js';
 import type { DecodedSecret } from '../helpers/envoy-sds-client.js';
-import { fuzzParams } from '../helpers/fuzz.js';
+import { fuzzParams, reachesCiCount } from '../helpers/fuzz.js';
 import { until } from '../helpers/until.js';
 import { testWorkloadSocket } from '../helpers/workload-socket.js';
 
@@ -280,7 +280,7 @@ describe('workload socket fuzzing (sds/ SDS and Workload API handlers, node mode
       fuzzParams(60, { caseTimeoutMs: 30_000 }),
     );
     // More than the control fetches (one per case): the fuzzed calls themselves were served keys.
-    expect(servedKeys).toBeGreaterThan(fuzzParams(60).numRuns!);
+    if (reachesCiCount(60)) expect(servedKeys).toBeGreaterThan(fuzzParams(60).numRuns!);
     await until(() => env.provider.openWatches === 0, 'every stream released its watch');
   });
 
@@ -344,7 +344,7 @@ describe('workload socket fuzzing (sds/ SDS and Workload API handlers, node mode
       }),
       fuzzParams(80, { caseTimeoutMs: 30_000 }),
     );
-    expect(rawKeys, 'some raw frames decode as requests and are served').toBeGreaterThan(0);
+    if (reachesCiCount(80)) expect(rawKeys, 'some raw frames decode as requests and are served').toBeGreaterThan(0);
     await env.provider.rotate('/ns/b/sa/b');
     remember();
     await until(() => pushes.length === 2, 'the long-lived stream gets the rotated certificate');

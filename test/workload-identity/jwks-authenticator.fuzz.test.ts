@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { exportJWK, type JWK } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { JwksAuthenticator, mintServiceAccountToken, serviceAccountUsername, TrustDomain, type AuthenticatedCaller } from '../../workload-identity/index.js';
-import { asyncOutcomeOf, expectCoded, fuzzParams } from '../helpers/fuzz.js';
+import { asyncOutcomeOf, expectCoded, fuzzParams, reachesCiCount } from '../helpers/fuzz.js';
 
 /**
  * Fuzzing of the JWKS authenticator (workload-identity/jwks-authenticator.ts) with a local key set
@@ -21,18 +21,8 @@ const NOW_S = NOW.getTime() / 1000;
 const TOLERANCE_S = 60;
 const POD = { name: 'cart-0', uid: '5e1c1d6c-0000-4000-8000-000000000001' };
 
-const REFUSALS = [
-  'ERR_TOKEN_MISSING',
-  'ERR_TOKEN_MALFORMED',
-  'ERR_TOKEN_EXPIRED',
-  'ERR_TOKEN_NOT_YET_VALID',
-  'ERR_TOKEN_AUDIENCE',
-  'ERR_TOKEN_ISSUER',
-  'ERR_TOKEN_ALGORITHM',
-  'ERR_TOKEN_SIGNATURE',
-  'ERR_TOKEN_UNKNOWN_KEY',
-  'ERR_TOKEN_NOT_SERVICE_ACCOUNT',
-] as const;
+/** Every refusal of the caller's token (a static key set and a reachable API: no ERR_AUTH_BACKEND_*). */
+const REFUSALS = /^ERR_TOKEN_[A-Z_]+$/;
 
 const b64url = (bytes: Uint8Array | string) => Buffer.from(bytes).toString('base64url');
 interface Keys {
@@ -61,7 +51,11 @@ function checkAcceptedClaims(header: Record<string, unknown>, claims: Record<str
     expect(typeof claims['nbf']).toBe('number');
     expect((claims['nbf'] as number) <= NOW_S + TOLERANCE_S, 'already valid').toBe(true);
   }
-  if (claims['iat'] !== undefined) expect(typeof claims['iat']).toBe('number');
+  if (claims['iat'] !== undefined) {
+    expect(typeof claims['iat']).toBe('number');
+    // Issued in the future is refused, as kube-apiserver does (pkg/serviceaccount/claims.go, go-jose leeway).
+    expect((claims['iat'] as number) <= NOW_S + TOLERANCE_S, 'iat not in the future').toBe(true);
+  }
   const k8s = claims['kubernetes.io'] as { namespace: string; serviceaccount: { name: string }; pod?: { name: string; uid: string } };
   expect(claims['sub']).toBe(serviceAccountUsername(k8s.namespace, k8s.serviceaccount.name));
   expect(caller.namespace).toBe(k8s.namespace);
@@ -315,6 +309,6 @@ describe('JWKS authenticator fuzzing (workload-identity/jwks-authenticator.ts, l
       }),
       fuzzParams(1500, { caseTimeoutMs: 15_000 }),
     );
-    expect(accepted).toBeGreaterThan(0);
+    if (reachesCiCount(1500)) expect(accepted).toBeGreaterThan(0);
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { callerFromServiceAccountClaims, parseServiceAccountUsername, serviceAccountUsername, TrustDomain } from '../../workload-identity/index.js';
-import { expectCoded, fuzzParams, outcomeOf } from '../helpers/fuzz.js';
+import { expectCoded, fuzzParams, outcomeOf, reachesCiCount } from '../helpers/fuzz.js';
 
 /**
  * Fuzzing of the service-account token decoder (workload-identity/service-account-token.ts): verified
@@ -48,7 +48,9 @@ const claims = fc
   .map((c) => {
     const sa = { object: { name: c.sa, uid: 'u-1' }, string: c.sa, array: [c.sa], null: null, absent: undefined }[c.saObject];
     const k8s = { namespace: c.ns, serviceaccount: sa, ...(c.pod === undefined ? {} : { pod: c.pod }) };
-    const want = `system:serviceaccount:${String(c.ns)}:${String(c.sa)}`;
+    // (JSON text for non-strings: fast-check's JSON objects may have no prototype, so no String()).
+    const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined');
+    const want = `system:serviceaccount:${text(c.ns)}:${text(c.sa)}`;
     const sub = { match: want, other: 'system:serviceaccount:other:x', absent: undefined, case: want.toUpperCase(), extra: `${want}:x` }[c.sub];
     const shaped = { object: k8s, array: [k8s], string: 'shop', null: null, absent: undefined }[c.k8sShape];
     // JSON, as a verifier hands claims over: undefined fields disappear, and so does anything else JSON lacks.
@@ -78,7 +80,7 @@ describe('service-account token decoder fuzzing (workload-identity/service-accou
       }),
       fuzzParams(3000),
     );
-    expect(accepted).toBeGreaterThan(0);
+    if (reachesCiCount(3000)) expect(accepted).toBeGreaterThan(0);
   });
 
   it('ok/parseServiceAccountUsername: undefined, or the two non-empty names that spell the user name again', () => {

@@ -16,6 +16,21 @@ import { tempDir } from '../../helpers/test-ca.js';
 
 /** Every field set, each to a value the loader accepts. */
 const FULL = {
+  trustDomain: 'cluster.local',
+  store: {
+    kubernetes: {
+      namespace: 'castellan-system',
+      secretName: 'castellan-ca',
+      cacertsSecretName: 'cacerts',
+      leaseName: 'castellan-leader',
+      leaseDuration: '15s',
+      kubeconfig: '/etc/kubeconfig',
+      keyType: 'ec-p256',
+      rootTtl: '10y',
+      intermediateTtl: '1y',
+    },
+  },
+  keys: { pkcs11: { module: '/usr/lib/softhsm/libsofthsm2.so', token: 'castellan', slot: 0, pinFile: '/etc/castellan/pin', pinEnv: 'CASTELLAN_PKCS11_PIN' } },
   listen: '127.0.0.1:15012',
   http: '127.0.0.1:15014',
   namespace: 'castellan-system',
@@ -45,7 +60,7 @@ const FULL = {
   },
   ledger: { url: 'postgres://castellan@db/ledger', checkpointEvery: 1000, checkpointInterval: '60s', sqliteSynchronous: 'full', enabled: true },
   shutdownGrace: '10s',
-  rotation: { intermediateRotateAt: 0.5, intermediateTtl: '365d', reloadInterval: '2s', agentLiveness: '5m' },
+  rotation: { intermediateRotateAt: 0.5, intermediateTtl: '365d', reloadInterval: '2s', agentLiveness: '5m', agentWarmup: '30s' },
   distribution: { configMaps: { enabled: true, kubeconfig: '/etc/kubeconfig', excludeNamespaces: ['kube-system'], resyncInterval: '1m' } },
   admin: { identities: ['spiffe://cluster.local/ns/castellan-system/sa/castellan-admin'] },
   replicaId: 'castellan-ca-0',
@@ -65,6 +80,9 @@ function load(raw: unknown) {
   const positive = {
     workloadTtl: c.workloadTtl,
     maxWorkloadTtl: c.maxWorkloadTtl,
+    'store.kubernetes.leaseDuration': c.store?.kubernetes?.leaseDuration,
+    'store.kubernetes.rootTtl': c.store?.kubernetes?.rootTtl,
+    'store.kubernetes.intermediateTtl': c.store?.kubernetes?.intermediateTtl,
     'rotation.intermediateTtl': c.rotation?.intermediateTtl,
     'rotation.reloadInterval': c.rotation?.reloadInterval,
     'rotation.agentLiveness': c.rotation?.agentLiveness,
@@ -102,9 +120,9 @@ describe('CA server configuration fuzzing (ca/server/config.ts)', () => {
         if (out.ok) return;
         const message = (out.error as Error).message;
         // The cross-field checks name the field they compare (workloadTtl vs maxWorkloadTtl), and the
-        // choice of authenticator names `authentication`.
+        // choices of authenticator and ledger name `authentication` and `ledger`.
         expect(
-          touched.some((p) => message.includes(String(p[0]))) || /workloadTtl|authentication/.test(message),
+          touched.some((p) => message.includes(String(p[0]))) || /workloadTtl|authentication|ledger/.test(message),
           `${JSON.stringify(touched)} → ${message}`,
         ).toBe(true);
       }),
@@ -151,11 +169,13 @@ describe('CA server configuration fuzzing (ca/server/config.ts)', () => {
     }
   });
 
-  it('fail/regression: zero for an interval or lifetime (a busy reload or resync loop, agents never live, intermediates born expired) is ERR_CONFIG', () => {
+  it('fail/regression: zero for an interval or lifetime (a busy reload or resync loop, leader churn, agents never live, certificates born expired) is ERR_CONFIG', () => {
     for (const [field, config] of [
       ['rotation.reloadInterval', { rotation: { reloadInterval: '0s' } }],
       ['rotation.agentLiveness', { rotation: { agentLiveness: '0ms' } }],
       ['rotation.intermediateTtl', { rotation: { intermediateTtl: '0h' } }],
+      ['store.kubernetes.rootTtl', { store: { kubernetes: { rootTtl: '0y' } } }],
+      ['store.kubernetes.leaseDuration', { store: { kubernetes: { leaseDuration: '0s' } } }],
       ['distribution.configMaps.resyncInterval', { distribution: { configMaps: { enabled: true, resyncInterval: '0s' } } }],
     ] as const) {
       const out = outcomeOf(() => validateCaServerConfig(config));
