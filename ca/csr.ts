@@ -57,11 +57,12 @@ export function parseCsr(input: string | Uint8Array): CertificateRequest {
     r.fail('CertificationRequest fields have the wrong types');
   }
 
-  const [version, , spkiTlv, attributes, ...more] = r.children(info);
-  if (!version || !spkiTlv || more.length > 0) r.fail('CertificationRequestInfo must have 4 fields');
+  const [version, subject, spkiTlv, attributes, ...more] = r.children(info);
+  if (!version || !subject || !spkiTlv || more.length > 0) r.fail('CertificationRequestInfo must have 4 fields');
   if (version.tag !== TAG.INTEGER || version.end - version.valueStart !== 1 || der[version.valueStart] !== 0) {
     r.fail('version must be 0 (PKCS#10 v1)');
   }
+  checkName(r, subject);
   if (spkiTlv.tag !== TAG.SEQUENCE) r.fail('subjectPKInfo is not a SEQUENCE');
   // RFC 2986 §4.1: attributes is [0] IMPLICIT SET OF Attribute; some encoders omit an empty one.
   if (attributes && attributes.tag !== 0xa0) r.fail('attributes must be [0] IMPLICIT SET');
@@ -119,7 +120,9 @@ function toDer(input: string | Uint8Array): Uint8Array {
     const endAt = input.indexOf(`-----END ${label}-----`, at + begin.length);
     if (endAt < 0) throw caError('ERR_CSR_MALFORMED', `csr: PEM block "${label}" has no END line (truncated?)`);
     const body = input.slice(at + begin.length, endAt);
-    if (!/^[A-Za-z0-9+/=\s]*$/.test(body)) throw caError('ERR_CSR_MALFORMED', 'csr: PEM body is not base64');
+    // RFC 7468 §3 (laxtextualmsg): base64 and the whitespace W = SP, HTAB, CR, LF, VT, FF only; JavaScript's
+    // \s would also let U+FEFF, U+2028 and other Unicode spaces through (found by fuzzing).
+    if (!/^[A-Za-z0-9+/= \t\r\n\v\f]*$/.test(body)) throw caError('ERR_CSR_MALFORMED', 'csr: PEM body is not base64');
     return checkSize(Buffer.from(body, 'base64'));
   }
   throw caError('ERR_CSR_MALFORMED', 'csr: not a PKCS#10 request: want PEM "-----BEGIN CERTIFICATE REQUEST-----" or DER');
@@ -129,6 +132,23 @@ function checkSize<T extends { length: number }>(der: T): T {
   if (der.length > MAX_CSR_BYTES) throw caError('ERR_CSR_MALFORMED', `csr: ${der.length} bytes is larger than the ${MAX_CSR_BYTES}-byte limit`);
   if (der.length === 0) throw caError('ERR_CSR_MALFORMED', 'csr: empty');
   return der;
+}
+
+/**
+ * RFC 2986 §4.1: the subject is a Name (RFC 5280 §4.1.2.4: SEQUENCE OF SET OF AttributeTypeAndValue).
+ * The CA never copies it into a certificate, but a request whose subject no X.509 reader can read is
+ * not a PKCS#10 request (found by fuzzing: test/ca/csr.fuzz.test.ts).
+ */
+function checkName(r: DerReader, name: Tlv): void {
+  if (name.tag !== TAG.SEQUENCE) r.fail('subject is not a Name (SEQUENCE)');
+  for (const rdn of r.children(name)) {
+    const atvs = rdn.tag === TAG.SET ? r.children(rdn) : [];
+    if (atvs.length === 0) r.fail('subject has an empty or malformed RelativeDistinguishedName');
+    for (const atv of atvs) {
+      const [type, value, ...rest] = atv.tag === TAG.SEQUENCE ? r.children(atv) : [];
+      if (!type || !value || rest.length > 0 || type.tag !== TAG.OID) r.fail('subject has a malformed AttributeTypeAndValue');
+    }
+  }
 }
 
 function bitStringValue(r: DerReader, t: Tlv, what: string): Uint8Array {
@@ -209,8 +229,13 @@ function importEcPoint(point: Uint8Array, crv: 'P-256' | 'P-384'): KeyObject {
 }
 
 function readSignatureAlgorithm(r: DerReader, algId: Tlv, keyKind: RequestKeyKind): SignatureAlgorithm {
-  const [oidTlv] = r.children(algId);
+  const [oidTlv, params, ...extra] = r.children(algId);
   if (!oidTlv || oidTlv.tag !== TAG.OID) r.fail('signatureAlgorithm is malformed');
+  // RFC 5758 §3.2: ECDSA parameters are absent; RFC 4055 §5: RSA PKCS#1 v1.5 ones are NULL (some encoders
+  // write NULL for ECDSA too). Anything else is not one of the algorithms below (found by fuzzing).
+  if (extra.length > 0 || (params && (params.tag !== TAG.NULL || params.end !== params.valueStart))) {
+    r.fail('signatureAlgorithm parameters must be absent or NULL');
+  }
   const dotted = decodeOid(r.value(oidTlv));
   const alg = dotted === undefined ? undefined : CSR_SIGNATURE_ALGORITHMS.get(dotted);
   if (!alg) {

@@ -1,7 +1,6 @@
 import { promises as fs } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { CastellanError, durationField, hostPortField } from '../workload-identity/index.js';
+import { CastellanError, durationField, hostPortField, parseConfigText, positiveDurationField } from '../workload-identity/index.js';
 import { WORKLOAD_KEY_TYPES, type WorkloadKeyType } from './workload-key.js';
 
 const duration = durationField;
@@ -32,9 +31,9 @@ export const agentConfigSchema = z
     /** ± this fraction of the lifetime. Default 0.1. */
     renewJitter: z.coerce.number().min(0).lt(0.5).optional(),
     /** First retry delay after a failed request. Default 1s. */
-    retryInitial: duration.optional(),
+    retryInitial: positiveDurationField.optional(),
     /** Longest retry delay. Default 60s. */
-    retryMax: duration.optional(),
+    retryMax: positiveDurationField.optional(),
     /** /healthz /readyz /metrics address; absent: no HTTP listener. */
     http: hostPort.optional(),
     /** The name the agent reports to the CA. Default: the host name. */
@@ -88,7 +87,8 @@ export function resolveAgentConfig(raw: unknown, source = 'config'): AgentConfig
     if ((c.mode ?? 'sidecar') === 'sidecar' && c.tokenFile === undefined) lines.push('  tokenFile (--token-file): required in sidecar mode');
     if (c.ttl !== undefined && c.ttl < 60_000) lines.push('  ttl (--ttl): at least 1m');
     if (c.ttl !== undefined && c.ttl % 1000 !== 0) lines.push('  ttl (--ttl): whole seconds');
-    if (c.retryInitial !== undefined && c.retryMax !== undefined && c.retryInitial > c.retryMax) lines.push('  retryInitial: longer than retryMax');
+    // Against the defaults too (backoff.ts), as a retryInitial above them would be silently cut to retryMax.
+    if ((c.retryInitial ?? 1_000) > (c.retryMax ?? 60_000)) lines.push(`  retryInitial: longer than retryMax${c.retryMax === undefined ? ' (default 60s)' : ''}`);
   }
   if (lines.length > 0) throw new CastellanError('ERR_CONFIG', `${source}: ${lines.length} problem${lines.length > 1 ? 's' : ''}:\n${lines.join('\n')}`);
   return {
@@ -134,7 +134,7 @@ export async function loadAgentConfigFile(file: string): Promise<Record<string, 
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    raw = parseConfigText(text);
   } catch (cause) {
     throw new CastellanError('ERR_CONFIG', `config: ${file} is not valid YAML/JSON: ${(cause as Error).message.split('\n')[0]}`, { cause });
   }

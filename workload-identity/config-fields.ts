@@ -1,3 +1,4 @@
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 
@@ -16,5 +17,26 @@ export const durationField = z.string().transform((s, ctx) => {
   }
 });
 
+/**
+ * A duration longer than zero, for intervals and lifetimes where 0 would mean a busy loop (a poll or
+ * retry every tick) or something that expires as it is made.
+ */
+export const positiveDurationField = durationField.refine((ms) => ms > 0, 'must be longer than 0');
+
 /** `host:port`, with an IPv6 host in brackets. */
 export const hostPortField = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'want host:port, e.g. 127.0.0.1:15012');
+
+/**
+ * The values of a configuration file's text (YAML 1.2, so JSON too). Throws an Error naming the first
+ * problem when the text is not valid YAML, and also when the parser would only warn (an unknown tag such
+ * as `!!float 24h`, an ambiguous alias): the file is then not read half-way with a warning on stderr,
+ * but refused like any other bad input (docs/architecture.md §10). Alias bombs throw too.
+ *
+ * @example parseConfigText('ttl: 1h') // { ttl: '1h' }
+ */
+export function parseConfigText(text: string): unknown {
+  const doc = parseDocument(text, { logLevel: 'silent' });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw new Error(problem.message, { cause: problem });
+  return doc.toJS();
+}

@@ -38,4 +38,4 @@ export { authorizeCaller, identityPolicyProblems, type IdentityPolicy } from './
 export { DURATION_UNIT_MS, parseDuration, type DurationErrorCode } from './duration.js';
 export { buildInfo, registerBuildInfo, type BuildInfo } from './build-info.js';
 export { startHealthEndpoints, type HealthEndpoints, type MetricsSource } from './health-endpoints.js';
-export { durationField, hostPortField } from './config-fields.js';
+export { durationField, hostPortField, parseConfigText, positiveDurationField } from './config-fields.js';

@@ -1,12 +1,13 @@
 import { promises as fs } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { durationField, hostPortField, identityPolicyProblems, type IdentityPolicy } from '../../workload-identity/index.js';
+import { durationField, hostPortField, identityPolicyProblems, parseConfigText, positiveDurationField, type IdentityPolicy } from '../../workload-identity/index.js';
 import { caError } from '../errors.js';
 import { DEFAULT_MAX_WORKLOAD_TTL_MS, DEFAULT_WORKLOAD_TTL_MS } from '../issuer.js';
 import { isPostgresUrl } from '../ledger/index.js';
 
 const duration = durationField;
+/** Intervals and lifetimes where 0 would be a busy loop or an instant expiry (found by fuzzing). */
+const positiveDuration = positiveDurationField;
 const hostPort = hostPortField;
 const rate = z.object({ ratePerSecond: z.number().positive(), burst: z.number().int().min(1) }).strict();
 const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'want a Kubernetes name (lower case, digits, -)');
@@ -26,15 +27,15 @@ const storeSchema = z
         /** The coordination.k8s.io/v1 Lease electing the replica that runs singleton jobs. Default castellan-leader. */
         leaseName: k8sName.optional(),
         /** A leader not renewing for this long is replaced. Default 15s. */
-        leaseDuration: duration.optional(),
+        leaseDuration: positiveDuration.optional(),
         /** A kubeconfig path; absent: the in-cluster configuration. */
         kubeconfig: z.string().optional(),
         /** Key type of the root and intermediate the CA creates when the store is empty. Default ec-p256. */
         keyType: z.enum(['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096']).optional(),
         /** Lifetime of the root the CA creates. Default 10y. */
-        rootTtl: duration.optional(),
+        rootTtl: positiveDuration.optional(),
         /** Lifetime of the intermediate the CA creates. Default 1y. */
-        intermediateTtl: duration.optional(),
+        intermediateTtl: positiveDuration.optional(),
       })
       .strict()
       .optional(),
@@ -197,11 +198,11 @@ export const caServerConfigSchema = z
         /** Rotate the active intermediate at this fraction of its lifetime (the old one stays valid: overlap). Default 0.5; 1 disables. */
         intermediateRotateAt: z.number().gt(0).max(1).optional(),
         /** Lifetime of automatically rotated intermediates. Default: that of the intermediate it replaces. */
-        intermediateTtl: duration.optional(),
+        intermediateTtl: positiveDuration.optional(),
         /** How often the CA checks its directory for changes made by `castellan root` and rotation due. Default 2s. */
-        reloadInterval: duration.optional(),
+        reloadInterval: positiveDuration.optional(),
         /** An agent not heard from for this long no longer gates root activation. Default 5m. */
-        agentLiveness: duration.optional(),
+        agentLiveness: positiveDuration.optional(),
         /** A replica that started less than this ago and heard from no agent yet does not count as knowing the agents. Default 30s. */
         agentWarmup: duration.optional(),
       })
@@ -219,7 +220,7 @@ export const caServerConfigSchema = z
             /** Namespaces to leave alone. */
             excludeNamespaces: z.array(k8sName).optional(),
             /** How often every namespace is checked again (new namespaces are found then). Default 1m. */
-            resyncInterval: duration.optional(),
+            resyncInterval: positiveDuration.optional(),
           })
           .strict()
           .optional(),
@@ -278,7 +279,7 @@ export async function loadCaServerConfig(file: string): Promise<CaServerConfig> 
   }
   let raw: unknown;
   try {
-    raw = parseYaml(text); // YAML 1.2 is a superset of JSON
+    raw = parseConfigText(text); // YAML 1.2 is a superset of JSON
   } catch (cause) {
     throw caError('ERR_CONFIG', `config: ${file} is not valid YAML/JSON: ${(cause as Error).message.split('\n')[0]}`, { cause });
   }
