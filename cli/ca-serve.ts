@@ -24,7 +24,8 @@ export function registerCaServe(ca: Command, io: CliIo): void {
     .addHelpText(
       'after',
       '\nPrecedence: flags, then CASTELLAN_* environment variables, then the config file, then defaults.\n' +
-        'Without --config the CA authenticates tokens from its own dev issuer (castellan token mint).\n' +
+        'Without --config the CA authenticates tokens from its own dev issuer (castellan token mint); with a config file,\n' +
+        'only when it says authentication.devIssuer: true (NOT for production).\n' +
         'Logs are JSON lines on stdout (level: CASTELLAN_LOG_LEVEL, default info); tokens appear only as SHA-256.\n' +
         'Every issuance and refusal is recorded in the ledger (config "ledger") before the answer is sent; when the\n' +
         'ledger cannot be written, requests fail with UNAVAILABLE. Inspect it with castellan audit.\n' +
@@ -56,6 +57,7 @@ export function registerCaServe(ca: Command, io: CliIo): void {
         log,
       });
       io.err(`castellan CA serving gRPC on port ${server.grpcPort}, HTTP on port ${server.httpPort} (token authentication: ${tokenMode})\n`);
+      if (tokenMode === 'dev-issuer' && f.config) io.err('castellan: WARNING: authentication.devIssuer is true: tokens from the local dev issuer are trusted. NOT FOR PRODUCTION.\n');
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGTERM', stop);

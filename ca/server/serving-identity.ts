@@ -11,6 +11,8 @@ export interface ServingIdentityOptions {
   readonly spiffeId: SpiffeId;
   /** DNS names clients dial the CA by, e.g. `castellan.castellan-system.svc`, `localhost`. */
   readonly dnsNames: readonly string[];
+  /** IP addresses clients dial the CA by (iPAddress SANs, RFC 5280 §4.2.1.6). Default none. */
+  readonly ipAddresses?: readonly string[];
   readonly bundle: TrustBundleSource;
   /** Serving certificate lifetime in ms; renewed at half of it. Default 24 h. */
   readonly ttlMs?: number;
@@ -80,7 +82,8 @@ export class ServingIdentity {
   private async renew(): Promise<void> {
     const key = generateKey('ec-p256').privateKey;
     const issuer = new Issuer({ authority: this.o.authority(), allowDnsSans: true, maxTtlMs: this.ttlMs, defaultTtlMs: this.ttlMs, now: this.now });
-    const cert = issuer.issue(this.o.spiffeId, await createSvidRequest(key, this.o.spiffeId, this.o.dnsNames));
+    const ipAddresses = this.o.ipAddresses ?? [];
+    const cert = issuer.issue(this.o.spiffeId, await createSvidRequest(key, this.o.spiffeId, this.o.dnsNames), { ipAddresses });
     // DESIGN §7: every certificate this CA signs is recorded before it is used, its own included.
     await this.o.ledger?.append({
       type: 'lifecycle',
@@ -90,12 +93,12 @@ export class ServingIdentity {
       notBefore: cert.notBefore.toISOString(),
       notAfter: cert.notAfter.toISOString(),
       issuerKeyId: issuer.authority.issuer.ski.toString('hex'),
-      details: JSON.stringify({ dnsNames: this.o.dnsNames }),
+      details: JSON.stringify({ dnsNames: this.o.dnsNames, ...(ipAddresses.length > 0 ? { ipAddresses } : {}) }),
     });
     this.material = { key: key.export({ format: 'pem', type: 'pkcs8' }) as string, cert: cert.leafPem + cert.chainPem.slice(0, -1).join('') };
     this.notAfter = cert.notAfter.getTime();
     this.install();
-    this.o.log.info({ serial: cert.serialHex, notAfter: cert.notAfter.toISOString(), dnsNames: this.o.dnsNames }, 'serving certificate issued');
+    this.o.log.info({ serial: cert.serialHex, notAfter: cert.notAfter.toISOString(), dnsNames: this.o.dnsNames, ipAddresses }, 'serving certificate issued');
     const lifetime = cert.notAfter.getTime() - this.now().getTime();
     this.schedule(Math.max(1000, lifetime / 2));
   }

@@ -24,7 +24,7 @@ import { BundleConfigMapPublisher } from './bundle-configmaps.js';
 import { DirectoryFollower } from './directory-follower.js';
 import { RootAdmin } from './root-admin.js';
 import { DEFAULT_INTERMEDIATE_ROTATE_AT } from './rotation-status.js';
-import type { CaServerConfig } from './config.js';
+import { bundleConfigMaps, type CaServerConfig } from './config.js';
 
 export interface StartCaServerOptions {
   readonly dir: string;
@@ -91,7 +91,7 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions): Pro
       }),
     };
   }
-  if (o.devIssuer) {
+  if (o.devIssuer || auth?.devIssuer) {
     const dev = await loadDevTokenIssuer(o.dir);
     return {
       mode: 'dev-issuer',
@@ -112,7 +112,12 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
   const { mode, authenticator } = await tokenAuthenticator(ca.trustDomain, o);
   // zod leaves absent keys out, which is what IdentityPolicy's optional fields mean.
   const policy = (o.config.policy ?? {}) as IdentityPolicy;
-  if (mode === 'dev-issuer') {
+  if (mode === 'dev-issuer' && o.config.authentication?.devIssuer) {
+    o.log.warn(
+      { listen: o.config.listen ?? '127.0.0.1:15012' },
+      'authentication.devIssuer is true: trusting the local dev token issuer (castellan token mint). NOT FOR PRODUCTION: anyone who can read the dev issuer key can obtain any identity from this CA',
+    );
+  } else if (mode === 'dev-issuer') {
     const host = (o.config.listen ?? '127.0.0.1:15012').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
     const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
     o.log.warn(
@@ -187,12 +192,14 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
   });
   s.addBackground(follower);
   follower.start();
-  if (cms?.enabled && configMapsKube) {
+  for (const target of configMapsKube ? bundleConfigMaps(o.config) : []) {
     const publisher = new BundleConfigMapPublisher({
-      kubeConfig: configMapsKube,
+      kubeConfig: configMapsKube!,
       bundle: s.trustBundle,
-      ...(cms.excludeNamespaces ? { excludeNamespaces: cms.excludeNamespaces } : {}),
-      ...(cms.resyncInterval !== undefined ? { resyncMs: cms.resyncInterval } : {}),
+      name: target.name,
+      key: target.key,
+      ...(cms?.excludeNamespaces ? { excludeNamespaces: cms.excludeNamespaces } : {}),
+      ...(cms?.resyncInterval !== undefined ? { resyncMs: cms.resyncInterval } : {}),
       ...(o.now ? { now: o.now } : {}),
       log: o.log.child({ component: 'bundle-configmaps' }),
     });
