@@ -32,13 +32,15 @@ COPY ca ca
 COPY sds sds
 COPY cli cli
 # Compile, drop dev dependencies, drop better-sqlite3's C sources and object files (not needed once the
-# addon is linked) and the source maps, then check the native addon loads.
+# addon is linked), TypeScript sources, declarations and source maps (never loaded at run time), then
+# check the native addon loads.
 RUN npm run build \
     && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
     && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
               node_modules/better-sqlite3/build/Release/obj node_modules/better-sqlite3/build/Release/obj.target \
               node_modules/better-sqlite3/build/Release/.deps node_modules/better-sqlite3/build/deps \
     && find dist -name '*.map' -delete \
+    && find node_modules -type f \( -name '*.ts' -o -name '*.mts' -o -name '*.cts' -o -name '*.map' \) -delete \
     && node -e "require('better-sqlite3')(':memory:').close()"
 
 # --- runtime: Node and the compiled CLI, no shell, no package manager, non-root ----------------------

@@ -40,10 +40,9 @@ if have "$build_image" && have "$runtime_image"; then
   echo "$build_image"; echo "$runtime_image"; exit 0
 fi
 if [ -s "$(archive build)" ] && [ -s "$(archive runtime)" ]; then
+  # The archives carry the image names (podman save --format oci-archive NAME).
   podman load -q -i "$(archive build)" >&2
   podman load -q -i "$(archive runtime)" >&2
-  podman tag "$(podman images -q --filter "label=io.castellan.base-key=$key" --filter label=io.castellan.base=build | head -1)" "$build_image"
-  podman tag "$(podman images -q --filter "label=io.castellan.base-key=$key" --filter label=io.castellan.base=runtime | head -1)" "$runtime_image"
   if have "$build_image" && have "$runtime_image"; then echo "$build_image"; echo "$runtime_image"; exit 0; fi
   say "the cached archives did not load; rebuilding"
 fi
