@@ -100,10 +100,9 @@ app.kubernetes.io/component: agent
 {{- toJson $names -}}
 {{- end -}}
 
+{{/* Token audiences; in Istio mode the CA itself adds istio-ca (istioCompat), so it is not listed here. */}}
 {{- define "castellan.audiences" -}}
-{{- $aud := .Values.ca.authentication.audiences -}}
-{{- if and .Values.istio.enabled (not (has "istio-ca" $aud)) -}}{{- $aud = append $aud "istio-ca" -}}{{- end -}}
-{{- toJson $aud -}}
+{{- toJson (.Values.ca.authentication.audiences | uniq) -}}
 {{- end -}}
 
 {{/*
