@@ -130,6 +130,7 @@ const BAD_MESSAGES: Record<string, RegExp> = {
   'bad-auth-mode.yaml': /ca[./]authentication[./]mode.*must be one of/,
   'bad-duration.yaml': /ca[./]maxWorkloadTtl.*does not match pattern/i,
   'bad-trust-domain.yaml': /trustDomain.*does not match pattern/i,
+  'dns-name-in-ip-addresses.yaml': /ca[./]servingIpAddresses[./]0.*anyOf/,
   'ip-in-dns-names.yaml': /10\.0\.0\.1 in servingDnsNames is an IP address: put it in ca\.servingIpAddresses/,
   'sqlite-two-replicas.yaml': /ca\.replicas is 2 but the ledger is SQLite/,
   'trust-domain-unset.yaml': /trustDomain is required: .*--set trustDomain=cluster\.local/,
