@@ -12,10 +12,11 @@ import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const IMAGE = 'localhost/castellan:test';
-const missing = ['podman', 'buildah', 'debootstrap'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
-const notRoot = process.getuid?.() !== 0;
-const skip = missing.length > 0 || notRoot;
-if (skip) console.log(`skipping the container image test: ${missing.length > 0 ? `${missing.join(', ')} not installed (Debian packages)` : 'debootstrap and rootful podman need root'}`);
+// Without root the tools are there but debootstrap and rootful podman fail: that is a failure to see,
+// not a reason to skip.
+const missing = ['podman', 'buildah', 'debootstrap', 'runc'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
+const skip = missing.length > 0;
+if (skip) console.log(`skipping the container image test: ${missing.join(', ')} not installed (Debian packages; .ci/run installs them)`);
 
 /**
  * What this sandbox needs (docs/image.md, "What works here"): the process lacks CAP_SYS_RESOURCE, so the
