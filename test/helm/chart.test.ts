@@ -156,7 +156,7 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real he
       expect(r.status, `${f}: ${r.stdout}${r.stderr}`).toBe(0);
       expect(r.stdout, f).not.toMatch(/\[(WARNING|ERROR)\]/);
     }
-  });
+  }, 120_000);
 
   it('ok/the ci matrix covers the documented configurations', () => {
     expect(ciFiles).toEqual([
@@ -461,7 +461,7 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan with Helm 3', () => {
       expect(three.status, `${f}: ${three.stderr}`).toBe(0);
       expect(three.stdout, f).toBe(four.stdout);
     }
-  });
+  }, 120_000);
 
   it('fail/helm 3 refuses every bad values file too', () => {
     for (const f of badFiles) {
@@ -469,5 +469,5 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan with Helm 3', () => {
       expect(r.status, `${f} rendered but must not`).not.toBe(0);
       expect(r.stderr, f).toMatch(BAD_MESSAGES[f]!);
     }
-  });
+  }, 120_000);
 });

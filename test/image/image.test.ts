@@ -107,7 +107,7 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
     const shell = await podman(['run', '--rm', ...RUNTIME, '--entrypoint', '/bin/sh', IMAGE, '-c', 'true']);
     expect(shell.code).not.toBe(0);
     expect(shell.stderr).toMatch(/\/bin\/sh.*(no such file|not found)/i);
-  });
+  }, 180_000);
 
   it('ok/what the image holds: the compiled CLI and production dependencies, no keys, tokens or dev tools', async () => {
     const list = await podman([
@@ -127,13 +127,13 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
     expect(out.suspicious).toEqual([]);
     expect(out.devDeps).toEqual([]);
     expect(out.writable).toBe(false);
-  });
+  }, 180_000);
 
   it('ok/castellan --version runs with a read-only root filesystem', async () => {
     const r = await podman(['run', '--rm', ...RUNTIME, '--read-only', IMAGE, '--version']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
-  });
+  }, 180_000);
 
   it('ok/ca init, then ca serve read-only: /readyz from the host, a certificate issued and verified, SIGTERM exits 0', async () => {
     const mount = ['-v', `${volume}:/var/lib/castellan`];
@@ -178,7 +178,7 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
     const audit = spawnSync(process.execPath, [path.resolve('bin/castellan.js'), 'audit', 'list', '--dir', path.join(volume, 'ca'), '--output', 'json'], { encoding: 'utf8' });
     expect(audit.status, audit.stderr).toBe(0);
     expect(audit.stdout).toContain('spiffe://example.org/ns/default/sa/web');
-  });
+  }, 300_000);
 
   // The chart's agent DaemonSet as rendered by helm, run with podman as the kubelet would: its init
   // container on a root-owned 0755 host directory (twice: a pod restart), then the node-mode agent,
