@@ -4,6 +4,7 @@ import { randomSerial } from './certificate-builder.js';
 import type { CertificateInfo } from './certificate-info.js';
 import { isParsedRequest, parseCsr, type CertificateRequest } from './csr.js';
 import { caError } from './errors.js';
+import { ipAddressOctets } from './ip-address.js';
 import { derToPem } from './pem.js';
 import type { Signer } from './signer.js';
 import { SvidTemplate } from './svid-profile.js';
@@ -89,7 +90,12 @@ export class Issuer {
    * Checks `csr` and signs a leaf for `identity`. Throws CastellanError with an ERR_CSR_*, ERR_SAN_MISMATCH,
    * ERR_TTL_*, ERR_ISSUER_EXPIRED or ERR_SIGNER code.
    */
-  issue(identity: SpiffeId, csr: string | Uint8Array | CertificateRequest, options: { ttlMs?: number } = {}): IssuedCertificate {
+  issue(
+    identity: SpiffeId,
+    csr: string | Uint8Array | CertificateRequest,
+    /** `ipAddresses`: iPAddress SANs the caller sets (never taken from the CSR); only the CA's own serving certificate has them. */
+    options: { ttlMs?: number; ipAddresses?: readonly string[] } = {},
+  ): IssuedCertificate {
     const a = this.options.authority;
     if (!identity.isMemberOf(a.trustDomain)) {
       throw caError('ERR_SAN_MISMATCH', `issuer: ${identity.toString()} is not in trust domain ${a.trustDomain.name}`);
@@ -113,7 +119,7 @@ export class Issuer {
     const wanted = now + ttlMs;
     const notAfter = new Date(Math.min(wanted, issuerNotAfter));
     const serial = randomSerial();
-    const leafDer = this.template.sign(request, uri, request.dnsSans, serial, notBefore, notAfter);
+    const leafDer = this.template.sign(request, uri, request.dnsSans, serial, notBefore, notAfter, (options.ipAddresses ?? []).map(ipAddressOctets));
     return {
       spiffeId: identity,
       leafDer,

@@ -76,11 +76,16 @@ export class SvidTemplate {
     this.akiExtension = der(ec[4]!);
   }
 
-  /** DER of the TBSCertificate. `serial` is a positive INTEGER's content octets. */
-  tbs(key: LeafSubjectKey, uri: string, dnsNames: readonly string[], serial: Uint8Array, notBefore: Date, notAfter: Date): Buffer {
+  /** DER of the TBSCertificate. `serial` is a positive INTEGER's content octets; `ipAddresses` are 4 or 16 octets each. */
+  tbs(key: LeafSubjectKey, uri: string, dnsNames: readonly string[], serial: Uint8Array, notBefore: Date, notAfter: Date, ipAddresses: readonly Uint8Array[] = []): Buffer {
     const ski = Buffer.concat([this.skiPrefix, subjectKeyIdentifier(key.publicKeyBits)]);
-    // GeneralName [6] uniformResourceIdentifier first, then [2] dNSName (RFC 5280 §4.2.1.6, IMPLICIT IA5String).
-    const names = [tlv(0x86, Buffer.from(uri, 'latin1')), ...dnsNames.map((d) => tlv(0x82, Buffer.from(d, 'latin1')))];
+    // GeneralName [6] uniformResourceIdentifier first, then [2] dNSName (RFC 5280 §4.2.1.6, IMPLICIT IA5String),
+    // then [7] iPAddress (IMPLICIT OCTET STRING).
+    const names = [
+      tlv(0x86, Buffer.from(uri, 'latin1')),
+      ...dnsNames.map((d) => tlv(0x82, Buffer.from(d, 'latin1'))),
+      ...ipAddresses.map((ip) => tlv(0x87, ip)),
+    ];
     const san = tlv(TAG.SEQUENCE, SAN_HEAD, tlv(TAG.OCTET_STRING, tlv(TAG.SEQUENCE, ...names)));
     const extensions = tlv(
       0xa3,
@@ -99,8 +104,8 @@ export class SvidTemplate {
   }
 
   /** DER of the signed certificate. */
-  sign(key: LeafSubjectKey, uri: string, dnsNames: readonly string[], serial: Uint8Array, notBefore: Date, notAfter: Date): Buffer {
-    const tbs = this.tbs(key, uri, dnsNames, serial, notBefore, notAfter);
+  sign(key: LeafSubjectKey, uri: string, dnsNames: readonly string[], serial: Uint8Array, notBefore: Date, notAfter: Date, ipAddresses: readonly Uint8Array[] = []): Buffer {
+    const tbs = this.tbs(key, uri, dnsNames, serial, notBefore, notAfter, ipAddresses);
     const signature = this.signer.sign(tbs);
     return tlv(TAG.SEQUENCE, tbs, this.signer.signatureAlgorithm.der, tlv(TAG.BIT_STRING, SIGNATURE_PAD, signature));
   }

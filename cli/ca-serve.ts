@@ -26,7 +26,8 @@ export function registerCaServe(ca: Command, io: CliIo): void {
       '\nWhere the CA state lives: the directory --dir, or Kubernetes (config store.kubernetes: keys and state in\n' +
         'a Secret, replicas coordinated by a Lease; docs/kubernetes.md).\n' +
         'Precedence: flags, then CASTELLAN_* environment variables, then the config file, then defaults.\n' +
-        'Without --config the CA authenticates tokens from its own dev issuer (castellan token mint).\n' +
+        'Without --config the CA authenticates tokens from its own dev issuer (castellan token mint); with a config file,\n' +
+        'only when it says authentication.devIssuer: true (NOT for production).\n' +
         'Logs are JSON lines on stdout (CASTELLAN_LOG_LEVEL: fatal|error|warn|info|debug|trace|silent, default info;\n' +
         'CASTELLAN_LOG_FORMAT=text for one readable line per event); tokens appear only as SHA-256.\n' +
         'Every issuance and refusal is recorded in the ledger (config "ledger") before the answer is sent; when the\n' +
@@ -61,6 +62,7 @@ export function registerCaServe(ca: Command, io: CliIo): void {
         log,
       });
       io.err(`castellan CA serving gRPC on port ${server.grpcPort}, HTTP on port ${server.httpPort} (token authentication: ${tokenMode})\n`);
+      if (tokenMode === 'dev-issuer' && f.config) io.err('castellan: WARNING: authentication.devIssuer is true: tokens from the local dev issuer are trusted. NOT FOR PRODUCTION.\n');
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGTERM', stop);

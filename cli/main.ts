@@ -6,6 +6,7 @@ import { registerCaInit } from './ca-init.js';
 import { registerCaMint } from './ca-mint.js';
 import { registerCaServe } from './ca-serve.js';
 import { registerCertInspect } from './cert-inspect.js';
+import { registerCertRequest } from './cert-request.js';
 import { registerCheck } from './check.js';
 import { registerDev } from './dev.js';
 import { registerRoot } from './root.js';
@@ -34,6 +35,7 @@ export function buildProgram(io: CliIo): Command {
   registerCaServe(ca, io);
   const cert = program.command('cert').description('look at certificates');
   registerCertInspect(cert, io);
+  registerCertRequest(cert, io);
   registerAgent(program, io);
   registerRoot(program, io);
   registerCheck(program, io);

@@ -15,9 +15,10 @@ export interface HealthEndpoints {
 }
 
 /**
- * `/healthz` (the process answers), `/readyz` (200, or 503 with the reason `ready()` gives) and
- * `/metrics` (Prometheus text) on a plain-HTTP port of their own, for the kubelet's probes and
- * scrapers: the CA's and the agent's alike (DESIGN §4, §9).
+ * `/healthz` and `/livez` (the process answers, whether or not it is ready: a liveness probe must not
+ * restart a pod that is only waiting, e.g. for the Kubernetes API), `/readyz` (200, or 503 with the
+ * reason `ready()` gives) and `/metrics` (Prometheus text) on a plain-HTTP port of their own, for the
+ * kubelet's probes and scrapers: the CA's and the agent's alike (docs/architecture.md §4, §9).
  *
  * @example const h = await startHealthEndpoints({ host: '127.0.0.1', port: 15014, metrics: registry, ready: () => undefined });
  */
@@ -33,7 +34,7 @@ export async function startHealthEndpoints(o: {
     const url = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
-    } else if (url === '/healthz') {
+    } else if (url === '/healthz' || url === '/livez') {
       res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
     } else if (url === '/readyz') {
       const why = o.ready();
@@ -46,7 +47,7 @@ export async function startHealthEndpoints(o: {
         () => res.writeHead(500).end(),
       );
     } else {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /healthz, /readyz, /metrics\n');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try /livez, /healthz, /readyz, /metrics\n');
     }
   });
   await new Promise<void>((resolve, reject) => {

@@ -136,6 +136,7 @@ export class CaServer {
       // A path no service account maps to (/ns/<ns>/sa/<sa>): no workload can obtain the CA's identity.
       spiffeId: SpiffeId.fromPath(o.ca.trustDomain, '/castellan/ca'),
       dnsNames: cfg.servingDnsNames ?? [`castellan.${ns}.svc`, 'localhost'],
+      ...(cfg.servingIpAddresses ? { ipAddresses: cfg.servingIpAddresses } : {}),
       bundle: this.bundle,
       now,
       log: o.log,

@@ -1,9 +1,11 @@
 import { promises as fs } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { durationField, hostPortField, identityPolicyProblems, parseConfigText, positiveDurationField, type IdentityPolicy } from '../../workload-identity/index.js';
 import { caError } from '../errors.js';
 import { DEFAULT_MAX_WORKLOAD_TTL_MS, DEFAULT_WORKLOAD_TTL_MS } from '../issuer.js';
 import { isPostgresUrl } from '../ledger/index.js';
+import { BUNDLE_CONFIGMAP_KEY, BUNDLE_CONFIGMAP_NAME } from './bundle-configmaps.js';
 
 const duration = durationField;
 /** Intervals and lifetimes where 0 would be a busy loop or an instant expiry (found by fuzzing). */
@@ -11,6 +13,15 @@ const positiveDuration = positiveDurationField;
 const hostPort = hostPortField;
 const rate = z.object({ ratePerSecond: z.number().positive(), burst: z.number().int().min(1) }).strict();
 const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'want a Kubernetes name (lower case, digits, -)');
+/** RFC 1123 host names (RFC 5280 §4.2.1.6: a dNSName is never an IP address; those go in iPAddress). */
+const DNS_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/i;
+const dnsName = z.string().superRefine((s, ctx) => {
+  if (isIP(s.replace(/^\[|\]$/g, '')) !== 0) ctx.addIssue({ code: 'custom', message: `"${s}" is an IP address: put it in servingIpAddresses (an iPAddress SAN), not in servingDnsNames` });
+  else if (s.length > 253 || !DNS_NAME.test(s)) ctx.addIssue({ code: 'custom', message: `"${s}" is not a DNS name (RFC 1123: letters, digits, - and . ; at most 253 characters)` });
+});
+const ipAddress = z.string().refine((s) => !s.includes('%') && isIP(s) !== 0, { message: 'want an IPv4 or IPv6 address, e.g. 127.0.0.1 or ::1 (no brackets, no port)' });
+/** A ConfigMap data key (Kubernetes: [-._a-zA-Z0-9]+, at most 253 characters). */
+const configMapKey = z.string().regex(/^[-._a-zA-Z0-9]{1,253}$/, 'want a ConfigMap key: letters, digits, - _ .');
 
 /** The CA server's configuration file (YAML or JSON). Every field is optional; defaults in comments. */
 const storeSchema = z
@@ -78,8 +89,10 @@ export const caServerConfigSchema = z
     http: hostPort.optional(),
     /** Namespace the CA runs in: its serving identity and default DNS name. Default castellan-system. */
     namespace: k8sName.optional(),
-    /** DNS names in the serving certificate. Default castellan.<namespace>.svc, localhost. */
-    servingDnsNames: z.array(z.string().min(1)).optional(),
+    /** DNS names in the serving certificate (clients check the host they dial). Default castellan.<namespace>.svc, localhost. */
+    servingDnsNames: z.array(dnsName).optional(),
+    /** IP addresses in the serving certificate, for clients that dial the CA by IP (Istio's CA_ADDR=10.0.0.5:15012). Default none. */
+    servingIpAddresses: z.array(ipAddress).optional(),
     /** Workload certificate lifetime when the caller asks none. Default 24h. */
     workloadTtl: duration.optional(),
     /** Longest lifetime a caller may ask for (longer: INVALID_ARGUMENT). Default 7d. */
@@ -122,6 +135,12 @@ export const caServerConfigSchema = z
          * that cannot authenticate a token refuses to start (it would report ready and refuse everyone).
          */
         clientCertificateOnly: z.boolean().optional(),
+        /**
+         * Trust the CA directory's local dev token issuer (`castellan token mint`) with this config file.
+         * NOT FOR PRODUCTION: whoever reads the issuer key obtains any identity. Default false (without
+         * a config file the CA trusts it anyway).
+         */
+        devIssuer: z.boolean().optional(),
       })
       .strict()
       .optional(),
@@ -215,6 +234,12 @@ export const caServerConfigSchema = z
         configMaps: z
           .object({
             enabled: z.boolean(),
+            /** ConfigMap name. Default castellan-root-cert (Istio's agents read istio-ca-root-cert). */
+            name: k8sName.max(253).optional(),
+            /** Data key holding the PEM bundle. Default root-cert.pem. */
+            key: configMapKey.optional(),
+            /** More ConfigMaps with the same bundle, e.g. [{ name: istio-ca-root-cert }] beside castellan-root-cert. */
+            additional: z.array(z.object({ name: k8sName.max(253), key: configMapKey.optional() }).strict()).optional(),
             /** A kubeconfig path; absent: the in-cluster configuration. */
             kubeconfig: z.string().optional(),
             /** Namespaces to leave alone. */
@@ -239,11 +264,27 @@ export const caServerConfigSchema = z
     replicaId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'want letters, digits, _ . - (at most 128)').optional(),
   })
   .strict()
-  .refine((c) => !(c.authentication?.jwks && c.authentication?.tokenReview), {
-    message: 'choose one token authenticator: authentication.jwks or authentication.tokenReview',
+  .refine((c) => [c.authentication?.jwks, c.authentication?.tokenReview, c.authentication?.devIssuer].filter(Boolean).length <= 1, {
+    message: 'choose one token authenticator: authentication.jwks, authentication.tokenReview or authentication.devIssuer',
     path: ['authentication'],
   })
-  .refine((c) => !(c.ledger?.url && c.ledger?.path), { message: 'choose one ledger: ledger.url (PostgreSQL) or ledger.path (SQLite)', path: ['ledger'] });
+  .refine((c) => !(c.ledger?.url && c.ledger?.path), { message: 'choose one ledger: ledger.url (PostgreSQL) or ledger.path (SQLite)', path: ['ledger'] })
+  .refine((c) => new Set(bundleConfigMapNames(c)).size === bundleConfigMapNames(c).length, {
+    message: 'a ConfigMap name appears twice (name and additional)',
+    path: ['distribution', 'configMaps', 'additional'],
+  });
+
+/** The bundle ConfigMaps a configuration publishes, as `{ name, key }` with the defaults applied. */
+export function bundleConfigMaps(c: Pick<CaServerConfig, 'distribution'>): { name: string; key: string }[] {
+  const cms = c.distribution?.configMaps;
+  if (!cms?.enabled) return [];
+  return [{ name: cms.name ?? BUNDLE_CONFIGMAP_NAME, key: cms.key ?? BUNDLE_CONFIGMAP_KEY }, ...(cms.additional ?? []).map((a) => ({ name: a.name, key: a.key ?? BUNDLE_CONFIGMAP_KEY }))];
+}
+
+function bundleConfigMapNames(c: { distribution?: { configMaps?: { enabled: boolean; name?: string | undefined; additional?: { name: string }[] | undefined } | undefined } | undefined }): string[] {
+  const cms = c.distribution?.configMaps;
+  return cms ? [cms.name ?? BUNDLE_CONFIGMAP_NAME, ...(cms.additional ?? []).map((a) => a.name)] : [];
+}
 
 export type CaServerConfig = z.output<typeof caServerConfigSchema>;
 

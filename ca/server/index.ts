@@ -1,6 +1,6 @@
 // Public API of the CA server (re-exported by ca/index.ts).
 export { CaServer, type CaServerOptions } from './ca-server.js';
-export { caServerConfigSchema, loadCaServerConfig, validateCaServerConfig, type CaServerConfig } from './config.js';
+export { bundleConfigMaps, caServerConfigSchema, loadCaServerConfig, validateCaServerConfig, type CaServerConfig } from './config.js';
 export { callErrorFor, callStatus, ERROR_CODE_HEADER, MAX_TTL_HEADER, type CallError } from './grpc-status.js';
 export { IssuanceService, tokenHash, type IssuanceResult } from './issuance-service.js';
 export { CaMetrics } from './metrics.js';

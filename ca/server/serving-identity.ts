@@ -15,6 +15,8 @@ export interface ServingIdentityOptions {
   readonly spiffeId: SpiffeId;
   /** DNS names clients dial the CA by, e.g. `castellan.castellan-system.svc`, `localhost`. */
   readonly dnsNames: readonly string[];
+  /** IP addresses clients dial the CA by (iPAddress SANs, RFC 5280 §4.2.1.6). Default none. */
+  readonly ipAddresses?: readonly string[];
   readonly bundle: TrustBundleSource;
   /** Serving certificate lifetime in ms; renewed at half of it. Default 24 h. */
   readonly ttlMs?: number;
@@ -114,7 +116,7 @@ export class ServingIdentity {
   private async issue(): Promise<{ cert: IssuedCertificate; key: string; issuerKeyId: string }> {
     const key = generateKey('ec-p256').privateKey;
     const issuer = new Issuer({ authority: this.o.authority(), allowDnsSans: true, maxTtlMs: this.ttlMs, defaultTtlMs: this.ttlMs, now: this.now });
-    const cert = issuer.issue(this.o.spiffeId, await createSvidRequest(key, this.o.spiffeId, this.o.dnsNames));
+    const cert = issuer.issue(this.o.spiffeId, await createSvidRequest(key, this.o.spiffeId, this.o.dnsNames), { ipAddresses: this.o.ipAddresses ?? [] });
     return { cert, key: key.export({ format: 'pem', type: 'pkcs8' }) as string, issuerKeyId: issuer.authority.issuer.ski.toString('hex') };
   }
 
@@ -128,7 +130,7 @@ export class ServingIdentity {
       notBefore: x.cert.notBefore.toISOString(),
       notAfter: x.cert.notAfter.toISOString(),
       issuerKeyId: x.issuerKeyId,
-      details: JSON.stringify({ dnsNames: this.o.dnsNames }),
+      details: JSON.stringify({ dnsNames: this.o.dnsNames, ...((this.o.ipAddresses ?? []).length > 0 ? { ipAddresses: this.o.ipAddresses } : {}) }),
     });
   }
 
@@ -136,7 +138,7 @@ export class ServingIdentity {
     this.material = { key, cert: cert.leafPem + cert.chainPem.slice(0, -1).join('') };
     this.notAfter = cert.notAfter.getTime();
     this.install();
-    this.o.log.info({ serial: cert.serialHex, notAfter: cert.notAfter.toISOString(), dnsNames: this.o.dnsNames }, 'serving certificate issued');
+    this.o.log.info({ serial: cert.serialHex, notAfter: cert.notAfter.toISOString(), dnsNames: this.o.dnsNames, ipAddresses: this.o.ipAddresses ?? [] }, 'serving certificate issued');
     const lifetime = cert.notAfter.getTime() - this.now().getTime();
     this.schedule(Math.max(1000, lifetime / 2));
   }

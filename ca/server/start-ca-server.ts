@@ -28,7 +28,7 @@ import { openCaStore } from './open-ca-store.js';
 import { StoreFollower } from './store-follower.js';
 import { RootAdmin } from './root-admin.js';
 import { DEFAULT_INTERMEDIATE_ROTATE_AT } from './rotation-status.js';
-import type { CaServerConfig } from './config.js';
+import { bundleConfigMaps, type CaServerConfig } from './config.js';
 
 export interface StartCaServerOptions {
   /** The CA directory (the directory store); absent when the config names store.kubernetes. */
@@ -86,7 +86,7 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions, stor
       }),
     };
   }
-  if (o.devIssuer) {
+  if (o.devIssuer || auth?.devIssuer) {
     if (store.dir === undefined) throw caError('ERR_CONFIG', `config: the dev token issuer lives in a CA directory; ${store.location} has none: configure authentication.jwks or authentication.tokenReview`);
     const dev = await loadDevTokenIssuer(store.dir);
     return {
@@ -134,7 +134,12 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     }
     // zod leaves absent keys out, which is what IdentityPolicy's optional fields mean.
     const policy = (o.config.policy ?? {}) as IdentityPolicy;
-    if (mode === 'dev-issuer') {
+    if (mode === 'dev-issuer' && o.config.authentication?.devIssuer) {
+      o.log.warn(
+        { listen: o.config.listen ?? '127.0.0.1:15012' },
+        'authentication.devIssuer is true: trusting the local dev token issuer (castellan token mint). NOT FOR PRODUCTION: anyone who can read the dev issuer key can obtain any identity from this CA',
+      );
+    } else if (mode === 'dev-issuer') {
       const host = (o.config.listen ?? '127.0.0.1:15012').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
       const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
       o.log.warn(
@@ -226,16 +231,19 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
       });
       leadership.start();
     }
-    if (cms?.enabled && configMapsKube) {
+    // One publisher per ConfigMap name (castellan-root-cert, istio-ca-root-cert, ...), on the leader only.
+    for (const target of cms?.enabled && configMapsKube ? bundleConfigMaps(o.config) : []) {
       startPublisherWhileLeader(s, leadership, () =>
         new BundleConfigMapPublisher({
-          kubeConfig: configMapsKube,
+          kubeConfig: configMapsKube!,
           bundle: s.trustBundle,
-          ...(cms.excludeNamespaces ? { excludeNamespaces: cms.excludeNamespaces } : {}),
-          ...(cms.resyncInterval !== undefined ? { resyncMs: cms.resyncInterval } : {}),
+          name: target.name,
+          key: target.key,
+          ...(cms?.excludeNamespaces ? { excludeNamespaces: cms.excludeNamespaces } : {}),
+          ...(cms?.resyncInterval !== undefined ? { resyncMs: cms.resyncInterval } : {}),
           ...(o.now ? { now: o.now } : {}),
           // Not `component`: the CA's logger carries that already, and pino would write the key twice.
-          log: o.log.child({ subsystem: 'bundle-configmaps' }),
+          log: o.log.child({ subsystem: 'bundle-configmaps', configMap: target.name }),
         }),
       );
     }

@@ -52,3 +52,48 @@ describe('trust bundle in a ConfigMap in every namespace (castellan ca serve wit
     expect(want.match(/BEGIN CERTIFICATE/g)).toHaveLength(1);
   }, 60_000);
 });
+
+describe('Istio mode: istio-ca-root-cert beside castellan-root-cert (distribution.configMaps name, key, additional)', () => {
+  it('ok/both ConfigMaps in every namespace, each under its configured key, follow a root prepare', async () => {
+    const dir = path.join(t.dir, 'ca');
+    expect((await cli(['ca', 'init', '--dir', dir])).code).toBe(0);
+    const kubeconfig = path.join(t.dir, 'kubeconfig');
+    api.writeKubeconfig(kubeconfig);
+    ca = await testCaServer(
+      dir,
+      { rotation: { reloadInterval: 100 }, distribution: { configMaps: { enabled: true, kubeconfig, key: 'ca.crt', additional: [{ name: 'istio-ca-root-cert' }] } } },
+      true,
+    );
+    const namespaces = ['default', 'shop', 'web'];
+    const bundle = async () => (await loadCa(dir)).bundle.map((r) => r.pem).join('');
+    const holds = (want: string, seq: string) => (ns: string) =>
+      api.configMap(ns, 'castellan-root-cert')?.data?.['ca.crt'] === want &&
+      api.configMap(ns, 'istio-ca-root-cert')?.data?.['root-cert.pem'] === want &&
+      api.configMap(ns, 'istio-ca-root-cert')?.metadata.annotations?.['castellan.io/bundle-sequence'] === seq;
+    let want = await bundle();
+    await until(() => namespaces.every(holds(want, '1')), 'every namespace holds both ConfigMaps with bundle 1', 20_000);
+    expect(Object.keys(api.configMap('shop', 'castellan-root-cert')?.data ?? {})).toEqual(['ca.crt']);
+    expect(Object.keys(api.configMap('shop', 'istio-ca-root-cert')?.data ?? {})).toEqual(['root-cert.pem']);
+
+    expect((await cli(['root', 'prepare', '--dir', dir])).code).toBe(0);
+    want = await bundle();
+    await until(() => namespaces.every(holds(want, '2')), 'every namespace holds both ConfigMaps with bundle 2', 20_000);
+  }, 60_000);
+
+  it('ok/an istio-ca-root-cert that istiod wrote (no managed-by label) is left alone', async () => {
+    const dir = path.join(t.dir, 'ca');
+    expect((await cli(['ca', 'init', '--dir', dir])).code).toBe(0);
+    const kubeconfig = path.join(t.dir, 'kubeconfig');
+    api.writeKubeconfig(kubeconfig);
+    api.putConfigMap('shop', { metadata: { name: 'istio-ca-root-cert', labels: { 'istio.io/config': 'true' } }, data: { 'root-cert.pem': 'istiod root\n' } });
+    ca = await testCaServer(dir, { distribution: { configMaps: { enabled: true, kubeconfig, name: 'istio-ca-root-cert' } } }, true);
+    const want = await bundle(dir);
+    await until(() => ['default', 'web'].every((ns) => api.configMap(ns, 'istio-ca-root-cert')?.data?.['root-cert.pem'] === want), 'the other namespaces hold the bundle', 20_000);
+    expect(api.configMap('shop', 'istio-ca-root-cert')?.data?.['root-cert.pem']).toBe('istiod root\n');
+    expect(api.configMap('shop', 'castellan-root-cert')).toBeUndefined();
+  }, 60_000);
+});
+
+async function bundle(dir: string): Promise<string> {
+  return (await loadCa(dir)).bundle.map((r) => r.pem).join('');
+}
