@@ -40,6 +40,8 @@ export class StoreFollower {
   private again = false;
   private stopped = false;
   private flushFailedAt = -Infinity;
+  private failingSince: number | undefined;
+  private lastFailureLog = -Infinity;
   private lastVersion: string;
   /** The intermediate whose automatic rotation failed last, and when: retried every 10 minutes, not every tick. */
   private failed: { serial: string; at: number } | undefined;
@@ -87,9 +89,17 @@ export class StoreFollower {
   private async check(): Promise<void> {
     try {
       await this.reloadIfChanged();
+      if (this.failingSince !== undefined) this.o.log.info({ store: this.o.store.location, downMs: this.o.now().getTime() - this.failingSince }, 'ca store: readable again');
+      this.failingSince = undefined;
       this.o.onProblem?.(undefined);
     } catch (err) {
-      this.o.log.error({ err, store: this.o.store.location }, 'ca store: cannot read it; the CA keeps signing with what it has and retries');
+      // Once when it starts failing, then once a minute: a store that is down must not flood the log.
+      const at = this.o.now().getTime();
+      if (this.failingSince === undefined || at - this.lastFailureLog >= 60_000) {
+        this.o.log.error({ err, store: this.o.store.location, failingForMs: at - (this.failingSince ?? at) }, 'ca store: cannot read it; the CA keeps signing with what it has and retries');
+        this.lastFailureLog = at;
+      }
+      this.failingSince ??= at;
       this.o.onProblem?.(`cannot read ${this.o.store.location}: ${(err as Error).message}`);
       return;
     }

@@ -35,8 +35,10 @@ async function relay(target: URL): Promise<{ port: number; cut(): Promise<void>;
     port = (server.address() as { port: number }).port;
   };
   const cut = async () => {
-    await new Promise((r) => server?.close(r));
+    // close() waits for open connections: end them first (the CA's watch keeps one open).
+    const closed = new Promise((r) => server?.close(r));
     for (const s of sockets) s.destroy();
+    await closed;
   };
   await listen();
   return { port, cut, restore: listen, close: cut };
