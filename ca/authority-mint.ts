@@ -50,17 +50,7 @@ export async function mintRootAuthority(o: {
   );
   const caKey = await o.keys.generate(o.keyType, `castellan-ca-${o.generation}`);
   const ttlMs = o.intermediateTtlMs ?? DEFAULT_INTERMEDIATE_TTL_MS;
-  const under = (r: IssuingRoot) =>
-    certificateInfo(
-      createIntermediateCertificate({
-        trustDomain: o.trustDomain,
-        generation: o.generation,
-        spki: caKey.signer.spki,
-        issuer: { subject: r.root.subject, ski: r.root.ski, notAfter: r.root.notAfter, signer: r.signer },
-        now: o.now,
-        ttlMs,
-      }),
-    );
+  const under = (r: IssuingRoot) => intermediateUnder(r, caKey.signer.spki, { ...o, ttlMs });
   const issuer = under({ root, signer: rootKey.signer });
   const crossSigned = o.crossSignBy ? under(o.crossSignBy) : undefined;
   return {
@@ -95,19 +85,24 @@ export async function mintIntermediate(o: {
 }): Promise<MintedAuthority> {
   const caKey = await o.keys.generate(o.keyType, `castellan-ca-${o.generation}`);
   const r = o.under;
-  const issuer = certificateInfo(
-    createIntermediateCertificate({
-      trustDomain: o.trustDomain,
-      generation: o.generation,
-      spki: caKey.signer.spki,
-      issuer: { subject: r.root.subject, ski: r.root.ski, notAfter: r.root.notAfter, signer: r.signer },
-      now: o.now,
-      ttlMs: o.ttlMs,
-    }),
-  );
+  const issuer = intermediateUnder(r, caKey.signer.spki, o);
   return {
     root: r.root,
     issuer,
     stored: { rootCertPem: r.root.pem, caCertPem: issuer.pem, certChainPem: issuer.pem + r.root.pem, caKey: caKey.material },
   };
+}
+
+/** An intermediate certificate for `spki` signed by root `r` (docs/architecture.md §3). */
+function intermediateUnder(r: IssuingRoot, spki: Buffer, o: { trustDomain: TrustDomain; generation: number; now: Date; ttlMs: number }): CertificateInfo {
+  return certificateInfo(
+    createIntermediateCertificate({
+      trustDomain: o.trustDomain,
+      generation: o.generation,
+      spki,
+      issuer: { subject: r.root.subject, ski: r.root.ski, notAfter: r.root.notAfter, signer: r.signer },
+      now: o.now,
+      ttlMs: o.ttlMs,
+    }),
+  );
 }

@@ -1,4 +1,5 @@
-import type { ApiException, ConfigurationOptions, CoreV1Api, KubeConfig, RequestContext, ResponseContext, V1ConfigMap } from '@kubernetes/client-node';
+import type { ConfigurationOptions, CoreV1Api, KubeConfig, V1ConfigMap } from '@kubernetes/client-node';
+import { apiErrorFacts, callOptions, kubeModule } from '../store/index.js';
 import type { Logger } from 'pino';
 import { CastellanError } from '../../workload-identity/index.js';
 
@@ -83,8 +84,6 @@ export interface BundleConfigMapStats {
   lastPass: PublishPass | undefined;
 }
 
-/** The observable middleware the object-parameter API runs (the package exports the promise flavour under that name). */
-type Middleware = NonNullable<ConfigurationOptions['middleware']>[number];
 type Client = { k8s: typeof import('@kubernetes/client-node'); api: CoreV1Api };
 
 /**
@@ -342,7 +341,7 @@ export class BundleConfigMapPublisher {
 
   private api(): Promise<Client> {
     // Loaded on first use: the client takes ~0.5 s to import.
-    this.client ??= import('@kubernetes/client-node').then((k8s) => {
+    this.client ??= kubeModule().then((k8s) => {
       this.k8s = k8s;
       return { k8s, api: this.o.kubeConfig.makeApiClient(k8s.CoreV1Api) };
     });
@@ -351,37 +350,13 @@ export class BundleConfigMapPublisher {
 
   /** Aborts each request on stop() or after the request timeout. */
   private callOptions(): ConfigurationOptions {
-    const { Observable } = this.k8s!;
-    const stop = this.abort.signal;
-    const timeoutMs = this.o.requestTimeoutMs ?? 10_000;
-    const middleware: Middleware = {
-      pre: (ctx: RequestContext) => {
-        ctx.setSignal(AbortSignal.any([stop, AbortSignal.timeout(timeoutMs)]));
-        return new Observable(Promise.resolve(ctx));
-      },
-      post: (ctx: ResponseContext) => new Observable(Promise.resolve(ctx)),
-    };
-    return { middleware: [middleware], middlewareMergeStrategy: 'append' };
+    return callOptions(this.k8s!, this.abort.signal, this.o.requestTimeoutMs ?? 10_000);
   }
 
   /** Loggable facts of a failure: HTTP status and the Status reason/message, never headers or tokens. */
   private async describe(err: unknown): Promise<Record<string, unknown>> {
     const { k8s } = await this.api().catch(() => ({ k8s: undefined }));
-    if (k8s !== undefined && err instanceof k8s.ApiException) {
-      const e = err as ApiException<unknown>;
-      const body = typeof e.body === 'string' ? safeJson(e.body) : e.body;
-      const s = (typeof body === 'object' && body !== null ? body : {}) as { reason?: unknown; message?: unknown };
-      return { status: e.code, ...(typeof s.reason === 'string' ? { reason: s.reason } : {}), ...(typeof s.message === 'string' ? { error: s.message } : {}) };
-    }
-    return { error: err instanceof Error ? err.message : String(err) };
-  }
-}
-
-function safeJson(s: string): unknown {
-  try {
-    return JSON.parse(s);
-  } catch {
-    return undefined;
+    return k8s === undefined ? { error: err instanceof Error ? err.message : String(err) } : apiErrorFacts(k8s, err);
   }
 }
 

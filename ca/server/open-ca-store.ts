@@ -8,8 +8,7 @@ import type { KeyProvider } from '../key-provider.js';
 import { keyProviderFor } from '../state-keys.js';
 import { parseKeyType } from '../key-type.js';
 import { loadCa, type CaDirectory } from '../load-ca.js';
-import { alwaysLeader, directoryStore, kubernetesStore, LeaderElection, podNamespace, type CaStore, type Leadership } from '../store/index.js';
-import { apiStatus, callOptions, describeApiError, kubeModule, rbacHint } from '../store/kube-api.js';
+import { alwaysLeader, apiStatus, callOptions, describeApiError, directoryStore, kubeModule, kubernetesStore, LeaderElection, podNamespace, rbacHint, type CaStore, type Leadership } from '../store/index.js';
 import type { CaServerConfig } from './config.js';
 
 /** The default namespace of a CA outside a pod. */

@@ -5,4 +5,4 @@ export { AGENTS_DIR, AUTHORITY_FILES, authorityDir, directoryStore, parseReplica
 export { checkCaDirectory } from './directory-checks.js';
 export { AGENT_REPORT_LABEL, agentReportName, kubernetesStore, STORE_LABELS, type KubernetesStoreOptions } from './kubernetes-store.js';
 export { LeaderElection, alwaysLeader, type Leadership, type LeaderElectionOptions } from './leader-election.js';
-export { podNamespace } from './kube-api.js';
+export { apiErrorFacts, apiStatus, callOptions, describeApiError, kubeModule, podNamespace, rbacHint, type KubeModule } from './kube-api.js';

@@ -35,7 +35,7 @@ export function apiStatus(k8s: KubeModule, err: unknown): number | undefined {
 }
 
 /** Loggable facts of a failure: HTTP status and the Status reason/message, never headers or tokens. */
-export function describeApiError(k8s: KubeModule, err: unknown): string {
+export function apiErrorFacts(k8s: KubeModule, err: unknown): { status?: number; reason?: string; error?: string } {
   if (err instanceof k8s.ApiException) {
     const e = err as ApiException<unknown>;
     let body: unknown = e.body;
@@ -47,9 +47,16 @@ export function describeApiError(k8s: KubeModule, err: unknown): string {
       }
     }
     const s = (typeof body === 'object' && body !== null ? body : {}) as { reason?: unknown; message?: unknown };
-    return `HTTP ${e.code}${typeof s.reason === 'string' ? ` ${s.reason}` : ''}${typeof s.message === 'string' ? `: ${s.message}` : ''}`;
+    return { status: e.code, ...(typeof s.reason === 'string' ? { reason: s.reason } : {}), ...(typeof s.message === 'string' ? { error: s.message } : {}) };
   }
-  return err instanceof Error ? err.message : String(err);
+  return { error: err instanceof Error ? err.message : String(err) };
+}
+
+/** The same facts as one line for messages: `HTTP 403 Forbidden: ...`. */
+export function describeApiError(k8s: KubeModule, err: unknown): string {
+  const f = apiErrorFacts(k8s, err);
+  if (f.status === undefined) return f.error ?? 'unknown error';
+  return `HTTP ${f.status}${f.reason ? ` ${f.reason}` : ''}${f.error ? `: ${f.error}` : ''}`;
 }
 
 /** What an operator should grant when the API answers 403 to `verb` on `resource`. */
