@@ -6,8 +6,7 @@ export { signatureAlgorithmFor, type SignatureAlgorithm } from './signature-algo
 export { keyId, keyObjectSigner, type Signer } from './signer.js';
 export type { KeyMaterial, KeyProvider } from './key-provider.js';
 export { softwareKeyProvider } from './software-key-provider.js';
-export { openPkcs11KeyProvider, Pkcs11KeyProvider, type Pkcs11ProviderOptions } from './pkcs11-key-provider.js';
-export { formatPkcs11KeyUri, parsePkcs11KeyUri, type Pkcs11KeyUri } from './pkcs11/uri.js';
+export { formatPkcs11KeyUri, openPkcs11KeyProvider, parsePkcs11KeyUri, Pkcs11KeyProvider, type Pkcs11KeyUri, type Pkcs11ProviderOptions } from './pkcs11/index.js';
 export { readPrivateKeyFile, writeFileAtomic, writePrivateKeyFile } from './key-files.js';
 export { derToPem, pemBlocks } from './pem.js';
 export { certificateInfo, certificatesFromPem, type CertificateInfo } from './certificate-info.js';

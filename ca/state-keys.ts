@@ -1,7 +1,7 @@
 import type { CaStateFile } from './ca-state.js';
 import { caError } from './errors.js';
 import type { KeyProvider } from './key-provider.js';
-import { openPkcs11KeyProvider, type Pkcs11ProviderOptions } from './pkcs11-key-provider.js';
+import { openPkcs11KeyProvider, type Pkcs11ProviderOptions } from './pkcs11/index.js';
 import { softwareKeyProvider } from './software-key-provider.js';
 
 /** Environment variables that give the PKCS#11 user PIN to every command (docs/pkcs11.md). */

@@ -1,15 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
-import { isCastellanError } from '../workload-identity/index.js';
-import { caError } from './errors.js';
-import type { KeyMaterial, KeyProvider } from './key-provider.js';
-import { KEY_TYPES, type KeyType } from './key-type.js';
-import type { Signer } from './signer.js';
-import { loadBinding, pkcs11Error, type Handle } from './pkcs11/binding.js';
-import { generationTemplates, isTrue, publicKeyFrom, ulong } from './pkcs11/key-spec.js';
-import { checkKeyPair, pkcs11Signer } from './pkcs11/pkcs11-signer.js';
-import { TokenSession, type KeyRef } from './pkcs11/token-session.js';
-import { formatPkcs11KeyUri, parsePkcs11KeyUri } from './pkcs11/uri.js';
+import { isCastellanError } from '../../workload-identity/index.js';
+import { caError } from '../errors.js';
+import type { KeyMaterial, KeyProvider } from '../key-provider.js';
+import { KEY_TYPES, type KeyType } from '../key-type.js';
+import type { Signer } from '../signer.js';
+import { loadBinding, pkcs11Error, type Handle } from './binding.js';
+import { generationTemplates, isTrue, publicKeyFrom, ulong } from './key-spec.js';
+import { checkKeyPair, pkcs11Signer } from './pkcs11-signer.js';
+import { TokenSession, type KeyRef } from './token-session.js';
+import { formatPkcs11KeyUri, parsePkcs11KeyUri } from './uri.js';
 
 /** Where the CA keys live in an HSM (docs/pkcs11.md). Give `token` or `slot`, and exactly one PIN source. */
 export interface Pkcs11ProviderOptions {
