@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_INTERMEDIATE_ROTATE_AT, formatDuration } from '../ca/index.js';
+import { CheckResult } from './check-result.js';
 import { EXIT } from './exit-codes.js';
 import { choiceFlag, durationFlag, fractionFlag } from './flags.js';
 import type { CliIo } from './io.js';
@@ -136,12 +137,3 @@ export function registerCheck(program: Command, io: CliIo): void {
       if (level === 'warning') throw new CheckResult(EXIT.WARNING);
     });
 }
-
-/** Carries `check`'s exit code out of the command (its report is already printed). */
-export class CheckResult extends Error {
-  constructor(readonly exitCode: number) {
-    super(`check: exit ${exitCode}`);
-    this.name = 'CheckResult';
-  }
-}
-

@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { isCastellanError } from '../workload-identity/index.js';
 import { UsageError } from './io.js';
+import { CheckResult } from './check-result.js';
 
 /** Exit codes of every `castellan` command. */
 export const EXIT = {
@@ -28,7 +29,7 @@ export function exitFor(err: unknown): { code: number; line: string | undefined 
   }
   if (err instanceof UsageError) return { code: EXIT.USAGE, line: err.message };
   // `castellan check` printed its report; only the exit code is left to give.
-  if (err instanceof Error && err.name === 'CheckResult') return { code: (err as Error & { exitCode: number }).exitCode, line: undefined };
+  if (err instanceof CheckResult) return { code: err.exitCode, line: undefined };
   if (isCastellanError(err)) return { code: err.code === 'ERR_ROTATION_GATE' ? EXIT.REFUSED : EXIT.FAILURE, line: err.message };
   const e = err as NodeJS.ErrnoException;
   if (e && typeof e.code === 'string' && typeof e.path === 'string') return { code: EXIT.FAILURE, line: `${e.code}: ${e.path}` };

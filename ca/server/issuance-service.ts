@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
   CastellanError,
@@ -166,7 +167,7 @@ export class IssuanceService {
       const e = callErrorFor(err);
       this.o.metrics.csrs.inc({ outcome: e.reason, api });
       const entry = { event: 'refused', api, reason: e.reason, spiffeId: caller?.spiffeId.toString(), tokenSha256: tokenSha256(), peer: credentials.peerAddress };
-      if (e.code === 13 /* INTERNAL */) this.o.log.error({ ...entry, err }, 'issuance failed');
+      if (e.code === status.INTERNAL) this.o.log.error({ ...entry, err }, 'issuance failed');
       else if (e.reason === 'ERR_AUTH_BACKEND_UNAVAILABLE') this.o.log.warn({ ...entry, detail: (err as Error).message, cause: String((err as Error).cause ?? '') }, 'authentication backend unavailable');
       else if (e.reason !== 'ERR_LEDGER_UNAVAILABLE') this.o.log.info({ ...entry, detail: (err as Error).message }, 'request refused');
       if (this.o.ledger && e.reason === 'ERR_RATE_LIMITED' && caller === undefined) {
