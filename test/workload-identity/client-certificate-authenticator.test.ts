@@ -48,7 +48,7 @@ describe('ClientCertificateAuthenticator (renewal by certificate)', () => {
 
   it('ok/the root may be sent too', async () => {
     const c = await issue(ours, 'spiffe://cluster.local/ns/shop/sa/cart');
-    await expect(auth().authenticate({ peerCertificates: [c.leaf, ...c.intermediates, c.root] })).resolves.toBeDefined();
+    await expect(auth().authenticate({ peerCertificates: [c.leaf, ...c.intermediates, c.root] })).resolves.toMatchObject({ namespace: 'shop', serviceAccount: 'cart', authenticator: 'client-certificate' });
   });
 
   it('ok/the bundle is asked at every use (a root added later is trusted at once)', async () => {
@@ -57,7 +57,7 @@ describe('ClientCertificateAuthenticator (renewal by certificate)', () => {
     const c = await issue(stranger, 'spiffe://cluster.local/ns/shop/sa/cart');
     expect(await asyncCodeOf(a.authenticate({ peerCertificates: [c.leaf, ...c.intermediates] }))).toBe('ERR_CLIENT_CERT_INVALID');
     roots = [...roots, ...stranger.ca.bundle.map((r) => r.der)];
-    await expect(a.authenticate({ peerCertificates: [c.leaf, ...c.intermediates] })).resolves.toBeDefined();
+    await expect(a.authenticate({ peerCertificates: [c.leaf, ...c.intermediates] })).resolves.toMatchObject({ namespace: 'shop', serviceAccount: 'cart', authenticator: 'client-certificate' });
   });
 
   const fail: Array<[name: string, credentials: () => Promise<CallerCredentials>, now?: (() => Promise<Date>) | undefined, bundle?: () => readonly Uint8Array[]]> = [

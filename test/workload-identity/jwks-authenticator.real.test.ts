@@ -112,7 +112,7 @@ describe.skipIf(api === undefined)('JwksAuthenticator against a real kube-apiser
     await k.createServiceAccount(ns, 'orders');
     const p = await k.createPod(ns, 'orders-0', 'orders');
     const token = await workloadToken('orders', p);
-    await expect(withPodBinding().authenticate({ token })).resolves.toBeDefined();
+    await expect(withPodBinding().authenticate({ token })).resolves.toMatchObject({ namespace: ns, serviceAccount: 'orders', pod: { name: 'orders-0' } });
     await k.deleteServiceAccount(ns, 'orders');
     expect(await k.get(`/api/v1/namespaces/${ns}/pods/orders-0`)).toBeDefined();
     expect(await asyncCodeOf(tokenReview.authenticate({ token }))).toBe('ERR_TOKEN_REJECTED');
@@ -141,8 +141,8 @@ describe.skipIf(api === undefined)('JwksAuthenticator against a real kube-apiser
   it('ok/iat 30 s in the future is within the one-minute leeway of both modes', async () => {
     const real = await workloadToken('cart', pod);
     const skewed = await k.resign(real, { claims: { iat: Math.floor(Date.now() / 1000) + 30 } });
-    await expect(tokenReview.authenticate({ token: skewed })).resolves.toBeDefined();
-    await expect(asPod().authenticate({ token: skewed })).resolves.toBeDefined();
+    await expect(tokenReview.authenticate({ token: skewed })).resolves.toMatchObject({ namespace: ns, serviceAccount: 'cart' });
+    await expect(asPod().authenticate({ token: skewed })).resolves.toMatchObject({ namespace: ns, serviceAccount: 'cart' });
   });
 
   it('fail/a "crit" header (RFC 7515 §4.1.11), signed with the cluster\'s own key: both modes refuse it, JWKS says why', async () => {

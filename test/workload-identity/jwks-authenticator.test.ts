@@ -74,7 +74,7 @@ describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
 
   it('ok/audiences: any one of the configured audiences is enough', async () => {
     const auth = new JwksAuthenticator(options({ audiences: ['castellan', 'istio-ca'] }));
-    await expect(auth.authenticate({ token: await mint({ audiences: ['istio-ca'] }) })).resolves.toBeDefined();
+    await expect(auth.authenticate({ token: await mint({ audiences: ['istio-ca'] }) })).resolves.toMatchObject({ namespace: 'shop', serviceAccount: 'cart' });
   });
 
   const fail: Array<[name: string, credentials: () => Promise<CallerCredentials>, code: AuthErrorCode, o?: () => Partial<JwksAuthenticatorOptions>]> = [
@@ -208,7 +208,7 @@ describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
 
   it('ok/iat 30 s in the future is within the one-minute leeway', async () => {
     const token = await mint({ claims: { iat: Math.floor(Date.now() / 1000) + 30 } });
-    await expect(new JwksAuthenticator(options()).authenticate({ token })).resolves.toBeDefined();
+    await expect(new JwksAuthenticator(options()).authenticate({ token })).resolves.toMatchObject({ namespace: 'shop', serviceAccount: 'cart' });
   });
 
   it('fail/a "crit" header: the message names crit, not alg', async () => {
@@ -234,7 +234,7 @@ describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
     const caller = await auth.authenticate({ token: after });
     expect(caller.serviceAccount).toBe('cart');
     // the old key is still published, so tokens signed before the rotation keep working
-    await expect(auth.authenticate({ token: before })).resolves.toBeDefined();
+    await expect(auth.authenticate({ token: before })).resolves.toMatchObject({ namespace: 'shop', serviceAccount: 'cart' });
   });
 
   it('fail/TypeError for configuration that could accept forged tokens', () => {
@@ -267,9 +267,9 @@ describe('JwksAuthenticator key lifetime', () => {
       api.rotateSigningKey();
       api.removeKey(oldKid);
       offsetMs = 30_000; // keys still fresh: no fetch
-      await expect(auth.authenticate({ token: old })).resolves.toBeDefined();
+      await expect(auth.authenticate({ token: old })).resolves.toMatchObject({ namespace: 'web', serviceAccount: 'front' });
       offsetMs = 61_000; // stale: answered from the old set while a refresh runs
-      await expect(auth.authenticate({ token: old })).resolves.toBeDefined();
+      await expect(auth.authenticate({ token: old })).resolves.toMatchObject({ namespace: 'web', serviceAccount: 'front' });
       let code: string | undefined;
       for (let i = 0; i < 100 && code === undefined; i++) {
         await new Promise((r) => setTimeout(r, 20));
@@ -292,9 +292,9 @@ describe('JwksAuthenticator discovery under the issuer URL, and an unreachable i
     expect((await auth.authenticate({ token })).spiffeId.toString()).toBe('spiffe://cluster.local/ns/web/sa/front');
     await api.close();
     offsetMs = 12_000; // keys are stale and the refresh fails: keep using them
-    await expect(auth.authenticate({ token })).resolves.toBeDefined();
+    await expect(auth.authenticate({ token })).resolves.toMatchObject({ namespace: 'web', serviceAccount: 'front' });
     await new Promise((r) => setTimeout(r, 50));
-    await expect(auth.authenticate({ token })).resolves.toBeDefined();
+    await expect(auth.authenticate({ token })).resolves.toMatchObject({ namespace: 'web', serviceAccount: 'front' });
     const fresh = new JwksAuthenticator({ trustDomain: td, issuer: api.issuer, discovery: { ca: api.caPem } });
     expect(await asyncCodeOf(fresh.authenticate({ token }))).toBe('ERR_AUTH_BACKEND_UNAVAILABLE');
   });

@@ -56,19 +56,19 @@ describe('loadKubeConfig', () => {
   it('ok/tokenFile takes precedence over token (client-go), which stays the fallback', async () => {
     writeFileSync(file('good.token'), api.caToken);
     const kc = await loadKubeConfig(kubeconfig('both.yaml', { token: 'stale-token', tokenFile: 'good.token' }));
-    await expect(review(kc)).resolves.toBeDefined();
+    await expect(review(kc)).resolves.toMatchObject({ serviceAccount: 'cart' });
     const fallback = await loadKubeConfig(kubeconfig('fallback.yaml', { token: api.caToken, tokenFile: 'absent.token' }));
-    await expect(review(fallback)).resolves.toBeDefined();
+    await expect(review(fallback)).resolves.toMatchObject({ serviceAccount: 'cart' });
   });
 
   it('ok/the token file is read again once the refresh period has passed (projected tokens rotate)', async () => {
     writeFileSync(file('rotating.token'), api.caToken);
     let offsetMs = 0;
     const kc = await loadKubeConfig(kubeconfig('rotating.yaml', { tokenFile: 'rotating.token' }), { now: () => new Date(Date.now() + offsetMs) });
-    await expect(review(kc)).resolves.toBeDefined();
+    await expect(review(kc)).resolves.toMatchObject({ serviceAccount: 'cart' });
     writeFileSync(file('rotating.token'), 'a-token-the-api-does-not-know');
     offsetMs = 30_000;
-    await expect(review(kc)).resolves.toBeDefined(); // within the period: the token read before
+    await expect(review(kc)).resolves.toMatchObject({ serviceAccount: 'cart' }); // within the period: the token read before
     offsetMs = 61_000;
     expect(await asyncCodeOf(review(kc))).toBe('ERR_AUTH_BACKEND_UNAVAILABLE'); // re-read: the API refuses it (401)
   });
@@ -77,13 +77,13 @@ describe('loadKubeConfig', () => {
     writeFileSync(file('dash.token'), api.caToken);
     const kc = await loadKubeConfig(kubeconfig('dash.yaml', { 'token-file': file('dash.token') }));
     expect(kubeConfigCredential(kc)).toBe('token-file');
-    await expect(review(kc)).resolves.toBeDefined();
+    await expect(review(kc)).resolves.toMatchObject({ serviceAccount: 'cart' });
   });
 
   it('ok/a static token', async () => {
     const kc = await loadKubeConfig(kubeconfig('token.yaml', { token: api.caToken }));
     expect(kubeConfigCredential(kc)).toBe('token');
-    await expect(review(kc)).resolves.toBeDefined();
+    await expect(review(kc)).resolves.toMatchObject({ serviceAccount: 'cart' });
   });
 
   it('warn/a user without any credential: anonymous calls, and the warning says to fix the kubeconfig', async () => {
