@@ -1,5 +1,5 @@
 import { X509Certificate as NodeCertificate } from 'node:crypto';
-import { SpiffeId, TrustDomain } from '../workload-identity/index.js';
+import { spiffeIdOf, TrustDomain } from '../workload-identity/index.js';
 import { bundleOf } from './bundle-roots.js';
 import type { AuthorityRecord, AuthorityState, PendingRecord } from './ca-state.js';
 import { certificatesFromPem, type CertificateInfo } from './certificate-info.js';
@@ -172,18 +172,7 @@ async function loadAuthority(store: CaStore, snap: StoreSnapshot, trustDomain: T
 
 /** The trust domain of a certificate's `spiffe://` URI SAN, if it has one. */
 export function spiffeTrustDomainOf(c: CertificateInfo): string | undefined {
-  const san = new NodeCertificate(c.der).subjectAltName ?? '';
-  for (const part of san.split(', ')) {
-    if (!part.startsWith('URI:spiffe://')) continue;
-    try {
-      return SpiffeId.parse(part.slice(4)).trustDomain.name;
-    } catch {
-      // A spiffe:// SAN that is no SPIFFE ID: a trust domain ID such as spiffe://td has no path.
-      const m = /^spiffe:\/\/([^/]+)$/.exec(part.slice(4));
-      if (m) return m[1];
-    }
-  }
-  return undefined;
+  return spiffeIdOf(new NodeCertificate(c.der))?.trustDomain.name;
 }
 
 /** What a CA's store says publicly: no key is opened (audits and status need no PIN, no key access). */

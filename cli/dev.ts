@@ -5,7 +5,7 @@ import path from 'node:path';
 import { connect, createServer, type Server, type TLSSocket } from 'node:tls';
 import { Option, type Command } from 'commander';
 import { pino } from 'pino';
-import { kubernetesWorkloadId, mintServiceAccountToken, TrustDomain } from '../workload-identity/index.js';
+import { kubernetesWorkloadId, mintServiceAccountToken, spiffeIdOf, TrustDomain, uriSansOf } from '../workload-identity/index.js';
 import { formatDuration, initCa, loadCa, loadDevTokenIssuer, startCaServer, STATE_FILE, writeFileAtomic, type CaDirectory } from '../ca/index.js';
 import { SdsClient, startAgent, type SdsIdentity } from '../sds/index.js';
 import { describeCa } from './ca-init.js';
@@ -26,15 +26,10 @@ const WORKLOADS = { server: { namespace: 'demo', serviceAccount: 'server' }, cli
 /** sun_path holds 107 bytes plus NUL on Linux. */
 const MAX_SOCKET_PATH = 107;
 
-/** The URI SANs of a certificate as Node reports them ("URI:a, DNS:b, ..."). */
-function uriSans(subjectaltname: string | undefined): string[] {
-  return (subjectaltname ?? '').split(', ').filter((x) => x.startsWith('URI:')).map((x) => x.slice(4));
-}
-
 /** The peer certificate's SPIFFE ID (its URI SAN, X509-SVID §2) and serial. */
 function peerOf(s: TLSSocket): { id: string; serial: string } {
   const c = s.getPeerCertificate();
-  return { id: uriSans(c.subjectaltname)[0] ?? '(no URI SAN)', serial: (c.serialNumber ?? '').toLowerCase() };
+  return { id: uriSansOf(c.subjectaltname)[0] ?? '(no URI SAN)', serial: (c.serialNumber ?? '').toLowerCase() };
 }
 
 /**
@@ -42,7 +37,7 @@ function peerOf(s: TLSSocket): { id: string; serial: string } {
  * authorized by its SPIFFE ID, the certificate's one URI SAN, not by a host name.
  */
 function wrongPeer(subjectaltname: string | undefined, expected: string): string | undefined {
-  const uris = uriSans(subjectaltname);
+  const uris = uriSansOf(subjectaltname);
   if (uris.length !== 1) return `the peer certificate has ${uris.length} URI SANs, want exactly one (X509-SVID)`;
   return uris[0] === expected ? undefined : `the peer is ${uris[0]}, want ${expected}`;
 }
@@ -51,8 +46,7 @@ function wrongPeer(subjectaltname: string | undefined, expected: string): string
 async function leafOf(id: SdsIdentity): Promise<{ serial: string; spiffeId: string; notAfter: Date }> {
   const { X509Certificate } = await import('node:crypto');
   const leaf = new X509Certificate(id.certificateChainPem);
-  const uri = (leaf.subjectAltName ?? '').split(', ').find((x) => x.startsWith('URI:'));
-  return { serial: leaf.serialNumber.toLowerCase(), spiffeId: uri ? uri.slice(4) : '?', notAfter: new Date(leaf.validTo) };
+  return { serial: leaf.serialNumber.toLowerCase(), spiffeId: spiffeIdOf(leaf)?.toString() ?? '?', notAfter: new Date(leaf.validTo) };
 }
 
 /**

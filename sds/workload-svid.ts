@@ -1,7 +1,7 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AuthorityKeyIdentifier, Certificate, id_ce_authorityKeyIdentifier } from '@peculiar/asn1-x509';
-import { CastellanError } from '../workload-identity/index.js';
+import { CastellanError, uriSansOf } from '../workload-identity/index.js';
 import type { SignedCertificate } from './ca-client.js';
 import type { TrustBundle, WorkloadSvid } from './secret-source.js';
 
@@ -15,8 +15,8 @@ import type { TrustBundle, WorkloadSvid } from './secret-source.js';
 export function workloadSvid(signed: SignedCertificate, key: KeyObject): WorkloadSvid {
   const leaf = new X509Certificate(signed.chainDer[0]!);
   if (!leaf.checkPrivateKey(key)) throw new CastellanError('ERR_CA_RESPONSE', 'sds: the CA returned a certificate for another key');
-  const uris = (leaf.subjectAltName ?? '').split(', ').filter((s) => s.startsWith('URI:'));
-  if (uris.length !== 1 || uris[0] !== `URI:${signed.spiffeId}`) {
+  const uris = uriSansOf(leaf.subjectAltName);
+  if (uris.length !== 1 || uris[0] !== signed.spiffeId) {
     throw new CastellanError('ERR_CA_RESPONSE', `sds: the CA's leaf names ${uris.join(', ') || 'no URI SAN'}, not ${signed.spiffeId}`);
   }
   const keyPkcs8Der = key.export({ format: 'der', type: 'pkcs8' });

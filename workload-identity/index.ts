@@ -1,5 +1,6 @@
 export { CastellanError, isCastellanError } from './errors.js';
 export { SpiffeId, TrustDomain, type SpiffeIdErrorCode } from './spiffe-id.js';
+export { spiffeIdOf, uriSansOf } from './spiffe-id-of.js';
 export {
   kubernetesWorkloadId,
   parseKubernetesWorkloadId,
