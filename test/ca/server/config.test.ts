@@ -195,8 +195,17 @@ describe('castellan ca serve with authentication.devIssuer in a config file (a r
     expect(await exited).toBe(0);
   });
 
-  it('ok/a config file without devIssuer does not trust it (token authentication: none)', async () => {
+  it('fail/a config file without devIssuer and without another authenticator does not start (fail closed)', () => {
     writeFileSync(path.join(t.dir, 'c.yaml'), 'listen: 127.0.0.1:0\nhttp: 127.0.0.1:0\n');
+    const r = spawnSync(process.execPath, [bin, 'ca', 'serve', '--dir', path.join(t.dir, 'ca'), '--config', path.join(t.dir, 'c.yaml')], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('no token authenticator');
+    expect(r.stderr).toContain('authentication.devIssuer');
+    expect(r.stderr).not.toContain('NOT FOR PRODUCTION');
+  });
+
+  it('ok/clientCertificateOnly: a config file that says so runs without the dev issuer (token authentication: none)', async () => {
+    writeFileSync(path.join(t.dir, 'c.yaml'), 'listen: 127.0.0.1:0\nhttp: 127.0.0.1:0\nauthentication:\n  clientCertificateOnly: true\n');
     const p = spawn(process.execPath, [bin, 'ca', 'serve', '--dir', path.join(t.dir, 'ca'), '--config', path.join(t.dir, 'c.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let err = '';
     await new Promise<void>((resolve, reject) => {
