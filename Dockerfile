@@ -10,6 +10,8 @@ ARG RUNTIME_IMAGE=gcr.io/distroless/nodejs20-debian12:nonroot
 
 # --- build: compile TypeScript, then keep production dependencies only -----------------------------
 FROM ${BUILD_IMAGE} AS build
+# The commit `castellan_build_info` reports (scripts/write-build-info.mjs; there is no .git in the build).
+ARG REVISION=unknown
 WORKDIR /src
 # node-gyp (better-sqlite3) uses the headers that ship with Node instead of downloading them.
 ENV npm_config_nodedir=/usr/local \
@@ -27,6 +29,7 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --ignore-scripts --no-audit --no-fund \
     && npm rebuild better-sqlite3
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts scripts
 COPY workload-identity workload-identity
 COPY ca ca
 COPY sds sds
@@ -34,7 +37,7 @@ COPY cli cli
 # Compile, drop dev dependencies, drop better-sqlite3's C sources and object files (not needed once the
 # addon is linked), TypeScript sources, declarations and source maps (never loaded at run time), then
 # check the native addon loads.
-RUN npm run build \
+RUN CASTELLAN_BUILD_COMMIT="${REVISION}" npm run build \
     && npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
     && rm -rf node_modules/better-sqlite3/deps node_modules/better-sqlite3/src \
               node_modules/better-sqlite3/build/Release/obj node_modules/better-sqlite3/build/Release/obj.target \

@@ -1,3 +1,4 @@
+import { pemDecode, pemEncode } from '../workload-identity/index.js';
 import { caError, type CaErrorCode } from './errors.js';
 
 /**
@@ -5,24 +6,13 @@ import { caError, type CaErrorCode } from './errors.js';
  *
  * @example derToPem(certDer, 'CERTIFICATE')
  */
-export function derToPem(der: Uint8Array, label: string): string {
-  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
-  let body = '';
-  for (let i = 0; i < b64.length; i += 64) body += b64.slice(i, i + 64) + '\n';
-  return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
-}
+export const derToPem = pemEncode;
 
-/**
- * Every PEM block with `label` in `text`, decoded, in order. Text outside blocks (comments, openssl's
- * `subject=` lines) is ignored, as OpenSSL does.
- */
+/** Every PEM block with `label` in `text`, decoded, in order (pemDecode), with the CA's coded error. */
 export function pemBlocks(text: string, label: string, onError: { code: CaErrorCode; what: string }): Buffer[] {
-  const out: Buffer[] = [];
-  const re = new RegExp(`-----BEGIN ${label}-----([^-]*)-----END ${label}-----`, 'g');
-  for (const m of text.matchAll(re)) {
-    const body = m[1]!;
-    if (!/^[A-Za-z0-9+/=\s]*$/.test(body)) throw caError(onError.code, `${onError.what}: a ${label} PEM block is not base64`);
-    out.push(Buffer.from(body, 'base64'));
+  try {
+    return pemDecode(text, label);
+  } catch (cause) {
+    throw caError(onError.code, `${onError.what}: ${(cause as Error).message}`, { cause });
   }
-  return out;
 }

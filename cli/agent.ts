@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
-import { startHealthEndpoints, type HealthEndpoints } from '../workload-identity/index.js';
+import { parseHostPort, startHealthEndpoints, type HealthEndpoints } from '../workload-identity/index.js';
 import {
   AGENT_ENV,
   DEFAULT_SOCKET,
@@ -80,8 +80,8 @@ export async function runAgent(config: AgentConfig, io: CliIo, log: Logger, stop
   let http: HealthEndpoints | undefined;
   try {
     if (config.http) {
-      const at = config.http.lastIndexOf(':');
-      http = await startHealthEndpoints({ host: config.http.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(config.http.slice(at + 1)), metrics: agent.registry, ready: () => agent.notReadyReason() });
+      const { host, port } = parseHostPort(config.http);
+      http = await startHealthEndpoints({ host, port, metrics: agent.registry, ready: () => agent.notReadyReason() });
     }
     io.err(
       `castellan agent (${config.mode} mode) serving Envoy SDS and the SPIFFE Workload API on ${config.socket}` +

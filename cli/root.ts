@@ -2,7 +2,7 @@ import { existsSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import { CastellanError } from '../workload-identity/index.js';
+import { CastellanError, isIpLiteral, parseHostPort } from '../workload-identity/index.js';
 import {
   caProtos,
   DEFAULT_INTERMEDIATE_ROTATE_AT,
@@ -193,8 +193,8 @@ async function adminRpc(f: TargetFlags, io: CliIo): Promise<Rpc> {
   const roots = await read(f.caBundle);
   const token = f.tokenFile !== undefined ? (await read(f.tokenFile)).toString('utf8').trim() : undefined;
   const client = f.cert !== undefined && f.key !== undefined ? { key: await read(f.key), cert: await read(f.cert) } : undefined;
-  const host = f.server!.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
-  const name = f.serverName ?? (/^[\d.]+$|:/.test(host) ? 'localhost' : host);
+  const { host } = parseHostPort(f.server!);
+  const name = f.serverName ?? (isIpLiteral(host) ? 'localhost' : host);
   const Ctor = caProtos().rootAdmin;
   const stub = new Ctor(f.server!, credentials.createSsl(roots, client?.key ?? null, client?.cert ?? null), {
     'grpc.ssl_target_name_override': name,

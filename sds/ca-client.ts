@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { checkServerIdentity as tlsCheckServerIdentity, type PeerCertificate } from 'node:tls';
 import { credentials, Metadata, status, type ChannelCredentials, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { CastellanError } from '../workload-identity/index.js';
+import { CastellanError, isIpLiteral, parseHostPort, pemDecode, pemEncode } from '../workload-identity/index.js';
 import { caServiceClient } from './ca-protos.js';
 import type { TrustBundle } from './secret-source.js';
 
@@ -94,17 +94,13 @@ function caCallError(err: ServiceError, what: string): CastellanError<CaCallErro
   }
 }
 
-function pemBlocks(pem: string): string[] {
-  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-}
-
 /** DER of the certificates in PEM text, in order. */
 export function pemToDer(pem: string): Buffer[] {
-  return pemBlocks(pem).map((b) => Buffer.from(b.replace(/-----(BEGIN|END) CERTIFICATE-----|\s/g, ''), 'base64'));
+  return pemDecode(pem, 'CERTIFICATE');
 }
 
 function normalisePem(blocks: readonly string[]): string {
-  return blocks.flatMap(pemBlocks).map((b) => `${b}\n`).join('');
+  return blocks.flatMap((b) => pemDecode(b, 'CERTIFICATE')).map((der) => pemEncode(der, 'CERTIFICATE')).join('');
 }
 
 function timestampDate(t: { seconds?: number; nanos?: number } | null | undefined): Date {
@@ -130,9 +126,8 @@ export class CaClient {
   private readonly serverName: string;
 
   constructor(private readonly o: CaClientOptions) {
-    const host = o.address.slice(0, o.address.lastIndexOf(':')).replace(/^\[|\]$/g, '');
-    const isIp = /^[\d.]+$/.test(host) || host.includes(':');
-    this.serverName = o.serverName ?? (isIp ? 'localhost' : host);
+    const { host } = parseHostPort(o.address);
+    this.serverName = o.serverName ?? (isIpLiteral(host) ? 'localhost' : host);
     this.rootsPem = o.caBundlePem;
     this.client = this.makeClient(null);
   }

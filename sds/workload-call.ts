@@ -1,6 +1,6 @@
 import type { Metadata, ServerDuplexStream, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { tokenSha256 } from '../workload-identity/index.js';
+import { bearerToken, tokenSha256 } from '../workload-identity/index.js';
 import { workloadCallError, workloadError } from './grpc-status.js';
 import type { SecretProvider, SecretWatch, StreamCaller } from './secret-source.js';
 import type { SdsMetrics, WorkloadApi } from './sds-metrics.js';
@@ -17,11 +17,11 @@ export interface WorkloadServerContext {
 
 type AnyCall = ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerUnaryCall<unknown, unknown>;
 
-/** `authorization: Bearer <token>` (RFC 6750 §2.1: the scheme is case-insensitive). */
-function bearerToken(metadata: Metadata): string | undefined {
+/** `authorization: Bearer <token>` (RFC 6750 §2.1): the first such value of the call. */
+function callToken(metadata: Metadata): string | undefined {
   for (const value of metadata.get('authorization')) {
-    const m = /^bearer\s+(\S+)\s*$/i.exec(String(value));
-    if (m) return m[1];
+    const token = bearerToken(String(value));
+    if (token !== undefined) return token;
   }
   return undefined;
 }
@@ -34,7 +34,7 @@ function bearerToken(metadata: Metadata): string | undefined {
 export function streamCaller(ctx: WorkloadServerContext, call: AnyCall): StreamCaller {
   const peer = call.getPeer();
   if (ctx.mode === 'sidecar') return peer ? { peer } : {};
-  const token = bearerToken(call.metadata);
+  const token = callToken(call.metadata);
   if (!token) throw workloadError('ERR_TOKEN_MISSING', 'sds: node mode needs the pod\'s service-account token as `authorization: Bearer <token>` call metadata');
   return peer ? { token, peer } : { token };
 }

@@ -1,6 +1,9 @@
 export { CastellanError, isCastellanError } from './errors.js';
 export { SpiffeId, TrustDomain, type SpiffeIdErrorCode } from './spiffe-id.js';
 export { spiffeIdOf, uriSansOf } from './spiffe-id-of.js';
+export { pemDecode, pemEncode } from './pem.js';
+export { isIpLiteral, parseHostPort, type HostPort } from './host-port.js';
+export { bearerToken } from './bearer-token.js';
 export {
   kubernetesWorkloadId,
   parseKubernetesWorkloadId,

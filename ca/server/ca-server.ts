@@ -1,6 +1,6 @@
 import { Server, status, type Metadata, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { SpiffeId, startHealthEndpoints, type Authenticator, type CallerCredentials, type HealthEndpoints } from '../../workload-identity/index.js';
+import { bearerToken, parseHostPort, SpiffeId, startHealthEndpoints, type Authenticator, type CallerCredentials, type HealthEndpoints } from '../../workload-identity/index.js';
 import type { CaDirectory, LoadedAuthority } from '../load-ca.js';
 import { caError } from '../errors.js';
 import { Issuer, type SigningAuthority } from '../issuer.js';
@@ -62,20 +62,16 @@ const DEFAULTS = {
   keepaliveTimeoutMs: 20_000,
 };
 
-function splitHostPort(hp: string): { host: string; port: number } {
-  const at = hp.lastIndexOf(':');
-  return { host: hp.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(hp.slice(at + 1)) };
-}
-
 /** Credentials of a gRPC call: the bearer token and, when TLS verified one, the client certificate. */
 function credentialsOf(call: { metadata: Metadata; getPeer(): string; getAuthContext?(): { sslPeerCertificate?: { raw: Buffer } } | null }, extraChain: () => readonly Uint8Array[]): CallerCredentials {
   const auth = call.metadata.get('authorization')[0];
   let token: string | undefined;
   if (auth !== undefined) {
-    const value = String(auth);
-    // RFC 6750 §2.1: "Bearer" is case-insensitive; an empty or other scheme is still a (bad) credential.
-    token = /^bearer\s+/i.test(value) ? value.replace(/^bearer\s+/i, '').trim() : value.trim();
-    if (token === '') token = undefined; // an empty header is no credential; a client certificate may still be
+    const value = String(auth).trim();
+    // RFC 6750 §2.1 (bearerToken). An empty header is no credential (a client certificate may still be);
+    // another scheme or a value that is no single token is a credential, and a bad one: it is verified
+    // as it stands and refused as malformed.
+    token = value === '' ? undefined : (bearerToken(value) ?? value);
   }
   const peerCert = call.getAuthContext?.()?.sslPeerCertificate?.raw;
   return {
@@ -224,8 +220,8 @@ export class CaServer {
    */
   static async start(o: CaServerOptions): Promise<CaServer> {
     const s = new CaServer(o);
-    const g = splitHostPort(o.config.listen ?? DEFAULTS.listen);
-    const h = splitHostPort(o.config.http ?? DEFAULTS.http);
+    const g = parseHostPort(o.config.listen ?? DEFAULTS.listen);
+    const h = parseHostPort(o.config.http ?? DEFAULTS.http);
     try {
       const http = await startHealthEndpoints({
         host: h.host,

@@ -8,6 +8,7 @@ import {
   JwksAuthenticator,
   kubernetesPodLookup,
   loadKubeConfig,
+  parseHostPort,
   TokenReviewAuthenticator,
   type Authenticator,
   type IdentityPolicy,
@@ -140,7 +141,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
         'authentication.devIssuer is true: trusting the local dev token issuer (castellan token mint). NOT FOR PRODUCTION: anyone who can read the dev issuer key can obtain any identity from this CA',
       );
     } else if (mode === 'dev-issuer') {
-      const host = (o.config.listen ?? '127.0.0.1:15012').replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+      const { host } = parseHostPort(o.config.listen ?? '127.0.0.1:15012');
       const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
       o.log.warn(
         { listen: o.config.listen ?? '127.0.0.1:15012' },
