@@ -101,6 +101,7 @@ export class CaServer {
   private ca: CaDirectory;
   readonly agents: AgentTracker;
   private readonly background: { stop(): Promise<void> | void }[] = [];
+  private readonly lastly: { stop(): Promise<void> | void }[] = [];
   private state: 'starting' | 'serving' | 'draining' | 'stopped' = 'starting';
   grpcPort = 0;
   httpPort = 0;
@@ -288,6 +289,14 @@ export class CaServer {
   /** Stops `task` when the server shuts down (before the drain). */
   addBackground(task: { stop(): Promise<void> | void }): void {
     this.background.push(task);
+  }
+
+  /**
+   * Stops `task` last, after the drain and the ledger's final checkpoint: what that checkpoint still
+   * needs (the store holding the ledger head witness, the key providers signing it).
+   */
+  addFinalizer(task: { stop(): Promise<void> | void }): void {
+    this.lastly.push(task);
   }
 
   /** The CA directory the server serves from now. */
@@ -553,6 +562,7 @@ export class CaServer {
     await this.agents.stop();
     // After the drain: every in-flight issuance has its record committed; close adds a final checkpoint.
     await this.o.ledger?.close().catch((err: unknown) => this.o.log.error({ err }, 'ledger: close failed'));
+    for (const t of this.lastly) await t.stop();
     await this.http?.close();
     this.state = 'stopped';
     this.o.log.info('castellan CA stopped');

@@ -218,8 +218,9 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
       now,
       log: o.log,
     });
-    s.addBackground({ stop: () => store.close() });
-    s.addBackground({ stop: () => closeKeyProviders() });
+    // The ledger's final checkpoint at shutdown is signed with these keys and moves the head witness in the store.
+    s.addFinalizer({ stop: () => store.close() });
+    s.addFinalizer({ stop: () => closeKeyProviders() });
     s.addBackground(leadership);
     s.addBackground(follower);
     follower.start();

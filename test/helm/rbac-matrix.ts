@@ -95,6 +95,14 @@ export function caAccessMatrix(o: MatrixOptions): Expectation[] {
   m.push({ verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', namespace: ns, allowed: false, why: 'no privilege escalation' });
   m.push({ verb: 'impersonate', group: '', resource: 'serviceaccounts', namespace: other, name: 'web', allowed: false, why: 'no impersonation' });
   m.push({ verb: 'create', group: '', resource: 'pods', namespace: ns, allowed: false, why: 'the CA runs nothing' });
+  m.push(core('delete', 'pods', other, 'web-0', false, 'the CA never deletes pods'));
+  m.push(core('delete', 'pods', ns, 'castellan-0', false, 'not even its own'));
+  m.push(core('get', 'secrets', 'kube-system', state, false, 'no Secret of the system namespaces'));
+  m.push(core('update', 'configmaps', 'kube-system', 'kube-root-ca.crt', false, 'no ConfigMap of other publishers'));
+  for (const verb of ['create', 'update', 'bind', 'escalate']) m.push({ verb, group: 'rbac.authorization.k8s.io', resource: 'clusterroles', allowed: false, why: 'no RBAC changes' });
+  m.push({ verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', allowed: false, why: 'no RBAC changes' });
+  m.push({ verb: 'patch', group: 'apps', resource: 'deployments', namespace: ns, name: 'castellan', allowed: false, why: 'the CA never changes its own Deployment' });
+  m.push({ verb: 'create', group: 'certificates.k8s.io', resource: 'certificatesigningrequests', allowed: false, why: 'Kubernetes CSRs are not its business' });
   return m;
 }
 

@@ -2,44 +2,20 @@
 // podman (docs/image.md): no registry is reachable here, so test/image/build-base.sh first assembles
 // the two base images the Dockerfile names (cached as OCI archives under ~/.cache/castellan/image).
 // Skipped only when the container tools are missing (.ci/run installs them).
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildImage, missingContainerTools as missing, podman, RUNTIME } from './image-build.js';
 
 const IMAGE = 'localhost/castellan:test';
 // Without root the tools are there but debootstrap and rootful podman fail: that is a failure to see,
 // not a reason to skip.
-const missing = ['podman', 'buildah', 'debootstrap', 'runc'].filter((t) => spawnSync('sh', ['-c', `command -v ${t}`]).status !== 0);
 const skip = missing.length > 0;
 if (skip) console.log(`skipping the container image test: ${missing.join(', ')} not installed (Debian packages; .ci/run installs them)`);
-
-/**
- * What this sandbox needs (docs/image.md, "What works here"): the process lacks CAP_SYS_RESOURCE, so the
- * runtime may not raise RLIMIT_NOFILE/NPROC (podman's defaults are higher than the hard limits), and
- * crun refuses the hybrid cgroup layout, so runc with limits at or below the hard ones.
- */
-function hardLimit(flag: string): number {
-  const r = spawnSync('sh', ['-c', `ulimit -H${flag}`], { encoding: 'utf8' });
-  const n = Number(r.stdout.trim());
-  return Number.isFinite(n) && n > 0 ? n : 1_048_576;
-}
-const RUNTIME = ['--runtime', 'runc', '--ulimit', `nofile=${Math.min(hardLimit('n'), 65_536)}:${Math.min(hardLimit('n'), 65_536)}`, '--ulimit', `nproc=${Math.min(hardLimit('u'), 10_000) - 1}:${Math.min(hardLimit('u'), 10_000) - 1}`];
-
-const run = promisify(execFile);
-async function podman(args: string[], timeout = 120_000): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run('podman', args, { encoding: 'utf8', timeout, maxBuffer: 16 * 1024 * 1024 });
-    return { code: 0, stdout: r.stdout, stderr: r.stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) };
-  }
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -68,20 +44,7 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
 
   beforeAll(async () => {
     // Minutes when nothing is cached (debootstrap, npm ci, a native build); seconds afterwards.
-    const base = spawnSync('bash', [path.resolve('test/image/build-base.sh')], { encoding: 'utf8', timeout: 1_500_000 });
-    if (base.status !== 0) throw new Error(`build-base.sh failed (${base.status}): ${base.stderr}`);
-    const bud = spawnSync(
-      'nice',
-      [
-        'buildah', 'bud', '--pull=never', '--layers', ...RUNTIME,
-        // This machine reaches the npm registry through a TLS-intercepting proxy whose CA only the host trusts.
-        '--secret', 'id=npm-ca,src=/etc/ssl/certs/ca-certificates.crt',
-        '--build-arg', 'REVISION=test',
-        '-t', IMAGE, '.',
-      ],
-      { encoding: 'utf8', timeout: 1_500_000, maxBuffer: 64 * 1024 * 1024 },
-    );
-    if (bud.status !== 0) throw new Error(`buildah bud failed (${bud.status}): ${bud.stdout.slice(-3000)}${bud.stderr.slice(-3000)}`);
+    buildImage(IMAGE);
     volume = mkdtempSync(path.join(tmpdir(), 'castellan-image-'));
     chownSync(volume, 65532, 65532); // the image's user owns what it writes, and nothing else
   }, 3_000_000);
