@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { DEFAULT_INTERMEDIATE_ROTATE_AT, formatDuration } from '../ca/index.js';
-import { EXIT } from './exit-codes.js';
+import { EXIT, ReportedResult } from './exit-codes.js';
 import { choiceFlag, durationFlag, fractionFlag } from './flags.js';
 import type { CliIo } from './io.js';
 import { caTarget } from './ca-target.js';
@@ -52,11 +52,17 @@ export function judge(s: RootStatus, now: Date, t: CheckThresholds): Finding[] {
     }
   }
   if (left(active.issuer.notAfter) <= 0) {
-    out.push({ level: 'fail', what: `the active intermediate ${when(active.issuer.notAfter)}: the CA cannot issue`, todo: 'check the CA log for the failed automatic rotation; castellan root prepare + activate --force' });
+    // An expired root is reported above with its own remedy; a new intermediate under it cannot help.
+    const rootExpired = left(active.root.notAfter) <= 0;
+    out.push({
+      level: 'fail',
+      what: `the active intermediate ${when(active.issuer.notAfter)}: the CA cannot issue`,
+      todo: rootExpired ? 'castellan root prepare, then castellan root activate --force' : 'castellan root rotate-intermediate (then find out why the CA did not rotate it: its log, "intermediate rotation failed")',
+    });
   } else if (left(active.issuer.notAfter) <= t.failWithinMs) {
-    out.push({ level: 'fail', what: `the active intermediate ${when(active.issuer.notAfter)}`, todo: 'check that the CA is running and its log (intermediate rotation)' });
+    out.push({ level: 'fail', what: `the active intermediate ${when(active.issuer.notAfter)}`, todo: 'check that the CA is running and its log (intermediate rotation); or castellan root rotate-intermediate' });
   } else if (left(active.issuer.notAfter) <= t.warnWithinMs) {
-    out.push({ level: 'warn', what: `the active intermediate ${when(active.issuer.notAfter)}`, todo: 'check that the CA is running and its log (intermediate rotation)' });
+    out.push({ level: 'warn', what: `the active intermediate ${when(active.issuer.notAfter)}`, todo: 'check that the CA is running and its log (intermediate rotation); or castellan root rotate-intermediate' });
   }
   // The CA checks every reload interval; ten minutes late means it is not running or cannot rotate.
   if (s.intermediateRotationDue !== undefined && now.getTime() - Date.parse(s.intermediateRotationDue) > 10 * 60_000) {
@@ -132,16 +138,7 @@ export function registerCheck(program: Command, io: CliIo): void {
         io.out(`${level.toUpperCase()}: trust domain ${s.trustDomain}, bundle ${s.bundleSequence}, phase ${s.phase}, agents ${s.agents.known ? `${s.agents.current}/${s.agents.live} current` : 'unknown'}\n`);
         for (const x of findings) io.out(`  ${x.level === 'fail' ? 'FAIL' : 'WARN'} ${x.what}\n       do: ${x.todo}\n`);
       }
-      if (level === 'failing') throw new CheckResult(EXIT.FAILING);
-      if (level === 'warning') throw new CheckResult(EXIT.WARNING);
+      if (level === 'failing') throw new ReportedResult(EXIT.FAILING);
+      if (level === 'warning') throw new ReportedResult(EXIT.WARNING);
     });
 }
-
-/** Carries `check`'s exit code out of the command (its report is already printed). */
-export class CheckResult extends Error {
-  constructor(readonly exitCode: number) {
-    super(`check: exit ${exitCode}`);
-    this.name = 'CheckResult';
-  }
-}
-

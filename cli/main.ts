@@ -11,14 +11,14 @@ import { registerCheck } from './check.js';
 import { registerDev } from './dev.js';
 import { registerRoot } from './root.js';
 import { registerTokenMint } from './token-mint.js';
-import { exitFor } from './exit-codes.js';
+import { exitFor, reportFailure, wantsJson } from './exit-codes.js';
 import { closeKeyProviders } from '../ca/index.js';
 import { processIo, type CliIo } from './io.js';
 
 const VERSION = '0.1.0';
 
 /** Builds the `castellan` command tree writing to `io`. */
-export function buildProgram(io: CliIo): Command {
+export function buildProgram(io: CliIo, o: { jsonErrors?: boolean } = {}): Command {
   const program = new Command('castellan')
     .description('Castellan: a workload-identity CA for service meshes (SPIFFE X509-SVIDs for Envoy and proxyless workloads)')
     .version(VERSION, '-V, --version')
@@ -48,7 +48,8 @@ export function buildProgram(io: CliIo): Command {
     c.exitOverride().configureOutput({
       writeOut: (s) => io.out(s),
       writeErr: (s) => io.err(s),
-      outputError: (s, write) => write(s.startsWith('error: ') ? `castellan: ${s.slice(7)}` : s),
+      // With --output json the error is printed once, as JSON, by run().
+      outputError: (s, write) => (o.jsonErrors ? undefined : write(s.startsWith('error: ') ? `castellan: ${s.slice(7)}` : s)),
     });
     c.commands.forEach(configure);
   };
@@ -62,7 +63,8 @@ export function buildProgram(io: CliIo): Command {
  * @example const code = await run(['ca', 'init', '--dir', '/tmp/ca'], io);
  */
 export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
-  const program = buildProgram(io);
+  const json = wantsJson(argv);
+  const program = buildProgram(io, { jsonErrors: json });
   if (argv.length === 0) {
     io.out(program.helpInformation());
     return 0;
@@ -71,8 +73,9 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {
-    const { code, line } = exitFor(err);
-    if (line !== undefined) io.err(`castellan: ${line}\n`);
+    const failure = exitFor(err);
+    const code = failure.code;
+    reportFailure(failure, io, json);
     if (io.env.CASTELLAN_DEBUG && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
     return code;
   } finally {

@@ -212,6 +212,9 @@ export class CaServer {
           answer(await admin.activate({ force: r.force, ...(r.reissueRate > 0 ? { reissueRate: r.reissueRate } : {}) })),
         ),
         RetireRoot: this.adminCall('RetireRoot', async (r: { force: boolean }) => answer(await admin.retire({ force: r.force }))),
+        RotateIntermediate: this.adminCall('RotateIntermediate', async (r: { ttlSeconds: number | string }) =>
+          answer(await admin.rotateIntermediate(Number(r.ttlSeconds) > 0 ? { ttlMs: Number(r.ttlSeconds) * 1000 } : {})),
+        ),
       });
     }
   }
