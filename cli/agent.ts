@@ -81,7 +81,7 @@ export async function runAgent(config: AgentConfig, io: CliIo, log: Logger, stop
   try {
     if (config.http) {
       const at = config.http.lastIndexOf(':');
-      http = await startHealthEndpoints({ host: config.http.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(config.http.slice(at + 1)), metrics: agent.registry, ready: () => agent.notReadyReason() });
+      http = await startHealthEndpoints({ host: config.http.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(config.http.slice(at + 1)), metrics: agent.registry, ready: () => agent.notReadyReason(), notes: () => agent.notes() });
     }
     io.err(
       `castellan agent (${config.mode} mode) serving Envoy SDS and the SPIFFE Workload API on ${config.socket}` +

@@ -8,6 +8,7 @@ import type { BackoffOptions, RenewalOptions } from './backoff.js';
 import { BundleFollower } from './bundle-follower.js';
 import { BundleReporter } from './bundle-reporter.js';
 import { CaClient } from './ca-client.js';
+import { CaConnection } from './ca-connection.js';
 import { ManagedIdentity } from './managed-identity.js';
 import { NodeProvider, type NodeProviderOptions } from './node-provider.js';
 import type { RotationEvent } from './rotation.js';
@@ -72,6 +73,8 @@ export interface Agent {
   certificates(): { spiffeId: string; serialHex: string; notAfter: Date }[];
   /** Why the agent cannot serve now, or undefined when it can (for /readyz). */
   notReadyReason(): string | undefined;
+  /** Problems that do not stop serving what it holds (for /readyz): a configuration that keeps it from the CA. */
+  notes(): string[];
   close(): Promise<void>;
 }
 
@@ -96,11 +99,13 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   const tokenFile = o.tokenFile ? new TokenFile(o.tokenFile) : undefined;
   const registry = o.registry ?? new Registry();
   const bundles = new TrustBundleState();
+  const connection = new CaConnection(log);
   const client = new CaClient({
     address: o.caAddress,
     caBundlePem: o.caBundlePem,
     ...(o.caServerName ? { serverName: o.caServerName } : {}),
     ...(o.caChannelOptions ? { channelOptions: o.caChannelOptions } : {}),
+    onConnection: (p) => connection.update(p),
   });
   // After a root rotation the CA's own certificate may chain to a root only the bundle stream announced.
   bundles.subscribe((b) => client.setTrustedRoots(o.caBundlePem + b.rootsPem));
@@ -120,6 +125,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     () => clock.now(),
     () => bundles.current?.sequence,
   );
+  connection.attach(metrics);
 
   let provider: SecretProvider;
   let sidecar: ManagedIdentity | undefined;
@@ -217,6 +223,14 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   log.info({ mode, ca: o.caAddress, socket: o.socketPath, agentId, keyType: rotation.keyType, ttlMs: rotation.ttlMs }, 'castellan agent started');
 
   let closed = false;
+  const notReadyReason = (): string | undefined => {
+    if (closed) return 'shutting down';
+    if (!sidecar) return undefined;
+    const svid = sidecar.rotation.current;
+    if (!svid) return `no certificate yet${sidecar.rotation.lastError ? `: ${sidecar.rotation.lastError.message}` : ''}`;
+    if (svid.notAfter.getTime() <= clock.now().getTime()) return 'the certificate expired and renewal keeps failing';
+    return undefined;
+  };
   return {
     mode,
     provider,
@@ -225,13 +239,11 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     metrics,
     trustBundle: () => bundles.current,
     certificates: () => served().flatMap((m) => (m.rotation.current ? [{ spiffeId: m.rotation.current.spiffeId, serialHex: m.rotation.current.serialHex, notAfter: m.rotation.current.notAfter }] : [])),
-    notReadyReason: () => {
-      if (closed) return 'shutting down';
-      if (!sidecar) return undefined;
-      const svid = sidecar.rotation.current;
-      if (!svid) return `no certificate yet${sidecar.rotation.lastError ? `: ${sidecar.rotation.lastError.message}` : ''}`;
-      if (svid.notAfter.getTime() <= clock.now().getTime()) return 'the certificate expired and renewal keeps failing';
-      return undefined;
+    notReadyReason,
+    notes: () => {
+      const c = connection.current;
+      // Said once: when it is already why the agent is not ready, it is no separate note.
+      return c && !(notReadyReason() ?? '').includes(c.message) ? [c.message] : [];
     },
     close: async () => {
       if (closed) return;

@@ -3,6 +3,7 @@ import { CastellanError, createSvidRequest, isCastellanError, tokenSha256 } from
 import type { AgentClock } from './agent-clock.js';
 import type { AgentMetrics } from './agent-metrics.js';
 import type { CaClient, SignedCertificate } from './ca-client.js';
+import { isCaMisconfiguration } from './ca-transport-error.js';
 import { ManagedIdentity } from './managed-identity.js';
 import type { RotationOptions } from './rotation.js';
 import type { SecretProvider, SecretWatch, StreamCaller } from './secret-source.js';
@@ -220,7 +221,8 @@ export class NodeProvider implements SecretProvider {
           }
           if (isCastellanError(err, 'ERR_NOT_READY')) throw err; // the guard's own refusal
           const code = isCastellanError(err) ? err.code : 'ERR_INTERNAL';
-          this.o.log.warn({ tokenSha256: sha, reason: code, detail: (err as Error).message }, 'node mode: cannot check a stream\'s token with the CA');
+          // A misconfiguration was said once, naming the flag (ca-connection.ts).
+          this.o.log[isCaMisconfiguration(err) ? 'debug' : 'warn']({ tokenSha256: sha, reason: code, detail: (err as Error).message }, 'node mode: cannot check a stream\'s token with the CA');
           throw new CastellanError('ERR_NOT_READY', `sds: cannot check the pod's token with the CA: ${(err as Error).message}`, { cause: err });
         },
       )
