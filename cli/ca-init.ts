@@ -1,11 +1,12 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { TrustDomain } from '../workload-identity/index.js';
-import { closeKeyProviders, formatDuration, importCacerts, initCa, keyProviderFor, type CaDirectory, type KeyType, type StateKeys } from '../ca/index.js';
+import { closeKeyProviders, formatDuration, importCacerts, initCa, keyProviderFor, softwareKeyProvider, type CaDirectory, type KeyProvider, type KeyType, type StateKeys } from '../ca/index.js';
 import { choiceFlag, durationFlag, keyTypeFlag, trustDomainFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 import { ledgerDatabaseUrl } from './database-url.js';
 import { recordCaInit } from './ca-init-record.js';
+import { progress, type Progress } from './progress.js';
 
 interface InitFlags {
   dir: string;
@@ -89,15 +90,22 @@ export function registerCaInit(ca: Command, io: CliIo): void {
         ca = await importCacerts({ dir, from: path.resolve(io.cwd, f.fromCacerts), ...(f.trustDomain ? { trustDomain: f.trustDomain } : {}), now: io.now() });
       } else {
         const hsm = pkcs11Of(f);
-        ca = await initCa({
-          dir,
-          ...(hsm ? { keys: await keyProviderFor(hsm.stateKeys, hsm.pin), stateKeys: hsm.stateKeys } : {}),
-          trustDomain: f.trustDomain ?? TrustDomain.of('cluster.local'),
-          ...(f.keyType ? { keyType: f.keyType } : {}),
-          ...(f.rootTtl ? { rootTtlMs: f.rootTtl } : {}),
-          ...(f.intermediateTtl ? { intermediateTtlMs: f.intermediateTtl } : {}),
-          now: io.now(),
-        });
+        const base = hsm ? await keyProviderFor(hsm.stateKeys, hsm.pin) : softwareKeyProvider;
+        const p = progress(io, 'ca init');
+        try {
+          ca = await initCa({
+            dir,
+            keys: announcingKeys(base, f.keyType ?? 'ec-p256', p),
+            ...(hsm ? { stateKeys: hsm.stateKeys } : {}),
+            trustDomain: f.trustDomain ?? TrustDomain.of('cluster.local'),
+            ...(f.keyType ? { keyType: f.keyType } : {}),
+            ...(f.rootTtl ? { rootTtlMs: f.rootTtl } : {}),
+            ...(f.intermediateTtl ? { intermediateTtlMs: f.intermediateTtl } : {}),
+            now: io.now(),
+          });
+        } finally {
+          p.end();
+        }
       }
       try {
         await recordCaInit(ca, ledgerDatabaseUrl(f.databaseUrl, io), io, 'ca init');
@@ -111,6 +119,24 @@ export function registerCaInit(ca: Command, io: CliIo): void {
       io.out(`created CA in ${dir}\n${describeCa(ca, io.now())}`);
       io.out(`\nnext: castellan ca mint --dir ${f.dir} --spiffe-id spiffe://${ca.trustDomain.name}/ns/default/sa/demo --out ./demo\n`);
     });
+}
+
+/**
+ * `keys` that say on the progress line which key is being made before making it: an RSA-4096 key takes
+ * seconds (the generation blocks), and `ca init` makes two.
+ */
+function announcingKeys(keys: KeyProvider, keyType: KeyType, p: Progress): KeyProvider {
+  let n = 0;
+  return {
+    description: keys.description,
+    generate: (type, label) => {
+      n++;
+      p.note(`generating the ${n === 1 ? 'root' : 'intermediate'} key (${type}${keys.description === 'software' ? '' : ` in ${keys.description}`}), ${n} of 2${keyType.startsWith('rsa') ? '; RSA keys take a few seconds' : ''}…`);
+      return keys.generate(type, label);
+    },
+    open: (m) => keys.open(m),
+    close: () => keys.close(),
+  };
 }
 
 function slotFlag(v: string): number {
