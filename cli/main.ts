@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { registerAgent } from './agent.js';
+import { registerAgentStatus } from './agent-status.js';
 import { registerAudit } from './audit.js';
 import { registerCaInit } from './ca-init.js';
 import { registerCaMint } from './ca-mint.js';
@@ -37,6 +38,7 @@ export function buildProgram(io: CliIo, o: { jsonErrors?: boolean } = {}): Comma
   registerCertInspect(cert, io);
   registerCertRequest(cert, io);
   registerAgent(program, io);
+  registerAgentStatus(program, io);
   registerRoot(program, io);
   registerCheck(program, io);
   registerAudit(program, io);

@@ -123,6 +123,20 @@ export class NodeProvider implements SecretProvider {
     return best?.token;
   }
 
+  /**
+   * The identity `token` already stands for on this agent (the CA accepted it, has not refused it since,
+   * it has not expired), or undefined. Asks no one: `agent status` shows a caller only what it holds.
+   */
+  heldFor(token: string): ManagedIdentity | undefined {
+    const sha = tokenSha256(token);
+    const now = this.now();
+    for (const i of this.identities.values()) {
+      const t = i.tokens.get(sha);
+      if (!i.dropped && t && t.expiresAt > now) return i.managed;
+    }
+    return undefined;
+  }
+
   /** Whether `token` is one the CA accepted and has not refused since (and not expired). */
   holds(token: string): boolean {
     const sha = tokenSha256(token);

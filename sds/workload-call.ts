@@ -18,7 +18,7 @@ export interface WorkloadServerContext {
 type AnyCall = ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerUnaryCall<unknown, unknown>;
 
 /** `authorization: Bearer <token>` (RFC 6750 §2.1: the scheme is case-insensitive). */
-function bearerToken(metadata: Metadata): string | undefined {
+export function bearerToken(metadata: Metadata): string | undefined {
   for (const value of metadata.get('authorization')) {
     const m = /^bearer\s+(\S+)\s*$/i.exec(String(value));
     if (m) return m[1];
