@@ -9,9 +9,12 @@ import { registerCaServe } from './ca-serve.js';
 import { registerCertInspect } from './cert-inspect.js';
 import { registerCertRequest } from './cert-request.js';
 import { registerCheck } from './check.js';
+import { registerCompletion } from './completion.js';
+import { registerConfig } from './config-validate.js';
 import { registerDev } from './dev.js';
 import { registerRoot } from './root.js';
 import { registerTokenMint } from './token-mint.js';
+import { registerVersion } from './version.js';
 import { exitFor, reportFailure, wantsJson } from './exit-codes.js';
 import { closeKeyProviders } from '../ca/index.js';
 import { processIo, type CliIo } from './io.js';
@@ -44,6 +47,9 @@ export function buildProgram(io: CliIo, o: { jsonErrors?: boolean } = {}): Comma
   registerAudit(program, io);
   registerTokenMint(program, io);
   registerDev(program, io);
+  registerVersion(program, io);
+  registerConfig(program, io);
+  registerCompletion(program, io);
 
   // Every (sub)command: output through io, errors as exceptions (exit codes come from exitFor).
   const configure = (c: Command) => {
