@@ -30,7 +30,8 @@ export function buildProgram(io: CliIo, o: { jsonErrors?: boolean } = {}): Comma
     .addHelpText(
       'after',
       '\nExit codes: 0 success, 1 failure (the reason is printed on stderr), 2 wrong usage,\n' +
-        '3 refused by a safety gate (root activate/retire; --force overrides), 4/5 castellan check: warning/failing.\n' +
+        '3 refused by a safety gate (root activate/retire; --force overrides), 4/5 castellan check: warning/failing\n' +
+        '(5 also from root status for an expired CA). With --output json, errors are one JSON line on stderr.\n' +
         'Start with: castellan dev   (a local CA and a demo mTLS handshake, no cluster needed)',
     );
   const ca = program.command('ca').description('operate a certificate authority: create it, issue certificates');

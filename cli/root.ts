@@ -38,14 +38,14 @@ interface StepAnswer {
 function withTarget(c: Command): Command {
   withAdminFlags(
     c
-      .option('--dir <dir>', 'act on this CA directory (the running CA picks the change up)')
+      .option('--dir <dir>', 'the CA directory (a running CA picks a change up within its reload interval)')
       .option('--config <file>', "act on the store the CA's configuration names (a directory, or Kubernetes: store.kubernetes); running replicas follow it")
-      .option('--database-url <url>', 'with --dir: the PostgreSQL ledger the CA uses (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)'),
+      .option('--database-url <url>', 'with --dir or --config: the PostgreSQL ledger the CA uses (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db, or the ledger --config names)'),
     'act through this running CA instead',
   );
   return c
     .option('--rotate-at <fraction>', `the CA's rotation.intermediateRotateAt, for the status (default: what the running CA published, else ${DEFAULT_INTERMEDIATE_ROTATE_AT})`, fractionFlag)
-    .option('--output <format>', 'text or json (json: {message, warnings, status} on stdout; errors as one JSON line on stderr)', choiceFlag(['text', 'table', 'json'] as const), 'text');
+    .option('--output <format>', 'text or json (status: the status; a step: {step, message, warnings, status}; errors: one JSON line on stderr)', choiceFlag(['text', 'table', 'json'] as const), 'text');
 }
 
 type Output = 'text' | 'table' | 'json';
@@ -56,10 +56,12 @@ export function registerRoot(program: Command, io: CliIo): void {
     .description('rotate the root CA without downtime: prepare -> activate -> retire, each gated by what the CA measured')
     .addHelpText(
       'after',
-      '\nEach step is one atomic change of <dir>/ca.json, safe to retry after a crash, and recorded in the ledger.\n' +
-        'With --dir, running CAs pick it up within their reload interval (rotation.reloadInterval, 2 s); with\n' +
-        '--server, the CA applies it at once. Either way the new trust bundle is pushed to every agent.\n' +
-        'Exit codes: 0 done, 1 failure, 2 wrong usage, 3 refused by a gate (the reason is printed; --force overrides).',
+      '\nEach step is one atomic change of the CA state (<dir>/ca.json, or the Secret with store.kubernetes), safe to\n' +
+        'retry after a crash, and recorded in the ledger. With --dir/--config, running CAs pick it up within their\n' +
+        'reload interval (rotation.reloadInterval, 2 s); with --server, the CA applies it at once. Either way the new\n' +
+        'trust bundle is pushed to every agent.\n' +
+        'Exit codes: 0 done, 1 failure, 2 wrong usage, 3 refused by a gate (the reason is printed; --force overrides),\n' +
+        '5 (root status) the active root or intermediate has expired.',
     );
 
   withTarget(root.command('status'))
