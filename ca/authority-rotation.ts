@@ -75,8 +75,10 @@ export async function prepareRoot(
     }
     const id = nextAuthorityId(state);
     const keyType = o.keyType ?? keyTypeOf(ca.active.signer.publicKey);
-    // Cross-signed by the active root when this CA holds its key (not for plugged-in cacerts).
-    const oldRootSigner = await rootSignerOf(ca, ca.active);
+    // Cross-signed by the active root when this CA holds its key (not for plugged-in cacerts) and the
+    // root is still valid (an expired root can vouch for nothing: the cross-certificate would be expired).
+    const oldRootExpired = ca.active.root.notAfter.getTime() <= now.getTime();
+    const oldRootSigner = oldRootExpired ? undefined : await rootSignerOf(ca, ca.active);
     const minted = await mintRootAuthority({
       trustDomain: ca.trustDomain,
       generation: id,
@@ -103,7 +105,7 @@ export async function prepareRoot(
         issuerSerial: issuer.serialHex,
         issuerKeyId: issuer.ski.toString('hex'),
         issuerNotAfter: issuer.notAfter.toISOString(),
-        crossSignedBy: cross ? ca.active.root.ski.toString('hex') : 'none (the active root has no key here)',
+        crossSignedBy: cross ? ca.active.root.ski.toString('hex') : oldRootExpired ? `none (the active root expired at ${ca.active.root.notAfter.toISOString()})` : 'none (the active root has no key here)',
         bundleSequence: sequence,
       },
     };
@@ -224,6 +226,13 @@ export async function rotateIntermediate(ctx: RotationContext, o: { ttlMs?: numb
       // Another replica (or an operator) rotated first: nothing to do.
       throw caError('ERR_ROTATION_STATE', `intermediate rotation: already done (the active intermediate is now ${old.issuer.serialHex})`, { context: { alreadyRotated: true } });
     }
+    if (old.root.notAfter.getTime() <= now.getTime()) {
+      throw caError(
+        'ERR_ROTATION_STATE',
+        `intermediate rotation: the root of authority ${old.id} expired at ${old.root.notAfter.toISOString()}, so no intermediate under it can be valid; ` +
+          "rotate the root instead: 'castellan root prepare', then 'castellan root activate --force' (docs/root-rotation.md)",
+      );
+    }
     const rootSigner = await rootSignerOf(ca, old);
     if (!rootSigner) {
       throw caError('ERR_ROTATION_STATE', `intermediate rotation: the active root of authority ${old.id} has no key in ${ca.store.location} (plugged-in cacerts); give Castellan a new intermediate or prepare a new root`);
@@ -243,7 +252,10 @@ export async function rotateIntermediate(ctx: RotationContext, o: { ttlMs?: numb
     });
     const issuer = minted.issuer;
     if (issuer.notAfter.getTime() <= old.issuer.notAfter.getTime()) {
-      throw caError('ERR_ROTATION_STATE', `intermediate rotation: a new intermediate would not outlive the current one (the root expires ${old.root.notAfter.toISOString()}); prepare a new root`);
+      throw caError(
+        'ERR_ROTATION_STATE',
+        `intermediate rotation: a new intermediate would not outlive the current one (the root expires ${old.root.notAfter.toISOString()}); rotate the root: 'castellan root prepare', then 'castellan root activate'`,
+      );
     }
     const rootOf = old.record.rootOf ?? old.id;
     for (const rec of state.authorities) if (rec.id === old.id) Object.assign(rec, { state: 'retired', retiredAt: now.toISOString(), inBundle: true });

@@ -3,7 +3,7 @@ import { BACKDATE_MS } from './authority-profile.js';
 import { randomSerial } from './certificate-builder.js';
 import type { CertificateInfo } from './certificate-info.js';
 import { isParsedRequest, parseCsr, type CertificateRequest } from './csr.js';
-import { caError } from './errors.js';
+import { caError, type CaError } from './errors.js';
 import { ipAddressOctets } from './ip-address.js';
 import { derToPem } from './pem.js';
 import type { Signer } from './signer.js';
@@ -105,9 +105,7 @@ export class Issuer {
     const now = this.now().getTime();
     // No leaf may outlive any certificate above it (a plugged-in intermediate may outlive its parents).
     const issuerNotAfter = this.chainNotAfter;
-    if (now >= issuerNotAfter) {
-      throw caError('ERR_ISSUER_EXPIRED', `issuer: the signing chain expired at ${new Date(issuerNotAfter).toISOString()}; rotate the intermediate`);
-    }
+    if (now >= issuerNotAfter) throw expiredChain(a, now);
 
     const request = typeof csr === 'string' || csr instanceof Uint8Array ? parseCsr(csr) : csr;
     if (!isParsedRequest(request)) throw new TypeError('Issuer.issue: a CertificateRequest must come from parseCsr (its signature was checked there)');
@@ -172,4 +170,24 @@ export class Issuer {
       throw caError('ERR_SAN_MISMATCH', 'issuer: CSR asks for SANs other than the SPIFFE ID (email, IP, ...), which workload certificates never carry');
     }
   }
+}
+
+/**
+ * ERR_ISSUER_EXPIRED naming what to run (docs/root-rotation.md): a new intermediate under a root that is
+ * still valid, or, when the root itself expired, a new root activated without waiting for agents (none
+ * can verify anything under the old root any more).
+ */
+function expiredChain(a: SigningAuthority, now: number): CaError {
+  const root = a.parents[a.parents.length - 1];
+  if (root && root.notAfter.getTime() <= now) {
+    return caError(
+      'ERR_ISSUER_EXPIRED',
+      `issuer: the root CA expired at ${root.notAfter.toISOString()}: nothing can be issued under it; rotate the root: 'castellan root prepare', then 'castellan root activate --force' (docs/root-rotation.md)`,
+    );
+  }
+  const expired = [a.issuer, ...a.parents].find((c) => c.notAfter.getTime() <= now) ?? a.issuer;
+  return caError(
+    'ERR_ISSUER_EXPIRED',
+    `issuer: the intermediate CA expired at ${expired.notAfter.toISOString()}; make a new one: 'castellan root rotate-intermediate' (--dir, --config or --server; a running CA rotates it on its own before it expires)`,
+  );
 }

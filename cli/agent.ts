@@ -81,7 +81,7 @@ export async function runAgent(config: AgentConfig, io: CliIo, log: Logger, stop
   try {
     if (config.http) {
       const { host, port } = parseHostPort(config.http);
-      http = await startHealthEndpoints({ host, port, metrics: agent.registry, ready: () => agent.notReadyReason() });
+      http = await startHealthEndpoints({ host, port, metrics: agent.registry, ready: () => agent.notReadyReason(), notes: () => agent.notes() });
     }
     io.err(
       `castellan agent (${config.mode} mode) serving Envoy SDS and the SPIFFE Workload API on ${config.socket}` +

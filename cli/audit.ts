@@ -4,6 +4,7 @@ import { CastellanError } from '../workload-identity/index.js';
 import { recordDetail, recordJson, recordTable } from './audit-format.js';
 import { openAuditStore, verifyAnchors, type LedgerFlags } from './audit-source.js';
 import { UsageError, type CliIo } from './io.js';
+import { progress } from './progress.js';
 
 interface ListFlags extends LedgerFlags {
   spiffeId?: string;
@@ -159,7 +160,13 @@ export function registerAudit(program: Command, io: CliIo): void {
             );
           }
         }
-        return verifyLedger(s, { roots, signers, ...(head ? { head } : {}) });
+        const p = progress(io, 'audit verify');
+        try {
+          const total = (await s.query({ limit: 1 }))[0]?.seq;
+          return await verifyLedger(s, { roots, signers, ...(head ? { head } : {}), onProgress: (seq) => p.update(seq, total) });
+        } finally {
+          p.end();
+        }
       });
       if (format === 'json') io.out(JSON.stringify(report, null, 2) + '\n');
       else {
@@ -177,18 +184,27 @@ export function registerAudit(program: Command, io: CliIo): void {
     });
 
   ledgerOptions(audit.command('export'))
-    .description('write every record, oldest first, to stdout')
+    .description('write every record, oldest first, to stdout (paced by the reader; progress on stderr when it is a terminal)')
     .option('--format <format>', 'jsonl: one JSON record per line (the fields of list --output json)', 'jsonl')
     .addHelpText('after', LEDGER_HELP)
     .action(async (f: LedgerFlags & { format: string }) => {
       if (f.format !== 'jsonl') throw new UsageError(`--format ${f.format}: want jsonl`);
-      await withStore(f, io, async (s) => {
-        for (let after = 0; ; ) {
-          const batch = await s.scan(after, 5000);
-          if (batch.length === 0) break;
-          io.out(batch.map((r) => JSON.stringify(recordJson(r)) + '\n').join(''));
-          after = batch[batch.length - 1]!.seq;
-        }
-      });
+      const p = progress(io, 'audit export');
+      try {
+        await withStore(f, io, async (s) => {
+          const total = (await s.query({ limit: 1 }))[0]?.seq;
+          for (let after = 0; ; ) {
+            const batch = await s.scan(after, 1000);
+            if (batch.length === 0) break;
+            io.out(batch.map((r) => JSON.stringify(recordJson(r)) + '\n').join(''));
+            after = batch[batch.length - 1]!.seq;
+            p.update(after, total);
+            // Backpressure: a slow reader paces the export instead of the process buffering the ledger.
+            if (io.drained && !(await io.drained())) break; // the reader went away (a closed pipe)
+          }
+        });
+      } finally {
+        p.end();
+      }
     });
 }

@@ -1,11 +1,12 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { TrustDomain } from '../workload-identity/index.js';
-import { closeKeyProviders, formatDuration, importCacerts, initCa, keyProviderFor, type CaDirectory, type KeyType, type StateKeys } from '../ca/index.js';
-import { durationFlag, keyTypeFlag, trustDomainFlag } from './flags.js';
+import { closeKeyProviders, formatDuration, importCacerts, initCa, keyProviderFor, softwareKeyProvider, type CaDirectory, type KeyProvider, type KeyType, type StateKeys } from '../ca/index.js';
+import { choiceFlag, durationFlag, keyTypeFlag, trustDomainFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 import { ledgerDatabaseUrl } from './database-url.js';
 import { recordCaInit } from './ca-init-record.js';
+import { progress, type Progress } from './progress.js';
 
 interface InitFlags {
   dir: string;
@@ -20,6 +21,22 @@ interface InitFlags {
   pkcs11Slot?: number;
   pkcs11PinFile?: string;
   pkcs11PinEnv?: string;
+  output: 'text' | 'json';
+}
+
+/** What `ca init --output json` prints: the CA created, its certificates and where they are. */
+export function caJson(ca: CaDirectory, dir: string): Record<string, unknown> {
+  const a = ca.active;
+  const cert = (c: typeof a.root) => ({ subject: c.cert.subject, serial: c.serialHex, keyId: c.ski.toString('hex'), notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString() });
+  return {
+    dir,
+    trustDomain: ca.trustDomain.name,
+    keyType: a.signer.keyType,
+    keys: ca.keys.description,
+    source: a.source,
+    authority: { id: a.id, root: cert(a.root), intermediates: a.parents.slice(0, -1).map(cert), issuer: cert(a.issuer) },
+    bundle: ca.store.dir !== undefined ? `${ca.store.dir}/bundle.pem` : null,
+  };
 }
 
 /** One line per authority certificate, for people. */
@@ -52,6 +69,7 @@ export function registerCaInit(ca: Command, io: CliIo): void {
     .option('--pkcs11-slot <id>', 'the token\'s slot id, when labels are not unique (with --pkcs11-module)', slotFlag)
     .option('--pkcs11-pin-file <file>', 'a 0600 file holding the user PIN (default: env CASTELLAN_PKCS11_PIN_FILE)')
     .option('--pkcs11-pin-env <name>', 'an environment variable holding the user PIN (default: CASTELLAN_PKCS11_PIN)')
+    .option('--output <format>', 'text or json (json: {dir, trustDomain, keyType, keys, source, authority, bundle}; errors as one JSON line on stderr)', choiceFlag(['text', 'json'] as const), 'text')
     .addHelpText(
       'after',
       '\nFiles: <dir>/ca.json (state), <dir>/bundle.pem (trust bundle), <dir>/authorities/1/{root-cert,ca-cert,cert-chain}.pem\n' +
@@ -72,24 +90,53 @@ export function registerCaInit(ca: Command, io: CliIo): void {
         ca = await importCacerts({ dir, from: path.resolve(io.cwd, f.fromCacerts), ...(f.trustDomain ? { trustDomain: f.trustDomain } : {}), now: io.now() });
       } else {
         const hsm = pkcs11Of(f);
-        ca = await initCa({
-          dir,
-          ...(hsm ? { keys: await keyProviderFor(hsm.stateKeys, hsm.pin), stateKeys: hsm.stateKeys } : {}),
-          trustDomain: f.trustDomain ?? TrustDomain.of('cluster.local'),
-          ...(f.keyType ? { keyType: f.keyType } : {}),
-          ...(f.rootTtl ? { rootTtlMs: f.rootTtl } : {}),
-          ...(f.intermediateTtl ? { intermediateTtlMs: f.intermediateTtl } : {}),
-          now: io.now(),
-        });
+        const base = hsm ? await keyProviderFor(hsm.stateKeys, hsm.pin) : softwareKeyProvider;
+        const p = progress(io, 'ca init');
+        try {
+          ca = await initCa({
+            dir,
+            keys: announcingKeys(base, f.keyType ?? 'ec-p256', p),
+            ...(hsm ? { stateKeys: hsm.stateKeys } : {}),
+            trustDomain: f.trustDomain ?? TrustDomain.of('cluster.local'),
+            ...(f.keyType ? { keyType: f.keyType } : {}),
+            ...(f.rootTtl ? { rootTtlMs: f.rootTtl } : {}),
+            ...(f.intermediateTtl ? { intermediateTtlMs: f.intermediateTtl } : {}),
+            now: io.now(),
+          });
+        } finally {
+          p.end();
+        }
       }
       try {
         await recordCaInit(ca, ledgerDatabaseUrl(f.databaseUrl, io), io, 'ca init');
       } finally {
         await closeKeyProviders();
       }
+      if (f.output === 'json') {
+        io.out(JSON.stringify(caJson(ca, dir), null, 2) + '\n');
+        return;
+      }
       io.out(`created CA in ${dir}\n${describeCa(ca, io.now())}`);
       io.out(`\nnext: castellan ca mint --dir ${f.dir} --spiffe-id spiffe://${ca.trustDomain.name}/ns/default/sa/demo --out ./demo\n`);
     });
+}
+
+/**
+ * `keys` that say on the progress line which key is being made before making it: an RSA-4096 key takes
+ * seconds (the generation blocks), and `ca init` makes two.
+ */
+function announcingKeys(keys: KeyProvider, keyType: KeyType, p: Progress): KeyProvider {
+  let n = 0;
+  return {
+    description: keys.description,
+    generate: (type, label) => {
+      n++;
+      p.note(`generating the ${n === 1 ? 'root' : 'intermediate'} key (${type}${keys.description === 'software' ? '' : ` in ${keys.description}`}), ${n} of 2${keyType.startsWith('rsa') ? '; RSA keys take a few seconds' : ''}…`);
+      return keys.generate(type, label);
+    },
+    open: (m) => keys.open(m),
+    close: () => keys.close(),
+  };
 }
 
 function slotFlag(v: string): number {

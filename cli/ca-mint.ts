@@ -33,6 +33,7 @@ interface MintFlags {
   keyType: KeyType;
   force?: boolean;
   databaseUrl?: string;
+  output: 'text' | 'json';
 }
 
 const LEAF_KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072'] as const;
@@ -48,6 +49,7 @@ export function registerCaMint(ca: Command, io: CliIo): void {
     .option('--out <dir>', 'where to write cert.pem, chain.pem, bundle.pem (and key.pem)', '.')
     .option('--force', 'overwrite existing output files')
     .option('--database-url <url>', 'record the issuance in this PostgreSQL ledger (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)')
+    .option('--output <format>', 'text or json (json: {spiffeId, serial, notBefore, notAfter, cappedByIssuer, key, files}; errors as one JSON line on stderr)', choiceFlag(['text', 'json'] as const), 'text')
     .addHelpText(
       'after',
       '\nWrites: cert.pem (the leaf), chain.pem (leaf then intermediates: what a TLS peer presents),\n' +
@@ -86,6 +88,24 @@ export function registerCaMint(ca: Command, io: CliIo): void {
       await writeFileAtomic(files.cert, cert.leafPem, 0o644);
       await writeFileAtomic(files.chain, cert.leafPem + cert.chainPem.slice(0, -1).join(''), 0o644);
       await writeFileAtomic(files.bundle, ca.bundle.map((c) => c.pem).join(''), 0o644);
+      if (f.output === 'json') {
+        io.out(
+          JSON.stringify(
+            {
+              spiffeId: cert.spiffeId.toString(),
+              serial: cert.serialHex,
+              notBefore: cert.notBefore.toISOString(),
+              notAfter: cert.notAfter.toISOString(),
+              cappedByIssuer: cert.cappedByIssuer,
+              key: { type: cert.request.keyDescription, generated: key !== undefined },
+              files: { cert: files.cert, chain: files.chain, bundle: files.bundle, key: key ? files.key : null },
+            },
+            null,
+            2,
+          ) + '\n',
+        );
+        return;
+      }
       const life = formatDuration(cert.notAfter.getTime() - io.now().getTime());
       io.out(
         `issued ${cert.spiffeId.toString()}\n` +

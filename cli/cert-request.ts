@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { caError, formatDuration, certificateInfo, pemBlocks } from '../ca/index.js';
 import { CastellanError, createSvidRequest, SpiffeId } from '../workload-identity/index.js';
 import { CaClient, generateWorkloadKey, WORKLOAD_KEY_TYPES, type WorkloadKeyType } from '../sds/index.js';
@@ -68,7 +68,7 @@ export function registerCertRequest(cert: Command, io: CliIo): void {
     .option('--ca-bundle <file>', "PEM roots that verify the CA's certificate and the issued chain, e.g. the castellan-root-cert ConfigMap (env CASTELLAN_CA_BUNDLE)", io.env.CASTELLAN_CA_BUNDLE)
     .option('--ca-server-name <name>', "DNS name expected in the CA's certificate (env CASTELLAN_CA_SERVER_NAME; default: the host of --ca-addr)", io.env.CASTELLAN_CA_SERVER_NAME)
     .option('--token-file <file>', 'service-account token to authenticate with (env CASTELLAN_TOKEN_FILE)', io.env.CASTELLAN_TOKEN_FILE)
-    .option('--ttl <duration>', 'lifetime to ask for', durationFlag, 3_600_000)
+    .addOption(new Option('--ttl <duration>', 'lifetime to ask for').argParser(durationFlag).default(3_600_000, '1h'))
     .option('--key-type <type>', `key type: ${WORKLOAD_KEY_TYPES.join(', ')}`, choiceFlag(WORKLOAD_KEY_TYPES), 'ec-p256')
     .option('--expect-spiffe-id <id>', 'fail unless the CA issued exactly this identity', spiffeIdFlag)
     .option('--output <format>', `output format: ${OUTPUTS.join(', ')}`, choiceFlag(OUTPUTS), 'text')

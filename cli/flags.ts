@@ -1,27 +1,31 @@
 import { InvalidArgumentError } from 'commander';
 import { SpiffeId, TrustDomain } from '../workload-identity/index.js';
-import { parseDuration, parseKeyType, type KeyType } from '../ca/index.js';
+import { KEY_TYPES, parseDuration, parseKeyType, type KeyType } from '../ca/index.js';
+
+/** A flag parser that also says which values it accepts (shell completion offers them). */
+export type ChoiceParser<T> = ((s: string) => T) & { readonly choices?: readonly string[] };
 
 /** Adapts a validating parser to commander: its message becomes the usage error (exit 2). */
-function flag<T>(parse: (s: string) => T): (s: string) => T {
-  return (s: string) => {
+function flag<T>(parse: (s: string) => T, choices?: readonly string[]): ChoiceParser<T> {
+  const adapted = (s: string) => {
     try {
       return parse(s);
     } catch (err) {
       throw new InvalidArgumentError((err as Error).message);
     }
   };
+  return choices ? Object.assign(adapted, { choices }) : adapted;
 }
 
 export const durationFlag = flag(parseDuration);
-export const keyTypeFlag = flag<KeyType>(parseKeyType);
+export const keyTypeFlag = flag<KeyType>(parseKeyType, KEY_TYPES);
 export const trustDomainFlag = flag((s) => TrustDomain.of(s));
 export const spiffeIdFlag = flag((s) => SpiffeId.parse(s));
-export function choiceFlag<T extends string>(choices: readonly T[]): (s: string) => T {
+export function choiceFlag<T extends string>(choices: readonly T[]): ChoiceParser<T> {
   return flag((s) => {
     if ((choices as readonly string[]).includes(s)) return s as T;
     throw new Error(`want one of ${choices.join(', ')}`);
-  });
+  }, choices);
 }
 export const fractionFlag = flag((s) => {
   const n = Number(s);

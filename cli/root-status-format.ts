@@ -1,7 +1,25 @@
 import type { RootStatus } from '../ca/index.js';
 
+/**
+ * What expired of the active authority at `now`, with the command that fixes it, or undefined: the
+ * root (rotate the root, forced: no agent can verify anything under it) or the intermediate (a new one
+ * under the same root).
+ */
+export function expiredAuthority(s: RootStatus, now: Date): string | undefined {
+  const active = s.authorities.find((a) => a.state === 'active');
+  if (!active) return undefined;
+  const t = now.getTime();
+  if (Date.parse(active.root.notAfter) <= t) {
+    return `the active root (slot ${active.id}) expired at ${active.root.notAfter}: nothing issued under it verifies; run 'castellan root prepare', then 'castellan root activate --force'`;
+  }
+  if (Date.parse(active.issuer.notAfter) <= t) {
+    return `the active intermediate (slot ${active.id}) expired at ${active.issuer.notAfter}: the CA cannot issue; run 'castellan root rotate-intermediate'`;
+  }
+  return undefined;
+}
+
 /** The status for people: slots, then the bundle and agents, then what to do next. */
-export function formatRootStatus(s: RootStatus): string {
+export function formatRootStatus(s: RootStatus, now: Date): string {
   const lines: string[] = [];
   lines.push(`trust domain ${s.trustDomain}; bundle sequence ${s.bundleSequence}; phase ${s.phase}`);
   lines.push('');
@@ -9,7 +27,7 @@ export function formatRootStatus(s: RootStatus): string {
   for (const a of s.authorities) {
     lines.push(
       `${String(a.id).padEnd(5)} ${a.state.padEnd(9)} ${(a.inBundle ? 'yes' : 'no').padEnd(7)} ` +
-        `${a.root.keyId.slice(0, 16)}… ${a.root.notAfter.slice(0, 10)}            ${a.issuer.keyId.slice(0, 16)}… ${a.issuer.notAfter.slice(0, 10)}${a.crossSigned ? ' (+cross-signed)' : ''}`,
+        `${a.root.keyId.slice(0, 16)}… ${a.root.notAfter.slice(0, 10)}${expiredMark(a.root.notAfter, now)} ${a.issuer.keyId.slice(0, 16)}… ${a.issuer.notAfter.slice(0, 10)}${expiredMark(a.issuer.notAfter, now).trimEnd()}${a.crossSigned ? ' (+cross-signed)' : ''}`,
     );
   }
   lines.push('');
@@ -20,7 +38,7 @@ export function formatRootStatus(s: RootStatus): string {
   if (s.agents.lagging.length > 20) lines.push(`  … and ${s.agents.lagging.length - 20} more (--output json lists all)`);
   if (s.pendingRecords > 0) lines.push(`${s.pendingRecords} lifecycle record(s) wait for the ledger (the CA or the next root command writes them)`);
   lines.push('');
-  lines.push(`next: ${nextStep(s)}`);
+  lines.push(`next: ${expiredAuthority(s, now) ?? nextStep(s)}`);
   return lines.join('\n') + '\n';
 }
 
@@ -35,4 +53,9 @@ function nextStep(s: RootStatus): string {
     default:
       return "nothing to do; to rotate the root: 'castellan root prepare'";
   }
+}
+
+/** ` EXPIRED` beside a date in the past, padded so the columns stay aligned. */
+function expiredMark(iso: string, now: Date): string {
+  return (Date.parse(iso) <= now.getTime() ? ' EXPIRED' : '').padEnd(12);
 }

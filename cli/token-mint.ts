@@ -1,8 +1,9 @@
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { kubernetesWorkloadId, mintServiceAccountToken, tokenSha256, TrustDomain } from '../workload-identity/index.js';
 import { loadDevTokenIssuer, writeFileAtomic } from '../ca/index.js';
-import { durationFlag } from './flags.js';
+import { tokenExpiry } from '../sds/index.js';
+import { choiceFlag, durationFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 
 interface TokenMintFlags {
@@ -13,6 +14,7 @@ interface TokenMintFlags {
   ttl: number;
   pod?: string;
   out?: string;
+  output: 'text' | 'json';
 }
 
 const MAX_TTL_MS = 48 * 3_600_000;
@@ -26,9 +28,10 @@ export function registerTokenMint(program: Command, io: CliIo): void {
     .requiredOption('--namespace <ns>', 'Kubernetes namespace of the workload')
     .requiredOption('--service-account <sa>', 'service account of the workload')
     .option('--audience <aud>', 'audience (repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
-    .option('--ttl <duration>', 'lifetime, at most 48h', durationFlag, 3_600_000)
+    .addOption(new Option('--ttl <duration>', 'lifetime, at most 48h').argParser(durationFlag).default(3_600_000, '1h'))
     .option('--pod <name[:uid]>', 'bind the token to a pod, as a projected volume token is')
     .option('--out <file>', 'write the token to <file> (0600) and print only its SHA-256')
+    .option('--output <format>', 'text or json (json: {subject, audiences, expiresAt, sha256, file} and the token itself only without --out)', choiceFlag(['text', 'json'] as const), 'text')
     .addHelpText('after', '\nWithout --out the token is printed on stdout: it is a credential, treat the output as a secret.')
     .action(async (f: TokenMintFlags) => {
       const check = (what: string, fn: () => void) => {
@@ -56,9 +59,14 @@ export function registerTokenMint(program: Command, io: CliIo): void {
         ...(pod ? { pod } : {}),
         now: io.now(),
       });
-      if (f.out) {
-        const file = path.resolve(io.cwd, f.out);
-        await writeFileAtomic(file, jwt, 0o600);
+      const file = f.out ? path.resolve(io.cwd, f.out) : undefined;
+      if (file) await writeFileAtomic(file, jwt, 0o600);
+      if (f.output === 'json') {
+        const audiences = f.audience && f.audience.length > 0 ? f.audience : ['castellan'];
+        const expiresAt = tokenExpiry(jwt)?.toISOString() ?? null;
+        const fields = { subject: `system:serviceaccount:${f.namespace}:${f.serviceAccount}`, audiences, expiresAt, sha256: tokenSha256(jwt) };
+        io.out(JSON.stringify(file ? { ...fields, file } : { ...fields, token: jwt }, null, 2) + '\n');
+      } else if (file) {
         io.out(`wrote ${file} (sha256 ${tokenSha256(jwt)})\n`);
       } else {
         io.out(`${jwt}\n`);

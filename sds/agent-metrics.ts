@@ -1,6 +1,7 @@
 import { Counter, Gauge, Registry } from 'prom-client';
 import { registerBuildInfo } from '../workload-identity/index.js';
 import type { AgentErrorCode } from './agent-errors.js';
+import { CA_MISCONFIGURATION_CODES, type CaMisconfigurationCode } from './ca-transport-error.js';
 
 /**
  * Every reason a certificate request can fail with (`castellan_agent_rotation_failures_total{reason}`),
@@ -14,6 +15,7 @@ const ROTATION_FAILURE_REASONS = [
   'ERR_PERMISSION_DENIED',
   'ERR_TOKEN_FILE',
   'ERR_IDENTITY_CHANGED',
+  ...CA_MISCONFIGURATION_CODES,
   'ERR_INTERNAL',
 ] as const satisfies readonly (AgentErrorCode | 'ERR_INTERNAL')[];
 
@@ -38,6 +40,8 @@ export class AgentMetrics {
   readonly bundleUpdates: Counter<never>;
   readonly bundleStreamReconnects: Counter<never>;
   readonly nodeTokenRefusals: Counter<'reason'>;
+  /** 1 for the misconfiguration that fails the agent's connection to the CA now (docs/agent.md), else 0. */
+  private readonly caConnectionProblem: Gauge<'reason'>;
 
   constructor(readonly registry: Registry, served: ServedCertificates, now: () => Date, bundleSequence: () => number | undefined) {
     const registers = [registry];
@@ -80,5 +84,17 @@ export class AgentMetrics {
     this.nodeTokenRefusals = new Counter({ name: 'castellan_agent_node_token_refusals_total', help: 'Node mode: stream tokens the CA refused, by error code.', labelNames: ['reason'] as const, registers });
     for (const reason of ROTATION_FAILURE_REASONS) this.rotationFailures.inc({ reason }, 0);
     for (const reason of NODE_TOKEN_REFUSAL_REASONS) this.nodeTokenRefusals.inc({ reason }, 0);
+    this.caConnectionProblem = new Gauge({
+      name: 'castellan_agent_ca_connection_problem',
+      help: "1 while the agent's calls to the CA fail because of its configuration, by reason: ERR_CA_UNTRUSTED (--ca-bundle), ERR_CA_NOT_TLS (--ca-addr), ERR_CA_NAME_MISMATCH (--ca-server-name), ERR_CA_CERT_EXPIRED (the CA's certificate or this clock).",
+      labelNames: ['reason'] as const,
+      registers,
+    });
+    this.setCaProblem(undefined);
+  }
+
+  /** Which misconfiguration fails the connection to the CA now (undefined: none). */
+  setCaProblem(code: CaMisconfigurationCode | undefined): void {
+    for (const reason of CA_MISCONFIGURATION_CODES) this.caConnectionProblem.set({ reason }, reason === code ? 1 : 0);
   }
 }

@@ -8,10 +8,12 @@ import type { BackoffOptions, RenewalOptions } from './backoff.js';
 import { BundleFollower } from './bundle-follower.js';
 import { BundleReporter } from './bundle-reporter.js';
 import { CaClient } from './ca-client.js';
+import { CaConnection } from './ca-connection.js';
 import { ManagedIdentity } from './managed-identity.js';
 import { NodeProvider, type NodeProviderOptions } from './node-provider.js';
 import type { RotationEvent } from './rotation.js';
-import type { SecretProvider, TrustBundle } from './secret-source.js';
+import type { SecretProvider, StreamCaller, TrustBundle, WorkloadSvid } from './secret-source.js';
+import { agentStatusReport, type AgentStatusReport } from './agent-status.js';
 import { SidecarProvider } from './sidecar-provider.js';
 import { TokenFile, tokenExpiry } from './token-file.js';
 import { TrustBundleState } from './trust-bundle-state.js';
@@ -72,6 +74,8 @@ export interface Agent {
   certificates(): { spiffeId: string; serialHex: string; notAfter: Date }[];
   /** Why the agent cannot serve now, or undefined when it can (for /readyz). */
   notReadyReason(): string | undefined;
+  /** Problems that do not stop serving what it holds (for /readyz): a configuration that keeps it from the CA. */
+  notes(): string[];
   close(): Promise<void>;
 }
 
@@ -96,11 +100,13 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   const tokenFile = o.tokenFile ? new TokenFile(o.tokenFile) : undefined;
   const registry = o.registry ?? new Registry();
   const bundles = new TrustBundleState();
+  const connection = new CaConnection(log);
   const client = new CaClient({
     address: o.caAddress,
     caBundlePem: o.caBundlePem,
     ...(o.caServerName ? { serverName: o.caServerName } : {}),
     ...(o.caChannelOptions ? { channelOptions: o.caChannelOptions } : {}),
+    onConnection: (p) => connection.update(p),
   });
   // After a root rotation the CA's own certificate may chain to a root only the bundle stream announced.
   bundles.subscribe((b) => client.setTrustedRoots(o.caBundlePem + b.rootsPem));
@@ -120,6 +126,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     () => clock.now(),
     () => bundles.current?.sequence,
   );
+  connection.attach(metrics);
 
   let provider: SecretProvider;
   let sidecar: ManagedIdentity | undefined;
@@ -203,9 +210,39 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     log,
   });
   follower.start();
+  let closed = false;
+  const notes = (): string[] => {
+    const c = connection.current;
+    // Said once: when it is already why the agent is not ready, it is no separate note.
+    return c && !(notReadyReason() ?? '').includes(c.message) ? [c.message] : [];
+  };
+  const notReadyReason = (): string | undefined => {
+    if (closed) return 'shutting down';
+    if (!sidecar) return undefined;
+    const svid = sidecar.rotation.current;
+    if (!svid) return `no certificate yet${sidecar.rotation.lastError ? `: ${sidecar.rotation.lastError.message}` : ''}`;
+    if (svid.notAfter.getTime() <= clock.now().getTime()) return 'the certificate expired and renewal keeps failing';
+    return undefined;
+  };
+  // `castellan agent status` (docs/agent.md): node mode shows only the identity the caller's token already holds here.
+  const status = (caller: StreamCaller): AgentStatusReport => {
+    const held = node && caller.token !== undefined ? node.heldFor(caller.token) : undefined;
+    const svids = sidecar ? [sidecar.rotation.current] : held ? [held.rotation.current] : [];
+    return agentStatusReport({
+      mode,
+      agentId,
+      ca: o.caAddress,
+      notReady: notReadyReason(),
+      notes: notes(),
+      bundle: bundles.current,
+      shown: sidecar ? 'all' : caller.token !== undefined ? 'token' : 'none',
+      ...(node ? { held: node.served.length } : {}),
+      svids: svids.filter((s): s is WorkloadSvid => s !== undefined),
+    });
+  };
   let socket: WorkloadSocket | undefined;
   try {
-    if (o.socketPath) socket = await startWorkloadSocket({ socketPath: o.socketPath, provider, log, registry, mode });
+    if (o.socketPath) socket = await startWorkloadSocket({ socketPath: o.socketPath, provider, log, registry, mode, status: async (caller) => status(caller) });
   } catch (err) {
     follower.stop();
     reporter.stop();
@@ -216,7 +253,6 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
   }
   log.info({ mode, ca: o.caAddress, socket: o.socketPath, agentId, keyType: rotation.keyType, ttlMs: rotation.ttlMs }, 'castellan agent started');
 
-  let closed = false;
   return {
     mode,
     provider,
@@ -225,14 +261,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     metrics,
     trustBundle: () => bundles.current,
     certificates: () => served().flatMap((m) => (m.rotation.current ? [{ spiffeId: m.rotation.current.spiffeId, serialHex: m.rotation.current.serialHex, notAfter: m.rotation.current.notAfter }] : [])),
-    notReadyReason: () => {
-      if (closed) return 'shutting down';
-      if (!sidecar) return undefined;
-      const svid = sidecar.rotation.current;
-      if (!svid) return `no certificate yet${sidecar.rotation.lastError ? `: ${sidecar.rotation.lastError.message}` : ''}`;
-      if (svid.notAfter.getTime() <= clock.now().getTime()) return 'the certificate expired and renewal keeps failing';
-      return undefined;
-    },
+    notReadyReason,
+    notes,
     close: async () => {
       if (closed) return;
       closed = true;

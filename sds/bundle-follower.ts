@@ -4,6 +4,7 @@ import type { AgentClock } from './agent-clock.js';
 import type { AgentMetrics } from './agent-metrics.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { CaClient, TrustBundleMessage } from './ca-client.js';
+import { isCaMisconfiguration } from './ca-transport-error.js';
 
 export interface BundleFollowerOptions {
   readonly client: () => CaClient;
@@ -47,7 +48,8 @@ export class BundleFollower {
   private retry(reason: string, err?: CastellanError | Error): void {
     if (this.stopped) return;
     const delay = backoffDelay(this.failures++, this.o.backoff, this.o.random);
-    this.o.log.info({ reason, detail: err?.message, retryInMs: delay }, 'trust-bundle stream closed; reopening');
+    // A misconfiguration was said once, naming the flag (ca-connection.ts).
+    this.o.log[isCaMisconfiguration(err) ? 'debug' : 'info']({ reason, detail: err?.message, retryInMs: delay }, 'trust-bundle stream closed; reopening');
     this.o.metrics?.bundleStreamReconnects.inc();
     this.timer = this.o.clock.setTimeout(() => {
       this.timer = undefined;

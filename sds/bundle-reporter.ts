@@ -4,6 +4,7 @@ import { CastellanError, isCastellanError } from '../workload-identity/index.js'
 import type { AgentClock } from './agent-clock.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import type { CaClient } from './ca-client.js';
+import { isCaMisconfiguration } from './ca-transport-error.js';
 
 export interface BundleReporterOptions {
   readonly client: () => CaClient;
@@ -114,7 +115,8 @@ export class BundleReporter {
       return;
     }
     const delay = backoffDelay(this.failures++, this.o.backoff, this.o.random);
-    this.o.log.info({ reason: code, detail: e.message, attempt: this.failures, retryInMs: delay, sequence: this.wanted }, 'reporting the trust-bundle sequence failed; retrying');
+    // A misconfiguration was said once, naming the flag (ca-connection.ts).
+    this.o.log[isCaMisconfiguration(err) ? 'debug' : 'info']({ reason: code, detail: e.message, attempt: this.failures, retryInMs: delay, sequence: this.wanted }, 'reporting the trust-bundle sequence failed; retrying');
     this.timer = this.o.clock.setTimeout(() => {
       this.timer = undefined;
       this.kick();

@@ -1,7 +1,8 @@
 import { X509Certificate } from 'node:crypto';
 import { checkServerIdentity as tlsCheckServerIdentity, type PeerCertificate } from 'node:tls';
 import { credentials, Metadata, status, type ChannelCredentials, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { CastellanError, isIpLiteral, parseHostPort, pemDecode, pemEncode } from '../workload-identity/index.js';
+import { CastellanError, grpcDetails, isIpLiteral, parseHostPort, pemDecode, pemEncode } from '../workload-identity/index.js';
+import { CA_MISCONFIGURATION_CODES, transportProblem, type CaMisconfigurationCode } from './ca-transport-error.js';
 import { caServiceClient } from './ca-protos.js';
 import type { TrustBundle } from './secret-source.js';
 
@@ -20,6 +21,12 @@ export interface CaClientOptions {
   readonly callTimeoutMs?: number;
   /** grpc-js channel options (e.g. reconnect backoff in tests). */
   readonly channelOptions?: Record<string, string | number>;
+  /**
+   * Told about the connection after every call: the misconfiguration that failed it (ERR_CA_UNTRUSTED,
+   * ERR_CA_NOT_TLS, ERR_CA_NAME_MISMATCH, ERR_CA_CERT_EXPIRED), or undefined once the CA answered (even
+   * with a refusal: TLS works). An outage (connection refused, timeout) changes nothing.
+   */
+  readonly onConnection?: (problem: CastellanError<CaMisconfigurationCode> | undefined) => void;
 }
 
 /** What the CA returned for a CSR, decoded. */
@@ -66,14 +73,17 @@ export interface ReportCall {
   readonly signal?: AbortSignal;
 }
 
-/** Error codes of CA calls, by what the agent should do about them. */
-export type CaCallErrorCode = 'ERR_TOKEN_REJECTED' | 'ERR_PERMISSION_DENIED' | 'ERR_CA_UNAVAILABLE' | 'ERR_CA_REFUSED' | 'ERR_CA_RESPONSE';
+/** Error codes of CA calls, by what the agent should do about them (misconfigurations: ca-transport-error.ts). */
+export type CaCallErrorCode = 'ERR_TOKEN_REJECTED' | 'ERR_PERMISSION_DENIED' | 'ERR_CA_UNAVAILABLE' | 'ERR_CA_REFUSED' | 'ERR_CA_RESPONSE' | CaMisconfigurationCode;
 
 const CA_PATH = '/castellan/ca';
 
-/** Maps a gRPC failure to a CastellanError that keeps the CA's own reason (it was written for us). */
-function caCallError(err: ServiceError, what: string): CastellanError<CaCallErrorCode> {
-  const reason = err.details || err.message;
+/**
+ * Maps a gRPC failure to a CastellanError that keeps the CA's own reason (it was written for us); a
+ * connection that failed because of the agent's configuration gets its own code naming the flag.
+ */
+function caCallError(err: ServiceError, what: string, at: { address: string; serverName: string }): CastellanError<CaCallErrorCode> {
+  const reason = grpcDetails(err.details || err.message);
   // The CA's stable error code and, for a lifetime above its maximum, that maximum travel as trailing
   // metadata: decisions are taken on them, never on the message text.
   const caError = err.metadata?.get('castellan-error')[0];
@@ -89,8 +99,11 @@ function caCallError(err: ServiceError, what: string): CastellanError<CaCallErro
     case status.OUT_OF_RANGE:
     case status.UNIMPLEMENTED:
       return new CastellanError('ERR_CA_REFUSED', `sds: the CA refused ${what}: ${reason}`, { cause: err, context });
-    default:
-      return new CastellanError('ERR_CA_UNAVAILABLE', `sds: the CA is unavailable (${what}): ${status[err.code] ?? err.code}: ${reason}`, { cause: err, context });
+    default: {
+      const p = err.code === status.UNAVAILABLE ? transportProblem(reason, at) : undefined;
+      if (p) return new CastellanError(p.code, p.message, { cause: err, context: { ...context, caAddress: at.address, ...(p.flag ? { flag: p.flag } : {}) } });
+      return new CastellanError('ERR_CA_UNAVAILABLE', `sds: the CA at ${at.address} is unavailable (${what}): ${status[err.code] ?? err.code}: ${reason}`, { cause: err, context });
+    }
   }
 }
 
@@ -182,7 +195,7 @@ export class CaClient {
           { csr: call.csrDer, ttlSeconds: call.ttlSeconds, bundleSequence: call.bundleSequence, agentId: call.agentId },
           md,
           { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) },
-          (err, r) => (err ? reject(caCallError(err, 'Sign')) : resolve(r ?? {})),
+          (err, r) => (err ? reject(this.failed(err, 'Sign')) : resolve(this.answered(r ?? {}))),
         );
       });
       return this.decode(res);
@@ -236,6 +249,7 @@ export class CaClient {
       o.onEnd(err);
     };
     stream.on('data', (m: Record<string, unknown>) => {
+      this.answered(undefined);
       const rootsPem = normalisePem((m['roots'] as string[] | undefined) ?? []);
       const rootsDer = pemToDer(rootsPem);
       if (rootsDer.length === 0) return;
@@ -246,7 +260,7 @@ export class CaClient {
         reissueSpreadSeconds: Number.isFinite(spread) && spread > 0 ? spread : 0,
       });
     });
-    stream.on('error', (err: ServiceError) => end(caCallError(err, 'WatchTrustBundle')));
+    stream.on('error', (err: ServiceError) => end(this.failed(err, 'WatchTrustBundle')));
     stream.on('end', () => end(new CastellanError('ERR_CA_UNAVAILABLE', 'sds: the CA ended the trust-bundle stream')));
     return () => {
       done = true;
@@ -270,7 +284,7 @@ export class CaClient {
         { agentId: call.agentId, sequence: call.sequence },
         md,
         { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) },
-        (err) => (err ? reject(caCallError(err, 'ReportTrustBundle')) : resolve()),
+        (err) => (err ? reject(this.failed(err, 'ReportTrustBundle')) : resolve(this.answered(undefined))),
       );
       call.signal?.addEventListener('abort', () => c.cancel(), { once: true });
     });
@@ -291,7 +305,7 @@ export class CaClient {
         {},
         md,
         { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) },
-        (err, res) => (err ? reject(caCallError(err, 'Authenticate')) : resolve(res ?? {})),
+        (err, res) => (err ? reject(this.failed(err, 'Authenticate')) : resolve(this.answered(res ?? {}))),
       );
     });
     const spiffeId = String(r['spiffeId'] ?? '');
@@ -301,5 +315,20 @@ export class CaClient {
 
   close(): void {
     this.client.close();
+  }
+
+  /** A call's failure as a CastellanError; `onConnection` learns whether the connection is the problem. */
+  private failed(err: ServiceError, what: string): CastellanError<CaCallErrorCode> {
+    const e = caCallError(err, what, { address: this.o.address, serverName: this.serverName });
+    if ((CA_MISCONFIGURATION_CODES as readonly string[]).includes(e.code)) this.o.onConnection?.(e as CastellanError<CaMisconfigurationCode>);
+    // Any status the CA itself sent proves the connection (TLS, address, name) is right.
+    else if (err.code !== status.UNAVAILABLE && err.code !== status.DEADLINE_EXCEEDED && err.code !== status.CANCELLED) this.o.onConnection?.(undefined);
+    return e;
+  }
+
+  /** The CA answered: whatever was wrong with the connection is not any more. */
+  private answered<T>(r: T): T {
+    this.o.onConnection?.(undefined);
+    return r;
   }
 }

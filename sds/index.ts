@@ -18,6 +18,8 @@ export { agentProtos, SECRET_TYPE_URL, SDS_SERVICE, WORKLOAD_API_SERVICE } from 
 export { ALL_SECRET, DEFAULT_SECRET, ROOTCA_SECRET } from './envoy-secrets.js';
 export { MAX_NAME_BYTES, MAX_RESOURCE_NAMES } from './discovery-request.js';
 export { WORKLOAD_HEADER } from './workload-api.js';
+export { agentStatusReport, certificateSummary, type AgentStatusReport, type CertificateSummary } from './agent-status.js';
+export { fetchAgentStatus, type AgentStatusErrorCode } from './agent-status-client.js';
 
 // --- agent identity side (CA client, key, cache, rotation, node mode): exports below ---
 export { startAgent, type Agent, type AgentOptions } from './agent.js';

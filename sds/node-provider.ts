@@ -3,6 +3,7 @@ import { CastellanError, createSvidRequest, isCastellanError, tokenSha256 } from
 import type { AgentClock } from './agent-clock.js';
 import type { AgentMetrics } from './agent-metrics.js';
 import type { CaClient, SignedCertificate } from './ca-client.js';
+import { isCaMisconfiguration } from './ca-transport-error.js';
 import { ManagedIdentity } from './managed-identity.js';
 import type { RotationOptions } from './rotation.js';
 import type { SecretProvider, SecretWatch, StreamCaller } from './secret-source.js';
@@ -122,6 +123,20 @@ export class NodeProvider implements SecretProvider {
     return best?.token;
   }
 
+  /**
+   * The identity `token` already stands for on this agent (the CA accepted it, has not refused it since,
+   * it has not expired), or undefined. Asks no one: `agent status` shows a caller only what it holds.
+   */
+  heldFor(token: string): ManagedIdentity | undefined {
+    const sha = tokenSha256(token);
+    const now = this.now();
+    for (const i of this.identities.values()) {
+      const t = i.tokens.get(sha);
+      if (!i.dropped && t && t.expiresAt > now) return i.managed;
+    }
+    return undefined;
+  }
+
   /** Whether `token` is one the CA accepted and has not refused since (and not expired). */
   holds(token: string): boolean {
     const sha = tokenSha256(token);
@@ -220,7 +235,8 @@ export class NodeProvider implements SecretProvider {
           }
           if (isCastellanError(err, 'ERR_NOT_READY')) throw err; // the guard's own refusal
           const code = isCastellanError(err) ? err.code : 'ERR_INTERNAL';
-          this.o.log.warn({ tokenSha256: sha, reason: code, detail: (err as Error).message }, 'node mode: cannot check a stream\'s token with the CA');
+          // A misconfiguration was said once, naming the flag (ca-connection.ts).
+          this.o.log[isCaMisconfiguration(err) ? 'debug' : 'warn']({ tokenSha256: sha, reason: code, detail: (err as Error).message }, 'node mode: cannot check a stream\'s token with the CA');
           throw new CastellanError('ERR_NOT_READY', `sds: cannot check the pod's token with the CA: ${(err as Error).message}`, { cause: err });
         },
       )

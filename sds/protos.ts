@@ -101,6 +101,8 @@ export interface AgentProtos {
   readonly envoy: protobuf.Root;
   /** SPIFFE Workload API. */
   readonly workload: PackageDefinition;
+  /** Castellan's read-only agent status (`castellan.agent.v1.AgentStatus`). */
+  readonly agentStatus: PackageDefinition;
 }
 
 let cached: AgentProtos | undefined;
@@ -118,9 +120,16 @@ export function agentProtos(): AgentProtos {
   const sds = loadSync([...SDS_PROTO_FILES], { ...SDS_PROTO_OPTIONS, includeDirs });
   const envoy = loadEnvoyRoot(includeDirs);
   const workload = loadSync('spiffe/workload/workload.proto', { ...SDS_PROTO_OPTIONS, includeDirs: [protoRoot()] });
-  cached = { sds, envoy, workload };
+  cached = { sds, envoy, workload, agentStatus: agentStatusProto() };
   return cached;
 }
+
+/** The agent status service alone (its client loads only this, not the Envoy protos). */
+export function agentStatusProto(): PackageDefinition {
+  return loadSync('castellan/agent/v1/agent.proto', { ...SDS_PROTO_OPTIONS, includeDirs: [protoRoot()] });
+}
+
+export const AGENT_STATUS_SERVICE = 'castellan.agent.v1.AgentStatus';
 
 /** One method of a loaded service (`service` is the full name, `method` the RPC name). */
 export function methodOf(def: PackageDefinition, service: string, method: string): MethodDefinition<unknown, unknown> {

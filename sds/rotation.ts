@@ -9,6 +9,7 @@ import type { TrustBundle, WorkloadSvid } from './secret-source.js';
 import { generateWorkloadKey, type WorkloadKeyType } from './workload-key.js';
 import { workloadSvid } from './workload-svid.js';
 import { capFromRefusal } from './ttl-cap.js';
+import { isCaMisconfiguration } from './ca-transport-error.js';
 import type { KeyObject } from 'node:crypto';
 
 /** What the rotation reports to whoever assembles the agent (the dev command prints these). */
@@ -234,9 +235,11 @@ export class IdentityRotation {
     const now = this.o.clock.now().getTime();
     const expiresInMs = this.svid ? this.svid.notAfter.getTime() - now : undefined;
     const entry = { spiffeId: this.spiffeIdNow, reason: code, detail: e.message, attempt: this.failures, retryInMs: delay, expiresInMs };
+    // A misconfiguration (--ca-bundle, --ca-addr, ...) was said once, naming the flag (ca-connection.ts): not at every retry.
+    const quiet = isCaMisconfiguration(err);
     if (expiresInMs !== undefined && expiresInMs <= 0) this.o.log.error(entry, 'certificate expired and renewal keeps failing; retrying');
-    else if (this.svid) this.o.log.warn(entry, 'renewal failed; serving the current certificate until it expires and retrying');
-    else this.o.log.warn(entry, 'certificate request failed; retrying');
+    else if (this.svid) this.o.log[quiet ? 'debug' : 'warn'](entry, 'renewal failed; serving the current certificate until it expires and retrying');
+    else this.o.log[quiet ? 'debug' : 'warn'](entry, 'certificate request failed; retrying');
     this.o.onEvent?.({ type: 'failed', spiffeId: this.spiffeIdNow, code, message: e.message, retryInMs: delay, attempt: this.failures });
     this.schedule(delay);
   }

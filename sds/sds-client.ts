@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { credentials, makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { grpcDetails } from '../workload-identity/index.js';
 import { systemClock, type AgentClock } from './agent-clock.js';
 import { DEFAULT_SECRET, ROOTCA_SECRET } from './envoy-secrets.js';
 import { agentProtos, SDS_SERVICE, SECRET_TYPE_URL } from './protos.js';
@@ -130,7 +131,7 @@ export class SdsClient extends EventEmitter<{ identity: [SdsIdentity]; error: [E
     stream.on('error', (err) => {
       if (this.#closed || stream !== this.#stream) return;
       this.emit('error', err);
-      this.options.log?.warn({ err: err.message, retryInMs: this.#delay }, 'sds-client: stream failed; reconnecting');
+      this.options.log?.warn({ err: grpcDetails(err.message), retryInMs: this.#delay }, 'sds-client: stream failed; reconnecting');
       this.#scheduleReconnect(stream);
     });
     stream.on('end', () => {

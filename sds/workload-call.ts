@@ -18,7 +18,7 @@ export interface WorkloadServerContext {
 type AnyCall = ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerUnaryCall<unknown, unknown>;
 
 /** `authorization: Bearer <token>` (RFC 6750 §2.1): the first such value of the call. */
-function callToken(metadata: Metadata): string | undefined {
+export function callToken(metadata: Metadata): string | undefined {
   for (const value of metadata.get('authorization')) {
     const token = bearerToken(String(value));
     if (token !== undefined) return token;

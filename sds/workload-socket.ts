@@ -1,19 +1,20 @@
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Server, ServerCredentials, type MethodDefinition, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status as grpcStatus, type MethodDefinition, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { handleDeltaSecrets } from './delta-stream.js';
 import { handleFetchSecrets } from './fetch-secrets.js';
 import { workloadError } from './grpc-status.js';
-import { agentProtos, methodOf, SDS_SERVICE, WORKLOAD_API_SERVICE } from './protos.js';
+import type { AgentStatusReport } from './agent-status.js';
+import { AGENT_STATUS_SERVICE, agentProtos, methodOf, SDS_SERVICE, WORKLOAD_API_SERVICE } from './protos.js';
 import { SdsMetrics } from './sds-metrics.js';
-import type { SecretProvider } from './secret-source.js';
+import type { SecretProvider, StreamCaller } from './secret-source.js';
 import { SocketConnections } from './socket-connections.js';
 import { handleStreamSecrets } from './sotw-stream.js';
 import { handleFetchX509Bundles, handleFetchX509Svid } from './workload-api.js';
-import type { WorkloadServerContext } from './workload-call.js';
+import { callToken, type WorkloadServerContext } from './workload-call.js';
 
 export interface WorkloadSocketOptions {
   /** Unix socket path (DESIGN §5 default `/var/run/castellan/sds.sock`); created with mode 0660. */
@@ -29,6 +30,11 @@ export interface WorkloadSocketOptions {
   requestTimeoutMs?: number;
   /** A connection without any call for this long is closed (clients reconnect when they need to), ms. Default 60000. */
   idleTimeoutMs?: number;
+  /**
+   * The agent's read-only status for a caller (`castellan.agent.v1.AgentStatus`, `castellan agent status`);
+   * absent: the service is not offered. It must reveal to a caller only what that caller could obtain anyway.
+   */
+  status?: (caller: StreamCaller) => Promise<AgentStatusReport>;
 }
 
 export interface WorkloadSocket {
@@ -154,6 +160,23 @@ export async function startWorkloadSocket(options: WorkloadSocketOptions): Promi
     FetchX509SVID: (call: Parameters<typeof handleFetchX509Svid>[1]) => handleFetchX509Svid(ctx, call),
     FetchX509Bundles: (call: Parameters<typeof handleFetchX509Bundles>[1]) => handleFetchX509Bundles(ctx, call),
   } as UntypedServiceImplementation);
+
+  if (options.status) {
+    const status = options.status;
+    server.addService({ GetStatus: methodOf(agentProtos().agentStatus, AGENT_STATUS_SERVICE, 'GetStatus') }, {
+      GetStatus: (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {
+        // The token is optional here (node mode without one shows no identity); it is never logged.
+        const token = callToken(call.metadata);
+        status(token !== undefined ? { token } : {}).then(
+          (report) => cb(null, { statusJson: JSON.stringify(report) }),
+          (err: unknown) => {
+            log.error({ err }, 'agent status failed');
+            cb({ code: grpcStatus.INTERNAL, details: 'internal error; see the agent log' });
+          },
+        );
+      },
+    } as UntypedServiceImplementation);
+  }
 
   await claimSocketPath(socketPath);
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());

@@ -24,7 +24,11 @@ export const durationField = z.string().transform((s, ctx) => {
 export const positiveDurationField = durationField.refine((ms) => ms > 0, 'must be longer than 0');
 
 /** `host:port`, with an IPv6 host in brackets. */
-export const hostPortField = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'want host:port, e.g. 127.0.0.1:15012');
+export const hostPortField = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'want host:port, e.g. 127.0.0.1:15012')
+  // Only said of an otherwise well-formed address (the pattern's message covers the rest).
+  .refine((s) => !/:\d{1,5}$/.test(s) || Number(s.slice(s.lastIndexOf(':') + 1)) <= 65_535, 'the port must be at most 65535');
 
 /**
  * The values of a configuration file's text (YAML 1.2, so JSON too). Throws an Error naming the first

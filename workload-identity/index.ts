@@ -43,3 +43,4 @@ export { DURATION_UNIT_MS, parseDuration, type DurationErrorCode } from './durat
 export { buildInfo, registerBuildInfo, type BuildInfo } from './build-info.js';
 export { startHealthEndpoints, type HealthEndpoints, type MetricsSource } from './health-endpoints.js';
 export { durationField, hostPortField, parseConfigText, positiveDurationField } from './config-fields.js';
+export { grpcDetails } from './grpc-details.js';

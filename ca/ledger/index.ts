@@ -20,6 +20,7 @@ export {
   type LedgerRecordType,
 } from './ledger-record.js';
 export { COLUMNS, SCHEMA_VERSION, type ChainAnchor, type ChainTail, type LedgerQuery, type LedgerStore } from './ledger-store.js';
+export { ledgerHealth, type LedgerHealth } from './ledger-health.js';
 export { verifyLedger, type LedgerProblem, type LedgerProblemKind, type LedgerVerifyReport, type VerifyOptions } from './ledger-verify.js';
 export { LEDGER_FILE, ledgerGenesis, openLedger, openLedgerStore, type LedgerStoreLocation, type OpenLedgerOptions } from './open-ledger.js';
 export { isPostgresUrl, openPostgresLedgerStore, redactUrl, type PostgresLedgerOptions } from './postgres-ledger-store.js';

@@ -41,6 +41,8 @@ export interface VerifyOptions {
   readonly head?: LedgerHead;
   /** How far around its position a misplaced record is looked for, to name a reordering. Default 1000. */
   readonly reorderWindow?: number;
+  /** Called after each batch with the sequence number verified so far (progress for people). */
+  readonly onProgress?: (seq: number) => void;
 }
 
 /**
@@ -116,6 +118,7 @@ export async function verifyLedger(store: LedgerStore, o: VerifyOptions): Promis
       expected++;
       records++;
     }
+    o.onProgress?.(expected - 1);
   }
   if (head && expected - 1 < head.seq) {
     return done({

@@ -4,7 +4,8 @@ import { bearerToken, parseHostPort, SpiffeId, startHealthEndpoints, type Authen
 import type { CaDirectory, LoadedAuthority } from '../load-ca.js';
 import { caError } from '../errors.js';
 import { Issuer, type SigningAuthority } from '../issuer.js';
-import type { Ledger } from '../ledger/index.js';
+import type { Ledger, LedgerHealth } from '../ledger/index.js';
+import { caHealth } from './ca-health.js';
 import type { CaServerConfig } from './config.js';
 import { callErrorFor, callStatus } from './grpc-status.js';
 import { IssuanceService, peerIp, tokenHash, type AuthorizeCaller } from './issuance-service.js';
@@ -36,6 +37,8 @@ export interface CaServerOptions {
   readonly rootAdmin?: RootAdmin;
   /** Problems that do not stop serving (the store cannot be watched, the lease is lost): listed by /readyz. */
   readonly notes?: () => readonly string[];
+  /** What GetHealth adds to the server's own view: the replica's name and leadership, the ledger's anchors checked now. */
+  readonly health?: () => Promise<{ replica: string; leader: boolean; ledgerAnchors?: LedgerHealth }>;
 }
 
 const DEFAULTS = {
@@ -209,6 +212,11 @@ export class CaServer {
           answer(await admin.activate({ force: r.force, ...(r.reissueRate > 0 ? { reissueRate: r.reissueRate } : {}) })),
         ),
         RetireRoot: this.adminCall('RetireRoot', async (r: { force: boolean }) => answer(await admin.retire({ force: r.force }))),
+        // Answered also while not ready: saying why is the point (castellan check --server).
+        GetHealth: this.adminCall('GetHealth', async () => ({ healthJson: JSON.stringify(await this.health(admin)) }), { whenNotReady: true }),
+        RotateIntermediate: this.adminCall('RotateIntermediate', async (r: { ttlSeconds: number | string }) =>
+          answer(await admin.rotateIntermediate(Number(r.ttlSeconds) > 0 ? { ttlMs: Number(r.ttlSeconds) * 1000 } : {})),
+        ),
       });
     }
   }
@@ -452,11 +460,11 @@ export class CaServer {
    * outcome is logged with the caller. The error's stable code travels in `castellan-error` metadata so
    * the CLI can tell a gate's refusal (exit 3) from other failures.
    */
-  private adminCall<Req>(method: string, run: (request: Req) => Promise<unknown>) {
+  private adminCall<Req>(method: string, run: (request: Req) => Promise<unknown>, o: { whenNotReady?: boolean } = {}) {
     return (call: ServerUnaryCall<Req, unknown>, callback: sendUnaryData<unknown>) => {
       let who = '';
       const go = async () => {
-        this.refuseIfNotReady();
+        if (!o.whenNotReady) this.refuseIfNotReady();
         const caller = await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
         who = caller.spiffeId.toString();
         if (!(this.o.config.admin?.identities ?? []).includes(who)) {
@@ -472,6 +480,21 @@ export class CaServer {
         },
       );
     };
+  }
+
+  /** GetHealth: readiness, serving certificate, ledger and rotation state (docs/cli.md, `castellan check --server`). */
+  private async health(admin: RootAdmin) {
+    const extra = await this.o.health?.();
+    const l = this.o.ledger;
+    return caHealth({
+      notReady: this.notReadyReason(),
+      notes: this.o.notes?.() ?? [],
+      servingNotAfter: this.serving.expiresAt,
+      ledger: l ? { location: l.location, stats: l.stats, ...(extra?.ledgerAnchors ? { anchors: extra.ledgerAnchors } : {}) } : undefined,
+      rotation: await admin.status(),
+      replica: extra?.replica ?? 'memory',
+      leader: extra?.leader ?? true,
+    });
   }
 
   /** An agent says which bundle sequence it serves now (after pushing ROOTCA to its workloads). */

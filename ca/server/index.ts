@@ -14,3 +14,4 @@ export { DEFAULT_INTERMEDIATE_ROTATE_AT, rootStatus, type RootStatus, type SlotS
 export { DEFAULT_REISSUE_RATE, RootAdmin, type RootAdminOptions, type RootStepOutcome } from './root-admin.js';
 export { BUNDLE_CONFIGMAP_KEY, BUNDLE_CONFIGMAP_NAME, BUNDLE_SEQUENCE_ANNOTATION, BundleConfigMapPublisher, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type BundleConfigMapPublisherOptions, type BundleConfigMapStats, type PublishedBundleSource, type PublishPass, type PublisherTimers } from './bundle-configmaps.js';
 export { openCaStore, pinOf, storeFromConfig, type OpenedCaStore } from './open-ca-store.js';
+export { caHealth, type CaHealth } from './ca-health.js';

@@ -1,4 +1,4 @@
-import { activateRoot, flushPendingRecords, prepareRoot, retireRoot, type LifecycleRecorder, type LiveLeaves, type RotationContext, type RotationResult } from '../authority-rotation.js';
+import { activateRoot, flushPendingRecords, prepareRoot, retireRoot, rotateIntermediate, type LifecycleRecorder, type LiveLeaves, type RotationContext, type RotationResult } from '../authority-rotation.js';
 import { formatDuration } from '../duration.js';
 import type { KeyType } from '../key-type.js';
 import type { KeyProvider } from '../key-provider.js';
@@ -83,6 +83,27 @@ export class RootAdmin {
     return this.step(
       (ctx) => retireRoot(ctx, { liveLeaves: (ids) => this.liveLeaves(ids), ...(a.force ? { force: true } : {}) }),
       (r) => `retired: the trust bundle (sequence ${r.ca.bundleSequence}) now holds ${r.ca.bundle.length} root(s); running CAs push it to their agents${a.force ? ' (forced)' : ''}\n`,
+    );
+  }
+
+  /**
+   * `castellan root rotate-intermediate`: a new intermediate under the active root signs from now on;
+   * the old one retires and stays valid for the leaves it signed (the roots and the bundle's roots do
+   * not change). What a running CA does on its own at rotation.intermediateRotateAt, on demand: for a
+   * CA that was not running when it was due (an expired intermediate stops `ca serve` and `ca mint`).
+   */
+  async rotateIntermediate(r: { ttlMs?: number }): Promise<RootStepOutcome> {
+    return this.step(
+      (ctx) => rotateIntermediate(ctx, { reason: 'operator (castellan root rotate-intermediate)', ...(r.ttlMs !== undefined ? { ttlMs: r.ttlMs } : {}) }),
+      (res) => {
+        const a = res.ca.active;
+        const previous = res.ca.authorities.find((x) => x.id === Number(res.records[0]?.details['previous']));
+        return (
+          `rotated the intermediate: authority ${a.id} (intermediate ${a.issuer.serialHex}, expires ${a.issuer.notAfter.toISOString()}) signs new leaves from now on\n` +
+          (previous ? `the previous intermediate (authority ${previous.id}) is retired; leaves it signed stay valid until they expire (at the latest ${previous.issuer.notAfter.toISOString()})\n` : '') +
+          `the roots do not change; trust bundle sequence ${res.ca.bundleSequence}: running CAs apply it and tell their agents.\n`
+        );
+      },
     );
   }
 

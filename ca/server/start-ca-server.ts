@@ -18,7 +18,7 @@ import type { SigningAuthority } from '../issuer.js';
 import { loadDevTokenIssuer } from '../dev-token-issuer.js';
 import { caError } from '../errors.js';
 import type { KeyProvider } from '../key-provider.js';
-import { openLedger, openLedgerStore, type Ledger, type LedgerStoreLocation } from '../ledger/index.js';
+import { ledgerHealth, openLedger, openLedgerStore, type Ledger, type LedgerStoreLocation } from '../ledger/index.js';
 import { flushPendingRecords, rememberLedger } from '../authority-rotation.js';
 import { closeKeyProviders } from '../state-keys.js';
 import { LeaderElection, type CaStore, type Leadership } from '../store/index.js';
@@ -192,6 +192,12 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
       clientCertificateAuthenticator: (bundle) => new ClientCertificateAuthenticator({ trustDomain: ca.trustDomain, bundle, ...(o.now ? { now: o.now } : {}) }),
       authorize: (caller) => authorizeCaller(policy, caller),
       notes: () => [...problems.values()],
+      health: async () => {
+        // The genesis the state remembers now (the server's view follows the store).
+        const genesis = server?.directory.ledgerGenesis ?? ca.ledgerGenesis;
+        const anchors = ledger ? await ledgerHealth(() => openLedgerStore({ ...ledgerLocation(o, store), readOnly: true }), { ...(genesis !== undefined ? { genesis } : {}), witness: store.witness }) : undefined;
+        return { replica: o.config.replicaId ?? hostname(), leader: leadership.isLeader(), ...(anchors ? { ledgerAnchors: anchors } : {}) };
+      },
       log: o.log,
       ...(o.now ? { now: o.now } : {}),
       ...(ledger ? { ledger } : {}),

@@ -240,13 +240,15 @@ describe('castellan cert inspect', () => {
       selfSigned('plain', []);
       const r = await castellan(t.dir, ['cert', 'inspect', 'plain.pem', '--output', 'json']);
       expect(r.code).toBe(1);
-      expect(r.err).toBe('castellan: cert: 1 certificate is not a valid X509-SVID\n');
+      // With --output json the summary is the one JSON error line (docs/cli.md, JSON errors).
+      expect(JSON.parse(r.err)).toEqual({ error: { code: 'ERR_CERT_CHECK_FAILED', message: 'cert: 1 certificate is not a valid X509-SVID' } });
       const c = (JSON.parse(r.out) as JsonFile[])[0]!.certificates[0]!;
       expect(c).toMatchObject({ subject: 'CN=x', ca: true, sans: [], key: { description: 'EC P-256' } });
       expect(c.svid).toMatchObject({ valid: false, role: 'signing', code: 'ERR_SVID_NO_KEY_USAGE' });
       expect(c.svid).not.toHaveProperty('spiffeId');
       const text = await castellan(t.dir, ['cert', 'inspect', 'plain.pem']);
       expect(text.code).toBe(1);
+      expect(text.err).toBe('castellan: cert: 1 certificate is not a valid X509-SVID\n');
       expect(text.out).toContain('  SANs        (none)\n');
       expect(text.out).toContain('  SPIFFE ID   (none)\n');
       expect(text.out).toContain('  X509-SVID   INVALID signing certificate: ERR_SVID_NO_KEY_USAGE: x509svid: ');

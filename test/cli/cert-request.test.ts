@@ -82,10 +82,13 @@ describe('castellan cert request (what the chart\'s helm test pod runs)', () => 
     expect(r.out).toBe('');
   });
 
-  it('fail/a bundle that does not verify the CA: exit 1, the CA is unavailable', async () => {
+  it('fail/a bundle that does not verify the CA: exit 1, naming --ca-bundle (ERR_CA_UNTRUSTED), no empty "Resolution note:"', async () => {
     const r = await cli(['cert', 'request', '--ca-addr', srv.address, '--ca-bundle', otherBundle, '--ca-server-name', 'localhost', '--token-file', token]);
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/the CA is unavailable/);
+    expect(r.err).toMatch(/no root in --ca-bundle verifies \(unable to get local issuer certificate\); give --ca-bundle the CA's trust bundle/);
+    expect(r.err).not.toContain('Resolution note');
+    const j = await cli(['cert', 'request', '--ca-addr', srv.address, '--ca-bundle', otherBundle, '--ca-server-name', 'localhost', '--token-file', token, '--output', 'json']);
+    expect(JSON.parse(j.err.trim().split('\n').pop()!)).toMatchObject({ error: { code: 'ERR_CA_UNTRUSTED' } });
   });
 
   it('fail/missing flags and bad values are usage errors (exit 2)', async () => {

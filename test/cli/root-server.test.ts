@@ -98,5 +98,30 @@ describe('castellan root --server (RootAdmin on a running CA)', () => {
     expect(nowhere.err).toContain('cannot reach the CA at 127.0.0.1:1');
     expect(await report('node-a', 99)).toBe(3); // INVALID_ARGUMENT
     expect(await report('', 1)).toBe(3);
+    // No empty "Resolution note:" from grpc-js in what the operator reads.
+    expect(nowhere.err).not.toContain('Resolution note');
+  });
+
+  it('ok/rotate-intermediate through the CA: it signs with the new intermediate at once; the step is in the ledger', async () => {
+    const before = ca.server.activeAuthority.issuer.serialHex;
+    const r = await cli(['root', 'rotate-intermediate', ...server(), '--output', 'json']);
+    expect(r.code, r.err).toBe(0);
+    const j = JSON.parse(r.out);
+    expect(j).toMatchObject({ step: 'rotate-intermediate', status: { bundleSequence: 2 } });
+    const now = await loadCa(dir);
+    expect(now.active.id).toBe(2);
+    expect(ca.server.activeAuthority.issuer.serialHex).toBe(now.active.issuer.serialHex);
+    expect(ca.server.activeAuthority.issuer.serialHex).not.toBe(before);
+    const audit = JSON.parse((await cli(['audit', 'list', '--dir', dir, '--output', 'json'])).out) as { event: string | null; details: string | null }[];
+    const rec = audit.find((x) => x.event === 'intermediate-rotated');
+    expect(JSON.parse(rec!.details!)).toMatchObject({ reason: 'operator (castellan root rotate-intermediate)', authority: 2, previous: 1 });
+  });
+
+  it('fail/rotate-intermediate by a caller outside admin.identities: refused, JSON error with the stable code', async () => {
+    const denied = await cli(['root', 'rotate-intermediate', ...server('web.token'), '--output', 'json']);
+    expect(denied.code).toBe(1);
+    expect(denied.out).toBe('');
+    expect(JSON.parse(denied.err)).toMatchObject({ error: { code: 'ERR_NOT_ADMIN' } });
+    expect((await loadCa(dir)).authorities).toHaveLength(1);
   });
 });
