@@ -8,6 +8,7 @@ import type { BackoffOptions, RenewalOptions } from './backoff.js';
 import { BundleFollower } from './bundle-follower.js';
 import { BundleReporter } from './bundle-reporter.js';
 import { CaClient } from './ca-client.js';
+import { JwtSvidCache } from './jwt-svid-cache.js';
 import { ManagedIdentity } from './managed-identity.js';
 import { NodeProvider, type NodeProviderOptions } from './node-provider.js';
 import type { RotationEvent } from './rotation.js';
@@ -139,7 +140,11 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     });
     const one = sidecar;
     served = () => [one];
-    provider = new SidecarProvider(sidecar);
+    provider = new SidecarProvider(sidecar, {
+      cache: new JwtSvidCache(clock),
+      // The pod's own token, read at each request: the CA derives `sub` from it (docs/jwt-svid.md).
+      sign: async (audience) => client.signJwtSvid({ token: await tokenFile!.read(), audience, agentId }),
+    });
     sidecar.rotation.start();
   } else {
     node = new NodeProvider({
@@ -153,6 +158,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       ...(o.nodeTokenRecheckMs !== undefined ? { tokenRecheckMs: o.nodeTokenRecheckMs } : {}),
       metrics,
       log,
+      onTokenAccepted: () => follower.kick(),
     });
     const n = node;
     served = () => [...n.served];

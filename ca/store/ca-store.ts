@@ -19,6 +19,11 @@ export interface StoredAuthority {
   /** The root's key, when this CA holds it (generated roots; absent for plugged-in cacerts and rotated intermediates). */
   readonly rootKey?: KeyMaterial;
   readonly caKey: KeyMaterial;
+  /**
+   * The slot's JWT-SVID signing key (docs/jwt-svid.md): it is published with the slot's root and rotates
+   * with it. Absent in slots created before JWT-SVID support.
+   */
+  readonly jwtKey?: KeyMaterial;
 }
 
 /** The committed state of a store at one moment. */
