@@ -332,6 +332,16 @@ export class CaServer {
     return this.bundle;
   }
 
+  /** The CA's own X509-SVID (spiffe://<td>/castellan/ca) key and chain, PEM: the https_spiffe bundle endpoint serves with it. */
+  get servingTls(): { readonly key: string; readonly cert: string } | undefined {
+    return this.serving.tlsMaterial;
+  }
+
+  /** Calls `listener` whenever the serving key and chain are renewed. */
+  onServingTls(listener: (m: { key: string; cert: string }) => void): () => void {
+    return this.serving.onMaterial(listener);
+  }
+
   /** PEM chain of the serving certificate (for clients that pin it in tests). */
   get servingChain(): string {
     return this.serving.certificateChain;
