@@ -4,7 +4,9 @@ import { EXIT } from './exit-codes.js';
 import { choiceFlag, durationFlag, fractionFlag } from './flags.js';
 import type { CliIo } from './io.js';
 import { caTarget } from './ca-target.js';
-import { rootStatus, type RootStatus } from '../ca/index.js';
+import { loadCa, rootStatus, type RootStatus } from '../ca/index.js';
+import { federationRows } from './bundle.js';
+import { federationFindings } from './federation-check.js';
 
 const DAY = 86_400_000;
 
@@ -120,12 +122,19 @@ export function registerCheck(program: Command, io: CliIo): void {
       const store = target.store;
       const rotateAt = t.rotateAt ?? target.config?.rotation?.intermediateRotateAt;
       let s: RootStatus;
+      let jwtKey: boolean;
       try {
         s = await rootStatus(store, now, rotateAt !== undefined ? { rotateAt } : {});
+        jwtKey = (await loadCa(store)).authorities.some((a) => a.jwtKey !== undefined && a.state !== 'prepared');
       } finally {
         await store.close();
       }
       const findings = judge(s, now, t);
+      if (!jwtKey) {
+        findings.push({ level: 'warn', what: 'no authority has a JWT-SVID signing key (created before JWT-SVID support): SignJwtSvid and FetchJWTSVID are refused', todo: 'castellan root prepare + activate, or wait for the next intermediate rotation (docs/jwt-svid.md)' });
+      }
+      const fed = await federationRows({ ...(f.dir !== undefined ? { dir: f.dir } : {}), ...(f.config !== undefined ? { config: f.config } : {}) }, io);
+      findings.push(...federationFindings(fed.rows, fed.problems, now));
       const level = findings.some((x) => x.level === 'fail') ? 'failing' : findings.length > 0 ? 'warning' : 'healthy';
       if (f.output === 'json') io.out(JSON.stringify({ status: level, findings, rotation: s }, null, 2) + '\n');
       else {

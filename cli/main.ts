@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerAudit } from './audit.js';
+import { registerBundle, registerFederation } from './bundle.js';
 import { registerCaInit } from './ca-init.js';
 import { registerCaMint } from './ca-mint.js';
 import { registerCaServe } from './ca-serve.js';
@@ -41,6 +42,8 @@ export function buildProgram(io: CliIo): Command {
   registerCheck(program, io);
   registerAudit(program, io);
   registerTokenMint(program, io);
+  registerBundle(program, io);
+  registerFederation(program, io);
   registerDev(program, io);
 
   // Every (sub)command: output through io, errors as exceptions (exit codes come from exitFor).

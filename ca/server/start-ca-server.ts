@@ -168,10 +168,11 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
     const configMapsKube = cms?.enabled ? (cms.kubeconfig === undefined && kubeConfig ? kubeConfig : await loadKubeConfig(cms.kubeconfig, { log: o.log })) : undefined;
     // Federation: bad initial bundles or CA files fail the start before anything listens (docs/federation.md).
     let federation: FederationManager | undefined;
-    if ((o.config.federation?.trustDomains ?? []).length > 0) {
+    // Also with none configured while the state holds some: those are removed (SPIFFE Federation §6.3).
+    if ((o.config.federation?.trustDomains ?? []).length > 0 || Object.keys(ca.snapshot.state.federation ?? {}).length > 0) {
       federation = await FederationManager.create({
         store,
-        trustDomains: o.config.federation!.trustDomains!,
+        trustDomains: o.config.federation?.trustDomains ?? [],
         current: () => server?.directory ?? ca,
         isLeader: () => leadership.isLeader(),
         afterCommit: async () => {
