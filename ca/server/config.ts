@@ -307,6 +307,26 @@ export const caServerConfigSchema = z
           })
           .strict()
           .optional(),
+        /**
+         * A certificates.k8s.io ClusterTrustBundle (Kubernetes 1.33+ with the ClusterTrustBundle feature gate)
+         * holding the trust bundle, kept in step by the leader; skipped while the API server serves none.
+         */
+        clusterTrustBundle: z
+          .object({
+            enabled: z.boolean(),
+            /** The bundle's signer name. Default castellan.io/<trust domain>. The CA needs "attest" on it (docs/kubernetes.md). */
+            signerName: z
+              .string()
+              .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+\/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'want <domain>/<name> in DNS-1123 labels, e.g. castellan.io/cluster.local')
+              .max(200)
+              .optional(),
+            /** A kubeconfig path; absent: the in-cluster configuration (or store.kubernetes's). */
+            kubeconfig: z.string().optional(),
+            /** How often the object is checked again. Default 1m. */
+            resyncInterval: positiveDuration.optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .optional(),

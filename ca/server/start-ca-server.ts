@@ -29,6 +29,7 @@ import { StoreFollower } from './store-follower.js';
 import { RootAdmin } from './root-admin.js';
 import { DEFAULT_INTERMEDIATE_ROTATE_AT } from './rotation-status.js';
 import { bundleConfigMaps, type CaServerConfig } from './config.js';
+import { ClusterTrustBundlePublisher, defaultSignerName } from './cluster-trust-bundle.js';
 import { FederationManager } from '../federation/federation-manager.js';
 import { startBundleEndpoint, type BundleEndpoint } from '../federation/bundle-endpoint.js';
 import { DEFAULT_REFRESH_HINT_SECONDS, ownBundleDocument } from '../federation/own-bundle.js';
@@ -166,6 +167,12 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
     // A bad kubeconfig fails the start before anything listens.
     const cms = o.config.distribution?.configMaps;
     const configMapsKube = cms?.enabled ? (cms.kubeconfig === undefined && kubeConfig ? kubeConfig : await loadKubeConfig(cms.kubeconfig, { log: o.log })) : undefined;
+    const ctb = o.config.distribution?.clusterTrustBundle;
+    const ctbKube = ctb?.enabled ? (ctb.kubeconfig === undefined && kubeConfig ? kubeConfig : await loadKubeConfig(ctb.kubeconfig, { log: o.log })) : undefined;
+    const ctbSigner = ctb?.enabled ? (ctb.signerName ?? defaultSignerName(ca.trustDomain.name)) : undefined;
+    if (ctb?.enabled && ctbSigner === undefined) {
+      throw caError('ERR_CONFIG', `config: distribution.clusterTrustBundle: trust domain ${ca.trustDomain.name} is no valid signer name path (DNS-1123 labels); set distribution.clusterTrustBundle.signerName`);
+    }
     // Federation: bad initial bundles or CA files fail the start before anything listens (docs/federation.md).
     let federation: FederationManager | undefined;
     // Also with none configured while the state holds some: those are removed (SPIFFE Federation §6.3).
@@ -302,6 +309,17 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
         }),
       );
     }
+    if (ctbKube && ctbSigner) {
+      startPublisherWhileLeader(s, leadership, () =>
+        new ClusterTrustBundlePublisher({
+          kubeConfig: ctbKube,
+          bundle: s.trustBundle,
+          signerName: ctbSigner,
+          ...(ctb?.resyncInterval !== undefined ? { resyncMs: ctb.resyncInterval } : {}),
+          log: o.log.child({ subsystem: 'cluster-trust-bundle' }),
+        }),
+      );
+    }
     return { server: s, tokenMode: mode, follower, store, leadership, ...(federation ? { federation } : {}), ...(bundleEndpoint ? { bundleEndpoint } : {}) };
   } catch (err) {
     await server?.shutdown().catch(() => {});
@@ -312,9 +330,9 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
   }
 }
 
-/** Runs the bundle ConfigMap publisher on the leader only (a singleton job), starting and stopping it with leadership. */
-function startPublisherWhileLeader(s: CaServer, leadership: Leadership, make: () => BundleConfigMapPublisher): void {
-  let publisher: BundleConfigMapPublisher | undefined;
+/** Runs a bundle publisher (ConfigMaps, ClusterTrustBundle) on the leader only (a singleton job), starting and stopping it with leadership. */
+function startPublisherWhileLeader(s: CaServer, leadership: Leadership, make: () => { start(): Promise<unknown>; stop(): Promise<void> }): void {
+  let publisher: { start(): Promise<unknown>; stop(): Promise<void> } | undefined;
   const follow = (leader: boolean) => {
     if (leader && !publisher) {
       publisher = make();
