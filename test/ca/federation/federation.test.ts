@@ -76,6 +76,21 @@ describe('federation between two Castellan CAs', () => {
     expect(parsed.jwtAuthorities.map((k) => k.keyId)).toEqual([(await loadCa(dirA())).active.jwtKey!.keyId]);
   });
 
+  it('fail/the bundle endpoint: another path is 404, POST is 405; neither wants client credentials', async () => {
+    const ask = (method: string, url: string) =>
+      new Promise<number>((resolve, reject) => {
+        request(url, { method, ca: web.caPem }, (r) => {
+          r.resume();
+          resolve(r.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
+    expect(await ask('GET', aEndpoint.replace(/\/$/, '/other'))).toBe(404);
+    expect(await ask('POST', aEndpoint)).toBe(405);
+    expect(await ask('HEAD', aEndpoint)).toBe(200);
+  });
+
   it('ok/A fetches B over https_spiffe, stores it in its state, records it, and pushes it with a new sequence', async () => {
     await a.federation!.refreshAll();
     await until(() => a.server.trustBundle.current().federated.length === 1, 'the federated bundle in A\'s trust bundle');
