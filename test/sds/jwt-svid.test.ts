@@ -4,7 +4,7 @@ import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLedgerStore } from '../../ca/index.js';
+import { openLedgerStore, prepareRoot } from '../../ca/index.js';
 import { startAgent, type Agent } from '../../sds/agent.js';
 import { decodeJwtSvid } from '../../workload-identity/index.js';
 import { EnvoySdsClient } from '../helpers/envoy-sds-client.js';
@@ -21,7 +21,7 @@ describe('Workload API JWT-SVID profile against a real CA', () => {
   const clients: EnvoySdsClient[] = [];
 
   beforeAll(async () => {
-    f = await agentFixture();
+    f = await agentFixture({ config: { rotation: { reloadInterval: 200 } } });
     const tokenFile = path.join(f.dir, 'token');
     await f.writeToken(tokenFile, 'shop', 'cart');
     sidecar = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, tokenFile, socketPath: path.join(f.dir, 's.sock'), log: f.log.log, caChannelOptions: FAST_CHANNEL });
@@ -140,5 +140,18 @@ describe('Workload API JWT-SVID profile against a real CA', () => {
     const bad = new EnvoySdsClient(path.join(f.dir, 'n.sock'), token.slice(0, -4) + 'AAAA');
     clients.push(bad);
     expect((await bad.jwtSvid(['api'])).status.code).toBe(status.UNAUTHENTICATED);
+  });
+
+  it('ok/FetchJWTBundles pushes when the bundle changes: root prepare publishes the new slot\'s key before it signs', async () => {
+    const s = client.jwtBundles();
+    const first = JSON.parse((await s.next()).bundles['spiffe://cluster.local']!.toString()) as { keys: { kid: string }[] };
+    expect(first.keys).toHaveLength(1);
+    const { ca } = await prepareRoot({ store: f.caDir });
+    const second = JSON.parse((await s.next(30_000)).bundles['spiffe://cluster.local']!.toString()) as { keys: { kid: string }[] };
+    expect(second.keys.map((k) => k.kid)).toEqual([first.keys[0]!.kid, ca.prepared!.jwtKey!.keyId]);
+    s.stream.cancel();
+    // Tokens are still signed with the old key: the new one is only published.
+    const token = (await client.jwtSvid(['after-prepare'])).res!.svids[0]!.svid;
+    expect(decodeJwtSvid(token).header.kid).toBe(first.keys[0]!.kid);
   });
 });
