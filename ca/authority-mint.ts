@@ -1,7 +1,7 @@
 import type { TrustDomain } from '../workload-identity/index.js';
 import { createIntermediateCertificate, createRootCertificate } from './authority-profile.js';
 import { certificateInfo, type CertificateInfo } from './certificate-info.js';
-import type { KeyProvider } from './key-provider.js';
+import type { KeyMaterial, KeyProvider } from './key-provider.js';
 import type { KeyType } from './key-type.js';
 import type { Signer } from './signer.js';
 import type { StoredAuthority } from './store/index.js';
@@ -49,6 +49,7 @@ export async function mintRootAuthority(o: {
     createRootCertificate({ trustDomain: o.trustDomain, generation: o.generation, signer: rootKey.signer, now: o.now, ttlMs: o.rootTtlMs ?? DEFAULT_ROOT_TTL_MS }),
   );
   const caKey = await o.keys.generate(o.keyType, `castellan-ca-${o.generation}`);
+  const jwtKey = await mintJwtKey(o.keys, o.keyType, o.generation);
   const ttlMs = o.intermediateTtlMs ?? DEFAULT_INTERMEDIATE_TTL_MS;
   const under = (r: IssuingRoot) => intermediateUnder(r, caKey.signer.spki, { ...o, ttlMs });
   const issuer = under({ root, signer: rootKey.signer });
@@ -64,6 +65,7 @@ export async function mintRootAuthority(o: {
       ...(crossSigned ? { crossCertPem: crossSigned.pem } : {}),
       rootKey: rootKey.material,
       caKey: caKey.material,
+      jwtKey,
     },
   };
 }
@@ -84,12 +86,13 @@ export async function mintIntermediate(o: {
   readonly under: IssuingRoot;
 }): Promise<MintedAuthority> {
   const caKey = await o.keys.generate(o.keyType, `castellan-ca-${o.generation}`);
+  const jwtKey = await mintJwtKey(o.keys, o.keyType, o.generation);
   const r = o.under;
   const issuer = intermediateUnder(r, caKey.signer.spki, o);
   return {
     root: r.root,
     issuer,
-    stored: { rootCertPem: r.root.pem, caCertPem: issuer.pem, certChainPem: issuer.pem + r.root.pem, caKey: caKey.material },
+    stored: { rootCertPem: r.root.pem, caCertPem: issuer.pem, certChainPem: issuer.pem + r.root.pem, caKey: caKey.material, jwtKey },
   };
 }
 
@@ -105,4 +108,15 @@ function intermediateUnder(r: IssuingRoot, spki: Buffer, o: { trustDomain: Trust
       ttlMs: o.ttlMs,
     }),
   );
+}
+
+/**
+ * A slot's JWT-SVID signing key (docs/jwt-svid.md): same type and provider as its CA keys, so an HSM
+ * keeps it too. It is published with the slot and signs JWT-SVIDs once the slot is active and the key
+ * has been published long enough (ca/jwt-authorities.ts).
+ *
+ * @example const jwtKey = await mintJwtKey(keys, 'ec-p256', 3);
+ */
+export async function mintJwtKey(keys: KeyProvider, keyType: KeyType, generation: number): Promise<KeyMaterial> {
+  return (await keys.generate(keyType, `castellan-jwt-${generation}`)).material;
 }

@@ -47,6 +47,23 @@ export interface CaStateFile {
   ledger?: { genesis: string; since: string };
   /** Where the CA keys are made and kept when not in the state itself (docs/pkcs11.md); never a PIN. */
   keys?: { pkcs11?: { module: string; token?: string; slot?: number } };
+  /**
+   * The last good bundle of each federated trust domain, by name (docs/federation.md): kept with the
+   * state so every replica serves it, it survives restarts, and each change grows bundleSequence.
+   */
+  federation?: Record<string, StoredFederatedBundle>;
+}
+
+/** A federated trust domain's bundle as the state keeps it (docs/federation.md). */
+export interface StoredFederatedBundle {
+  /** The SPIFFE bundle document (SPIFFE Trust Domain and Bundle §4), as Castellan re-serialised it. */
+  bundle: string;
+  /** The publisher's spiffe_sequence, when it set one (a lower one is refused later). */
+  sequence?: number;
+  /** When this bundle was stored. */
+  updatedAt: string;
+  /** `endpoint`: fetched from its bundle endpoint; `initial`: from the configuration's initialBundle. */
+  source: 'endpoint' | 'initial';
 }
 
 export const STATE_FILE = 'ca.json';
@@ -90,6 +107,12 @@ export function parseCaState(text: string, where: string): CaStateFile {
   const p = state.keys?.pkcs11;
   if (state.keys !== undefined && (typeof state.keys !== 'object' || (p !== undefined && (typeof p.module !== 'string' || (p.token === undefined && p.slot === undefined))))) {
     throw caError('ERR_CA_DIR', `ca: ${where} has an invalid keys entry (want keys.pkcs11 with module and token or slot)`);
+  }
+  if (state.federation !== undefined) {
+    const f = state.federation as unknown;
+    if (f === null || typeof f !== 'object' || Array.isArray(f) || Object.values(f).some((b) => b === null || typeof b !== 'object' || typeof (b as StoredFederatedBundle).bundle !== 'string')) {
+      throw caError('ERR_CA_DIR', `ca: ${where} has an invalid federation entry`);
+    }
   }
   return state;
 }

@@ -2,14 +2,14 @@ import { X509Certificate as NodeCertificate } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { TrustDomain, validateX509SvidSigningCert } from '../workload-identity/index.js';
-import { mintRootAuthority } from './authority-mint.js';
+import { mintJwtKey, mintRootAuthority } from './authority-mint.js';
 import type { AuthorityRecord, CaStateFile } from './ca-state.js';
 import { certificatesFromPem, type CertificateInfo } from './certificate-info.js';
 import { createDevTokenIssuer } from './dev-token-issuer.js';
 import { caError } from './errors.js';
 import { parsePrivateKeyPem } from './key-files.js';
 import type { KeyProvider } from './key-provider.js';
-import type { KeyType } from './key-type.js';
+import { keyTypeOf, type KeyType } from './key-type.js';
 import { bundleOf } from './bundle-roots.js';
 import { loadCa, spiffeTrustDomainOf, storeOf, type CaDirectory } from './load-ca.js';
 import { keyObjectSigner } from './signer.js';
@@ -92,7 +92,9 @@ export async function importCacerts(o: ImportCacertsOptions): Promise<CaDirector
   const checked = checkCacerts(material, o.trustDomain, now);
   const store = o.store ?? storeOf(requireDir(o.dir));
   if (store.dir !== undefined) await prepareEmptyCaDir(store.dir);
-  return createWith(store, checked.trustDomain, { id: 1, state: 'active', createdAt: now.toISOString(), source: 'cacerts' }, checked.stored, [checked.root], softwareKeyProvider);
+  // The plugged-in hierarchy brings no JWT-SVID key: Castellan makes one of the same type (docs/jwt-svid.md).
+  const jwtKey = await mintJwtKey(softwareKeyProvider, keyTypeOf(parsePrivateKeyPem(material.caKeyPem, 'ca-key.pem')), 1);
+  return createWith(store, checked.trustDomain, { id: 1, state: 'active', createdAt: now.toISOString(), source: 'cacerts' }, { ...checked.stored, jwtKey }, [checked.root], softwareKeyProvider);
 }
 
 /**

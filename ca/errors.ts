@@ -14,6 +14,13 @@ export type CaErrorCode =
   | 'ERR_SAN_MISMATCH'
   | 'ERR_TTL_INVALID'
   | 'ERR_TTL_TOO_LONG'
+  // JWT-SVIDs (docs/jwt-svid.md): a bad audience list (INVALID_ARGUMENT); no key yet (FAILED_PRECONDITION /
+  // UNAVAILABLE while a new key is being published)
+  | 'ERR_JWT_AUDIENCE'
+  | 'ERR_JWT_NO_KEY'
+  | 'ERR_JWT_KEY_NOT_PUBLISHED'
+  // Federation (docs/federation.md): a configured trust domain whose bundle cannot be used
+  | 'ERR_FEDERATION'
   // Authority material and configuration (operator's fault)
   | 'ERR_DURATION'
   | 'ERR_KEY_TYPE'

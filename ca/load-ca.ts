@@ -1,5 +1,5 @@
 import { X509Certificate as NodeCertificate } from 'node:crypto';
-import { spiffeIdOf, TrustDomain } from '../workload-identity/index.js';
+import { jwkThumbprint, spiffeIdOf, TrustDomain } from '../workload-identity/index.js';
 import { bundleOf } from './bundle-roots.js';
 import type { AuthorityRecord, AuthorityState, PendingRecord } from './ca-state.js';
 import { certificatesFromPem, type CertificateInfo } from './certificate-info.js';
@@ -22,6 +22,8 @@ export interface LoadedAuthority extends SigningAuthority {
   readonly crossSigned?: CertificateInfo;
   /** Whether this slot holds its root's key (generated roots): a new intermediate can be signed under it. */
   readonly hasRootKey: boolean;
+  /** The slot's JWT-SVID signing key and its `kid` (RFC 7638 thumbprint); absent in slots made before JWT-SVIDs. */
+  readonly jwtKey?: { readonly keyId: string; readonly signer: Signer };
 }
 
 /** A CA as loaded from its store (a directory or Kubernetes). */
@@ -155,6 +157,12 @@ async function loadAuthority(store: CaStore, snap: StoreSnapshot, trustDomain: T
     }
   }
   const crossSigned = stored.crossCertPem === undefined ? undefined : certificatesFromPem(stored.crossCertPem, what('cross-cert.pem'))[0];
+  const jwtSigner =
+    stored.jwtKey === undefined
+      ? undefined
+      : await keys.open(stored.jwtKey).catch((cause: unknown) => {
+          throw caError('ERR_CA_DIR', `ca: ${where}: the JWT-SVID key cannot be used: ${(cause as Error).message}`, { cause });
+        });
   return {
     id: rec.id,
     state: rec.state,
@@ -167,6 +175,7 @@ async function loadAuthority(store: CaStore, snap: StoreSnapshot, trustDomain: T
     parents: chain.slice(1),
     hasRootKey: stored.rootKey !== undefined,
     ...(crossSigned ? { crossSigned } : {}),
+    ...(jwtSigner ? { jwtKey: { keyId: jwkThumbprint(jwtSigner.publicKey), signer: jwtSigner } } : {}),
   };
 }
 

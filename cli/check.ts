@@ -2,6 +2,8 @@ import type { Command } from 'commander';
 import { DEFAULT_INTERMEDIATE_ROTATE_AT, formatDuration, ledgerHealth, openLedgerStore, type CaHealth } from '../ca/index.js';
 import { isCastellanError } from '../workload-identity/index.js';
 import { adminClient, withAdminFlags, type AdminFlags } from './admin-client.js';
+import { federationRows } from './bundle.js';
+import { federationFindings } from './federation-check.js';
 import { expiriesOf, formatCheck, judgeCa, judgeLedger, probeReadyz, type CaReachability, type Expiry, type Finding, type LedgerView } from './check-report.js';
 
 export type { Finding } from './check-report.js';
@@ -204,8 +206,13 @@ async function localCheck(f: CheckFlags, io: CliIo, t: CheckThresholds): Promise
   const rotateAt = t.rotateAt ?? target.config?.rotation?.intermediateRotateAt;
   let s: RootStatus;
   let ledger: LedgerView;
+  let hasJwtKey: boolean;
   try {
     s = await rootStatus(store, now, rotateAt !== undefined ? { rotateAt } : {});
+    // Read from the stored material, no key opened (no PIN needed).
+    const snap = await store.read();
+    const slots = snap ? await Promise.all(snap.state.authorities.filter((a) => a.state !== 'prepared').map((a) => snap.authority(a.id))) : [];
+    hasJwtKey = slots.some((a) => a.jwtKey !== undefined);
     if (target.config?.ledger?.enabled === false) ledger = { checked: true, state: 'ok', enabled: false };
     else if (!target.ledger) ledger = { checked: false, why: `${store.location} keeps no ledger itself: give --database-url, or ledger.url / ledger.path in --config` };
     else {
@@ -219,6 +226,15 @@ async function localCheck(f: CheckFlags, io: CliIo, t: CheckThresholds): Promise
   const http = f.http ?? target.config?.http;
   const ca = http !== undefined ? await probeReadyz(http, 3000) : undefined;
   const findings = [...judgeCa(ca, { required: f.http !== undefined, now }), ...judgeLedger(ledger), ...judge(s, now, t)];
+  if (!hasJwtKey) {
+    findings.push({
+      level: 'warn',
+      what: 'no authority has a JWT-SVID signing key (created before JWT-SVID support): SignJwtSvid and FetchJWTSVID are refused',
+      todo: 'castellan root prepare + activate, or wait for the next intermediate rotation (docs/jwt-svid.md)',
+    });
+  }
+  const fed = await federationRows({ ...(f.dir !== undefined ? { dir: f.dir } : {}), ...(f.config !== undefined ? { config: f.config } : {}) }, io);
+  findings.push(...federationFindings(fed.rows, fed.problems, now));
   return conclude(findings, { rotation: s, expiry: expiriesOf(s, now), ledger, ...(ca ? { ca } : {}) });
 }
 

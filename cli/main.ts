@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { registerAgent } from './agent.js';
 import { registerAgentStatus } from './agent-status.js';
 import { registerAudit } from './audit.js';
+import { registerBundle, registerFederation } from './bundle.js';
 import { registerCaInit } from './ca-init.js';
 import { registerCaMint } from './ca-mint.js';
 import { registerCaServe } from './ca-serve.js';
@@ -47,6 +48,8 @@ export function buildProgram(io: CliIo, o: { jsonErrors?: boolean } = {}): Comma
   registerCheck(program, io);
   registerAudit(program, io);
   registerTokenMint(program, io);
+  registerBundle(program, io);
+  registerFederation(program, io);
   registerDev(program, io);
   registerVersion(program, io);
   registerConfig(program, io);

@@ -9,6 +9,7 @@ import { BundleFollower } from './bundle-follower.js';
 import { BundleReporter } from './bundle-reporter.js';
 import { CaClient } from './ca-client.js';
 import { CaConnection } from './ca-connection.js';
+import { JwtSvidCache } from './jwt-svid-cache.js';
 import { ManagedIdentity } from './managed-identity.js';
 import { NodeProvider, type NodeProviderOptions } from './node-provider.js';
 import type { RotationEvent } from './rotation.js';
@@ -146,7 +147,11 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     });
     const one = sidecar;
     served = () => [one];
-    provider = new SidecarProvider(sidecar);
+    provider = new SidecarProvider(sidecar, {
+      cache: new JwtSvidCache(clock),
+      // The pod's own token, read at each request: the CA derives `sub` from it (docs/jwt-svid.md).
+      sign: async (audience) => client.signJwtSvid({ token: await tokenFile!.read(), audience, agentId }),
+    });
     sidecar.rotation.start();
   } else {
     node = new NodeProvider({
@@ -160,6 +165,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       ...(o.nodeTokenRecheckMs !== undefined ? { tokenRecheckMs: o.nodeTokenRecheckMs } : {}),
       metrics,
       log,
+      onTokenAccepted: () => follower.kick(),
     });
     const n = node;
     served = () => [...n.served];

@@ -45,6 +45,20 @@ export class BundleFollower {
     if (this.timer !== undefined) this.o.clock.clearTimeout(this.timer);
   }
 
+  /**
+   * A credential may exist now (node mode: a pod's token was accepted): when the stream waits for one,
+   * open it at once instead of after the backoff.
+   */
+  kick(): void {
+    if (this.stopped || !this.waitingForCredential || this.timer === undefined) return;
+    this.o.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.waitingForCredential = false;
+    void this.open();
+  }
+
+  private waitingForCredential = false;
+
   private retry(reason: string, err?: CastellanError | Error): void {
     if (this.stopped) return;
     const delay = backoffDelay(this.failures++, this.o.backoff, this.o.random);
@@ -69,8 +83,10 @@ export class BundleFollower {
     if (this.stopped) return;
     if (token === undefined) {
       this.retry('no credential yet');
+      this.waitingForCredential = true;
       return;
     }
+    this.waitingForCredential = false;
     let first = true;
     this.cancel = this.o.client().watchTrustBundle({
       token,

@@ -1,10 +1,10 @@
-import { X509Certificate } from 'node:crypto';
+import { createPublicKey, X509Certificate } from 'node:crypto';
 import { checkServerIdentity as tlsCheckServerIdentity, type PeerCertificate } from 'node:tls';
 import { credentials, Metadata, status, type ChannelCredentials, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
-import { CastellanError, grpcDetails, isIpLiteral, parseHostPort, pemDecode, pemEncode } from '../workload-identity/index.js';
+import { CastellanError, decodeJwtSvid, grpcDetails, isIpLiteral, parseHostPort, pemDecode, pemEncode, type JwtAuthority } from '../workload-identity/index.js';
 import { CA_MISCONFIGURATION_CODES, transportProblem, type CaMisconfigurationCode } from './ca-transport-error.js';
 import { caServiceClient } from './ca-protos.js';
-import type { TrustBundle } from './secret-source.js';
+import type { JwtSvid, TrustBundle } from './secret-source.js';
 
 export interface CaClientOptions {
   /** `host:port` of the CA's gRPC/TLS listener. */
@@ -114,6 +114,34 @@ export function pemToDer(pem: string): Buffer[] {
 
 function normalisePem(blocks: readonly string[]): string {
   return blocks.flatMap((b) => pemDecode(b, 'CERTIFICATE')).map((der) => pemEncode(der, 'CERTIFICATE')).join('');
+}
+
+/** JWT keys of a WatchTrustBundle message; a key that does not parse is left out (and the rest kept). */
+function jwtAuthoritiesOf(list: unknown): JwtAuthority[] {
+  const out: JwtAuthority[] = [];
+  for (const k of Array.isArray(list) ? (list as Record<string, unknown>[]) : []) {
+    const keyId = String(k['keyId'] ?? '');
+    const der = k['publicKey'];
+    if (keyId === '' || !(der instanceof Uint8Array) || out.some((a) => a.keyId === keyId)) continue;
+    try {
+      out.push(Object.freeze({ keyId, publicKey: createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' }) }));
+    } catch {
+      // Not a public key: unusable, and no reason to drop the whole bundle.
+    }
+  }
+  return out;
+}
+
+/** Federated bundles of a WatchTrustBundle message (docs/federation.md). */
+function federatedOf(list: unknown): TrustBundle[] {
+  const out: TrustBundle[] = [];
+  for (const f of Array.isArray(list) ? (list as Record<string, unknown>[]) : []) {
+    const trustDomain = String(f['trustDomain'] ?? '');
+    if (trustDomain === '' || out.some((b) => b.trustDomain === trustDomain)) continue;
+    const rootsPem = normalisePem((f['roots'] as string[] | undefined) ?? []);
+    out.push(Object.freeze({ trustDomain, sequence: Number(f['spiffeSequence'] ?? 0), rootsDer: pemToDer(rootsPem), rootsPem, jwtAuthorities: Object.freeze(jwtAuthoritiesOf(f['jwtAuthorities'])) }));
+  }
+  return out;
 }
 
 function timestampDate(t: { seconds?: number; nanos?: number } | null | undefined): Date {
@@ -255,7 +283,14 @@ export class CaClient {
       if (rootsDer.length === 0) return;
       const spread = Number(m['reissueSpreadSeconds'] ?? 0);
       o.onBundle({
-        bundle: { trustDomain: String(m['trustDomain'] ?? ''), sequence: Number(m['sequence'] ?? 0), rootsDer, rootsPem },
+        bundle: {
+          trustDomain: String(m['trustDomain'] ?? ''),
+          sequence: Number(m['sequence'] ?? 0),
+          rootsDer,
+          rootsPem,
+          jwtAuthorities: Object.freeze(jwtAuthoritiesOf(m['jwtAuthorities'])),
+          federated: Object.freeze(federatedOf(m['federatedBundles'])),
+        },
         activeIssuerKeyId: String(m['activeIssuerKeyId'] ?? '').toLowerCase().replace(/:/g, ''),
         reissueSpreadSeconds: Number.isFinite(spread) && spread > 0 ? spread : 0,
       });
@@ -266,6 +301,42 @@ export class CaClient {
       done = true;
       stream.cancel();
     };
+  }
+
+  /**
+   * `SignJwtSvid`: a JWT-SVID for the identity `token` stands for (docs/jwt-svid.md). Rejects with a
+   * CaCallErrorCode (a bad audience list: ERR_CA_REFUSED); an answer whose token does not name the
+   * identity and audience the CA says is ERR_CA_RESPONSE.
+   *
+   * @example const jwt = await ca.signJwtSvid({ token: podToken, audience: ['spiffe://example.org/api'], agentId });
+   */
+  async signJwtSvid(call: { token: string; audience: readonly string[]; ttlSeconds?: number; agentId: string }): Promise<JwtSvid> {
+    const md = new Metadata();
+    md.set('authorization', `Bearer ${call.token}`);
+    const r = await new Promise<Record<string, unknown>>((resolve, reject) => {
+      (this.client as unknown as Record<string, (r: unknown, m: Metadata, o: object, cb: (e: ServiceError | null, r?: Record<string, unknown>) => void) => void>)['SignJwtSvid']!(
+        { audience: call.audience, ttlSeconds: call.ttlSeconds ?? 0, agentId: call.agentId },
+        md,
+        { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) },
+        (err, res) => (err ? reject(this.failed(err, 'SignJwtSvid')) : resolve(res ?? {})),
+      );
+    });
+    const token = String(r['token'] ?? '');
+    const spiffeId = String(r['spiffeId'] ?? '');
+    let claims: Record<string, unknown>;
+    try {
+      const d = decodeJwtSvid(token);
+      if (d.spiffeId.toString() !== spiffeId) throw new Error(`sub ${d.spiffeId.toString()} is not ${spiffeId}`);
+      claims = d.claims;
+    } catch (cause) {
+      throw new CastellanError('ERR_CA_RESPONSE', `sds: the CA answered SignJwtSvid with an unusable token: ${(cause as Error).message}`, { cause });
+    }
+    const aud = Array.isArray(claims['aud']) ? (claims['aud'] as unknown[]).map(String) : [String(claims['aud'])];
+    if (!call.audience.every((a) => aud.includes(a))) throw new CastellanError('ERR_CA_RESPONSE', 'sds: the CA answered SignJwtSvid with a token for another audience');
+    const exp = Number(claims['exp']);
+    const iat = Number(claims['iat'] ?? Math.floor(Date.now() / 1000));
+    if (!Number.isFinite(exp)) throw new CastellanError('ERR_CA_RESPONSE', 'sds: the CA answered SignJwtSvid with a token without exp');
+    return Object.freeze({ spiffeId, token, audience: Object.freeze(aud), issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) });
   }
 
   /**

@@ -10,7 +10,9 @@ export type WorkloadServerErrorCode =
   | 'ERR_WORKLOAD_HEADER_MISSING'
   | 'ERR_TOKEN_MISSING'
   | 'ERR_SOCKET_IN_USE'
-  | 'ERR_SOCKET_PATH';
+  | 'ERR_SOCKET_PATH'
+  | 'ERR_JWT_REQUEST'
+  | 'ERR_JWT_UNSUPPORTED';
 
 /** What a refused call returns: a status and a message saying what to fix (no internals). */
 export interface CallError {
@@ -43,6 +45,9 @@ const STATUS_BY_CODE: Readonly<Record<string, status>> = {
   ERR_CA_CERT_EXPIRED: status.UNAVAILABLE,
   ERR_IDENTITY_CHANGED: status.UNAVAILABLE,
   ERR_CANCELLED: status.CANCELLED,
+  // JWT-SVID profile (docs/jwt-svid.md): a bad request, or a token that does not validate (as SPIRE answers).
+  ERR_JWT_REQUEST: status.INVALID_ARGUMENT,
+  ERR_JWT_UNSUPPORTED: status.UNIMPLEMENTED,
 };
 
 /**
@@ -57,7 +62,7 @@ const STATUS_BY_CODE: Readonly<Record<string, status>> = {
  */
 export function workloadCallError(err: unknown): CallError {
   if (isCastellanError(err)) {
-    const code = STATUS_BY_CODE[err.code] ?? (err.code.startsWith('ERR_TOKEN_') ? status.UNAUTHENTICATED : undefined);
+    const code = STATUS_BY_CODE[err.code] ?? (err.code.startsWith('ERR_TOKEN_') ? status.UNAUTHENTICATED : err.code.startsWith('ERR_JWT_SVID_') ? status.INVALID_ARGUMENT : undefined);
     if (code !== undefined) return { code, details: err.message, reason: err.code };
     return { code: status.INTERNAL, details: 'internal error; see the agent log', reason: err.code };
   }

@@ -6,7 +6,8 @@ import type { CaClient, SignedCertificate } from './ca-client.js';
 import { isCaMisconfiguration } from './ca-transport-error.js';
 import { ManagedIdentity } from './managed-identity.js';
 import type { RotationOptions } from './rotation.js';
-import type { SecretProvider, SecretWatch, StreamCaller } from './secret-source.js';
+import { JwtSvidCache } from './jwt-svid-cache.js';
+import type { JwtSvid, SecretProvider, SecretWatch, StreamCaller } from './secret-source.js';
 import { jwtExpiryOrThrow } from './token-file.js';
 import { capFromRefusal } from './ttl-cap.js';
 import { TokenProofGuard, type TokenProofLimits } from './token-proof-guard.js';
@@ -36,6 +37,8 @@ export interface NodeProviderOptions {
   readonly log: Logger;
   /** Bounds on token checks (defaults in token-proof-guard.ts); tests make them small. */
   readonly proofLimits?: TokenProofLimits;
+  /** Called after the CA accepted a pod's token (the agent's bundle stream may now open with it). */
+  readonly onTokenAccepted?: () => void;
 }
 
 interface PodToken {
@@ -104,10 +107,39 @@ export class NodeProvider implements SecretProvider {
   /** False once the CA answered UNIMPLEMENTED to Authenticate (an older CA): tokens are proved by signing. */
   private caAuthenticates: boolean | undefined;
   private closed = false;
+  private readonly jwtSvids: JwtSvidCache;
 
   constructor(private readonly o: NodeProviderOptions) {
     this.guard = new TokenProofGuard(o.clock, o.proofLimits);
     this.ttlMs = o.rotation.ttlMs;
+    this.jwtSvids = new JwtSvidCache(o.clock);
+  }
+
+  /**
+   * A JWT-SVID for the identity the caller's token stands for (docs/jwt-svid.md): the token is proved as
+   * for a stream (`watch`), then the CA signs with that same token, so `sub` is what the CA says the
+   * token is. Tokens are cached per identity and audience set.
+   */
+  async fetchJwtSvid(caller: StreamCaller, audience: readonly string[], signal?: AbortSignal): Promise<JwtSvid> {
+    const w = await this.watch(caller, signal);
+    let spiffeId: string;
+    try {
+      spiffeId = w.current().svid.spiffeId;
+    } finally {
+      w.close();
+    }
+    const token = caller.token!;
+    return this.jwtSvids.get(spiffeId, audience, async () => {
+      try {
+        return await this.o.client().signJwtSvid({ token, audience, agentId: this.o.agentId });
+      } catch (err) {
+        if (isRefusal(err)) {
+          this.jwtSvids.forget(spiffeId);
+          this.refused(tokenSha256(token), err);
+        }
+        throw err;
+      }
+    });
   }
 
   /** The identities held now (for metrics and readiness). */
@@ -225,6 +257,7 @@ export class NodeProvider implements SecretProvider {
       .then(
         (spiffeId) => {
           this.accepted(sha, spiffeId, exp, askedAt);
+          this.o.onTokenAccepted?.();
           return spiffeId;
         },
         (err: unknown) => {

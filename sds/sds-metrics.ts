@@ -1,8 +1,10 @@
 import { Counter, Gauge, Histogram, Registry, type Metric } from 'prom-client';
 
 /** Which server a metric is about. */
-export type WorkloadApi = 'sds_sotw' | 'sds_delta' | 'sds_fetch' | 'x509_svid' | 'x509_bundles';
-const WORKLOAD_APIS: readonly WorkloadApi[] = ['sds_sotw', 'sds_delta', 'sds_fetch', 'x509_svid', 'x509_bundles'];
+export type WorkloadApi = 'sds_sotw' | 'sds_delta' | 'sds_fetch' | 'x509_svid' | 'x509_bundles' | 'jwt_svid' | 'jwt_bundles' | 'jwt_validate';
+const WORKLOAD_APIS: readonly WorkloadApi[] = ['sds_sotw', 'sds_delta', 'sds_fetch', 'x509_svid', 'x509_bundles', 'jwt_svid', 'jwt_bundles', 'jwt_validate'];
+/** The unary calls: no streams, no first-response time. */
+const UNARY_APIS: readonly WorkloadApi[] = ['sds_fetch', 'jwt_svid', 'jwt_validate'];
 
 /** The metric already in `registry` under `name` (a socket restarted in the same process), or a new one. */
 function once<M extends Metric>(registry: Registry, name: string, create: () => M): M {
@@ -46,7 +48,7 @@ export class SdsMetrics {
     // their first occurrence (pre-setting every API x code would add ~100 series to every agent).
     for (const api of WORKLOAD_APIS) {
       this.pushes.inc({ api }, 0);
-      if (api !== 'sds_fetch') {
+      if (!UNARY_APIS.includes(api)) {
         this.streams.inc({ api }, 0);
         this.firstSecretSeconds.zero({ api });
       }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { IdentitySnapshot, SecretChange, SecretWatch, TrustBundle, WorkloadSvid } from './secret-source.js';
 
@@ -6,9 +7,32 @@ type Listener = (changed: ReadonlySet<SecretChange>) => void;
 const BUNDLE: ReadonlySet<SecretChange> = new Set<SecretChange>(['bundle']);
 const SVID: ReadonlySet<SecretChange> = new Set<SecretChange>(['svid']);
 
-/** Same roots in the same order (the sequence alone may restart after a CA directory is recreated). */
+const fingerprints = new WeakMap<TrustBundle, string>();
+
+/** A digest of everything a bundle serves: roots, JWT keys and federated bundles (with the sequence). */
+function fingerprint(b: TrustBundle): string {
+  let hit = fingerprints.get(b);
+  if (hit === undefined) {
+    const h = createHash('sha256').update(`${b.trustDomain}\n${b.sequence}\n${b.rootsPem}\n`);
+    for (const a of b.jwtAuthorities ?? []) h.update(`jwt ${a.keyId} `).update(a.publicKey.export({ format: 'der', type: 'spki' }));
+    for (const f of b.federated ?? []) h.update(`federated ${fingerprint(f)}\n`);
+    hit = h.digest('hex');
+    fingerprints.set(b, hit);
+  }
+  return hit;
+}
+
+/**
+ * Same content in the same order: roots, JWT keys, federated bundles, and the sequence (which alone may
+ * restart after a CA directory is recreated).
+ */
 export function sameBundle(a: TrustBundle | undefined, b: TrustBundle): boolean {
-  return a !== undefined && a.trustDomain === b.trustDomain && a.sequence === b.sequence && a.rootsPem === b.rootsPem;
+  return a !== undefined && a.trustDomain === b.trustDomain && a.sequence === b.sequence && a.rootsPem === b.rootsPem && fingerprint(a) === fingerprint(b);
+}
+
+/** What a snapshot serves for an own bundle: it, then the federated ones (docs/federation.md). */
+function bundlesOf(own: TrustBundle): readonly TrustBundle[] {
+  return Object.freeze([own, ...(own.federated ?? [])]);
 }
 
 /**
@@ -64,12 +88,12 @@ export class SecretCache {
     const svidChanged = u.svid !== undefined && u.svid !== prev?.svid;
     if (!prev) {
       if (!u.svid || !u.bundle) throw new TypeError('SecretCache.update: the first update needs both svid and bundle');
-      this.snapshot = Object.freeze({ svid: u.svid, bundles: Object.freeze([u.bundle]) });
+      this.snapshot = Object.freeze({ svid: u.svid, bundles: bundlesOf(u.bundle) });
       for (const w of this.readyWaiters.splice(0)) w();
       return;
     }
     if (bundleChanged) {
-      this.snapshot = Object.freeze({ svid: prev.svid, bundles: Object.freeze([u.bundle!]) });
+      this.snapshot = Object.freeze({ svid: prev.svid, bundles: bundlesOf(u.bundle!) });
       this.emit(BUNDLE);
     }
     if (svidChanged) {

@@ -1,3 +1,5 @@
+import type { JwtAuthority } from '../workload-identity/index.js';
+
 /**
  * The contract between the agent's identity side (CA client, key, cache, rotation) and the servers
  * that hand secrets to workloads (Envoy SDS, SPIFFE Workload API). The servers know nothing about the
@@ -32,12 +34,29 @@ export interface TrustBundle {
   readonly rootsDer: readonly Buffer[];
   /** The same roots as concatenated PEM (what Envoy's `trusted_ca` takes). */
   readonly rootsPem: string;
+  /** The trust domain's JWT-SVID keys (docs/jwt-svid.md); absent or empty: it issues none (or an older CA). */
+  readonly jwtAuthorities?: readonly JwtAuthority[];
+  /**
+   * Own trust domain only: the bundles of federated trust domains (docs/federation.md), which the
+   * snapshot serves after the own one.
+   */
+  readonly federated?: readonly TrustBundle[];
+}
+
+/** A JWT-SVID as the agent hands it to a workload (FetchJWTSVID). */
+export interface JwtSvid {
+  readonly spiffeId: string;
+  /** JWS compact serialization. Never logged (its SHA-256 is). */
+  readonly token: string;
+  readonly audience: readonly string[];
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
 }
 
 /** What a workload is served at one moment. Immutable: a change produces a new snapshot. */
 export interface IdentitySnapshot {
   readonly svid: WorkloadSvid;
-  /** The workload's own trust domain's bundle first; federated domains (none yet) after it. */
+  /** The workload's own trust domain's bundle first; federated domains after it (docs/federation.md). */
   readonly bundles: readonly TrustBundle[];
 }
 
@@ -88,4 +107,11 @@ export interface SecretProvider {
    * ERR_NOT_READY → UNAVAILABLE, ERR_CANCELLED → CANCELLED.
    */
   watch(caller: StreamCaller, signal?: AbortSignal): Promise<SecretWatch>;
+  /**
+   * A JWT-SVID of the caller's identity for `audience` (docs/jwt-svid.md), authorized exactly as
+   * `watch` is (the identity comes from the caller, never from the request). Absent: the Workload
+   * API's FetchJWTSVID answers UNIMPLEMENTED. Rejects with the codes of `watch`, and ERR_CA_REFUSED
+   * when the CA refuses the request itself (INVALID_ARGUMENT).
+   */
+  fetchJwtSvid?(caller: StreamCaller, audience: readonly string[], signal?: AbortSignal): Promise<JwtSvid>;
 }

@@ -1,5 +1,6 @@
+import type { JwtSvidCache } from './jwt-svid-cache.js';
 import type { ManagedIdentity } from './managed-identity.js';
-import type { SecretProvider, SecretWatch, StreamCaller } from './secret-source.js';
+import type { JwtSvid, SecretProvider, SecretWatch, StreamCaller } from './secret-source.js';
 
 /**
  * Sidecar mode (DESIGN §5): one agent per pod serves the pod's one identity, obtained with the pod's
@@ -8,9 +9,27 @@ import type { SecretProvider, SecretWatch, StreamCaller } from './secret-source.
  * @example const w = await new SidecarProvider(identity).watch({});
  */
 export class SidecarProvider implements SecretProvider {
-  constructor(private readonly identity: ManagedIdentity) {}
+  constructor(
+    private readonly identity: ManagedIdentity,
+    /** JWT-SVIDs (docs/jwt-svid.md): the cache and how to ask the CA (with the pod's token). Absent: none. */
+    private readonly jwt?: { readonly cache: JwtSvidCache; readonly sign: (audience: readonly string[]) => Promise<JwtSvid> },
+  ) {}
 
   watch(_caller: StreamCaller, signal?: AbortSignal): Promise<SecretWatch> {
     return this.identity.watch(signal);
+  }
+
+  /** The pod's identity as the agent serves it (its X509-SVID's), then a cached or new JWT-SVID for it. */
+  async fetchJwtSvid(_caller: StreamCaller, audience: readonly string[], signal?: AbortSignal): Promise<JwtSvid> {
+    if (!this.jwt) throw new TypeError('SidecarProvider: no JWT-SVID signer configured');
+    const w = await this.identity.watch(signal);
+    let spiffeId: string;
+    try {
+      spiffeId = w.current().svid.spiffeId;
+    } finally {
+      w.close();
+    }
+    const jwt = this.jwt;
+    return jwt.cache.get(spiffeId, audience, () => jwt.sign(audience));
   }
 }

@@ -40,8 +40,13 @@ export class TrustBundleState {
    */
   offer(b: TrustBundle, from: 'stream' | 'sign'): boolean {
     const cur = this.bundle;
+    if (from === 'sign' && cur !== undefined) {
+      if (b.sequence <= cur.sequence) return false;
+      // A Sign answer carries roots only: keep the JWT keys and federated bundles the stream last sent
+      // until the stream (authoritative) catches up, so no workload sees them vanish meanwhile.
+      b = { ...b, ...(cur.jwtAuthorities ? { jwtAuthorities: cur.jwtAuthorities } : {}), ...(cur.federated ? { federated: cur.federated } : {}) };
+    }
     if (sameBundle(cur, b)) return false;
-    if (from === 'sign' && cur !== undefined && b.sequence <= cur.sequence) return false;
     this.bundle = b;
     for (const l of [...this.listeners]) l(b);
     for (const l of [...this.appliedListeners]) l(b);

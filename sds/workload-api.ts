@@ -45,7 +45,11 @@ function x509BundlesResponse(s: IdentitySnapshot): Buffer {
   return hit;
 }
 
-function serveStream(
+/**
+ * Serves one Workload API stream: checks the header, opens the caller's watch, sends `encode(snapshot)`
+ * first and again whenever `pushOn` says a change matters, until either side ends it.
+ */
+export function serveWorkloadStream(
   ctx: WorkloadServerContext,
   api: WorkloadApi,
   call: ServerWritableStream<unknown, Buffer>,
@@ -94,10 +98,10 @@ function serveStream(
 
 /** `/SpiffeWorkloadAPI/FetchX509SVID`: the SVID, its key and bundles; a new message on every change. */
 export function handleFetchX509Svid(ctx: WorkloadServerContext, call: ServerWritableStream<unknown, Buffer>): void {
-  serveStream(ctx, 'x509_svid', call, x509SvidResponse, () => true);
+  serveWorkloadStream(ctx, 'x509_svid', call, x509SvidResponse, () => true);
 }
 
 /** `/SpiffeWorkloadAPI/FetchX509Bundles`: every trusted bundle; a new message when a bundle changes. */
 export function handleFetchX509Bundles(ctx: WorkloadServerContext, call: ServerWritableStream<unknown, Buffer>): void {
-  serveStream(ctx, 'x509_bundles', call, x509BundlesResponse, (changed) => changed.has('bundle'));
+  serveWorkloadStream(ctx, 'x509_bundles', call, x509BundlesResponse, (changed) => changed.has('bundle'));
 }

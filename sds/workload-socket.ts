@@ -14,6 +14,7 @@ import type { SecretProvider, StreamCaller } from './secret-source.js';
 import { SocketConnections } from './socket-connections.js';
 import { handleStreamSecrets } from './sotw-stream.js';
 import { handleFetchX509Bundles, handleFetchX509Svid } from './workload-api.js';
+import { handleFetchJwtBundles, handleFetchJwtSvid, handleValidateJwtSvid } from './workload-api-jwt.js';
 import { callToken, type WorkloadServerContext } from './workload-call.js';
 
 export interface WorkloadSocketOptions {
@@ -110,7 +111,7 @@ async function bindPrivately(listener: net.Server, socketPath: string): Promise<
 
 /**
  * Serves Envoy SDS v3 (`StreamSecrets`, `DeltaSecrets`, `FetchSecrets`) and the SPIFFE Workload API
- * (`FetchX509SVID`, `FetchX509Bundles`) on one Unix socket.
+ * (`FetchX509SVID`, `FetchX509Bundles`, `FetchJWTSVID`, `FetchJWTBundles`, `ValidateJWTSVID`) on one Unix socket.
  *
  * @example
  *   const socket = await startWorkloadSocket({ socketPath: '/var/run/castellan/sds.sock', provider, log });
@@ -141,6 +142,9 @@ export async function startWorkloadSocket(options: WorkloadSocketOptions): Promi
   const workloadService: ServiceDefinition = {
     FetchX509SVID: preEncoded(methodOf(workload, WORKLOAD_API_SERVICE, 'FetchX509SVID')),
     FetchX509Bundles: preEncoded(methodOf(workload, WORKLOAD_API_SERVICE, 'FetchX509Bundles')),
+    FetchJWTBundles: preEncoded(methodOf(workload, WORKLOAD_API_SERVICE, 'FetchJWTBundles')),
+    FetchJWTSVID: methodOf(workload, WORKLOAD_API_SERVICE, 'FetchJWTSVID'),
+    ValidateJWTSVID: methodOf(workload, WORKLOAD_API_SERVICE, 'ValidateJWTSVID'),
   };
 
   const connections = new SocketConnections({ requestTimeoutMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, log });
@@ -159,6 +163,9 @@ export async function startWorkloadSocket(options: WorkloadSocketOptions): Promi
   server.addService(workloadService, {
     FetchX509SVID: (call: Parameters<typeof handleFetchX509Svid>[1]) => handleFetchX509Svid(ctx, call),
     FetchX509Bundles: (call: Parameters<typeof handleFetchX509Bundles>[1]) => handleFetchX509Bundles(ctx, call),
+    FetchJWTBundles: (call: Parameters<typeof handleFetchJwtBundles>[1]) => handleFetchJwtBundles(ctx, call),
+    FetchJWTSVID: (call: Parameters<typeof handleFetchJwtSvid>[1], cb: Parameters<typeof handleFetchJwtSvid>[2]) => handleFetchJwtSvid(ctx, call, cb),
+    ValidateJWTSVID: (call: Parameters<typeof handleValidateJwtSvid>[1], cb: Parameters<typeof handleValidateJwtSvid>[2]) => handleValidateJwtSvid(ctx, call, cb),
   } as UntypedServiceImplementation);
 
   if (options.status) {

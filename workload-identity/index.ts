@@ -44,3 +44,27 @@ export { buildInfo, registerBuildInfo, type BuildInfo } from './build-info.js';
 export { startHealthEndpoints, type HealthEndpoints, type MetricsSource } from './health-endpoints.js';
 export { durationField, hostPortField, parseConfigText, positiveDurationField } from './config-fields.js';
 export { grpcDetails } from './grpc-details.js';
+export {
+  bundleDigest,
+  certificateTrustDomain,
+  formatSpiffeBundle,
+  jwkThumbprint,
+  jwtBundleJwks,
+  MAX_BUNDLE_BYTES,
+  MAX_BUNDLE_KEYS,
+  parseSpiffeBundle,
+  type JwtAuthority,
+  type SpiffeBundle,
+  type SpiffeBundleErrorCode,
+} from './spiffe-bundle.js';
+export {
+  decodeJwtSvid,
+  jwsAlgorithmFor,
+  jwsSigningInput,
+  JWT_SVID_ALGORITHMS,
+  MAX_JWT_SVID_BYTES,
+  validateJwtSvid,
+  type JwtSvidAlgorithm,
+  type JwtSvidErrorCode,
+  type ValidatedJwtSvid,
+} from './jwt-svid.js';

@@ -2,7 +2,7 @@
 export { checkpointDetails, checkpointSignerFor, makeCheckpoint, verifyCheckpoint, type CheckpointDetails, type CheckpointProblem, type CheckpointSigner } from './checkpoint.js';
 export { GroupCommit } from './group-commit.js';
 export { DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_MAX_PENDING, Ledger, type LedgerOptions, type LedgerStats, type NewEntry } from './ledger.js';
-export { issuedEntry, refusedEntry, type RequestFacts } from './ledger-entries.js';
+export { issuedEntry, jwtSvidIssuedEntry, refusedEntry, type JwtSvidFacts, type RequestFacts } from './ledger-entries.js';
 export { ledgerError, type LedgerError, type LedgerErrorCode } from './ledger-errors.js';
 export { fileLedgerWitness, LEDGER_HEAD_FILE, ledgerHeadPath, readLedgerHead, readLedgerHeadText, writeLedgerHead, type LedgerHead, type LedgerWitness } from './ledger-head.js';
 export {

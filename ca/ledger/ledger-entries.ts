@@ -59,6 +59,36 @@ export function issuedEntry(f: RequestFacts, cert: IssuedCertificate): NewEntry 
   return e;
 }
 
+/** What the ledger records of a JWT-SVID (docs/jwt-svid.md); the token itself is never stored. */
+export interface JwtSvidFacts {
+  readonly spiffeId: string;
+  /** The token's `jti`, recorded as its serial. */
+  readonly jti: string;
+  readonly keyId: string;
+  readonly algorithm: string;
+  readonly audience: readonly string[];
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+}
+
+/**
+ * The record of an issued JWT-SVID: an issuance record with api `jwt-svid`, the `jti` as serial,
+ * iat/exp as notBefore/notAfter, the signing slot's intermediate as issuer (so `root retire` waits for
+ * live JWT-SVIDs of an old slot as for its certificates) and the kid, algorithm and audience as details.
+ *
+ * @example await ledger.append(jwtSvidIssuedEntry({ api: 'jwt-svid', caller, peer, authority }, jwt));
+ */
+export function jwtSvidIssuedEntry(f: RequestFacts, jwt: JwtSvidFacts): NewEntry {
+  const e = common(f, 'issuance', undefined);
+  e.outcome = 'issued';
+  e.spiffeId = jwt.spiffeId;
+  e.serial = jwt.jti;
+  e.notBefore = jwt.issuedAt.toISOString();
+  e.notAfter = jwt.expiresAt.toISOString();
+  e.details = JSON.stringify({ kid: jwt.keyId, alg: jwt.algorithm, audience: jwt.audience });
+  return e;
+}
+
 /** The record of a refused request; `reason` is the stable error code. */
 export function refusedEntry(f: RequestFacts, reason: string): NewEntry {
   const e = common(f, 'refusal', f.csrSpki);

@@ -3,8 +3,11 @@ import { createHash } from 'node:crypto';
 /** What a record is about. `checkpoint` records are written by the ledger itself. */
 export type LedgerRecordType = 'issuance' | 'refusal' | 'lifecycle' | 'checkpoint';
 
-/** The front end that asked for a certificate. `mint` is the operator's `castellan ca mint`. */
-export type LedgerApi = 'istio' | 'castellan' | 'mint';
+/**
+ * The front end that asked for a certificate. `mint` is the operator's `castellan ca mint`; `jwt-svid`
+ * is Castellan's SignJwtSvid (a JWT-SVID: `serial` holds its `jti`, `details` its kid and audience).
+ */
+export type LedgerApi = 'istio' | 'castellan' | 'mint' | 'jwt-svid';
 
 /**
  * The fields a caller supplies for one record (everything but the chain fields). Absent fields are

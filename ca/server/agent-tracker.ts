@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { AgentReport, AgentView } from '../authority-rotation.js';
 import { caError } from '../errors.js';
 import { storeOf, type CaStoreRef } from '../load-ca.js';
-import type { AgentReportStore, ReplicaReport } from '../store/index.js';
+import type { AgentReportStore, FederationReport, ReplicaReport } from '../store/index.js';
 import { peerIp } from './issuance-service.js';
 /** An agent not heard from for this long is not live (it does not gate root activation). */
 export const DEFAULT_AGENT_LIVENESS_MS = 5 * 60_000;
@@ -46,6 +46,8 @@ export interface AgentTrackerOptions {
   readonly warmupMs?: number;
   /** rotation.intermediateRotateAt, published with the report. */
   readonly intermediateRotateAt?: number;
+  /** Published with the report when it returns something (the leader's federation status, docs/federation.md). */
+  readonly federation?: () => readonly FederationReport[] | undefined;
   /** limits.maxAgentsPerIdentity: agent ids one identity may make this replica track. Default 10000. */
   readonly maxAgentsPerIdentity?: number;
   /** limits.maxAgentsPerIdentityPeer: the same, from one IP address. Default 8. */
@@ -94,6 +96,11 @@ export class AgentTracker {
     this.servingSince = this.o.now();
     this.heartbeat = setInterval(() => this.beat(), this.o.heartbeatMs ?? DEFAULT_AGENT_HEARTBEAT_MS);
     this.heartbeat.unref();
+    this.schedule();
+  }
+
+  /** Something published with the report changed (federation status): write it soon. */
+  publishSoon(): void {
     this.schedule();
   }
 
@@ -271,6 +278,8 @@ export class AgentTracker {
       ...(this.o.intermediateRotateAt !== undefined ? { intermediateRotateAt: this.o.intermediateRotateAt } : {}),
       agents: this.list().map((a) => ({ agentId: a.agentId, identity: a.identity ?? '', sequence: a.sequence, lastSeen: a.lastSeen, connected: a.connected, peer: a.peer ?? '' })),
     };
+    const federation = this.o.federation?.();
+    if (federation) Object.assign(report, { federation });
     try {
       await this.o.reports!.publish(report);
     } catch (err) {

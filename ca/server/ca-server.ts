@@ -18,7 +18,13 @@ import { AgentTracker } from './agent-tracker.js';
 import { ConnectionGuard } from './connection-guard.js';
 import { StreamSlots } from './stream-slots.js';
 import { parseKeyType } from '../key-type.js';
+import { derToPem } from '../pem.js';
 import type { RootAdmin } from './root-admin.js';
+import { JwtSvidIssuer } from '../jwt-svid-issuer.js';
+import { publishedJwtAuthorities } from '../jwt-authorities.js';
+import { storedFederatedBundles } from '../federation/index.js';
+import { JwtSvidService } from './jwt-svid-service.js';
+import type { JwtAuthority, SpiffeBundle } from '../../workload-identity/index.js';
 
 export interface CaServerOptions {
   readonly ca: CaDirectory;
@@ -96,6 +102,7 @@ export class CaServer {
   private readonly serving: ServingIdentity;
   private readonly bundle: TrustBundleSource;
   private readonly service: IssuanceService;
+  private readonly jwtSvids: JwtSvidService;
   readonly metrics: CaMetrics;
   private issuer: Issuer;
   private readonly watchers = new Set<ServerWritableStream<unknown, unknown>>();
@@ -156,6 +163,21 @@ export class CaServer {
       log: o.log,
       ...(o.ledger ? { ledger: o.ledger } : {}),
     });
+    const j = cfg.jwtSvid ?? {};
+    this.jwtSvids = new JwtSvidService({
+      service: this.service,
+      issuer: new JwtSvidIssuer({
+        ca: () => this.ca,
+        ...(j.defaultTtl !== undefined ? { defaultTtlMs: j.defaultTtl } : {}),
+        ...(j.maxTtl !== undefined ? { maxTtlMs: j.maxTtl } : {}),
+        ...(j.keyPublishLead !== undefined ? { publishLeadMs: j.keyPublishLead } : {}),
+        now,
+      }),
+      authority: () => this.issuer.authority,
+      metrics: this.metrics,
+      log: o.log,
+      ...(o.ledger ? { ledger: o.ledger } : {}),
+    });
     this.watcherSlots = new StreamSlots({
       total: limits.maxWatchers ?? DEFAULTS.maxWatchers,
       perIdentity: limits.maxWatchersPerIdentity ?? DEFAULTS.maxWatchersPerIdentity,
@@ -193,6 +215,7 @@ export class CaServer {
       GetAuthorityStatus: this.getAuthorityStatus.bind(this),
       ReportTrustBundle: this.reportTrustBundle.bind(this),
       Authenticate: this.authenticate.bind(this),
+      SignJwtSvid: this.signJwtSvid.bind(this),
     });
     if (o.rootAdmin) {
       const admin = o.rootAdmin;
@@ -322,6 +345,16 @@ export class CaServer {
     return this.bundle;
   }
 
+  /** The CA's own X509-SVID (spiffe://<td>/castellan/ca) key and chain, PEM: the https_spiffe bundle endpoint serves with it. */
+  get servingTls(): { readonly key: string; readonly cert: string } | undefined {
+    return this.serving.tlsMaterial;
+  }
+
+  /** Calls `listener` whenever the serving key and chain are renewed. */
+  onServingTls(listener: (m: { key: string; cert: string }) => void): () => void {
+    return this.serving.onMaterial(listener);
+  }
+
   /** PEM chain of the serving certificate (for clients that pin it in tests). */
   get servingChain(): string {
     return this.serving.certificateChain;
@@ -398,6 +431,20 @@ export class CaServer {
     );
   }
 
+  /** A JWT-SVID for the caller's own identity (docs/jwt-svid.md). */
+  private signJwtSvid(call: ServerUnaryCall<{ audience: string[]; ttlSeconds: number }, unknown>, callback: sendUnaryData<unknown>): void {
+    const run = async () => {
+      this.refuseIfNotReady();
+      const ttl = Number(call.request.ttlSeconds);
+      const { jwt } = await this.jwtSvids.issue(credentialsOf(call, this.intermediatesForPeer), call.request.audience ?? [], Number.isFinite(ttl) ? ttl * 1000 : Number.NaN, () => call.cancelled);
+      return { spiffeId: jwt.spiffeId.toString(), token: jwt.token, keyId: jwt.keyId, issuedAt: timestamp(jwt.issuedAt), expiresAt: timestamp(jwt.expiresAt) };
+    };
+    run().then(
+      (res) => callback(null, res),
+      (err: unknown) => this.fail(callback, err),
+    );
+  }
+
   private watchTrustBundle(call: ServerWritableStream<{ agentId: string }, unknown>): void {
     const run = async () => {
       this.refuseIfNotReady();
@@ -432,6 +479,13 @@ export class CaServer {
             roots: s.roots.map((r) => r.pem),
             activeIssuerKeyId: s.activeIssuerKeyId,
             reissueSpreadSeconds: s.reissueSpreadSeconds,
+            jwtAuthorities: s.jwtAuthorities.map(jwtAuthorityMessage),
+            federatedBundles: s.federated.map((b) => ({
+              trustDomain: b.trustDomain.name,
+              roots: b.x509Authorities.map((der) => derToPem(der, 'CERTIFICATE')),
+              jwtAuthorities: b.jwtAuthorities.map(jwtAuthorityMessage),
+              spiffeSequence: b.sequence ?? 0,
+            })),
           });
         send(this.bundle.current());
         const unsubscribe = this.bundle.subscribe(send);
@@ -623,8 +677,17 @@ function servingAuthority(ca: CaDirectory, now: Date): LoadedAuthority {
   return best ?? ca.active;
 }
 
-function bundleExtras(ca: CaDirectory): { activeIssuerKeyId: string; reissueSpreadSeconds: number } {
-  return { activeIssuerKeyId: ca.active.issuer.ski.toString('hex'), reissueSpreadSeconds: ca.reissueSpreadSeconds };
+function bundleExtras(ca: CaDirectory): { activeIssuerKeyId: string; reissueSpreadSeconds: number; jwtAuthorities: JwtAuthority[]; federated: SpiffeBundle[] } {
+  return {
+    activeIssuerKeyId: ca.active.issuer.ski.toString('hex'),
+    reissueSpreadSeconds: ca.reissueSpreadSeconds,
+    jwtAuthorities: publishedJwtAuthorities(ca),
+    federated: storedFederatedBundles(ca.snapshot.state).map((f) => f.bundle),
+  };
+}
+
+function jwtAuthorityMessage(a: JwtAuthority): { keyId: string; publicKey: Buffer } {
+  return { keyId: a.keyId, publicKey: a.publicKey.export({ format: 'der', type: 'spki' }) };
 }
 
 function timestamp(d: Date): { seconds: number; nanos: number } {

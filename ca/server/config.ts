@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { durationField, hostPortField, identityPolicyProblems, parseConfigText, positiveDurationField, type IdentityPolicy } from '../../workload-identity/index.js';
 import { caError } from '../errors.js';
 import { DEFAULT_MAX_WORKLOAD_TTL_MS, DEFAULT_WORKLOAD_TTL_MS } from '../issuer.js';
+import { DEFAULT_MAX_JWT_SVID_TTL_MS } from '../jwt-svid-issuer.js';
 import { isPostgresUrl } from '../ledger/index.js';
 import { BUNDLE_CONFIGMAP_KEY, BUNDLE_CONFIGMAP_NAME } from './bundle-configmaps.js';
 
@@ -22,6 +23,63 @@ const dnsName = z.string().superRefine((s, ctx) => {
 const ipAddress = z.string().refine((s) => !s.includes('%') && isIP(s) !== 0, { message: 'want an IPv4 or IPv6 address, e.g. 127.0.0.1 or ::1 (no brackets, no port)' });
 /** A ConfigMap data key (Kubernetes: [-._a-zA-Z0-9]+, at most 253 characters). */
 const configMapKey = z.string().regex(/^[-._a-zA-Z0-9]{1,253}$/, 'want a ConfigMap key: letters, digits, - _ .');
+
+const trustDomainName = z.string().regex(/^[a-z0-9._-]{1,255}$/, 'want a trust domain: lower-case letters, digits, ".", "_", "-" (SPIFFE-ID §2.1)');
+const httpsUrl = z
+  .string()
+  .url()
+  .refine((u) => {
+    const url = new URL(u);
+    return url.protocol === 'https:' && url.username === '' && url.password === '';
+  }, 'want an https:// URL without userinfo (SPIFFE Federation §5.2.1.1, §5.2.2.1)');
+
+/** SPIFFE federation (docs/federation.md): this CA's bundle endpoint and the trust domains it federates with. */
+const federationSchema = z
+  .object({
+    /** Serve this trust domain's SPIFFE bundle over HTTPS (SPIFFE Federation §5). Absent: not served. */
+    bundleEndpoint: z
+      .object({
+        /** host:port to listen on, e.g. 0.0.0.0:8443. */
+        listen: hostPortField,
+        /** The URL path the bundle is served at. Default /. */
+        path: z.string().regex(/^\/[\x21-\x7e]*$/, 'want an absolute URL path such as / or /bundle.json').optional(),
+        /** https_web: a certificate from a CA peers trust (certFile, keyFile); https_spiffe: the CA's own X509-SVID (spiffe://<td>/castellan/ca). */
+        profile: z.enum(['https_web', 'https_spiffe']),
+        /** https_web: PEM certificate chain (re-read when it changes). */
+        certFile: z.string().min(1).optional(),
+        /** https_web: PEM private key. */
+        keyFile: z.string().min(1).optional(),
+        /** spiffe_refresh_hint of the served bundle. Default 5m. */
+        refreshHint: positiveDurationField.optional(),
+      })
+      .strict()
+      .refine((e) => e.profile !== 'https_web' || (e.certFile !== undefined && e.keyFile !== undefined), { message: 'https_web needs certFile and keyFile' })
+      .optional(),
+    /** Foreign trust domains whose bundles this CA fetches and gives to its workloads. */
+    trustDomains: z
+      .array(
+        z
+          .object({
+            trustDomain: trustDomainName,
+            /** The foreign bundle endpoint (SPIFFE Federation §5.1). */
+            bundleEndpointUrl: httpsUrl,
+            profile: z.enum(['https_web', 'https_spiffe']),
+            /** https_spiffe: the SPIFFE ID the endpoint's X509-SVID must carry (§5.2.2.2). */
+            endpointSpiffeId: z.string().regex(/^spiffe:\/\/[^/]+\/.+/, 'want a SPIFFE ID with a path').optional(),
+            /** A file with the trust domain's bundle (SPIFFE bundle JSON, or PEM roots): used until the first fetch, and to authenticate a self-serving https_spiffe endpoint the first time. */
+            initialBundle: z.string().min(1).optional(),
+            /** https_web: PEM roots to verify the endpoint with instead of the system's (a private web PKI). */
+            caFile: z.string().min(1).optional(),
+            /** Refresh this often whatever the endpoint's refresh hint says. Default: the hint, between 30s and 1h (5m without one). */
+            refreshInterval: positiveDurationField.optional(),
+          })
+          .strict()
+          .refine((t) => t.profile !== 'https_spiffe' || t.endpointSpiffeId !== undefined, { message: 'https_spiffe needs endpointSpiffeId (SPIFFE Federation §5.2.2.2)' }),
+      )
+      .refine((l) => new Set(l.map((t) => t.trustDomain)).size === l.length, { message: 'a trust domain appears twice' })
+      .optional(),
+  })
+  .strict();
 
 /** The CA server's configuration file (YAML or JSON). Every field is optional; defaults in comments. */
 const storeSchema = z
@@ -249,9 +307,42 @@ export const caServerConfigSchema = z
           })
           .strict()
           .optional(),
+        /**
+         * A certificates.k8s.io ClusterTrustBundle (Kubernetes 1.33+ with the ClusterTrustBundle feature gate)
+         * holding the trust bundle, kept in step by the leader; skipped while the API server serves none.
+         */
+        clusterTrustBundle: z
+          .object({
+            enabled: z.boolean(),
+            /** The bundle's signer name. Default castellan.io/<trust domain>. The CA needs "attest" on it (docs/kubernetes.md). */
+            signerName: z
+              .string()
+              .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+\/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'want <domain>/<name> in DNS-1123 labels, e.g. castellan.io/cluster.local')
+              .max(200)
+              .optional(),
+            /** A kubeconfig path; absent: the in-cluster configuration (or store.kubernetes's). */
+            kubeconfig: z.string().optional(),
+            /** How often the object is checked again. Default 1m. */
+            resyncInterval: positiveDuration.optional(),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
       .optional(),
+    /** JWT-SVIDs (docs/jwt-svid.md). */
+    jwtSvid: z
+      .object({
+        /** Lifetime when the caller asks none. Default 5m. */
+        defaultTtl: positiveDuration.optional(),
+        /** Longest lifetime a caller may ask for (longer: INVALID_ARGUMENT). Default 1h. */
+        maxTtl: positiveDuration.optional(),
+        /** A new JWT key is in the bundle this long before it signs (keep it above federated peers' refresh interval). Default 10m. */
+        keyPublishLead: duration.optional(),
+      })
+      .strict()
+      .optional(),
+    federation: federationSchema.optional(),
     /** Who may run `castellan root ... --server` against this CA. Default: nobody. */
     admin: z
       .object({
@@ -304,6 +395,11 @@ export function validateCaServerConfig(raw: unknown, source = 'config'): CaServe
     if (c.workloadTtl !== undefined && c.workloadTtl <= 0) lines.push('  workloadTtl: must be longer than 0');
     if (c.maxWorkloadTtl !== undefined && c.maxWorkloadTtl <= 0) lines.push('  maxWorkloadTtl: must be longer than 0');
     if (ttl > max) lines.push(`  workloadTtl: ${ttl / 1000}s is longer than maxWorkloadTtl ${max / 1000}s`);
+    const j = c.jwtSvid;
+    if (j?.defaultTtl !== undefined && j.defaultTtl > (j.maxTtl ?? DEFAULT_MAX_JWT_SVID_TTL_MS)) lines.push(`  jwtSvid.defaultTtl: ${j.defaultTtl / 1000}s is longer than jwtSvid.maxTtl ${(j.maxTtl ?? DEFAULT_MAX_JWT_SVID_TTL_MS) / 1000}s`);
+    for (const t of c.federation?.trustDomains ?? []) {
+      if (c.trustDomain !== undefined && t.trustDomain === c.trustDomain) lines.push(`  federation.trustDomains: ${t.trustDomain} is this CA's own trust domain`);
+    }
     for (const problem of identityPolicyProblems((c.policy ?? {}) as IdentityPolicy)) lines.push(`  policy: ${problem}`);
     if (lines.length === 0) return c;
   }

@@ -86,6 +86,12 @@ export class CaMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly jwtSvids = new Counter({
+    name: 'castellan_jwt_svid_total',
+    help: 'JWT-SVID requests handled (SignJwtSvid), by outcome (issued, or the refusal code).',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
   readonly bundleWatchers = new Gauge({
     name: 'castellan_trust_bundle_watchers',
     help: 'Open WatchTrustBundle streams.',
@@ -95,6 +101,7 @@ export class CaMetrics {
   constructor(authorities: () => readonly (SigningAuthority & { id: number; state?: string; root: { notAfter: Date } })[], now: () => Date) {
     for (const api of CSR_APIS) for (const outcome of CSR_OUTCOMES) this.csrs.inc({ outcome, api }, 0);
     for (const reason of AUTH_FAILURE_REASONS) this.authFailures.inc({ reason }, 0);
+    for (const outcome of ['issued', 'ERR_JWT_AUDIENCE', 'ERR_JWT_NO_KEY', 'ERR_POLICY_DENIED', 'ERR_RATE_LIMITED']) this.jwtSvids.inc({ outcome }, 0);
     registerBuildInfo(this.registry);
     new Gauge({
       name: 'castellan_authority_expiry_seconds',

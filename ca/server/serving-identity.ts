@@ -43,6 +43,7 @@ export class ServingIdentity {
   private readonly unsubscribe: () => void;
   private readonly ttlMs: number;
   private readonly now: () => Date;
+  private readonly materialListeners = new Set<(m: { key: string; cert: string }) => void>();
 
   constructor(private readonly o: ServingIdentityOptions) {
     this.ttlMs = o.ttlMs ?? 24 * 3_600_000;
@@ -89,6 +90,17 @@ export class ServingIdentity {
   get credentials(): RotatingServerCredentials {
     if (!this.creds) throw new TypeError('ServingIdentity: start() first');
     return this.creds;
+  }
+
+  /** The PEM key and chain (leaf first) served now; undefined before activate(). */
+  get tlsMaterial(): { readonly key: string; readonly cert: string } | undefined {
+    return this.material;
+  }
+
+  /** Calls `listener` with every new key and chain (the SPIFFE bundle endpoint serves them too). */
+  onMaterial(listener: (m: { key: string; cert: string }) => void): () => void {
+    this.materialListeners.add(listener);
+    return () => this.materialListeners.delete(listener);
   }
 
   /** The PEM chain currently served (leaf first). */
@@ -138,6 +150,7 @@ export class ServingIdentity {
     this.material = { key, cert: cert.leafPem + cert.chainPem.slice(0, -1).join('') };
     this.notAfter = cert.notAfter.getTime();
     this.install();
+    for (const l of [...this.materialListeners]) l(this.material);
     this.o.log.info({ serial: cert.serialHex, notAfter: cert.notAfter.toISOString(), dnsNames: this.o.dnsNames, ipAddresses: this.o.ipAddresses ?? [] }, 'serving certificate issued');
     const lifetime = cert.notAfter.getTime() - this.now().getTime();
     this.schedule(Math.max(1000, lifetime / 2));

@@ -30,6 +30,9 @@ import { StoreFollower } from './store-follower.js';
 import { RootAdmin } from './root-admin.js';
 import { DEFAULT_INTERMEDIATE_ROTATE_AT } from './rotation-status.js';
 import { bundleConfigMaps, type CaServerConfig } from './config.js';
+import { ClusterTrustBundlePublisher, defaultSignerName } from './cluster-trust-bundle.js';
+import { FederationManager, startBundleEndpoint, type BundleEndpoint } from '../federation/index.js';
+import { DEFAULT_REFRESH_HINT_SECONDS, ownBundleDocument } from './own-bundle.js';
 
 export interface StartCaServerOptions {
   /** The CA directory (the directory store); absent when the config names store.kubernetes. */
@@ -106,7 +109,17 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions, stor
  *
  * @example const { server } = await startCaServer({ dir: '.castellan', config: {}, devIssuer: true, log });
  */
-export async function startCaServer(o: StartCaServerOptions): Promise<{ server: CaServer; tokenMode: TokenMode; follower: StoreFollower; store: CaStore; leadership: Leadership }> {
+export async function startCaServer(o: StartCaServerOptions): Promise<{
+  server: CaServer;
+  tokenMode: TokenMode;
+  follower: StoreFollower;
+  store: CaStore;
+  leadership: Leadership;
+  /** Present when federation.trustDomains is configured (docs/federation.md). */
+  federation?: FederationManager;
+  /** Present when federation.bundleEndpoint is configured. */
+  bundleEndpoint?: BundleEndpoint;
+}> {
   const { store, ca, leadership, kubeConfig } = await openCaStore({
     ...(o.dir !== undefined ? { dir: o.dir } : {}),
     config: o.config,
@@ -154,6 +167,29 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     // A bad kubeconfig fails the start before anything listens.
     const cms = o.config.distribution?.configMaps;
     const configMapsKube = cms?.enabled ? (cms.kubeconfig === undefined && kubeConfig ? kubeConfig : await loadKubeConfig(cms.kubeconfig, { log: o.log })) : undefined;
+    const ctb = o.config.distribution?.clusterTrustBundle;
+    const ctbKube = ctb?.enabled ? (ctb.kubeconfig === undefined && kubeConfig ? kubeConfig : await loadKubeConfig(ctb.kubeconfig, { log: o.log })) : undefined;
+    const ctbSigner = ctb?.enabled ? (ctb.signerName ?? defaultSignerName(ca.trustDomain.name)) : undefined;
+    if (ctb?.enabled && ctbSigner === undefined) {
+      throw caError('ERR_CONFIG', `config: distribution.clusterTrustBundle: trust domain ${ca.trustDomain.name} is no valid signer name path (DNS-1123 labels); set distribution.clusterTrustBundle.signerName`);
+    }
+    // Federation: bad initial bundles or CA files fail the start before anything listens (docs/federation.md).
+    let federation: FederationManager | undefined;
+    // Also with none configured while the state holds some: those are removed (SPIFFE Federation §6.3).
+    if ((o.config.federation?.trustDomains ?? []).length > 0 || Object.keys(ca.snapshot.state.federation ?? {}).length > 0) {
+      federation = await FederationManager.create({
+        store,
+        trustDomains: o.config.federation?.trustDomains ?? [],
+        current: () => server?.directory ?? ca,
+        isLeader: () => leadership.isLeader(),
+        afterCommit: async () => {
+          await follower?.tick();
+        },
+        onStatus: () => agents?.publishSoon(),
+        now,
+        log: o.log.child({ subsystem: 'federation' }),
+      });
+    }
     // Checkpoints are signed by the intermediate that issues now (it rotates under the server).
     ledger = await startLedger(o, store, ca.ledgerGenesis, () => server?.activeAuthority ?? ca.active);
     agents = new AgentTracker({
@@ -163,6 +199,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
       ...(rotation.agentLiveness !== undefined ? { livenessMs: rotation.agentLiveness } : {}),
       ...(rotation.agentWarmup !== undefined ? { warmupMs: rotation.agentWarmup } : {}),
       intermediateRotateAt: rotateAt,
+      federation: () => federation?.report(),
       ...(o.config.limits?.maxAgentsPerIdentity !== undefined ? { maxAgentsPerIdentity: o.config.limits.maxAgentsPerIdentity } : {}),
       ...(o.config.limits?.maxAgentsPerIdentityPeer !== undefined ? { maxAgentsPerIdentityPeer: o.config.limits.maxAgentsPerIdentityPeer } : {}),
       log: o.log,
@@ -230,6 +267,30 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
     s.addBackground(leadership);
     s.addBackground(follower);
     follower.start();
+    let bundleEndpoint: BundleEndpoint | undefined;
+    const ep = o.config.federation?.bundleEndpoint;
+    if (ep) {
+      const at = ep.listen.lastIndexOf(':');
+      const hint = Math.max(1, Math.round((ep.refreshHint ?? DEFAULT_REFRESH_HINT_SECONDS * 1000) / 1000));
+      bundleEndpoint = await startBundleEndpoint({
+        host: ep.listen.slice(0, at).replace(/^\[|\]$/g, ''),
+        port: Number(ep.listen.slice(at + 1)),
+        path: ep.path ?? '/',
+        profile: ep.profile,
+        tls: ep.profile === 'https_web' ? { certFile: ep.certFile!, keyFile: ep.keyFile! } : { current: () => s.servingTls, onChange: (l) => s.onServingTls(l) },
+        document: () => ownBundleDocument(s.trustBundle.current(), hint),
+        log: o.log.child({ subsystem: 'bundle-endpoint' }),
+      });
+      const e = bundleEndpoint;
+      s.addBackground({ stop: () => e.close() });
+    }
+    if (federation) {
+      const f = federation;
+      f.registerMetrics(s.metrics.registry);
+      s.addBackground({ stop: () => f.stop() });
+      f.start();
+      if (leadership instanceof LeaderElection) leadership.subscribe((leader) => f.leadershipChanged(leader));
+    }
     if (leadership instanceof LeaderElection) {
       // On becoming leader: at once look for pending records and due rotations, and remove reports of replicas gone for a day.
       leadership.subscribe((leader) => {
@@ -255,7 +316,18 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
         }),
       );
     }
-    return { server: s, tokenMode: mode, follower, store, leadership };
+    if (ctbKube && ctbSigner) {
+      startPublisherWhileLeader(s, leadership, () =>
+        new ClusterTrustBundlePublisher({
+          kubeConfig: ctbKube,
+          bundle: s.trustBundle,
+          signerName: ctbSigner,
+          ...(ctb?.resyncInterval !== undefined ? { resyncMs: ctb.resyncInterval } : {}),
+          log: o.log.child({ subsystem: 'cluster-trust-bundle' }),
+        }),
+      );
+    }
+    return { server: s, tokenMode: mode, follower, store, leadership, ...(federation ? { federation } : {}), ...(bundleEndpoint ? { bundleEndpoint } : {}) };
   } catch (err) {
     await server?.shutdown().catch(() => {});
     await agents?.stop().catch(() => {});
@@ -265,9 +337,9 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{ server: 
   }
 }
 
-/** Runs the bundle ConfigMap publisher on the leader only (a singleton job), starting and stopping it with leadership. */
-function startPublisherWhileLeader(s: CaServer, leadership: Leadership, make: () => BundleConfigMapPublisher): void {
-  let publisher: BundleConfigMapPublisher | undefined;
+/** Runs a bundle publisher (ConfigMaps, ClusterTrustBundle) on the leader only (a singleton job), starting and stopping it with leadership. */
+function startPublisherWhileLeader(s: CaServer, leadership: Leadership, make: () => { start(): Promise<unknown>; stop(): Promise<void> }): void {
+  let publisher: { start(): Promise<unknown>; stop(): Promise<void> } | undefined;
   const follow = (leader: boolean) => {
     if (leader && !publisher) {
       publisher = make();

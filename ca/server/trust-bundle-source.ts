@@ -1,3 +1,4 @@
+import type { JwtAuthority, SpiffeBundle } from '../../workload-identity/index.js';
 import type { CertificateInfo } from '../certificate-info.js';
 
 /** What WatchTrustBundle sends at one moment: the roots peers must trust, the active issuer, and its sequence number. */
@@ -11,6 +12,10 @@ export interface TrustBundleSnapshot {
   readonly activeIssuerKeyId: string;
   /** Non-zero after a root activation: agents re-issue leaves of other issuers within this many seconds. */
   readonly reissueSpreadSeconds: number;
+  /** The JWT-SVID keys validators must accept now (docs/jwt-svid.md). */
+  readonly jwtAuthorities: readonly JwtAuthority[];
+  /** Bundles of federated trust domains (docs/federation.md). */
+  readonly federated: readonly SpiffeBundle[];
 }
 
 export interface TrustBundleContent {
@@ -18,6 +23,8 @@ export interface TrustBundleContent {
   readonly roots: readonly CertificateInfo[];
   readonly activeIssuerKeyId?: string;
   readonly reissueSpreadSeconds?: number;
+  readonly jwtAuthorities?: readonly JwtAuthority[];
+  readonly federated?: readonly SpiffeBundle[];
 }
 
 /**
@@ -28,7 +35,7 @@ export class TrustBundleSource {
   private snapshot: TrustBundleSnapshot;
   private readonly listeners = new Set<(s: TrustBundleSnapshot) => void>();
 
-  constructor(roots: readonly CertificateInfo[], sequence = 1, extra: { activeIssuerKeyId?: string; reissueSpreadSeconds?: number } = {}) {
+  constructor(roots: readonly CertificateInfo[], sequence = 1, extra: Omit<TrustBundleContent, 'roots' | 'sequence'> = {}) {
     this.snapshot = snapshotOf({ roots, sequence, ...extra });
   }
 
@@ -79,5 +86,7 @@ function snapshotOf(s: TrustBundleContent): TrustBundleSnapshot {
     pem: s.roots.map((r) => r.pem).join(''),
     activeIssuerKeyId: s.activeIssuerKeyId ?? '',
     reissueSpreadSeconds: s.reissueSpreadSeconds ?? 0,
+    jwtAuthorities: Object.freeze([...(s.jwtAuthorities ?? [])]),
+    federated: Object.freeze([...(s.federated ?? [])]),
   });
 }

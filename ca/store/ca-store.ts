@@ -19,6 +19,11 @@ export interface StoredAuthority {
   /** The root's key, when this CA holds it (generated roots; absent for plugged-in cacerts and rotated intermediates). */
   readonly rootKey?: KeyMaterial;
   readonly caKey: KeyMaterial;
+  /**
+   * The slot's JWT-SVID signing key (docs/jwt-svid.md): it is published with the slot's root and rotates
+   * with it. Absent in slots created before JWT-SVID support.
+   */
+  readonly jwtKey?: KeyMaterial;
 }
 
 /** The committed state of a store at one moment. */
@@ -52,6 +57,22 @@ export interface ReplicaReport {
   /** The replica's rotation.intermediateRotateAt (for `castellan check`). */
   readonly intermediateRotateAt?: number;
   readonly agents: readonly { agentId: string; identity: string; sequence: number; lastSeen: string; connected: boolean; peer: string }[];
+  /** The leader's view of its federated trust domains' bundle endpoints (docs/federation.md), for `castellan check`. */
+  readonly federation?: readonly FederationReport[];
+}
+
+/** How refreshing one federated trust domain's bundle goes, as the leader publishes it (docs/federation.md). */
+export interface FederationReport {
+  readonly trustDomain: string;
+  readonly endpoint: string;
+  /** When a fetch last succeeded (the bundle was good, changed or not). */
+  readonly lastSuccess?: string;
+  /** The last failure while failures continue: its reason (a FetchFailure), message and time. */
+  readonly lastError?: { readonly reason: string; readonly message: string; readonly at: string };
+  /** Failures in a row (0 after a success). */
+  readonly failures: number;
+  /** The refresh interval in force, ms. */
+  readonly intervalMs: number;
 }
 
 export interface AgentReportStore {

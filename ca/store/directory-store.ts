@@ -20,6 +20,8 @@ export const AUTHORITY_FILES = {
   certChain: 'cert-chain.pem',
   /** Castellan's own: the intermediate cross-signed by the previous root (root rotation). */
   crossCert: 'cross-cert.pem',
+  /** Castellan's own: the slot's JWT-SVID signing key (docs/jwt-svid.md). */
+  jwtKey: 'jwt-key.pem',
 } as const;
 
 /** A key kept in a PKCS#11 token is stored as its URI in `<name>.pkcs11` instead of `<name>.pem`. */
@@ -164,6 +166,7 @@ async function readAuthority(dir: string, id: number): Promise<StoredAuthority> 
     return { kind: 'pem', pem: await readPrivateKeyText(file) };
   };
   const rootKey = await key(AUTHORITY_FILES.rootKey, true);
+  const jwtKey = await key(AUTHORITY_FILES.jwtKey, true);
   const crossCertPem = await text(AUTHORITY_FILES.crossCert, true);
   return {
     rootCertPem: (await text(AUTHORITY_FILES.rootCert))!,
@@ -172,6 +175,7 @@ async function readAuthority(dir: string, id: number): Promise<StoredAuthority> 
     ...(crossCertPem !== undefined ? { crossCertPem } : {}),
     ...(rootKey ? { rootKey } : {}),
     caKey: (await key(AUTHORITY_FILES.caKey, false))!,
+    ...(jwtKey ? { jwtKey } : {}),
   };
 }
 
@@ -193,6 +197,7 @@ async function writeAuthorityDir(dir: string, id: number, a: StoredAuthority): P
     m.kind === 'pem' ? writeFileAtomic(path.join(partial, name), m.pem, 0o600) : writeFileAtomic(path.join(partial, name.replace(/\.pem$/, PKCS11_SUFFIX)), m.uri + '\n', 0o600);
   if (a.rootKey) await writeKey(AUTHORITY_FILES.rootKey, a.rootKey);
   await writeKey(AUTHORITY_FILES.caKey, a.caKey);
+  if (a.jwtKey) await writeKey(AUTHORITY_FILES.jwtKey, a.jwtKey);
   await writeFileAtomic(path.join(partial, AUTHORITY_FILES.rootCert), a.rootCertPem, 0o644);
   await writeFileAtomic(path.join(partial, AUTHORITY_FILES.caCert), a.caCertPem, 0o644);
   await writeFileAtomic(path.join(partial, AUTHORITY_FILES.certChain), a.certChainPem, 0o644);

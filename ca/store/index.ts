@@ -1,5 +1,5 @@
 // CA state stores (docs/architecture.md §6): where keys, authority slots and agent reports live.
-export type { ReplicaReport, AgentReportStore, CaStore, StoreCommit, StoredAuthority, StoreSnapshot } from './ca-store.js';
+export type { FederationReport, ReplicaReport, AgentReportStore, CaStore, StoreCommit, StoredAuthority, StoreSnapshot } from './ca-store.js';
 export type { LedgerWitness } from '../ledger/index.js';
 export { AGENTS_DIR, AUTHORITY_FILES, authorityDir, directoryStore, parseReplicaReport, withDirectoryLock, type DirectoryStoreOptions } from './directory-store.js';
 export { checkCaDirectory } from './directory-checks.js';

@@ -188,6 +188,7 @@ function snapshotOf(secret: V1Secret, location: string): KubeSnapshot {
       const caKey = key('ca-key');
       if (!caKey) need('ca-key.pem');
       const rootKey = key('root-key');
+      const jwtKey = key('jwt-key');
       const cross = get('cross-cert.pem');
       return {
         rootCertPem: need('root-cert.pem'),
@@ -196,6 +197,7 @@ function snapshotOf(secret: V1Secret, location: string): KubeSnapshot {
         ...(cross !== undefined ? { crossCertPem: cross } : {}),
         ...(rootKey ? { rootKey } : {}),
         caKey: caKey!,
+        ...(jwtKey ? { jwtKey } : {}),
       };
     },
   };
@@ -211,6 +213,7 @@ function authorityData(id: number, a: StoredAuthority): Record<string, string> {
     ...(a.crossCertPem !== undefined ? { [`${p}cross-cert.pem`]: a.crossCertPem } : {}),
     ...(a.rootKey ? key('root-key', a.rootKey) : {}),
     ...key('ca-key', a.caKey),
+    ...(a.jwtKey ? key('jwt-key', a.jwtKey) : {}),
   };
 }
 

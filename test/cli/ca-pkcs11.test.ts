@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initCa, keyProviderFor, loadCa } from '../../ca/index.js';
-import { TrustDomain } from '../../workload-identity/index.js';
+import { initCa, JwtSvidIssuer, keyProviderFor, loadCa, publishedJwtAuthorities } from '../../ca/index.js';
+import { SpiffeId, TrustDomain, validateJwtSvid } from '../../workload-identity/index.js';
 import { testCaServer } from '../helpers/ca-server.js';
 import { cli } from '../helpers/cli.js';
 import { until } from '../helpers/until.js';
@@ -36,7 +36,8 @@ describe.skipIf(missing !== undefined)('castellan with CA keys in a PKCS#11 toke
     expect(init.code).toBe(0);
     expect(init.out).toContain('generated in pkcs11 (token castellan-ca)');
     const a1 = path.join(t.dir, 'ca', 'authorities', '1');
-    expect(readdirSync(a1).sort()).toEqual(['ca-cert.pem', 'ca-key.pkcs11', 'cert-chain.pem', 'root-cert.pem', 'root-key.pkcs11']);
+    // The slot's JWT-SVID key (docs/jwt-svid.md) is made in the token too.
+    expect(readdirSync(a1).sort()).toEqual(['ca-cert.pem', 'ca-key.pkcs11', 'cert-chain.pem', 'jwt-key.pkcs11', 'root-cert.pem', 'root-key.pkcs11']);
     expect(readFileSync(path.join(a1, 'ca-key.pkcs11'), 'utf8')).toMatch(/^pkcs11:token=castellan-ca;object=castellan-ca-1;id=(%[0-9a-f]{2}){16};type=private\n$/i);
     const state = JSON.parse(readFileSync(path.join(t.dir, 'ca', 'ca.json'), 'utf8'));
     expect(state.keys).toEqual({ pkcs11: { module: hsm.module, token: 'castellan-ca' } });
@@ -71,7 +72,10 @@ describe.skipIf(missing !== undefined)('castellan with CA keys in a PKCS#11 toke
       await until(() => ca.server.activeAuthority.issuer.serialHex !== before.active.issuer.serialHex, 'the intermediate rotation');
       const after = await loadCa(dir);
       expect(after.keys.description).toBe('pkcs11 (token castellan-ca)');
-      expect(readdirSync(path.join(dir, 'authorities', String(after.active.id))).sort()).toEqual(['ca-cert.pem', 'ca-key.pkcs11', 'cert-chain.pem', 'root-cert.pem']);
+      expect(readdirSync(path.join(dir, 'authorities', String(after.active.id))).sort()).toEqual(['ca-cert.pem', 'ca-key.pkcs11', 'cert-chain.pem', 'jwt-key.pkcs11', 'root-cert.pem']);
+      // A JWT-SVID signed by a key in the token (ECDSA from PKCS#11 as R || S) validates with the published key.
+      const jwt = new JwtSvidIssuer({ ca: () => after, publishLeadMs: 0 }).issue(SpiffeId.parse('spiffe://cluster.local/ns/a/sa/b'), ['x']);
+      expect(validateJwtSvid(jwt.token, 'x', () => publishedJwtAuthorities(after), new Date()).spiffeId.toString()).toBe('spiffe://cluster.local/ns/a/sa/b');
       const a = path.join(dir, 'authorities', String(after.active.id));
       expect(openssl(['verify', '-x509_strict', '-CAfile', path.join(a, 'root-cert.pem'), path.join(a, 'ca-cert.pem')]).stdout.trim()).toMatch(/: OK$/);
     } finally {

@@ -163,7 +163,20 @@ type Methods = {
 type WorkloadMethods = {
   FetchX509SVID(req: unknown, md: Metadata): ClientReadableStream<X509SvidResponse>;
   FetchX509Bundles(req: unknown, md: Metadata): ClientReadableStream<X509BundlesResponse>;
+  FetchJWTBundles(req: unknown, md: Metadata): ClientReadableStream<JwtBundlesResponse>;
+  FetchJWTSVID(req: unknown, md: Metadata, cb: (err: (Error & { code: status; details: string }) | null, res?: JwtSvidResponse) => void): void;
+  ValidateJWTSVID(req: unknown, md: Metadata, cb: (err: (Error & { code: status; details: string }) | null, res?: ValidateJwtSvidResponse) => void): void;
 };
+export interface JwtSvidResponse {
+  svids: { spiffeId: string; svid: string; hint: string }[];
+}
+export interface JwtBundlesResponse {
+  bundles: Record<string, Buffer>;
+}
+export interface ValidateJwtSvidResponse {
+  spiffeId: string;
+  claims: { fields: Record<string, Record<string, unknown>> };
+}
 export interface X509SvidResponse {
   svids: { spiffeId: string; x509Svid: Buffer; x509SvidKey: Buffer; bundle: Buffer; hint: string }[];
   federatedBundles: Record<string, Buffer>;
@@ -212,6 +225,24 @@ export class EnvoySdsClient {
   x509Bundles(header = true): Inbox<X509BundlesResponse> & { stream: ClientReadableStream<X509BundlesResponse> } {
     const stream = this.workload.FetchX509Bundles({}, this.metadata(header ? { 'workload.spiffe.io': 'true' } : {}));
     return Object.assign(new Inbox(stream), { stream });
+  }
+  jwtBundles(header = true): Inbox<JwtBundlesResponse> & { stream: ClientReadableStream<JwtBundlesResponse> } {
+    const stream = this.workload.FetchJWTBundles({}, this.metadata(header ? { 'workload.spiffe.io': 'true' } : {}));
+    return Object.assign(new Inbox(stream), { stream });
+  }
+  jwtSvid(audience: string[], spiffeId = '', header = true): Promise<{ res?: JwtSvidResponse; status: CallStatus }> {
+    return new Promise((resolve) => {
+      this.workload.FetchJWTSVID({ audience, spiffeId }, this.metadata(header ? { 'workload.spiffe.io': 'true' } : {}), (err, res) => {
+        resolve(err ? { status: { code: err.code, details: err.details } } : { res: res!, status: { code: status.OK, details: '' } });
+      });
+    });
+  }
+  validateJwtSvid(audience: string, svid: string, header = true): Promise<{ res?: ValidateJwtSvidResponse; status: CallStatus }> {
+    return new Promise((resolve) => {
+      this.workload.ValidateJWTSVID({ audience, svid }, this.metadata(header ? { 'workload.spiffe.io': 'true' } : {}), (err, res) => {
+        resolve(err ? { status: { code: err.code, details: err.details } } : { res: res!, status: { code: status.OK, details: '' } });
+      });
+    });
   }
   close(): void {
     this.sds.close();

@@ -60,8 +60,11 @@ describe.skipIf(api === undefined)('CA state in Kubernetes against a real kube-a
     expect(loaded.bundle.map((c) => c.serialHex)).toEqual([created.active.root.serialHex]);
     const secret = await k.get<{ data: Record<string, string>; metadata: { labels: Record<string, string> } }>(`/api/v1/namespaces/${ns}/secrets/castellan-ca`);
     expect(Object.keys(secret!.data).sort()).toEqual(
-      ['authority-1.ca-cert.pem', 'authority-1.ca-key.pem', 'authority-1.cert-chain.pem', 'authority-1.root-cert.pem', 'authority-1.root-key.pem', 'bundle.pem', 'ca.json'].sort(),
+      ['authority-1.ca-cert.pem', 'authority-1.ca-key.pem', 'authority-1.cert-chain.pem', 'authority-1.jwt-key.pem', 'authority-1.root-cert.pem', 'authority-1.root-key.pem', 'bundle.pem', 'ca.json'].sort(),
     );
+    // The slot's JWT-SVID key (docs/jwt-svid.md) loads back with the slot.
+    expect(loaded.active.jwtKey?.keyId).toBe(created.active.jwtKey?.keyId);
+    expect(loaded.active.jwtKey?.keyId).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(secret!.metadata.labels['app.kubernetes.io/managed-by']).toBe('castellan');
     // A second create is refused as a conflict: two replicas starting at once never make two roots.
     await expect(initCa({ store: storeIn(), trustDomain: td })).rejects.toMatchObject({ code: 'ERR_STORE_CONFLICT' });

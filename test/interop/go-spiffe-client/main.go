@@ -29,8 +29,10 @@ type result struct {
 	KeyMatches bool     `json:"keyMatches,omitempty"`
 }
 
-func emit(r result) {
-	b, _ := json.Marshal(r)
+func emit(r result) { emitAny(r) }
+
+func emitAny(v interface{}) {
+	b, _ := json.Marshal(v)
 	fmt.Println(string(b))
 }
 
@@ -72,10 +74,14 @@ func (w *watcher) OnX509ContextWatchError(err error) {
 func main() {
 	socket := flag.String("socket", "", "agent socket path")
 	updates := flag.Int("updates", 0, "watch and print this many X.509 context updates")
+	mode := flag.String("mode", "x509", "x509 | jwt | jwt-fetch | jwt-validate | mtls-server | mtls-client (modes.go)")
 	flag.Parse()
 	addr := workloadapi.WithAddr("unix://" + *socket)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
+	if *mode != "x509" {
+		os.Exit(runMode(ctx, *mode, addr))
+	}
 	if *updates > 0 {
 		wctx, done := context.WithCancel(ctx)
 		err := workloadapi.WatchX509Context(wctx, &watcher{left: *updates, done: done}, addr)
