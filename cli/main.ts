@@ -1,24 +1,54 @@
 import 'reflect-metadata';
-import { Command } from 'commander';
-import { registerAgent } from './agent.js';
-import { registerAudit } from './audit.js';
-import { registerCaInit } from './ca-init.js';
-import { registerCaMint } from './ca-mint.js';
-import { registerCaServe } from './ca-serve.js';
-import { registerCertInspect } from './cert-inspect.js';
-import { registerCertRequest } from './cert-request.js';
-import { registerCheck } from './check.js';
-import { registerDev } from './dev.js';
-import { registerRoot } from './root.js';
-import { registerTokenMint } from './token-mint.js';
-import { exitFor } from './exit-codes.js';
-import { closeKeyProviders } from '../ca/index.js';
+import { Command, CommanderError } from 'commander';
 import { processIo, type CliIo } from './io.js';
 
 const VERSION = '0.1.0';
 
-/** Builds the `castellan` command tree writing to `io`. */
-export function buildProgram(io: CliIo): Command {
+/** Adds one command (or command group) to `parent`: what every `cli/<name>.ts` module exports. */
+type Register = (parent: Command, io: CliIo) => void;
+
+/**
+ * Every command, by its path, and how to load the module that registers it. A command's module (and so
+ * everything it imports: the CA, the ledger, SQLite, Kubernetes clients ...) is imported only when that
+ * command runs, or when help is asked for the level it is on: `castellan --version` and `castellan
+ * agent` load only what they need. A new command is one line here, in the order `--help` lists it.
+ */
+const COMMANDS: readonly (readonly [path: string, load: () => Promise<Register>])[] = [
+  ['ca init', () => import('./ca-init.js').then((m) => m.registerCaInit)],
+  ['ca mint', () => import('./ca-mint.js').then((m) => m.registerCaMint)],
+  ['ca serve', () => import('./ca-serve.js').then((m) => m.registerCaServe)],
+  ['cert inspect', () => import('./cert-inspect.js').then((m) => m.registerCertInspect)],
+  ['cert request', () => import('./cert-request.js').then((m) => m.registerCertRequest)],
+  ['agent', () => import('./agent.js').then((m) => m.registerAgent)],
+  ['root', () => import('./root.js').then((m) => m.registerRoot)],
+  ['check', () => import('./check.js').then((m) => m.registerCheck)],
+  ['audit', () => import('./audit.js').then((m) => m.registerAudit)],
+  ['token', () => import('./token-mint.js').then((m) => m.registerTokenMint)],
+  ['dev', () => import('./dev.js').then((m) => m.registerDev)],
+];
+
+/** Command groups whose subcommands live in separate modules. */
+const GROUPS: Readonly<Record<string, string>> = {
+  ca: 'operate a certificate authority: create it, issue certificates',
+  cert: 'look at certificates',
+};
+
+/**
+ * The commands `argv` needs: the one it names (`agent`, `ca serve`), or, when it names none or one that
+ * does not exist (help, a typo), every command of the level it reached, so that help and suggestions
+ * are complete.
+ */
+function commandsFor(argv: readonly string[]): readonly (typeof COMMANDS)[number][] {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const [first, second] = words;
+  const exact = COMMANDS.filter(([p]) => p === first || p === `${first} ${second}`);
+  if (exact.length === 1) return exact;
+  if (first !== undefined && GROUPS[first] !== undefined) return COMMANDS.filter(([p]) => p.startsWith(`${first} `));
+  return COMMANDS;
+}
+
+/** Builds the `castellan` command tree writing to `io`, with the commands `argv` needs (all by default). */
+export async function buildProgram(io: CliIo, argv?: readonly string[]): Promise<Command> {
   const program = new Command('castellan')
     .description('Castellan: a workload-identity CA for service meshes (SPIFFE X509-SVIDs for Envoy and proxyless workloads)')
     .version(VERSION, '-V, --version')
@@ -29,19 +59,19 @@ export function buildProgram(io: CliIo): Command {
         '3 refused by a safety gate (root activate/retire; --force overrides), 4/5 castellan check: warning/failing.\n' +
         'Start with: castellan dev   (a local CA and a demo mTLS handshake, no cluster needed)',
     );
-  const ca = program.command('ca').description('operate a certificate authority: create it, issue certificates');
-  registerCaInit(ca, io);
-  registerCaMint(ca, io);
-  registerCaServe(ca, io);
-  const cert = program.command('cert').description('look at certificates');
-  registerCertInspect(cert, io);
-  registerCertRequest(cert, io);
-  registerAgent(program, io);
-  registerRoot(program, io);
-  registerCheck(program, io);
-  registerAudit(program, io);
-  registerTokenMint(program, io);
-  registerDev(program, io);
+  // `--version` (and `-V`) needs no command at all.
+  const wanted = argv !== undefined && (argv.includes('-V') || argv.includes('--version')) && argv.filter((a) => !a.startsWith('-')).length === 0 ? [] : commandsFor(argv ?? []);
+  const registers = await Promise.all(wanted.map(([p, load]) => load().then((register) => [p, register] as const)));
+  const groups = new Map<string, Command>();
+  for (const [p, register] of registers) {
+    const group = p.includes(' ') ? p.slice(0, p.indexOf(' ')) : undefined;
+    let parent = program;
+    if (group !== undefined) {
+      if (!groups.has(group)) groups.set(group, program.command(group).description(GROUPS[group]!));
+      parent = groups.get(group)!;
+    }
+    register(parent, io);
+  }
 
   // Every (sub)command: output through io, errors as exceptions (exit codes come from exitFor).
   const configure = (c: Command) => {
@@ -62,7 +92,7 @@ export function buildProgram(io: CliIo): Command {
  * @example const code = await run(['ca', 'init', '--dir', '/tmp/ca'], io);
  */
 export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
-  const program = buildProgram(io);
+  const program = await buildProgram(io, argv);
   if (argv.length === 0) {
     io.out(program.helpInformation());
     return 0;
@@ -71,12 +101,18 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {
+    // help and version are not failures; other usage errors commander printed already
+    if (err instanceof CommanderError) return ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code) ? 0 : 2;
+    const { exitFor } = await import('./exit-codes.js');
     const { code, line } = exitFor(err);
     if (line !== undefined) io.err(`castellan: ${line}\n`);
     if (io.env.CASTELLAN_DEBUG && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
     return code;
   } finally {
-    // A command that opened an HSM token logs out of it (docs/pkcs11.md).
-    await closeKeyProviders().catch(() => {});
+    // A command that opened an HSM token logs out of it (docs/pkcs11.md). The agent never opens CA
+    // keys, and the CA module is not loaded for it (nor for --version).
+    if (program.commands.length > 0 && !(program.commands.length === 1 && program.commands[0]!.name() === 'agent')) {
+      await import('../ca/index.js').then((ca) => ca.closeKeyProviders()).catch(() => {});
+    }
   }
 }
