@@ -146,10 +146,12 @@ if (wanted('castellan-istio') || wanted('castellan-sign') || wanted('agents')) {
   if (wanted('castellan-sign')) peers.push({ name: 'castellan-sign', what: 'Castellan Sign (TLS, JWT per request)', pid: castellan.pid, args: ['-target', 'castellan-sign', ...common] });
 }
 const base = process.env.BENCH_CASTELLAN_BASE;
+let baseCa: { pid: number; port: number; dir: string } | undefined;
 if (base) {
   if (!existsSync(path.join(base, 'dist', 'cli', 'main.js'))) skipped.push(`castellan-base: ${base} has no dist/ (run npm run build there)`);
   else {
     const b = await startCastellan('castellan-base', base);
+    baseCa = b;
     const common = ['-addr', `127.0.0.1:${b.port}`, '-ca', path.join(b.dir, 'ca', 'bundle.pem'), '-token-key', path.join(b.dir, 'ca', 'token-issuer', 'key.pem')];
     peers.push({ name: 'castellan-base', what: `Castellan CreateCertificate, ${path.basename(base)}`, pid: b.pid, args: ['-target', 'castellan-istio', ...common] });
   }
@@ -279,11 +281,12 @@ async function startStepCa(): Promise<Peer> {
       tls: { cipherSuites: ['TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256'], minVersion: 1.2, maxVersion: 1.3 },
     }),
   );
+  const version = (await exec(bin, ['version']).catch(() => ({ stdout: '' }))).stdout.split('\n')[0]?.trim() ?? '';
   const c = start(bin, [path.join(dir, 'ca.json')], 'step-ca.log');
   await until('step-ca to listen', () => (/Serving HTTPS on/.test(outputOf(c)) ? true : c.exitCode !== null ? (() => { throw new Error(`it exited: ${outputOf(c).slice(-300)}`); })() : undefined), 30_000);
   return {
     name: 'stepca',
-    what: 'step-ca /1.0/sign (one-time JWK token)',
+    what: `step-ca ${/v?\d+\.\d+\.\d+/.exec(version)?.[0] ?? ''} /1.0/sign (one-time JWK token)`,
     pid: c.pid!,
     args: ['-target', 'stepca', '-addr', `localhost:${port}`, '-ca', path.join(dir, 'root.pem'), '-step-key', path.join(dir, 'prov-key.pem'), '-step-kid', kid],
   };
@@ -343,15 +346,21 @@ if (results.get('castellan-istio')?.length) {
 if (wanted('agents') && castellan) {
   say('');
   const lines: string[] = [];
-  // A Castellan agent in sidecar mode holding one workload SVID.
-  const tokenFile = path.join(t.dir, 'web.token');
-  await exec(process.execPath, [castellanCli(root), 'token', 'mint', '--dir', path.join(castellan.dir, 'ca'), '--namespace', 'bench', '--service-account', 'web', '--out', tokenFile]);
-  const agent = start(
-    process.execPath,
-    [castellanCli(root), 'agent', '--ca-addr', `127.0.0.1:${castellan.port}`, '--ca-bundle', path.join(castellan.dir, 'ca', 'bundle.pem'), '--token-file', tokenFile, '--socket', path.join(t.dir, 'sds.sock'), '--http', '127.0.0.1:0'],
-    'castellan-agent.log',
-    { ...process.env, CASTELLAN_LOG_LEVEL: 'warn' },
-  );
+  // A Castellan agent in sidecar mode holding one workload SVID (and the base checkout's, to compare).
+  const startAgent = async (name: string, checkout: string, ca: { port: number; dir: string }) => {
+    const tokenFile = path.join(t.dir, `${name}.token`);
+    await exec(process.execPath, [castellanCli(checkout), 'token', 'mint', '--dir', path.join(ca.dir, 'ca'), '--namespace', 'bench', '--service-account', 'web', '--out', tokenFile]);
+    const socket = path.join(t.dir, `${name}.sock`);
+    const c = start(
+      process.execPath,
+      [castellanCli(checkout), 'agent', '--ca-addr', `127.0.0.1:${ca.port}`, '--ca-bundle', path.join(ca.dir, 'ca', 'bundle.pem'), '--token-file', tokenFile, '--socket', socket, '--http', '127.0.0.1:0'],
+      `${name}.log`,
+      { ...process.env, CASTELLAN_LOG_LEVEL: 'warn' },
+    );
+    return { c, socket };
+  };
+  const agent = await startAgent('castellan-agent', root, castellan);
+  const baseAgent = base && baseCa ? await startAgent('castellan-base-agent', base, baseCa) : undefined;
   let spireAgent: ChildProcess | undefined;
   if (spire) {
     const cli = (...args: string[]) => exec(path.join(spire!.bin, 'spire-server'), [...args, '-socketPath', spire!.socket], { maxBuffer: 1 << 22 });
@@ -389,23 +398,26 @@ plugins {
       exec(path.join(spire!.bin, 'spire-agent'), ['api', 'fetch', 'x509', '-socketPath', path.join(adir, 'agent.sock')]).then((r) => (/ns\/bench\/sa\/web/.test(r.stdout) ? true : undefined), () => undefined),
     );
   } else lines.push('spire-agent: skipped (no SPIRE)');
-  await until('the Castellan agent to hold its SVID', () => (/serving|ready|issued|certificate/i.test(outputOf(agent)) || existsSync(path.join(t.dir, 'sds.sock')) ? true : undefined));
-  // Idle: both settled for a while with their SVID in memory.
+  for (const a of [agent, baseAgent]) if (a) await until('the Castellan agent to serve', () => (existsSync(a.socket) ? true : undefined));
+  // Idle: all settled for a while with their SVID in memory.
   await wait(15_000);
-  lines.push(`Castellan agent (sidecar mode, one SVID) idle RSS ${rssMiB(agent.pid!).toFixed(1)} MiB`);
+  lines.push(`Castellan agent (sidecar mode, one SVID) idle RSS ${rssMiB(agent.c.pid!).toFixed(1)} MiB`);
+  if (baseAgent) lines.push(`Castellan agent, ${path.basename(base!)} (same)    idle RSS ${rssMiB(baseAgent.c.pid!).toFixed(1)} MiB`);
   if (spireAgent) lines.push(`spire-agent 1.13.3 (one workload SVID)     idle RSS ${rssMiB(spireAgent.pid!).toFixed(1)} MiB   (issue #17 target: Castellan <= spire-agent)`);
   for (const l of lines) say(l);
 }
 
 // ---- `castellan --version` ----------------------------------------------------------------------
 if (wanted('agents') || !ONLY) {
-  const cpus: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    const r = await exec('/usr/bin/time', ['-f', '%U %S', process.execPath, castellanCli(root), '--version']).catch(() => undefined);
-    const m = r && /([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
-    if (m) cpus.push(Number(m[1]) + Number(m[2]));
+  for (const [label, checkout] of [['castellan', root], ...(base ? [[path.basename(base), base]] : [])] as [string, string][]) {
+    const cpus: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await exec('/usr/bin/time', ['-f', '%U %S', process.execPath, castellanCli(checkout), '--version']).catch(() => undefined);
+      const m = r && /([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
+      if (m) cpus.push(Number(m[1]) + Number(m[2]));
+    }
+    if (cpus.length) say(`${label} --version: ${median(cpus).toFixed(2)} s CPU (median of ${cpus.length}; issue #17 target < 0.2 s)`);
   }
-  if (cpus.length) say(`castellan --version: ${median(cpus).toFixed(2)} s CPU (median of ${cpus.length}; issue #17 target < 0.2 s)`);
 }
 
 stopAll();
