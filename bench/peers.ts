@@ -46,6 +46,7 @@ interface Run {
   p50: number;
   p99: number;
   cpuSeconds: number;
+  mainThreadCpuSeconds: number;
   writeBytes: number;
   reused: number;
 }
@@ -310,7 +311,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const r = JSON.parse(out.stdout) as Run;
     results.get(p.name)!.push(r);
     const fails = Object.values(r.failures).reduce((a, b) => a + b, 0);
-    say(`  round ${round + 1} ${p.name.padEnd(16)} ${(r.ok / r.elapsed).toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  CPU ${((r.cpuSeconds / r.ok) * 1e6).toFixed(0)} us/cert${fails ? `  failed ${JSON.stringify(r.failures)}` : ''}`);
+    say(`  round ${round + 1} ${p.name.padEnd(16)} ${(r.ok / r.elapsed).toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  CPU ${((r.cpuSeconds / r.ok) * 1e6).toFixed(0)} us/cert (main thread ${((r.mainThreadCpuSeconds / r.ok) * 1e6).toFixed(0)})${fails ? `  failed ${JSON.stringify(r.failures)}` : ''}`);
   }
 }
 
@@ -322,18 +323,18 @@ const rate = (r: Run) => r.ok / r.elapsed;
 const rateOf = (name: string) => median((results.get(name) ?? []).map(rate));
 const reference = rateOf('castellan-istio');
 say('');
-say(`${'server / API'.padEnd(56)} ${'certs/s'.padStart(8)} ${'ratio'.padStart(6)}  ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU us/cert'.padStart(11)} ${'disk KB/cert'.padStart(12)}  runs (certs/s)`);
+say(`${'server / API'.padEnd(56)} ${'certs/s'.padStart(8)} ${'ratio'.padStart(6)}  ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU us/cert'.padStart(11)} ${'main thread'.padStart(11)} ${'disk KB/cert'.padStart(12)}  runs (certs/s)`);
 for (const p of peers) {
   const rs = results.get(p.name)!;
   if (rs.length === 0) continue;
   const r = rateOf(p.name);
   say(
     `${p.what.padEnd(56)} ${r.toFixed(0).padStart(8)} ${(r / reference).toFixed(2).padStart(6)}  ${median(rs.map((x) => x.p50)).toFixed(1).padStart(7)} ${median(rs.map((x) => x.p99)).toFixed(1).padStart(7)} ` +
-      `${median(rs.map((x) => (x.cpuSeconds / x.ok) * 1e6)).toFixed(0).padStart(11)} ${median(rs.map((x) => x.writeBytes / x.ok / 1024)).toFixed(1).padStart(12)}  ${rs.map((x) => rate(x).toFixed(0)).join(', ')}` +
+      `${median(rs.map((x) => (x.cpuSeconds / x.ok) * 1e6)).toFixed(0).padStart(11)} ${median(rs.map((x) => (x.mainThreadCpuSeconds / x.ok) * 1e6)).toFixed(0).padStart(11)} ${median(rs.map((x) => x.writeBytes / x.ok / 1024)).toFixed(1).padStart(12)}  ${rs.map((x) => rate(x).toFixed(0)).join(', ')}` +
       (rs.some((x) => x.reused > 0) ? '  (some requests reused: raise -pool)' : ''),
   );
 }
-say('ratio: certs/s over Castellan CreateCertificate; CPU and disk writes: the server process and its descendants, all threads, per certificate (medians of rounds)');
+say('ratio: certs/s over Castellan CreateCertificate; CPU and disk writes: the server process and its descendants, all threads, per certificate; main thread: its first thread alone (Node: the event loop); medians of rounds');
 const ratio = (name: string) => reference / rateOf(name);
 if (results.get('spire-batch')?.length) say(`Castellan CreateCertificate / SPIRE BatchNewX509SVID = ${ratio('spire-batch').toFixed(2)}  (issue #17 target >= 1.5)`);
 if (results.get('spire-mint')?.length) say(`Castellan CreateCertificate / SPIRE MintX509SVID     = ${ratio('spire-mint').toFixed(2)}  (issue #17 target >= 1.0)`);

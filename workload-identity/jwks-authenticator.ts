@@ -136,6 +136,25 @@ export class JwksAuthenticator implements Authenticator {
       this.refreshIfStale(sha, this.keys);
       return cached;
     }
+    // The common token is accepted without jose: its header can hold no `crit` and its `iss` is the
+    // issuer, so the checks below would pass. Anything else, and every refusal, takes the path below it.
+    const payload = (this.keys !== undefined ? await this.fastPath(token, sha, this.keys) : undefined) ?? (await this.checkedPayload(token, sha));
+    this.checkIssuedAt(payload, sha);
+    const caller = callerFromServiceAccountClaims(this.options.trustDomain, payload, { authenticator: 'jwks', tokenSha256: sha, module: 'jwks' });
+    if (this.options.requirePodBinding === true) await this.checkPodBinding(caller, payload, sha);
+    // jose refuses a token once exp <= now - tolerance: remembered until then, not a second longer.
+    if (typeof payload.exp === 'number') this.cache?.set(sha, caller, payload.exp + this.tolerance);
+    return caller;
+  }
+
+  /** Claims of a token the fast path accepts (jws-fast-path.ts), or undefined. */
+  private fastPath(token: string, sha: string, keys: KeySet): Promise<JWTPayload | undefined> {
+    this.refreshIfStale(sha, keys);
+    return fastVerify(token, keys.fast, { issuer: this.options.issuer, audiences: this.audiences, algorithms: this.algorithms, toleranceSeconds: this.tolerance }, this.now());
+  }
+
+  /** The full checks with jose, in the order that decides which refusal a bad token gets. */
+  private async checkedPayload(token: string, sha: string): Promise<JWTPayload> {
     let unverified: JWTPayload;
     try {
       unverified = decodeJwt(token);
@@ -146,14 +165,7 @@ export class JwksAuthenticator implements Authenticator {
     // Like kube-apiserver (jwt.go hasCorrectIssuer), a token of another issuer is refused before any key
     // lookup, so foreign tokens never trigger a JWKS re-fetch. Verified again by jwtVerify below.
     if (unverified.iss !== this.options.issuer) throw this.issuerError(unverified.iss, sha);
-
-    const payload = await this.verify(token, sha);
-    this.checkIssuedAt(payload, sha);
-    const caller = callerFromServiceAccountClaims(this.options.trustDomain, payload, { authenticator: 'jwks', tokenSha256: sha, module: 'jwks' });
-    if (this.options.requirePodBinding === true) await this.checkPodBinding(caller, payload, sha);
-    // jose refuses a token once exp <= now - tolerance: remembered until then, not a second longer.
-    if (typeof payload.exp === 'number') this.cache?.set(sha, caller, payload.exp + this.tolerance);
-    return caller;
+    return this.verify(token, sha);
   }
 
   /**
@@ -171,10 +183,6 @@ export class JwksAuthenticator implements Authenticator {
 
   private async verify(token: string, sha: string): Promise<JWTPayload> {
     const keys = await this.currentKeys(sha);
-    // The common token is accepted without jose, its signature checked on the thread pool; anything
-    // else (and every refusal) goes through jose below (jws-fast-path.ts).
-    const fast = await fastVerify(token, keys.fast, { issuer: this.options.issuer, audiences: this.audiences, algorithms: this.algorithms, toleranceSeconds: this.tolerance }, this.now());
-    if (fast !== undefined) return fast;
     try {
       return await this.verifyWith(token, keys);
     } catch (err) {

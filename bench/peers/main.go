@@ -113,6 +113,7 @@ type result struct {
 	P50        float64        `json:"p50"`
 	P99        float64        `json:"p99"`
 	CPUSeconds float64        `json:"cpuSeconds"`
+	MainThread float64        `json:"mainThreadCpuSeconds"`
 	WriteBytes int64          `json:"writeBytes"`
 	Reused     int            `json:"reused"`
 	Pool       int            `json:"pool"`
@@ -144,6 +145,7 @@ func run(o options) error {
 	wg.Wait()
 
 	cpu0, io0 := procTree(o.pid)
+	main0 := threadCPU(o.pid)
 	start := time.Now()
 	end = start.Add(time.Duration(o.seconds * float64(time.Second)))
 	lat := make([][]float64, len(callers))
@@ -166,6 +168,7 @@ func run(o options) error {
 	wg.Wait()
 	elapsed := time.Since(start).Seconds()
 	cpu1, io1 := procTree(o.pid)
+	main1 := threadCPU(o.pid)
 	var all []float64
 	r := result{Target: o.target, Failures: map[string]int{}, Elapsed: elapsed, Pool: o.pool}
 	for k := range callers {
@@ -188,6 +191,7 @@ func run(o options) error {
 	}
 	r.P50, r.P99 = pct(50), pct(99)
 	r.CPUSeconds = cpu1 - cpu0
+	r.MainThread = main1 - main0
 	r.WriteBytes = io1 - io0
 	if used := int(next.Load()); used > o.pool {
 		r.Reused = used - o.pool
@@ -244,6 +248,22 @@ func procTree(pid int) (float64, int64) {
 	}
 	walk(pid)
 	return cpu, written
+}
+
+// threadCPU is the CPU seconds of the server's main thread alone (for Node: the event loop).
+func threadCPU(pid int) float64 {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100
 }
 
 // ---- requests made in advance -------------------------------------------------------------------
