@@ -53,6 +53,8 @@ interface Run {
 interface Peer {
   name: string;
   what: string;
+  /** A Node server: its main thread (the event loop) is reported on its own. */
+  node?: boolean;
   pid: number;
   args: string[];
 }
@@ -74,7 +76,10 @@ function start(cmd: string, args: string[], log: string, env: NodeJS.ProcessEnv 
   const chunks: Buffer[] = [];
   c.stdout!.on('data', (b: Buffer) => chunks.push(b));
   c.stderr!.on('data', (b: Buffer) => chunks.push(b));
-  c.on('exit', () => writeFileSync(out, Buffer.concat(chunks)));
+  c.on('exit', () => {
+    // Kept for a look after a failed run; the temp folder may be gone already at the end of a good one.
+    if (existsSync(t.dir)) writeFileSync(out, Buffer.concat(chunks));
+  });
   (c as ChildProcess & { output: () => string }).output = () => Buffer.concat(chunks).toString();
   children.push(c);
   return c;
@@ -143,8 +148,8 @@ let castellan: { pid: number; port: number; dir: string } | undefined;
 if (wanted('castellan-istio') || wanted('castellan-sign') || wanted('agents')) {
   castellan = await startCastellan('castellan', root);
   const common = ['-addr', `127.0.0.1:${castellan.port}`, '-ca', path.join(castellan.dir, 'ca', 'bundle.pem'), '-token-key', path.join(castellan.dir, 'ca', 'token-issuer', 'key.pem')];
-  if (wanted('castellan-istio')) peers.push({ name: 'castellan-istio', what: 'Castellan CreateCertificate (TLS, JWT per request)', pid: castellan.pid, args: ['-target', 'castellan-istio', ...common] });
-  if (wanted('castellan-sign')) peers.push({ name: 'castellan-sign', what: 'Castellan Sign (TLS, JWT per request)', pid: castellan.pid, args: ['-target', 'castellan-sign', ...common] });
+  if (wanted('castellan-istio')) peers.push({ name: 'castellan-istio', what: 'Castellan CreateCertificate (TLS, JWT per request)', pid: castellan.pid, node: true, args: ['-target', 'castellan-istio', ...common] });
+  if (wanted('castellan-sign')) peers.push({ name: 'castellan-sign', what: 'Castellan Sign (TLS, JWT per request)', pid: castellan.pid, node: true, args: ['-target', 'castellan-sign', ...common] });
 }
 const base = process.env.BENCH_CASTELLAN_BASE;
 let baseCa: { pid: number; port: number; dir: string } | undefined;
@@ -154,7 +159,7 @@ if (base) {
     const b = await startCastellan('castellan-base', base);
     baseCa = b;
     const common = ['-addr', `127.0.0.1:${b.port}`, '-ca', path.join(b.dir, 'ca', 'bundle.pem'), '-token-key', path.join(b.dir, 'ca', 'token-issuer', 'key.pem')];
-    peers.push({ name: 'castellan-base', what: `Castellan CreateCertificate, ${path.basename(base)}`, pid: b.pid, args: ['-target', 'castellan-istio', ...common] });
+    peers.push({ name: 'castellan-base', what: `Castellan CreateCertificate, ${path.basename(base)}`, pid: b.pid, node: true, args: ['-target', 'castellan-istio', ...common] });
   }
 }
 
@@ -282,12 +287,14 @@ async function startStepCa(): Promise<Peer> {
       tls: { cipherSuites: ['TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256'], minVersion: 1.2, maxVersion: 1.3 },
     }),
   );
-  const version = (await exec(bin, ['version']).catch(() => ({ stdout: '' }))).stdout.split('\n')[0]?.trim() ?? '';
+  // `go install` stamps the module's version, not a release string: ask the binary's build info.
+  const v = await exec('go', ['version', '-m', bin]).catch(() => ({ stdout: '' }));
+  const version = /\bmod\s+github\.com\/smallstep\/certificates\s+(v\S+)/.exec(v.stdout)?.[1];
   const c = start(bin, [path.join(dir, 'ca.json')], 'step-ca.log');
   await until('step-ca to listen', () => (/Serving HTTPS on/.test(outputOf(c)) ? true : c.exitCode !== null ? (() => { throw new Error(`it exited: ${outputOf(c).slice(-300)}`); })() : undefined), 30_000);
   return {
     name: 'stepca',
-    what: `step-ca ${/v?\d+\.\d+\.\d+/.exec(version)?.[0] ?? ''} /1.0/sign (one-time JWK token)`,
+    what: `step-ca${version ? ` ${version}` : ''} /1.0/sign (one-time JWK token)`,
     pid: c.pid!,
     args: ['-target', 'stepca', '-addr', `localhost:${port}`, '-ca', path.join(dir, 'root.pem'), '-step-key', path.join(dir, 'prov-key.pem'), '-step-kid', kid],
   };
@@ -311,7 +318,7 @@ for (let round = 0; round < ROUNDS; round++) {
     const r = JSON.parse(out.stdout) as Run;
     results.get(p.name)!.push(r);
     const fails = Object.values(r.failures).reduce((a, b) => a + b, 0);
-    say(`  round ${round + 1} ${p.name.padEnd(16)} ${(r.ok / r.elapsed).toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  CPU ${((r.cpuSeconds / r.ok) * 1e6).toFixed(0)} us/cert (main thread ${((r.mainThreadCpuSeconds / r.ok) * 1e6).toFixed(0)})${fails ? `  failed ${JSON.stringify(r.failures)}` : ''}`);
+    say(`  round ${round + 1} ${p.name.padEnd(16)} ${(r.ok / r.elapsed).toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  CPU ${((r.cpuSeconds / r.ok) * 1e6).toFixed(0)} us/cert${p.node ? ` (main thread ${((r.mainThreadCpuSeconds / r.ok) * 1e6).toFixed(0)})` : ''}${fails ? `  failed ${JSON.stringify(r.failures)}` : ''}`);
   }
 }
 
@@ -330,7 +337,7 @@ for (const p of peers) {
   const r = rateOf(p.name);
   say(
     `${p.what.padEnd(56)} ${r.toFixed(0).padStart(8)} ${(r / reference).toFixed(2).padStart(6)}  ${median(rs.map((x) => x.p50)).toFixed(1).padStart(7)} ${median(rs.map((x) => x.p99)).toFixed(1).padStart(7)} ` +
-      `${median(rs.map((x) => (x.cpuSeconds / x.ok) * 1e6)).toFixed(0).padStart(11)} ${median(rs.map((x) => (x.mainThreadCpuSeconds / x.ok) * 1e6)).toFixed(0).padStart(11)} ${median(rs.map((x) => x.writeBytes / x.ok / 1024)).toFixed(1).padStart(12)}  ${rs.map((x) => rate(x).toFixed(0)).join(', ')}` +
+      `${median(rs.map((x) => (x.cpuSeconds / x.ok) * 1e6)).toFixed(0).padStart(11)} ${(p.node ? median(rs.map((x) => (x.mainThreadCpuSeconds / x.ok) * 1e6)).toFixed(0) : '-').padStart(11)} ${median(rs.map((x) => x.writeBytes / x.ok / 1024)).toFixed(1).padStart(12)}  ${rs.map((x) => rate(x).toFixed(0)).join(', ')}` +
       (rs.some((x) => x.reused > 0) ? '  (some requests reused: raise -pool)' : ''),
   );
 }
