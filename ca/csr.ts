@@ -47,6 +47,66 @@ const PEM_LABELS = ['CERTIFICATE REQUEST', 'NEW CERTIFICATE REQUEST'];
  * @example const req = parseCsr(pemString); req.keyDescription // 'EC P-256'
  */
 export function parseCsr(input: string | Uint8Array): CertificateRequest {
+  const p = readCsr(input);
+  let ok: boolean;
+  try {
+    ok = cryptoVerify(p.check.hash, p.check.data, p.check.key, p.check.signature);
+  } catch {
+    ok = false; // a signature that is not even valid DER is a bad signature, not a server fault
+  }
+  return accept(p, ok);
+}
+
+/**
+ * parseCsr with the self-signature verified on the libuv thread pool (Node's callback
+ * `crypto.verify`), so that the CA's request path uses every core (docs/architecture.md §4). The key
+ * import and the DER walk stay on the calling thread. Same checks, same errors.
+ *
+ * @example const req = await parseCsrAsync(pemString);
+ */
+export function parseCsrAsync(input: string | Uint8Array): Promise<CertificateRequest> {
+  let p: ReadCsr;
+  try {
+    p = readCsr(input);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  return new Promise((resolve, reject) => {
+    try {
+      cryptoVerify(p.check.hash, p.check.data, p.check.key, p.check.signature, (err, ok) => {
+        try {
+          resolve(accept(p, !err && ok));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    } catch {
+      try {
+        resolve(accept(p, false));
+      } catch (e) {
+        reject(e);
+      }
+    }
+  });
+}
+
+interface ReadCsr {
+  readonly request: CertificateRequest;
+  readonly check: { hash: string; data: Uint8Array; key: KeyObject; signature: Uint8Array };
+  /** What the extension walk refused, thrown once the signature verified. */
+  readonly afterSignature: unknown;
+}
+
+/** A CSR whose signature verified (`ok`) becomes a CertificateRequest; else ERR_CSR_SIGNATURE. */
+function accept(p: ReadCsr, ok: boolean): CertificateRequest {
+  if (!ok) throw caError('ERR_CSR_SIGNATURE', 'csr: signature does not verify with the CSR public key; re-create the CSR with the matching private key');
+  if (p.afterSignature !== undefined) throw p.afterSignature;
+  PARSED.add(p.request);
+  return p.request;
+}
+
+/** Everything parseCsr checks but the self-signature, which the caller verifies with `check`. */
+function readCsr(input: string | Uint8Array): ReadCsr {
   const der = toDer(input);
   const r = new DerReader(der);
   const csr = r.expect(0, TAG.SEQUENCE, der.length, 'CertificationRequest');
@@ -75,15 +135,15 @@ export function parseCsr(input: string | Uint8Array): CertificateRequest {
   }
   const signatureAlgorithm = readSignatureAlgorithm(r, sigAlg, key.kind);
   const signature = bitStringValue(r, sig, 'signature');
-  let ok: boolean;
+  // Read now, reported after the signature check (a request that is not signed by its key is refused as
+  // such, whatever else it asks for).
+  let sans: RequestedSans = { uri: [], dns: [], other: 0 };
+  let afterSignature: unknown;
   try {
-    ok = cryptoVerify(signatureAlgorithm.hash, r.whole(info), key.publicKey, signature);
-  } catch {
-    ok = false; // a signature that is not even valid DER is a bad signature, not a server fault
+    if (attributes) sans = readRequestedExtensions(r, attributes);
+  } catch (err) {
+    afterSignature = err;
   }
-  if (!ok) throw caError('ERR_CSR_SIGNATURE', 'csr: signature does not verify with the CSR public key; re-create the CSR with the matching private key');
-
-  const sans = attributes ? readRequestedExtensions(r, attributes) : { uri: [], dns: [], other: 0 };
   const parsed: CertificateRequest = {
     spki: r.whole(spkiTlv),
     publicKeyBits: key.bits,
@@ -95,8 +155,7 @@ export function parseCsr(input: string | Uint8Array): CertificateRequest {
     otherSanCount: sans.other,
     signatureAlgorithm,
   };
-  PARSED.add(parsed);
-  return parsed;
+  return { request: parsed, afterSignature, check: { hash: signatureAlgorithm.hash, data: r.whole(info), key: key.publicKey, signature } };
 }
 
 /** Requests that went through parseCsr, so a hand-built object cannot skip the proof of possession. */

@@ -12,7 +12,7 @@ export { derToPem, pemBlocks } from './pem.js';
 export { certificateInfo, certificatesFromPem, type CertificateInfo } from './certificate-info.js';
 export { encodeTbs, randomSerial, signCertificate, subjectKeyIdentifier, type CertificateFields } from './certificate-builder.js';
 export { authorityName, BACKDATE_MS, createIntermediateCertificate, createRootCertificate } from './authority-profile.js';
-export { parseCsr, type CertificateRequest, type RequestKeyKind } from './csr.js';
+export { parseCsr, parseCsrAsync, type CertificateRequest, type RequestKeyKind } from './csr.js';
 export { EMPTY_NAME, SvidTemplate, svidExtensions, type LeafSubjectKey } from './svid-profile.js';
 export {
   DEFAULT_MAX_WORKLOAD_TTL_MS,

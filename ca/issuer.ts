@@ -96,18 +96,36 @@ export class Issuer {
     /** `ipAddresses`: iPAddress SANs the caller sets (never taken from the CSR); only the CA's own serving certificate has them. */
     options: { ttlMs?: number; ipAddresses?: readonly string[] } = {},
   ): IssuedCertificate {
+    const request = typeof csr === 'string' || csr instanceof Uint8Array ? undefined : csr;
+    const p = this.prepare(identity, request === undefined ? () => parseCsr(csr as string | Uint8Array) : () => request, options.ttlMs);
+    const leafDer = this.template.sign(p.request, p.uri, p.request.dnsSans, p.serial, p.notBefore, p.notAfter, (options.ipAddresses ?? []).map(ipAddressOctets));
+    return this.result(identity, p, leafDer);
+  }
+
+  /**
+   * `issue` for a request already parsed (parseCsr / parseCsrAsync), with the leaf signed off the event
+   * loop when the signer can (Signer.signAsync): the CA server's path. Same checks, same errors.
+   */
+  async issueAsync(identity: SpiffeId, request: CertificateRequest, options: { ttlMs?: number } = {}): Promise<IssuedCertificate> {
+    const p = this.prepare(identity, () => request, options.ttlMs);
+    const leafDer = await this.template.signAsync(p.request, p.uri, p.request.dnsSans, p.serial, p.notBefore, p.notAfter);
+    return this.result(identity, p, leafDer);
+  }
+
+  /** The checks and the certificate's fields, in the order `issue` has always made them. */
+  private prepare(identity: SpiffeId, requestOf: () => CertificateRequest, ttlMsAsked: number | undefined) {
     const a = this.options.authority;
     if (!identity.isMemberOf(a.trustDomain)) {
       throw caError('ERR_SAN_MISMATCH', `issuer: ${identity.toString()} is not in trust domain ${a.trustDomain.name}`);
     }
     if (identity.path === '') throw caError('ERR_SAN_MISMATCH', 'issuer: a workload identity needs a path, not only the trust domain');
-    const ttlMs = this.checkTtl(options.ttlMs);
+    const ttlMs = this.checkTtl(ttlMsAsked);
     const now = this.now().getTime();
     // No leaf may outlive any certificate above it (a plugged-in intermediate may outlive its parents).
     const issuerNotAfter = this.chainNotAfter;
     if (now >= issuerNotAfter) throw expiredChain(a, now);
 
-    const request = typeof csr === 'string' || csr instanceof Uint8Array ? parseCsr(csr) : csr;
+    const request = requestOf();
     if (!isParsedRequest(request)) throw new TypeError('Issuer.issue: a CertificateRequest must come from parseCsr (its signature was checked there)');
     const uri = identity.toString();
     this.checkSans(request, uri);
@@ -116,18 +134,20 @@ export class Issuer {
     // DESIGN §3: a lifetime that would outlive the issuer is capped to the issuer's notAfter.
     const wanted = now + ttlMs;
     const notAfter = new Date(Math.min(wanted, issuerNotAfter));
-    const serial = randomSerial();
-    const leafDer = this.template.sign(request, uri, request.dnsSans, serial, notBefore, notAfter, (options.ipAddresses ?? []).map(ipAddressOctets));
+    return { request, uri, notBefore, notAfter, serial: randomSerial(), cappedByIssuer: wanted > issuerNotAfter };
+  }
+
+  private result(identity: SpiffeId, p: ReturnType<Issuer['prepare']>, leafDer: Buffer): IssuedCertificate {
     return {
       spiffeId: identity,
       leafDer,
       leafPem: derToPem(leafDer, 'CERTIFICATE'),
       chainPem: this.chainPem,
-      serialHex: serial.toString('hex'),
-      notBefore,
-      notAfter,
-      cappedByIssuer: wanted > issuerNotAfter,
-      request,
+      serialHex: p.serial.toString('hex'),
+      notBefore: p.notBefore,
+      notAfter: p.notAfter,
+      cappedByIssuer: p.cappedByIssuer,
+      request: p.request,
     };
   }
 

@@ -16,6 +16,26 @@ export interface Signer {
   readonly spki: Buffer;
   /** Signs `data` (hashing it with `signatureAlgorithm.hash`); DER-encoded ECDSA signatures. */
   sign(data: Uint8Array): Buffer;
+  /**
+   * The same signature computed off the event loop (Node's callback `crypto.sign` runs on the libuv
+   * thread pool, so the CA's signing uses every core: docs/architecture.md §4). Absent for backends
+   * that sign elsewhere already (PKCS#11: the token signs, `sign` only waits for it); callers then use `sign`.
+   */
+  signAsync?(data: Uint8Array): Promise<Buffer>;
+}
+
+/**
+ * Signs with `signer.signAsync` when it has one, else with `sign` on this thread.
+ *
+ * @example const signature = await signOffThread(authority.signer, tbs);
+ */
+export function signOffThread(signer: Signer, data: Uint8Array): Promise<Buffer> {
+  if (signer.signAsync) return signer.signAsync(data);
+  try {
+    return Promise.resolve(signer.sign(data));
+  } catch (err) {
+    return Promise.reject(err);
+  }
 }
 
 /**
@@ -41,6 +61,11 @@ export function keyObjectSigner(privateKey: KeyObject): Signer {
       } catch (cause) {
         throw caError('ERR_SIGNER', 'signer: the CA key failed to sign', { cause });
       }
+    },
+    signAsync(data: Uint8Array): Promise<Buffer> {
+      return new Promise((resolve, reject) =>
+        cryptoSign(hash, data, privateKey, (err, signature) => (err ? reject(caError('ERR_SIGNER', 'signer: the CA key failed to sign', { cause: err })) : resolve(signature))),
+      );
     },
   });
 }

@@ -11,7 +11,7 @@ import { encodeTime, ext, extension, subjectKeyIdentifier } from './certificate-
 import type { CertificateInfo } from './certificate-info.js';
 import type { RequestKeyKind } from './csr.js';
 import { oidValue, TAG, tlv } from './der.js';
-import type { Signer } from './signer.js';
+import { signOffThread, type Signer } from './signer.js';
 
 /** The parts of a request that end up in the leaf. */
 export interface LeafSubjectKey {
@@ -107,6 +107,13 @@ export class SvidTemplate {
   sign(key: LeafSubjectKey, uri: string, dnsNames: readonly string[], serial: Uint8Array, notBefore: Date, notAfter: Date, ipAddresses: readonly Uint8Array[] = []): Buffer {
     const tbs = this.tbs(key, uri, dnsNames, serial, notBefore, notAfter, ipAddresses);
     const signature = this.signer.sign(tbs);
+    return tlv(TAG.SEQUENCE, tbs, this.signer.signatureAlgorithm.der, tlv(TAG.BIT_STRING, SIGNATURE_PAD, signature));
+  }
+
+  /** `sign` with the signature computed off the event loop when the signer can (Signer.signAsync). */
+  async signAsync(key: LeafSubjectKey, uri: string, dnsNames: readonly string[], serial: Uint8Array, notBefore: Date, notAfter: Date): Promise<Buffer> {
+    const tbs = this.tbs(key, uri, dnsNames, serial, notBefore, notAfter);
+    const signature = await signOffThread(this.signer, tbs);
     return tlv(TAG.SEQUENCE, tbs, this.signer.signatureAlgorithm.der, tlv(TAG.BIT_STRING, SIGNATURE_PAD, signature));
   }
 }

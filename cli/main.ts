@@ -1,29 +1,95 @@
 import 'reflect-metadata';
-import { Command } from 'commander';
-import { registerAgent } from './agent.js';
-import { registerAgentStatus } from './agent-status.js';
-import { registerAudit } from './audit.js';
-import { registerBundle, registerFederation } from './bundle.js';
-import { registerCaInit } from './ca-init.js';
-import { registerCaMint } from './ca-mint.js';
-import { registerCaServe } from './ca-serve.js';
-import { registerCertInspect } from './cert-inspect.js';
-import { registerCertRequest } from './cert-request.js';
-import { registerCheck } from './check.js';
-import { registerCompletion } from './completion.js';
-import { registerConfig } from './config-validate.js';
-import { registerDev } from './dev.js';
-import { registerRoot } from './root.js';
-import { registerTokenMint } from './token-mint.js';
-import { registerVersion } from './version.js';
-import { exitFor, reportFailure, wantsJson } from './exit-codes.js';
-import { closeKeyProviders } from '../ca/index.js';
+import { setFlagsFromString } from 'node:v8';
+import { Command, CommanderError } from 'commander';
 import { processIo, type CliIo } from './io.js';
 
 const VERSION = '0.1.0';
 
-/** Builds the `castellan` command tree writing to `io`. */
-export function buildProgram(io: CliIo, o: { jsonErrors?: boolean } = {}): Command {
+/** Adds one command (or command group) to `parent`: what every `cli/<name>.ts` module exports. */
+type Register = (parent: Command, io: CliIo) => void;
+
+interface CommandEntry {
+  /** The words that name it on the command line: `ca init`, `agent status`. */
+  readonly words: string;
+  readonly load: () => Promise<Register>;
+  /** A command group (`ca`, `cert`) the command is registered under; absent: the top level. */
+  readonly group?: string;
+  /** Other entries that must be registered first (`agent status` hangs under `agent`). */
+  readonly after?: readonly string[];
+  /** Needs the whole tree when it runs (`completion` reads every command and option). */
+  readonly everything?: boolean;
+}
+
+/**
+ * Every command, by the words that name it, and how to load the module that registers it. A command's
+ * module (and so everything it imports: the CA, the ledger, SQLite, Kubernetes clients ...) is imported
+ * only when that command runs, or when help is asked for the level it is on: `castellan --version` and
+ * `castellan agent` load only what they need. A new command is one entry here, in the order `--help`
+ * lists it.
+ */
+const COMMANDS: readonly CommandEntry[] = [
+  { words: 'ca init', group: 'ca', load: () => import('./ca-init.js').then((m) => m.registerCaInit) },
+  { words: 'ca mint', group: 'ca', load: () => import('./ca-mint.js').then((m) => m.registerCaMint) },
+  { words: 'ca serve', group: 'ca', load: () => import('./ca-serve.js').then((m) => m.registerCaServe) },
+  { words: 'cert inspect', group: 'cert', load: () => import('./cert-inspect.js').then((m) => m.registerCertInspect) },
+  { words: 'cert request', group: 'cert', load: () => import('./cert-request.js').then((m) => m.registerCertRequest) },
+  { words: 'agent', load: () => import('./agent.js').then((m) => m.registerAgent) },
+  { words: 'agent status', after: ['agent'], load: () => import('./agent-status.js').then((m) => m.registerAgentStatus) },
+  { words: 'root', load: () => import('./root.js').then((m) => m.registerRoot) },
+  { words: 'check', load: () => import('./check.js').then((m) => m.registerCheck) },
+  { words: 'audit', load: () => import('./audit.js').then((m) => m.registerAudit) },
+  { words: 'token', load: () => import('./token-mint.js').then((m) => m.registerTokenMint) },
+  { words: 'bundle', load: () => import('./bundle.js').then((m) => m.registerBundle) },
+  { words: 'federation', load: () => import('./bundle.js').then((m) => m.registerFederation) },
+  { words: 'dev', load: () => import('./dev.js').then((m) => m.registerDev) },
+  { words: 'version', load: () => import('./version.js').then((m) => m.registerVersion) },
+  { words: 'config', load: () => import('./config-validate.js').then((m) => m.registerConfig) },
+  { words: 'completion', everything: true, load: () => import('./completion.js').then((m) => m.registerCompletion) },
+];
+
+/** Command groups whose subcommands live in separate modules. */
+const GROUPS: Readonly<Record<string, string>> = {
+  ca: 'operate a certificate authority: create it, issue certificates',
+  cert: 'look at certificates',
+};
+
+/**
+ * The commands `argv` needs: the one it names (`agent`, `ca serve`, with what it hangs under), or, when
+ * it names none or one that does not exist (help, a typo), every command of the level it reached, so
+ * that help and suggestions are complete.
+ */
+function commandsFor(argv: readonly string[]): readonly CommandEntry[] {
+  const words = argv.filter((a) => !a.startsWith('-'));
+  const [first, second] = words;
+  const two = `${first} ${second}`;
+  // The most specific entry: `agent status` over `agent`.
+  const named = COMMANDS.find((c) => c.words === two) ?? COMMANDS.find((c) => c.words === first);
+  if (named?.everything) return COMMANDS;
+  if (named) return COMMANDS.filter((c) => c === named || named.after?.includes(c.words));
+  if (first !== undefined && GROUPS[first] !== undefined) return COMMANDS.filter((c) => c.group === first);
+  return COMMANDS;
+}
+
+/**
+ * An agent runs beside every pod (or on every node) and holds little: V8's young generation, which
+ * otherwise grows to 2 x 16 MiB while the agent loads its modules and protos and never shrinks back,
+ * stays at its initial size (measured: ~30 MiB less resident memory, docs/benchmarks.md). Set before
+ * the agent's modules load; `NODE_OPTIONS=--max-semi-space-size=...` or CASTELLAN_AGENT_V8_FLAGS (any
+ * V8 flags, empty for none) overrides it.
+ */
+function leanYoungGeneration(env: CliIo['env']): void {
+  if (/semi-space/.test(env.NODE_OPTIONS ?? '')) return;
+  const flags = env.CASTELLAN_AGENT_V8_FLAGS ?? '--semi-space-growth-factor=1';
+  if (flags.trim() !== '') setFlagsFromString(flags);
+}
+
+/** Whether the command line asks for JSON output (errors are then one JSON line, cli/exit-codes.ts). */
+function wantsJson(argv: readonly string[]): boolean {
+  return argv.some((a, i) => a === '--output=json' || (a === '--output' && argv[i + 1] === 'json'));
+}
+
+/** Builds the `castellan` command tree writing to `io`, with the commands `argv` needs (all by default). */
+export async function buildProgram(io: CliIo, argv?: readonly string[], o: { jsonErrors?: boolean } = {}): Promise<Command> {
   const program = new Command('castellan')
     .description('Castellan: a workload-identity CA for service meshes (SPIFFE X509-SVIDs for Envoy and proxyless workloads)')
     .version(VERSION, '-V, --version')
@@ -35,25 +101,19 @@ export function buildProgram(io: CliIo, o: { jsonErrors?: boolean } = {}): Comma
         '(5 also from root status for an expired CA). With --output json, errors are one JSON line on stderr.\n' +
         'Start with: castellan dev   (a local CA and a demo mTLS handshake, no cluster needed)',
     );
-  const ca = program.command('ca').description('operate a certificate authority: create it, issue certificates');
-  registerCaInit(ca, io);
-  registerCaMint(ca, io);
-  registerCaServe(ca, io);
-  const cert = program.command('cert').description('look at certificates');
-  registerCertInspect(cert, io);
-  registerCertRequest(cert, io);
-  registerAgent(program, io);
-  registerAgentStatus(program, io);
-  registerRoot(program, io);
-  registerCheck(program, io);
-  registerAudit(program, io);
-  registerTokenMint(program, io);
-  registerBundle(program, io);
-  registerFederation(program, io);
-  registerDev(program, io);
-  registerVersion(program, io);
-  registerConfig(program, io);
-  registerCompletion(program, io);
+  // `--version` (and `-V`) needs no command at all.
+  const versionOnly = argv !== undefined && (argv.includes('-V') || argv.includes('--version')) && argv.filter((a) => !a.startsWith('-')).length === 0;
+  const wanted = versionOnly ? [] : commandsFor(argv ?? []);
+  const registers = await Promise.all(wanted.map((c) => c.load().then((register) => [c, register] as const)));
+  const groups = new Map<string, Command>();
+  for (const [c, register] of registers) {
+    let parent = program;
+    if (c.group !== undefined) {
+      if (!groups.has(c.group)) groups.set(c.group, program.command(c.group).description(GROUPS[c.group]!));
+      parent = groups.get(c.group)!;
+    }
+    register(parent, io);
+  }
 
   // Every (sub)command: output through io, errors as exceptions (exit codes come from exitFor).
   const configure = (c: Command) => {
@@ -76,7 +136,10 @@ export function buildProgram(io: CliIo, o: { jsonErrors?: boolean } = {}): Comma
  */
 export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const json = wantsJson(argv);
-  const program = buildProgram(io, { jsonErrors: json });
+  const wanted = commandsFor(argv);
+  // Only for the process's own agent (a V8 flag is process-wide; in-process callers keep their heap).
+  if (io.env === process.env && wanted.length === 1 && wanted[0]!.words === 'agent') leanYoungGeneration(io.env);
+  const program = await buildProgram(io, argv, { jsonErrors: json });
   if (argv.length === 0) {
     io.out(program.helpInformation());
     return 0;
@@ -85,13 +148,19 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {
+    // Help and version are not failures (commander printed them); nothing more to load for them.
+    if (err instanceof CommanderError && ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code)) return 0;
+    // Loaded only on a failure: `--version` and a working command never need it.
+    const { exitFor, reportFailure } = await import('./exit-codes.js');
     const failure = exitFor(err);
-    const code = failure.code;
     reportFailure(failure, io, json);
     if (io.env.CASTELLAN_DEBUG && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
-    return code;
+    return failure.code;
   } finally {
-    // A command that opened an HSM token logs out of it (docs/pkcs11.md).
-    await closeKeyProviders().catch(() => {});
+    // A command that opened an HSM token logs out of it (docs/pkcs11.md). The agent never opens CA
+    // keys, and the CA module is not loaded for it (nor for --version).
+    if (program.commands.length > 0 && !(program.commands.length === 1 && program.commands[0]!.name() === 'agent')) {
+      await import('../ca/index.js').then((ca) => ca.closeKeyProviders()).catch(() => {});
+    }
   }
 }

@@ -1,11 +1,17 @@
 import 'reflect-metadata';
 import { X509Certificate as NodeCertificate } from 'node:crypto';
-import { BasicConstraintsExtension, X509Certificate as PeculiarCertificate } from '@peculiar/x509';
 import type { AuthenticatedCaller, Authenticator, AuthErrorCode, CallerCredentials } from './authenticator.js';
 import { CastellanError, isCastellanError } from './errors.js';
 import { parseKubernetesWorkloadId } from './kubernetes-identity.js';
 import { TrustDomain } from './spiffe-id.js';
 import { validateX509SvidLeaf, validateX509SvidSigningCert } from './x509-svid.js';
+
+type X509Library = typeof import('@peculiar/x509');
+let x509Library: X509Library | undefined;
+/** Loaded at the first renewal by certificate: processes that never check one (the agent, most commands) do without it. */
+async function loadX509(): Promise<X509Library> {
+  return (x509Library ??= await import('@peculiar/x509'));
+}
 
 export interface ClientCertificateAuthenticatorOptions {
   readonly trustDomain: TrustDomain;
@@ -47,6 +53,7 @@ export class ClientCertificateAuthenticator implements Authenticator {
   }
 
   async authenticate(credentials: CallerCredentials): Promise<AuthenticatedCaller> {
+    const { X509Certificate: PeculiarCertificate } = await loadX509();
     const presented = credentials.peerCertificates ?? [];
     if (presented.length === 0) throw invalid('no client certificate presented; connect with your current X509-SVID');
     if (presented.length > this.maxChainLength) throw invalid(`client presented ${presented.length} certificates, at most ${this.maxChainLength} are accepted`);
@@ -97,7 +104,7 @@ export class ClientCertificateAuthenticator implements Authenticator {
       if (!issued(parent.node, child.node)) throw invalid(`${name} did not issue ${i === 0 ? 'the leaf' : `certificate #${i}`} (name or signature mismatch)`, undefined, { serial });
       if (!parent.node.ca) throw invalid(`${name} is not a CA certificate`, undefined, { serial });
       try {
-        validateX509SvidSigningCert(new PeculiarCertificate(parent.der), this.options.trustDomain);
+        validateX509SvidSigningCert(new x509Library!.X509Certificate(parent.der), this.options.trustDomain); // loaded by authenticate
       } catch (err) {
         if (!isCastellanError(err)) throw err;
         throw invalid(`${name} is not a valid X509-SVID signing certificate: ${err.message.replace(/^x509svid: /, '')}`, err, { serial });
@@ -130,6 +137,7 @@ function checkValidity(c: Parsed, name: string, now: Date, serial: string): void
 }
 
 function checkPathLen(der: Uint8Array, intermediatesBelow: number, name: string, serial: string): void {
+  const { X509Certificate: PeculiarCertificate, BasicConstraintsExtension } = x509Library!; // loaded by authenticate
   const pathLen = new PeculiarCertificate(der).getExtension(BasicConstraintsExtension)?.pathLength;
   if (pathLen !== undefined && intermediatesBelow > pathLen) {
     throw invalid(`${name} allows ${pathLen} intermediates below it (pathLenConstraint), the chain has ${intermediatesBelow}`, undefined, { serial });

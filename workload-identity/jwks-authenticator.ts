@@ -15,6 +15,8 @@ import { KUBERNETES_CLOCK_TOLERANCE_SECONDS, callerFromServiceAccountClaims, tok
 import { httpsGetJson } from './https-json.js';
 import type { PodLookup } from './pod-lookup.js';
 import { TrustDomain } from './spiffe-id.js';
+import { fastKeys, fastVerify } from './jws-fast-path.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
 /** Asymmetric JWS algorithms; `none` and HS* (a shared secret, RFC 8725 §3.1) can never be configured. */
 export const JWKS_DEFAULT_ALGORITHMS: readonly string[] = Object.freeze(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']);
@@ -66,11 +68,20 @@ export interface JwksAuthenticatorOptions {
   readonly requirePodBinding?: boolean;
   /** Required with `requirePodBinding`; see {@link kubernetesPodLookup}. */
   readonly podLookup?: PodLookup;
+  /**
+   * Tokens that verified are remembered by SHA-256 until their `exp` (plus the clock tolerance), at most
+   * this many: a token presented again is not verified again (docs/architecture.md §2). Refusals are
+   * never remembered; the cache is emptied when the key set changes, and not used with
+   * `requirePodBinding` (the pod must be looked up each time). Default 10,000; 0: off.
+   */
+  readonly tokenCacheSize?: number;
   readonly now?: () => Date;
 }
 
 interface KeySet {
   readonly getKey: JWTVerifyGetKey;
+  /** The keys `fastVerify` may use (ES256, ES384, RS256 by kid). */
+  readonly fast: ReturnType<typeof fastKeys>;
   readonly kids: ReadonlySet<string>;
   readonly fetchedAt: number;
 }
@@ -99,6 +110,7 @@ export class JwksAuthenticator implements Authenticator {
   private keys: KeySet | undefined;
   private fetching: Promise<KeySet> | undefined;
   private lastFetchStartedAt = Number.NEGATIVE_INFINITY;
+  private readonly cache: VerifiedTokenCache | undefined;
 
   constructor(private readonly options: JwksAuthenticatorOptions) {
     const problems = checkOptions(options);
@@ -110,12 +122,39 @@ export class JwksAuthenticator implements Authenticator {
     this.maxAgeMs = options.jwksMaxAgeMs ?? 3_600_000;
     this.now = options.now ?? (() => new Date());
     if (options.jwks !== undefined) this.keys = keySet(options.jwks, Number.POSITIVE_INFINITY, 'jwks: the static key set');
+    const cacheSize = options.tokenCacheSize ?? 10_000;
+    this.cache = cacheSize > 0 && options.requirePodBinding !== true ? new VerifiedTokenCache(cacheSize) : undefined;
   }
 
   async authenticate(credentials: CallerCredentials): Promise<AuthenticatedCaller> {
     const token = credentials.token;
     if (token === undefined || token === '') throw fail('ERR_TOKEN_MISSING', 'no bearer token; send "authorization: Bearer <service-account token>"');
     const sha = tokenSha256(token);
+    const cached = this.cache?.get(sha, Math.floor(this.now().getTime() / 1000));
+    if (cached !== undefined && this.keys !== undefined) {
+      // Stale keys are refreshed as for any token; the refresh empties the cache.
+      this.refreshIfStale(sha, this.keys);
+      return cached;
+    }
+    // The common token is accepted without jose: its header can hold no `crit` and its `iss` is the
+    // issuer, so the checks below would pass. Anything else, and every refusal, takes the path below it.
+    const payload = (this.keys !== undefined ? await this.fastPath(token, sha, this.keys) : undefined) ?? (await this.checkedPayload(token, sha));
+    this.checkIssuedAt(payload, sha);
+    const caller = callerFromServiceAccountClaims(this.options.trustDomain, payload, { authenticator: 'jwks', tokenSha256: sha, module: 'jwks' });
+    if (this.options.requirePodBinding === true) await this.checkPodBinding(caller, payload, sha);
+    // jose refuses a token once exp <= now - tolerance: remembered until then, not a second longer.
+    if (typeof payload.exp === 'number') this.cache?.set(sha, caller, payload.exp + this.tolerance);
+    return caller;
+  }
+
+  /** Claims of a token the fast path accepts (jws-fast-path.ts), or undefined. */
+  private fastPath(token: string, sha: string, keys: KeySet): Promise<JWTPayload | undefined> {
+    this.refreshIfStale(sha, keys);
+    return fastVerify(token, keys.fast, { issuer: this.options.issuer, audiences: this.audiences, algorithms: this.algorithms, toleranceSeconds: this.tolerance }, this.now());
+  }
+
+  /** The full checks with jose, in the order that decides which refusal a bad token gets. */
+  private async checkedPayload(token: string, sha: string): Promise<JWTPayload> {
     let unverified: JWTPayload;
     try {
       unverified = decodeJwt(token);
@@ -126,12 +165,7 @@ export class JwksAuthenticator implements Authenticator {
     // Like kube-apiserver (jwt.go hasCorrectIssuer), a token of another issuer is refused before any key
     // lookup, so foreign tokens never trigger a JWKS re-fetch. Verified again by jwtVerify below.
     if (unverified.iss !== this.options.issuer) throw this.issuerError(unverified.iss, sha);
-
-    const payload = await this.verify(token, sha);
-    this.checkIssuedAt(payload, sha);
-    const caller = callerFromServiceAccountClaims(this.options.trustDomain, payload, { authenticator: 'jwks', tokenSha256: sha, module: 'jwks' });
-    if (this.options.requirePodBinding === true) await this.checkPodBinding(caller, payload, sha);
-    return caller;
+    return this.verify(token, sha);
   }
 
   /**
@@ -201,13 +235,17 @@ export class JwksAuthenticator implements Authenticator {
   private async currentKeys(sha: string): Promise<KeySet> {
     const keys = this.keys;
     if (keys === undefined) return this.fetchKeys(sha);
+    this.refreshIfStale(sha, keys);
+    return keys;
+  }
+
+  private refreshIfStale(sha: string, keys: KeySet): void {
     const now = this.now().getTime();
     if (now - keys.fetchedAt >= this.maxAgeMs && now - this.lastFetchStartedAt >= this.refetchIntervalMs) {
       // Refresh in the background and answer with the keys we have: a slow or unreachable issuer must
       // not add latency to every request, and stale keys beat no keys during an outage.
       this.fetchKeys(sha).catch(() => undefined);
     }
-    return keys;
   }
 
   /** One fetch at a time; concurrent callers share it. */
@@ -218,6 +256,8 @@ export class JwksAuthenticator implements Authenticator {
         .then((jwks) => {
           const set = keySet(jwks, this.now().getTime(), 'jwks: the issuer key set');
           this.keys = set;
+          // A token verified with a key the issuer no longer publishes must be verified again.
+          this.cache?.clear();
           return set;
         })
         .finally(() => {
@@ -383,7 +423,7 @@ function keySet(jwks: JSONWebKeySet, fetchedAt: number, what: string): KeySet {
     throw backend(`${what.replace(/^jwks: /, '')} is not a valid JWK set`, cause);
   }
   const kids = new Set(jwks.keys.flatMap((k) => (typeof k.kid === 'string' ? [k.kid] : [])));
-  return { getKey, kids, fetchedAt };
+  return { getKey, kids, fetchedAt, fast: fastKeys(jwks) };
 }
 
 function backend(what: string, cause?: unknown): CastellanError<AuthErrorCode> {

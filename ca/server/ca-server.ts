@@ -17,6 +17,7 @@ import { TrustBundleSource, type TrustBundleSnapshot } from './trust-bundle-sour
 import { AgentTracker } from './agent-tracker.js';
 import { ConnectionGuard } from './connection-guard.js';
 import { StreamSlots } from './stream-slots.js';
+import { ChainResponseEncoder, withPreEncodedResponses } from './chain-response.js';
 import { parseKeyType } from '../key-type.js';
 import { derToPem } from '../pem.js';
 import type { RootAdmin } from './root-admin.js';
@@ -117,6 +118,7 @@ export class CaServer {
   httpPort = 0;
 
   private readonly now: () => Date;
+  private readonly chainResponse = new ChainResponseEncoder();
 
   private constructor(private readonly o: CaServerOptions) {
     const now = o.now ?? (() => new Date());
@@ -208,7 +210,7 @@ export class CaServer {
       interceptors: [this.connections.interceptor],
     });
     const protos = caProtos();
-    this.grpc.addService(protos.istio.service, { CreateCertificate: this.createCertificate.bind(this) });
+    this.grpc.addService(withPreEncodedResponses(protos.istio.service, 'CreateCertificate'), { CreateCertificate: this.createCertificate.bind(this) });
     this.grpc.addService(protos.castellan.service, {
       Sign: this.sign.bind(this),
       WatchTrustBundle: this.watchTrustBundle.bind(this),
@@ -394,7 +396,7 @@ export class CaServer {
       const r = await this.service.issue(credentialsOf(call, this.intermediatesForPeer), call.request.csr, call.request.validityDuration * 1000, 'istio', () => call.cancelled);
       // Istio's server answers leaf, intermediates, then every trusted root concatenated as the last entry.
       const c = r.certificate;
-      return { certChain: [c.leafPem, ...c.chainPem.slice(0, -1), this.bundle.current().pem] };
+      return this.chainResponse.encode(c.leafPem, c.chainPem.slice(0, -1), this.bundle.current().pem);
     };
     run().then(
       (res) => callback(null, res),

@@ -8,7 +8,7 @@ import {
   type Authenticator,
   type CallerCredentials,
 } from '../../workload-identity/index.js';
-import { parseCsr, type CertificateRequest } from '../csr.js';
+import { parseCsrAsync, type CertificateRequest } from '../csr.js';
 import { caError } from '../errors.js';
 import type { IssuedCertificate, Issuer } from '../issuer.js';
 import { issuedEntry, refusedEntry, type Ledger, type RequestFacts } from '../ledger/index.js';
@@ -135,8 +135,10 @@ export class IssuanceService {
       }
       if (cancelled()) throw caError('ERR_CANCELLED', 'ca: the request was cancelled or its deadline passed');
       // Parsed here, after authentication (parsing costs CPU), so refusals after it can record the CSR's key.
-      request = typeof csr === 'string' || csr instanceof Uint8Array ? parseCsr(csr) : csr;
-      const certificate = issuer.issue(caller.spiffeId, request, ttlMs === undefined ? {} : { ttlMs });
+      // The CSR's and the leaf's signatures are computed on the libuv thread pool (docs/architecture.md §4):
+      // requests in flight overlap their crypto on every core while this thread serves the others.
+      request = typeof csr === 'string' || csr instanceof Uint8Array ? await parseCsrAsync(csr) : csr;
+      const certificate = await issuer.issueAsync(caller.spiffeId, request, ttlMs === undefined ? {} : { ttlMs });
       if (this.o.ledger) {
         // DESIGN §7: the certificate leaves the CA only once its record is committed.
         try {

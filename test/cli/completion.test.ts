@@ -39,7 +39,7 @@ describe('castellan completion bash', () => {
   });
 
   it('ok/commands and subcommands come from the command tree', () => {
-    expect(complete('castellan ')).toEqual(['agent', 'audit', 'ca', 'cert', 'check', 'completion', 'config', 'dev', 'root', 'token', 'version']);
+    expect(complete('castellan ')).toEqual(['agent', 'audit', 'bundle', 'ca', 'cert', 'check', 'completion', 'config', 'dev', 'federation', 'root', 'token', 'version']);
     expect(complete('castellan ro')).toEqual(['root']);
     expect(complete('castellan root ')).toEqual(['activate', 'prepare', 'retire', 'rotate-intermediate', 'status']);
     expect(complete('castellan agent st')).toEqual(['status']);
@@ -64,7 +64,7 @@ describe('castellan completion bash', () => {
 
   it('fail/a value that is not a file or a choice, and unknown words, complete to nothing', () => {
     expect(complete('castellan root status --server ')).toEqual([]);
-    expect(complete('castellan nosuch ')).toEqual(['agent', 'audit', 'ca', 'cert', 'check', 'completion', 'config', 'dev', 'root', 'token', 'version']);
+    expect(complete('castellan nosuch ')).toEqual(['agent', 'audit', 'bundle', 'ca', 'cert', 'check', 'completion', 'config', 'dev', 'federation', 'root', 'token', 'version']);
     expect(complete('castellan root prepare --key-type x')).toEqual([]);
   });
 });

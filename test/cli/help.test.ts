@@ -10,8 +10,8 @@ function all(c: Command, path: string[] = []): [string[], Command][] {
   return [[path, c], ...c.commands.flatMap((s) => all(s, [...path, s.name()]))];
 }
 
-describe('--help tells the truth', () => {
-  const commands = all(buildProgram(io)).filter(([p]) => p.length > 0);
+describe('--help tells the truth', async () => {
+  const commands = all(await buildProgram(io)).filter(([p]) => p.length > 0);
 
   it('ok/every command and every option says what it is', () => {
     for (const [p, c] of commands) {
