@@ -193,7 +193,7 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
 
     // The state: created by the CA itself, one root and intermediate, in the release namespace.
     const state = (await stateSecret(NS))!;
-    expect(Object.keys(state).sort()).toEqual(['authority-1.ca-cert.pem', 'authority-1.ca-key.pem', 'authority-1.cert-chain.pem', 'authority-1.root-cert.pem', 'authority-1.root-key.pem', 'bundle.pem', 'ca.json']);
+    expect(Object.keys(state).sort()).toEqual(['authority-1.ca-cert.pem', 'authority-1.ca-key.pem', 'authority-1.cert-chain.pem', 'authority-1.jwt-key.pem', 'authority-1.root-cert.pem', 'authority-1.root-key.pem', 'bundle.pem', 'ca.json']);
     bundleBefore = state['bundle.pem']!;
     const secretCreates = () => server.auditEvents((e) => e.verb === 'create' && e.objectRef?.resource === 'secrets' && e.objectRef.namespace === NS && e.objectRef.name === 'castellan-ca');
     await until(() => secretCreates().length > 0, 'the audit event of the Secret creation', 10_000);
