@@ -4,13 +4,13 @@ import type { TrustDomain } from '../workload-identity/index.js';
 import { ext, randomSerial, signCertificate, spkiPublicKeyBits, subjectKeyIdentifier } from './certificate-builder.js';
 import type { Signer } from './signer.js';
 
-/** Certificates are backdated so that peers with a slightly slow clock accept them at once (DESIGN §3). */
+/** Certificates are backdated so that peers with a slightly slow clock accept them at once (docs/architecture.md §3). */
 export const BACKDATE_MS = 60_000;
 
 const OID_ORGANIZATION = '2.5.4.10';
 const OID_COMMON_NAME = '2.5.4.3';
 
-/** DER of `O=<trust domain>, CN=<cn>` (DESIGN §3), UTF8String values. */
+/** DER of `O=<trust domain>, CN=<cn>` (docs/architecture.md §3), UTF8String values. */
 export function authorityName(trustDomain: TrustDomain, commonName: string): Buffer {
   const rdn = (type: string, value: string) =>
     new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: value }) })]);
@@ -29,7 +29,7 @@ export interface RootOptions {
 
 /**
  * A self-signed root: CA:true (critical), keyCertSign+cRLSign (critical), SKI = AKI, URI SAN of the
- * trust domain (DESIGN §3, X509-SVID §4.1/§4.3).
+ * trust domain (docs/architecture.md §3, X509-SVID §4.1/§4.3).
  *
  * @example const rootDer = createRootCertificate({ trustDomain, generation: 1, signer, now: new Date(), ttlMs: TEN_YEARS });
  */

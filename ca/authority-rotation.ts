@@ -24,7 +24,7 @@ export interface RotationContext {
   readonly keys?: KeyProvider;
 }
 
-/** An agent as the CA last heard of it (DESIGN §6: agents report the bundle sequence they serve). */
+/** An agent as the CA last heard of it (docs/architecture.md §6: agents report the bundle sequence they serve). */
 export interface AgentReport {
   readonly agentId: string;
   /** The identity it authenticated with (an agent id alone is only a claim). */
@@ -215,7 +215,7 @@ export async function retireRoot(ctx: RotationContext, o: { liveLeaves: (issuerK
 }
 
 /**
- * Automatic intermediate rotation (DESIGN §6): a new intermediate under the active root takes over at
+ * Automatic intermediate rotation (docs/architecture.md §6): a new intermediate under the active root takes over at
  * once; the old one retires and stays valid, so its leaves keep working until they expire (overlap).
  * The root and thus the bundle's roots do not change.
  */

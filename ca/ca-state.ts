@@ -1,6 +1,6 @@
 import { caError } from './errors.js';
 
-/** Where an authority sits in its life (DESIGN §6). */
+/** Where an authority sits in its life (docs/architecture.md §6). */
 export type AuthorityState = 'prepared' | 'active' | 'retired';
 
 /** One authority slot as `ca.json` keeps it: a root and the intermediate that signs under it. */
@@ -23,7 +23,7 @@ export interface AuthorityRecord {
   bundleSequenceAdded?: number;
 }
 
-/** A lifecycle event committed with the state but not yet in the ledger (DESIGN §7: resumable). */
+/** A lifecycle event committed with the state but not yet in the ledger (docs/architecture.md §7: resumable). */
 export interface PendingRecord {
   /** Unique per transition, also stored in the ledger record: a replayed record is recognisable. */
   transition: string;

@@ -3,7 +3,7 @@ import { bytesEqual, DerReader, oidValue, TAG, type Tlv } from './der.js';
 import { caError } from './errors.js';
 import { CSR_SIGNATURE_ALGORITHMS, type SignatureAlgorithm } from './signature-algorithm.js';
 
-/** Key algorithms a workload may certify: EC P-256/P-384, RSA 2048–8192 with e = 65537 (DESIGN §3). */
+/** Key algorithms a workload may certify: EC P-256/P-384, RSA 2048–8192 with e = 65537 (docs/architecture.md §3). */
 export type RequestKeyKind = 'ec-p256' | 'ec-p384' | 'rsa';
 
 /** A CSR that parsed, passed the key policy, carries a valid self-signature and asks for no CA powers. */

@@ -29,7 +29,7 @@ export type CaErrorCode =
   | 'ERR_CA_EXISTS'
   | 'ERR_CACERTS'
   | 'ERR_ISSUER_EXPIRED'
-  // Root and intermediate rotation (DESIGN §6)
+  // Root and intermediate rotation (docs/architecture.md §6)
   | 'ERR_CA_LOCKED'
   // CA state stores (directory, Kubernetes): a concurrent commit, an unreachable or refusing API
   | 'ERR_STORE_CONFLICT'

@@ -53,7 +53,7 @@ export const DEFAULT_MAX_WORKLOAD_TTL_MS = 7 * 24 * 3_600_000;
 
 /**
  * Issues X509-SVIDs: the one issuance path every front end (CLI, gRPC API) uses. The identity comes from
- * the caller (a verified token, or the operator), never from the CSR (DESIGN §2).
+ * the caller (a verified token, or the operator), never from the CSR (docs/architecture.md §2).
  *
  * @example
  *   const issuer = new Issuer({ authority });
@@ -131,7 +131,7 @@ export class Issuer {
     this.checkSans(request, uri);
 
     const notBefore = new Date(Math.max(now - BACKDATE_MS, a.issuer.notBefore.getTime()));
-    // DESIGN §3: a lifetime that would outlive the issuer is capped to the issuer's notAfter.
+    // docs/architecture.md §3: a lifetime that would outlive the issuer is capped to the issuer's notAfter.
     const wanted = now + ttlMs;
     const notAfter = new Date(Math.min(wanted, issuerNotAfter));
     return { request, uri, notBefore, notAfter, serial: randomSerial(), cappedByIssuer: wanted > issuerNotAfter };
@@ -166,7 +166,7 @@ export class Issuer {
     return requested;
   }
 
-  /** DESIGN §2: SANs in the CSR are optional, but when present they must be exactly the caller's identity. */
+  /** docs/architecture.md §2: SANs in the CSR are optional, but when present they must be exactly the caller's identity. */
   private checkSans(request: CertificateRequest, uri: string): void {
     for (const asked of request.uriSans) {
       if (asked !== uri) {

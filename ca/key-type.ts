@@ -1,7 +1,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { caError } from './errors.js';
 
-/** Key algorithms the CA accepts for its own keys (DESIGN §3). */
+/** Key algorithms the CA accepts for its own keys (docs/architecture.md §3). */
 export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-3072' | 'rsa-4096';
 
 export const KEY_TYPES: readonly KeyType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'];

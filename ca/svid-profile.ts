@@ -21,7 +21,7 @@ export interface LeafSubjectKey {
 }
 
 /**
- * The X509-SVID leaf profile (DESIGN §3, X509-SVID §4): empty subject, one critical URI SAN,
+ * The X509-SVID leaf profile (docs/architecture.md §3, X509-SVID §4): empty subject, one critical URI SAN,
  * CA:false, digitalSignature (+ keyEncipherment for RSA keys, whose TLS 1.2 RSA key exchange needs it),
  * serverAuth + clientAuth, SKI and AKI. Written with @peculiar/asn1-x509; the template below must produce
  * exactly these bytes, which the tests check.

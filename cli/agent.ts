@@ -110,7 +110,7 @@ function waitForSignal(): Promise<string> {
   });
 }
 
-/** `castellan agent`: the workload agent (DESIGN §5). */
+/** `castellan agent`: the workload agent (docs/architecture.md §5). */
 export function registerAgent(program: Command, io: CliIo): void {
   program
     .command('agent')

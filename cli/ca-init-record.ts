@@ -3,7 +3,7 @@ import type { CaDirectory } from '../ca/index.js';
 import { openCaLedger } from './ca-ledger.js';
 import type { CliIo } from './io.js';
 
-/** The ledger's first record for this CA: what was created, by which keys (DESIGN §7: lifecycle records). */
+/** The ledger's first record for this CA: what was created, by which keys (docs/architecture.md §7: lifecycle records). */
 export async function recordCaInit(ca: CaDirectory, databaseUrl: string | undefined, io: CliIo, command: string): Promise<void> {
   try {
     await appendInit(ca, databaseUrl, io);

@@ -28,7 +28,7 @@ export interface CheckThresholds {
 
 
 /**
- * Judges a CA directory's rotation state (DESIGN §6): expired or expiring roots and intermediates,
+ * Judges a CA directory's rotation state (docs/architecture.md §6): expired or expiring roots and intermediates,
  * agents lagging the trust bundle, a rotation that is stuck, an automatic rotation that did not happen.
  *
  * @example const findings = judge(await rootStatus(dir, now, { rotateAt: 0.5 }), now, thresholds);

@@ -28,7 +28,7 @@ export interface ServedCertificates {
 }
 
 /**
- * The agent's Prometheus metrics (DESIGN §9) in the registry it is given (so the CLI's `/metrics` and
+ * The agent's Prometheus metrics (docs/architecture.md §9) in the registry it is given (so the CLI's `/metrics` and
  * the SDS servers' metrics share one registry).
  *
  * @example const m = new AgentMetrics(new Registry(), () => agent.certificates(), () => new Date());

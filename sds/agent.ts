@@ -81,7 +81,7 @@ export interface Agent {
 }
 
 /**
- * Starts the agent's identity side (DESIGN §5): the CA client, the trust-bundle follower, and either
+ * Starts the agent's identity side (docs/architecture.md §5): the CA client, the trust-bundle follower, and either
  * the pod's identity (sidecar: requested at once with the token file) or the per-token identities of
  * node mode; with `socketPath`, also the SDS / Workload API socket serving them.
  *
@@ -192,7 +192,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     ...(o.random ? { random: o.random } : {}),
     log,
   });
-  // Every identity has pushed the new bundle (ROOTCA, Workload API bundles) when this runs (DESIGN §6).
+  // Every identity has pushed the new bundle (ROOTCA, Workload API bundles) when this runs (docs/architecture.md §6).
   bundles.onApplied((b) => reporter.report(b.sequence));
   const follower = new BundleFollower({
     client: () => client,

@@ -28,7 +28,7 @@ export function backoffDelay(attempt: number, o: BackoffOptions = {}, random: ()
   return Math.max(0, Math.min(max, Math.round(nominal * (1 + jitter * (2 * random() - 1)))));
 }
 
-/** When to renew a certificate, as fractions of its lifetime (DESIGN §5). */
+/** When to renew a certificate, as fractions of its lifetime (docs/architecture.md §5). */
 export interface RenewalOptions {
   /** Renew after this fraction of the lifetime, 0 < f < 1. Default 0.5. */
   readonly fraction?: number;

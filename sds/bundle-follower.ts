@@ -21,7 +21,7 @@ export interface BundleFollowerOptions {
 }
 
 /**
- * Follows the CA's `WatchTrustBundle` stream (DESIGN §6: the CA announces a new root before it signs
+ * Follows the CA's `WatchTrustBundle` stream (docs/architecture.md §6: the CA announces a new root before it signs
  * under it) and re-opens it with capped exponential backoff whenever it ends.
  *
  * @example new BundleFollower({ client: () => ca, token: () => tokenFile.read(), agentId, onBundle, clock, log }).start();

@@ -18,7 +18,7 @@ export interface BundleReporterOptions {
 }
 
 /**
- * Tells the CA which trust-bundle sequence the agent serves (`ReportTrustBundle`, DESIGN §6), after the
+ * Tells the CA which trust-bundle sequence the agent serves (`ReportTrustBundle`, docs/architecture.md §6), after the
  * bundle was pushed to every workload, so that root activation can wait until live agents trust the
  * new root. Only the newest sequence matters: reports are coalesced (one call at a time; a newer
  * sequence replaces an unsent one), failures are retried with the agent's capped backoff, and nothing

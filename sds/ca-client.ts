@@ -53,7 +53,7 @@ export interface SignCall {
 
 /**
  * One `WatchTrustBundle` message: the bundle, and the CA's request to re-issue leaves of other issuers
- * (DESIGN §6: after `castellan root activate`, agents move to the new intermediate, paced by the CA).
+ * (docs/architecture.md §6: after `castellan root activate`, agents move to the new intermediate, paced by the CA).
  */
 export interface TrustBundleMessage {
   readonly bundle: TrustBundle;
@@ -154,7 +154,7 @@ export function trustDomainOf(spiffeId: string): string {
 }
 
 /**
- * A client of the CA's `castellan.ca.v1.CertificateAuthority` over gRPC/TLS (DESIGN §4): `Sign` with a
+ * A client of the CA's `castellan.ca.v1.CertificateAuthority` over gRPC/TLS (docs/architecture.md §4): `Sign` with a
  * bearer token or a client certificate, and the `WatchTrustBundle` stream.
  *
  * @example
@@ -341,7 +341,7 @@ export class CaClient {
 
   /**
    * `ReportTrustBundle`: tells the CA which bundle sequence the agent now serves (after it pushed the
-   * bundle to every workload), so that root activation can wait for current agents (DESIGN §6).
+   * bundle to every workload), so that root activation can wait for current agents (docs/architecture.md §6).
    * Rejects with a CaCallErrorCode; an old CA without the RPC answers UNIMPLEMENTED (`grpcStatus` 12 in
    * the error's context, code ERR_CA_REFUSED).
    *

@@ -1,4 +1,4 @@
-// Public API of the agent (DESIGN §5). Other folders import only from here.
+// Public API of the agent (docs/architecture.md §5). Other folders import only from here.
 export type {
   IdentitySnapshot,
   SecretChange,

@@ -38,7 +38,7 @@ export class ManagedIdentity {
   }
 
   /**
-   * Paced re-issue (DESIGN §6): after a root activation the CA asks agents whose leaf was signed by
+   * Paced re-issue (docs/architecture.md §6): after a root activation the CA asks agents whose leaf was signed by
    * another intermediate to re-issue at a uniformly random moment within the spread, so that the CA is
    * not stormed. Decided once per leaf and active issuer: repeated or reconnected messages draw no new
    * moment; a leaf of the active issuer needs nothing; the normal renewal wins when it comes earlier.
@@ -61,7 +61,7 @@ export class ManagedIdentity {
   private bundleChanged(b: TrustBundle): void {
     const snap = this.cache.current();
     if (!snap) return;
-    // ROOTCA first (DESIGN §5); then, if the new bundle no longer holds the leaf's root, a new leaf.
+    // ROOTCA first (docs/architecture.md §5); then, if the new bundle no longer holds the leaf's root, a new leaf.
     this.cache.update({ bundle: b });
     if (!chainsTo(snap.svid, b)) this.rotation.renewNow('the trust bundle no longer holds the root of the current certificate');
   }

@@ -40,7 +40,7 @@ export interface RotationOptions {
 }
 
 /**
- * Keeps one identity's certificate fresh (DESIGN §5): renew at `fraction ± jitter` of the lifetime with a
+ * Keeps one identity's certificate fresh (docs/architecture.md §5): renew at `fraction ± jitter` of the lifetime with a
  * new key each time; on failure retry with capped exponential backoff and jitter while the current
  * certificate keeps being served until it really expires; publish every new certificate to the cache.
  *
@@ -109,7 +109,7 @@ export class IdentityRotation {
 
   /**
    * Renews within `ms` unless an attempt is under way or already due by then (the normal renewal or a
-   * backoff retry): the paced re-issue after a root activation (DESIGN §6) only ever brings it forward.
+   * backoff retry): the paced re-issue after a root activation (docs/architecture.md §6) only ever brings it forward.
    * Returns whether it moved the next attempt.
    */
   renewWithin(ms: number, reason: string): boolean {
@@ -165,7 +165,7 @@ export class IdentityRotation {
     this.again = false;
     try {
       const key = await generateWorkloadKey(this.o.keyType);
-      // The SAN is optional (DESIGN §2); once the identity is known it lets the CA refuse a mix-up.
+      // The SAN is optional (docs/architecture.md §2); once the identity is known it lets the CA refuse a mix-up.
       const id = this.spiffeIdNow ? SpiffeId.parse(this.spiffeIdNow) : undefined;
       const csr = await createSvidRequest(key, id);
       const signed = await this.o.sign(csr, Math.max(1, Math.round(this.ttlMs / 1000)), this.svid);

@@ -12,7 +12,7 @@ function once<M extends Metric>(registry: Registry, name: string, create: () => 
 }
 
 /**
- * Prometheus metrics of the workload-facing servers (DESIGN §9: SDS streams, pushes, NACKs), registered
+ * Prometheus metrics of the workload-facing servers (docs/architecture.md §9: SDS streams, pushes, NACKs), registered
  * in the registry the agent passes (or a private one).
  *
  * @example

@@ -38,7 +38,7 @@ function bundlesOf(own: TrustBundle): readonly TrustBundle[] {
 /**
  * One identity's key, chain and trust bundle, and the streams watching them. Every change makes a new
  * immutable snapshot; when bundle and leaf change together the bundle is published first, then the
- * leaf, so servers push ROOTCA before the new certificate (DESIGN §5: a peer must trust the new root
+ * leaf, so servers push ROOTCA before the new certificate (docs/architecture.md §5: a peer must trust the new root
  * before it sees a leaf under it).
  *
  * @example

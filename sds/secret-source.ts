@@ -69,7 +69,7 @@ export interface SecretWatch {
   /**
    * Calls `listener` after every change, with what changed. When the bundle and the SVID change
    * together, the agent reports `bundle` first and `svid` in a second call, so servers push ROOTCA
-   * before the new leaf (DESIGN §5). Returns the unsubscribe function.
+   * before the new leaf (docs/architecture.md §5). Returns the unsubscribe function.
    */
   onChange(listener: (changed: ReadonlySet<SecretChange>) => void): () => void;
   /**

@@ -3,7 +3,7 @@ import type { ManagedIdentity } from './managed-identity.js';
 import type { JwtSvid, SecretProvider, SecretWatch, StreamCaller } from './secret-source.js';
 
 /**
- * Sidecar mode (DESIGN §5): one agent per pod serves the pod's one identity, obtained with the pod's
+ * Sidecar mode (docs/architecture.md §5): one agent per pod serves the pod's one identity, obtained with the pod's
  * projected token file. Callers' tokens are ignored: the socket is the pod's own (mode 0660).
  *
  * @example const w = await new SidecarProvider(identity).watch({});

@@ -2,7 +2,7 @@ import { sameBundle } from './secret-cache.js';
 import type { TrustBundle } from './secret-source.js';
 
 /**
- * The CA's request, carried by WatchTrustBundle after a root activation (DESIGN §6), that leaves signed
+ * The CA's request, carried by WatchTrustBundle after a root activation (docs/architecture.md §6), that leaves signed
  * by another issuer than the active one be re-issued at a random moment within `spreadSeconds`.
  */
 export interface ReissueRequest {

@@ -8,7 +8,7 @@ export const WORKLOAD_KEY_TYPES: readonly WorkloadKeyType[] = ['ec-p256', 'rsa-2
 const generate = promisify(generateKeyPair);
 
 /**
- * A fresh workload private key, in memory only: it is never written to disk (DESIGN §5) and a new one is
+ * A fresh workload private key, in memory only: it is never written to disk (docs/architecture.md §5) and a new one is
  * made for every certificate, so a leaked key stops being useful at the next rotation.
  *
  * @example const key = await generateWorkloadKey('ec-p256');

@@ -18,7 +18,7 @@ import { handleFetchJwtBundles, handleFetchJwtSvid, handleValidateJwtSvid } from
 import { callToken, type WorkloadServerContext } from './workload-call.js';
 
 export interface WorkloadSocketOptions {
-  /** Unix socket path (DESIGN §5 default `/var/run/castellan/sds.sock`); created with mode 0660. */
+  /** Unix socket path (docs/architecture.md §5 default `/var/run/castellan/sds.sock`); created with mode 0660. */
   socketPath: string;
   /** Who gets which identity, kept current by the agent. */
   provider: SecretProvider;

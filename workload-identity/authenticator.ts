@@ -1,6 +1,6 @@
 import type { SpiffeId } from './spiffe-id.js';
 
-/** What a caller presented: everything an authenticator may look at (DESIGN §2). */
+/** What a caller presented: everything an authenticator may look at (docs/architecture.md §2). */
 export interface CallerCredentials {
   /** The bearer token from `authorization: Bearer <token>` metadata, if any. */
   readonly token?: string;

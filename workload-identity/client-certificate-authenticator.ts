@@ -28,7 +28,7 @@ interface Parsed {
 }
 
 /**
- * Renewal without a token (DESIGN §2): a caller presenting a still-valid X509-SVID that chains to one
+ * Renewal without a token (docs/architecture.md §2): a caller presenting a still-valid X509-SVID that chains to one
  * of our roots may obtain the same identity again. Verifies the presented chain (leaf first, then
  * intermediates) link by link with Node's `crypto.X509Certificate`, checks the leaf against the
  * X509-SVID rules, its trust domain and its `/ns/<ns>/sa/<sa>` path. Failures: ERR_CLIENT_CERT_INVALID.

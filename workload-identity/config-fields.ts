@@ -4,7 +4,7 @@ import { parseDuration } from './duration.js';
 
 /**
  * Field types shared by the CA's and the agent's configuration files, so both accept and reject the
- * same spellings with the same messages (DESIGN §10).
+ * same spellings with the same messages (docs/architecture.md §10).
  */
 
 /** A duration such as `24h`, `90m`, `1d`, as milliseconds. */

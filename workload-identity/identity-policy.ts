@@ -2,7 +2,7 @@ import type { AuthenticatedCaller, AuthErrorCode } from './authenticator.js';
 import { CastellanError } from './errors.js';
 
 /**
- * Who may obtain their own identity (DESIGN §2). Deny rules win over the allow list; without an allow
+ * Who may obtain their own identity (docs/architecture.md §2). Deny rules win over the allow list; without an allow
  * list every namespace is allowed. Default (`{}`): any service account may obtain its own identity.
  */
 export interface IdentityPolicy {

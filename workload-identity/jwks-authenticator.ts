@@ -88,7 +88,7 @@ interface KeySet {
 
 
 /**
- * Verifies Kubernetes service-account tokens locally against the issuer's JWKS (DESIGN §2): signature,
+ * Verifies Kubernetes service-account tokens locally against the issuer's JWKS (docs/architecture.md §2): signature,
  * `alg`, `iss`, `aud`, `exp`, `nbf`, the `kubernetes.io` claim, and optionally the bound pod.
  *
  * @example

@@ -57,7 +57,7 @@ function algorithmOf(key: KeyObject): (typeof ALGORITHMS)[keyof typeof ALGORITHM
  * A PKCS#10 request (DER) for an X509-SVID, signed with `privateKey` (EC P-256/P-384 or RSA). The
  * subject is empty; when `id` is given it is requested as the only URI SAN, as istio-agent does (DNS
  * names after it are only for servers whose CA policy grants them, such as the CA's own). The
- * CA takes the identity from the caller's credentials anyway (DESIGN §2); the SAN lets it refuse a
+ * CA takes the identity from the caller's credentials anyway (docs/architecture.md §2); the SAN lets it refuse a
  * request made for another identity by mistake.
  *
  * @example const der = await createSvidRequest(privateKey, SpiffeId.parse('spiffe://td/ns/a/sa/b'));

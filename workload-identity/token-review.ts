@@ -32,7 +32,7 @@ interface CacheEntry {
 
 /**
  * Authenticates service-account tokens by asking the Kubernetes API (`POST
- * /apis/authentication.k8s.io/v1/tokenreviews`, DESIGN §2). Successful reviews are cached by the token's
+ * /apis/authentication.k8s.io/v1/tokenreviews`, docs/architecture.md §2). Successful reviews are cached by the token's
  * SHA-256 until `min(exp, now + cacheTtlMs)`, and concurrent reviews of one token share one API call.
  * The caller loads the KubeConfig (`loadFromCluster()` in a pod, `loadFromFile(path)` elsewhere).
  *

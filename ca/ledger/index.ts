@@ -1,4 +1,4 @@
-// The issuance ledger (DESIGN §7): records, hash chain, signed checkpoints, SQLite/PostgreSQL stores.
+// The issuance ledger (docs/architecture.md §7): records, hash chain, signed checkpoints, SQLite/PostgreSQL stores.
 export { checkpointDetails, checkpointSignerFor, makeCheckpoint, verifyCheckpoint, type CheckpointDetails, type CheckpointProblem, type CheckpointSigner } from './checkpoint.js';
 export { GroupCommit } from './group-commit.js';
 export { DEFAULT_CHECKPOINT_EVERY, DEFAULT_CHECKPOINT_INTERVAL_MS, DEFAULT_MAX_PENDING, Ledger, type LedgerOptions, type LedgerStats, type NewEntry } from './ledger.js';

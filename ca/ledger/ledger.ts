@@ -69,7 +69,7 @@ function unstorableField(entry: NewEntry): string | undefined {
 
 /**
  * The issuance ledger's writer: appends records to a hash chain in a store, with group commit and
- * periodic signed checkpoints (DESIGN §7). `append` resolves after the record's transaction committed.
+ * periodic signed checkpoints (docs/architecture.md §7). `append` resolves after the record's transaction committed.
  *
  * Every batch transaction also checks that the newest record this writer committed, and the head
  * witness's checkpoint, are still in the store unchanged (ChainAnchor). If not, the ledger was truncated

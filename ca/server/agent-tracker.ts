@@ -57,7 +57,7 @@ export interface AgentTrackerOptions {
 
 /**
  * The agents this CA replica hears from (Sign, ReportTrustBundle, WatchTrustBundle) and the bundle
- * sequence each serves (DESIGN §6). Published as a file in the CA directory so that `castellan root`
+ * sequence each serves (docs/architecture.md §6). Published as a file in the CA directory so that `castellan root`
  * (and other replicas) see every replica's agents; kept across restarts by reading it back.
  *
  * @example tracker.report({ agentId, identity, sequence, peer }); const view = await readAgentReports(dir, now);

@@ -3,7 +3,7 @@ import { apiErrorFacts, callOptions, kubeModule } from '../store/index.js';
 import type { Logger } from 'pino';
 import { CastellanError } from '../../workload-identity/index.js';
 
-/** The ConfigMap every namespace gets (DESIGN §6; the name Istio uses for the same purpose is `istio-ca-root-cert`). */
+/** The ConfigMap every namespace gets (docs/architecture.md §6; the name Istio uses for the same purpose is `istio-ca-root-cert`). */
 export const BUNDLE_CONFIGMAP_NAME = 'castellan-root-cert';
 export const BUNDLE_CONFIGMAP_KEY = 'root-cert.pem';
 /** Recommended label (kubernetes.io "Recommended Labels"): marks the ConfigMaps this publisher owns. */
@@ -88,7 +88,7 @@ type Client = { k8s: typeof import('@kubernetes/client-node'); api: CoreV1Api };
 
 /**
  * Writes the trust bundle into a ConfigMap (`castellan-root-cert`, key `root-cert.pem`) in every
- * namespace, on start, on every bundle change and at each resync (DESIGN §6), so workloads without
+ * namespace, on start, on every bundle change and at each resync (docs/architecture.md §6), so workloads without
  * an agent can mount the roots. Owns only ConfigMaps carrying its managed-by label; never moves a
  * ConfigMap to an older bundle sequence (replicas may briefly disagree). Passes never overlap: a
  * change during a pass causes exactly one more pass after it.

@@ -38,7 +38,7 @@ export interface CaServerOptions {
   readonly now?: () => Date;
   /** The issuance ledger; the server closes it (flushing it) at the end of `shutdown`. Absent: nothing is recorded. */
   readonly ledger?: Ledger;
-  /** Where agent reports go (DESIGN §6); default: memory only. */
+  /** Where agent reports go (docs/architecture.md §6); default: memory only. */
   readonly agents?: AgentTracker;
   /** Root rotation for operators (`castellan root --server`); absent: the RootAdmin service answers UNIMPLEMENTED. */
   readonly rootAdmin?: RootAdmin;

@@ -249,7 +249,7 @@ export const caServerConfigSchema = z
       })
       .strict()
       .optional(),
-    /** The issuance ledger (DESIGN §7). Default: SQLite `<CA dir>/ledger.db`, checkpoints every 1000 records or 60s. */
+    /** The issuance ledger (docs/architecture.md §7). Default: SQLite `<CA dir>/ledger.db`, checkpoints every 1000 records or 60s. */
     ledger: z
       .object({
         /** PostgreSQL URL shared by CA replicas (env CASTELLAN_DATABASE_URL, flag --database-url). Absent: SQLite in the CA directory. */
@@ -269,7 +269,7 @@ export const caServerConfigSchema = z
       .optional(),
     /** How long a shutdown waits for in-flight requests. Default 10s. */
     shutdownGrace: duration.optional(),
-    /** Root and intermediate rotation (DESIGN §6). */
+    /** Root and intermediate rotation (docs/architecture.md §6). */
     rotation: z
       .object({
         /** Rotate the active intermediate at this fraction of its lifetime (the old one stays valid: overlap). Default 0.5; 1 disables. */
@@ -285,7 +285,7 @@ export const caServerConfigSchema = z
       })
       .strict()
       .optional(),
-    /** Where else the trust bundle goes (DESIGN §6). */
+    /** Where else the trust bundle goes (docs/architecture.md §6). */
     distribution: z
       .object({
         /** The ConfigMap `castellan-root-cert` (key `root-cert.pem`) in every namespace, updated on every change. */

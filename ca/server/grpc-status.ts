@@ -168,7 +168,7 @@ const STATUS_BY_CODE = {
 } as const satisfies Record<ServerErrorCode, status>;
 
 /**
- * The one mapping from errors to gRPC statuses (DESIGN §4). Deliberate errors keep their message, which
+ * The one mapping from errors to gRPC statuses (docs/architecture.md §4). Deliberate errors keep their message, which
  * was written for the caller; anything else is INTERNAL with a fixed message, its detail for the log only.
  */
 export function callErrorFor(err: unknown): CallError {

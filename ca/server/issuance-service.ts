@@ -16,7 +16,7 @@ import { callErrorFor } from './grpc-status.js';
 import type { CaMetrics } from './metrics.js';
 import type { RateLimiter } from './rate-limiter.js';
 
-/** Who may get which identity beyond "its own" (DESIGN §2). */
+/** Who may get which identity beyond "its own" (docs/architecture.md §2). */
 export type AuthorizeCaller = (caller: AuthenticatedCaller) => void;
 
 export interface IssuanceServiceOptions {
@@ -35,7 +35,7 @@ export interface IssuanceServiceOptions {
   readonly metrics: CaMetrics;
   readonly log: Logger;
   /**
-   * The issuance ledger (DESIGN §7): every issuance and refusal is recorded, and a certificate is
+   * The issuance ledger (docs/architecture.md §7): every issuance and refusal is recorded, and a certificate is
    * returned only after its record committed. Absent: nothing is recorded (benchmarks only).
    */
   readonly ledger?: Ledger;
@@ -140,7 +140,7 @@ export class IssuanceService {
       request = typeof csr === 'string' || csr instanceof Uint8Array ? await parseCsrAsync(csr) : csr;
       const certificate = await issuer.issueAsync(caller.spiffeId, request, ttlMs === undefined ? {} : { ttlMs });
       if (this.o.ledger) {
-        // DESIGN §7: the certificate leaves the CA only once its record is committed.
+        // docs/architecture.md §7: the certificate leaves the CA only once its record is committed.
         try {
           await this.o.ledger.append(issuedEntry({ api, caller, tokenSha256: tokenSha256(), peer: credentials.peerAddress, authority }, certificate));
         } catch (cause) {

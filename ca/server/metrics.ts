@@ -198,7 +198,7 @@ export class CaMetrics {
     });
   }
 
-  /** Rotation gauges (DESIGN §6): the bundle sequence served, and this replica's live agents by whether they serve it. */
+  /** Rotation gauges (docs/architecture.md §6): the bundle sequence served, and this replica's live agents by whether they serve it. */
   observeRotation(o: { sequence: () => number; liveAgentSequences: () => readonly number[] }): void {
     new Gauge({
       name: 'castellan_trust_bundle_sequence',

@@ -3,7 +3,7 @@ import type { CertificateInfo } from '../certificate-info.js';
 
 /** What WatchTrustBundle sends at one moment: the roots peers must trust, the active issuer, and its sequence number. */
 export interface TrustBundleSnapshot {
-  /** Strictly increasing with every change (DESIGN §6). */
+  /** Strictly increasing with every change (docs/architecture.md §6). */
   readonly sequence: number;
   readonly roots: readonly CertificateInfo[];
   /** Every root's PEM, concatenated (what Istio's cert_chain carries last). */

@@ -7,7 +7,7 @@ import { testCa } from './test-ca.js';
 
 /**
  * A SecretProvider for protocol tests, backed by a real CA built with our own code. `rotate()` issues a
- * new leaf; `changeBundle()` adds a root to the bundle (a prepared root, DESIGN §6). Listeners are called
+ * new leaf; `changeBundle()` adds a root to the bundle (a prepared root, docs/architecture.md §6). Listeners are called
  * like the agent does: `bundle` to every watch first, then `svid`.
  *
  * Node mode: `tokens` maps a token to the workload path it proves; an unknown token is ERR_TOKEN_REJECTED.

@@ -129,7 +129,7 @@ describe('a root rotation seen on the bundle stream', () => {
     const seen: ReadonlySet<SecretChange>[] = [];
     w.onChange((c) => seen.push(c));
 
-    // A bundle that keeps the old root (the new root is announced first, DESIGN §6): only ROOTCA changes.
+    // A bundle that keeps the old root (the new root is announced first, docs/architecture.md §6): only ROOTCA changes.
     const both: TrustBundle = { trustDomain: 'cluster.local', sequence: 2, rootsDer: [...bundleOf(old, 2).rootsDer, ...bundleOf(next, 2).rootsDer], rootsPem: bundleOf(old, 2).rootsPem + bundleOf(next, 2).rootsPem };
     bundles.offer(both, 'stream');
     expect(seen.map((c) => [...c])).toEqual([['bundle']]);

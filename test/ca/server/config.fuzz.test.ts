@@ -9,7 +9,7 @@ import { asyncOutcomeOf, expectCoded, fuzzParams, outcomeOf } from '../../helper
 import { tempDir } from '../../helpers/test-ca.js';
 
 /**
- * Fuzzing of the CA server's configuration loader (ca/server/config.ts, DESIGN §10 in
+ * Fuzzing of the CA server's configuration loader (ca/server/config.ts, docs/architecture.md §10 in
  * docs/architecture.md): any value a YAML or JSON file can hold, near-valid configurations and damaged
  * YAML text give either a configuration or one ERR_CONFIG error that names each problem by its path.
  */
