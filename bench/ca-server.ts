@@ -8,7 +8,7 @@
 // about half of its throughput; the output says which one ran.
 //
 // It also prints the throughput with the issuance ledger on (SQLite, synchronous FULL and NORMAL) as a
-// ratio of the same load with the ledger off (`ledger.enabled: false`, issue #5 target >= 0.90), and
+// ratio of the same load with the ledger off (`ledger.enabled: false`, target >= 0.90), and
 // the CA's CPU per request in each configuration (steadier than throughput on a shared machine).
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
@@ -106,7 +106,7 @@ for (let round = 0; round < ROUNDS; round++) {
   runs.normal.push(await runOnce(`normal-${round}`, { sqliteSynchronous: 'normal' }));
 }
 void warmup;
-// The issue #3 lines below report the median ledger-off run.
+// The ceiling lines below report the median ledger-off run.
 const off1 = [...runs.off].sort((a, b) => a.ok / a.elapsed - b.ok / b.elapsed)[Math.floor(runs.off.length / 2)]!;
 const records = await (async () => {
   const store = await openLedgerStore({ dir, readOnly: true });
@@ -123,7 +123,7 @@ console.log(`node ${process.version}; CA: one process; load: ${CONCURRENCY} call
 console.log(`raw ECDSA P-256 sign/s              ${fmt(signRate)}`);
 console.log(`raw ECDSA P-256 verify/s            ${fmt(verifyRate)}`);
 console.log(`crypto ceiling 1/(1/s+1/v)/s        ${fmt(ceiling)}`);
-console.log(`CreateCertificate/s (JWKS auth)     ${fmt(rps)}   ratio to ceiling ${(rps / ceiling).toFixed(2)} (issue #3 target >= 0.30)`);
+console.log(`CreateCertificate/s (JWKS auth)     ${fmt(rps)}   ratio to ceiling ${(rps / ceiling).toFixed(2)} (target >= 0.30)`);
 console.log(`latency p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms; ok ${r.ok}, failed ${JSON.stringify(r.failures)}`);
 console.log(`CA CPU per request (all its threads): ${((cpu.user + cpu.system) / r.ok).toFixed(0)} us (user ${(cpu.user / r.ok).toFixed(0)}, system ${(cpu.system / r.ok).toFixed(0)})`);
 const rate = (x: RunResult) => x.ok / x.elapsed;
@@ -138,7 +138,7 @@ const line = (name: string, xs: RunResult[]) =>
   `runs ${xs.map((x) => fmt(rate(x)).trim()).join(', ')}; CA CPU ${median(xs.map(cpuPer)).toFixed(0)} us/request; ` +
   `p50 ${median(xs.map((x) => x.p50)).toFixed(1)} ms, p99 ${median(xs.map((x) => x.p99)).toFixed(1)} ms; failed ${xs.reduce((n, x) => n + Object.values(x.failures).reduce((a, b) => a + b, 0), 0)}`;
 console.log(line('ledger off (ledger.enabled: false)', runs.off));
-console.log(line('ledger on, SQLite WAL synchronous=FULL', runs.full) + '   (issue #5 target >= 0.90)');
+console.log(line('ledger on, SQLite WAL synchronous=FULL', runs.full) + '   (target >= 0.90)');
 console.log(line('ledger on, SQLite WAL synchronous=NORMAL', runs.normal));
 console.log(`records in the ledger after all runs: ${records} (group commit; FULL writes in a worker thread, NORMAL inline)`);
 t.cleanup();

@@ -103,7 +103,7 @@ console.log(`crypto ceiling 1/(1/s+1/v)/s   ${f(ceiling)}`);
 console.log(`import new key + verify/s       ${f(freshVerifyRate)}`);
 console.log(`new-key ceiling 1/(1/s+1/iv)/s ${f(freshCeiling)}`);
 console.log(`Issuer.issue() PEM CSR->chain  ${f(issueRate)}`);
-console.log(`ratio to crypto ceiling        ${(issueRate / ceiling).toFixed(2)}  (issue #2 target >= 0.60)`);
+console.log(`ratio to crypto ceiling        ${(issueRate / ceiling).toFixed(2)}  (target >= 0.60)`);
 console.log(`ratio to new-key ceiling       ${(issueRate / freshCeiling).toFixed(2)}`);
 console.log(`per issue ${(1e6 / issueRate).toFixed(1)} us; crypto ceiling ${(1e6 / ceiling).toFixed(1)} us; new-key ceiling ${(1e6 / freshCeiling).toFixed(1)} us`);
 for (const line of hsmLines) console.log(line);

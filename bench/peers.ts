@@ -343,11 +343,11 @@ for (const p of peers) {
 }
 say('ratio: certs/s over Castellan CreateCertificate; CPU and disk writes: the server process and its descendants, all threads, per certificate; main thread: its first thread alone (Node: the event loop); medians of rounds');
 const ratio = (name: string) => reference / rateOf(name);
-if (results.get('spire-batch')?.length) say(`Castellan CreateCertificate / SPIRE BatchNewX509SVID = ${ratio('spire-batch').toFixed(2)}  (issue #17 target >= 1.5)`);
-if (results.get('spire-mint')?.length) say(`Castellan CreateCertificate / SPIRE MintX509SVID     = ${ratio('spire-mint').toFixed(2)}  (issue #17 target >= 1.0)`);
+if (results.get('spire-batch')?.length) say(`Castellan CreateCertificate / SPIRE BatchNewX509SVID = ${ratio('spire-batch').toFixed(2)}  (target >= 1.5)`);
+if (results.get('spire-mint')?.length) say(`Castellan CreateCertificate / SPIRE MintX509SVID     = ${ratio('spire-mint').toFixed(2)}  (target >= 1.0)`);
 if (results.get('castellan-istio')?.length) {
   const cpu = median(results.get('castellan-istio')!.map((x) => (x.cpuSeconds / x.ok) * 1e6));
-  say(`Castellan CA CPU per certificate (CreateCertificate) = ${cpu.toFixed(0)} us  (issue #17 target <= 500)`);
+  say(`Castellan CA CPU per certificate (CreateCertificate) = ${cpu.toFixed(0)} us  (target <= 500)`);
 }
 
 // ---- agents: idle memory ------------------------------------------------------------------------
@@ -411,7 +411,7 @@ plugins {
   await wait(15_000);
   lines.push(`Castellan agent (sidecar mode, one SVID) idle RSS ${rssMiB(agent.c.pid!).toFixed(1)} MiB`);
   if (baseAgent) lines.push(`Castellan agent, ${path.basename(base!)} (same)    idle RSS ${rssMiB(baseAgent.c.pid!).toFixed(1)} MiB`);
-  if (spireAgent) lines.push(`spire-agent 1.13.3 (one workload SVID)     idle RSS ${rssMiB(spireAgent.pid!).toFixed(1)} MiB   (issue #17 target: Castellan <= spire-agent)`);
+  if (spireAgent) lines.push(`spire-agent 1.13.3 (one workload SVID)     idle RSS ${rssMiB(spireAgent.pid!).toFixed(1)} MiB   (target: Castellan <= spire-agent)`);
   for (const l of lines) say(l);
 }
 
@@ -424,7 +424,7 @@ if (wanted('agents') || !ONLY) {
       const m = r && /([\d.]+) ([\d.]+)\s*$/.exec(r.stderr);
       if (m) cpus.push(Number(m[1]) + Number(m[2]));
     }
-    if (cpus.length) say(`${label} --version: ${median(cpus).toFixed(2)} s CPU (median of ${cpus.length}; issue #17 target < 0.2 s)`);
+    if (cpus.length) say(`${label} --version: ${median(cpus).toFixed(2)} s CPU (median of ${cpus.length}; target < 0.2 s)`);
   }
 }
 

@@ -1,4 +1,4 @@
-// npm run bench:sds — the agent's workload socket under many SotW streams (docs/architecture.md §5, issue #4 targets):
+// npm run bench:sds — the agent's workload socket under many SotW streams (docs/architecture.md §5, and its targets):
 // time to first secret for a new stream (cached secret), RSS per open stream at 1,000 and 10,000
 // streams, and the time to push one rotation to all of them. The clients (bench/sds-load-client.ts)
 // run in a child process so the RSS figures are the agent's alone; they multiplex 100 streams per

@@ -50,7 +50,7 @@ async function leafOf(id: SdsIdentity): Promise<{ serial: string; spiffeId: stri
 }
 
 /**
- * `castellan dev`: the embedded default (issue #4). A local CA (created or reused), served in-process
+ * `castellan dev`: the embedded default. A local CA (created or reused), served in-process
  * with its dev token issuer; an agent in node mode on a Unix socket; and two demo workloads, a Node TLS
  * server and client, whose certificates and trust bundle come only over SDS from that socket. They
  * handshake (mTLS) every interval while the short-lived certificates rotate, and every event is printed

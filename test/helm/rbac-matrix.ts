@@ -58,7 +58,7 @@ export function caAccessMatrix(o: MatrixOptions): Expectation[] {
     why,
   });
   const m: Expectation[] = [];
-  // The state store (issue 11): one Secret, optimistic concurrency.
+  // The state store (docs/kubernetes.md): one Secret, optimistic concurrency.
   for (const verb of ['get', 'list', 'watch', 'update']) m.push(core(verb, 'secrets', ns, state, true, 'CA state store'));
   m.push(core('create', 'secrets', ns, undefined, true, 'CA state store: first start creates the state Secret'));
   if (o.cacertsSecretName) m.push(core('get', 'secrets', ns, o.cacertsSecretName, true, 'Istio plug-in CA input (cacerts)'));

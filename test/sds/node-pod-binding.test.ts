@@ -13,7 +13,7 @@ import { ManualClock, until } from './manual-clock.js';
 
 // Node mode against a CA that requires pod binding (JWKS authentication; pods looked up in the
 // Kubernetes API stand-in): once a pod is deleted, the CA refuses its token, and the node agent must not
-// keep handing that pod's identity, or its key, to anyone presenting the token (issue 13, defect 1).
+// keep handing that pod's identity, or its key, to anyone presenting the token.
 const CART = 'spiffe://cluster.local/ns/shop/sa/cart';
 const UNAUTHENTICATED = 16;
 

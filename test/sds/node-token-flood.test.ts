@@ -13,7 +13,7 @@ import { FAST_CHANNEL } from './agent-fixture.js';
 
 // Anyone who can open the node agent's socket can present tokens, and each new token costs the agent a
 // CA call. A flood of fresh forged tokens on many connections must not deny a real pod's new token its
-// identity (issue 13, defect 4). The CA here is real, but its authentication of forged tokens is held
+// identity. The CA here is real, but its authentication of forged tokens is held
 // until the test releases it, one at a time: a CA that answers slowly, without depending on speed.
 
 const td = TrustDomain.of('cluster.local');

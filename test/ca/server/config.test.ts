@@ -13,7 +13,7 @@ describe('CA server configuration', () => {
     expect(c.maxWorkloadTtl).toBe(2 * 86_400_000);
   });
 
-  it('ok/connection and trust-bundle stream limits (issue 13): durations and counts', () => {
+  it('ok/connection and trust-bundle stream limits: durations and counts', () => {
     const c = validateCaServerConfig({ limits: { handshakeTimeout: '5s', requestTimeout: '2s', connectionIdleTimeout: '1m', connectionMaxAge: '30m', connectionMaxAgeGrace: '1m', maxConnectionsPerPeer: 64, maxWatchersPerIdentity: 100, maxWatchersPerPeer: 50, maxWatchersPerIdentityPeer: 2, maxAgentsPerIdentity: 100, maxAgentsPerIdentityPeer: 2 } });
     expect(c.limits).toMatchObject({ handshakeTimeout: 5_000, requestTimeout: 2_000, connectionIdleTimeout: 60_000, connectionMaxAge: 1_800_000, connectionMaxAgeGrace: 60_000, maxWatchersPerIdentityPeer: 2 });
     expect(() => validateCaServerConfig({ limits: { maxWatchersPerPeer: 0, requestTimeout: '10' } })).toThrow(/limits\.maxWatchersPerPeer[\s\S]*limits\.requestTimeout/);

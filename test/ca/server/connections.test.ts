@@ -13,8 +13,7 @@ import { tempDir, testCa } from '../../helpers/test-ca.js';
 import { until } from '../../helpers/until.js';
 import { agentFixture, FAST_CHANNEL } from '../../sds/agent-fixture.js';
 
-// The CA's gRPC port against clients that open connections or calls and then do nothing (issue 13,
-// defect 8): every bound below is configured small so the tests wait for behaviour, not for defaults;
+// The CA's gRPC port against clients that open connections or calls and then do nothing: every bound below is configured small so the tests wait for behaviour, not for defaults;
 // the waits are generous limits for a busy machine, never measurements.
 let t: ReturnType<typeof tempDir>;
 let dir: string;

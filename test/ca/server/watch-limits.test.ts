@@ -10,7 +10,7 @@ import { memoryLog, testCaServer } from '../../helpers/ca-server.js';
 import { tempDir } from '../../helpers/test-ca.js';
 
 // One workload must not take every WatchTrustBundle slot, nor make the CA track thousands of invented
-// agents that hold up `root activate` (issue 13, defect 3); a node-agent DaemonSet (one service
+// agents that hold up `root activate`; a node-agent DaemonSet (one service
 // account, one agent per node, each node its own address) must keep working.
 const OK = 0;
 const RESOURCE_EXHAUSTED = 8;
