@@ -31,6 +31,7 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts scripts
 COPY workload-identity workload-identity
+COPY proto-types proto-types
 COPY ca ca
 COPY sds sds
 COPY cli cli

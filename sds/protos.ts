@@ -20,12 +20,13 @@ export const WORKLOAD_API_SERVICE = 'SpiffeWorkloadAPI';
 
 /**
  * Loader options. `json: true` makes protobufjs unpack a `google.protobuf.Any` whose type is loaded into
- * `{'@type': url, ...fields}`, which lets test clients read a Secret without a second decoder.
+ * `{'@type': url, ...fields}`, which lets test clients read a Secret without a second decoder. The types
+ * in proto-types/ are generated with these very options (a test compares them).
  */
-const SDS_PROTO_OPTIONS: Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, json: true };
+export const SDS_PROTO_OPTIONS: Options = { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, json: true };
 
 /** The Envoy protos the SDS server loads: the service, the Secret it serves, the SPIFFE validator inside `ALL`. */
-const SDS_PROTO_FILES: readonly string[] = [
+export const SDS_PROTO_FILES: readonly string[] = [
   'envoy/service/secret/v3/sds.proto',
   'envoy/extensions/transport_sockets/tls/v3/secret.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config.proto',

@@ -1,0 +1,134 @@
+#!/usr/bin/env node
+// Generates the TypeScript types of every gRPC edge (proto-types/, docs/architecture.md §1) from the
+// .proto files with grpc-js's own generator, `proto-loader-gen-types` of @grpc/proto-loader.
+//
+//   npm run gen:proto                              writes proto-types/generated/ (replacing what is there)
+//   node scripts/gen-proto-types.mjs --out DIR     writes into DIR instead
+//   node scripts/gen-proto-types.mjs --print-sets  prints the sets (files, options) as JSON
+//
+// test/proto-types/generated-current.test.ts regenerates into a temporary folder and fails when the
+// committed output differs, and checks that each set's flags are the options its loader uses: the types
+// describe exactly the objects grpc-js hands to (and takes from) our code.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const require = createRequire(import.meta.url);
+
+/** Envoy's protos (data-plane-api with its xds, validate and googleapis imports) as @grpc/grpc-js-xds ships them. */
+function xdsDeps() {
+  let dir = path.dirname(require.resolve('@grpc/grpc-js-xds'));
+  for (let i = 0; i < 4 && !existsSync(path.join(dir, 'deps', 'envoy-api')); i++) dir = path.dirname(dir);
+  const deps = path.join(dir, 'deps');
+  if (!existsSync(path.join(deps, 'envoy-api'))) throw new Error('gen-proto-types: cannot find deps/envoy-api inside @grpc/grpc-js-xds');
+  // Relative to the repository: the generator writes the include path into each file's header.
+  return ['envoy-api', 'xds', 'protoc-gen-validate', 'googleapis'].map((d) => path.relative(root, path.join(deps, d)));
+}
+
+/**
+ * One generator run per set of protos loaded together with the same loader options. Files of one set
+ * that share a basename are loaded into one root, as the loader loads them (ca.ts: both CA services).
+ * - `ca`: what ca/server/protos.ts loads (PROTO_OPTIONS) and sds/ca-protos.ts loads for the agent's CA client.
+ * - `agent`: what sds/protos.ts loads (SDS_PROTO_OPTIONS, json): Envoy SDS, the Workload API, the agent status.
+ */
+export const PROTO_TYPE_SETS = [
+  {
+    dir: 'ca',
+    includeDirs: ['proto'],
+    files: ['castellan/ca/v1/ca.proto', 'istio/v1/auth/ca.proto'],
+    options: { keepCase: false, longs: 'Number', enums: 'String', defaults: true, oneofs: true, json: false },
+    packages: { 'castellan-ca-v1': 'castellan/ca/v1', 'istio-v1-auth': 'istio/v1/auth' },
+  },
+  {
+    dir: 'agent',
+    includeDirs: ['proto', ...xdsDeps()],
+    files: [
+      'castellan/agent/v1/agent.proto',
+      'spiffe/workload/workload.proto',
+      'envoy/service/secret/v3/sds.proto',
+    ],
+    // Loaded with SDS so that a Secret inside an Any is unpacked: their messages only (these files define
+    // no service, and a root file without one would declare names it never uses).
+    messageFiles: ['envoy/extensions/transport_sockets/tls/v3/secret.proto', 'envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config.proto'],
+    options: { keepCase: false, longs: 'Number', enums: 'String', defaults: true, oneofs: true, json: true },
+    packages: {
+      'castellan-agent-v1': 'castellan/agent/v1',
+      // workload.proto has no package (its gRPC paths are /SpiffeWorkloadAPI/<Method>): its types sit at the top.
+      'spiffe-workload': '',
+      'envoy-service-discovery-v3': 'envoy/service/discovery/v3',
+      'envoy-service-secret-v3': 'envoy/service/secret/v3',
+      'envoy-transport-sockets-tls-v3': 'envoy/extensions/transport_sockets/tls/v3',
+    },
+  },
+];
+
+/** The generator's command-line flags for a set's loader options. */
+export function generatorFlags(o) {
+  return [
+    ...(o.keepCase ? ['--keepCase'] : []),
+    `--longs=${o.longs}`,
+    `--enums=${o.enums}`,
+    ...(o.defaults ? ['--defaults'] : []),
+    ...(o.oneofs ? ['--oneofs'] : []),
+    ...(o.json ? ['--json'] : []),
+  ];
+}
+
+/**
+ * `outRoot/<name>.ts` re-exporting every type of one proto package (proto-types/index.ts exports each as a
+ * namespace: `CaV1.SignRequest__Output`). The root files (`ca.ts`: the package definition's type) are left out.
+ */
+function writeBarrel(outRoot, set, name, packageDir) {
+  const dir = path.join(outRoot, set.dir, packageDir);
+  const rootFiles = new Set([...set.files, ...(set.messageFiles ?? [])].map((f) => path.basename(f).replace(/\.proto$/, '.ts')));
+  const files = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.ts') && !(packageDir === '' && rootFiles.has(e.name)))
+    .map((e) => e.name)
+    .sort();
+  const from = (f) => `./${path.posix.join(set.dir, packageDir, f.replace(/\.ts$/, '.js'))}`;
+  const lines = ['// Generated by scripts/gen-proto-types.mjs: every type of one proto package.', '', ...files.map((f) => `export type * from '${from(f)}';`), ''];
+  writeFileSync(path.join(outRoot, `${name}.ts`), lines.join('\n'));
+}
+
+/** Writes every set into `outRoot/<set.dir>/` (and its packages' barrels into `outRoot/`), replacing what was there. */
+export function generate(outRoot) {
+  rmSync(outRoot, { recursive: true, force: true });
+  const bin = path.join(path.dirname(require.resolve('@grpc/proto-loader/package.json')), 'build', 'bin', 'proto-loader-gen-types.js');
+  for (const set of PROTO_TYPE_SETS) {
+    const out = path.join(outRoot, set.dir);
+    mkdirSync(out, { recursive: true });
+    const run = (grpc, files) => {
+      const args = [
+        bin,
+        ...generatorFlags(set.options),
+        '--includeComments',
+        ...(grpc ? ['--grpcLib=@grpc/grpc-js'] : []),
+        // ESM under NodeNext: relative imports name the emitted .js file.
+        '--importFileExtension=.js',
+        ...set.includeDirs.flatMap((d) => ['-I', d]),
+        '-O',
+        out,
+        ...files,
+      ];
+      execFileSync(process.execPath, args, { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    };
+    run(true, set.files);
+    if (set.messageFiles) run(false, set.messageFiles);
+    for (const [name, packageDir] of Object.entries(set.packages)) writeBarrel(outRoot, set, name, packageDir);
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
+  if (process.argv.includes('--print-sets')) {
+    // For the test that compares each set's options with its loader's.
+    console.log(JSON.stringify(PROTO_TYPE_SETS.map((s) => ({ dir: s.dir, files: [...s.files, ...(s.messageFiles ?? [])], options: s.options }))));
+    process.exit(0);
+  }
+  const i = process.argv.indexOf('--out');
+  const out = i > 0 ? path.resolve(process.argv[i + 1] ?? '') : path.join(root, 'proto-types', 'generated');
+  generate(out);
+  console.log(`gen-proto-types: wrote ${path.relative(process.cwd(), out) || '.'}`);
+}
