@@ -1,16 +1,17 @@
-import { Server, status, type Metadata, type ServerUnaryCall, type ServerWritableStream, type sendUnaryData } from '@grpc/grpc-js';
+import { Server, type handleUnaryCall, type Metadata, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { bearerToken, parseHostPort, SpiffeId, startHealthEndpoints, type Authenticator, type CallerCredentials, type HealthEndpoints } from '../../workload-identity/index.js';
+import type { CaV1, IstioV1Auth } from '../../proto-types/index.js';
+import { bearerToken, parseHostPort, SpiffeId, startHealthEndpoints, type AuthenticatedCaller, type Authenticator, type CallerCredentials, type HealthEndpoints } from '../../workload-identity/index.js';
 import type { CaDirectory, LoadedAuthority } from '../load-ca.js';
 import { caError } from '../errors.js';
 import { Issuer, type SigningAuthority } from '../issuer.js';
 import type { Ledger, LedgerHealth } from '../ledger/index.js';
 import { caHealth } from './ca-health.js';
+import { serverStreamMethod, unaryMethod, type CallAdapterContext, type UnaryOptions } from './call-adapter.js';
 import type { CaServerConfig } from './config.js';
-import { callErrorFor, callStatus } from './grpc-status.js';
 import { IssuanceService, peerIp, tokenHash, type AuthorizeCaller } from './issuance-service.js';
 import { CaMetrics } from './metrics.js';
-import { caProtos } from './protos.js';
+import { caProtos, type CaProtos } from './protos.js';
 import { RateLimiter } from './rate-limiter.js';
 import { ServingIdentity } from './serving-identity.js';
 import { TrustBundleSource, type TrustBundleSnapshot } from './trust-bundle-source.js';
@@ -20,7 +21,7 @@ import { StreamSlots } from './stream-slots.js';
 import { ChainResponseEncoder, withPreEncodedResponses } from './chain-response.js';
 import { parseKeyType } from '../key-type.js';
 import { derToPem } from '../pem.js';
-import type { RootAdmin } from './root-admin.js';
+import type { RootAdmin, RootStepOutcome } from './root-admin.js';
 import { JwtSvidIssuer } from '../jwt-svid-issuer.js';
 import { publishedJwtAuthorities } from '../jwt-authorities.js';
 import { storedFederatedBundles } from '../federation/index.js';
@@ -72,8 +73,14 @@ const DEFAULTS = {
   keepaliveTimeoutMs: 20_000,
 };
 
+/** What the CA reads off any call to authenticate its caller. */
+type CallWithCredentials = { metadata: Metadata; getPeer(): string; getAuthContext?(): { sslPeerCertificate?: { raw: Buffer } } | null };
+
+/** A WatchTrustBundle call. */
+type TrustBundleStream = ServerWritableStream<CaV1.WatchTrustBundleRequest__Output, CaV1.TrustBundle>;
+
 /** Credentials of a gRPC call: the bearer token and, when TLS verified one, the client certificate. */
-function credentialsOf(call: { metadata: Metadata; getPeer(): string; getAuthContext?(): { sslPeerCertificate?: { raw: Buffer } } | null }, extraChain: () => readonly Uint8Array[]): CallerCredentials {
+function credentialsOf(call: CallWithCredentials, extraChain: () => readonly Uint8Array[]): CallerCredentials {
   const auth = call.metadata.get('authorization')[0];
   let token: string | undefined;
   if (auth !== undefined) {
@@ -106,7 +113,7 @@ export class CaServer {
   private readonly jwtSvids: JwtSvidService;
   readonly metrics: CaMetrics;
   private issuer: Issuer;
-  private readonly watchers = new Set<ServerWritableStream<unknown, unknown>>();
+  private readonly watchers = new Set<TrustBundleStream>();
   private readonly watcherSlots: StreamSlots;
   /** The CA directory as last loaded: authorities change under the server (rotation). */
   private ca: CaDirectory;
@@ -209,41 +216,57 @@ export class CaServer {
       'grpc.enable_channelz': 0,
       interceptors: [this.connections.interceptor],
     });
-    const protos = caProtos();
-    this.grpc.addService(withPreEncodedResponses(protos.istio.service, 'CreateCertificate'), { CreateCertificate: this.createCertificate.bind(this) });
-    this.grpc.addService(protos.castellan.service, {
-      Sign: this.sign.bind(this),
-      WatchTrustBundle: this.watchTrustBundle.bind(this),
-      GetAuthorityStatus: this.getAuthorityStatus.bind(this),
-      ReportTrustBundle: this.reportTrustBundle.bind(this),
-      Authenticate: this.authenticate.bind(this),
-      SignJwtSvid: this.signJwtSvid.bind(this),
-    });
-    if (o.rootAdmin) {
-      const admin = o.rootAdmin;
-      const answer = (step: { message: string; warnings: readonly string[]; status: unknown }) => ({ message: step.message, warnings: step.warnings, statusJson: JSON.stringify(step.status, null, 2) });
-      this.grpc.addService(protos.rootAdmin.service, {
-        GetRootStatus: this.adminCall('GetRootStatus', async () => answer({ message: '', warnings: [], status: await admin.status() })),
-        PrepareRoot: this.adminCall('PrepareRoot', async (r: { keyType: string; rootTtlSeconds: number; intermediateTtlSeconds: number }) =>
-          answer(
-            await admin.prepare({
-              ...(r.keyType ? { keyType: parseKeyType(r.keyType) } : {}),
-              ...(r.rootTtlSeconds > 0 ? { rootTtlMs: r.rootTtlSeconds * 1000 } : {}),
-              ...(r.intermediateTtlSeconds > 0 ? { intermediateTtlMs: r.intermediateTtlSeconds * 1000 } : {}),
-            }),
-          ),
+    this.addServices(caProtos());
+  }
+
+  /** The CA's gRPC methods, one line each: the handler, and who logs its refusals (call-adapter.ts). */
+  private addServices(protos: CaProtos): void {
+    const ctx: CallAdapterContext = { log: this.o.log, refuseIfNotReady: () => this.refuseIfNotReady() };
+    const unary = <Req, Res>(method: string, handle: (call: ServerUnaryCall<Req, Res>) => Promise<Res>, o?: UnaryOptions<Req, Res>) => unaryMethod(ctx, method, handle, o);
+    // The issuance pipelines (issuance-service.ts, jwt-svid-service.ts) log and record their own refusals.
+    const pipeline = { refusals: 'pipeline' } as const;
+    // CreateCertificate answers the bytes ChainResponseEncoder made (withPreEncodedResponses), not a message object.
+    const istio: { CreateCertificate: handleUnaryCall<IstioV1Auth.IstioCertificateRequest__Output, Buffer> } = {
+      CreateCertificate: unary('CreateCertificate', (call) => this.createCertificate(call), pipeline),
+    };
+    this.grpc.addService(withPreEncodedResponses(protos.istio.service, 'CreateCertificate'), istio);
+    const castellan: CaV1.CertificateAuthorityHandlers = {
+      Sign: unary('Sign', (call) => this.sign(call), pipeline),
+      SignJwtSvid: unary('SignJwtSvid', (call) => this.signJwtSvid(call), pipeline),
+      WatchTrustBundle: serverStreamMethod(ctx, 'WatchTrustBundle', (call) => this.watchTrustBundle(call)),
+      GetAuthorityStatus: unary('GetAuthorityStatus', (call) => this.getAuthorityStatus(call)),
+      ReportTrustBundle: unary('ReportTrustBundle', (call) => this.reportTrustBundle(call)),
+      Authenticate: unary('Authenticate', (call) => this.authenticate(call), { logFields: (call) => ({ tokenSha256: tokenHash(credentialsOf(call, this.intermediatesForPeer).token) }) }),
+    };
+    this.grpc.addService(protos.castellan.service, castellan);
+    const admin = this.o.rootAdmin;
+    if (!admin) return;
+    /** A RootAdmin method: the caller must be one of `admin.identities` (authorizeAdmin). */
+    const adminMethod = <Req, Res>(method: string, run: (request: Req) => Promise<Res>, o: { whenNotReady?: boolean } = {}) =>
+      unary<Req, Res>(method, async (call) => {
+        await this.authenticated(call, (caller) => this.authorizeAdmin(method, call.getPeer(), caller));
+        return run(call.request);
+      }, o);
+    const rootAdmin: CaV1.RootAdminHandlers = {
+      GetRootStatus: adminMethod('GetRootStatus', async () => stepResponse({ message: '', warnings: [], status: await admin.status() })),
+      PrepareRoot: adminMethod('PrepareRoot', async (r) =>
+        stepResponse(
+          await admin.prepare({
+            ...(r.keyType ? { keyType: parseKeyType(r.keyType) } : {}),
+            ...(r.rootTtlSeconds > 0 ? { rootTtlMs: r.rootTtlSeconds * 1000 } : {}),
+            ...(r.intermediateTtlSeconds > 0 ? { intermediateTtlMs: r.intermediateTtlSeconds * 1000 } : {}),
+          }),
         ),
-        ActivateRoot: this.adminCall('ActivateRoot', async (r: { force: boolean; reissueRate: number }) =>
-          answer(await admin.activate({ force: r.force, ...(r.reissueRate > 0 ? { reissueRate: r.reissueRate } : {}) })),
-        ),
-        RetireRoot: this.adminCall('RetireRoot', async (r: { force: boolean }) => answer(await admin.retire({ force: r.force }))),
-        // Answered also while not ready: saying why is the point (castellan check --server).
-        GetHealth: this.adminCall('GetHealth', async () => ({ healthJson: JSON.stringify(await this.health(admin)) }), { whenNotReady: true }),
-        RotateIntermediate: this.adminCall('RotateIntermediate', async (r: { ttlSeconds: number | string }) =>
-          answer(await admin.rotateIntermediate(Number(r.ttlSeconds) > 0 ? { ttlMs: Number(r.ttlSeconds) * 1000 } : {})),
-        ),
-      });
-    }
+      ),
+      ActivateRoot: adminMethod('ActivateRoot', async (r) => stepResponse(await admin.activate({ force: r.force, ...(r.reissueRate > 0 ? { reissueRate: r.reissueRate } : {}) }))),
+      RetireRoot: adminMethod('RetireRoot', async (r) => stepResponse(await admin.retire({ force: r.force }))),
+      RotateIntermediate: adminMethod('RotateIntermediate', async (r) =>
+        stepResponse(await admin.rotateIntermediate(r.ttlSeconds > 0 ? { ttlMs: r.ttlSeconds * 1000 } : {})),
+      ),
+      // Answered also while not ready: saying why is the point (castellan check --server).
+      GetHealth: adminMethod('GetHealth', async () => ({ healthJson: JSON.stringify(await this.health(admin)) }), { whenNotReady: true }),
+    };
+    this.grpc.addService(protos.rootAdmin.service, rootAdmin);
   }
 
   /**
@@ -374,167 +397,121 @@ export class CaServer {
     if (why) throw caError('ERR_NOT_READY', `ca: not ready (${why}); retry`);
   }
 
-  /** Logs a refusal of a call outside the issuance pipeline (which logs its own). */
-  private logRefusal(method: string, peer: string, err: unknown) {
-    const e = callErrorFor(err);
-    if (e.code === status.INTERNAL) this.o.log.error({ event: 'refused', method, reason: e.reason, peer, err }, 'call failed');
-    else this.o.log.info({ event: 'refused', method, reason: e.reason, peer, detail: (err as Error).message }, 'call refused');
-    return e;
-  }
-
-  private fail<T>(callback: sendUnaryData<T>, err: unknown, method?: string, peer?: string): void {
-    const e = method ? this.logRefusal(method, peer ?? '', err) : callErrorFor(err);
-    callback(callStatus(e) as Parameters<sendUnaryData<T>>[0]);
-  }
-
   private intermediatesForPeer = (): readonly Uint8Array[] => [this.issuer.authority.issuer.der, ...this.issuer.authority.parents.slice(0, -1).map((p) => p.der)];
 
-  private createCertificate(call: ServerUnaryCall<{ csr: string; validityDuration: number }, unknown>, callback: sendUnaryData<unknown>): void {
-    const run = async () => {
-      this.refuseIfNotReady();
-      // A negative or absurd validity_duration is refused by the issuer inside the pipeline (counted, logged).
-      const r = await this.service.issue(credentialsOf(call, this.intermediatesForPeer), call.request.csr, call.request.validityDuration * 1000, 'istio', () => call.cancelled);
-      // Istio's server answers leaf, intermediates, then every trusted root concatenated as the last entry.
-      const c = r.certificate;
-      return this.chainResponse.encode(c.leafPem, c.chainPem.slice(0, -1), this.bundle.current().pem);
-    };
-    run().then(
-      (res) => callback(null, res),
-      (err: unknown) => this.fail(callback, err),
-    );
-  }
-
-  private sign(call: ServerUnaryCall<{ csr: Buffer; ttlSeconds: number; bundleSequence: number; agentId: string }, unknown>, callback: sendUnaryData<unknown>): void {
-    const run = async () => {
-      this.refuseIfNotReady();
-      const r = await this.service.issue(credentialsOf(call, this.intermediatesForPeer), call.request.csr, call.request.ttlSeconds * 1000, 'castellan', () => call.cancelled);
-      const c = r.certificate;
-      const b = this.bundle.current();
-      const agentId = boundedAgentId(call.request.agentId);
-      const reported = Number(call.request.bundleSequence);
-      // A sequence this CA never sent (a restored directory, a confused client) says nothing.
-      if (agentId && Number.isSafeInteger(reported) && reported <= b.sequence) {
-        this.agents.signed({ agentId, identity: r.caller.spiffeId.toString(), sequence: reported, peer: call.getPeer() });
-      }
-      return {
-        spiffeId: c.spiffeId.toString(),
-        leaf: c.leafPem,
-        intermediates: c.chainPem.slice(0, -1),
-        trustBundle: b.roots.map((x) => x.pem),
-        bundleSequence: b.sequence,
-        serial: c.serialHex,
-        notBefore: timestamp(c.notBefore),
-        notAfter: timestamp(c.notAfter),
-      };
-    };
-    run().then(
-      (res) => callback(null, res),
-      (err: unknown) => this.fail(callback, err),
-    );
-  }
-
-  /** A JWT-SVID for the caller's own identity (docs/jwt-svid.md). */
-  private signJwtSvid(call: ServerUnaryCall<{ audience: string[]; ttlSeconds: number }, unknown>, callback: sendUnaryData<unknown>): void {
-    const run = async () => {
-      this.refuseIfNotReady();
-      const ttl = Number(call.request.ttlSeconds);
-      const { jwt } = await this.jwtSvids.issue(credentialsOf(call, this.intermediatesForPeer), call.request.audience ?? [], Number.isFinite(ttl) ? ttl * 1000 : Number.NaN, () => call.cancelled);
-      return { spiffeId: jwt.spiffeId.toString(), token: jwt.token, keyId: jwt.keyId, issuedAt: timestamp(jwt.issuedAt), expiresAt: timestamp(jwt.expiresAt) };
-    };
-    run().then(
-      (res) => callback(null, res),
-      (err: unknown) => this.fail(callback, err),
-    );
-  }
-
-  private watchTrustBundle(call: ServerWritableStream<{ agentId: string }, unknown>): void {
-    const run = async () => {
-      this.refuseIfNotReady();
-      const caller = await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
-      this.o.authorize(caller);
-      const identity = caller.spiffeId.toString();
-      this.refuseIfNotReady(); // shutdown may have begun while we authenticated
-      // One workload (or one address) must not take the slots every other agent needs.
-      const release = this.watcherSlots.acquire(identity, peerIp(call.getPeer()));
-      try {
-        const agentId = boundedAgentId(call.request.agentId);
-        const disconnect = agentId ? this.agents.connected({ agentId, identity, peer: call.getPeer() }) : () => {};
-        return () => {
-          disconnect();
-          release();
-        };
-      } catch (err) {
-        release();
-        throw err;
-      }
-    };
-    run().then(
-      (disconnect) => {
-        if (call.cancelled) {
-          disconnect();
-          return;
-        }
-        const send = (s: TrustBundleSnapshot) =>
-          call.write({
-            sequence: s.sequence,
-            trustDomain: this.o.ca.trustDomain.name,
-            roots: s.roots.map((r) => r.pem),
-            activeIssuerKeyId: s.activeIssuerKeyId,
-            reissueSpreadSeconds: s.reissueSpreadSeconds,
-            jwtAuthorities: s.jwtAuthorities.map(jwtAuthorityMessage),
-            federatedBundles: s.federated.map((b) => ({
-              trustDomain: b.trustDomain.name,
-              roots: b.x509Authorities.map((der) => derToPem(der, 'CERTIFICATE')),
-              jwtAuthorities: b.jwtAuthorities.map(jwtAuthorityMessage),
-              spiffeSequence: b.sequence ?? 0,
-            })),
-          });
-        send(this.bundle.current());
-        const unsubscribe = this.bundle.subscribe(send);
-        this.watchers.add(call);
-        this.metrics.bundleWatchers.set(this.watchers.size);
-        const done = () => {
-          disconnect();
-          unsubscribe();
-          this.watchers.delete(call);
-          this.metrics.bundleWatchers.set(this.watchers.size);
-        };
-        call.on('cancelled', done);
-        call.on('close', done);
-        call.on('error', done);
-      },
-      (err: unknown) => {
-        const e = this.logRefusal('WatchTrustBundle', call.getPeer(), err);
-        // grpc-js: an 'error' emitted on a server stream becomes the call's status.
-        call.emit('error', Object.assign(new Error(e.details), callStatus(e)));
-      },
-    );
+  /**
+   * The caller of `call`, authenticated (its bearer token, else its client certificate; the per-address
+   * rate limit first) and authorized: by the identity policy, or by `authorize` (RootAdmin: the admin
+   * identities). The issuance pipelines do this themselves, and also charge the global and per-identity budgets.
+   */
+  private async authenticated(call: CallWithCredentials, authorize: (caller: AuthenticatedCaller) => void = this.o.authorize): Promise<AuthenticatedCaller> {
+    const caller = await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
+    authorize(caller);
+    return caller;
   }
 
   /**
-   * A RootAdmin handler: the caller must authenticate as one of `admin.identities`; every call and its
-   * outcome is logged with the caller. The error's stable code travels in `castellan-error` metadata so
-   * the CLI can tell a gate's refusal (exit 3) from other failures.
+   * RootAdmin: the caller must be one of `admin.identities`; every admitted call is logged with the caller.
+   * A refusal's stable code travels in `castellan-error` metadata so the CLI can tell a gate's refusal
+   * (exit 3) from other failures.
    */
-  private adminCall<Req>(method: string, run: (request: Req) => Promise<unknown>, o: { whenNotReady?: boolean } = {}) {
-    return (call: ServerUnaryCall<Req, unknown>, callback: sendUnaryData<unknown>) => {
-      let who = '';
-      const go = async () => {
-        if (!o.whenNotReady) this.refuseIfNotReady();
-        const caller = await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
-        who = caller.spiffeId.toString();
-        if (!(this.o.config.admin?.identities ?? []).includes(who)) {
-          throw caError('ERR_NOT_ADMIN', `ca: ${who} may not administer roots; list it in the CA's admin.identities`);
-        }
-        this.o.log.info({ event: 'root-admin', method, caller: who, peer: call.getPeer() }, 'root administration call');
-        return run(call.request);
+  private authorizeAdmin(method: string, peer: string, caller: AuthenticatedCaller): void {
+    const who = caller.spiffeId.toString();
+    if (!(this.o.config.admin?.identities ?? []).includes(who)) {
+      throw caError('ERR_NOT_ADMIN', `ca: ${who} may not administer roots; list it in the CA's admin.identities`);
+    }
+    this.o.log.info({ event: 'root-admin', method, caller: who, peer }, 'root administration call');
+  }
+
+  /** Istio's CreateCertificate: leaf, intermediates, then every trusted root concatenated as the last entry (as Istio's server answers). */
+  private async createCertificate(call: ServerUnaryCall<IstioV1Auth.IstioCertificateRequest__Output, Buffer>): Promise<Buffer> {
+    // A negative or absurd validity_duration is refused by the issuer inside the pipeline (counted, logged).
+    const r = await this.service.issue(credentialsOf(call, this.intermediatesForPeer), call.request.csr, call.request.validityDuration * 1000, 'istio', () => call.cancelled);
+    const c = r.certificate;
+    return this.chainResponse.encode(c.leafPem, c.chainPem.slice(0, -1), this.bundle.current().pem);
+  }
+
+  private async sign(call: ServerUnaryCall<CaV1.SignRequest__Output, CaV1.SignResponse>): Promise<CaV1.SignResponse> {
+    const r = await this.service.issue(credentialsOf(call, this.intermediatesForPeer), call.request.csr, call.request.ttlSeconds * 1000, 'castellan', () => call.cancelled);
+    const c = r.certificate;
+    const b = this.bundle.current();
+    const agentId = boundedAgentId(call.request.agentId);
+    const reported = Number(call.request.bundleSequence);
+    // A sequence this CA never sent (a restored directory, a confused client) says nothing.
+    if (agentId && Number.isSafeInteger(reported) && reported <= b.sequence) {
+      this.agents.signed({ agentId, identity: r.caller.spiffeId.toString(), sequence: reported, peer: call.getPeer() });
+    }
+    return {
+      spiffeId: c.spiffeId.toString(),
+      leaf: c.leafPem,
+      intermediates: c.chainPem.slice(0, -1),
+      trustBundle: b.roots.map((x) => x.pem),
+      bundleSequence: b.sequence,
+      serial: c.serialHex,
+      notBefore: timestamp(c.notBefore),
+      notAfter: timestamp(c.notAfter),
+    };
+  }
+
+  /** A JWT-SVID for the caller's own identity (docs/jwt-svid.md). */
+  private async signJwtSvid(call: ServerUnaryCall<CaV1.SignJwtSvidRequest__Output, CaV1.SignJwtSvidResponse>): Promise<CaV1.SignJwtSvidResponse> {
+    const ttl = Number(call.request.ttlSeconds);
+    const { jwt } = await this.jwtSvids.issue(credentialsOf(call, this.intermediatesForPeer), call.request.audience ?? [], Number.isFinite(ttl) ? ttl * 1000 : Number.NaN, () => call.cancelled);
+    return { spiffeId: jwt.spiffeId.toString(), token: jwt.token, keyId: jwt.keyId, issuedAt: timestamp(jwt.issuedAt), expiresAt: timestamp(jwt.expiresAt) };
+  }
+
+  /** The trust bundle now, then every change, until the caller or the server ends the stream (docs/architecture.md §6). */
+  private async watchTrustBundle(call: TrustBundleStream): Promise<void> {
+    const identity = (await this.authenticated(call)).spiffeId.toString();
+    this.refuseIfNotReady(); // shutdown may have begun while we authenticated
+    // One workload (or one address) must not take the slots every other agent needs.
+    const release = this.watcherSlots.acquire(identity, peerIp(call.getPeer()));
+    let disconnect: () => void;
+    try {
+      const agentId = boundedAgentId(call.request.agentId);
+      const gone = agentId ? this.agents.connected({ agentId, identity, peer: call.getPeer() }) : () => {};
+      disconnect = () => {
+        gone();
+        release();
       };
-      go().then(
-        (res) => callback(null, res),
-        (err: unknown) => {
-          callback(callStatus(this.logRefusal(method, call.getPeer(), err)) as Parameters<sendUnaryData<unknown>>[0]);
-        },
-      );
+    } catch (err) {
+      release();
+      throw err;
+    }
+    if (call.cancelled) {
+      disconnect();
+      return;
+    }
+    const send = (s: TrustBundleSnapshot) => call.write(this.trustBundleMessage(s));
+    send(this.bundle.current());
+    const unsubscribe = this.bundle.subscribe(send);
+    this.watchers.add(call);
+    this.metrics.bundleWatchers.set(this.watchers.size);
+    const done = () => {
+      disconnect();
+      unsubscribe();
+      this.watchers.delete(call);
+      this.metrics.bundleWatchers.set(this.watchers.size);
+    };
+    call.on('cancelled', done);
+    call.on('close', done);
+    call.on('error', done);
+  }
+
+  private trustBundleMessage(s: TrustBundleSnapshot): CaV1.TrustBundle {
+    return {
+      sequence: s.sequence,
+      trustDomain: this.o.ca.trustDomain.name,
+      roots: s.roots.map((r) => r.pem),
+      activeIssuerKeyId: s.activeIssuerKeyId,
+      reissueSpreadSeconds: s.reissueSpreadSeconds,
+      jwtAuthorities: s.jwtAuthorities.map(jwtAuthorityMessage),
+      federatedBundles: s.federated.map((b) => ({
+        trustDomain: b.trustDomain.name,
+        roots: b.x509Authorities.map((der) => derToPem(der, 'CERTIFICATE')),
+        jwtAuthorities: b.jwtAuthorities.map(jwtAuthorityMessage),
+        spiffeSequence: b.sequence ?? 0,
+      })),
     };
   }
 
@@ -554,69 +531,40 @@ export class CaServer {
   }
 
   /** An agent says which bundle sequence it serves now (after pushing ROOTCA to its workloads). */
-  private reportTrustBundle(call: ServerUnaryCall<{ agentId: string; sequence: number | string }, unknown>, callback: sendUnaryData<unknown>): void {
-    const run = async () => {
-      this.refuseIfNotReady();
-      const caller = await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer));
-      this.o.authorize(caller);
-      const agentId = boundedAgentId(call.request.agentId);
-      if (!agentId) throw caError('ERR_REPORT_INVALID', 'ca: ReportTrustBundle needs an agent_id of 1 to 253 printable characters');
-      const sequence = Number(call.request.sequence);
-      if (!Number.isSafeInteger(sequence) || sequence < 1 || sequence > this.bundle.current().sequence) {
-        throw caError('ERR_REPORT_INVALID', `ca: ReportTrustBundle sequence ${String(call.request.sequence)} is not a bundle this CA sent (current ${this.bundle.current().sequence})`);
-      }
-      this.agents.report({ agentId, identity: caller.spiffeId.toString(), sequence, peer: call.getPeer() });
-      return {};
-    };
-    run().then(
-      (res) => callback(null, res),
-      (err: unknown) => this.fail(callback, err, 'ReportTrustBundle', call.getPeer()),
-    );
+  private async reportTrustBundle(call: ServerUnaryCall<CaV1.ReportTrustBundleRequest__Output, CaV1.ReportTrustBundleResponse>): Promise<CaV1.ReportTrustBundleResponse> {
+    const caller = await this.authenticated(call);
+    const agentId = boundedAgentId(call.request.agentId);
+    if (!agentId) throw caError('ERR_REPORT_INVALID', 'ca: ReportTrustBundle needs an agent_id of 1 to 253 printable characters');
+    const sequence = Number(call.request.sequence);
+    if (!Number.isSafeInteger(sequence) || sequence < 1 || sequence > this.bundle.current().sequence) {
+      throw caError('ERR_REPORT_INVALID', `ca: ReportTrustBundle sequence ${String(call.request.sequence)} is not a bundle this CA sent (current ${this.bundle.current().sequence})`);
+    }
+    this.agents.report({ agentId, identity: caller.spiffeId.toString(), sequence, peer: call.getPeer() });
+    return {};
   }
 
   /** Who the caller's credentials stand for, checked as for Sign (node agents re-check pod tokens with it). */
-  private authenticate(call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void {
-    const credentials = credentialsOf(call, this.intermediatesForPeer);
-    const run = async () => {
-      this.refuseIfNotReady();
-      const caller = await this.service.confirm(credentials);
-      this.o.log.debug({ event: 'authenticated', method: 'Authenticate', spiffeId: caller.spiffeId.toString(), tokenSha256: caller.tokenSha256, peer: call.getPeer() }, 'caller authenticated');
-      return { spiffeId: caller.spiffeId.toString() };
-    };
-    run().then(
-      (res) => callback(null, res),
-      (err: unknown) => {
-        const e = callErrorFor(err);
-        const fields = { event: 'refused', method: 'Authenticate', reason: e.reason, peer: call.getPeer(), tokenSha256: tokenHash(credentials.token) };
-        if (e.code === status.INTERNAL) this.o.log.error({ ...fields, err }, 'call failed');
-        else this.o.log.info({ ...fields, detail: (err as Error).message }, 'call refused');
-        callback(callStatus(e) as Parameters<sendUnaryData<unknown>>[0]);
-      },
-    );
+  private async authenticate(call: ServerUnaryCall<CaV1.AuthenticateRequest__Output, CaV1.AuthenticateResponse>): Promise<CaV1.AuthenticateResponse> {
+    const caller = await this.service.confirm(credentialsOf(call, this.intermediatesForPeer));
+    this.o.log.debug({ event: 'authenticated', method: 'Authenticate', spiffeId: caller.spiffeId.toString(), tokenSha256: caller.tokenSha256, peer: call.getPeer() }, 'caller authenticated');
+    return { spiffeId: caller.spiffeId.toString() };
   }
 
-  private getAuthorityStatus(call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>): void {
-    const run = async () => {
-      this.refuseIfNotReady();
-      this.o.authorize(await this.service.authenticate(credentialsOf(call, this.intermediatesForPeer)));
-      const b = this.bundle.current();
-      return {
-        trustDomain: this.o.ca.trustDomain.name,
-        bundleSequence: b.sequence,
-        authorities: this.ca.authorities.map((a) => ({
-          id: a.id,
-          state: a.state,
-          rootSubject: a.root.cert.subject,
-          rootNotAfter: timestamp(a.root.notAfter),
-          issuerSubject: a.issuer.cert.subject,
-          issuerNotAfter: timestamp(a.issuer.notAfter),
-        })),
-      };
+  private async getAuthorityStatus(call: ServerUnaryCall<CaV1.GetAuthorityStatusRequest__Output, CaV1.AuthorityStatus>): Promise<CaV1.AuthorityStatus> {
+    await this.authenticated(call);
+    const b = this.bundle.current();
+    return {
+      trustDomain: this.o.ca.trustDomain.name,
+      bundleSequence: b.sequence,
+      authorities: this.ca.authorities.map((a) => ({
+        id: a.id,
+        state: a.state,
+        rootSubject: a.root.cert.subject,
+        rootNotAfter: timestamp(a.root.notAfter),
+        issuerSubject: a.issuer.cert.subject,
+        issuerNotAfter: timestamp(a.issuer.notAfter),
+      })),
     };
-    run().then(
-      (res) => callback(null, res),
-      (err: unknown) => this.fail(callback, err, 'GetAuthorityStatus', call.getPeer()),
-    );
   }
 
   /**
@@ -688,8 +636,13 @@ function bundleExtras(ca: CaDirectory): { activeIssuerKeyId: string; reissueSpre
   };
 }
 
-function jwtAuthorityMessage(a: JwtAuthority): { keyId: string; publicKey: Buffer } {
+function jwtAuthorityMessage(a: JwtAuthority): CaV1.JwtAuthority {
   return { keyId: a.keyId, publicKey: a.publicKey.export({ format: 'der', type: 'spki' }) };
+}
+
+/** A RootAdmin step's answer: the rotation status as `castellan root status --output json` prints it. */
+function stepResponse(step: RootStepOutcome): CaV1.RootStepResponse {
+  return { message: step.message, warnings: [...step.warnings], statusJson: JSON.stringify(step.status, null, 2) };
 }
 
 function timestamp(d: Date): { seconds: number; nanos: number } {
