@@ -18,7 +18,7 @@ export type * as IstioV1Auth from './generated/istio-v1-auth.js';
 /** castellan.agent.v1 (proto/castellan/agent/v1/agent.proto): the agent's status service. */
 export type * as AgentV1 from './generated/castellan-agent-v1.js';
 /** The SPIFFE Workload API (proto/spiffe/workload/workload.proto; no package). */
-export type * as WorkloadApi from './generated/spiffe-workload.js';
+export type * as SpiffeWorkload from './generated/spiffe-workload.js';
 /** envoy.service.discovery.v3: the xDS requests and responses SDS carries. */
 export type * as EnvoyDiscoveryV3 from './generated/envoy-service-discovery-v3.js';
 /** envoy.service.secret.v3: SecretDiscoveryService. */
@@ -35,4 +35,4 @@ export type { ProtoGrpcType as WorkloadGrpcType } from './generated/agent/worklo
 /** The package definition of Envoy's `envoy/service/secret/v3/sds.proto` (sds/protos.ts). */
 export type { ProtoGrpcType as SdsGrpcType } from './generated/agent/sds.js';
 
-export type { MethodName, RequestOf, ResponseOf } from './method-types.js';
+export type { MethodName, PreEncodedHandlers, RequestOf, ResponseOf, UnaryCalls } from './method-types.js';

@@ -1,7 +1,8 @@
-import { credentials, loadPackageDefinition, Metadata, status, type Client, type GrpcObject, type ServiceClientConstructor, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import type { AgentV1 } from '../proto-types/index.js';
 import { CastellanError, grpcDetails } from '../workload-identity/index.js';
 import type { AgentStatusReport } from './agent-status.js';
-import { agentStatusProto } from './protos.js';
+import { agentStatusClient } from './protos.js';
 
 /** Why `castellan agent status` got no answer: nothing serves the socket, or it is no (recent) Castellan agent. */
 export type AgentStatusErrorCode = 'ERR_AGENT_UNREACHABLE' | 'ERR_AGENT_STATUS';
@@ -14,21 +15,14 @@ export type AgentStatusErrorCode = 'ERR_AGENT_UNREACHABLE' | 'ERR_AGENT_STATUS';
  * @example const s = await fetchAgentStatus('/var/run/castellan/sds.sock', { token });
  */
 export async function fetchAgentStatus(socketPath: string, o: { token?: string; timeoutMs?: number } = {}): Promise<AgentStatusReport> {
-  const pkg = loadPackageDefinition(agentStatusProto()) as GrpcObject;
-  const Ctor = ((pkg['castellan'] as GrpcObject)['agent'] as GrpcObject)['v1'] as GrpcObject;
-  const client = new (Ctor['AgentStatus'] as ServiceClientConstructor)(`unix:${socketPath}`, credentials.createInsecure(), { 'grpc.enable_channelz': 0 }) as Client & Record<string, unknown>;
+  const client = new (agentStatusClient())(`unix:${socketPath}`, credentials.createInsecure(), { 'grpc.enable_channelz': 0 });
   const md = new Metadata();
   if (o.token !== undefined) md.set('authorization', `Bearer ${o.token}`);
   try {
-    const r = await new Promise<{ statusJson?: string }>((resolve, reject) => {
-      (client['GetStatus'] as (r: object, m: Metadata, opts: object, cb: (e: ServiceError | null, r?: { statusJson?: string }) => void) => void)(
-        {},
-        md,
-        { deadline: Date.now() + (o.timeoutMs ?? 10_000) },
-        (err, res) => (err ? reject(err) : resolve(res ?? {})),
-      );
+    const r = await new Promise<AgentV1.GetStatusResponse__Output | undefined>((resolve, reject) => {
+      client.GetStatus({}, md, { deadline: Date.now() + (o.timeoutMs ?? 10_000) }, (err, res) => (err ? reject(err) : resolve(res)));
     });
-    return JSON.parse(r.statusJson ?? '{}') as AgentStatusReport;
+    return JSON.parse(r?.statusJson ?? '{}') as AgentStatusReport;
   } catch (err) {
     const e = err as ServiceError;
     if (e.code === status.UNAVAILABLE || e.code === status.DEADLINE_EXCEEDED) {

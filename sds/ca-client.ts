@@ -1,6 +1,7 @@
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import { checkServerIdentity as tlsCheckServerIdentity, type PeerCertificate } from 'node:tls';
-import { credentials, Metadata, status, type ChannelCredentials, type Client, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
+import type { CaV1 } from '../proto-types/index.js';
 import { CastellanError, decodeJwtSvid, grpcDetails, isIpLiteral, parseHostPort, pemDecode, pemEncode, type JwtAuthority } from '../workload-identity/index.js';
 import { CA_MISCONFIGURATION_CODES, transportProblem, type CaMisconfigurationCode } from './ca-transport-error.js';
 import { caServiceClient } from './ca-protos.js';
@@ -117,14 +118,13 @@ function normalisePem(blocks: readonly string[]): string {
 }
 
 /** JWT keys of a WatchTrustBundle message; a key that does not parse is left out (and the rest kept). */
-function jwtAuthoritiesOf(list: unknown): JwtAuthority[] {
+function jwtAuthoritiesOf(list: readonly CaV1.JwtAuthority__Output[]): JwtAuthority[] {
   const out: JwtAuthority[] = [];
-  for (const k of Array.isArray(list) ? (list as Record<string, unknown>[]) : []) {
-    const keyId = String(k['keyId'] ?? '');
-    const der = k['publicKey'];
-    if (keyId === '' || !(der instanceof Uint8Array) || out.some((a) => a.keyId === keyId)) continue;
+  for (const k of list) {
+    const keyId = k.keyId;
+    if (keyId === '' || out.some((a) => a.keyId === keyId)) continue;
     try {
-      out.push(Object.freeze({ keyId, publicKey: createPublicKey({ key: Buffer.from(der), format: 'der', type: 'spki' }) }));
+      out.push(Object.freeze({ keyId, publicKey: createPublicKey({ key: k.publicKey, format: 'der', type: 'spki' }) }));
     } catch {
       // Not a public key: unusable, and no reason to drop the whole bundle.
     }
@@ -133,18 +133,18 @@ function jwtAuthoritiesOf(list: unknown): JwtAuthority[] {
 }
 
 /** Federated bundles of a WatchTrustBundle message (docs/federation.md). */
-function federatedOf(list: unknown): TrustBundle[] {
+function federatedOf(list: readonly CaV1.FederatedBundle__Output[]): TrustBundle[] {
   const out: TrustBundle[] = [];
-  for (const f of Array.isArray(list) ? (list as Record<string, unknown>[]) : []) {
-    const trustDomain = String(f['trustDomain'] ?? '');
+  for (const f of list) {
+    const trustDomain = f.trustDomain;
     if (trustDomain === '' || out.some((b) => b.trustDomain === trustDomain)) continue;
-    const rootsPem = normalisePem((f['roots'] as string[] | undefined) ?? []);
-    out.push(Object.freeze({ trustDomain, sequence: Number(f['spiffeSequence'] ?? 0), rootsDer: pemToDer(rootsPem), rootsPem, jwtAuthorities: Object.freeze(jwtAuthoritiesOf(f['jwtAuthorities'])) }));
+    const rootsPem = normalisePem(f.roots);
+    out.push(Object.freeze({ trustDomain, sequence: f.spiffeSequence, rootsDer: pemToDer(rootsPem), rootsPem, jwtAuthorities: Object.freeze(jwtAuthoritiesOf(f.jwtAuthorities)) }));
   }
   return out;
 }
 
-function timestampDate(t: { seconds?: number; nanos?: number } | null | undefined): Date {
+function timestampDate(t: { seconds: number; nanos: number } | null | undefined): Date {
   return new Date((t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6));
 }
 
@@ -162,7 +162,7 @@ export function trustDomainOf(spiffeId: string): string {
  *   const signed = await ca.sign({ csrDer, ttlSeconds: 3600, bundleSequence: 0, agentId: 'pod-a', token });
  */
 export class CaClient {
-  private client: Client;
+  private client: CaV1.CertificateAuthorityClient;
   private rootsPem: string;
   private readonly serverName: string;
 
@@ -202,7 +202,7 @@ export class CaClient {
     );
   }
 
-  private makeClient(clientCert: SignCall['clientCertificate'] | null): Client {
+  private makeClient(clientCert: SignCall['clientCertificate'] | null): CaV1.CertificateAuthorityClient {
     const Ctor = caServiceClient();
     return new Ctor(this.o.address, this.credentials(clientCert), {
       'grpc.ssl_target_name_override': this.serverName,
@@ -218,12 +218,12 @@ export class CaClient {
     // A client certificate needs its own TLS connection; it is used rarely (renewal without a token).
     const client = call.clientCertificate ? this.makeClient(call.clientCertificate) : this.client;
     try {
-      const res = await new Promise<Record<string, unknown>>((resolve, reject) => {
-        (client as unknown as Record<string, (r: unknown, m: Metadata, o: object, cb: (e: ServiceError | null, r?: Record<string, unknown>) => void) => void>)['Sign']!(
+      const res = await new Promise<CaV1.SignResponse__Output | undefined>((resolve, reject) => {
+        client.Sign(
           { csr: call.csrDer, ttlSeconds: call.ttlSeconds, bundleSequence: call.bundleSequence, agentId: call.agentId },
           md,
           { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) },
-          (err, r) => (err ? reject(this.failed(err, 'Sign')) : resolve(this.answered(r ?? {}))),
+          (err, r) => (err ? reject(this.failed(err, 'Sign')) : resolve(this.answered(r))),
         );
       });
       return this.decode(res);
@@ -232,20 +232,17 @@ export class CaClient {
     }
   }
 
-  private decode(r: Record<string, unknown>): SignedCertificate {
-    const spiffeId = String(r['spiffeId'] ?? '');
-    const leaf = String(r['leaf'] ?? '');
-    const intermediates = (r['intermediates'] as string[] | undefined) ?? [];
-    const roots = (r['trustBundle'] as string[] | undefined) ?? [];
-    const chainPem = normalisePem([leaf, ...intermediates]);
+  private decode(r: CaV1.SignResponse__Output | undefined): SignedCertificate {
+    const spiffeId = r?.spiffeId ?? '';
+    const chainPem = normalisePem([r?.leaf ?? '', ...(r?.intermediates ?? [])]);
     const chainDer = pemToDer(chainPem);
-    const rootsPem = normalisePem(roots);
-    if (!spiffeId.startsWith('spiffe://') || chainDer.length === 0 || pemToDer(rootsPem).length === 0) {
+    const rootsPem = normalisePem(r?.trustBundle ?? []);
+    if (!r || !spiffeId.startsWith('spiffe://') || chainDer.length === 0 || pemToDer(rootsPem).length === 0) {
       throw new CastellanError('ERR_CA_RESPONSE', 'sds: the CA answered Sign without an identity, a leaf or a trust bundle');
     }
-    let notAfter = timestampDate(r['notAfter'] as { seconds?: number } | undefined);
-    let notBefore = timestampDate(r['notBefore'] as { seconds?: number } | undefined);
-    let serialHex = String(r['serial'] ?? '').toLowerCase();
+    let notAfter = timestampDate(r.notAfter);
+    let notBefore = timestampDate(r.notBefore);
+    let serialHex = r.serial.toLowerCase();
     // The certificate itself is the authority on its dates and serial, should the fields be absent.
     const x = new X509Certificate(chainDer[0]!);
     if (notAfter.getTime() === 0) notAfter = new Date(x.validTo);
@@ -258,7 +255,7 @@ export class CaClient {
       serialHex,
       notBefore,
       notAfter,
-      bundle: { trustDomain: trustDomainOf(spiffeId), sequence: Number(r['bundleSequence'] ?? 0), rootsDer: pemToDer(rootsPem), rootsPem },
+      bundle: { trustDomain: trustDomainOf(spiffeId), sequence: r.bundleSequence, rootsDer: pemToDer(rootsPem), rootsPem },
     };
   }
 
@@ -269,29 +266,29 @@ export class CaClient {
   watchTrustBundle(o: { token?: string; agentId: string; onBundle: (m: TrustBundleMessage) => void; onEnd: (err?: CastellanError) => void }): () => void {
     const md = new Metadata();
     if (o.token !== undefined) md.set('authorization', `Bearer ${o.token}`);
-    const stream = (this.client as unknown as Record<string, (r: unknown, m: Metadata) => ClientReadableStream<Record<string, unknown>>>)['WatchTrustBundle']!({ agentId: o.agentId }, md);
+    const stream = this.client.WatchTrustBundle({ agentId: o.agentId }, md);
     let done = false;
     const end = (err?: CastellanError) => {
       if (done) return;
       done = true;
       o.onEnd(err);
     };
-    stream.on('data', (m: Record<string, unknown>) => {
+    stream.on('data', (m: CaV1.TrustBundle__Output) => {
       this.answered(undefined);
-      const rootsPem = normalisePem((m['roots'] as string[] | undefined) ?? []);
+      const rootsPem = normalisePem(m.roots);
       const rootsDer = pemToDer(rootsPem);
       if (rootsDer.length === 0) return;
-      const spread = Number(m['reissueSpreadSeconds'] ?? 0);
+      const spread = m.reissueSpreadSeconds;
       o.onBundle({
         bundle: {
-          trustDomain: String(m['trustDomain'] ?? ''),
-          sequence: Number(m['sequence'] ?? 0),
+          trustDomain: m.trustDomain,
+          sequence: m.sequence,
           rootsDer,
           rootsPem,
-          jwtAuthorities: Object.freeze(jwtAuthoritiesOf(m['jwtAuthorities'])),
-          federated: Object.freeze(federatedOf(m['federatedBundles'])),
+          jwtAuthorities: Object.freeze(jwtAuthoritiesOf(m.jwtAuthorities)),
+          federated: Object.freeze(federatedOf(m.federatedBundles)),
         },
-        activeIssuerKeyId: String(m['activeIssuerKeyId'] ?? '').toLowerCase().replace(/:/g, ''),
+        activeIssuerKeyId: m.activeIssuerKeyId.toLowerCase().replace(/:/g, ''),
         reissueSpreadSeconds: Number.isFinite(spread) && spread > 0 ? spread : 0,
       });
     });
@@ -313,16 +310,16 @@ export class CaClient {
   async signJwtSvid(call: { token: string; audience: readonly string[]; ttlSeconds?: number; agentId: string }): Promise<JwtSvid> {
     const md = new Metadata();
     md.set('authorization', `Bearer ${call.token}`);
-    const r = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      (this.client as unknown as Record<string, (r: unknown, m: Metadata, o: object, cb: (e: ServiceError | null, r?: Record<string, unknown>) => void) => void>)['SignJwtSvid']!(
-        { audience: call.audience, ttlSeconds: call.ttlSeconds ?? 0, agentId: call.agentId },
+    const r = await new Promise<CaV1.SignJwtSvidResponse__Output | undefined>((resolve, reject) => {
+      this.client.SignJwtSvid(
+        { audience: [...call.audience], ttlSeconds: call.ttlSeconds ?? 0, agentId: call.agentId },
         md,
         { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) },
-        (err, res) => (err ? reject(this.failed(err, 'SignJwtSvid')) : resolve(res ?? {})),
+        (err, res) => (err ? reject(this.failed(err, 'SignJwtSvid')) : resolve(res)),
       );
     });
-    const token = String(r['token'] ?? '');
-    const spiffeId = String(r['spiffeId'] ?? '');
+    const token = r?.token ?? '';
+    const spiffeId = r?.spiffeId ?? '';
     let claims: Record<string, unknown>;
     try {
       const d = decodeJwtSvid(token);
@@ -351,7 +348,7 @@ export class CaClient {
     const md = new Metadata();
     if (call.token !== undefined) md.set('authorization', `Bearer ${call.token}`);
     await new Promise<void>((resolve, reject) => {
-      const c = (this.client as unknown as Record<string, (r: unknown, m: Metadata, o: object, cb: (e: ServiceError | null) => void) => { cancel(): void }>)['ReportTrustBundle']!(
+      const c = this.client.ReportTrustBundle(
         { agentId: call.agentId, sequence: call.sequence },
         md,
         { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) },
@@ -371,15 +368,15 @@ export class CaClient {
   async authenticate(call: { token: string }): Promise<{ spiffeId: string }> {
     const md = new Metadata();
     md.set('authorization', `Bearer ${call.token}`);
-    const r = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      (this.client as unknown as Record<string, (r: unknown, m: Metadata, o: object, cb: (e: ServiceError | null, r?: Record<string, unknown>) => void) => void>)['Authenticate']!(
+    const r = await new Promise<CaV1.AuthenticateResponse__Output | undefined>((resolve, reject) => {
+      this.client.Authenticate(
         {},
         md,
         { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) },
-        (err, res) => (err ? reject(this.failed(err, 'Authenticate')) : resolve(this.answered(res ?? {}))),
+        (err, res) => (err ? reject(this.failed(err, 'Authenticate')) : resolve(this.answered(res))),
       );
     });
-    const spiffeId = String(r['spiffeId'] ?? '');
+    const spiffeId = r?.spiffeId ?? '';
     if (!spiffeId.startsWith('spiffe://')) throw new CastellanError('ERR_CA_RESPONSE', 'sds: the CA answered Authenticate without an identity');
     return { spiffeId };
   }

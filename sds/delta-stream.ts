@@ -1,5 +1,6 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { checkRequest, forLog, MAX_RESOURCE_NAMES, nodeFields, type DeltaDiscoveryRequest } from './discovery-request.js';
+import type { EnvoyDiscoveryV3 } from '../proto-types/index.js';
+import { checkRequest, forLog, MAX_RESOURCE_NAMES, nodeFields } from './discovery-request.js';
 import { workloadError } from './grpc-status.js';
 import { deltaResponse } from './discovery-response.js';
 import { snapshotSecrets, type EncodedSecret } from './envoy-secrets.js';
@@ -27,7 +28,7 @@ import { failCall, failOpened, openWatch, trackStream, type WorkloadServerContex
  * - At most MAX_RESOURCE_NAMES subscribed names per stream (INVALID_ARGUMENT beyond), so a client cannot
  *   grow a stream's state without bound a request at a time.
  */
-export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuplexStream<DeltaDiscoveryRequest, Buffer>): void {
+export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuplexStream<EnvoyDiscoveryV3.DeltaDiscoveryRequest__Output, Buffer>): void {
   const api = 'sds_delta';
   let watch: SecretWatch | undefined;
   let started = false;
@@ -94,7 +95,7 @@ export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuple
     }
   };
 
-  call.on('data', (req: DeltaDiscoveryRequest) => {
+  call.on('data', (req: EnvoyDiscoveryV3.DeltaDiscoveryRequest__Output) => {
     if (stream.ended) return;
     try {
       checkRequest(req.typeUrl, req.resourceNamesSubscribe, req.resourceNamesUnsubscribe, Object.keys(req.initialResourceVersions ?? {}));

@@ -1,27 +1,6 @@
 import { workloadError } from './grpc-status.js';
 import { SECRET_TYPE_URL } from './protos.js';
 
-/** The fields of `envoy.service.discovery.v3.DiscoveryRequest` the server reads (proto-loader camelCase). */
-export interface DiscoveryRequest {
-  versionInfo: string;
-  node: { id: string; cluster: string } | null;
-  resourceNames: string[];
-  typeUrl: string;
-  responseNonce: string;
-  errorDetail: { code: number; message: string } | null;
-}
-
-/** The fields of `envoy.service.discovery.v3.DeltaDiscoveryRequest` the server reads. */
-export interface DeltaDiscoveryRequest {
-  node: { id: string; cluster: string } | null;
-  typeUrl: string;
-  resourceNamesSubscribe: string[];
-  resourceNamesUnsubscribe: string[];
-  initialResourceVersions: Record<string, string>;
-  responseNonce: string;
-  errorDetail: { code: number; message: string } | null;
-}
-
 /** At most this many names per request: a workload needs a handful (default, ROOTCA, a few domains). */
 export const MAX_RESOURCE_NAMES = 64;
 /** At most this many bytes per name (a SPIFFE ID is at most 2048 bytes but a trust domain ID 264). */

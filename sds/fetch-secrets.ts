@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
-import { checkRequest, nodeFields, type DiscoveryRequest } from './discovery-request.js';
+import type { EnvoyDiscoveryV3 } from '../proto-types/index.js';
+import { checkRequest, nodeFields } from './discovery-request.js';
 import { sotwResponse } from './discovery-response.js';
 import { snapshotSecrets, type EncodedSecret } from './envoy-secrets.js';
 import { workloadCallError, workloadError } from './grpc-status.js';
@@ -12,7 +13,7 @@ import { callerFields, streamCaller, type WorkloadServerContext } from './worklo
  * is a digest of their versions, so a poller sees the same version until something changes. No nonce:
  * there is nothing to ACK on a unary call. When none of the names exists: NOT_FOUND.
  */
-export async function handleFetchSecrets(ctx: WorkloadServerContext, call: ServerUnaryCall<DiscoveryRequest, Buffer>, callback: sendUnaryData<Buffer>): Promise<void> {
+export async function handleFetchSecrets(ctx: WorkloadServerContext, call: ServerUnaryCall<EnvoyDiscoveryV3.DiscoveryRequest__Output, Buffer>, callback: sendUnaryData<Buffer>): Promise<void> {
   const api = 'sds_fetch';
   const req = call.request;
   const node = nodeFields(req.node);

@@ -2,9 +2,10 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { MethodDefinition } from '@grpc/grpc-js';
+import { loadPackageDefinition, type MethodDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
+import type { AgentStatusGrpcType, SdsGrpcType } from '../proto-types/index.js';
 
 /**
  * The protos the agent's workload socket serves. Envoy's own `.proto` files (data-plane-api with its xds,
@@ -131,6 +132,18 @@ export function agentStatusProto(): PackageDefinition {
 }
 
 export const AGENT_STATUS_SERVICE = 'castellan.agent.v1.AgentStatus';
+
+/** The typed client constructor of `castellan.agent.v1.AgentStatus` (`castellan agent status`). */
+export function agentStatusClient(): AgentStatusGrpcType['castellan']['agent']['v1']['AgentStatus'] {
+  // The generated type describes exactly this load (same file, SDS_PROTO_OPTIONS).
+  return (loadPackageDefinition(agentStatusProto()) as unknown as AgentStatusGrpcType).castellan.agent.v1.AgentStatus;
+}
+
+/** The typed client constructor of Envoy's `SecretDiscoveryService` (the SdsClient's). */
+export function sdsClient(): SdsGrpcType['envoy']['service']['secret']['v3']['SecretDiscoveryService'] {
+  // The generated type describes exactly this load (Envoy's SDS protos, SDS_PROTO_OPTIONS).
+  return (loadPackageDefinition(agentProtos().sds) as unknown as SdsGrpcType).envoy.service.secret.v3.SecretDiscoveryService;
+}
 
 /** One method of a loaded service (`service` is the full name, `method` the RPC name). */
 export function methodOf(def: PackageDefinition, service: string, method: string): MethodDefinition<unknown, unknown> {

@@ -1,10 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { credentials, makeGenericClientConstructor, Metadata, type ClientDuplexStream, type ServiceDefinition } from '@grpc/grpc-js';
+import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
+import { isAnyExtension } from '@grpc/proto-loader';
 import type { Logger } from 'pino';
+import type { EnvoyDiscoveryV3, EnvoySecretV3, EnvoyTlsV3 } from '../proto-types/index.js';
 import { grpcDetails } from '../workload-identity/index.js';
 import { systemClock, type AgentClock } from './agent-clock.js';
 import { DEFAULT_SECRET, ROOTCA_SECRET } from './envoy-secrets.js';
-import { agentProtos, SDS_SERVICE, SECRET_TYPE_URL } from './protos.js';
+import { sdsClient, SECRET_TYPE_URL } from './protos.js';
 
 /** What a TLS endpoint needs, as delivered over SDS. */
 export interface SdsIdentity {
@@ -32,15 +34,12 @@ export interface SdsClientOptions {
   clock?: AgentClock;
 }
 
-interface SecretMessage {
-  name: string;
-  tlsCertificate?: { certificateChain?: { inlineBytes?: Buffer }; privateKey?: { inlineBytes?: Buffer } } | null;
-  validationContext?: { trustedCa?: { inlineBytes?: Buffer } | null } | null;
-}
-interface Response {
-  versionInfo: string;
-  nonce: string;
-  resources: SecretMessage[];
+type Response = EnvoyDiscoveryV3.DiscoveryResponse__Output;
+type Stream = ClientDuplexStream<EnvoyDiscoveryV3.DiscoveryRequest, Response>;
+
+/** The Secrets of a response (the loader's `json` option unpacks each Any into `{'@type', ...fields}`). */
+function secretsOf(res: Response): EnvoyTlsV3.Secret__Output[] {
+  return res.resources.filter((r) => isAnyExtension(r) && r['@type'] === SECRET_TYPE_URL) as unknown as EnvoyTlsV3.Secret__Output[];
 }
 
 /**
@@ -53,8 +52,8 @@ interface Response {
  *   const first = await sds.ready();
  */
 export class SdsClient extends EventEmitter<{ identity: [SdsIdentity]; error: [Error] }> {
-  #stream: ClientDuplexStream<unknown, Response> | undefined;
-  #client: InstanceType<ReturnType<typeof makeGenericClientConstructor>> | undefined;
+  #stream: Stream | undefined;
+  #client: EnvoySecretV3.SecretDiscoveryServiceClient | undefined;
   #current: SdsIdentity | undefined;
   #cert: { chain: string; key: string } | undefined;
   #ca: string | undefined;
@@ -103,13 +102,11 @@ export class SdsClient extends EventEmitter<{ identity: [SdsIdentity]; error: [E
   #connect(): void {
     if (this.#closed) return;
     this.#connects++;
-    const { sds } = agentProtos();
-    const Client = makeGenericClientConstructor(sds[SDS_SERVICE] as ServiceDefinition, 'SecretDiscoveryService');
     this.#client?.close();
-    this.#client = new Client(`unix:${this.options.socketPath}`, credentials.createInsecure());
+    this.#client = new (sdsClient())(`unix:${this.options.socketPath}`, credentials.createInsecure());
     const md = new Metadata();
     if (this.options.token) md.set('authorization', `Bearer ${this.options.token}`);
-    const stream = (this.#client as unknown as { StreamSecrets(md: Metadata): ClientDuplexStream<unknown, Response> }).StreamSecrets(md);
+    const stream = this.#client.StreamSecrets(md);
     this.#stream = stream;
     const node = { id: this.options.nodeId ?? 'castellan-sds-client' };
     const names = [DEFAULT_SECRET, ROOTCA_SECRET];
@@ -142,7 +139,7 @@ export class SdsClient extends EventEmitter<{ identity: [SdsIdentity]; error: [E
   }
 
   /** One reconnect per failed stream, with backoff; the old call is cancelled. Nothing after close(). */
-  #scheduleReconnect(failed: ClientDuplexStream<unknown, Response>): void {
+  #scheduleReconnect(failed: Stream): void {
     if (this.#closed || failed !== this.#stream) return;
     this.#stream = undefined;
     failed.cancel();
@@ -159,7 +156,7 @@ export class SdsClient extends EventEmitter<{ identity: [SdsIdentity]; error: [E
   #apply(res: Response): string | undefined {
     let cert = this.#cert;
     let ca = this.#ca;
-    for (const r of res.resources) {
+    for (const r of secretsOf(res)) {
       if (r.name === DEFAULT_SECRET) {
         const chain = r.tlsCertificate?.certificateChain?.inlineBytes;
         const key = r.tlsCertificate?.privateKey?.inlineBytes;

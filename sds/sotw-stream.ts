@@ -1,5 +1,6 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
-import { checkRequest, forLog, nodeFields, type DiscoveryRequest } from './discovery-request.js';
+import type { EnvoyDiscoveryV3 } from '../proto-types/index.js';
+import { checkRequest, forLog, nodeFields } from './discovery-request.js';
 import { sotwResponse } from './discovery-response.js';
 import { snapshotSecrets, type EncodedSecret } from './envoy-secrets.js';
 import { nextNonce, nextVersion } from './response-nonce.js';
@@ -42,7 +43,7 @@ function sharedPush(snapshot: IdentitySnapshot, key: string, resources: readonly
  *   list unsubscribes from everything (xDS protocol, "How the client specifies what resources to
  *   return"), and nothing is sent until it subscribes again.
  */
-export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDuplexStream<DiscoveryRequest, Buffer>): void {
+export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDuplexStream<EnvoyDiscoveryV3.DiscoveryRequest__Output, Buffer>): void {
   const api = 'sds_sotw';
   let watch: SecretWatch | undefined;
   let names: readonly string[] | undefined;
@@ -103,7 +104,7 @@ export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDupl
     }
   };
 
-  call.on('data', (req: DiscoveryRequest) => {
+  call.on('data', (req: EnvoyDiscoveryV3.DiscoveryRequest__Output) => {
     if (stream.ended) return;
     try {
       checkRequest(req.typeUrl, req.resourceNames);

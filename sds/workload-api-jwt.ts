@@ -1,4 +1,5 @@
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
+import type { SpiffeWorkload } from '../proto-types/index.js';
 import { CastellanError, jwtBundleJwks, TrustDomain, validateJwtSvid, type JwtAuthority } from '../workload-identity/index.js';
 import { workloadCallError, workloadError } from './grpc-status.js';
 import { agentProtos, methodOf, WORKLOAD_API_SERVICE } from './protos.js';
@@ -24,14 +25,15 @@ function jwtBundlesResponse(s: IdentitySnapshot): Buffer {
   if (!hit) {
     // SPIFFE Workload API §6.2.2: keyed by trust domain ID, JWT-SVID keys only, own domain always present.
     const bundles = Object.fromEntries(s.bundles.map((b) => [`spiffe://${b.trustDomain}`, Buffer.from(jwtBundleJwks(b.jwtAuthorities ?? []))]));
-    hit = methodOf(agentProtos().workload, WORKLOAD_API_SERVICE, 'FetchJWTBundles').responseSerialize({ bundles });
+    const message: SpiffeWorkload.JWTBundlesResponse = { bundles };
+    hit = methodOf(agentProtos().workload, WORKLOAD_API_SERVICE, 'FetchJWTBundles').responseSerialize(message);
     bundlesCache.set(s, hit);
   }
   return hit;
 }
 
 /** `/SpiffeWorkloadAPI/FetchJWTBundles`: the JWT bundles of every trusted domain; a new message when one changes. */
-export function handleFetchJwtBundles(ctx: WorkloadServerContext, call: ServerWritableStream<unknown, Buffer>): void {
+export function handleFetchJwtBundles(ctx: WorkloadServerContext, call: ServerWritableStream<SpiffeWorkload.JWTBundlesRequest__Output, Buffer>): void {
   serveWorkloadStream(ctx, 'jwt_bundles', call, jwtBundlesResponse, (changed) => changed.has('bundle'));
 }
 
@@ -61,15 +63,15 @@ async function unary<Req, Res>(ctx: WorkloadServerContext, api: WorkloadApi, cal
 /** `/SpiffeWorkloadAPI/FetchJWTSVID`: a JWT-SVID of the caller's identity for the audience asked. */
 export function handleFetchJwtSvid(
   ctx: WorkloadServerContext,
-  call: ServerUnaryCall<{ audience: string[]; spiffeId: string }, unknown>,
-  callback: sendUnaryData<unknown>,
+  call: ServerUnaryCall<SpiffeWorkload.JWTSVIDRequest__Output, SpiffeWorkload.JWTSVIDResponse>,
+  callback: sendUnaryData<SpiffeWorkload.JWTSVIDResponse>,
 ): void {
   void unary(ctx, 'jwt_svid', call, callback, async () => {
-    const audience = checkAudience(call.request.audience ?? []);
+    const audience = checkAudience(call.request.audience);
     const caller = streamCaller(ctx, call);
     const fetch = ctx.provider.fetchJwtSvid?.bind(ctx.provider);
     if (!fetch) throw new CastellanError('ERR_JWT_UNSUPPORTED', 'sds: this agent does not issue JWT-SVIDs');
-    const wanted = call.request.spiffeId ?? '';
+    const wanted = call.request.spiffeId;
     if (wanted !== '') {
       // SPIFFE Workload API §6.2.1: only an identity the caller is entitled to.
       const watch = await ctx.provider.watch(caller);
@@ -95,8 +97,8 @@ export function handleFetchJwtSvid(
  */
 export function handleValidateJwtSvid(
   ctx: WorkloadServerContext,
-  call: ServerUnaryCall<{ audience: string; svid: string }, unknown>,
-  callback: sendUnaryData<unknown>,
+  call: ServerUnaryCall<SpiffeWorkload.ValidateJWTSVIDRequest__Output, SpiffeWorkload.ValidateJWTSVIDResponse>,
+  callback: sendUnaryData<SpiffeWorkload.ValidateJWTSVIDResponse>,
 ): void {
   void unary(ctx, 'jwt_validate', call, callback, async () => {
     const { audience, svid } = call.request;
@@ -125,8 +127,12 @@ function checkAudience(audience: readonly string[]): string[] {
   return [...audience];
 }
 
+/** `google.protobuf.Struct` and `Value` as the Workload API's loader takes them. */
+type Struct = NonNullable<SpiffeWorkload.ValidateJWTSVIDResponse['claims']>;
+type Value = NonNullable<Struct['fields']>[string];
+
 /** A JSON value as `google.protobuf.Value` fields (the claims of ValidateJWTSVIDResponse). */
-function valueOf(v: unknown): Record<string, unknown> {
+function valueOf(v: unknown): Value {
   if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
   if (typeof v === 'number') return { numberValue: v };
   if (typeof v === 'string') return { stringValue: v };
@@ -135,6 +141,6 @@ function valueOf(v: unknown): Record<string, unknown> {
   return { structValue: structOf(v as Record<string, unknown>) };
 }
 
-function structOf(o: Readonly<Record<string, unknown>>): { fields: Record<string, unknown> } {
+function structOf(o: Readonly<Record<string, unknown>>): Struct {
   return { fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, valueOf(v)])) };
 }

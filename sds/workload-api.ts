@@ -1,4 +1,5 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
+import type { SpiffeWorkload } from '../proto-types/index.js';
 import { workloadError } from './grpc-status.js';
 import { agentProtos, methodOf, WORKLOAD_API_SERVICE } from './protos.js';
 import type { IdentitySnapshot, SecretChange, TrustBundle } from './secret-source.js';
@@ -24,7 +25,7 @@ function x509SvidResponse(s: IdentitySnapshot): Buffer {
   let hit = svidCache.get(s);
   if (!hit) {
     const [own, ...federated] = s.bundles;
-    const message = {
+    const message: SpiffeWorkload.X509SVIDResponse = {
       svids: [{ spiffeId: s.svid.spiffeId, x509Svid: concat(s.svid.chainDer), x509SvidKey: s.svid.keyPkcs8Der, bundle: own ? concat(own.rootsDer) : Buffer.alloc(0) }],
       federatedBundles: Object.fromEntries(federated.map((b) => [tdId(b), concat(b.rootsDer)])),
     };
@@ -38,7 +39,7 @@ function x509SvidResponse(s: IdentitySnapshot): Buffer {
 function x509BundlesResponse(s: IdentitySnapshot): Buffer {
   let hit = bundlesCache.get(s);
   if (!hit) {
-    const message = { bundles: Object.fromEntries(s.bundles.map((b) => [tdId(b), concat(b.rootsDer)])) };
+    const message: SpiffeWorkload.X509BundlesResponse = { bundles: Object.fromEntries(s.bundles.map((b) => [tdId(b), concat(b.rootsDer)])) };
     hit = methodOf(agentProtos().workload, WORKLOAD_API_SERVICE, 'FetchX509Bundles').responseSerialize(message);
     bundlesCache.set(s, hit);
   }
@@ -97,11 +98,11 @@ export function serveWorkloadStream(
 }
 
 /** `/SpiffeWorkloadAPI/FetchX509SVID`: the SVID, its key and bundles; a new message on every change. */
-export function handleFetchX509Svid(ctx: WorkloadServerContext, call: ServerWritableStream<unknown, Buffer>): void {
+export function handleFetchX509Svid(ctx: WorkloadServerContext, call: ServerWritableStream<SpiffeWorkload.X509SVIDRequest__Output, Buffer>): void {
   serveWorkloadStream(ctx, 'x509_svid', call, x509SvidResponse, () => true);
 }
 
 /** `/SpiffeWorkloadAPI/FetchX509Bundles`: every trusted bundle; a new message when a bundle changes. */
-export function handleFetchX509Bundles(ctx: WorkloadServerContext, call: ServerWritableStream<unknown, Buffer>): void {
+export function handleFetchX509Bundles(ctx: WorkloadServerContext, call: ServerWritableStream<SpiffeWorkload.X509BundlesRequest__Output, Buffer>): void {
   serveWorkloadStream(ctx, 'x509_bundles', call, x509BundlesResponse, (changed) => changed.has('bundle'));
 }

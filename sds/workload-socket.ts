@@ -1,9 +1,10 @@
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { Server, ServerCredentials, status as grpcStatus, type MethodDefinition, type sendUnaryData, type ServerUnaryCall, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status as grpcStatus, type MethodDefinition, type ServiceDefinition } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import type { AgentV1, EnvoySecretV3, PreEncodedHandlers, SpiffeWorkload } from '../proto-types/index.js';
 import { handleDeltaSecrets } from './delta-stream.js';
 import { handleFetchSecrets } from './fetch-secrets.js';
 import { workloadError } from './grpc-status.js';
@@ -155,23 +156,26 @@ export async function startWorkloadSocket(options: WorkloadSocketOptions): Promi
     'grpc.enable_channelz': 0,
     interceptors: [connections.interceptor],
   });
-  server.addService(sdsService, {
-    StreamSecrets: (call: Parameters<typeof handleStreamSecrets>[1]) => handleStreamSecrets(ctx, call),
-    DeltaSecrets: (call: Parameters<typeof handleDeltaSecrets>[1]) => handleDeltaSecrets(ctx, call),
-    FetchSecrets: (call: Parameters<typeof handleFetchSecrets>[1], cb: Parameters<typeof handleFetchSecrets>[2]) => void handleFetchSecrets(ctx, call, cb),
-  } as UntypedServiceImplementation);
-  server.addService(workloadService, {
-    FetchX509SVID: (call: Parameters<typeof handleFetchX509Svid>[1]) => handleFetchX509Svid(ctx, call),
-    FetchX509Bundles: (call: Parameters<typeof handleFetchX509Bundles>[1]) => handleFetchX509Bundles(ctx, call),
-    FetchJWTBundles: (call: Parameters<typeof handleFetchJwtBundles>[1]) => handleFetchJwtBundles(ctx, call),
-    FetchJWTSVID: (call: Parameters<typeof handleFetchJwtSvid>[1], cb: Parameters<typeof handleFetchJwtSvid>[2]) => handleFetchJwtSvid(ctx, call, cb),
-    ValidateJWTSVID: (call: Parameters<typeof handleValidateJwtSvid>[1], cb: Parameters<typeof handleValidateJwtSvid>[2]) => handleValidateJwtSvid(ctx, call, cb),
-  } as UntypedServiceImplementation);
+  // The handlers' request and response types are the generated ones; pre-encoded methods answer bytes.
+  const sdsHandlers: PreEncodedHandlers<EnvoySecretV3.SecretDiscoveryServiceHandlers> = {
+    StreamSecrets: (call) => handleStreamSecrets(ctx, call),
+    DeltaSecrets: (call) => handleDeltaSecrets(ctx, call),
+    FetchSecrets: (call, cb) => void handleFetchSecrets(ctx, call, cb),
+  };
+  server.addService(sdsService, sdsHandlers);
+  const workloadHandlers: PreEncodedHandlers<SpiffeWorkload.SpiffeWorkloadAPIHandlers, 'FetchX509SVID' | 'FetchX509Bundles' | 'FetchJWTBundles'> = {
+    FetchX509SVID: (call) => handleFetchX509Svid(ctx, call),
+    FetchX509Bundles: (call) => handleFetchX509Bundles(ctx, call),
+    FetchJWTBundles: (call) => handleFetchJwtBundles(ctx, call),
+    FetchJWTSVID: (call, cb) => handleFetchJwtSvid(ctx, call, cb),
+    ValidateJWTSVID: (call, cb) => handleValidateJwtSvid(ctx, call, cb),
+  };
+  server.addService(workloadService, workloadHandlers);
 
   if (options.status) {
     const status = options.status;
-    server.addService({ GetStatus: methodOf(agentProtos().agentStatus, AGENT_STATUS_SERVICE, 'GetStatus') }, {
-      GetStatus: (call: ServerUnaryCall<unknown, unknown>, cb: sendUnaryData<unknown>) => {
+    const statusHandlers: AgentV1.AgentStatusHandlers = {
+      GetStatus: (call, cb) => {
         // The token is optional here (node mode without one shows no identity); it is never logged.
         const token = callToken(call.metadata);
         status(token !== undefined ? { token } : {}).then(
@@ -182,7 +186,8 @@ export async function startWorkloadSocket(options: WorkloadSocketOptions): Promi
           },
         );
       },
-    } as UntypedServiceImplementation);
+    };
+    server.addService({ GetStatus: methodOf(agentProtos().agentStatus, AGENT_STATUS_SERVICE, 'GetStatus') }, statusHandlers);
   }
 
   await claimSocketPath(socketPath);

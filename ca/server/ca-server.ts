@@ -1,6 +1,6 @@
-import { Server, type handleUnaryCall, type Metadata, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import { Server, type Metadata, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import type { CaV1, IstioV1Auth } from '../../proto-types/index.js';
+import type { CaV1, IstioV1Auth, PreEncodedHandlers } from '../../proto-types/index.js';
 import { bearerToken, parseHostPort, SpiffeId, startHealthEndpoints, type AuthenticatedCaller, type Authenticator, type CallerCredentials, type HealthEndpoints } from '../../workload-identity/index.js';
 import type { CaDirectory, LoadedAuthority } from '../load-ca.js';
 import { caError } from '../errors.js';
@@ -226,7 +226,7 @@ export class CaServer {
     // The issuance pipelines (issuance-service.ts, jwt-svid-service.ts) log and record their own refusals.
     const pipeline = { refusals: 'pipeline' } as const;
     // CreateCertificate answers the bytes ChainResponseEncoder made (withPreEncodedResponses), not a message object.
-    const istio: { CreateCertificate: handleUnaryCall<IstioV1Auth.IstioCertificateRequest__Output, Buffer> } = {
+    const istio: PreEncodedHandlers<IstioV1Auth.IstioCertificateServiceHandlers> = {
       CreateCertificate: unary('CreateCertificate', (call) => this.createCertificate(call), pipeline),
     };
     this.grpc.addService(withPreEncodedResponses(protos.istio.service, 'CreateCertificate'), istio);
@@ -456,7 +456,7 @@ export class CaServer {
   /** A JWT-SVID for the caller's own identity (docs/jwt-svid.md). */
   private async signJwtSvid(call: ServerUnaryCall<CaV1.SignJwtSvidRequest__Output, CaV1.SignJwtSvidResponse>): Promise<CaV1.SignJwtSvidResponse> {
     const ttl = Number(call.request.ttlSeconds);
-    const { jwt } = await this.jwtSvids.issue(credentialsOf(call, this.intermediatesForPeer), call.request.audience ?? [], Number.isFinite(ttl) ? ttl * 1000 : Number.NaN, () => call.cancelled);
+    const { jwt } = await this.jwtSvids.issue(credentialsOf(call, this.intermediatesForPeer), call.request.audience, Number.isFinite(ttl) ? ttl * 1000 : Number.NaN, () => call.cancelled);
     return { spiffeId: jwt.spiffeId.toString(), token: jwt.token, keyId: jwt.keyId, issuedAt: timestamp(jwt.issuedAt), expiresAt: timestamp(jwt.expiresAt) };
   }
 
