@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { credentials, Metadata, status, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, status } from '@grpc/grpc-js';
 import type { Command } from 'commander';
+import type { CaV1, MethodName, RequestOf, ResponseOf, UnaryCalls } from '../proto-types/index.js';
 import { CastellanError, grpcDetails, isIpLiteral, parseHostPort } from '../workload-identity/index.js';
 import { caProtos, ERROR_CODE_HEADER } from '../ca/index.js';
 import { UsageError, type CliIo } from './io.js';
@@ -16,8 +17,11 @@ export interface AdminFlags {
   serverName?: string;
 }
 
-/** One RootAdmin call: the method's answer as grpc-js decoded it. */
-export type AdminCall = (method: string, request: object) => Promise<Record<string, unknown>>;
+/** A method of the CA's RootAdmin service (proto/castellan/ca/v1/ca.proto). */
+export type RootAdminMethod = MethodName<CaV1.RootAdminDefinition>;
+
+/** One RootAdmin call: the method's request and its answer as grpc-js decoded it, typed by the generated RootAdmin definition. */
+export type AdminCall = <M extends RootAdminMethod>(method: M, request: RequestOf<CaV1.RootAdminDefinition, M>) => Promise<ResponseOf<CaV1.RootAdminDefinition, M>>;
 
 /** Adds `--server` and its credential flags (root, check, version). */
 export function withAdminFlags(c: Command, what = 'act through this running CA'): Command {
@@ -58,21 +62,27 @@ export async function adminClient(f: AdminFlags, io: CliIo, o: { timeoutMs?: num
   const Ctor = caProtos().rootAdmin;
   const timeoutMs = o.timeoutMs ?? 60_000;
   // One channel per call: a command makes one call (check --wait one per poll) and must not keep the process alive.
-  return (method, request) =>
-    new Promise((resolve, reject) => {
+  return <M extends RootAdminMethod>(method: M, request: RequestOf<CaV1.RootAdminDefinition, M>) =>
+    new Promise<ResponseOf<CaV1.RootAdminDefinition, M>>((resolve, reject) => {
       const stub = new Ctor(server, credentials.createSsl(roots, client?.key ?? null, client?.cert ?? null), {
         'grpc.ssl_target_name_override': name,
         'grpc.default_authority': name,
       });
       const md = new Metadata();
       if (token !== undefined) md.set('authorization', `Bearer ${token}`);
-      (stub as unknown as Record<string, (r: object, m: Metadata, o: object, cb: (e: ServiceError | null, r?: Record<string, unknown>) => void) => void>)[method]!(
+      // The method's own serializers from the generated definition: one typed call for every method.
+      const calls: UnaryCalls<CaV1.RootAdminDefinition> = Ctor.service;
+      const def = calls[method];
+      stub.makeUnaryRequest(
+        def.path,
+        def.requestSerialize,
+        def.responseDeserialize,
         request,
         md,
         { deadline: Date.now() + timeoutMs },
         (err, r) => {
           stub.close();
-          if (!err) return resolve(r ?? {});
+          if (!err) return r ? resolve(r) : reject(new CastellanError('ERR_ROOT_ADMIN', `${method}: the CA sent no answer`));
           const code = String(err.metadata?.get(ERROR_CODE_HEADER)[0] ?? '');
           const details = grpcDetails(err.details ?? '');
           if (code === '' && (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED)) {

@@ -242,7 +242,7 @@ async function localCheck(f: CheckFlags, io: CliIo, t: CheckThresholds): Promise
 async function remoteCheck(f: CheckFlags, io: CliIo, t: CheckThresholds): Promise<() => Promise<CheckReport>> {
   const call = await adminClient(f, io, { timeoutMs: 15_000 });
   return async () => {
-    const h = JSON.parse(String((await call('GetHealth', {}))['healthJson'] ?? '{}')) as CaHealth;
+    const h = JSON.parse((await call('GetHealth', {})).healthJson) as CaHealth;
     const now = io.now();
     const ca: CaReachability = { address: f.server!, state: h.ready ? 'ready' : 'not-ready', ...(h.notReady ? { detail: h.notReady } : {}), server: h.server };
     const { anchors, ...writer } = h.ledger;

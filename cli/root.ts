@@ -13,7 +13,8 @@ import {
   type RootStatus,
   type SigningAuthority,
 } from '../ca/index.js';
-import { adminClient, withAdminFlags, type AdminFlags } from './admin-client.js';
+import type { CaV1, RequestOf } from '../proto-types/index.js';
+import { adminClient, withAdminFlags, type AdminFlags, type RootAdminMethod } from './admin-client.js';
 import { caTarget } from './ca-target.js';
 import { EXIT, ReportedResult } from './exit-codes.js';
 import { choiceFlag, durationFlag, fractionFlag, keyTypeFlag, positiveNumberFlag } from './flags.js';
@@ -145,7 +146,9 @@ function print(step: string, a: StepAnswer, output: Output, io: CliIo): void {
   io.out(a.message);
 }
 
-type Rpc = (method: string, request: object) => Promise<StepAnswer>;
+/** The RootAdmin methods that answer a RootStepResponse (all but GetHealth). */
+type StepMethod = Exclude<RootAdminMethod, 'GetHealth'>;
+type Rpc = <M extends StepMethod>(method: M, request: RequestOf<CaV1.RootAdminDefinition, M>) => Promise<StepAnswer>;
 
 /** Runs a step on the directory (`--dir`) or through the running CA (`--server`). */
 async function target(
@@ -160,8 +163,8 @@ async function target(
   if (f.server !== undefined) {
     const call = await adminClient(f, io);
     return remote(async (method, request) => {
-      const r = (await call(method, request)) as { message?: string; warnings?: string[]; statusJson?: string };
-      return { message: r.message ?? '', warnings: r.warnings ?? [], status: JSON.parse(r.statusJson ?? '{}') as RootStatus };
+      const r: CaV1.RootStepResponse__Output = await call(method, request);
+      return { message: r.message, warnings: r.warnings, status: JSON.parse(r.statusJson) as RootStatus };
     });
   }
   if (o.readOnly) {

@@ -21,7 +21,7 @@ export function registerVersion(program: Command, io: CliIo): void {
       let server: CaHealth['server'] | undefined;
       if (f.server !== undefined) {
         const call = await adminClient(f, io, { timeoutMs: 15_000 });
-        server = (JSON.parse(String((await call('GetHealth', {}))['healthJson'] ?? '{}')) as CaHealth).server;
+        server = (JSON.parse((await call('GetHealth', {})).healthJson) as CaHealth).server;
       }
       if (f.output === 'json') {
         io.out(JSON.stringify({ client, ...(server ? { server } : {}) }, null, 2) + '\n');
