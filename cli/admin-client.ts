@@ -4,7 +4,7 @@ import { credentials, Metadata, status } from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import type { CaV1, MethodName, RequestOf, ResponseOf, UnaryCalls } from '../proto-types/index.js';
 import { CastellanError, grpcDetails, isIpLiteral, parseHostPort } from '../workload-identity/index.js';
-import { caProtos, ERROR_CODE_HEADER } from '../ca/index.js';
+import { caHealthOf, caProtos, ERROR_CODE_HEADER, rootStatusOf, type CaHealth, type RootStatus } from '../ca/index.js';
 import { UsageError, type CliIo } from './io.js';
 
 /** Flags naming a running CA and the admin credential to reach its RootAdmin service with. */
@@ -22,6 +22,16 @@ export type RootAdminMethod = MethodName<CaV1.RootAdminDefinition>;
 
 /** One RootAdmin call: the method's request and its answer as grpc-js decoded it, typed by the generated RootAdmin definition. */
 export type AdminCall = <M extends RootAdminMethod>(method: M, request: RequestOf<CaV1.RootAdminDefinition, M>) => Promise<ResponseOf<CaV1.RootAdminDefinition, M>>;
+
+/** A RootAdmin step's answer: its typed status, or the JSON form a CA older than RootStepResponse.status sends. */
+export function stepAnswerOf(r: CaV1.RootStepResponse__Output): { message: string; warnings: string[]; status: RootStatus } {
+  return { message: r.message, warnings: r.warnings, status: r.status ? rootStatusOf(r.status) : (JSON.parse(r.statusJson) as RootStatus) };
+}
+
+/** GetHealth's answer: the typed health, or the JSON form a CA older than GetHealthResponse.health sends. */
+export function healthOf(r: CaV1.GetHealthResponse__Output): CaHealth {
+  return r.health ? caHealthOf(r.health) : (JSON.parse(r.healthJson) as CaHealth);
+}
 
 /** Adds `--server` and its credential flags (root, check, version). */
 export function withAdminFlags(c: Command, what = 'act through this running CA'): Command {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { DEFAULT_INTERMEDIATE_ROTATE_AT, formatDuration, ledgerHealth, openLedgerStore, type CaHealth } from '../ca/index.js';
+import { DEFAULT_INTERMEDIATE_ROTATE_AT, formatDuration, ledgerHealth, openLedgerStore } from '../ca/index.js';
 import { isCastellanError } from '../workload-identity/index.js';
-import { adminClient, withAdminFlags, type AdminFlags } from './admin-client.js';
+import { adminClient, healthOf, withAdminFlags, type AdminFlags } from './admin-client.js';
 import { federationRows } from './bundle.js';
 import { federationFindings } from './federation-check.js';
 import { expiriesOf, formatCheck, judgeCa, judgeLedger, probeReadyz, type CaReachability, type Expiry, type Finding, type LedgerView } from './check-report.js';
@@ -242,7 +242,7 @@ async function localCheck(f: CheckFlags, io: CliIo, t: CheckThresholds): Promise
 async function remoteCheck(f: CheckFlags, io: CliIo, t: CheckThresholds): Promise<() => Promise<CheckReport>> {
   const call = await adminClient(f, io, { timeoutMs: 15_000 });
   return async () => {
-    const h = JSON.parse((await call('GetHealth', {})).healthJson) as CaHealth;
+    const h = healthOf(await call('GetHealth', {}));
     const now = io.now();
     const ca: CaReachability = { address: f.server!, state: h.ready ? 'ready' : 'not-ready', ...(h.notReady ? { detail: h.notReady } : {}), server: h.server };
     const { anchors, ...writer } = h.ledger;

@@ -14,7 +14,7 @@ import {
   type SigningAuthority,
 } from '../ca/index.js';
 import type { CaV1, RequestOf } from '../proto-types/index.js';
-import { adminClient, withAdminFlags, type AdminFlags, type RootAdminMethod } from './admin-client.js';
+import { adminClient, stepAnswerOf, withAdminFlags, type AdminFlags, type RootAdminMethod } from './admin-client.js';
 import { caTarget } from './ca-target.js';
 import { EXIT, ReportedResult } from './exit-codes.js';
 import { choiceFlag, durationFlag, fractionFlag, keyTypeFlag, positiveNumberFlag } from './flags.js';
@@ -162,10 +162,7 @@ async function target(
   if (local_ === (f.server !== undefined)) throw new UsageError('say where: --dir DIR (the CA directory), --config FILE (the CA\'s configuration) or --server HOST:PORT (a running CA)');
   if (f.server !== undefined) {
     const call = await adminClient(f, io);
-    return remote(async (method, request) => {
-      const r: CaV1.RootStepResponse__Output = await call(method, request);
-      return { message: r.message, warnings: r.warnings, status: JSON.parse(r.statusJson) as RootStatus };
-    });
+    return remote(async (method, request) => stepAnswerOf(await call(method, request)));
   }
   if (o.readOnly) {
     // Status reads the state only: no ledger is opened (or created).

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CaHealth } from '../ca/index.js';
 import { buildInfo, type BuildInfo } from '../workload-identity/index.js';
-import { adminClient, withAdminFlags, type AdminFlags } from './admin-client.js';
+import { adminClient, healthOf, withAdminFlags, type AdminFlags } from './admin-client.js';
 import { choiceFlag } from './flags.js';
 import type { CliIo } from './io.js';
 
@@ -21,7 +21,7 @@ export function registerVersion(program: Command, io: CliIo): void {
       let server: CaHealth['server'] | undefined;
       if (f.server !== undefined) {
         const call = await adminClient(f, io, { timeoutMs: 15_000 });
-        server = (JSON.parse((await call('GetHealth', {})).healthJson) as CaHealth).server;
+        server = healthOf(await call('GetHealth', {})).server;
       }
       if (f.output === 'json') {
         io.out(JSON.stringify({ client, ...(server ? { server } : {}) }, null, 2) + '\n');

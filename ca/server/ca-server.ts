@@ -6,6 +6,7 @@ import type { CaDirectory, LoadedAuthority } from '../load-ca.js';
 import { caError } from '../errors.js';
 import { Issuer, type SigningAuthority } from '../issuer.js';
 import type { Ledger, LedgerHealth } from '../ledger/index.js';
+import { caHealthMessage, rootStatusMessage } from './admin-messages.js';
 import { caHealth } from './ca-health.js';
 import { serverStreamMethod, unaryMethod, type CallAdapterContext, type UnaryOptions } from './call-adapter.js';
 import type { CaServerConfig } from './config.js';
@@ -264,7 +265,15 @@ export class CaServer {
         stepResponse(await admin.rotateIntermediate(r.ttlSeconds > 0 ? { ttlMs: r.ttlSeconds * 1000 } : {})),
       ),
       // Answered also while not ready: saying why is the point (castellan check --server).
-      GetHealth: adminMethod('GetHealth', async () => ({ healthJson: JSON.stringify(await this.health(admin)) }), { whenNotReady: true }),
+      GetHealth: adminMethod(
+        'GetHealth',
+        async () => {
+          const h = await this.health(admin);
+          // health_json: for clients older than the typed `health` (deprecated, one more release).
+          return { healthJson: JSON.stringify(h), health: caHealthMessage(h) };
+        },
+        { whenNotReady: true },
+      ),
     };
     this.grpc.addService(protos.rootAdmin.service, rootAdmin);
   }
@@ -640,9 +649,9 @@ function jwtAuthorityMessage(a: JwtAuthority): CaV1.JwtAuthority {
   return { keyId: a.keyId, publicKey: a.publicKey.export({ format: 'der', type: 'spki' }) };
 }
 
-/** A RootAdmin step's answer: the rotation status as `castellan root status --output json` prints it. */
+/** A RootAdmin step's answer with the rotation status after it; status_json for clients older than the typed `status` (deprecated, one more release). */
 function stepResponse(step: RootStepOutcome): CaV1.RootStepResponse {
-  return { message: step.message, warnings: [...step.warnings], statusJson: JSON.stringify(step.status, null, 2) };
+  return { message: step.message, warnings: [...step.warnings], statusJson: JSON.stringify(step.status, null, 2), status: rootStatusMessage(step.status) };
 }
 
 function timestamp(d: Date): { seconds: number; nanos: number } {

@@ -15,4 +15,5 @@ export { DEFAULT_REISSUE_RATE, RootAdmin, type RootAdminOptions, type RootStepOu
 export { BUNDLE_CONFIGMAP_KEY, BUNDLE_CONFIGMAP_NAME, BUNDLE_SEQUENCE_ANNOTATION, BundleConfigMapPublisher, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type BundleConfigMapPublisherOptions, type BundleConfigMapStats, type PublishedBundleSource, type PublishPass, type PublisherTimers } from './bundle-configmaps.js';
 export { openCaStore, pinOf, storeFromConfig, type OpenedCaStore } from './open-ca-store.js';
 export { caHealth, type CaHealth } from './ca-health.js';
+export { caHealthMessage, caHealthOf, rootStatusMessage, rootStatusOf } from './admin-messages.js';
 export { DEFAULT_REFRESH_HINT_SECONDS, ownBundleDocument } from './own-bundle.js';

@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { credentials } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { certificatesFromPem, loadCa, loadDevTokenIssuer } from '../../ca/index.js';
+import { caHealthOf, caProtos, certificatesFromPem, loadCa, loadDevTokenIssuer, rootStatusOf } from '../../ca/index.js';
+import type { CaV1 } from '../../proto-types/index.js';
 import { mintServiceAccountToken } from '../../workload-identity/index.js';
 import { cli } from '../helpers/cli.js';
 import { caClients, unary } from '../helpers/ca-client.js';
@@ -45,6 +47,25 @@ async function report(agentId: string, sequence: number): Promise<number> {
 }
 
 describe('castellan root --server (RootAdmin on a running CA)', () => {
+  it('ok/RootAdmin answers the typed status and health, and the same as JSON for clients of the previous release', async () => {
+    const roots = (await loadCa(dir)).bundle.map((r) => r.pem).join('');
+    const admin = new (caProtos().rootAdmin)(ca.address, credentials.createSsl(Buffer.from(roots)), { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' });
+    try {
+      const token = await mint('castellan-system', 'castellan-admin');
+      const st = await unary<CaV1.RootStepResponse__Output>(admin, 'GetRootStatus', {}, token);
+      expect(st.code, st.details).toBe(0);
+      expect(st.response?.status).toMatchObject({ trustDomain: 'cluster.local', bundleSequence: 1, phase: 'idle' });
+      // Byte for byte what the previous release sent: old clients print the same.
+      expect(st.response!.statusJson).toBe(JSON.stringify(rootStatusOf(st.response!.status!), null, 2));
+      const h = await unary<CaV1.GetHealthResponse__Output>(admin, 'GetHealth', {}, token);
+      expect(h.code, h.details).toBe(0);
+      expect(h.response?.health).toMatchObject({ ready: true, rotation: { phase: 'idle' } });
+      expect(h.response!.healthJson).toBe(JSON.stringify(caHealthOf(h.response!.health!)));
+    } finally {
+      admin.close();
+    }
+  });
+
   it('ok/prepare, activate (after refusing a stale agent), retire through the CA, which applies each step at once', async () => {
     const st = await cli(['root', 'status', ...server(), '--output', 'json']);
     expect(st.code, st.err).toBe(0);
