@@ -7,7 +7,7 @@ import { caError } from '../errors.js';
 import { Issuer, type SigningAuthority } from '../issuer.js';
 import type { Ledger, LedgerHealth } from '../ledger/index.js';
 import { caHealthMessage, rootStatusMessage } from './admin-messages.js';
-import { caHealth } from './ca-health.js';
+import { caHealth, type CaHealth } from './ca-health.js';
 import { serverStreamMethod, unaryMethod, type CallAdapterContext, type UnaryOptions } from './call-adapter.js';
 import type { CaServerConfig } from './config.js';
 import { IssuanceService, peerIp, tokenHash, type AuthorizeCaller } from './issuance-service.js';
@@ -250,30 +250,12 @@ export class CaServer {
       }, o);
     const rootAdmin: CaV1.RootAdminHandlers = {
       GetRootStatus: adminMethod('GetRootStatus', async () => stepResponse({ message: '', warnings: [], status: await admin.status() })),
-      PrepareRoot: adminMethod('PrepareRoot', async (r) =>
-        stepResponse(
-          await admin.prepare({
-            ...(r.keyType ? { keyType: parseKeyType(r.keyType) } : {}),
-            ...(r.rootTtlSeconds > 0 ? { rootTtlMs: r.rootTtlSeconds * 1000 } : {}),
-            ...(r.intermediateTtlSeconds > 0 ? { intermediateTtlMs: r.intermediateTtlSeconds * 1000 } : {}),
-          }),
-        ),
-      ),
+      PrepareRoot: adminMethod('PrepareRoot', async (r) => stepResponse(await admin.prepare(prepareOptions(r)))),
       ActivateRoot: adminMethod('ActivateRoot', async (r) => stepResponse(await admin.activate({ force: r.force, ...(r.reissueRate > 0 ? { reissueRate: r.reissueRate } : {}) }))),
       RetireRoot: adminMethod('RetireRoot', async (r) => stepResponse(await admin.retire({ force: r.force }))),
-      RotateIntermediate: adminMethod('RotateIntermediate', async (r) =>
-        stepResponse(await admin.rotateIntermediate(r.ttlSeconds > 0 ? { ttlMs: r.ttlSeconds * 1000 } : {})),
-      ),
+      RotateIntermediate: adminMethod('RotateIntermediate', async (r) => stepResponse(await admin.rotateIntermediate(r.ttlSeconds > 0 ? { ttlMs: r.ttlSeconds * 1000 } : {}))),
       // Answered also while not ready: saying why is the point (castellan check --server).
-      GetHealth: adminMethod(
-        'GetHealth',
-        async () => {
-          const h = await this.health(admin);
-          // health_json: for clients older than the typed `health` (deprecated, one more release).
-          return { healthJson: JSON.stringify(h), health: caHealthMessage(h) };
-        },
-        { whenNotReady: true },
-      ),
+      GetHealth: adminMethod('GetHealth', async () => healthResponse(await this.health(admin)), { whenNotReady: true }),
     };
     this.grpc.addService(protos.rootAdmin.service, rootAdmin);
   }
@@ -652,6 +634,20 @@ function jwtAuthorityMessage(a: JwtAuthority): CaV1.JwtAuthority {
 /** A RootAdmin step's answer with the rotation status after it; status_json for clients older than the typed `status` (deprecated, one more release). */
 function stepResponse(step: RootStepOutcome): CaV1.RootStepResponse {
   return { message: step.message, warnings: [...step.warnings], statusJson: JSON.stringify(step.status, null, 2), status: rootStatusMessage(step.status) };
+}
+
+/** GetHealth's answer; health_json for clients older than the typed `health` (deprecated, one more release). */
+function healthResponse(h: CaHealth): CaV1.GetHealthResponse {
+  return { healthJson: JSON.stringify(h), health: caHealthMessage(h) };
+}
+
+/** PrepareRoot's request as RootAdmin.prepare options (0 and empty mean: the default). */
+function prepareOptions(r: CaV1.PrepareRootRequest__Output): Parameters<RootAdmin['prepare']>[0] {
+  return {
+    ...(r.keyType ? { keyType: parseKeyType(r.keyType) } : {}),
+    ...(r.rootTtlSeconds > 0 ? { rootTtlMs: r.rootTtlSeconds * 1000 } : {}),
+    ...(r.intermediateTtlSeconds > 0 ? { intermediateTtlMs: r.intermediateTtlSeconds * 1000 } : {}),
+  };
 }
 
 function timestamp(d: Date): { seconds: number; nanos: number } {
