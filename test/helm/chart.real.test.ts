@@ -33,6 +33,7 @@ const TOKEN_REVIEW: Mode = { mode: 'tokenReview', podBinding: false, distributio
 const MODES: Record<string, Mode | undefined> = {
   'agent-only-values.yaml': undefined,
   'default-values.yaml': TOKEN_REVIEW,
+  'federation-values.yaml': { ...TOKEN_REVIEW, clusterTrustBundle: 'castellan.example' },
   'istio-values.yaml': { ...TOKEN_REVIEW, istio: true },
   'jwks-values.yaml': { ...TOKEN_REVIEW, mode: 'jwks', podBinding: true },
   'networkpolicy-servicemonitor-values.yaml': TOKEN_REVIEW,
@@ -313,7 +314,7 @@ describe.skipIf(api === undefined || helm4 === undefined || helm4.missing)('char
         expect(w.warnings).toEqual([`would violate PodSecurity "restricted:latest": ${AGENT_RESTRICTED_VIOLATIONS}`]);
       }
     }
-    expect(caPods).toBe(6);
+    expect(caPods).toBe(7);
   }, 120_000);
 
   it('ok/the agent namespace as docs/install.md sets it up (enforce=privileged, warn=restricted) admits the agent pod with the warning; "baseline" refuses it for the hostPath alone', async () => {
