@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../sds/index.js';
 import { cli } from '../helpers/cli.js';
-import { agentFixture, FAST_CHANNEL } from '../sds/agent-fixture.js';
+import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
 import { until } from '../helpers/until.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;

@@ -8,8 +8,9 @@ import type { SecretChange } from '../../sds/index.js';
 import { loadCa } from '../../ca/index.js';
 import { asyncCodeOf } from '../helpers/error-code.js';
 import { testCa } from '../helpers/test-ca.js';
-import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
-import { ManualClock, until } from './manual-clock.js';
+import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 let agent: Agent | undefined;

@@ -2,8 +2,9 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../sds/agent.js';
 import type { SecretChange } from '../../sds/index.js';
-import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
-import { ManualClock, until } from './manual-clock.js';
+import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 let agent: Agent | undefined;

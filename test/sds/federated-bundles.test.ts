@@ -14,7 +14,7 @@ import { memoryLog } from '../helpers/ca-server.js';
 import { EnvoySdsClient } from '../helpers/envoy-sds-client.js';
 import { tempDir } from '../helpers/test-ca.js';
 import { until } from '../helpers/until.js';
-import { FAST_CHANNEL } from './agent-fixture.js';
+import { FAST_CHANNEL } from '../helpers/agent-fixture.js';
 
 async function start(dir: string, config: CaServerConfig) {
   const { log } = memoryLog();

@@ -5,9 +5,10 @@ import { SdsClient } from '../../sds/index.js';
 import { tokenSha256 } from '../../workload-identity/index.js';
 import { memoryLog } from '../helpers/ca-server.js';
 import { asyncCodeOf, failureOf } from '../helpers/error-code.js';
-import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
-import { ManualClock, until } from './manual-clock.js';
-import { fakeToken, rotationCa } from './rotation-ca.js';
+import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
+import { fakeToken, caStandIn } from '../helpers/ca-stand-in.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 let agent: Agent | undefined;
@@ -188,7 +189,7 @@ describe('node mode', () => {
 
 describe('node mode against a CA without Authenticate (older than the agent)', () => {
   it('ok/tokens are proved by a signature instead, with a warning; streams are still served only their own identity', async () => {
-    const ca = await rotationCa({ implementAuthenticate: false });
+    const ca = await caStandIn({ implementAuthenticate: false });
     const log = memoryLog();
     const a = await startAgent({ caAddress: ca.address, caBundlePem: ca.caBundlePem, mode: 'node', ttlMs: 3_600_000, clock: new ManualClock(), log: log.log, caChannelOptions: FAST_CHANNEL });
     try {

@@ -8,8 +8,9 @@ import { TrustDomain } from '../../workload-identity/index.js';
 import { memoryLog, testCaServer } from '../helpers/ca-server.js';
 import { tempDir } from '../helpers/test-ca.js';
 import { KubernetesApiStandIn } from '../k8s/api-stand-in.js';
-import { FAST_CHANNEL } from './agent-fixture.js';
-import { ManualClock, until } from './manual-clock.js';
+import { FAST_CHANNEL } from '../helpers/agent-fixture.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
 
 // Node mode against a CA that requires pod binding (JWKS authentication; pods looked up in the
 // Kubernetes API stand-in): once a pod is deleted, the CA refuses its token, and the node agent must not

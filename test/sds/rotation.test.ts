@@ -9,7 +9,8 @@ import type { SecretChange, TrustBundle, WorkloadSvid } from '../../sds/index.js
 import { TrustBundleState } from '../../sds/trust-bundle-state.js';
 import { chainsTo } from '../../sds/workload-svid.js';
 import { testCa } from '../helpers/test-ca.js';
-import { ManualClock, until } from './manual-clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
 
 const quiet = pino({ level: 'silent' });
 

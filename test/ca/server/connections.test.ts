@@ -11,7 +11,7 @@ import { caClients, unary } from '../../helpers/ca-client.js';
 import { memoryLog, testCaServer } from '../../helpers/ca-server.js';
 import { tempDir, testCa } from '../../helpers/test-ca.js';
 import { until } from '../../helpers/until.js';
-import { agentFixture, FAST_CHANNEL } from '../../sds/agent-fixture.js';
+import { agentFixture, FAST_CHANNEL } from '../../helpers/agent-fixture.js';
 
 // The CA's gRPC port against clients that open connections or calls and then do nothing: every bound below is configured small so the tests wait for behaviour, not for defaults;
 // the waits are generous limits for a busy machine, never measurements.
