@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { tokenSha256 } from '../workload-identity/index.js';
+import { tokenSha256, type SpiffeId, type TrustBundle, type X509Svid } from '../workload-identity/index.js';
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { systemClock, type AgentClock } from './agent-clock.js';
@@ -13,7 +13,7 @@ import { JwtSvidCache } from './jwt-svid-cache.js';
 import { ManagedIdentity } from './managed-identity.js';
 import { NodeProvider, type NodeProviderOptions } from './node-provider.js';
 import type { RotationEvent } from './rotation.js';
-import type { SecretProvider, StreamCaller, TrustBundle, WorkloadSvid } from './secret-source.js';
+import type { BundleSet, SecretProvider, StreamCaller } from './secret-source.js';
 import { agentStatusReport, type AgentStatusReport } from './agent-status.js';
 import { SidecarProvider } from './sidecar-provider.js';
 import { TokenFile, tokenExpiry } from './token-file.js';
@@ -69,10 +69,12 @@ export interface Agent {
   readonly metrics: AgentMetrics;
   /** The workload socket, when `socketPath` was given. */
   readonly socket: WorkloadSocket | undefined;
-  /** The newest trust bundle known. */
+  /** The newest trust bundle of the agent's own trust domain. */
   trustBundle(): TrustBundle | undefined;
+  /** The newest bundles the agent trusts: its own trust domain's and the federated ones. */
+  trustedBundles(): BundleSet | undefined;
   /** Certificates served now. */
-  certificates(): { spiffeId: string; serialHex: string; notAfter: Date }[];
+  certificates(): { id: SpiffeId; serialHex: string; notAfter: Date }[];
   /** Why the agent cannot serve now, or undefined when it can (for /readyz). */
   notReadyReason(): string | undefined;
   /** Problems that do not stop serving what it holds (for /readyz): a configuration that keeps it from the CA. */
@@ -110,7 +112,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     onConnection: (p) => connection.update(p),
   });
   // After a root rotation the CA's own certificate may chain to a root only the bundle stream announced.
-  bundles.subscribe((b) => client.setTrustedRoots(o.caBundlePem + b.rootsPem));
+  bundles.subscribe((b) => client.setTrustedRoots(o.caBundlePem + b.own.rootsPem));
 
   const rotation = {
     keyType: o.keyType ?? 'ec-p256',
@@ -125,7 +127,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     registry,
     () => served().flatMap((m) => (m.rotation.current ? [m.rotation.current] : [])),
     () => clock.now(),
-    () => bundles.current?.sequence,
+    () => bundles.own?.sequence,
   );
   connection.attach(metrics);
 
@@ -142,7 +144,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
         // Read on every request: the kubelet rotates projected tokens.
         const token = await tokenFile!.read();
         log.debug({ tokenSha256: tokenSha256(token) }, 'requesting a certificate');
-        return client.sign({ csrDer, ttlSeconds, bundleSequence: bundles.current?.sequence ?? 0, agentId, token });
+        return client.sign({ csrDer, ttlSeconds, bundleSequence: bundles.own?.sequence ?? 0, agentId, token });
       },
     });
     const one = sidecar;
@@ -193,21 +195,21 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     log,
   });
   // Every identity has pushed the new bundle (ROOTCA, Workload API bundles) when this runs (docs/architecture.md §6).
-  bundles.onApplied((b) => reporter.report(b.sequence));
+  bundles.onApplied((b) => reporter.report(b.own.sequence));
   const follower = new BundleFollower({
     client: () => client,
     token: streamOwnToken,
     agentId,
     onBundle: (m, first) => {
-      const b = m.bundle;
+      const b = m.bundles;
       if (bundles.offer(b, 'stream')) {
         metrics.bundleUpdates.inc();
-        log.info({ trustDomain: b.trustDomain, sequence: b.sequence, roots: b.rootsDer.length, activeIssuerKeyId: m.activeIssuerKeyId || undefined }, 'trust bundle updated');
+        log.info({ trustDomain: b.own.trustDomain.name, sequence: b.own.sequence, roots: b.own.roots.length, activeIssuerKeyId: m.activeIssuerKeyId || undefined }, 'trust bundle updated');
       }
       // After the bundle (ROOTCA before any leaf of the new issuer): the CA's paced re-issue request.
       bundles.setReissue(m.activeIssuerKeyId !== '' && m.reissueSpreadSeconds > 0 ? { activeIssuerKeyId: m.activeIssuerKeyId, spreadSeconds: m.reissueSpreadSeconds } : undefined);
       // A new stream may reach a restarted or upgraded CA: tell it what this agent serves.
-      if (first) reporter.reconnected(bundles.current?.sequence ?? b.sequence);
+      if (first) reporter.reconnected(bundles.own?.sequence ?? b.own.sequence);
     },
     clock,
     ...(o.backoff ? { backoff: o.backoff } : {}),
@@ -240,10 +242,10 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       ca: o.caAddress,
       notReady: notReadyReason(),
       notes: notes(),
-      bundle: bundles.current,
+      bundle: bundles.own,
       shown: sidecar ? 'all' : caller.token !== undefined ? 'token' : 'none',
       ...(node ? { held: node.served.length } : {}),
-      svids: svids.filter((s): s is WorkloadSvid => s !== undefined),
+      svids: svids.filter((s): s is X509Svid => s !== undefined),
     });
   };
   let socket: WorkloadSocket | undefined;
@@ -265,8 +267,9 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     registry,
     socket,
     metrics,
-    trustBundle: () => bundles.current,
-    certificates: () => served().flatMap((m) => (m.rotation.current ? [{ spiffeId: m.rotation.current.spiffeId, serialHex: m.rotation.current.serialHex, notAfter: m.rotation.current.notAfter }] : [])),
+    trustBundle: () => bundles.own,
+    trustedBundles: () => bundles.current,
+    certificates: () => served().flatMap((m) => (m.rotation.current ? [{ id: m.rotation.current.id, serialHex: m.rotation.current.serialHex, notAfter: m.rotation.current.notAfter }] : [])),
     notReadyReason,
     notes,
     close: async () => {

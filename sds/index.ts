@@ -1,12 +1,11 @@
 // Public API of the agent (docs/architecture.md §5). Other folders import only from here.
 export type {
+  BundleSet,
   IdentitySnapshot,
   SecretChange,
   SecretProvider,
   SecretWatch,
   StreamCaller,
-  TrustBundle,
-  WorkloadSvid,
 } from './secret-source.js';
 
 // --- workload-facing servers (SDS, SPIFFE Workload API, SDS client): exports below ---

@@ -66,7 +66,7 @@ describe('castellan agent status', () => {
     // Another pod's token that never opened a stream here: nothing shown, and looking issued nothing.
     const other = JSON.parse((await cli(['agent', 'status', '--socket', socket, '--token-file', path.join(f.dir, 'web.token'), '--output', 'json'])).out);
     expect(other).toMatchObject({ shown: 'token', held: 1, identities: [] });
-    expect(agent.certificates().map((c) => c.spiffeId)).toEqual(['spiffe://cluster.local/ns/shop/sa/cart']);
+    expect(agent.certificates().map((c) => c.id.toString())).toEqual(['spiffe://cluster.local/ns/shop/sa/cart']);
     w.close();
   });
 

@@ -58,7 +58,7 @@ describe('federated bundles delivered by the agent', () => {
       caChannelOptions: FAST_CHANNEL,
     });
     client = new EnvoySdsClient(path.join(t.dir, 'agent.sock'));
-    await until(() => (agent.trustBundle()?.federated ?? []).some((f) => (f.jwtAuthorities ?? []).length > 0), 'the federated bundle at the agent');
+    await until(() => (agent.trustedBundles()?.federated ?? []).some((f) => (f.jwtAuthorities ?? []).length > 0), 'the federated bundle at the agent');
   }, 60_000);
   afterAll(async () => {
     client?.close();

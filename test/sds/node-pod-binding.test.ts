@@ -100,7 +100,7 @@ describe('node mode with pod binding', () => {
     const token = await podToken('cart-0');
     const first = client(token);
     expect(await firstAnswer(first)).toBe('identity');
-    expect(a.certificates().map((c) => c.spiffeId)).toEqual([CART]);
+    expect(a.certificates().map((c) => c.id.toString())).toEqual([CART]);
 
     api.deletePod('shop', 'cart-0');
     clock.advance(1_001); // past the agent's recheck window: the next stream's token is asked about again
@@ -149,7 +149,7 @@ describe('node mode with pod binding', () => {
       expect(gone.errors[0]!.code).toBe(UNAUTHENTICATED);
       expect(gone.seen).toHaveLength(1);
       expect(stays.errors).toEqual([]);
-      expect(a.certificates().map((c) => c.spiffeId)).toEqual([CART]);
+      expect(a.certificates().map((c) => c.id.toString())).toEqual([CART]);
     });
   }
 

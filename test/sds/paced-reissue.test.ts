@@ -59,7 +59,7 @@ describe('agent side of root rotation: paced re-issue', () => {
     const newLeafAt = sdsEvents.findIndex((e) => e.endsWith(`:${h.agent!.certificates()[0]!.serialHex}`));
     expect(sdsEvents.findIndex((e) => e.startsWith('sds:2:'))).toBeLessThan(newLeafAt);
     expect(sdsEvents[newLeafAt]!.startsWith('sds:2:')).toBe(true);
-    expect(leafIssuerKeyId({ chainDer: pemToDer(responses.at(-1)!.resources.find((x) => x.name === 'default')!.tlsCertificate!.certificateChain.inlineBytes.toString()) })).toBe(h.ca.skiOf('new'));
+    expect(leafIssuerKeyId({ chain: pemToDer(responses.at(-1)!.resources.find((x) => x.name === 'default')!.tlsCertificate!.certificateChain.inlineBytes.toString()) })).toBe(h.ca.skiOf('new'));
 
     // Under the active issuer: repeated requests change nothing; the next attempt is the normal renewal.
     r = 0.5;
