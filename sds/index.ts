@@ -21,7 +21,7 @@ export { agentStatusReport, certificateSummary, type AgentStatusReport, type Cer
 export { fetchAgentStatus, type AgentStatusErrorCode } from './agent-status-client.js';
 
 // --- agent identity side (CA client, key, cache, rotation, node mode): exports below ---
-export { startAgent, type Agent, type AgentOptions } from './agent.js';
+export { Agent, startAgent, type AgentOptions } from './agent.js';
 export type { AgentErrorCode } from './agent-errors.js';
 export { systemClock, type AgentClock } from './agent-clock.js';
 export {
