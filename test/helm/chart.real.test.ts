@@ -12,10 +12,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../workload-identity/index.js';
 import { STORE_RULES } from '../k8s/real/castellan-rbac.js';
 import { sharedApiServer } from '../k8s/real/index.js';
-import { CHART, CI_DIR, fetchHelm, inInstallOrder, isHook, parseManifest, renderChart, runHelm } from './helm.js';
-import { KubeObjects, type KubeObject } from './kube-objects.js';
-import { caAccessMatrix, type MatrixOptions, type Rule } from './rbac-matrix.js';
-import { accessMismatches } from './subject-access.js';
+import { CHART, CI_DIR, fetchHelm, inInstallOrder, isHook, parseManifest, renderChart, runHelm } from '../helpers/helm.js';
+import { KubeObjects, type KubeObject } from '../helpers/kube-objects.js';
+import { caAccessMatrix, type MatrixOptions, type Rule } from '../helpers/rbac-matrix.js';
+import { accessMismatches } from '../helpers/subject-access.js';
 
 const api = sharedApiServer();
 const helm4 = api ? fetchHelm('2.2.2') : undefined;

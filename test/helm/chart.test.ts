@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { validateCaServerConfig } from '../../ca/index.js';
-import { caAccessMatrix, rbacAllows, type MatrixOptions } from './rbac-matrix.js';
+import { caAccessMatrix, rbacAllows, type MatrixOptions } from '../helpers/rbac-matrix.js';
 
 const CHART = path.resolve('charts/castellan');
 const CI = path.join(CHART, 'ci');
