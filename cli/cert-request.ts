@@ -110,12 +110,12 @@ export function registerCertRequest(cert: Command, io: CliIo): void {
         { name: 'chain verifies up to a root of the CA bundle', ok: verdict.verified, ...(verdict.error ? { detail: verdict.error } : {}) },
         { name: 'leaf is a valid X509-SVID', ok: leaf.svid.valid, ...(leaf.svid.message ? { detail: leaf.svid.message } : {}) },
         { name: 'leaf holds the generated key', ok: ourKey.equals(leafKey) },
-        { name: 'identity in the leaf is the one the CA reported', ok: leaf.svid.spiffeId === signed.spiffeId, detail: `${leaf.svid.spiffeId ?? '(none)'}` },
+        { name: 'identity in the leaf is the one the CA reported', ok: leaf.svid.spiffeId === signed.id.toString(), detail: `${leaf.svid.spiffeId ?? '(none)'}` },
       ];
-      if (f.expectSpiffeId) checks.push({ name: 'identity is the expected one', ok: signed.spiffeId === f.expectSpiffeId.toString(), detail: `want ${f.expectSpiffeId.toString()}, got ${signed.spiffeId}` });
+      if (f.expectSpiffeId) checks.push({ name: 'identity is the expected one', ok: signed.id.equals(f.expectSpiffeId), detail: `want ${f.expectSpiffeId.toString()}, got ${signed.id.toString()}` });
       const report: CertRequestReport = {
         ok: checks.every((c) => c.ok),
-        spiffeId: signed.spiffeId,
+        spiffeId: signed.id.toString(),
         serial: signed.serialHex,
         notBefore: signed.notBefore.toISOString(),
         notAfter: signed.notAfter.toISOString(),

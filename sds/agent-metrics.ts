@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry } from 'prom-client';
-import { registerBuildInfo } from '../workload-identity/index.js';
+import { registerBuildInfo, type SpiffeId } from '../workload-identity/index.js';
 import type { AgentErrorCode } from './agent-errors.js';
 import { CA_MISCONFIGURATION_CODES, type CaMisconfigurationCode } from './ca-transport-error.js';
 
@@ -24,7 +24,7 @@ const NODE_TOKEN_REFUSAL_REASONS = ['ERR_TOKEN_MALFORMED', 'ERR_TOKEN_EXPIRED', 
 
 /** What the metrics read at scrape time: the certificates the agent serves now. */
 export interface ServedCertificates {
-  (): Iterable<{ readonly spiffeId: string; readonly notAfter: Date }>;
+  (): Iterable<{ readonly id: SpiffeId; readonly notAfter: Date }>;
 }
 
 /**
@@ -54,7 +54,7 @@ export class AgentMetrics {
       collect() {
         this.reset();
         const t = now().getTime();
-        for (const c of served()) this.set({ spiffe_id: c.spiffeId }, (c.notAfter.getTime() - t) / 1000);
+        for (const c of served()) this.set({ spiffe_id: c.id.toString() }, (c.notAfter.getTime() - t) / 1000);
       },
     });
     new Gauge({
@@ -64,7 +64,7 @@ export class AgentMetrics {
       registers,
       collect() {
         this.reset();
-        for (const c of served()) this.set({ spiffe_id: c.spiffeId }, c.notAfter.getTime() / 1000);
+        for (const c of served()) this.set({ spiffe_id: c.id.toString() }, c.notAfter.getTime() / 1000);
       },
     });
     new Gauge({

@@ -1,6 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { buildInfo } from '../workload-identity/index.js';
-import type { TrustBundle, WorkloadSvid } from './secret-source.js';
+import { buildInfo, type TrustBundle, type X509Svid } from '../workload-identity/index.js';
 
 /** One certificate as `agent status` shows it: public facts only. */
 export interface CertificateSummary {
@@ -75,14 +74,14 @@ export function agentStatusReport(o: {
   bundle: TrustBundle | undefined;
   shown: AgentStatusReport['shown'];
   held?: number;
-  svids: readonly WorkloadSvid[];
+  svids: readonly X509Svid[];
 }): AgentStatusReport {
   const b = buildInfo();
   return {
     agent: { version: b.version, commit: b.commit, mode: o.mode, agentId: o.agentId, ca: o.ca, ready: o.notReady === undefined, ...(o.notReady !== undefined ? { notReady: o.notReady } : {}), notes: [...o.notes] },
-    bundle: o.bundle ? { trustDomain: o.bundle.trustDomain, sequence: o.bundle.sequence, roots: o.bundle.rootsDer.map(certificateSummary) } : null,
+    bundle: o.bundle ? { trustDomain: o.bundle.trustDomain.name, sequence: o.bundle.sequence, roots: o.bundle.roots.map(certificateSummary) } : null,
     shown: o.shown,
     ...(o.held !== undefined ? { held: o.held } : {}),
-    identities: o.svids.map((s) => ({ spiffeId: s.spiffeId, serial: s.serialHex, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), chain: s.chainDer.map(certificateSummary) })),
+    identities: o.svids.map((s) => ({ spiffeId: s.id.toString(), serial: s.serialHex, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), chain: s.chain.map(certificateSummary) })),
   };
 }

@@ -2,10 +2,10 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import { checkServerIdentity as tlsCheckServerIdentity, type PeerCertificate } from 'node:tls';
 import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import type { CaV1 } from '../proto-types/index.js';
-import { CastellanError, decodeJwtSvid, grpcDetails, isIpLiteral, parseHostPort, pemDecode, pemEncode, type JwtAuthority } from '../workload-identity/index.js';
+import { CastellanError, decodeJwtSvid, grpcDetails, isIpLiteral, parseHostPort, pemDecode, pemEncode, SpiffeId, spiffeIdOf, TrustBundle, TrustDomain, type JwtAuthority } from '../workload-identity/index.js';
 import { CA_MISCONFIGURATION_CODES, transportProblem, type CaMisconfigurationCode } from './ca-transport-error.js';
 import { caServiceClient } from './ca-protos.js';
-import type { JwtSvid, TrustBundle } from './secret-source.js';
+import type { BundleSet, JwtSvid } from './secret-source.js';
 
 export interface CaClientOptions {
   /** `host:port` of the CA's gRPC/TLS listener. */
@@ -32,7 +32,7 @@ export interface CaClientOptions {
 
 /** What the CA returned for a CSR, decoded. */
 export interface SignedCertificate {
-  readonly spiffeId: string;
+  readonly id: SpiffeId;
   readonly chainDer: readonly Buffer[];
   readonly chainPem: string;
   readonly serialHex: string;
@@ -57,7 +57,7 @@ export interface SignCall {
  * (docs/architecture.md §6: after `castellan root activate`, agents move to the new intermediate, paced by the CA).
  */
 export interface TrustBundleMessage {
-  readonly bundle: TrustBundle;
+  readonly bundles: BundleSet;
   /** Subject key identifier (lowercase hex) of the intermediate that signs new leaves; '' from an old CA. */
   readonly activeIssuerKeyId: string;
   /** > 0: re-issue a leaf of another issuer at a uniformly random moment within this many seconds. */
@@ -136,21 +136,20 @@ function jwtAuthoritiesOf(list: readonly CaV1.JwtAuthority__Output[]): JwtAuthor
 function federatedOf(list: readonly CaV1.FederatedBundle__Output[]): TrustBundle[] {
   const out: TrustBundle[] = [];
   for (const f of list) {
-    const trustDomain = f.trustDomain;
-    if (trustDomain === '' || out.some((b) => b.trustDomain === trustDomain)) continue;
-    const rootsPem = normalisePem(f.roots);
-    out.push(Object.freeze({ trustDomain, sequence: f.spiffeSequence, rootsDer: pemToDer(rootsPem), rootsPem, jwtAuthorities: Object.freeze(jwtAuthoritiesOf(f.jwtAuthorities)) }));
+    try {
+      const trustDomain = TrustDomain.of(f.trustDomain);
+      if (out.some((b) => b.trustDomain.equals(trustDomain))) continue;
+      const roots = f.roots.flatMap((pem) => pemDecode(pem, 'CERTIFICATE'));
+      out.push(TrustBundle.of({ trustDomain, sequence: f.spiffeSequence, roots, jwtAuthorities: jwtAuthoritiesOf(f.jwtAuthorities) }));
+    } catch {
+      // A federated bundle that cannot be used is left out, and the others kept.
+    }
   }
   return out;
 }
 
 function timestampDate(t: { seconds: number; nanos: number } | null | undefined): Date {
   return new Date((t?.seconds ?? 0) * 1000 + Math.floor((t?.nanos ?? 0) / 1e6));
-}
-
-/** The trust domain of a `spiffe://` ID. */
-export function trustDomainOf(spiffeId: string): string {
-  return spiffeId.replace(/^spiffe:\/\//, '').split('/')[0] ?? '';
 }
 
 /**
@@ -190,8 +189,7 @@ export class CaClient {
 
   private credentials(clientCert: SignCall['clientCertificate'] | null): ChannelCredentials {
     const accept = (hostname: string, cert: PeerCertificate): Error | undefined => {
-      const uris = (cert.subjectaltname ?? '').split(', ').filter((s) => s.startsWith('URI:spiffe://'));
-      if (uris.some((u) => new URL(u.slice(4)).pathname === CA_PATH)) return undefined;
+      if (spiffeIdOf(cert)?.path === CA_PATH) return undefined;
       return tlsCheckServerIdentity(hostname, cert);
     };
     return credentials.createSsl(
@@ -240,6 +238,14 @@ export class CaClient {
     if (!r || !spiffeId.startsWith('spiffe://') || chainDer.length === 0 || pemToDer(rootsPem).length === 0) {
       throw new CastellanError('ERR_CA_RESPONSE', 'sds: the CA answered Sign without an identity, a leaf or a trust bundle');
     }
+    let id: SpiffeId;
+    let bundle: TrustBundle;
+    try {
+      id = SpiffeId.parse(spiffeId);
+      bundle = TrustBundle.of({ trustDomain: id.trustDomain, sequence: r.bundleSequence, roots: pemToDer(rootsPem) });
+    } catch (cause) {
+      throw new CastellanError('ERR_CA_RESPONSE', `sds: the CA answered Sign with an unusable identity or trust bundle: ${(cause as Error).message}`, { cause });
+    }
     let notAfter = timestampDate(r.notAfter);
     let notBefore = timestampDate(r.notBefore);
     let serialHex = r.serial.toLowerCase();
@@ -248,15 +254,7 @@ export class CaClient {
     if (notAfter.getTime() === 0) notAfter = new Date(x.validTo);
     if (notBefore.getTime() === 0) notBefore = new Date(x.validFrom);
     if (serialHex === '') serialHex = x.serialNumber.toLowerCase();
-    return {
-      spiffeId,
-      chainDer,
-      chainPem,
-      serialHex,
-      notBefore,
-      notAfter,
-      bundle: { trustDomain: trustDomainOf(spiffeId), sequence: r.bundleSequence, rootsDer: pemToDer(rootsPem), rootsPem },
-    };
+    return { id, chainDer, chainPem, serialHex, notBefore, notAfter, bundle };
   }
 
   /**
@@ -278,16 +276,15 @@ export class CaClient {
       const rootsPem = normalisePem(m.roots);
       const rootsDer = pemToDer(rootsPem);
       if (rootsDer.length === 0) return;
+      let own: TrustBundle;
+      try {
+        own = TrustBundle.of({ trustDomain: TrustDomain.of(m.trustDomain), sequence: m.sequence, roots: rootsDer, jwtAuthorities: jwtAuthoritiesOf(m.jwtAuthorities) });
+      } catch {
+        return; // as a message without roots: nothing the agent could serve
+      }
       const spread = m.reissueSpreadSeconds;
       o.onBundle({
-        bundle: {
-          trustDomain: m.trustDomain,
-          sequence: m.sequence,
-          rootsDer,
-          rootsPem,
-          jwtAuthorities: Object.freeze(jwtAuthoritiesOf(m.jwtAuthorities)),
-          federated: Object.freeze(federatedOf(m.federatedBundles)),
-        },
+        bundles: Object.freeze({ own, federated: Object.freeze(federatedOf(m.federatedBundles)) }),
         activeIssuerKeyId: m.activeIssuerKeyId.toLowerCase().replace(/:/g, ''),
         reissueSpreadSeconds: Number.isFinite(spread) && spread > 0 ? spread : 0,
       });
@@ -333,7 +330,7 @@ export class CaClient {
     const exp = Number(claims['exp']);
     const iat = Number(claims['iat'] ?? Math.floor(Date.now() / 1000));
     if (!Number.isFinite(exp)) throw new CastellanError('ERR_CA_RESPONSE', 'sds: the CA answered SignJwtSvid with a token without exp');
-    return Object.freeze({ spiffeId, token, audience: Object.freeze(aud), issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) });
+    return Object.freeze({ id: SpiffeId.parse(spiffeId), token, audience: Object.freeze(aud), issuedAt: new Date(iat * 1000), expiresAt: new Date(exp * 1000) });
   }
 
   /**
@@ -363,9 +360,9 @@ export class CaClient {
    * for Sign; nothing is signed). Rejects with a CaCallErrorCode; a CA without the RPC answers
    * UNIMPLEMENTED (ERR_CA_REFUSED with `grpcStatus` 12 in the error's context).
    *
-   * @example const { spiffeId } = await ca.authenticate({ token: podToken });
+   * @example const { id } = await ca.authenticate({ token: podToken });
    */
-  async authenticate(call: { token: string }): Promise<{ spiffeId: string }> {
+  async authenticate(call: { token: string }): Promise<{ id: SpiffeId }> {
     const md = new Metadata();
     md.set('authorization', `Bearer ${call.token}`);
     const r = await new Promise<CaV1.AuthenticateResponse__Output | undefined>((resolve, reject) => {
@@ -376,9 +373,11 @@ export class CaClient {
         (err, res) => (err ? reject(this.failed(err, 'Authenticate')) : resolve(this.answered(res))),
       );
     });
-    const spiffeId = r?.spiffeId ?? '';
-    if (!spiffeId.startsWith('spiffe://')) throw new CastellanError('ERR_CA_RESPONSE', 'sds: the CA answered Authenticate without an identity');
-    return { spiffeId };
+    try {
+      return { id: SpiffeId.parse(r?.spiffeId ?? '') };
+    } catch (cause) {
+      throw new CastellanError('ERR_CA_RESPONSE', 'sds: the CA answered Authenticate without an identity', { cause });
+    }
   }
 
   close(): void {

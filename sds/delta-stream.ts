@@ -1,12 +1,15 @@
 import type { ServerDuplexStream } from '@grpc/grpc-js';
 import type { EnvoyDiscoveryV3 } from '../proto-types/index.js';
 import { checkRequest, forLog, MAX_RESOURCE_NAMES, nodeFields } from './discovery-request.js';
+import { DeltaSubscription } from './delta-subscription.js';
 import { workloadError } from './grpc-status.js';
 import { deltaResponse } from './discovery-response.js';
-import { snapshotSecrets, type EncodedSecret } from './envoy-secrets.js';
+import { snapshotSecrets } from './envoy-secrets.js';
 import { nextNonce, nextVersion } from './response-nonce.js';
-import type { SecretWatch } from './secret-source.js';
-import { failCall, failOpened, openWatch, trackStream, type WorkloadServerContext } from './workload-call.js';
+import type { SecretWatch, StreamCaller } from './secret-source.js';
+import { failCall, failOpened, openWatch, trackStream, type TrackedStream, type WorkloadServerContext } from './workload-call.js';
+
+type DeltaDiscoveryRequest = EnvoyDiscoveryV3.DeltaDiscoveryRequest__Output;
 
 /**
  * `DeltaSecrets`: incremental SDS (xDS protocol, "Incremental xDS").
@@ -28,131 +31,115 @@ import { failCall, failOpened, openWatch, trackStream, type WorkloadServerContex
  * - At most MAX_RESOURCE_NAMES subscribed names per stream (INVALID_ARGUMENT beyond), so a client cannot
  *   grow a stream's state without bound a request at a time.
  */
-export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuplexStream<EnvoyDiscoveryV3.DeltaDiscoveryRequest__Output, Buffer>): void {
-  const api = 'sds_delta';
-  let watch: SecretWatch | undefined;
-  let started = false;
-  let wildcard = false;
-  const subscribed = new Set<string>();
-  /** name → version the client holds. */
-  const held = new Map<string, string>();
-  let pendingRemoved: string[] = [];
-  let lastNonce = '';
-  let node: ReturnType<typeof nodeFields> = {};
-  let firstRequestAt = 0;
-  let unsubscribe: (() => void) | undefined;
-  const stream = trackStream(ctx, api, call, () => {
-    unsubscribe?.();
-    watch?.close();
-  });
-  const end = stream.end;
+export function handleDeltaSecrets(ctx: WorkloadServerContext, call: ServerDuplexStream<DeltaDiscoveryRequest, Buffer>): void {
+  new DeltaSecretsStream(ctx, call);
+}
 
-  const respondOrThrow = () => {
-    if (!watch || !started || stream.ended) return;
-    const secrets = snapshotSecrets(watch.current());
-    const names = new Set(subscribed);
-    if (wildcard) for (const n of secrets.names) names.add(n);
-    const resources: EncodedSecret[] = [];
-    const removed = pendingRemoved;
-    pendingRemoved = [];
-    for (const name of names) {
-      const r = secrets.get(name);
-      if (r) {
-        if (held.get(name) !== r.version) {
-          resources.push(r);
-          held.set(name, r.version);
-        }
-      } else if (held.has(name)) {
-        // The client holds a resource that is no longer served: it must drop it.
-        removed.push(name);
-        held.delete(name);
-      }
-    }
-    // A resource the client declared in initial_resource_versions that is no longer served.
-    for (const name of held.keys()) {
-      if (!names.has(name)) {
-        removed.push(name);
-        held.delete(name);
-      }
-    }
-    if (resources.length === 0 && removed.length === 0) return;
-    lastNonce = nextNonce();
-    call.write(deltaResponse(nextVersion(), resources, removed, lastNonce));
-    ctx.metrics.pushes.inc({ api });
-    if (firstRequestAt !== 0 && resources.length > 0) {
-      ctx.metrics.firstSecretSeconds.observe({ api }, (performance.now() - firstRequestAt) / 1000);
-      firstRequestAt = 0;
-    }
-  };
+const API = 'sds_delta';
 
-  // Serving must never throw out of an event handler (that would end the process): a failure fails
-  // this call only.
-  const respond = () => {
-    try {
-      respondOrThrow();
-    } catch (err) {
-      failOpened(ctx, api, call, err, end);
-    }
-  };
+/** One `DeltaSecrets` call: its subscription, its watch on the caller's identity, and what it last sent. */
+class DeltaSecretsStream {
+  private readonly subscription = new DeltaSubscription();
+  private readonly stream: TrackedStream;
+  private watch: SecretWatch | undefined;
+  private unsubscribe: (() => void) | undefined;
+  /** The first request arrived (its initial versions and wildcard are applied). */
+  private started = false;
+  private lastNonce = '';
+  private node: ReturnType<typeof nodeFields> = {};
+  /** When the first request arrived, until the first resource went out (the first-secret metric). */
+  private firstRequestAt = 0;
 
-  call.on('data', (req: EnvoyDiscoveryV3.DeltaDiscoveryRequest__Output) => {
-    if (stream.ended) return;
+  constructor(
+    private readonly ctx: WorkloadServerContext,
+    private readonly call: ServerDuplexStream<DeltaDiscoveryRequest, Buffer>,
+  ) {
+    this.stream = trackStream(ctx, API, call, () => {
+      this.unsubscribe?.();
+      this.watch?.close();
+    });
+    call.on('data', (req: DeltaDiscoveryRequest) => this.request(req));
+    void openWatch(ctx, API, call)
+      .then((opened) => this.watchOpened(opened))
+      .catch((err: unknown) => failOpened(ctx, API, call, err, this.end));
+  }
+
+  private readonly end = (): void => this.stream.end();
+
+  /** A client request: checked, then applied to the subscription, then answered if anything changed. */
+  private request(req: DeltaDiscoveryRequest): void {
+    if (this.stream.ended) return;
     try {
       checkRequest(req.typeUrl, req.resourceNamesSubscribe, req.resourceNamesUnsubscribe, Object.keys(req.initialResourceVersions ?? {}));
     } catch (err) {
-      failCall(ctx, api, call, err, nodeFields(req.node));
-      end();
+      this.refuse(err, nodeFields(req.node));
       return;
     }
-    if (!started) {
-      started = true;
-      node = nodeFields(req.node);
-      firstRequestAt = performance.now();
-      for (const [name, version] of Object.entries(req.initialResourceVersions ?? {})) held.set(name, version);
-      if (req.resourceNamesSubscribe.length === 0) wildcard = true;
-      ctx.log.info({ api, ...node, resources: req.resourceNamesSubscribe.map((n) => forLog(n, 128)), initial: [...held.keys()].map((n) => forLog(n, 128)) }, 'sds: stream opened');
-    }
-    if (req.errorDetail) {
-      ctx.metrics.nacks.inc({ api });
-      ctx.log.warn({ api, ...node, nonce: forLog(req.responseNonce, 64), current: req.responseNonce === lastNonce, error: forLog(req.errorDetail.message), code: req.errorDetail.code }, 'sds: client rejected secrets (NACK)');
-    }
-    for (const name of req.resourceNamesSubscribe) {
-      if (name === '*') wildcard = true;
-      else subscribed.add(name);
-    }
-    for (const name of req.resourceNamesUnsubscribe) {
-      if (name === '*') {
-        wildcard = false;
-        continue;
-      }
-      subscribed.delete(name);
-      if (held.delete(name)) pendingRemoved.push(name);
-    }
-    if (subscribed.size > MAX_RESOURCE_NAMES) {
-      failCall(ctx, api, call, workloadError('ERR_SDS_TOO_MANY_NAMES', `sds: a stream may subscribe to at most ${MAX_RESOURCE_NAMES} resource names; it asked for ${subscribed.size}`), node);
-      end();
+    if (!this.started) this.begin(req);
+    if (req.errorDetail) this.nacked(req);
+    this.subscription.apply(req.resourceNamesSubscribe, req.resourceNamesUnsubscribe);
+    if (this.subscription.size > MAX_RESOURCE_NAMES) {
+      this.refuse(workloadError('ERR_SDS_TOO_MANY_NAMES', `sds: a stream may subscribe to at most ${MAX_RESOURCE_NAMES} resource names; it asked for ${this.subscription.size}`), this.node);
       return;
     }
-    respond();
-  });
+    this.respond();
+  }
 
-  void openWatch(ctx, api, call).then((opened) => {
-    if (!opened) {
-      end();
-      return;
-    }
-    if (stream.ended) {
-      opened.watch.close();
-      return;
-    }
-    watch = opened.watch;
+  /** The first request of a (re)connected stream. */
+  private begin(req: DeltaDiscoveryRequest): void {
+    this.started = true;
+    this.node = nodeFields(req.node);
+    this.firstRequestAt = performance.now();
+    this.subscription.begin(req.initialResourceVersions ?? {}, req.resourceNamesSubscribe.length === 0);
+    this.ctx.log.info({ api: API, ...this.node, resources: req.resourceNamesSubscribe.map((n) => forLog(n, 128)), initial: this.subscription.initial.map((n) => forLog(n, 128)) }, 'sds: stream opened');
+  }
+
+  /** A NACK: logged and counted; the rejected version is not resent. */
+  private nacked(req: DeltaDiscoveryRequest): void {
+    this.ctx.metrics.nacks.inc({ api: API });
+    this.ctx.log.warn({ api: API, ...this.node, nonce: forLog(req.responseNonce, 64), current: req.responseNonce === this.lastNonce, error: forLog(req.errorDetail!.message), code: req.errorDetail!.code }, 'sds: client rejected secrets (NACK)');
+  }
+
+  /** The caller's watch is open (or the call was refused: `opened` undefined). */
+  private watchOpened(opened: { watch: SecretWatch; caller: StreamCaller } | undefined): void {
+    if (!opened) return this.end();
+    if (this.stream.ended) return opened.watch.close();
+    const watch = opened.watch;
+    this.watch = watch;
     // Node mode: the CA no longer accepts the stream's token; the stream ends with the CA's refusal.
-    watch.onRevoked((err) => {
-      failCall(ctx, api, call, err, node);
-      end();
-    });
-    if (stream.ended) return;
-    unsubscribe = watch.onChange(respond);
-    respond();
-  }).catch((err: unknown) => failOpened(ctx, api, call, err, end));
+    watch.onRevoked((err) => this.refuse(err, this.node));
+    if (this.stream.ended) return;
+    this.unsubscribe = watch.onChange(() => this.respond());
+    this.respond();
+  }
+
+  // Serving must never throw out of an event handler (that would end the process): a failure fails
+  // this call only.
+  private respond(): void {
+    try {
+      this.send();
+    } catch (err) {
+      failOpened(this.ctx, API, this.call, err, this.end);
+    }
+  }
+
+  /** Sends what changed for the subscription since the last response, if anything. */
+  private send(): void {
+    if (!this.watch || !this.started || this.stream.ended) return;
+    const { resources, removed } = this.subscription.changes(snapshotSecrets(this.watch.current()));
+    if (resources.length === 0 && removed.length === 0) return;
+    this.lastNonce = nextNonce();
+    this.call.write(deltaResponse(nextVersion(), resources, removed, this.lastNonce));
+    this.ctx.metrics.pushes.inc({ api: API });
+    if (this.firstRequestAt !== 0 && resources.length > 0) {
+      this.ctx.metrics.firstSecretSeconds.observe({ api: API }, (performance.now() - this.firstRequestAt) / 1000);
+      this.firstRequestAt = 0;
+    }
+  }
+
+  /** Fails the call with `err`'s status and ends it. */
+  private refuse(err: unknown, fields: Record<string, unknown>): void {
+    failCall(this.ctx, API, this.call, err, fields);
+    this.end();
+  }
 }

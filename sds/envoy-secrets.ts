@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Message } from 'protobufjs';
+import type { TrustBundle, X509Svid } from '../workload-identity/index.js';
 import { anyOf, encodeMessage, envoyTypes, message, type MessageFields } from './envoy-codec.js';
-import type { IdentitySnapshot, TrustBundle, WorkloadSvid } from './secret-source.js';
+import type { IdentitySnapshot } from './secret-source.js';
 
 /**
  * Envoy `Secret` resources built from an identity snapshot, encoded once and shared by every stream
@@ -42,7 +43,7 @@ function encoded(fields: MessageFields & { readonly name: string }): EncodedSecr
 /** `config.core.v3.DataSource` with the PEM text inline. */
 const inlineBytes = (text: string): MessageFields => ({ inline_bytes: Buffer.from(text, 'utf8') });
 
-function tlsCertificate(svid: WorkloadSvid): EncodedSecret {
+function tlsCertificate(svid: X509Svid): EncodedSecret {
   return encoded({ name: DEFAULT_SECRET, tls_certificate: { certificate_chain: inlineBytes(svid.chainPem), private_key: inlineBytes(svid.keyPem) } });
 }
 
@@ -52,7 +53,7 @@ function trustedCa(name: string, bundle: TrustBundle): EncodedSecret {
 
 function allBundles(bundles: readonly TrustBundle[]): EncodedSecret {
   const { spiffeValidatorConfig } = envoyTypes();
-  const config = message(spiffeValidatorConfig, { trust_domains: bundles.map((b) => ({ name: b.trustDomain, trust_bundle: inlineBytes(b.rootsPem) })) });
+  const config = message(spiffeValidatorConfig, { trust_domains: bundles.map((b) => ({ name: b.trustDomain.name, trust_bundle: inlineBytes(b.rootsPem) })) });
   const validator = { name: SPIFFE_VALIDATOR, typed_config: anyOf(spiffeValidatorConfig, encodeMessage(config)) };
   return encoded({ name: ALL_SECRET, validation_context: { custom_validator_config: validator } });
 }
@@ -66,7 +67,7 @@ export interface SnapshotSecrets {
 
 // Keyed by the immutable values the provider hands out, so a new snapshot that reuses the same SVID or
 // bundle object reuses its encoding, and nothing outlives the values it was built from.
-const tlsCache = new WeakMap<WorkloadSvid, EncodedSecret>();
+const tlsCache = new WeakMap<X509Svid, EncodedSecret>();
 const rootCaCache = new WeakMap<TrustBundle, EncodedSecret>();
 const domainCache = new WeakMap<TrustBundle, EncodedSecret>();
 const allCache = new WeakMap<readonly TrustBundle[], EncodedSecret>();
@@ -93,7 +94,7 @@ export function snapshotSecrets(snapshot: IdentitySnapshot): SnapshotSecrets {
   const hit = snapshotCache.get(snapshot);
   if (hit) return hit;
   const own = snapshot.bundles[0];
-  const domains = new Map<string, TrustBundle>(snapshot.bundles.map((b) => [`spiffe://${b.trustDomain}`, b]));
+  const domains = new Map<string, TrustBundle>(snapshot.bundles.map((b) => [b.trustDomain.idString(), b]));
   const names = [DEFAULT_SECRET, ...(own ? [ROOTCA_SECRET, ALL_SECRET] : []), ...domains.keys()];
   const secrets: SnapshotSecrets = {
     names,

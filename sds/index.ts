@@ -1,12 +1,11 @@
 // Public API of the agent (docs/architecture.md §5). Other folders import only from here.
 export type {
+  BundleSet,
   IdentitySnapshot,
   SecretChange,
   SecretProvider,
   SecretWatch,
   StreamCaller,
-  TrustBundle,
-  WorkloadSvid,
 } from './secret-source.js';
 
 // --- workload-facing servers (SDS, SPIFFE Workload API, SDS client): exports below ---
@@ -22,7 +21,7 @@ export { agentStatusReport, certificateSummary, type AgentStatusReport, type Cer
 export { fetchAgentStatus, type AgentStatusErrorCode } from './agent-status-client.js';
 
 // --- agent identity side (CA client, key, cache, rotation, node mode): exports below ---
-export { startAgent, type Agent, type AgentOptions } from './agent.js';
+export { Agent, startAgent, type AgentOptions } from './agent.js';
 export type { AgentErrorCode } from './agent-errors.js';
 export { systemClock, type AgentClock } from './agent-clock.js';
 export {

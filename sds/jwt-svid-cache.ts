@@ -1,3 +1,4 @@
+import type { SpiffeId } from '../workload-identity/index.js';
 import type { AgentClock } from './agent-clock.js';
 import type { JwtSvid } from './secret-source.js';
 
@@ -9,7 +10,7 @@ export const MAX_CACHED_JWT_SVIDS = 1000;
  * than half of its lifetime is left, so a workload asking before every request costs the CA one
  * signature per half-lifetime; concurrent requests for the same key share one CA call.
  *
- * @example const jwt = await cache.get(spiffeId, ['api'], () => ca.signJwtSvid({ token, audience: ['api'], agentId }));
+ * @example const jwt = await cache.get(id, ['api'], () => ca.signJwtSvid({ token, audience: ['api'], agentId }));
  */
 export class JwtSvidCache {
   private readonly entries = new Map<string, JwtSvid>();
@@ -21,12 +22,12 @@ export class JwtSvidCache {
   ) {}
 
   /** The key of an identity and audience set: the order and repeats of audiences do not matter. */
-  static keyOf(spiffeId: string, audience: readonly string[]): string {
-    return `${spiffeId}\n${[...new Set(audience)].sort().join('\n')}`;
+  static keyOf(id: SpiffeId, audience: readonly string[]): string {
+    return `${id.toString()}\n${[...new Set(audience)].sort().join('\n')}`;
   }
 
-  async get(spiffeId: string, audience: readonly string[], sign: () => Promise<JwtSvid>): Promise<JwtSvid> {
-    const key = JwtSvidCache.keyOf(spiffeId, audience);
+  async get(id: SpiffeId, audience: readonly string[], sign: () => Promise<JwtSvid>): Promise<JwtSvid> {
+    const key = JwtSvidCache.keyOf(id, audience);
     const now = this.clock.now().getTime();
     const hit = this.entries.get(key);
     if (hit && fresh(hit, now)) return hit;
@@ -42,9 +43,10 @@ export class JwtSvidCache {
     return p;
   }
 
-  /** Forgets every token of `spiffeId` (its credentials were refused). */
-  forget(spiffeId: string): void {
-    for (const k of [...this.entries.keys()]) if (k.startsWith(`${spiffeId}\n`)) this.entries.delete(k);
+  /** Forgets every token of `id` (its credentials were refused). */
+  forget(id: SpiffeId): void {
+    const prefix = `${id.toString()}\n`;
+    for (const k of [...this.entries.keys()]) if (k.startsWith(prefix)) this.entries.delete(k);
   }
 
   get size(): number {

@@ -1,7 +1,7 @@
 import { CastellanError } from '../workload-identity/index.js';
 import { IdentityRotation, type RotationOptions } from './rotation.js';
 import { SecretCache } from './secret-cache.js';
-import type { SecretWatch, TrustBundle } from './secret-source.js';
+import type { BundleSet, SecretWatch } from './secret-source.js';
 import type { TrustBundleState } from './trust-bundle-state.js';
 import { chainsTo, leafIssuerKeyId } from './workload-svid.js';
 
@@ -58,12 +58,12 @@ export class ManagedIdentity {
     this.rotation.renewWithin(delay, `the CA activated issuer ${r.activeIssuerKeyId}; this leaf is from ${leafIssuer}`);
   }
 
-  private bundleChanged(b: TrustBundle): void {
+  private bundleChanged(b: BundleSet): void {
     const snap = this.cache.current();
     if (!snap) return;
     // ROOTCA first (docs/architecture.md §5); then, if the new bundle no longer holds the leaf's root, a new leaf.
-    this.cache.update({ bundle: b });
-    if (!chainsTo(snap.svid, b)) this.rotation.renewNow('the trust bundle no longer holds the root of the current certificate');
+    this.cache.update({ bundles: b });
+    if (!chainsTo(snap.svid, b.own)) this.rotation.renewNow('the trust bundle no longer holds the root of the current certificate');
   }
 
   stop(): void {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { CastellanError, createSvidRequest, isCastellanError, tokenSha256 } from '../workload-identity/index.js';
+import { CastellanError, createSvidRequest, isCastellanError, tokenSha256, type SpiffeId } from '../workload-identity/index.js';
 import type { AgentClock } from './agent-clock.js';
 import type { AgentMetrics } from './agent-metrics.js';
 import type { CaClient, SignedCertificate } from './ca-client.js';
@@ -48,13 +48,13 @@ interface PodToken {
 
 /** What the CA said a token stands for, and when it last said so. */
 interface TokenProof {
-  readonly spiffeId: string;
+  readonly id: SpiffeId;
   readonly expiresAt: number;
   confirmedAt: number;
 }
 
 interface NodeIdentity {
-  readonly spiffeId: string;
+  readonly id: SpiffeId;
   readonly managed: ManagedIdentity;
   /** Tokens the CA accepted for this identity, by SHA-256: the newest valid one renews it. */
   readonly tokens: Map<string, PodToken>;
@@ -99,8 +99,9 @@ function isRefusal(err: unknown): err is CastellanError {
  */
 export class NodeProvider implements SecretProvider {
   private readonly byToken = new Map<string, TokenProof>();
+  /** By SPIFFE ID (its string form). */
   private readonly identities = new Map<string, NodeIdentity>();
-  private readonly confirming = new Map<string, Promise<string>>();
+  private readonly confirming = new Map<string, Promise<SpiffeId>>();
   private readonly guard: TokenProofGuard;
   /** The lifetime asked for: the configured one, or the CA's maximum once the CA refused the former. */
   private ttlMs: number;
@@ -122,19 +123,19 @@ export class NodeProvider implements SecretProvider {
    */
   async fetchJwtSvid(caller: StreamCaller, audience: readonly string[], signal?: AbortSignal): Promise<JwtSvid> {
     const w = await this.watch(caller, signal);
-    let spiffeId: string;
+    let id: SpiffeId;
     try {
-      spiffeId = w.current().svid.spiffeId;
+      id = w.current().svid.id;
     } finally {
       w.close();
     }
     const token = caller.token!;
-    return this.jwtSvids.get(spiffeId, audience, async () => {
+    return this.jwtSvids.get(id, audience, async () => {
       try {
         return await this.o.client().signJwtSvid({ token, audience, agentId: this.o.agentId });
       } catch (err) {
         if (isRefusal(err)) {
-          this.jwtSvids.forget(spiffeId);
+          this.jwtSvids.forget(id);
           this.refused(tokenSha256(token), err);
         }
         throw err;
@@ -201,12 +202,12 @@ export class NodeProvider implements SecretProvider {
       throw err;
     }
     const known = this.byToken.get(sha);
-    const fresh = known !== undefined && known.expiresAt > now && this.identities.has(known.spiffeId) && now - known.confirmedAt < (this.o.tokenRecheckMs ?? DEFAULT_TOKEN_RECHECK_MS);
+    const fresh = known !== undefined && known.expiresAt > now && this.identities.has(known.id.toString()) && now - known.confirmedAt < (this.o.tokenRecheckMs ?? DEFAULT_TOKEN_RECHECK_MS);
     // A stream that goes away stops waiting; its check still finishes (others may share it).
-    const id = fresh ? known.spiffeId : await unlessAborted(this.confirm(token, sha, exp, caller), signal);
+    const id = fresh ? known.id : await unlessAborted(this.confirm(token, sha, exp, caller), signal);
     if (signal?.aborted) throw new CastellanError('ERR_CANCELLED', 'sds: the stream ended before its token was checked');
     if (this.closed) throw new CastellanError('ERR_NOT_READY', 'sds: the agent is shutting down');
-    let ni = this.identities.get(id);
+    let ni = this.identities.get(id.toString());
     const created = ni === undefined;
     ni ??= this.addIdentity(id);
     if (ni.idleTimer !== undefined) this.o.clock.clearTimeout(ni.idleTimer);
@@ -248,17 +249,17 @@ export class NodeProvider implements SecretProvider {
    * remembered and ends the streams opened with the token; any other failure is ERR_NOT_READY
    * (UNAVAILABLE: retry).
    */
-  private confirm(token: string, sha: string, exp: number, caller: StreamCaller): Promise<string> {
+  private confirm(token: string, sha: string, exp: number, caller: StreamCaller): Promise<SpiffeId> {
     const pending = this.confirming.get(sha);
     if (pending) return pending;
     const askedAt = this.now();
     const p = this.guard
       .run(caller.peer ?? '', () => this.askCa(token))
       .then(
-        (spiffeId) => {
-          this.accepted(sha, spiffeId, exp, askedAt);
+        (id) => {
+          this.accepted(sha, id, exp, askedAt);
           this.o.onTokenAccepted?.();
-          return spiffeId;
+          return id;
         },
         (err: unknown) => {
           if (isRefusal(err)) {
@@ -280,25 +281,25 @@ export class NodeProvider implements SecretProvider {
   }
 
   /** The identity the CA says `token` stands for now: `Authenticate`, or a signature from an older CA. */
-  private async askCa(token: string): Promise<string> {
+  private async askCa(token: string): Promise<SpiffeId> {
     if (this.caAuthenticates !== false) {
       try {
-        const { spiffeId } = await this.o.client().authenticate({ token });
+        const { id } = await this.o.client().authenticate({ token });
         this.caAuthenticates = true;
-        return spiffeId;
+        return id;
       } catch (err) {
         if (!(isCastellanError(err, 'ERR_CA_REFUSED') && (err.context as { grpcStatus?: number }).grpcStatus === 12)) throw err;
         this.caAuthenticates = false;
         this.o.log.warn('node mode: the CA does not implement Authenticate (an older CA); each token check costs a signature until the CA is upgraded');
       }
     }
-    return (await this.proveBySigning(token)).spiffeId;
+    return (await this.proveBySigning(token)).id;
   }
 
   /** An older CA: a CSR without a SAN, signed for whatever identity the token stands for; the certificate is discarded. */
   private async proveBySigning(token: string): Promise<SignedCertificate> {
     const csrDer = await createSvidRequest(await generateWorkloadKey(this.o.rotation.keyType));
-    const sign = () => this.o.client().sign({ csrDer, ttlSeconds: Math.max(1, Math.round(this.ttlMs / 1000)), bundleSequence: this.o.bundles.current?.sequence ?? 0, agentId: this.o.agentId, token });
+    const sign = () => this.o.client().sign({ csrDer, ttlSeconds: Math.max(1, Math.round(this.ttlMs / 1000)), bundleSequence: this.o.bundles.own?.sequence ?? 0, agentId: this.o.agentId, token });
     try {
       return await sign();
     } catch (err) {
@@ -309,14 +310,14 @@ export class NodeProvider implements SecretProvider {
     }
   }
 
-  /** The CA accepted the token with this SHA-256 for `spiffeId` (asked at `askedAt`). */
-  private accepted(sha: string, spiffeId: string, expiresAt: number, askedAt: number): void {
+  /** The CA accepted the token with this SHA-256 for `id` (asked at `askedAt`). */
+  private accepted(sha: string, id: SpiffeId, expiresAt: number, askedAt: number): void {
     const now = this.now();
     // Forget proofs of expired tokens (a pod's kubelet rotates its token hourly: this map would only grow).
     for (const [s, e] of this.byToken) if (e.expiresAt <= now) this.byToken.delete(s);
     const known = this.byToken.get(sha);
-    if (known && known.spiffeId === spiffeId) known.confirmedAt = Math.max(known.confirmedAt, askedAt);
-    else this.byToken.set(sha, { spiffeId, expiresAt, confirmedAt: askedAt });
+    if (known && known.id.equals(id)) known.confirmedAt = Math.max(known.confirmedAt, askedAt);
+    else this.byToken.set(sha, { id, expiresAt, confirmedAt: askedAt });
   }
 
   /**
@@ -335,7 +336,7 @@ export class NodeProvider implements SecretProvider {
     // Policy refuses the identity itself, whichever token asks for it.
     if (err.code === 'ERR_PERMISSION_DENIED') return this.drop(ni, err);
     const ended = ni.managed.cache.revoke(err, sha);
-    if (ended > 0) this.o.log.warn({ spiffeId: ni.spiffeId, tokenSha256: sha, streams: ended, reason: err.code }, 'node mode: the CA refuses the token these streams were opened with; ended them');
+    if (ended > 0) this.o.log.warn({ spiffeId: ni.id, tokenSha256: sha, streams: ended, reason: err.code }, 'node mode: the CA refuses the token these streams were opened with; ended them');
     // No stream opened with a token the CA still accepts holds the identity: nothing may keep its key.
     if (ni.managed.cache.watchers === 0) this.drop(ni, err);
   }
@@ -345,17 +346,23 @@ export class NodeProvider implements SecretProvider {
     if (ni.dropped) return;
     ni.dropped = true;
     if (ni.idleTimer !== undefined) this.o.clock.clearTimeout(ni.idleTimer);
-    if (this.identities.get(ni.spiffeId) === ni) this.identities.delete(ni.spiffeId);
-    for (const [s, e] of this.byToken) if (e.spiffeId === ni.spiffeId) this.byToken.delete(s);
+    this.forget(ni);
     const streams = ni.managed.cache.watchers;
     ni.managed.discard(err);
-    this.o.log.warn({ spiffeId: ni.spiffeId, streams, reason: err.code }, 'node mode: the CA refuses this identity\'s credentials; dropped its key and certificate and ended its streams');
+    this.o.log.warn({ spiffeId: ni.id, streams, reason: err.code }, 'node mode: the CA refuses this identity\'s credentials; dropped its key and certificate and ended its streams');
   }
 
-  private addIdentity(spiffeId: string): NodeIdentity {
+  /** Forgets `ni` and the token proofs that led to it. */
+  private forget(ni: NodeIdentity): void {
+    const key = ni.id.toString();
+    if (this.identities.get(key) === ni) this.identities.delete(key);
+    for (const [sha, e] of this.byToken) if (e.id.equals(ni.id)) this.byToken.delete(sha);
+  }
+
+  private addIdentity(id: SpiffeId): NodeIdentity {
     const tokens = new Map<string, PodToken>();
     const ni: NodeIdentity = {
-      spiffeId,
+      id,
       tokens,
       idleTimer: undefined,
       dropped: false,
@@ -365,14 +372,14 @@ export class NodeProvider implements SecretProvider {
           ...this.o.rotation,
           ttlMs: this.ttlMs,
           clock: this.o.clock,
-          spiffeId,
+          spiffeId: id,
           log: this.o.log,
           sign: (csrDer, ttlSeconds, current) => this.renew(ni, csrDer, ttlSeconds, current),
         },
         () => this.idle(ni),
       ),
     };
-    this.identities.set(spiffeId, ni);
+    this.identities.set(id.toString(), ni);
     return ni;
   }
 
@@ -382,7 +389,7 @@ export class NodeProvider implements SecretProvider {
    * Before the new key goes out, the CA is asked about the token of every other open stream.
    */
   private async renew(ni: NodeIdentity, csrDer: Buffer, ttlSeconds: number, current: Parameters<RotationOptions['sign']>[2]): Promise<SignedCertificate> {
-    const base = { csrDer, ttlSeconds: Math.min(ttlSeconds, Math.max(1, Math.round(this.ttlMs / 1000))), bundleSequence: this.o.bundles.current?.sequence ?? 0, agentId: this.o.agentId };
+    const base = { csrDer, ttlSeconds: Math.min(ttlSeconds, Math.max(1, Math.round(this.ttlMs / 1000))), bundleSequence: this.o.bundles.own?.sequence ?? 0, agentId: this.o.agentId };
     let signed: SignedCertificate | undefined;
     let signedWith: string | undefined;
     for (;;) {
@@ -392,13 +399,13 @@ export class NodeProvider implements SecretProvider {
       try {
         signed = await this.o.client().sign({ ...base, token: best[1].token });
         signedWith = best[0];
-        this.accepted(best[0], ni.spiffeId, best[1].expiresAt, askedAt);
+        this.accepted(best[0], ni.id, best[1].expiresAt, askedAt);
         break;
       } catch (err) {
         const cap = capFromRefusal(err, this.ttlMs);
         if (cap !== undefined) this.ttlMs = cap; // for this identity's retry and every identity after it
         if (!isRefusal(err)) throw err;
-        this.o.log.info({ spiffeId: ni.spiffeId, tokenSha256: best[0], reason: err.code, detail: err.message }, 'node mode: the CA refused the token a renewal was signed with');
+        this.o.log.info({ spiffeId: ni.id, tokenSha256: best[0], reason: err.code, detail: err.message }, 'node mode: the CA refused the token a renewal was signed with');
         this.refused(best[0], err);
         if (ni.dropped) throw err;
       }
@@ -407,7 +414,7 @@ export class NodeProvider implements SecretProvider {
       const now = this.now();
       // No pod token is valid any more: renew with the still-valid SVID itself (mTLS to the CA).
       if (!current || current.notAfter.getTime() <= now) {
-        throw new CastellanError('ERR_TOKEN_EXPIRED', `sds: no valid token or certificate left to renew ${ni.spiffeId}; the pod must reconnect with its current token`);
+        throw new CastellanError('ERR_TOKEN_EXPIRED', `sds: no valid token or certificate left to renew ${ni.id.toString()}; the pod must reconnect with its current token`);
       }
       try {
         signed = await this.o.client().sign({ ...base, clientCertificate: { keyPem: current.keyPem, chainPem: current.chainPem } });
@@ -417,7 +424,7 @@ export class NodeProvider implements SecretProvider {
       }
     }
     await this.recheckOpenStreams(ni, signedWith);
-    if (ni.dropped) throw new CastellanError('ERR_NOT_READY', `sds: ${ni.spiffeId} is no longer served`);
+    if (ni.dropped) throw new CastellanError('ERR_NOT_READY', `sds: ${ni.id.toString()} is no longer served`);
     return signed;
   }
 
@@ -446,7 +453,7 @@ export class NodeProvider implements SecretProvider {
         if (!t || t.expiresAt <= now) return; // expired: kept by the certificate (see the class comment)
         try {
           const id = await this.askCa(t.token);
-          if (id !== ni.spiffeId) throw new CastellanError('ERR_IDENTITY_CHANGED', `sds: the CA now says a token of ${ni.spiffeId} stands for ${id}`);
+          if (!id.equals(ni.id)) throw new CastellanError('ERR_IDENTITY_CHANGED', `sds: the CA now says a token of ${ni.id.toString()} stands for ${id.toString()}`);
           this.accepted(sha, id, t.expiresAt, now);
         } catch (err) {
           if (isRefusal(err)) this.refused(sha, err);
@@ -465,9 +472,8 @@ export class NodeProvider implements SecretProvider {
       if (ni.dropped || ni.managed.cache.watchers > 0) return;
       ni.dropped = true;
       ni.managed.stop();
-      if (this.identities.get(ni.spiffeId) === ni) this.identities.delete(ni.spiffeId);
-      for (const [sha, e] of this.byToken) if (e.spiffeId === ni.spiffeId) this.byToken.delete(sha);
-      this.o.log.info({ spiffeId: ni.spiffeId }, 'node mode: no stream uses this identity any more; released it');
+      this.forget(ni);
+      this.o.log.info({ spiffeId: ni.id }, 'node mode: no stream uses this identity any more; released it');
     }, this.o.idleMs ?? 300_000);
   }
 

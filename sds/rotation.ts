@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import { CastellanError, createSvidRequest, isCastellanError, SpiffeId } from '../workload-identity/index.js';
+import { CastellanError, createSvidRequest, isCastellanError, type SpiffeId, type X509Svid } from '../workload-identity/index.js';
 import type { AgentClock } from './agent-clock.js';
 import type { AgentMetrics } from './agent-metrics.js';
 import { backoffDelay, renewalDelay, type BackoffOptions, type RenewalOptions } from './backoff.js';
 import type { SignedCertificate } from './ca-client.js';
 import type { SecretCache } from './secret-cache.js';
-import type { TrustBundle, WorkloadSvid } from './secret-source.js';
+import type { BundleSet } from './secret-source.js';
 import { generateWorkloadKey, type WorkloadKeyType } from './workload-key.js';
 import { workloadSvid } from './workload-svid.js';
 import { capFromRefusal } from './ttl-cap.js';
@@ -14,8 +14,8 @@ import type { KeyObject } from 'node:crypto';
 
 /** What the rotation reports to whoever assembles the agent (the dev command prints these). */
 export type RotationEvent =
-  | { readonly type: 'issued'; readonly spiffeId: string; readonly serialHex: string; readonly notAfter: Date; readonly renewal: boolean; readonly nextRenewalAt: Date }
-  | { readonly type: 'failed'; readonly spiffeId: string | undefined; readonly code: string; readonly message: string; readonly retryInMs: number; readonly attempt: number };
+  | { readonly type: 'issued'; readonly spiffeId: SpiffeId; readonly serialHex: string; readonly notAfter: Date; readonly renewal: boolean; readonly nextRenewalAt: Date }
+  | { readonly type: 'failed'; readonly spiffeId: SpiffeId | undefined; readonly code: string; readonly message: string; readonly retryInMs: number; readonly attempt: number };
 
 export interface RotationOptions {
   readonly keyType: WorkloadKeyType;
@@ -26,14 +26,14 @@ export interface RotationOptions {
   readonly clock: AgentClock;
   readonly random?: () => number;
   /** Sends the CSR to the CA with this identity's credentials (the token file, a pod token, or the SVID). */
-  readonly sign: (csrDer: Buffer, ttlSeconds: number, current: WorkloadSvid | undefined) => Promise<SignedCertificate>;
+  readonly sign: (csrDer: Buffer, ttlSeconds: number, current: X509Svid | undefined) => Promise<SignedCertificate>;
   readonly cache: SecretCache;
-  /** The newest trust bundle the agent knows (from WatchTrustBundle or any Sign answer). */
-  readonly bundle: () => TrustBundle | undefined;
+  /** The newest trust bundles the agent knows (from WatchTrustBundle or any Sign answer). */
+  readonly bundle: () => BundleSet | undefined;
   /** Offers the bundle that came with a Sign answer to the agent (it keeps the newest). */
-  readonly offerBundle: (b: TrustBundle) => void;
+  readonly offerBundle: (b: BundleSet) => void;
   /** Node mode: the identity this rotation must keep (a different answer is refused). */
-  readonly spiffeId?: string;
+  readonly spiffeId?: SpiffeId;
   readonly metrics?: AgentMetrics;
   readonly onEvent?: (e: RotationEvent) => void;
   readonly log: Logger;
@@ -55,8 +55,8 @@ export class IdentityRotation {
   private again = false;
   private stopped = false;
   private failures = 0;
-  private svid: WorkloadSvid | undefined;
-  private spiffeIdNow: string | undefined;
+  private svid: X509Svid | undefined;
+  private spiffeIdNow: SpiffeId | undefined;
   private outcomeWaiters: (() => void)[] = [];
   /** The last failure, cleared by a success. */
   lastError: Error | undefined;
@@ -71,11 +71,11 @@ export class IdentityRotation {
   }
 
   /** The certificate served now (possibly expired while the CA is unreachable). */
-  get current(): WorkloadSvid | undefined {
+  get current(): X509Svid | undefined {
     return this.svid;
   }
 
-  get spiffeId(): string | undefined {
+  get spiffeId(): SpiffeId | undefined {
     return this.spiffeIdNow;
   }
 
@@ -166,12 +166,11 @@ export class IdentityRotation {
     try {
       const key = await generateWorkloadKey(this.o.keyType);
       // The SAN is optional (docs/architecture.md §2); once the identity is known it lets the CA refuse a mix-up.
-      const id = this.spiffeIdNow ? SpiffeId.parse(this.spiffeIdNow) : undefined;
-      const csr = await createSvidRequest(key, id);
+      const csr = await createSvidRequest(key, this.spiffeIdNow);
       const signed = await this.o.sign(csr, Math.max(1, Math.round(this.ttlMs / 1000)), this.svid);
       if (this.stopped) return;
-      if (this.o.spiffeId !== undefined && signed.spiffeId !== this.o.spiffeId) {
-        throw new CastellanError('ERR_IDENTITY_CHANGED', `sds: the CA answered for ${signed.spiffeId}, want ${this.o.spiffeId}`);
+      if (this.o.spiffeId !== undefined && !signed.id.equals(this.o.spiffeId)) {
+        throw new CastellanError('ERR_IDENTITY_CHANGED', `sds: the CA answered for ${signed.id.toString()}, want ${this.o.spiffeId.toString()}`);
       }
       this.install(signed, workloadSvid(signed, key));
     } catch (err) {
@@ -185,28 +184,29 @@ export class IdentityRotation {
     }
   }
 
-  private install(signed: SignedCertificate, svid: WorkloadSvid): void {
+  private install(signed: SignedCertificate, svid: X509Svid): void {
     const renewal = this.svid !== undefined;
-    if (this.spiffeIdNow !== undefined && this.spiffeIdNow !== svid.spiffeId) {
-      this.o.log.warn({ was: this.spiffeIdNow, now: svid.spiffeId }, 'the CA issued a different identity than before; serving the new one');
+    if (this.spiffeIdNow !== undefined && !this.spiffeIdNow.equals(svid.id)) {
+      this.o.log.warn({ was: this.spiffeIdNow.toString(), now: svid.id.toString() }, 'the CA issued a different identity than before; serving the new one');
     }
-    this.spiffeIdNow = svid.spiffeId;
+    this.spiffeIdNow = svid.id;
     this.svid = svid;
     this.failures = 0;
     this.lastError = undefined;
-    this.o.offerBundle(signed.bundle);
+    const answered: BundleSet = Object.freeze({ own: signed.bundle, federated: [] });
+    this.o.offerBundle(answered);
     // Bundle first (when it changed), then the leaf: SecretCache orders the two notifications.
-    this.o.cache.update({ svid, bundle: this.o.bundle() ?? signed.bundle });
-    this.o.metrics?.rotations.inc({ spiffe_id: svid.spiffeId });
+    this.o.cache.update({ svid, bundles: this.o.bundle() ?? answered });
+    this.o.metrics?.rotations.inc({ spiffe_id: svid.id.toString() });
     const now = this.o.clock.now().getTime();
     const delay = renewalDelay(svid.notAfter.getTime() - now, this.o.renewal, this.o.random);
     this.schedule(delay);
     const nextRenewalAt = new Date(now + delay);
     this.o.log.info(
-      { spiffeId: svid.spiffeId, serial: svid.serialHex, notAfter: svid.notAfter.toISOString(), renewAt: nextRenewalAt.toISOString(), renewal },
+      { spiffeId: svid.id.toString(), serial: svid.serialHex, notAfter: svid.notAfter.toISOString(), renewAt: nextRenewalAt.toISOString(), renewal },
       renewal ? 'certificate renewed' : 'certificate issued',
     );
-    this.o.onEvent?.({ type: 'issued', spiffeId: svid.spiffeId, serialHex: svid.serialHex, notAfter: svid.notAfter, renewal, nextRenewalAt });
+    this.o.onEvent?.({ type: 'issued', spiffeId: svid.id, serialHex: svid.serialHex, notAfter: svid.notAfter, renewal, nextRenewalAt });
   }
 
   private failed(err: unknown): void {

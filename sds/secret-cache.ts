@@ -1,23 +1,35 @@
 import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { IdentitySnapshot, SecretChange, SecretWatch, TrustBundle, WorkloadSvid } from './secret-source.js';
+import type { TrustBundle, X509Svid } from '../workload-identity/index.js';
+import type { BundleSet, IdentitySnapshot, SecretChange, SecretWatch } from './secret-source.js';
 
 type Listener = (changed: ReadonlySet<SecretChange>) => void;
 
 const BUNDLE: ReadonlySet<SecretChange> = new Set<SecretChange>(['bundle']);
 const SVID: ReadonlySet<SecretChange> = new Set<SecretChange>(['svid']);
 
-const fingerprints = new WeakMap<TrustBundle, string>();
+const fingerprints = new WeakMap<TrustBundle | BundleSet, string>();
 
-/** A digest of everything a bundle serves: roots, JWT keys and federated bundles (with the sequence). */
+/** A digest of everything a bundle serves: trust domain, sequence, roots and JWT keys. */
 function fingerprint(b: TrustBundle): string {
   let hit = fingerprints.get(b);
   if (hit === undefined) {
-    const h = createHash('sha256').update(`${b.trustDomain}\n${b.sequence}\n${b.rootsPem}\n`);
+    const h = createHash('sha256').update(`${b.trustDomain.name}\n${b.sequence}\n${b.rootsPem}\n`);
     for (const a of b.jwtAuthorities ?? []) h.update(`jwt ${a.keyId} `).update(a.publicKey.export({ format: 'der', type: 'spki' }));
-    for (const f of b.federated ?? []) h.update(`federated ${fingerprint(f)}\n`);
     hit = h.digest('hex');
     fingerprints.set(b, hit);
+  }
+  return hit;
+}
+
+/** A digest of a bundle set: the own bundle's, then every federated bundle's, in order. */
+function setFingerprint(s: BundleSet): string {
+  let hit = fingerprints.get(s);
+  if (hit === undefined) {
+    const h = createHash('sha256').update(`own ${fingerprint(s.own)}\n`);
+    for (const f of s.federated) h.update(`federated ${fingerprint(f)}\n`);
+    hit = h.digest('hex');
+    fingerprints.set(s, hit);
   }
   return hit;
 }
@@ -26,13 +38,13 @@ function fingerprint(b: TrustBundle): string {
  * Same content in the same order: roots, JWT keys, federated bundles, and the sequence (which alone may
  * restart after a CA directory is recreated).
  */
-export function sameBundle(a: TrustBundle | undefined, b: TrustBundle): boolean {
-  return a !== undefined && a.trustDomain === b.trustDomain && a.sequence === b.sequence && a.rootsPem === b.rootsPem && fingerprint(a) === fingerprint(b);
+export function sameBundles(a: BundleSet | undefined, b: BundleSet): boolean {
+  return a !== undefined && a.own.trustDomain.equals(b.own.trustDomain) && a.own.sequence === b.own.sequence && a.own.rootsPem === b.own.rootsPem && setFingerprint(a) === setFingerprint(b);
 }
 
-/** What a snapshot serves for an own bundle: it, then the federated ones (docs/federation.md). */
-function bundlesOf(own: TrustBundle): readonly TrustBundle[] {
-  return Object.freeze([own, ...(own.federated ?? [])]);
+/** What a snapshot serves: the own bundle, then the federated ones (docs/federation.md). */
+function bundlesOf(set: BundleSet): readonly TrustBundle[] {
+  return Object.freeze([set.own, ...set.federated]);
 }
 
 /**
@@ -43,11 +55,13 @@ function bundlesOf(own: TrustBundle): readonly TrustBundle[] {
  *
  * @example
  *   const cache = new SecretCache();
- *   cache.update({ svid, bundle });
+ *   cache.update({ svid, bundles });
  *   const w = cache.watch(); w.onChange((c) => push(w.current(), c));
  */
 export class SecretCache {
   private snapshot: IdentitySnapshot | undefined;
+  /** The bundle set the snapshot's bundles were made from. */
+  private bundleSet: BundleSet | undefined;
   private readonly listeners = new Set<Listener>();
   /** Open watches, each with its tag (node mode: the SHA-256 of the token its stream was opened with). */
   private readonly open = new Map<object, { tag: string | undefined; revoke(err: Error): void }>();
@@ -82,18 +96,20 @@ export class SecretCache {
    * Installs a new SVID and/or bundle. A bundle equal to the current one is no change. Listeners see
    * `bundle` first and then `svid`, each after the snapshot that carries it is in place.
    */
-  update(u: { svid?: WorkloadSvid; bundle?: TrustBundle }): void {
+  update(u: { svid?: X509Svid; bundles?: BundleSet }): void {
     const prev = this.snapshot;
-    const bundleChanged = u.bundle !== undefined && !sameBundle(prev?.bundles[0], u.bundle);
+    const bundleChanged = u.bundles !== undefined && !sameBundles(this.bundleSet, u.bundles);
     const svidChanged = u.svid !== undefined && u.svid !== prev?.svid;
     if (!prev) {
-      if (!u.svid || !u.bundle) throw new TypeError('SecretCache.update: the first update needs both svid and bundle');
-      this.snapshot = Object.freeze({ svid: u.svid, bundles: bundlesOf(u.bundle) });
+      if (!u.svid || !u.bundles) throw new TypeError('SecretCache.update: the first update needs both svid and bundles');
+      this.bundleSet = u.bundles;
+      this.snapshot = Object.freeze({ svid: u.svid, bundles: bundlesOf(u.bundles) });
       for (const w of this.readyWaiters.splice(0)) w();
       return;
     }
     if (bundleChanged) {
-      this.snapshot = Object.freeze({ svid: prev.svid, bundles: bundlesOf(u.bundle!) });
+      this.bundleSet = u.bundles;
+      this.snapshot = Object.freeze({ svid: prev.svid, bundles: bundlesOf(u.bundles!) });
       this.emit(BUNDLE);
     }
     if (svidChanged) {
@@ -135,6 +151,7 @@ export class SecretCache {
   /** Forgets the snapshot (key, chain, bundle): after every watch was revoked, nothing of it stays. */
   clear(): void {
     this.snapshot = undefined;
+    this.bundleSet = undefined;
   }
 
   /** A watch on this identity; requires the first snapshot. `tag` names it for `revoke`. */

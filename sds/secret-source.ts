@@ -1,4 +1,4 @@
-import type { JwtAuthority } from '../workload-identity/index.js';
+import type { SpiffeId, TrustBundle, X509Svid } from '../workload-identity/index.js';
 
 /**
  * The contract between the agent's identity side (CA client, key, cache, rotation) and the servers
@@ -6,46 +6,18 @@ import type { JwtAuthority } from '../workload-identity/index.js';
  * CA; the identity side knows nothing about gRPC streams to workloads.
  */
 
-/** A workload's X509-SVID with its private key, as served to one workload. Immutable. */
-export interface WorkloadSvid {
-  /** `spiffe://td/ns/NS/sa/SA` */
-  readonly spiffeId: string;
-  /** Leaf first, then intermediates up to (not including) the root, DER. */
-  readonly chainDer: readonly Buffer[];
-  /** The same chain as concatenated PEM (what Envoy's `certificate_chain` takes). */
-  readonly chainPem: string;
-  /** PKCS#8 DER (what the Workload API's `x509_svid_key` takes). Never logged, never written to disk. */
-  readonly keyPkcs8Der: Buffer;
-  /** PKCS#8 PEM (what Envoy's `private_key` takes). */
-  readonly keyPem: string;
-  /** Lowercase hex, no leading zeros stripped beyond DER's own. */
-  readonly serialHex: string;
-  readonly notBefore: Date;
-  readonly notAfter: Date;
-}
-
-/** The roots a workload trusts for one trust domain. Immutable. */
-export interface TrustBundle {
-  /** Trust domain name, e.g. `example.org` (no scheme). */
-  readonly trustDomain: string;
-  /** The CA's bundle sequence (grows by one for every change of the root set). */
-  readonly sequence: number;
-  /** Every root, DER, in the CA's order. */
-  readonly rootsDer: readonly Buffer[];
-  /** The same roots as concatenated PEM (what Envoy's `trusted_ca` takes). */
-  readonly rootsPem: string;
-  /** The trust domain's JWT-SVID keys (docs/jwt-svid.md); absent or empty: it issues none (or an older CA). */
-  readonly jwtAuthorities?: readonly JwtAuthority[];
-  /**
-   * Own trust domain only: the bundles of federated trust domains (docs/federation.md), which the
-   * snapshot serves after the own one.
-   */
-  readonly federated?: readonly TrustBundle[];
+/**
+ * What the agent trusts (docs/federation.md): its own trust domain's bundle, and the bundles of the
+ * federated trust domains the CA relays (served after the own one). Immutable.
+ */
+export interface BundleSet {
+  readonly own: TrustBundle;
+  readonly federated: readonly TrustBundle[];
 }
 
 /** A JWT-SVID as the agent hands it to a workload (FetchJWTSVID). */
 export interface JwtSvid {
-  readonly spiffeId: string;
+  readonly id: SpiffeId;
   /** JWS compact serialization. Never logged (its SHA-256 is). */
   readonly token: string;
   readonly audience: readonly string[];
@@ -55,7 +27,7 @@ export interface JwtSvid {
 
 /** What a workload is served at one moment. Immutable: a change produces a new snapshot. */
 export interface IdentitySnapshot {
-  readonly svid: WorkloadSvid;
+  readonly svid: X509Svid;
   /** The workload's own trust domain's bundle first; federated domains after it (docs/federation.md). */
   readonly bundles: readonly TrustBundle[];
 }

@@ -1,3 +1,4 @@
+import type { SpiffeId } from '../workload-identity/index.js';
 import type { JwtSvidCache } from './jwt-svid-cache.js';
 import type { ManagedIdentity } from './managed-identity.js';
 import type { JwtSvid, SecretProvider, SecretWatch, StreamCaller } from './secret-source.js';
@@ -23,13 +24,13 @@ export class SidecarProvider implements SecretProvider {
   async fetchJwtSvid(_caller: StreamCaller, audience: readonly string[], signal?: AbortSignal): Promise<JwtSvid> {
     if (!this.jwt) throw new TypeError('SidecarProvider: no JWT-SVID signer configured');
     const w = await this.identity.watch(signal);
-    let spiffeId: string;
+    let id: SpiffeId;
     try {
-      spiffeId = w.current().svid.spiffeId;
+      id = w.current().svid.id;
     } finally {
       w.close();
     }
     const jwt = this.jwt;
-    return jwt.cache.get(spiffeId, audience, () => jwt.sign(audience));
+    return jwt.cache.get(id, audience, () => jwt.sign(audience));
   }
 }

@@ -1,5 +1,6 @@
-import { sameBundle } from './secret-cache.js';
-import type { TrustBundle } from './secret-source.js';
+import type { TrustBundle } from '../workload-identity/index.js';
+import { sameBundles } from './secret-cache.js';
+import type { BundleSet } from './secret-source.js';
 
 /**
  * The CA's request, carried by WatchTrustBundle after a root activation (docs/architecture.md §6), that leaves signed
@@ -12,21 +13,28 @@ export interface ReissueRequest {
 }
 
 /**
- * The newest trust bundle the agent knows, shared by every identity it serves. The WatchTrustBundle
- * stream is authoritative (it is the CA's state now); a bundle that came with a Sign answer is taken
- * only when its sequence is newer (a Sign answer can overtake the stream, never the reverse).
+ * The newest trust bundles the agent knows (its own trust domain's and the federated ones), shared by
+ * every identity it serves. The WatchTrustBundle stream is authoritative (it is the CA's state now); a
+ * bundle that came with a Sign answer is taken only when its sequence is newer (a Sign answer can
+ * overtake the stream, never the reverse).
  *
- * @example state.offer(bundle, 'stream') && pushToIdentities(state.current!);
+ * @example state.offer({ own, federated: [] }, 'stream') && pushToIdentities(state.current!);
  */
 export class TrustBundleState {
-  private bundle: TrustBundle | undefined;
+  private bundles: BundleSet | undefined;
   private request: ReissueRequest | undefined;
-  private readonly listeners = new Set<(b: TrustBundle) => void>();
-  private readonly appliedListeners = new Set<(b: TrustBundle) => void>();
+  private readonly listeners = new Set<(b: BundleSet) => void>();
+  private readonly appliedListeners = new Set<(b: BundleSet) => void>();
   private readonly reissueListeners = new Set<(r: ReissueRequest) => void>();
 
-  get current(): TrustBundle | undefined {
-    return this.bundle;
+  /** Every bundle the agent trusts now. */
+  get current(): BundleSet | undefined {
+    return this.bundles;
+  }
+
+  /** The own trust domain's bundle now. */
+  get own(): TrustBundle | undefined {
+    return this.bundles?.own;
   }
 
   /** The CA's current re-issue request, if any. */
@@ -38,28 +46,29 @@ export class TrustBundleState {
    * Installs `b` when it is news; returns whether it was. Listeners run after the change (each identity
    * pushes ROOTCA to its streams), then the `onApplied` listeners (the bundle is now served).
    */
-  offer(b: TrustBundle, from: 'stream' | 'sign'): boolean {
-    const cur = this.bundle;
+  offer(b: BundleSet, from: 'stream' | 'sign'): boolean {
+    const cur = this.bundles;
     if (from === 'sign' && cur !== undefined) {
-      if (b.sequence <= cur.sequence) return false;
+      if (b.own.sequence <= cur.own.sequence) return false;
       // A Sign answer carries roots only: keep the JWT keys and federated bundles the stream last sent
       // until the stream (authoritative) catches up, so no workload sees them vanish meanwhile.
-      b = { ...b, ...(cur.jwtAuthorities ? { jwtAuthorities: cur.jwtAuthorities } : {}), ...(cur.federated ? { federated: cur.federated } : {}) };
+      const own = cur.own.jwtAuthorities ? b.own.withJwtAuthorities(cur.own.jwtAuthorities) : b.own;
+      b = Object.freeze({ own, federated: cur.federated });
     }
-    if (sameBundle(cur, b)) return false;
-    this.bundle = b;
+    if (sameBundles(cur, b)) return false;
+    this.bundles = b;
     for (const l of [...this.listeners]) l(b);
     for (const l of [...this.appliedListeners]) l(b);
     return true;
   }
 
-  subscribe(listener: (b: TrustBundle) => void): () => void {
+  subscribe(listener: (b: BundleSet) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   /** Called after every `subscribe` listener took a new bundle (whenever they subscribed). */
-  onApplied(listener: (b: TrustBundle) => void): () => void {
+  onApplied(listener: (b: BundleSet) => void): () => void {
     this.appliedListeners.add(listener);
     return () => this.appliedListeners.delete(listener);
   }

@@ -24,7 +24,7 @@ function jwtBundlesResponse(s: IdentitySnapshot): Buffer {
   let hit = bundlesCache.get(s);
   if (!hit) {
     // SPIFFE Workload API §6.2.2: keyed by trust domain ID, JWT-SVID keys only, own domain always present.
-    const bundles = Object.fromEntries(s.bundles.map((b) => [`spiffe://${b.trustDomain}`, Buffer.from(jwtBundleJwks(b.jwtAuthorities ?? []))]));
+    const bundles = Object.fromEntries(s.bundles.map((b) => [b.trustDomain.idString(), Buffer.from(jwtBundleJwks(b.jwtAuthorities ?? []))]));
     const message: SpiffeWorkload.JWTBundlesResponse = { bundles };
     hit = methodOf(agentProtos().workload, WORKLOAD_API_SERVICE, 'FetchJWTBundles').responseSerialize(message);
     bundlesCache.set(s, hit);
@@ -77,7 +77,7 @@ export function handleFetchJwtSvid(
       const watch = await ctx.provider.watch(caller);
       const own = (() => {
         try {
-          return watch.current().svid.spiffeId;
+          return watch.current().svid.id.toString();
         } finally {
           watch.close();
         }
@@ -85,8 +85,8 @@ export function handleFetchJwtSvid(
       if (own !== wanted) throw new CastellanError('ERR_PERMISSION_DENIED', `sds: this workload is ${own}, not ${wanted.slice(0, 200)}`);
     }
     const jwt = await fetch(caller, audience);
-    ctx.log.debug({ api: 'jwt_svid', spiffeId: jwt.spiffeId, audience, expiresAt: jwt.expiresAt.toISOString(), ...callerFields(caller) }, 'sds: JWT-SVID served');
-    return { svids: [{ spiffeId: jwt.spiffeId, svid: jwt.token, hint: '' }] };
+    ctx.log.debug({ api: 'jwt_svid', spiffeId: jwt.id.toString(), audience, expiresAt: jwt.expiresAt.toISOString(), ...callerFields(caller) }, 'sds: JWT-SVID served');
+    return { svids: [{ spiffeId: jwt.id.toString(), svid: jwt.token, hint: '' }] };
   });
 }
 
@@ -110,7 +110,7 @@ export function handleValidateJwtSvid(
       const all = watch.current().bundles;
       // The own bundle came with a certificate only (the CA's bundle stream is not open yet): the JWT keys are unknown, not absent.
       if (all[0] && all[0].jwtAuthorities === undefined) throw new CastellanError('ERR_NOT_READY', 'sds: the agent has not received its trust domain\'s JWT-SVID keys from the CA yet; retry');
-      bundles = new Map(all.map((b) => [b.trustDomain, b.jwtAuthorities ?? []]));
+      bundles = new Map(all.map((b) => [b.trustDomain.name, b.jwtAuthorities ?? []]));
     } finally {
       watch.close();
     }

@@ -1,8 +1,9 @@
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { SpiffeWorkload } from '../proto-types/index.js';
+import type { TrustBundle } from '../workload-identity/index.js';
 import { workloadError } from './grpc-status.js';
 import { agentProtos, methodOf, WORKLOAD_API_SERVICE } from './protos.js';
-import type { IdentitySnapshot, SecretChange, TrustBundle } from './secret-source.js';
+import type { IdentitySnapshot, SecretChange } from './secret-source.js';
 import type { WorkloadApi } from './sds-metrics.js';
 import { failCall, failOpened, openWatch, trackStream, type WorkloadServerContext } from './workload-call.js';
 
@@ -14,7 +15,7 @@ import { failCall, failOpened, openWatch, trackStream, type WorkloadServerContex
 /** Workload API spec, "Transport": every call carries this header, so that a browser cannot be tricked into calling it. */
 export const WORKLOAD_HEADER = 'workload.spiffe.io';
 
-const tdId = (b: TrustBundle) => `spiffe://${b.trustDomain}`;
+const tdId = (b: TrustBundle) => b.trustDomain.idString();
 const concat = (ders: readonly Buffer[]) => Buffer.concat(ders as Buffer[]);
 
 const svidCache = new WeakMap<IdentitySnapshot, Buffer>();
@@ -26,8 +27,8 @@ function x509SvidResponse(s: IdentitySnapshot): Buffer {
   if (!hit) {
     const [own, ...federated] = s.bundles;
     const message: SpiffeWorkload.X509SVIDResponse = {
-      svids: [{ spiffeId: s.svid.spiffeId, x509Svid: concat(s.svid.chainDer), x509SvidKey: s.svid.keyPkcs8Der, bundle: own ? concat(own.rootsDer) : Buffer.alloc(0) }],
-      federatedBundles: Object.fromEntries(federated.map((b) => [tdId(b), concat(b.rootsDer)])),
+      svids: [{ spiffeId: s.svid.id.toString(), x509Svid: concat(s.svid.chain), x509SvidKey: s.svid.keyPkcs8Der, bundle: own ? concat(own.roots) : Buffer.alloc(0) }],
+      federatedBundles: Object.fromEntries(federated.map((b) => [tdId(b), concat(b.roots)])),
     };
     hit = methodOf(agentProtos().workload, WORKLOAD_API_SERVICE, 'FetchX509SVID').responseSerialize(message);
     svidCache.set(s, hit);
@@ -39,7 +40,7 @@ function x509SvidResponse(s: IdentitySnapshot): Buffer {
 function x509BundlesResponse(s: IdentitySnapshot): Buffer {
   let hit = bundlesCache.get(s);
   if (!hit) {
-    const message: SpiffeWorkload.X509BundlesResponse = { bundles: Object.fromEntries(s.bundles.map((b) => [tdId(b), concat(b.rootsDer)])) };
+    const message: SpiffeWorkload.X509BundlesResponse = { bundles: Object.fromEntries(s.bundles.map((b) => [tdId(b), concat(b.roots)])) };
     hit = methodOf(agentProtos().workload, WORKLOAD_API_SERVICE, 'FetchX509Bundles').responseSerialize(message);
     bundlesCache.set(s, hit);
   }

@@ -1,9 +1,8 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
 import { AsnConvert } from '@peculiar/asn1-schema';
 import { AuthorityKeyIdentifier, Certificate, id_ce_authorityKeyIdentifier } from '@peculiar/asn1-x509';
-import { CastellanError, uriSansOf } from '../workload-identity/index.js';
+import { CastellanError, isCastellanError, X509Svid, type TrustBundle } from '../workload-identity/index.js';
 import type { SignedCertificate } from './ca-client.js';
-import type { TrustBundle, WorkloadSvid } from './secret-source.js';
 
 /**
  * Pairs what the CA signed with the key the agent generated, after checking that the leaf is for that
@@ -12,24 +11,17 @@ import type { TrustBundle, WorkloadSvid } from './secret-source.js';
  *
  * @example const svid = workloadSvid(await ca.sign(...), key);
  */
-export function workloadSvid(signed: SignedCertificate, key: KeyObject): WorkloadSvid {
-  const leaf = new X509Certificate(signed.chainDer[0]!);
-  if (!leaf.checkPrivateKey(key)) throw new CastellanError('ERR_CA_RESPONSE', 'sds: the CA returned a certificate for another key');
-  const uris = uriSansOf(leaf.subjectAltName);
-  if (uris.length !== 1 || uris[0] !== signed.spiffeId) {
-    throw new CastellanError('ERR_CA_RESPONSE', `sds: the CA's leaf names ${uris.join(', ') || 'no URI SAN'}, not ${signed.spiffeId}`);
+export function workloadSvid(signed: SignedCertificate, key: KeyObject): X509Svid {
+  let svid: X509Svid;
+  try {
+    svid = X509Svid.of(signed.chainDer, key);
+  } catch (err) {
+    if (isCastellanError(err, 'ERR_SVID_KEY_MISMATCH')) throw new CastellanError('ERR_CA_RESPONSE', 'sds: the CA returned a certificate for another key', { cause: err });
+    if (!isCastellanError(err)) throw err;
+    throw new CastellanError('ERR_CA_RESPONSE', `sds: the CA's answer is no X509-SVID for ${signed.id.toString()}: ${err.message}`, { cause: err });
   }
-  const keyPkcs8Der = key.export({ format: 'der', type: 'pkcs8' });
-  return Object.freeze({
-    spiffeId: signed.spiffeId,
-    chainDer: Object.freeze([...signed.chainDer]),
-    chainPem: signed.chainPem,
-    keyPkcs8Der,
-    keyPem: key.export({ format: 'pem', type: 'pkcs8' }) as string,
-    serialHex: signed.serialHex,
-    notBefore: signed.notBefore,
-    notAfter: signed.notAfter,
-  });
+  if (!svid.id.equals(signed.id)) throw new CastellanError('ERR_CA_RESPONSE', `sds: the CA's leaf names ${svid.id.toString()}, not ${signed.id.toString()}`);
+  return svid;
 }
 
 /**
@@ -38,9 +30,9 @@ export function workloadSvid(signed: SignedCertificate, key: KeyObject): Workloa
  *
  * @example if (!chainsTo(svid, bundle)) rotation.renewNow('bundle changed');
  */
-export function chainsTo(svid: WorkloadSvid, bundle: TrustBundle): boolean {
-  const top = new X509Certificate(svid.chainDer[svid.chainDer.length - 1]!);
-  return bundle.rootsDer.some((der) => {
+export function chainsTo(svid: X509Svid, bundle: TrustBundle): boolean {
+  const top = new X509Certificate(svid.chain[svid.chain.length - 1]!);
+  return bundle.roots.some((der) => {
     const root = new X509Certificate(der);
     if (root.raw.equals(top.raw)) return true;
     return top.checkIssued(root) && top.verify(root.publicKey);
@@ -53,8 +45,8 @@ export function chainsTo(svid: WorkloadSvid, bundle: TrustBundle): boolean {
  *
  * @example leafIssuerKeyId(svid) === bundleMessage.activeIssuerKeyId
  */
-export function leafIssuerKeyId(svid: Pick<WorkloadSvid, 'chainDer'>): string | undefined {
-  const der = svid.chainDer[0];
+export function leafIssuerKeyId(svid: Pick<X509Svid, 'chain'>): string | undefined {
+  const der = svid.chain[0];
   if (!der) return undefined;
   try {
     const cert = AsnConvert.parse(der, Certificate);

@@ -11,6 +11,8 @@ export {
   type KubernetesWorkload,
 } from './kubernetes-identity.js';
 export { validateX509SvidLeaf, validateX509SvidSigningCert, type X509SvidErrorCode } from './x509-svid.js';
+export { X509Svid, type X509SvidValueErrorCode } from './x509-svid-value.js';
+export { TrustBundle, type TrustBundleOptions } from './trust-bundle.js';
 export { createSvidRequest } from './svid-request.js';
 export type { AuthenticatedCaller, Authenticator, AuthenticatorKind, AuthErrorCode, CallerCredentials } from './authenticator.js';
 export {

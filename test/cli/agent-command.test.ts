@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SdsClient } from '../../sds/index.js';
 import { agentConfigFrom } from '../../cli/agent.js';
 import { cli } from '../helpers/cli.js';
-import { agentFixture } from '../sds/agent-fixture.js';
+import { agentFixture } from '../helpers/agent-fixture.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 beforeEach(async () => {

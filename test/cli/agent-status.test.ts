@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../sds/index.js';
 import { cli } from '../helpers/cli.js';
-import { agentFixture, FAST_CHANNEL } from '../sds/agent-fixture.js';
+import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
 import { until } from '../helpers/until.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
@@ -66,7 +66,7 @@ describe('castellan agent status', () => {
     // Another pod's token that never opened a stream here: nothing shown, and looking issued nothing.
     const other = JSON.parse((await cli(['agent', 'status', '--socket', socket, '--token-file', path.join(f.dir, 'web.token'), '--output', 'json'])).out);
     expect(other).toMatchObject({ shown: 'token', held: 1, identities: [] });
-    expect(agent.certificates().map((c) => c.spiffeId)).toEqual(['spiffe://cluster.local/ns/shop/sa/cart']);
+    expect(agent.certificates().map((c) => c.id.toString())).toEqual(['spiffe://cluster.local/ns/shop/sa/cart']);
     w.close();
   });
 

@@ -18,8 +18,8 @@ import { freshPgDatabase, pgSkipReason, pgTestUrl } from '../helpers/postgres.js
 import { opensslVerify, tempDir } from '../helpers/test-ca.js';
 import { until } from '../helpers/until.js';
 import { sharedApiServer, type RealApiClient } from '../k8s/real/index.js';
-import { FAST_CHANNEL } from '../sds/agent-fixture.js';
-import { sdsTlsHandshake, sdsTlsServer } from '../sds/tls-endpoints.js';
+import { FAST_CHANNEL } from '../helpers/agent-fixture.js';
+import { sdsTlsHandshake, sdsTlsServer } from '../helpers/tls-endpoints.js';
 import { STORE_RULES } from '../k8s/real/castellan-rbac.js';
 
 const api = sharedApiServer();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Server } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { demoHandshake, demoTlsServer } from '../../cli/dev.js';
+import { demoHandshake, demoTlsServer } from '../../cli/dev-demo.js';
 import { SdsClient } from '../../sds/index.js';
 import { cli } from '../helpers/cli.js';
 import { testWorkloadSocket } from '../helpers/workload-socket.js';

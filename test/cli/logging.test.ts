@@ -12,7 +12,7 @@ import { cli } from '../helpers/cli.js';
 import { parseStrictJson } from '../helpers/strict-json.js';
 import { until } from '../helpers/until.js';
 import { KubernetesApiStandIn } from '../k8s/api-stand-in.js';
-import { agentFixture } from '../sds/agent-fixture.js';
+import { agentFixture } from '../helpers/agent-fixture.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 beforeEach(async () => {

@@ -14,8 +14,8 @@ import { agentConfigFrom, runAgent } from '../../cli/agent.js';
 import { createLogger } from '../../cli/logger.js';
 import { parsePrometheusText, type Exposition } from '../helpers/prometheus-text.js';
 import { until } from '../helpers/until.js';
-import { agentFixture } from '../sds/agent-fixture.js';
-import { promqlMetricNames } from './promql-names.js';
+import { agentFixture } from '../helpers/agent-fixture.js';
+import { promqlMetricNames } from '../helpers/promql-names.js';
 
 const haveGo = spawnSync('go', ['version']).status === 0;
 if (!haveGo) console.log('monitoring kit: PromQL syntax and rule-file checks skipped (`go` is not installed); metric names are checked with the fallback extractor');

@@ -12,10 +12,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { loadKubeConfig } from '../../workload-identity/index.js';
 import { STORE_RULES } from '../k8s/real/castellan-rbac.js';
 import { sharedApiServer } from '../k8s/real/index.js';
-import { CHART, CI_DIR, fetchHelm, inInstallOrder, isHook, parseManifest, renderChart, runHelm } from './helm.js';
-import { KubeObjects, type KubeObject } from './kube-objects.js';
-import { caAccessMatrix, type MatrixOptions, type Rule } from './rbac-matrix.js';
-import { accessMismatches } from './subject-access.js';
+import { CHART, CI_DIR, fetchHelm, inInstallOrder, isHook, parseManifest, renderChart, runHelm } from '../helpers/helm.js';
+import { KubeObjects, type KubeObject } from '../helpers/kube-objects.js';
+import { caAccessMatrix, type MatrixOptions, type Rule } from '../helpers/rbac-matrix.js';
+import { accessMismatches } from '../helpers/subject-access.js';
 
 const api = sharedApiServer();
 const helm4 = api ? fetchHelm('2.2.2') : undefined;
@@ -33,6 +33,7 @@ const TOKEN_REVIEW: Mode = { mode: 'tokenReview', podBinding: false, distributio
 const MODES: Record<string, Mode | undefined> = {
   'agent-only-values.yaml': undefined,
   'default-values.yaml': TOKEN_REVIEW,
+  'federation-values.yaml': { ...TOKEN_REVIEW, clusterTrustBundle: 'castellan.example' },
   'istio-values.yaml': { ...TOKEN_REVIEW, istio: true },
   'jwks-values.yaml': { ...TOKEN_REVIEW, mode: 'jwks', podBinding: true },
   'networkpolicy-servicemonitor-values.yaml': TOKEN_REVIEW,
@@ -313,7 +314,7 @@ describe.skipIf(api === undefined || helm4 === undefined || helm4.missing)('char
         expect(w.warnings).toEqual([`would violate PodSecurity "restricted:latest": ${AGENT_RESTRICTED_VIOLATIONS}`]);
       }
     }
-    expect(caPods).toBe(6);
+    expect(caPods).toBe(7);
   }, 120_000);
 
   it('ok/the agent namespace as docs/install.md sets it up (enforce=privileged, warn=restricted) admits the agent pod with the warning; "baseline" refuses it for the hostPath alone', async () => {

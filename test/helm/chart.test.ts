@@ -8,7 +8,7 @@ import path from 'node:path';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { validateCaServerConfig } from '../../ca/index.js';
-import { caAccessMatrix, rbacAllows, type MatrixOptions } from './rbac-matrix.js';
+import { caAccessMatrix, rbacAllows, type MatrixOptions } from '../helpers/rbac-matrix.js';
 
 const CHART = path.resolve('charts/castellan');
 const CI = path.join(CHART, 'ci');
@@ -155,6 +155,7 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real he
     expect(ciFiles).toEqual([
       'agent-only-values.yaml',
       'default-values.yaml',
+      'federation-values.yaml',
       'istio-values.yaml',
       'jwks-values.yaml',
       'networkpolicy-servicemonitor-values.yaml',
@@ -261,6 +262,7 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real he
     ['jwks-values.yaml', { mode: 'jwks', podBinding: true, distribution: true, istio: false, cacertsSecretName: 'cacerts' }],
     ['istio-values.yaml', { mode: 'tokenReview', podBinding: false, distribution: true, istio: true, cacertsSecretName: 'cacerts' }],
     ['sqlite-single-values.yaml', { mode: 'tokenReview', podBinding: false, distribution: true, istio: false }],
+    ['federation-values.yaml', { mode: 'tokenReview', podBinding: false, distribution: true, istio: false, clusterTrustBundle: 'castellan.example', cacertsSecretName: 'cacerts' }],
   ] as const) {
     it(`ok/RBAC access matrix (${file}): every request the CA makes is allowed, and what it must not do is not`, () => {
       const objs = rendered.get(file)!;
@@ -272,6 +274,36 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real he
       expect(matrix.filter((e) => !e.allowed).length).toBeGreaterThan(12);
     });
   }
+
+  it('ok/federation, JWT-SVIDs and the ClusterTrustBundle: config passed through, the bundle port served and allowed, initial bundles mounted', () => {
+    const objs = rendered.get('federation-values.yaml')!;
+    const config = caConfig(objs);
+    expect(config.jwtSvid).toEqual({ defaultTtl: '2m', maxTtl: '30m', keyPublishLead: '15m' });
+    expect(config.federation).toEqual({
+      bundleEndpoint: { listen: '0.0.0.0:8443', profile: 'https_spiffe', refreshHint: '2m' },
+      trustDomains: [
+        {
+          trustDomain: 'spire.example',
+          bundleEndpointUrl: 'https://spire-server.spire.svc:8443',
+          profile: 'https_spiffe',
+          endpointSpiffeId: 'spiffe://spire.example/spire/server',
+          initialBundle: '/etc/castellan/federation/spire.example.json',
+        },
+      ],
+    });
+    expect(config.distribution.clusterTrustBundle).toEqual({ enabled: true });
+    const svc = one(objs, 'Service', 'rel-castellan');
+    expect(svc.spec!.ports).toContainEqual({ name: 'bundle', port: 8443, targetPort: 'bundle', protocol: 'TCP' });
+    const d = one(objs, 'Deployment', 'rel-castellan');
+    const c = d.spec!.template.spec.containers[0];
+    expect(c.ports).toContainEqual({ name: 'bundle', containerPort: 8443, protocol: 'TCP' });
+    expect(c.volumeMounts).toContainEqual({ name: 'federation-bundles', mountPath: '/etc/castellan/federation', readOnly: true });
+    expect(d.spec!.template.spec.volumes).toContainEqual({ name: 'federation-bundles', configMap: { name: 'federated-bundles' } });
+    // Not rendered without the features.
+    const plain = caConfig(rendered.get('default-values.yaml')!);
+    expect(plain.federation).toBeUndefined();
+    expect(plain.distribution.clusterTrustBundle).toBeUndefined();
+  });
 
   it('ok/RBAC (JWKS with pod binding): pods get and serviceaccounts get instead of tokenreviews', () => {
     const objs = rendered.get('jwks-values.yaml')!;

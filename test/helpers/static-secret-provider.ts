@@ -1,8 +1,7 @@
-import { generateKeyPairSync, type KeyObject } from 'node:crypto';
-import { X509Certificate } from 'node:crypto';
-import { derToPem, type CaDirectory, type Issuer } from '../../ca/index.js';
-import type { IdentitySnapshot, SecretChange, SecretProvider, SecretWatch, StreamCaller, TrustBundle, WorkloadSvid } from '../../sds/index.js';
-import { CastellanError, createSvidRequest, SpiffeId } from '../../workload-identity/index.js';
+import { generateKeyPairSync } from 'node:crypto';
+import type { CaDirectory, Issuer } from '../../ca/index.js';
+import type { IdentitySnapshot, SecretChange, SecretProvider, SecretWatch, StreamCaller } from '../../sds/index.js';
+import { CastellanError, createSvidRequest, pemDecode, SpiffeId, TrustBundle, X509Svid } from '../../workload-identity/index.js';
 import { testCa } from './test-ca.js';
 
 /**
@@ -91,7 +90,7 @@ export class StaticSecretProvider implements SecretProvider {
   }
 
   /** Issues a new leaf for `path` and notifies its watches with `svid`. */
-  async rotate(path = this.defaultPath): Promise<WorkloadSvid> {
+  async rotate(path = this.defaultPath): Promise<X509Svid> {
     const publish = await this.stageRotation(path);
     publish();
     return this.snapshot(path).svid;
@@ -116,7 +115,7 @@ export class StaticSecretProvider implements SecretProvider {
   async changeBundle(): Promise<TrustBundle> {
     const extra = await testCa({ trustDomain: this.ca.trustDomain.name });
     extra.cleanup();
-    this.#bundle = bundleOf(this.ca, [...this.#bundle.rootsDer, ...extra.ca.bundle.map((c) => c.der)], this.#bundle.sequence + 1);
+    this.#bundle = bundleOf(this.ca, [...this.#bundle.roots, ...extra.ca.bundle.map((c) => c.der)], this.#bundle.sequence + 1);
     for (const [path, s] of this.#snapshots) this.#snapshots.set(path, { svid: s.svid, bundles: [this.#bundle] });
     this.#notify(new Set(['bundle']));
     for (const path of [...this.#snapshots.keys()]) await this.#issue(path);
@@ -135,24 +134,10 @@ export class StaticSecretProvider implements SecretProvider {
     const cert = this.issuer.issue(id, csr, { ttlMs: 3_600_000 });
     // The workload's chain: leaf and intermediates, never the root (X509-SVID §5 lets it be left out).
     const chainPems = [cert.leafPem, ...cert.chainPem.slice(0, -1)];
-    this.#snapshots.set(path, { svid: svidOf(id.toString(), chainPems, privateKey, cert.serialHex, cert.notBefore, cert.notAfter), bundles: [this.#bundle] });
+    this.#snapshots.set(path, { svid: X509Svid.of(chainPems.flatMap((p) => pemDecode(p, 'CERTIFICATE')), privateKey), bundles: [this.#bundle] });
   }
 }
 
-function svidOf(spiffeId: string, chainPems: string[], key: KeyObject, serialHex: string, notBefore: Date, notAfter: Date): WorkloadSvid {
-  const chainDer = chainPems.map((p) => Buffer.from(new X509Certificate(p).raw));
-  return Object.freeze({
-    spiffeId,
-    chainDer,
-    chainPem: chainPems.join(''),
-    keyPkcs8Der: key.export({ format: 'der', type: 'pkcs8' }) as Buffer,
-    keyPem: key.export({ format: 'pem', type: 'pkcs8' }) as string,
-    serialHex,
-    notBefore,
-    notAfter,
-  });
-}
-
-function bundleOf(ca: CaDirectory, rootsDer: readonly Buffer[], sequence: number): TrustBundle {
-  return Object.freeze({ trustDomain: ca.trustDomain.name, sequence, rootsDer, rootsPem: rootsDer.map((d) => derToPem(d, 'CERTIFICATE')).join('') });
+function bundleOf(ca: CaDirectory, roots: readonly Buffer[], sequence: number): TrustBundle {
+  return TrustBundle.of({ trustDomain: ca.trustDomain, sequence, roots });
 }

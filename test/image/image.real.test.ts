@@ -1,7 +1,7 @@
 // The chart's CA as it runs in a cluster, from the container image, against a real kube-apiserver
 // (docs/install.md, "What is verified"): `helm install` / `upgrade` put the objects in the API server, the
 // test creates the pod from the Deployment's template (no controller-manager here) and runs its
-// container with podman exactly as the pod spec says (test/image/pod-runner.ts): in-cluster API access
+// container with podman exactly as the pod spec says (test/helpers/pod-runner.ts): in-cluster API access
 // through a service-account token bound to that pod, the rendered config from the ConfigMap, the
 // restricted security context. Then the CA must create its state Secret, take the Lease, publish the
 // bundle ConfigMaps, issue to workloads with real tokens (TokenReview, JWKS, Istio's audience), pass
@@ -26,10 +26,10 @@ import { freshPgDatabase, pgSkipReason, pgTestUrl } from '../helpers/postgres.js
 import { opensslVerify, tempDir } from '../helpers/test-ca.js';
 import { until } from '../helpers/until.js';
 import { findK8sBinaries, k8sRequired, startRealApiServer, type ObjectRef, type RealApiServer } from '../k8s/real/index.js';
-import { CHART, CI_DIR, fetchHelm, runHelm } from '../helm/helm.js';
-import { KubeObjects, type KubeObject } from '../helm/kube-objects.js';
-import { buildImage, missingContainerTools, podman, RUNTIME } from './image-build.js';
-import { podmanRunArgs, type StoredPod } from './pod-runner.js';
+import { CHART, CI_DIR, fetchHelm, runHelm } from '../helpers/helm.js';
+import { KubeObjects, type KubeObject } from '../helpers/kube-objects.js';
+import { buildImage, missingContainerTools, podman, RUNTIME } from '../helpers/image-build.js';
+import { podmanRunArgs, type StoredPod } from '../helpers/pod-runner.js';
 
 const REPOSITORY = 'localhost/castellan';
 const TAG = 'chart-real';

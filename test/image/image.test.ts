@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildImage, missingContainerTools as missing, podman, RUNTIME } from './image-build.js';
+import { buildImage, missingContainerTools as missing, podman, RUNTIME } from '../helpers/image-build.js';
 
 const IMAGE = 'localhost/castellan:test';
 // Without root the tools are there but debootstrap and rootful podman fail: that is a failure to see,

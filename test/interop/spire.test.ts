@@ -16,8 +16,8 @@ import { decodeJwtSvid, parseSpiffeBundle, TrustDomain } from '../../workload-id
 import { memoryLog } from '../helpers/ca-server.js';
 import { tempDir } from '../helpers/test-ca.js';
 import { until } from '../helpers/until.js';
-import { agentFixtureToken } from './spire-tokens.js';
-import { ensureSpire, freePort, haveGo, haveSpire, Spire } from './spire-harness.js';
+import { agentFixtureToken } from '../helpers/spire-tokens.js';
+import { ensureSpire, freePort, haveGo, haveSpire, Spire } from '../helpers/spire-harness.js';
 
 const required = process.env['CASTELLAN_REQUIRE_SPIRE'] === '1';
 const runnable = haveGo || haveSpire();

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../sds/agent.js';
 import { parsePrometheusText } from '../helpers/prometheus-text.js';
 import { until } from '../helpers/until.js';
-import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
+import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 let agent: Agent | undefined;

@@ -8,8 +8,9 @@ import type { SecretChange } from '../../sds/index.js';
 import { loadCa } from '../../ca/index.js';
 import { asyncCodeOf } from '../helpers/error-code.js';
 import { testCa } from '../helpers/test-ca.js';
-import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
-import { ManualClock, until } from './manual-clock.js';
+import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 let agent: Agent | undefined;
@@ -32,16 +33,16 @@ describe('agent, sidecar mode', () => {
     agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, tokenFile, ttlMs: 3_600_000, clock, log: f.log.log, caChannelOptions: FAST_CHANNEL });
     const w = await agent.provider.watch({});
     const snap = w.current();
-    expect(snap.svid.spiffeId).toBe('spiffe://cluster.local/ns/shop/sa/cart');
-    const leaf = new X509Certificate(snap.svid.chainDer[0]!);
+    expect(snap.svid.id.toString()).toBe('spiffe://cluster.local/ns/shop/sa/cart');
+    const leaf = new X509Certificate(snap.svid.chain[0]!);
     expect(leaf.subjectAltName).toBe('URI:spiffe://cluster.local/ns/shop/sa/cart');
     expect(leaf.checkPrivateKey(createPrivateKey({ key: snap.svid.keyPkcs8Der, format: 'der', type: 'pkcs8' }))).toBe(true);
     expect(snap.svid.serialHex).toBe(leaf.serialNumber.toLowerCase());
-    expect(snap.bundles[0]!.trustDomain).toBe('cluster.local');
+    expect(snap.bundles[0]!.trustDomain.name).toBe('cluster.local');
     expect(snap.bundles[0]!.rootsPem.replace(/\s/g, '')).toBe(f.bundlePem.replace(/\s/g, ''));
     // The leaf verifies up through the served chain to the served root.
-    const chain = snap.svid.chainDer.map((d) => new X509Certificate(d));
-    const root = new X509Certificate(snap.bundles[0]!.rootsDer[0]!);
+    const chain = snap.svid.chain.map((d) => new X509Certificate(d));
+    const root = new X509Certificate(snap.bundles[0]!.roots[0]!);
     expect(chain[0]!.verify(chain[1]!.publicKey)).toBe(true);
     expect(chain[chain.length - 1]!.verify(root.publicKey)).toBe(true);
     // Lifetime asked: 1 h; renewal scheduled between 40 % and 60 % of it.
@@ -102,7 +103,7 @@ describe('agent, sidecar mode', () => {
     writeFileSync(tokenFile, await f.mint('shop', 'cart'));
     clock.advance(1000); // the rotation's retry (and the bundle stream's)
     const w = await agent.provider.watch({});
-    expect(w.current().svid.spiffeId).toBe('spiffe://cluster.local/ns/shop/sa/cart');
+    expect(w.current().svid.id.toString()).toBe('spiffe://cluster.local/ns/shop/sa/cart');
     w.close();
   });
 
@@ -133,7 +134,7 @@ describe('agent, sidecar mode', () => {
       await until(() => changes.length > 0, 'the bundle push');
       expect(changes).toEqual([['bundle']]);
       expect(w.current().bundles[0]!.sequence).toBe(2);
-      expect(w.current().bundles[0]!.rootsDer).toHaveLength(2);
+      expect(w.current().bundles[0]!.roots).toHaveLength(2);
       expect(w.current().svid).toBe(leaf);
       expect(await agent.registry.metrics()).toMatch(/castellan_agent_trust_bundle_sequence 2/);
     } finally {
@@ -163,7 +164,7 @@ describe('agent, sidecar mode', () => {
     await f.writeToken(tokenFile, 'shop', 'cart');
     agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, tokenFile, keyType: 'rsa-2048', clock: new ManualClock(), log: f.log.log, caChannelOptions: FAST_CHANNEL });
     const w = await agent.provider.watch({});
-    const leaf = new X509Certificate(w.current().svid.chainDer[0]!);
+    const leaf = new X509Certificate(w.current().svid.chain[0]!);
     expect(leaf.publicKey.asymmetricKeyType).toBe('rsa');
     expect(leaf.publicKey.asymmetricKeyDetails?.modulusLength).toBe(2048);
     expect(w.current().svid.keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);

@@ -1,14 +1,15 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ManualClock, until } from './manual-clock.js';
-import { rotationCa } from './rotation-ca.js';
-import { envoy, h, lines, okReports, REPORT_FAILED, settled, sidecar, UNIMPLEMENTED, useRotationHarness } from './rotation-harness.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
+import { caStandIn } from '../helpers/ca-stand-in.js';
+import { envoy, h, lines, okReports, REPORT_FAILED, settled, sidecar, UNIMPLEMENTED, useRotationHarness } from '../helpers/agent-rotation-harness.js';
 
 useRotationHarness();
 
 describe('agent side of root rotation: reporting the served bundle', () => {
   it('ok/reports the sequence after the bundle was pushed to an open SDS stream (ROOTCA first, then the report)', async () => {
-    h.ca = await rotationCa();
+    h.ca = await caStandIn();
     const socketPath = path.join(h.t.dir, 'sds.sock');
     await sidecar({ socketPath });
     await envoy(socketPath);
@@ -32,7 +33,7 @@ describe('agent side of root rotation: reporting the served bundle', () => {
   });
 
   it('ok/coalesces reports to the newest sequence and retries failures with the capped backoff', async () => {
-    h.ca = await rotationCa();
+    h.ca = await caStandIn();
     h.ca.state.reportFailures = Number.MAX_SAFE_INTEGER;
     const clock = new ManualClock();
     await sidecar({ clock });
@@ -72,7 +73,7 @@ describe('agent side of root rotation: reporting the served bundle', () => {
   });
 
   it('ok/a new WatchTrustBundle stream reports the served sequence again (a restarted CA learns it)', async () => {
-    h.ca = await rotationCa();
+    h.ca = await caStandIn();
     const clock = new ManualClock();
     await sidecar({ clock });
     await until(() => okReports().includes(1) && h.ca.watchers === 1, 'the first report');
@@ -86,7 +87,7 @@ describe('agent side of root rotation: reporting the served bundle', () => {
   });
 
   it('ok/closing the agent cancels a report in flight and schedules no retry', async () => {
-    h.ca = await rotationCa();
+    h.ca = await caStandIn();
     h.ca.state.holdReports = true;
     const clock = new ManualClock();
     await sidecar({ clock });
@@ -100,7 +101,7 @@ describe('agent side of root rotation: reporting the served bundle', () => {
   });
 
   it('fail/a CA without ReportTrustBundle (UNIMPLEMENTED): said once at info, no more reports, serving goes on', async () => {
-    h.ca = await rotationCa({ implementReport: false });
+    h.ca = await caStandIn({ implementReport: false });
     const socketPath = path.join(h.t.dir, 'sds.sock');
     await sidecar({ socketPath });
     await envoy(socketPath);

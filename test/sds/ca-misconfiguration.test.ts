@@ -13,8 +13,8 @@ import { resolveAgentConfig } from '../../sds/index.js';
 import { cli } from '../helpers/cli.js';
 import { memoryLog } from '../helpers/ca-server.js';
 import { parsePrometheusText } from '../helpers/prometheus-text.js';
-import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
-import { until } from './manual-clock.js';
+import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
+import { until } from '../helpers/until.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 let agent: Agent | undefined;

@@ -25,7 +25,9 @@ describe('Envoy codec fuzzing (sds/envoy-codec.ts, discovery-response.ts)', () =
     });
     fc.assert(
       fc.property(snapshot, text, text, fc.array(text, { maxLength: 4 }), (s, version, nonce, removed) => {
-        const snap = { svid: { chainPem: s.chainPem, keyPem: s.keyPem }, bundles: s.bundles } as unknown as IdentitySnapshot;
+        // Any text as a trust domain name: the encoder must carry it, valid or not (TrustDomain's shape, not its checks).
+        const bundles = s.bundles.map((b) => ({ rootsPem: b.rootsPem, trustDomain: { name: b.trustDomain, idString: () => `spiffe://${b.trustDomain}` } }));
+        const snap = { svid: { chainPem: s.chainPem, keyPem: s.keyPem }, bundles } as unknown as IdentitySnapshot;
         const secrets = snapshotSecrets(snap);
         const resources = secrets.names.map((n) => secrets.get(n)!);
         const { discoveryResponse, deltaDiscoveryResponse, secret } = envoyTypes();

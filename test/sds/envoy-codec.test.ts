@@ -4,13 +4,14 @@ import { anyOf, encodeMessage, envoyTypes, message, typeUrlOf } from '../../sds/
 import { snapshotSecrets } from '../../sds/envoy-secrets.js';
 import { SECRET_TYPE_URL } from '../../sds/protos.js';
 import type { IdentitySnapshot } from '../../sds/secret-source.js';
+import { TrustDomain } from '../../workload-identity/index.js';
 
 // Only the fields envoy-secrets.ts reads; the PEM text need not be real for an encoding test.
 const snapshot = {
   svid: { chainPem: 'CHAIN PEM', keyPem: 'KEY PEM' },
   bundles: [
-    { trustDomain: 'a.test', rootsPem: 'ROOTS A' },
-    { trustDomain: 'b.test', rootsPem: 'ROOTS B' },
+    { trustDomain: TrustDomain.of('a.test'), rootsPem: 'ROOTS A' },
+    { trustDomain: TrustDomain.of('b.test'), rootsPem: 'ROOTS B' },
   ],
 } as unknown as IdentitySnapshot;
 

@@ -14,7 +14,7 @@ import { memoryLog } from '../helpers/ca-server.js';
 import { EnvoySdsClient } from '../helpers/envoy-sds-client.js';
 import { tempDir } from '../helpers/test-ca.js';
 import { until } from '../helpers/until.js';
-import { FAST_CHANNEL } from './agent-fixture.js';
+import { FAST_CHANNEL } from '../helpers/agent-fixture.js';
 
 async function start(dir: string, config: CaServerConfig) {
   const { log } = memoryLog();
@@ -58,7 +58,7 @@ describe('federated bundles delivered by the agent', () => {
       caChannelOptions: FAST_CHANNEL,
     });
     client = new EnvoySdsClient(path.join(t.dir, 'agent.sock'));
-    await until(() => (agent.trustBundle()?.federated ?? []).some((f) => (f.jwtAuthorities ?? []).length > 0), 'the federated bundle at the agent');
+    await until(() => (agent.trustedBundles()?.federated ?? []).some((f) => (f.jwtAuthorities ?? []).length > 0), 'the federated bundle at the agent');
   }, 60_000);
   afterAll(async () => {
     client?.close();

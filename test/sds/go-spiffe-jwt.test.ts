@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../sds/agent.js';
 import { decodeJwtSvid } from '../../workload-identity/index.js';
 import { until } from '../helpers/until.js';
-import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
+import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
 
 const haveGo = spawnSync('go', ['version'], { encoding: 'utf8' }).status === 0;
 if (!haveGo) console.log('skipping the go-spiffe JWT-SVID interop tests: `go` is not installed');

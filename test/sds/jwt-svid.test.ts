@@ -9,7 +9,7 @@ import { startAgent, type Agent } from '../../sds/agent.js';
 import { decodeJwtSvid } from '../../workload-identity/index.js';
 import { EnvoySdsClient } from '../helpers/envoy-sds-client.js';
 import { until } from '../helpers/until.js';
-import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
+import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
 
 const claim = (v: Record<string, unknown> | undefined) => (v === undefined ? undefined : (v['stringValue'] ?? v['numberValue'] ?? v['listValue']));
 

@@ -5,9 +5,10 @@ import { SdsClient } from '../../sds/index.js';
 import { tokenSha256 } from '../../workload-identity/index.js';
 import { memoryLog } from '../helpers/ca-server.js';
 import { asyncCodeOf, failureOf } from '../helpers/error-code.js';
-import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
-import { ManualClock, until } from './manual-clock.js';
-import { fakeToken, rotationCa } from './rotation-ca.js';
+import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
+import { fakeToken, caStandIn } from '../helpers/ca-stand-in.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 let agent: Agent | undefined;
@@ -38,8 +39,8 @@ describe('node mode', () => {
     const tokenB = await f.mint('shop', 'payments');
     const wa = await a.provider.watch({ token: tokenA });
     const wb = await a.provider.watch({ token: tokenB });
-    expect(wa.current().svid.spiffeId).toBe(id('shop', 'cart'));
-    expect(wb.current().svid.spiffeId).toBe(id('shop', 'payments'));
+    expect(wa.current().svid.id.toString()).toBe(id('shop', 'cart'));
+    expect(wb.current().svid.id.toString()).toBe(id('shop', 'payments'));
     expect(wa.current().svid.keyPem).not.toBe(wb.current().svid.keyPem);
     // A second stream of the same pod, and a pod of the same service account with its own token, share
     // the identity's one key and certificate.
@@ -50,7 +51,7 @@ describe('node mode', () => {
     // One signature per identity: the third token (same identity) is only checked with the CA
     // (Authenticate), and the second stream of the first token shares that token's fresh check.
     expect(issued().map((e) => e['tokenSha256'])).toEqual([tokenSha256(tokenA), tokenSha256(tokenB)]);
-    expect(a.certificates().map((c) => c.spiffeId).sort()).toEqual([id('shop', 'cart'), id('shop', 'payments')]);
+    expect(a.certificates().map((c) => c.id.toString()).sort()).toEqual([id('shop', 'cart'), id('shop', 'payments')]);
     for (const w of [wa, wb, wa2, wa3]) w.close();
   });
 
@@ -82,7 +83,7 @@ describe('node mode', () => {
     // The good pod still has its identity, and a new pod still gets one.
     expect(good.current()!.certificateChainPem).toBe(first.certificateChainPem);
     const other = await a.provider.watch({ token: await f.mint('shop', 'payments') });
-    expect(other.current().svid.spiffeId).toBe(id('shop', 'payments'));
+    expect(other.current().svid.id.toString()).toBe(id('shop', 'payments'));
     other.close();
     expect(await a.registry.metrics()).toMatch(/castellan_agent_node_token_refusals_total\{reason="ERR_TOKEN_REJECTED"\} [1-9]/);
     // Tokens never reach the agent's log; their SHA-256 does.
@@ -138,7 +139,7 @@ describe('node mode', () => {
     ac.abort();
     expect(await asyncCodeOf(p)).toBe('ERR_CANCELLED');
     (await first).close();
-    expect(a.certificates().map((c) => c.spiffeId)).toEqual([id('shop', 'cart')]);
+    expect(a.certificates().map((c) => c.id.toString())).toEqual([id('shop', 'cart')]);
     clock.advance(1000);
     expect(a.certificates()).toEqual([]);
   });
@@ -181,20 +182,20 @@ describe('node mode', () => {
     for (const r of results) if (r.status === 'fulfilled') r.value.close();
     // Slots are released: a later proof runs.
     const later = await a.provider.watch({ token: tokens[2]! });
-    expect(later.current().svid.spiffeId).toBe(id('shop', 'c'));
+    expect(later.current().svid.id.toString()).toBe(id('shop', 'c'));
     later.close();
   });
 });
 
 describe('node mode against a CA without Authenticate (older than the agent)', () => {
   it('ok/tokens are proved by a signature instead, with a warning; streams are still served only their own identity', async () => {
-    const ca = await rotationCa({ implementAuthenticate: false });
+    const ca = await caStandIn({ implementAuthenticate: false });
     const log = memoryLog();
     const a = await startAgent({ caAddress: ca.address, caBundlePem: ca.caBundlePem, mode: 'node', ttlMs: 3_600_000, clock: new ManualClock(), log: log.log, caChannelOptions: FAST_CHANNEL });
     try {
       const wa = await a.provider.watch({ token: fakeToken('shop', 'cart') });
       const wb = await a.provider.watch({ token: fakeToken('shop', 'payments') });
-      expect([wa.current().svid.spiffeId, wb.current().svid.spiffeId]).toEqual([id('shop', 'cart'), id('shop', 'payments')]);
+      expect([wa.current().svid.id.toString(), wb.current().svid.id.toString()]).toEqual([id('shop', 'cart'), id('shop', 'payments')]);
       // Each token: one proof by signature (discarded) and the identity's own first certificate.
       expect(ca.signs.map((x) => x.spiffeId)).toEqual([id('shop', 'cart'), id('shop', 'cart'), id('shop', 'payments'), id('shop', 'payments')]);
       expect(log.lines.filter((l) => l.includes('does not implement Authenticate'))).toHaveLength(1);

@@ -8,8 +8,9 @@ import { TrustDomain } from '../../workload-identity/index.js';
 import { memoryLog, testCaServer } from '../helpers/ca-server.js';
 import { tempDir } from '../helpers/test-ca.js';
 import { KubernetesApiStandIn } from '../k8s/api-stand-in.js';
-import { FAST_CHANNEL } from './agent-fixture.js';
-import { ManualClock, until } from './manual-clock.js';
+import { FAST_CHANNEL } from '../helpers/agent-fixture.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
 
 // Node mode against a CA that requires pod binding (JWKS authentication; pods looked up in the
 // Kubernetes API stand-in): once a pod is deleted, the CA refuses its token, and the node agent must not
@@ -99,7 +100,7 @@ describe('node mode with pod binding', () => {
     const token = await podToken('cart-0');
     const first = client(token);
     expect(await firstAnswer(first)).toBe('identity');
-    expect(a.certificates().map((c) => c.spiffeId)).toEqual([CART]);
+    expect(a.certificates().map((c) => c.id.toString())).toEqual([CART]);
 
     api.deletePod('shop', 'cart-0');
     clock.advance(1_001); // past the agent's recheck window: the next stream's token is asked about again
@@ -148,7 +149,7 @@ describe('node mode with pod binding', () => {
       expect(gone.errors[0]!.code).toBe(UNAUTHENTICATED);
       expect(gone.seen).toHaveLength(1);
       expect(stays.errors).toEqual([]);
-      expect(a.certificates().map((c) => c.spiffeId)).toEqual([CART]);
+      expect(a.certificates().map((c) => c.id.toString())).toEqual([CART]);
     });
   }
 

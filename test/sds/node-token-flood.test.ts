@@ -8,8 +8,8 @@ import { JwksAuthenticator, mintServiceAccountToken, TrustDomain, type Authentic
 import { memoryLog } from '../helpers/ca-server.js';
 import { EnvoySdsClient } from '../helpers/envoy-sds-client.js';
 import { tempDir } from '../helpers/test-ca.js';
-import { until } from './manual-clock.js';
-import { FAST_CHANNEL } from './agent-fixture.js';
+import { until } from '../helpers/until.js';
+import { FAST_CHANNEL } from '../helpers/agent-fixture.js';
 
 // Anyone who can open the node agent's socket can present tokens, and each new token costs the agent a
 // CA call. A flood of fresh forged tokens on many connections must not deny a real pod's new token its

@@ -3,16 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { startAgent } from '../../sds/agent.js';
 import { pemToDer } from '../../sds/ca-client.js';
 import { leafIssuerKeyId } from '../../sds/workload-svid.js';
-import { FAST_CHANNEL } from './agent-fixture.js';
-import { ManualClock, until } from './manual-clock.js';
-import { fakeToken, rotationCa } from './rotation-ca.js';
-import { envoy, h, lines, okReports, sidecar, useRotationHarness } from './rotation-harness.js';
+import { FAST_CHANNEL } from '../helpers/agent-fixture.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
+import { fakeToken, caStandIn } from '../helpers/ca-stand-in.js';
+import { envoy, h, lines, okReports, sidecar, useRotationHarness } from '../helpers/agent-rotation-harness.js';
 
 useRotationHarness();
 
 describe('agent side of root rotation: paced re-issue', () => {
   it('ok/a leaf of the old issuer is re-issued once within the spread window; a leaf of the active issuer is left alone', async () => {
-    h.ca = await rotationCa();
+    h.ca = await caStandIn();
     const clock = new ManualClock();
     let r = 0.5;
     const socketPath = path.join(h.t.dir, 'sds.sock');
@@ -58,7 +59,7 @@ describe('agent side of root rotation: paced re-issue', () => {
     const newLeafAt = sdsEvents.findIndex((e) => e.endsWith(`:${h.agent!.certificates()[0]!.serialHex}`));
     expect(sdsEvents.findIndex((e) => e.startsWith('sds:2:'))).toBeLessThan(newLeafAt);
     expect(sdsEvents[newLeafAt]!.startsWith('sds:2:')).toBe(true);
-    expect(leafIssuerKeyId({ chainDer: pemToDer(responses.at(-1)!.resources.find((x) => x.name === 'default')!.tlsCertificate!.certificateChain.inlineBytes.toString()) })).toBe(h.ca.skiOf('new'));
+    expect(leafIssuerKeyId({ chain: pemToDer(responses.at(-1)!.resources.find((x) => x.name === 'default')!.tlsCertificate!.certificateChain.inlineBytes.toString()) })).toBe(h.ca.skiOf('new'));
 
     // Under the active issuer: repeated requests change nothing; the next attempt is the normal renewal.
     r = 0.5;
@@ -73,7 +74,7 @@ describe('agent side of root rotation: paced re-issue', () => {
   });
 
   it('ok/a Sign answer that overtakes the bundle stream: its bundle is pushed on the SDS stream before its leaf', async () => {
-    h.ca = await rotationCa();
+    h.ca = await caStandIn();
     const clock = new ManualClock();
     const socketPath = path.join(h.t.dir, 'sds.sock');
     await sidecar({ clock, socketPath });
@@ -95,7 +96,7 @@ describe('agent side of root rotation: paced re-issue', () => {
   });
 
   it('ok/the normal renewal wins when it comes before the drawn moment; an agent started after activation re-issues nothing', async () => {
-    h.ca = await rotationCa();
+    h.ca = await caStandIn();
     h.ca.state.signer = 'new';
     h.ca.push({ sequence: 3, roots: ['old', 'new'], activeIssuerKeyId: h.ca.skiOf('new'), reissueSpreadSeconds: 600 });
     const clock = new ManualClock();
@@ -128,7 +129,7 @@ describe('agent side of root rotation: paced re-issue', () => {
   });
 
   it('ok/node mode re-issues each identity of an old issuer, each at its own drawn moment', async () => {
-    h.ca = await rotationCa();
+    h.ca = await caStandIn();
     const clock = new ManualClock();
     const draws = [0.25, 0.75];
     let pacing = false;

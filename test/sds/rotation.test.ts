@@ -1,15 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { SpiffeId } from '../../workload-identity/index.js';
+import { generateKeyPairSync } from 'node:crypto';
+import { createSvidRequest, SpiffeId, TrustBundle, TrustDomain, X509Svid } from '../../workload-identity/index.js';
 import { backoffDelay, renewalDelay } from '../../sds/backoff.js';
 import { pemToDer, type SignedCertificate } from '../../sds/ca-client.js';
 import { ManagedIdentity } from '../../sds/managed-identity.js';
 import { SecretCache } from '../../sds/secret-cache.js';
-import type { SecretChange, TrustBundle, WorkloadSvid } from '../../sds/index.js';
+import type { BundleSet, SecretChange } from '../../sds/index.js';
 import { TrustBundleState } from '../../sds/trust-bundle-state.js';
 import { chainsTo } from '../../sds/workload-svid.js';
 import { testCa } from '../helpers/test-ca.js';
-import { ManualClock, until } from './manual-clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
+import { until } from '../helpers/until.js';
 
 const quiet = pino({ level: 'silent' });
 
@@ -37,29 +39,44 @@ describe('backoff and renewal timing', () => {
   });
 });
 
-const svidStub = (serial: string): WorkloadSvid => ({ spiffeId: 'spiffe://td/ns/a/sa/b', chainDer: [], chainPem: '', keyPkcs8Der: Buffer.alloc(0), keyPem: '', serialHex: serial, notBefore: new Date(0), notAfter: new Date(1) });
-const bundleStub = (sequence: number): TrustBundle => ({ trustDomain: 'td', sequence, rootsDer: [], rootsPem: `roots ${sequence}` });
+/** Two real SVIDs of one identity (leaves 1 and 2), issued by a test CA. */
+const leaves: X509Svid[] = [];
+beforeAll(async () => {
+  const t = await testCa({ trustDomain: 'td' });
+  try {
+    const id = SpiffeId.parse('spiffe://td/ns/a/sa/b');
+    for (let i = 0; i < 2; i++) {
+      const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const c = t.issuer.issue(id, await createSvidRequest(privateKey, id), { ttlMs: 3_600_000 });
+      leaves.push(X509Svid.of(pemToDer(c.leafPem + c.chainPem.slice(0, -1).join('')), privateKey));
+    }
+  } finally {
+    t.cleanup();
+  }
+});
+const leaf = (n: 1 | 2): X509Svid => leaves[n - 1]!;
+const bundlesAt = (sequence: number): BundleSet => ({ own: TrustBundle.of({ trustDomain: TrustDomain.of('td'), sequence, roots: [] }), federated: [] });
 
 describe('SecretCache', () => {
   it('ok/bundle and leaf changing together: bundle first, then svid, each with its snapshot in place', () => {
     const cache = new SecretCache();
-    cache.update({ svid: svidStub('01'), bundle: bundleStub(1) });
+    cache.update({ svid: leaf(1), bundles: bundlesAt(1) });
     const w = cache.watch();
     const seen: [string[], string, number][] = [];
     w.onChange((c) => seen.push([[...c], w.current().svid.serialHex, w.current().bundles[0]!.sequence]));
-    cache.update({ svid: svidStub('02'), bundle: bundleStub(2) });
+    cache.update({ svid: leaf(2), bundles: bundlesAt(2) });
     expect(seen).toEqual([
-      [['bundle'], '01', 2],
-      [['svid'], '02', 2],
+      [['bundle'], leaf(1).serialHex, 2],
+      [['svid'], leaf(2).serialHex, 2],
     ]);
-    cache.update({ bundle: bundleStub(2) }); // the same bundle again: no change
+    cache.update({ bundles: bundlesAt(2) }); // the same bundle again: no change
     expect(seen).toHaveLength(2);
   });
 
   it('ok/close is idempotent and stops notifications; the last close reports idle', () => {
     let idle = 0;
     const cache = new SecretCache(() => idle++);
-    cache.update({ svid: svidStub('01'), bundle: bundleStub(1) });
+    cache.update({ svid: leaf(1), bundles: bundlesAt(1) });
     const a = cache.watch();
     const b = cache.watch();
     let calls = 0;
@@ -67,7 +84,7 @@ describe('SecretCache', () => {
     a.close();
     a.close();
     expect(idle).toBe(0);
-    cache.update({ svid: svidStub('02') });
+    cache.update({ svid: leaf(2) });
     expect(calls).toBe(0);
     b.close();
     expect(idle).toBe(1);
@@ -79,7 +96,7 @@ describe('SecretCache listener failures', () => {
   it('fail/a throwing listener is logged at error and the other listeners still get the change', () => {
     const logged: unknown[][] = [];
     const cache = new SecretCache(undefined, { error: (...args: unknown[]) => logged.push(args) } as never);
-    cache.update({ svid: svidStub('01'), bundle: bundleStub(1) });
+    cache.update({ svid: leaf(1), bundles: bundlesAt(1) });
     const bad = cache.watch();
     const good = cache.watch();
     bad.onChange(() => {
@@ -87,7 +104,7 @@ describe('SecretCache listener failures', () => {
     });
     let seen = 0;
     good.onChange(() => seen++);
-    cache.update({ svid: svidStub('02') });
+    cache.update({ svid: leaf(2) });
     expect(seen).toBe(1);
     expect(logged).toHaveLength(1);
     expect(String(logged[0]![1])).toMatch(/failed to take a secret change/);
@@ -107,14 +124,12 @@ describe('a root rotation seen on the bundle stream', () => {
     next.cleanup();
   });
 
-  const bundleOf = (ca: typeof old, sequence: number): TrustBundle => {
-    const rootsPem = ca.ca.bundle.map((c) => c.pem).join('');
-    return { trustDomain: 'cluster.local', sequence, rootsDer: pemToDer(rootsPem), rootsPem };
-  };
+  const bundleOf = (ca: typeof old, sequence: number): TrustBundle => TrustBundle.of({ trustDomain: TrustDomain.of('cluster.local'), sequence, roots: ca.ca.bundle.map((c) => c.der) });
+  const setOf = (own: TrustBundle): BundleSet => ({ own, federated: [] });
   const signer = (state: { ca: typeof old; sequence: number }) => async (csrDer: Buffer, ttlSeconds: number): Promise<SignedCertificate> => {
     const c = state.ca.issuer.issue(SpiffeId.parse('spiffe://cluster.local/ns/shop/sa/cart'), csrDer, { ttlMs: ttlSeconds * 1000 });
     const chainPem = c.leafPem + c.chainPem.slice(0, -1).join('');
-    return { spiffeId: c.spiffeId.toString(), chainDer: pemToDer(chainPem), chainPem, serialHex: c.serialHex, notBefore: c.notBefore, notAfter: c.notAfter, bundle: bundleOf(state.ca, state.sequence) };
+    return { id: c.spiffeId, chainDer: pemToDer(chainPem), chainPem, serialHex: c.serialHex, notBefore: c.notBefore, notAfter: c.notAfter, bundle: bundleOf(state.ca, state.sequence) };
   };
 
   it('ok/pushes the new bundle first, then a fresh leaf under the new root', async () => {
@@ -130,15 +145,15 @@ describe('a root rotation seen on the bundle stream', () => {
     w.onChange((c) => seen.push(c));
 
     // A bundle that keeps the old root (the new root is announced first, docs/architecture.md §6): only ROOTCA changes.
-    const both: TrustBundle = { trustDomain: 'cluster.local', sequence: 2, rootsDer: [...bundleOf(old, 2).rootsDer, ...bundleOf(next, 2).rootsDer], rootsPem: bundleOf(old, 2).rootsPem + bundleOf(next, 2).rootsPem };
-    bundles.offer(both, 'stream');
+    const both = TrustBundle.of({ trustDomain: TrustDomain.of('cluster.local'), sequence: 2, roots: [...bundleOf(old, 2).roots, ...bundleOf(next, 2).roots] });
+    bundles.offer(setOf(both), 'stream');
     expect(seen.map((c) => [...c])).toEqual([['bundle']]);
     expect(m.rotation.attempting).toBe(false);
 
     // The old root leaves the bundle: ROOTCA first, then a fresh leaf from the new CA.
     state.ca = next;
     state.sequence = 3;
-    bundles.offer(bundleOf(next, 3), 'stream');
+    bundles.offer(setOf(bundleOf(next, 3)), 'stream');
     expect(seen.map((c) => [...c])).toEqual([['bundle'], ['bundle']]);
     await until(() => seen.length === 3, 'the fresh leaf');
     expect(seen.map((c) => [...c])).toEqual([['bundle'], ['bundle'], ['svid']]);
@@ -153,9 +168,9 @@ describe('a root rotation seen on the bundle stream', () => {
 
   it('ok/a Sign answer carrying an older bundle sequence does not replace the streamed bundle', () => {
     const bundles = new TrustBundleState();
-    expect(bundles.offer(bundleOf(next, 5), 'stream')).toBe(true);
-    expect(bundles.offer(bundleOf(old, 4), 'sign')).toBe(false);
-    expect(bundles.current!.sequence).toBe(5);
-    expect(bundles.offer(bundleOf(old, 6), 'sign')).toBe(true);
+    expect(bundles.offer(setOf(bundleOf(next, 5)), 'stream')).toBe(true);
+    expect(bundles.offer(setOf(bundleOf(old, 4)), 'sign')).toBe(false);
+    expect(bundles.own!.sequence).toBe(5);
+    expect(bundles.offer(setOf(bundleOf(old, 6)), 'sign')).toBe(true);
   });
 });

@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SdsClient, type SdsIdentity } from '../../sds/index.js';
 import { CastellanError } from '../../workload-identity/index.js';
 import { metricValue, testWorkloadSocket } from '../helpers/workload-socket.js';
-import { ManualClock } from './manual-clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 type Env = Awaited<ReturnType<typeof testWorkloadSocket>>;
 

@@ -2,8 +2,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../sds/agent.js';
 import { SdsClient } from '../../sds/index.js';
-import { agentFixture, FAST_CHANNEL } from './agent-fixture.js';
-import { sdsTlsHandshake, sdsTlsServer } from './tls-endpoints.js';
+import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
+import { sdsTlsHandshake, sdsTlsServer } from '../helpers/tls-endpoints.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 let agent: Agent | undefined;

@@ -34,9 +34,9 @@ describe('SDS StreamSecrets (state of the world)', () => {
     expect(def.tlsCertificate!.certificateChain.inlineBytes.toString()).toBe(svid.chainPem);
     expect(def.tlsCertificate!.privateKey.inlineBytes.toString()).toBe(svid.keyPem);
     expect(secretOf(res, 'ROOTCA').validationContext!.trustedCa!.inlineBytes.toString()).toBe(env.provider.bundle.rootsPem);
-    const leaf = new X509Certificate(svid.chainDer[0]!);
-    const mid = new X509Certificate(svid.chainDer[1]!);
-    const root = new X509Certificate(env.provider.bundle.rootsDer[0]!);
+    const leaf = new X509Certificate(svid.chain[0]!);
+    const mid = new X509Certificate(svid.chain[1]!);
+    const root = new X509Certificate(env.provider.bundle.roots[0]!);
     expect(leaf.verify(mid.publicKey) && mid.verify(root.publicKey)).toBe(true);
     expect(env.lines.some((l) => l.includes('"node":"envoy-test-node"') && l.includes('stream opened'))).toBe(true);
     s.close();

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { TokenProofGuard } from '../../sds/token-proof-guard.js';
 import { CastellanError } from '../../workload-identity/index.js';
 import { asyncCodeOf } from '../helpers/error-code.js';
-import { ManualClock } from './manual-clock.js';
+import { ManualClock } from '../helpers/manual-clock.js';
 
 /** A check the test finishes by hand; `started` records the order checks got their turn. */
 function checks() {

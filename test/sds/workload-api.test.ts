@@ -49,8 +49,8 @@ describe('SPIFFE Workload API (X.509)', () => {
     expect(m1.federatedBundles).toEqual({});
     await env.provider.rotate();
     const m2 = await s.next();
-    expect(m2.svids[0]!.x509Svid.equals(Buffer.concat(env.provider.snapshot().svid.chainDer as Buffer[]))).toBe(true);
-    expect(m2.svids[0]!.x509Svid.equals(Buffer.concat(snap.svid.chainDer as Buffer[]))).toBe(false);
+    expect(m2.svids[0]!.x509Svid.equals(Buffer.concat(env.provider.snapshot().svid.chain as Buffer[]))).toBe(true);
+    expect(m2.svids[0]!.x509Svid.equals(Buffer.concat(snap.svid.chain as Buffer[]))).toBe(false);
     expect(m2.svids[0]!.bundle.equals(svid.bundle)).toBe(true);
     s.stream.cancel();
   });
@@ -59,12 +59,12 @@ describe('SPIFFE Workload API (X.509)', () => {
     const s = env.client.x509Bundles();
     const m1 = await s.next();
     expect(Object.keys(m1.bundles)).toEqual(['spiffe://cluster.local']);
-    expect(m1.bundles['spiffe://cluster.local']!.equals(Buffer.concat(env.provider.bundle.rootsDer as Buffer[]))).toBe(true);
+    expect(m1.bundles['spiffe://cluster.local']!.equals(Buffer.concat(env.provider.bundle.roots as Buffer[]))).toBe(true);
     await env.provider.rotate();
     const bundle = await env.provider.changeBundle();
     const m2 = await s.next();
-    expect(splitDer(m2.bundles['spiffe://cluster.local']!)).toHaveLength(bundle.rootsDer.length);
-    expect(bundle.rootsDer.length).toBe(2);
+    expect(splitDer(m2.bundles['spiffe://cluster.local']!)).toHaveLength(bundle.roots.length);
+    expect(bundle.roots.length).toBe(2);
     s.stream.cancel();
     await s.ended;
     expect(s.pending).toBe(0);

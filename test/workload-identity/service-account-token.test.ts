@@ -42,7 +42,8 @@ describe('mintServiceAccountToken', () => {
     expect(Object.keys(k8s)).toEqual(['namespace', 'node', 'pod', 'serviceaccount']);
     expect(k8s).toMatchObject({ namespace: 'shop', pod: { name: 'cart-0', uid: 'b3b5c7a2-0000-4000-8000-000000000001' }, serviceaccount: { name: 'cart' } });
     expect(k8s['serviceaccount'].uid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    await expect(jwtVerify(token, publicKey, { issuer: ISSUER, audience: 'castellan', currentDate: now })).resolves.toBeDefined();
+    const verified = await jwtVerify(token, publicKey, { issuer: ISSUER, audience: 'castellan', currentDate: now });
+    expect(verified.payload.sub).toBe('system:serviceaccount:shop:cart');
   });
 
   it('ok/the same claim layout as the kube-apiserver stand-in mints', async () => {

@@ -11,7 +11,7 @@ import { caClients, unary } from '../../helpers/ca-client.js';
 import { memoryLog, testCaServer } from '../../helpers/ca-server.js';
 import { tempDir, testCa } from '../../helpers/test-ca.js';
 import { until } from '../../helpers/until.js';
-import { agentFixture, FAST_CHANNEL } from '../../sds/agent-fixture.js';
+import { agentFixture, FAST_CHANNEL } from '../../helpers/agent-fixture.js';
 
 // The CA's gRPC port against clients that open connections or calls and then do nothing: every bound below is configured small so the tests wait for behaviour, not for defaults;
 // the waits are generous limits for a busy machine, never measurements.
@@ -172,7 +172,7 @@ describe('long-lived trust-bundle streams and connection age', () => {
       const watchers = async () => (await f!.ca.server.metrics.bundleWatchers.get()).values[0]?.value;
       await until(async () => (await watchers()) === 1, 'the re-opened stream');
       f.ca.server.trustBundle.update([...own, other.ca.bundle[0]!]);
-      await until(() => w.current().bundles[0]!.rootsDer.length === 2, 'the bundle change after reconnecting');
+      await until(() => w.current().bundles[0]!.roots.length === 2, 'the bundle change after reconnecting');
       // The connection age applies to the CA's connections, not to the agent's identity: same leaf.
       expect(agent.certificates()).toHaveLength(1);
     } finally {

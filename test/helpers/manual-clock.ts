@@ -66,5 +66,3 @@ export class ManualClock implements AgentClock {
     return next.ms;
   }
 }
-
-export { until } from '../helpers/until.js';

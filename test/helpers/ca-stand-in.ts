@@ -3,7 +3,7 @@ import { loadPackageDefinition, Server, ServerCredentials, status, type GrpcObje
 import { loadSync } from '@grpc/proto-loader';
 import { generateKey } from '../../ca/index.js';
 import { createSvidRequest, SpiffeId } from '../../workload-identity/index.js';
-import { testCa } from '../helpers/test-ca.js';
+import { testCa } from './test-ca.js';
 
 type TestCa = Awaited<ReturnType<typeof testCa>>;
 
@@ -32,7 +32,7 @@ export interface BundleMessage {
  * like a CA older than it). `events` is shared with the test's SDS observer, so arrival order across
  * both is asserted.
  */
-export async function rotationCa(o: { implementReport?: boolean; implementAuthenticate?: boolean } = {}) {
+export async function caStandIn(o: { implementReport?: boolean; implementAuthenticate?: boolean } = {}) {
   const cas = { old: await testCa(), new: await testCa() };
   const skiOf = (which: 'old' | 'new') => cas[which].ca.active.issuer.ski.toString('hex');
   const state = {

@@ -36,6 +36,8 @@ export interface MatrixOptions {
   readonly podBinding: boolean;
   readonly distribution: boolean;
   readonly istio: boolean;
+  /** distribution.clusterTrustBundle: the trust domain whose ClusterTrustBundle the CA writes. */
+  readonly clusterTrustBundle?: string;
   readonly secretName?: string;
   readonly cacertsSecretName?: string;
   readonly leaseName?: string;
@@ -91,6 +93,23 @@ export function caAccessMatrix(o: MatrixOptions): Expectation[] {
   m.push(core('update', 'configmaps', other, 'app-config', false, "no other ConfigMap outside its namespace"));
   m.push(core('delete', 'configmaps', other, 'castellan-root-cert', false, 'the CA never deletes a bundle ConfigMap'));
   m.push(core('list', 'configmaps', undefined, undefined, false, 'no cluster-wide list of every ConfigMap'));
+  // ClusterTrustBundle (docs/kubernetes.md): its own object, and "attest" on its own signer only.
+  const ctb = o.clusterTrustBundle;
+  const certs = (verb: string, resource: string, name: string | undefined, allowed: boolean, why: string): Expectation => ({
+    verb,
+    group: 'certificates.k8s.io',
+    resource,
+    ...(name !== undefined ? { name } : {}),
+    allowed,
+    why,
+  });
+  const ownCtb = `castellan.io:${ctb ?? 'cluster.local'}:bundle`;
+  for (const verb of ['get', 'update']) m.push(certs(verb, 'clustertrustbundles', ownCtb, ctb !== undefined, 'distribution.clusterTrustBundle'));
+  for (const verb of ['list', 'create']) m.push(certs(verb, 'clustertrustbundles', undefined, ctb !== undefined, 'distribution.clusterTrustBundle: find or create it'));
+  m.push(certs('attest', 'signers', `castellan.io/${ctb ?? 'cluster.local'}`, ctb !== undefined, 'distribution.clusterTrustBundle: a bundle with a signer name'));
+  m.push(certs('attest', 'signers', 'kubernetes.io/kube-apiserver-client', false, "no other signer's bundles"));
+  m.push(certs('update', 'clustertrustbundles', 'example.com:other:bundle', false, "no other publisher's ClusterTrustBundle"));
+  m.push(certs('delete', 'clustertrustbundles', ownCtb, false, 'the CA never deletes its ClusterTrustBundle'));
   // Never.
   m.push({ verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'rolebindings', namespace: ns, allowed: false, why: 'no privilege escalation' });
   m.push({ verb: 'impersonate', group: '', resource: 'serviceaccounts', namespace: other, name: 'web', allowed: false, why: 'no impersonation' });

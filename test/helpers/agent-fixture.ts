@@ -1,16 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { initCa, loadCa, loadDevTokenIssuer, type CaServer } from '../../ca/index.js';
-import { mintServiceAccountToken, TrustDomain } from '../../workload-identity/index.js';
-import { memoryLog, testCaServer } from '../helpers/ca-server.js';
-import { tempDir } from '../helpers/test-ca.js';
+import { loadDevTokenIssuer, type CaServer } from '../../ca/index.js';
+import { mintServiceAccountToken } from '../../workload-identity/index.js';
+import { memoryLog, testCaServer } from './ca-server.js';
+import { testCa } from './test-ca.js';
 
-/** A real CA directory and server (dev issuer) plus a token minter, for agent tests. */
+/** The test CA (test-ca.ts) served by a real CA server (dev issuer), plus a token minter, for agent tests. */
 export async function agentFixture(o: { config?: Parameters<typeof testCaServer>[1] } = {}) {
-  const t = tempDir('castellan-agent-');
+  const t = await testCa({ trustDomain: 'cluster.local' });
   const caDir = path.join(t.dir, 'ca');
-  await initCa({ dir: caDir, trustDomain: TrustDomain.of('cluster.local') });
-  const bundlePem = (await loadCa(caDir)).bundle.map((c) => c.pem).join('');
+  const bundlePem = t.ca.bundle.map((c) => c.pem).join('');
   const issuer = await loadDevTokenIssuer(caDir);
   let ca: { server: CaServer; address: string; lines: string[] } | undefined = await testCaServer(caDir, o.config ?? {}, true);
   const port = ca.server.grpcPort;

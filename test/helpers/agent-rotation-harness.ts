@@ -4,19 +4,19 @@ import path from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
 import { startAgent, type Agent, type AgentOptions } from '../../sds/agent.js';
 import { pemToDer } from '../../sds/ca-client.js';
-import { memoryLog } from '../helpers/ca-server.js';
-import { EnvoySdsClient, type SotwResponse, type SotwStream } from '../helpers/envoy-sds-client.js';
-import { tempDir } from '../helpers/test-ca.js';
+import { memoryLog } from './ca-server.js';
+import { EnvoySdsClient, type SotwResponse, type SotwStream } from './envoy-sds-client.js';
+import { tempDir } from './test-ca.js';
 import { FAST_CHANNEL } from './agent-fixture.js';
-import { until } from './manual-clock.js';
-import { fakeToken, rotationCa } from './rotation-ca.js';
+import { until } from './until.js';
+import { fakeToken, caStandIn } from './ca-stand-in.js';
 
 /**
  * Shared set-up of the root-rotation tests: `h.ca` (the CA stand-in, made by each test), `h.agent`
  * (closed after each test), `h.log`, a temp dir; Envoy-like SDS streams closed after each test.
  */
 export const h = {} as {
-  ca: Awaited<ReturnType<typeof rotationCa>>;
+  ca: Awaited<ReturnType<typeof caStandIn>>;
   agent: Agent | undefined;
   log: ReturnType<typeof memoryLog>;
   t: ReturnType<typeof tempDir>;
