@@ -101,7 +101,7 @@ export function registerConfig(program: Command, io: CliIo): void {
     )
     .action(async (file: string, f: ValidateFlags) => {
       const v = await validate(file, f.kind, io);
-      if (f.output === 'json') io.out(JSON.stringify(v, null, 2) + '\n');
+      if (f.output === 'json') io.out(`${JSON.stringify(v, null, 2)}\n`);
       else if (v.ok) io.out(`${v.file}: a valid ${v.kind === 'ca' ? 'CA' : 'agent'} configuration\n`);
       else io.out(`${v.file}: ${v.problems.length} problem${v.problems.length === 1 ? '' : 's'} (${v.kind === 'ca' ? 'CA' : 'agent'} configuration):\n${v.problems.map((p) => `  ${p}\n`).join('')}`);
       if (!v.ok) throw new ReportedResult(EXIT.FAILURE);

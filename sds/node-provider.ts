@@ -316,7 +316,7 @@ export class NodeProvider implements SecretProvider {
     // Forget proofs of expired tokens (a pod's kubelet rotates its token hourly: this map would only grow).
     for (const [s, e] of this.byToken) if (e.expiresAt <= now) this.byToken.delete(s);
     const known = this.byToken.get(sha);
-    if (known && known.id.equals(id)) known.confirmedAt = Math.max(known.confirmedAt, askedAt);
+    if (known?.id.equals(id)) known.confirmedAt = Math.max(known.confirmedAt, askedAt);
     else this.byToken.set(sha, { id, expiresAt, confirmedAt: askedAt });
   }
 
@@ -334,7 +334,10 @@ export class NodeProvider implements SecretProvider {
   private revokeToken(ni: NodeIdentity, sha: string, err: CastellanError): void {
     ni.tokens.delete(sha);
     // Policy refuses the identity itself, whichever token asks for it.
-    if (err.code === 'ERR_PERMISSION_DENIED') return this.drop(ni, err);
+    if (err.code === 'ERR_PERMISSION_DENIED') {
+      this.drop(ni, err);
+      return;
+    }
     const ended = ni.managed.cache.revoke(err, sha);
     if (ended > 0) this.o.log.warn({ spiffeId: ni.id, tokenSha256: sha, streams: ended, reason: err.code }, 'node mode: the CA refuses the token these streams were opened with; ended them');
     // No stream opened with a token the CA still accepts holds the identity: nothing may keep its key.

@@ -10,7 +10,8 @@ type X509Library = typeof import('@peculiar/x509');
 let x509Library: X509Library | undefined;
 /** Loaded at the first renewal by certificate: processes that never check one (the agent, most commands) do without it. */
 async function loadX509(): Promise<X509Library> {
-  return (x509Library ??= await import('@peculiar/x509'));
+  x509Library ??= await import('@peculiar/x509');
+  return x509Library;
 }
 
 export interface ClientCertificateAuthenticatorOptions {

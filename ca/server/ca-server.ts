@@ -596,6 +596,7 @@ function listenError(err: unknown, address: string, what: string, setting: strin
 
 /** The agent id a caller claims, or undefined when absent or unreasonable (it is only a label). */
 function boundedAgentId(id: string | undefined): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is what this check is for
   if (typeof id !== 'string' || id.length === 0 || id.length > 253 || /[\u0000-\u001f\u007f]/.test(id)) return undefined;
   return id;
 }
