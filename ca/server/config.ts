@@ -171,6 +171,7 @@ export const caServerConfigSchema = z
             caFile: z.string().optional(),
             /** Send this token file's content as bearer on discovery (kube-apiserver wants one). */
             bearerTokenFile: z.string().optional(),
+            /** Token audiences accepted. Default [castellan] (istioCompat adds istio-ca). */
             audiences: z.array(z.string().min(1)).min(1).optional(),
             /** Check that the token's pod still exists with the same UID. Default false. */
             requirePodBinding: z.boolean().optional(),
@@ -184,7 +185,9 @@ export const caServerConfigSchema = z
           .object({
             /** A kubeconfig path; absent: the in-cluster configuration. */
             kubeconfig: z.string().optional(),
+            /** Token audiences accepted. Default [castellan] (istioCompat adds istio-ca). */
             audiences: z.array(z.string().min(1)).min(1).optional(),
+            /** Results are cached by token SHA-256 until min(exp, cacheTtl). Default 60s. */
             cacheTtl: duration.optional(),
           })
           .strict()
