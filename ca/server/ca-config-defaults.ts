@@ -43,7 +43,12 @@ export const CA_CONFIG_DEFAULTS = Object.freeze({
   }),
   ledger: Object.freeze({ checkpointEvery: DEFAULT_CHECKPOINT_EVERY, checkpointIntervalMs: DEFAULT_CHECKPOINT_INTERVAL_MS, sqliteSynchronous: 'full' as const }),
   shutdownGraceMs: 10_000,
-  rotation: Object.freeze({ intermediateRotateAt: DEFAULT_INTERMEDIATE_ROTATE_AT, reloadIntervalMs: 2_000, agentLivenessMs: DEFAULT_AGENT_LIVENESS_MS, agentWarmupMs: DEFAULT_AGENT_WARMUP_MS }),
+  rotation: Object.freeze({
+    intermediateRotateAt: DEFAULT_INTERMEDIATE_ROTATE_AT,
+    reloadIntervalMs: 2_000,
+    agentLivenessMs: DEFAULT_AGENT_LIVENESS_MS,
+    agentWarmupMs: DEFAULT_AGENT_WARMUP_MS,
+  }),
   kubernetes: Object.freeze({
     secretName: 'castellan-ca',
     leaseName: 'castellan-leader',

@@ -253,7 +253,10 @@ function tokenReview(t: GivenTokenReview): NonNullable<ResolvedCaConfig['authent
 function configMaps(cms: GivenConfigMaps): NonNullable<ResolvedCaConfig['distribution']['configMaps']> {
   return {
     enabled: cms.enabled,
-    targets: [{ name: cms.name ?? BUNDLE_CONFIGMAP_NAME, key: cms.key ?? BUNDLE_CONFIGMAP_KEY }, ...(cms.additional ?? []).map((a) => ({ name: a.name, key: a.key ?? BUNDLE_CONFIGMAP_KEY }))],
+    targets: [
+      { name: cms.name ?? BUNDLE_CONFIGMAP_NAME, key: cms.key ?? BUNDLE_CONFIGMAP_KEY },
+      ...(cms.additional ?? []).map((a) => ({ name: a.name, key: a.key ?? BUNDLE_CONFIGMAP_KEY })),
+    ],
     ...(cms.kubeconfig !== undefined ? { kubeconfig: cms.kubeconfig } : {}),
     excludeNamespaces: cms.excludeNamespaces ?? [],
     resyncIntervalMs: cms.resyncInterval ?? CA_CONFIG_DEFAULTS.resyncIntervalMs,

@@ -28,7 +28,8 @@ async function refusal(p: Promise<unknown>): Promise<CastellanError> {
 
 describe('readConfigFile', () => {
   it('ok/a YAML file and a JSON file give their top-level mapping', async () => {
-    expect(await readConfigFile(file('a.yaml', 'listen: 0.0.0.0:15012\nlimits:\n  maxWatchers: 5\n# a comment\n'))).toEqual({ listen: '0.0.0.0:15012', limits: { maxWatchers: 5 } });
+    const yaml = file('a.yaml', 'listen: 0.0.0.0:15012\nlimits:\n  maxWatchers: 5\n# a comment\n');
+    expect(await readConfigFile(yaml)).toEqual({ listen: '0.0.0.0:15012', limits: { maxWatchers: 5 } });
     expect(await readConfigFile(file('a.json', '{"caAddr": "ca:15012", "mode": "node"}'))).toEqual({ caAddr: 'ca:15012', mode: 'node' });
   });
 
