@@ -1,4 +1,4 @@
-import { createHash, randomFillSync } from 'node:crypto';
+import { hash, randomFillSync } from 'node:crypto';
 import { AsnConvert, AsnParser, OctetString } from '@peculiar/asn1-schema';
 import {
   AuthorityKeyIdentifier,
@@ -64,7 +64,7 @@ let poolAt = SERIAL_POOL.length;
 
 /** RFC 5280 §4.2.1.2 method (1): SHA-1 of the subjectPublicKey BIT STRING value. */
 export function subjectKeyIdentifier(publicKeyBits: Uint8Array): Buffer {
-  return createHash('sha1').update(publicKeyBits).digest();
+  return hash('sha1', publicKeyBits, 'buffer');
 }
 
 /** The subjectPublicKey BIT STRING value (without the unused-bits octet) of an SPKI DER. */

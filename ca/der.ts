@@ -103,12 +103,12 @@ export class DerReader {
   }
 }
 
-/** Encodes a DER length (X.690 §8.1.3, definite form, minimal). */
-function lengthOctets(len: number): number[] {
-  if (len < 0x80) return [len];
-  const out: number[] = [];
-  for (let n = len; n > 0; n = Math.floor(n / 256)) out.unshift(n & 0xff);
-  return [0x80 | out.length, ...out];
+/** Octets of a DER length (X.690 §8.1.3, definite form, minimal): 1 below 128, else 1 + the octets of `len`. */
+function lengthSize(len: number): number {
+  if (len < 0x80) return 1;
+  let n = 1;
+  for (let v = len; v > 0xff; v = Math.floor(v / 256)) n++;
+  return 1 + n;
 }
 
 /**
@@ -119,11 +119,16 @@ function lengthOctets(len: number): number[] {
 export function tlv(tag: number, ...content: Uint8Array[]): Buffer {
   let len = 0;
   for (const c of content) len += c.length;
-  const head = lengthOctets(len);
-  const out = Buffer.allocUnsafe(1 + head.length + len);
+  // Written in place (no arrays per call: a leaf takes a dozen of these on the CA's request path).
+  const head = lengthSize(len);
+  const out = Buffer.allocUnsafe(1 + head + len);
   out[0] = tag;
-  for (let i = 0; i < head.length; i++) out[1 + i] = head[i]!;
-  let at = 1 + head.length;
+  if (head === 1) out[1] = len;
+  else {
+    out[1] = 0x80 | (head - 1);
+    for (let i = head, v = len; i >= 2; i--, v = Math.floor(v / 256)) out[i] = v & 0xff;
+  }
+  let at = 1 + head;
   for (const c of content) {
     out.set(c, at);
     at += c.length;

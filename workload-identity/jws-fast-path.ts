@@ -66,6 +66,30 @@ function decodeJson(part: string): unknown {
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+interface PlainHeader {
+  readonly kid: string;
+  readonly alg: string;
+}
+
+// Every token of one issuer key carries the same encoded header: its checks are remembered by that
+// segment (a handful of issuers and keys; emptied when full, so odd headers cannot make it grow).
+const HEADERS = new Map<string, PlainHeader>();
+const MAX_HEADERS = 64;
+
+/** `kid` and `alg` of a JWS header (RFC 7515 §4.1) that holds nothing but them and a string `typ`, or undefined. */
+function plainHeader(segment: string): PlainHeader | undefined {
+  const known = HEADERS.get(segment);
+  if (known) return known;
+  const header = decodeJson(segment);
+  if (!isObject(header) || typeof header.kid !== 'string' || typeof header.alg !== 'string') return undefined;
+  for (const name of Object.keys(header)) if (name !== 'alg' && name !== 'kid' && name !== 'typ') return undefined;
+  if (header.typ !== undefined && typeof header.typ !== 'string') return undefined;
+  if (HEADERS.size >= MAX_HEADERS) HEADERS.clear();
+  const plain = Object.freeze({ kid: header.kid, alg: header.alg });
+  HEADERS.set(segment, plain);
+  return plain;
+}
+
 /**
  * The verified claims of `token`, or undefined when the fast path cannot vouch for it (then ask jose).
  *
@@ -74,10 +98,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 export async function fastVerify(token: string, keys: ReadonlyMap<string, FastKey>, o: JwsFastPathOptions, now: Date): Promise<JWTPayload | undefined> {
   const parts = token.split('.');
   if (parts.length !== 3 || !parts.every((p) => B64URL.test(p) && p.length % 4 !== 1)) return undefined;
-  const header = decodeJson(parts[0]!);
-  if (!isObject(header) || typeof header.kid !== 'string' || typeof header.alg !== 'string') return undefined;
-  for (const name of Object.keys(header)) if (name !== 'alg' && name !== 'kid' && name !== 'typ') return undefined;
-  if (header.typ !== undefined && typeof header.typ !== 'string') return undefined;
+  const header = plainHeader(parts[0]!);
+  if (!header) return undefined;
   const k = keys.get(header.kid);
   if (!k || k.alg !== header.alg || !o.algorithms.includes(k.alg)) return undefined;
   const claims = decodeJson(parts[1]!);

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** What a record is about. `checkpoint` records are written by the ledger itself. */
 export type LedgerRecordType = 'issuance' | 'refusal' | 'lifecycle' | 'checkpoint';
@@ -123,7 +123,7 @@ export function signedBytes(r: Unhashed): Buffer {
  */
 export function recordHash(r: Unhashed): string {
   // Hashing the string as UTF-8 gives the bytes of canonicalBytes without copying them into a Buffer first.
-  return createHash('sha256').update(canonical(r, true), 'utf8').digest('hex');
+  return hash('sha256', canonical(r, true), 'hex');
 }
 
 /**
@@ -158,11 +158,11 @@ export function chainRecord(
   out.seq = seq;
   out.prevHash = prev.hash;
   if (signature !== undefined) out.signature = signature;
-  out.hash = createHash('sha256').update(JSON.stringify(values), 'utf8').digest('hex');
+  out.hash = hash('sha256', JSON.stringify(values), 'hex');
   return out as unknown as LedgerRecord;
 }
 
 /** Lowercase hex SHA-256 of bytes (CSR public keys: the SPKI DER). */
 export function sha256Hex(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
+  return hash('sha256', data, 'hex');
 }

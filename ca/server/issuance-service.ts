@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
@@ -57,7 +57,7 @@ export function peerIp(peer: string | undefined): string {
 
 /** Lowercase hex SHA-256 of a token: logs and the ledger carry this, never the token. */
 export function tokenHash(token: string | undefined): string | undefined {
-  return token === undefined ? undefined : createHash('sha256').update(token).digest('hex');
+  return token === undefined ? undefined : hash('sha256', token, 'hex');
 }
 
 /**
