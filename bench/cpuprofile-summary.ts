@@ -40,7 +40,7 @@ function moduleOf(url: string): string {
     return `npm:${a!.startsWith('@') ? `${a}/${b}` : a}`;
   }
   const dist = u.indexOf('/dist/');
-  return dist >= 0 ? u.slice(dist + '/dist/'.length) : u.replace(process.cwd() + '/', '');
+  return dist >= 0 ? u.slice(dist + '/dist/'.length) : u.replace(`${process.cwd()}/`, '');
 }
 const nameOf = (n: ProfileNode) => `${n.callFrame.functionName || '(anonymous)'} ${moduleOf(n.callFrame.url)}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ''}`;
 const IDLE = new Set(['(idle)', '(program)', '(garbage collector)']);
