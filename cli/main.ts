@@ -1,4 +1,3 @@
-import 'reflect-metadata';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
 import { processIo, type CliIo } from './io.js';
@@ -104,6 +103,9 @@ export async function buildProgram(io: CliIo, argv?: readonly string[], o: { jso
   // `--version` (and `-V`) needs no command at all.
   const versionOnly = argv !== undefined && (argv.includes('-V') || argv.includes('--version')) && argv.filter((a) => !a.startsWith('-')).length === 0;
   const wanted = versionOnly ? [] : commandsFor(argv ?? []);
+  // @peculiar/x509 (certificates read by ca and cert commands) needs this polyfill loaded before it; the
+  // agent never loads that library and holds less without the polyfill.
+  if (!wanted.every((c) => c.words === 'agent')) await import('reflect-metadata');
   const registers = await Promise.all(wanted.map((c) => c.load().then((register) => [c, register] as const)));
   const groups = new Map<string, Command>();
   for (const [c, register] of registers) {
