@@ -7,24 +7,25 @@ import type { CliIo } from './io.js';
  * use for memory it would hold as long as it lives.
  * - The young generation stays at its initial size (`--semi-space-growth-factor=1`): otherwise it grows to
  *   2 x 16 MiB while the agent loads its modules and protos and never shrinks back.
- * - No optimizing compiler (TurboFan) while the agent loads, and in sidecar mode ever: loading ~600 modules
- *   makes the loader's own functions hot enough to be optimized, and TurboFan's code pages, zones and
- *   optimized code then stay resident (~9 MiB). A sidecar serves one pod's few SDS streams and renews every
- *   few hours; node mode, which may serve thousands of streams, gets TurboFan back before it starts
- *   (agentRunV8Flags).
- * CASTELLAN_AGENT_V8_FLAGS (any V8 flags, empty for none) replaces both; a NODE_OPTIONS that sets a
- * semi-space size or names TurboFan keeps that part its own way.
+ * - No compilers (neither the optimizing TurboFan nor the baseline Sparkplug; the interpreter runs
+ *   everything) while the agent loads, and in sidecar mode ever: loading ~600 modules makes the loader's
+ *   own functions hot enough to be compiled, and TurboFan's code pages, zones and optimized code then stay
+ *   resident (~9 MiB; Sparkplug's code ~1.4 MiB more). A sidecar serves one pod's few SDS streams and
+ *   renews every few hours; node mode, which may serve thousands of streams, gets both back before it
+ *   starts (setAgentRunV8Flags).
+ * CASTELLAN_AGENT_V8_FLAGS (any V8 flags, empty for none) replaces all of these; a NODE_OPTIONS that sets a
+ * semi-space size or names a compiler keeps that part its own way.
  */
 const LEAN_YOUNG_GENERATION = '--semi-space-growth-factor=1';
-const NO_TURBOFAN = '--no-turbofan';
+const NO_COMPILERS = '--no-turbofan --no-sparkplug';
 
-/** Whether NODE_OPTIONS already decides about TurboFan (`--turbofan`, `--no-turbofan`, `--opt`, `--no-opt`). */
-const nodeOptionsDecideTurbofan = (env: CliIo['env']) => /(^|\s)--(no-)?(turbofan|opt)\b/.test(env.NODE_OPTIONS ?? '');
+/** Whether NODE_OPTIONS already decides about the compilers (`--turbofan`, `--no-opt`, `--sparkplug` ...). */
+const nodeOptionsDecideCompilers = (env: CliIo['env']) => /(^|\s)--(no-)?(turbofan|opt|sparkplug)\b/.test(env.NODE_OPTIONS ?? '');
 
 /** The flags set before the agent's modules load (cli/main.ts), for the agent's own process only. */
 export function agentLoadV8Flags(env: CliIo['env']): string {
   if (env.CASTELLAN_AGENT_V8_FLAGS !== undefined) return env.CASTELLAN_AGENT_V8_FLAGS.trim();
-  return [/semi-space/.test(env.NODE_OPTIONS ?? '') ? '' : LEAN_YOUNG_GENERATION, nodeOptionsDecideTurbofan(env) ? '' : NO_TURBOFAN].filter(Boolean).join(' ');
+  return [/semi-space/.test(env.NODE_OPTIONS ?? '') ? '' : LEAN_YOUNG_GENERATION, nodeOptionsDecideCompilers(env) ? '' : NO_COMPILERS].filter(Boolean).join(' ');
 }
 
 /**
@@ -38,13 +39,15 @@ export function setAgentLoadV8Flags(env: CliIo['env']): void {
 }
 
 /**
- * Once the mode is known, before the agent starts: node mode gets TurboFan back (when the load-time flags
- * took it away). Returns the flags it set ('' for none).
+ * Once the mode is known, before the agent starts: node mode gets back the compilers the load-time flags
+ * took away. Returns the flags it set ('' for none).
  *
  * @example setAgentRunV8Flags(config.mode, io.env);
  */
 export function setAgentRunV8Flags(mode: 'sidecar' | 'node', env: CliIo['env']): string {
-  if (mode !== 'node' || !agentLoadV8Flags(env).split(/\s+/).includes(NO_TURBOFAN)) return '';
-  setFlagsFromString('--turbofan');
-  return '--turbofan';
+  if (mode !== 'node') return '';
+  const load = agentLoadV8Flags(env).split(/\s+/);
+  const back = ['turbofan', 'sparkplug'].filter((c) => load.includes(`--no-${c}`)).map((c) => `--${c}`).join(' ');
+  if (back !== '') setFlagsFromString(back);
+  return back;
 }
