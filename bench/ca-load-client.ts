@@ -60,5 +60,5 @@ await Promise.all(
 const elapsed = (performance.now() - start) / 1000;
 latencies.sort((a, b) => a - b);
 const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-process.stdout.write(JSON.stringify({ ok: latencies.length, failures: Object.fromEntries(failures), elapsed, p50: pct(50), p99: pct(99) }) + '\n');
-clients.forEach((c) => c.close());
+process.stdout.write(`${JSON.stringify({ ok: latencies.length, failures: Object.fromEntries(failures), elapsed, p50: pct(50), p99: pct(99) })}\n`);
+for (const c of clients) c.close();

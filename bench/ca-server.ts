@@ -138,7 +138,7 @@ const line = (name: string, xs: RunResult[]) =>
   `runs ${xs.map((x) => fmt(rate(x)).trim()).join(', ')}; CA CPU ${median(xs.map(cpuPer)).toFixed(0)} us/request; ` +
   `p50 ${median(xs.map((x) => x.p50)).toFixed(1)} ms, p99 ${median(xs.map((x) => x.p99)).toFixed(1)} ms; failed ${xs.reduce((n, x) => n + Object.values(x.failures).reduce((a, b) => a + b, 0), 0)}`;
 console.log(line('ledger off (ledger.enabled: false)', runs.off));
-console.log(line('ledger on, SQLite WAL synchronous=FULL', runs.full) + '   (target >= 0.90)');
+console.log(`${line('ledger on, SQLite WAL synchronous=FULL', runs.full)}   (target >= 0.90)`);
 console.log(line('ledger on, SQLite WAL synchronous=NORMAL', runs.normal));
 console.log(`records in the ledger after all runs: ${records} (group commit; FULL writes in a worker thread, NORMAL inline)`);
 t.cleanup();

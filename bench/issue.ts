@@ -77,7 +77,10 @@ if ('skip' in hsm) {
     const used = process.cpuUsage(cpu);
     return { wall: n / wallS, cpu: n / ((used.user + used.system) / 1e6) };
   };
-  for (let i = 0; i < 300; i++) (issueWith(ca.issuer)(), issueWith(hsmIssuer)());
+  for (let i = 0; i < 300; i++) {
+    issueWith(ca.issuer)();
+    issueWith(hsmIssuer)();
+  }
   const hsmSignRate = rate(() => void hsm.authority.signer.sign(tbsLike));
   const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const rounds: { file: ReturnType<typeof timed>; hsm: ReturnType<typeof timed> }[] = [];

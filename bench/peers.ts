@@ -35,9 +35,11 @@ const here = path.dirname(new URL(import.meta.url).pathname);
 const root = path.resolve(here, '..');
 const cache = path.join(homedir(), '.cache', 'castellan');
 const t = tempDir('castellan-bench-peers-');
-const say = (s: string) => process.stdout.write(s + '\n');
+const say = (s: string) => process.stdout.write(`${s}\n`);
 const children: ChildProcess[] = [];
-const stopAll = () => children.forEach((c) => c.exitCode === null && c.kill('SIGTERM'));
+const stopAll = () => {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+};
 process.on('exit', stopAll);
 process.on('SIGINT', () => process.exit(130));
 

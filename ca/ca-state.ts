@@ -119,7 +119,7 @@ export function parseCaState(text: string, where: string): CaStateFile {
 
 /** The state as stored: stable JSON. */
 export function serializeCaState(state: CaStateFile): string {
-  return JSON.stringify(state, null, 2) + '\n';
+  return `${JSON.stringify(state, null, 2)}\n`;
 }
 
 /** A deep copy a transition may change. */

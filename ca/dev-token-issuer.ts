@@ -29,7 +29,7 @@ export async function createDevTokenIssuer(caDir: string): Promise<DevTokenIssue
   const privateKey = generateKey('ec-p256').privateKey;
   const jwks = await publicJwks(privateKey);
   await writePrivateKeyFile(path.join(dir, 'key.pem'), privateKey);
-  await writeFileAtomic(path.join(dir, 'jwks.json'), JSON.stringify(jwks, null, 2) + '\n', 0o644);
+  await writeFileAtomic(path.join(dir, 'jwks.json'), `${JSON.stringify(jwks, null, 2)}\n`, 0o644);
   return { issuer: DEV_ISSUER_URL, kid: jwks.keys[0]!.kid!, privateKey, jwks };
 }
 

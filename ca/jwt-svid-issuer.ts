@@ -53,6 +53,7 @@ export function checkAudiences(audience: readonly unknown[]): string[] {
   }
   const out: string[] = [];
   for (const a of audience) {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is what this check is for
     if (typeof a !== 'string' || a === '' || Buffer.byteLength(a) > MAX_JWT_AUDIENCE_BYTES || /[\u0000-\u001f\u007f]/.test(a)) {
       throw caError('ERR_JWT_AUDIENCE', `jwtsvid: every audience must be a non-empty string of at most ${MAX_JWT_AUDIENCE_BYTES} bytes without control characters`);
     }

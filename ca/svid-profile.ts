@@ -125,6 +125,6 @@ function fastTime(d: Date): Buffer {
   const y = d.getUTCFullYear();
   if (y < 1950 || y > 2049) return encodeTime(d);
   const text =
-    pad2(y % 100) + pad2(d.getUTCMonth() + 1) + pad2(d.getUTCDate()) + pad2(d.getUTCHours()) + pad2(d.getUTCMinutes()) + pad2(d.getUTCSeconds()) + 'Z';
+    `${pad2(y % 100) + pad2(d.getUTCMonth() + 1) + pad2(d.getUTCDate()) + pad2(d.getUTCHours()) + pad2(d.getUTCMinutes()) + pad2(d.getUTCSeconds())}Z`;
   return tlv(TAG.UTC_TIME, Buffer.from(text, 'latin1'));
 }

@@ -40,7 +40,7 @@ export function formatAgentStatus(s: AgentStatusReport, now: Date): string {
   } else {
     lines.push('no certificate yet');
   }
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /** `castellan agent status`: what an agent holds now, from its socket (docs/agent.md). Call after registerAgent. */
@@ -75,6 +75,6 @@ export function registerAgentStatus(program: Command, io: CliIo): void {
         }
       }
       const s = await fetchAgentStatus(socket, token !== undefined ? { token } : {});
-      io.out(f.output === 'json' ? JSON.stringify(s, null, 2) + '\n' : formatAgentStatus(s, io.now()));
+      io.out(f.output === 'json' ? `${JSON.stringify(s, null, 2)}\n` : formatAgentStatus(s, io.now()));
     });
 }

@@ -33,7 +33,7 @@ export function recordTable(records: readonly LedgerRecord[]): string {
   const rows = [['SEQ', 'TIME', 'WHAT', 'SPIFFE ID', 'SERIAL']];
   for (const r of records) rows.push([String(r.seq), r.time.replace(/\.\d+Z$/, 'Z'), what(r), r.spiffeId ?? '-', r.serial ?? '-']);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
-  return rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+  return `${rows.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n')}\n`;
 }
 
 /** One record, one field per line, for `audit show`. */
@@ -41,9 +41,9 @@ export function recordDetail(r: LedgerRecord): string {
   const j = recordJson(r);
   const width = Math.max(...Object.keys(j).map((k) => k.length));
   return (
-    Object.entries(j)
+    `${Object.entries(j)
       .filter(([, v]) => v !== null)
       .map(([k, v]) => `${k.padEnd(width)}  ${v}`)
-      .join('\n') + '\n'
+      .join('\n')}\n`
   );
 }

@@ -108,7 +108,7 @@ export function registerAudit(program: Command, io: CliIo): void {
         ...(until !== undefined ? { until } : {}),
       };
       const records = await withStore(f, io, (s) => s.query(q));
-      if (format === 'json') io.out(JSON.stringify(records.map(recordJson), null, 2) + '\n');
+      if (format === 'json') io.out(`${JSON.stringify(records.map(recordJson), null, 2)}\n`);
       else io.out(records.length === 0 ? 'no records match\n' : recordTable(records));
     });
 
@@ -116,7 +116,7 @@ export function registerAudit(program: Command, io: CliIo): void {
     .description('show one record in full: by sequence number (decimal, up to 15 digits) or certificate serial (hex)')
     .argument('<serial-or-seq>', 'a sequence number such as 42, or a serial such as 5f3a...')
     .option('--output <format>', 'table or json', 'table')
-    .addHelpText('after', LEDGER_HELP + '\nA serial matches every record that names it (normally one issuance).')
+    .addHelpText('after', `${LEDGER_HELP}\nA serial matches every record that names it (normally one issuance).`)
     .action(async (key: string, f: LedgerFlags & { output: string }) => {
       const format = output(f.output);
       const isSeq = /^\d{1,15}$/.test(key);
@@ -129,7 +129,7 @@ export function registerAudit(program: Command, io: CliIo): void {
         return s.bySerial(serial!);
       });
       if (records.length === 0) throw new CastellanError('ERR_LEDGER_NOT_FOUND', `audit: no record with ${isSeq ? 'sequence number' : 'serial'} ${key}`);
-      if (format === 'json') io.out(JSON.stringify(isSeq ? recordJson(records[0]!) : records.map(recordJson), null, 2) + '\n');
+      if (format === 'json') io.out(`${JSON.stringify(isSeq ? recordJson(records[0]!) : records.map(recordJson), null, 2)}\n`);
       else io.out(records.map(recordDetail).join('\n'));
     });
 
@@ -168,7 +168,7 @@ export function registerAudit(program: Command, io: CliIo): void {
           p.end();
         }
       });
-      if (format === 'json') io.out(JSON.stringify(report, null, 2) + '\n');
+      if (format === 'json') io.out(`${JSON.stringify(report, null, 2)}\n`);
       else {
         io.out(
           `records      ${report.records} (last sequence number ${report.lastSeq})\n` +
@@ -196,7 +196,7 @@ export function registerAudit(program: Command, io: CliIo): void {
           for (let after = 0; ; ) {
             const batch = await s.scan(after, 1000);
             if (batch.length === 0) break;
-            io.out(batch.map((r) => JSON.stringify(recordJson(r)) + '\n').join(''));
+            io.out(batch.map((r) => `${JSON.stringify(recordJson(r))}\n`).join(''));
             after = batch[batch.length - 1]!.seq;
             p.update(after, total);
             // Backpressure: a slow reader paces the export instead of the process buffering the ledger.

@@ -140,7 +140,7 @@ export function registerFederation(program: Command, io: CliIo): void {
     .action(async (f: CaTargetFlags & { output: 'table' | 'json' }) => {
       const { rows, problems } = await federationRows(f, io);
       if (f.output === 'json') {
-        io.out(JSON.stringify({ trustDomains: rows, problems }, null, 2) + '\n');
+        io.out(`${JSON.stringify({ trustDomains: rows, problems }, null, 2)}\n`);
         return;
       }
       if (rows.length === 0) {
@@ -161,7 +161,7 @@ export function registerFederation(program: Command, io: CliIo): void {
         table.push([r.trustDomain, r.source ?? 'none', r.spiffeSequence !== undefined ? String(r.spiffeSequence) : '-', String(r.x509Authorities), String(r.jwtAuthorities), r.updatedAt ?? '-', last]);
       }
       const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
-      io.out(table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n');
+      io.out(`${table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n')}\n`);
       for (const p of problems) io.out(`problem: ${p}\n`);
     });
 }

@@ -113,7 +113,7 @@ export function registerCaInit(ca: Command, io: CliIo): void {
         await closeKeyProviders();
       }
       if (f.output === 'json') {
-        io.out(JSON.stringify(caJson(ca, dir), null, 2) + '\n');
+        io.out(`${JSON.stringify(caJson(ca, dir), null, 2)}\n`);
         return;
       }
       io.out(`created CA in ${dir}\n${describeCa(ca, io.now())}`);

@@ -90,7 +90,7 @@ export function registerCaMint(ca: Command, io: CliIo): void {
       await writeFileAtomic(files.bundle, ca.bundle.map((c) => c.pem).join(''), 0o644);
       if (f.output === 'json') {
         io.out(
-          JSON.stringify(
+          `${JSON.stringify(
             {
               spiffeId: cert.spiffeId.toString(),
               serial: cert.serialHex,
@@ -102,7 +102,7 @@ export function registerCaMint(ca: Command, io: CliIo): void {
             },
             null,
             2,
-          ) + '\n',
+          )}\n`,
         );
         return;
       }

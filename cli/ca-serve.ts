@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { loadCaServerConfig, startCaServer, validateCaServerConfig, type CaServerConfig } from '../ca/index.js';
+import { CA_CONFIG_DEFAULTS, loadCaServerConfig, startCaServer, validateCaServerConfig, type CaServerConfig } from '../ca/index.js';
 import { UsageError, type CliIo } from './io.js';
 import { createLogger } from './logger.js';
 import { ledgerDatabaseUrl } from './database-url.js';
@@ -18,8 +18,8 @@ export function registerCaServe(ca: Command, io: CliIo): void {
     .description('run the CA server: Istio CreateCertificate and the Castellan API over gRPC/TLS, /healthz /readyz /metrics over HTTP')
     .option('--dir <dir>', 'CA directory (env CASTELLAN_DIR); not with store.kubernetes in the config', io.env.CASTELLAN_DIR)
     .option('--config <file>', 'YAML/JSON configuration (env CASTELLAN_CONFIG); without one the CA trusts its local dev token issuer', io.env.CASTELLAN_CONFIG)
-    .option('--listen <host:port>', 'gRPC address (env CASTELLAN_LISTEN; default 127.0.0.1:15012)', io.env.CASTELLAN_LISTEN)
-    .option('--http <host:port>', 'health/metrics address (env CASTELLAN_HTTP; default 127.0.0.1:15014)', io.env.CASTELLAN_HTTP)
+    .option('--listen <host:port>', `gRPC address (env CASTELLAN_LISTEN; default ${CA_CONFIG_DEFAULTS.listen})`, io.env.CASTELLAN_LISTEN)
+    .option('--http <host:port>', `health/metrics address (env CASTELLAN_HTTP; default ${CA_CONFIG_DEFAULTS.http})`, io.env.CASTELLAN_HTTP)
     .option('--database-url <url>', 'PostgreSQL ledger shared by CA replicas (env CASTELLAN_DATABASE_URL; default: SQLite <dir>/ledger.db)')
     .addHelpText(
       'after',

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { loadCaServerConfig, storeFromConfig, type CaServerConfig, type CaStore, type LedgerStoreLocation } from '../ca/index.js';
+import { loadCaServerConfig, resolveCaConfig, storeFromConfig, type CaServerConfig, type CaStore, type LedgerStoreLocation } from '../ca/index.js';
 import { loadKubeConfig } from '../workload-identity/index.js';
 import { ledgerDatabaseUrl } from './database-url.js';
 import { UsageError, type CliIo } from './io.js';
@@ -16,6 +16,10 @@ export interface CaTarget {
   readonly store: CaStore;
   /** Where the ledger is: PostgreSQL, a SQLite file, or `<dir>/ledger.db`. */
   readonly ledger: LedgerStoreLocation;
+  /**
+   * The configuration file as given, not resolved: a key it leaves out means "what the running CA
+   * published" to `check` and `root status` (rotation.intermediateRotateAt), or "not asked" (http).
+   */
   readonly config?: CaServerConfig;
 }
 
@@ -42,7 +46,7 @@ export async function caTarget(f: CaTargetFlags, io: CliIo, o: { ledger?: boolea
   if (f.dir === undefined && f.config === undefined) throw new UsageError('say which CA: --dir DIR (its directory) or --config FILE (the configuration it runs with)');
   const dir = f.dir !== undefined ? path.resolve(io.cwd, f.dir) : undefined;
   const config = f.config !== undefined ? await loadCaServerConfig(path.resolve(io.cwd, f.config)) : undefined;
-  const { store } = await storeFromConfig(config ?? {}, dir, (file) => loadKubeConfig(file));
+  const { store } = await storeFromConfig(resolveCaConfig(config ?? {}), dir, (file) => loadKubeConfig(file));
   const url = ledgerDatabaseUrl(f.databaseUrl, io) ?? config?.ledger?.url;
   const sqlite = config?.ledger?.path;
   const ledger: LedgerStoreLocation | undefined = url ? { databaseUrl: url } : sqlite ? { sqliteFile: path.resolve(io.cwd, sqlite) } : dir ? { dir } : undefined;

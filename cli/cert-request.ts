@@ -3,7 +3,7 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import { Option, type Command } from 'commander';
 import { caError, formatDuration, certificateInfo, pemBlocks } from '../ca/index.js';
-import { CastellanError, createSvidRequest, SpiffeId } from '../workload-identity/index.js';
+import { CastellanError, createSvidRequest, type SpiffeId } from '../workload-identity/index.js';
 import { CaClient, generateWorkloadKey, WORKLOAD_KEY_TYPES, type WorkloadKeyType } from '../sds/index.js';
 import { inspectCertificate, verifyChain, type LoadedCertificate } from './certificate-report.js';
 import { choiceFlag, durationFlag, spiffeIdFlag } from './flags.js';

@@ -116,7 +116,7 @@ export function formatCheck(r: { status: string; rotation: RootStatus; ca?: CaRe
     lines.push(`  ${i === 0 ? 'expiry ' : '       '}  ${e.what.padEnd(width)}  ${e.notAfter}  ${left}${e.state ? ` (${e.state})` : ''}`);
   });
   for (const x of r.findings) lines.push(`  ${x.level === 'fail' ? 'FAIL' : 'WARN'} ${x.what}`, `       do: ${x.todo}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 /**

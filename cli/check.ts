@@ -177,7 +177,7 @@ export function registerCheck(program: Command, io: CliIo): void {
         said = waiting(`${report.status}: ${report.findings[0]?.what ?? ''}`, said, f, io, deadline);
         await sleep(Math.min(2000, deadline - Date.now()));
       }
-      io.out(f.output === 'json' ? JSON.stringify(report, null, 2) + '\n' : formatCheck(report));
+      io.out(f.output === 'json' ? `${JSON.stringify(report, null, 2)}\n` : formatCheck(report));
       if (report.status === 'failing') throw new ReportedResult(EXIT.FAILING);
       if (report.status === 'warning') throw new ReportedResult(EXIT.WARNING);
     });

@@ -1,9 +1,8 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { caServerConfigSchema, loadCaServerConfig } from '../ca/index.js';
 import { agentConfigSchema } from '../sds/index.js';
-import { isCastellanError, parseConfigText } from '../workload-identity/index.js';
+import { isCastellanError, readConfigFile, type ConfigFileStage } from '../workload-identity/index.js';
 import { agentConfigFrom } from './agent.js';
 import { ReportedResult, EXIT } from './exit-codes.js';
 import { choiceFlag } from './flags.js';
@@ -27,8 +26,7 @@ interface Validation {
 const keysOf = (schema: unknown) => Object.keys((schema as { shape?: Record<string, unknown> }).shape ?? {});
 
 /** Which configuration a parsed file is, by its top-level keys; undefined when it cannot tell. */
-function guessKind(raw: unknown): Kind | undefined {
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+function guessKind(raw: Record<string, unknown>): Kind | undefined {
   const keys = Object.keys(raw);
   const ca = new Set(keysOf(caServerConfigSchema));
   const agent = new Set(keysOf(agentConfigSchema));
@@ -51,20 +49,20 @@ function problemsOf(message: string): string[] {
  */
 async function validate(file: string, kind: Kind | undefined, io: CliIo): Promise<Validation> {
   const full = path.resolve(io.cwd, file);
-  let text: string;
+  const cannotTell = () => new UsageError(`${file}: cannot tell whether it configures the CA or the agent; give --kind ca or --kind agent`);
+  let raw: Record<string, unknown>;
   try {
-    text = await fs.readFile(full, 'utf8');
-  } catch (cause) {
-    throw new UsageError(`cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseConfigText(text);
+    raw = await readConfigFile(full);
   } catch (err) {
-    return { file: full, kind: kind ?? 'ca', ok: false, problems: [`not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`] };
+    if (!isCastellanError(err, 'ERR_CONFIG')) throw err;
+    const stage = err.context.stage as ConfigFileStage;
+    // No file to check is wrong usage (exit 2); a file that does not parse is an invalid configuration (exit 1).
+    if (stage === 'read') throw new UsageError(`cannot read ${file}: ${String(err.context.errno)}`);
+    if (stage === 'shape' && kind === undefined) throw cannotTell();
+    return { file: full, kind: kind ?? 'ca', ok: false, problems: [err.message.replace(/^config: /, '')] };
   }
   const k = kind ?? guessKind(raw);
-  if (!k) throw new UsageError(`${file}: cannot tell whether it configures the CA or the agent; give --kind ca or --kind agent`);
+  if (!k) throw cannotTell();
   try {
     if (k === 'ca') {
       const c = await loadCaServerConfig(full);
@@ -101,7 +99,7 @@ export function registerConfig(program: Command, io: CliIo): void {
     )
     .action(async (file: string, f: ValidateFlags) => {
       const v = await validate(file, f.kind, io);
-      if (f.output === 'json') io.out(JSON.stringify(v, null, 2) + '\n');
+      if (f.output === 'json') io.out(`${JSON.stringify(v, null, 2)}\n`);
       else if (v.ok) io.out(`${v.file}: a valid ${v.kind === 'ca' ? 'CA' : 'agent'} configuration\n`);
       else io.out(`${v.file}: ${v.problems.length} problem${v.problems.length === 1 ? '' : 's'} (${v.kind === 'ca' ? 'CA' : 'agent'} configuration):\n${v.problems.map((p) => `  ${p}\n`).join('')}`);
       if (!v.ok) throw new ReportedResult(EXIT.FAILURE);

@@ -118,7 +118,7 @@ async function runDev(f: DevFlags, renewFraction: number, io: CliIo): Promise<vo
       sds.server.close();
       sds.client.close();
     });
-    const first = await withTimeout(Promise.all([sds.server.ready(), sds.client.ready()]), 15_000, 'the demo workloads got no certificate over SDS within 15 s; see ' + logFile);
+    const first = await withTimeout(Promise.all([sds.server.ready(), sds.client.ready()]), 15_000, `the demo workloads got no certificate over SDS within 15 s; see ${logFile}`);
     const expected = {
       server: kubernetesWorkloadId(ca.trustDomain, WORKLOADS.server.namespace, WORKLOADS.server.serviceAccount).toString(),
       client: kubernetesWorkloadId(ca.trustDomain, WORKLOADS.client.namespace, WORKLOADS.client.serviceAccount).toString(),

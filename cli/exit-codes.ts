@@ -57,7 +57,7 @@ export function exitFor(err: unknown): Failure {
  */
 export function reportFailure(f: Failure, io: CliIo, json: boolean): void {
   if (json) {
-    if (f.errorCode !== undefined) io.err(JSON.stringify({ error: { code: f.errorCode, message: f.message ?? '' } }) + '\n');
+    if (f.errorCode !== undefined) io.err(`${JSON.stringify({ error: { code: f.errorCode, message: f.message ?? '' } })}\n`);
   } else if (f.line !== undefined) io.err(`castellan: ${f.line}\n`);
 }
 

@@ -39,7 +39,7 @@ export function formatRootStatus(s: RootStatus, now: Date): string {
   if (s.pendingRecords > 0) lines.push(`${s.pendingRecords} lifecycle record(s) wait for the ledger (the CA or the next root command writes them)`);
   lines.push('');
   lines.push(`next: ${expiredAuthority(s, now) ?? nextStep(s)}`);
-  return lines.join('\n') + '\n';
+  return `${lines.join('\n')}\n`;
 }
 
 function nextStep(s: RootStatus): string {

@@ -71,7 +71,7 @@ export function registerRoot(program: Command, io: CliIo): void {
     .action(async (f: TargetFlags & { output: Output }) => {
       const s = await target(f, io, (admin) => admin.status().then((status) => ({ message: '', warnings: [], status })), (rpc) => rpc('GetRootStatus', {}), { readOnly: true });
       const now = io.now();
-      io.out(f.output === 'json' ? JSON.stringify(s.status, null, 2) + '\n' : formatRootStatus(s.status, now));
+      io.out(f.output === 'json' ? `${JSON.stringify(s.status, null, 2)}\n` : formatRootStatus(s.status, now));
       // An expired CA is not "nothing to do": scripts see it in the exit code, people in the `next:` line.
       const expired = expiredAuthority(s.status, now);
       if (expired) {
@@ -139,7 +139,7 @@ export function registerRoot(program: Command, io: CliIo): void {
 /** A step's outcome: for people the message (warnings on stderr); with json one object on stdout. */
 function print(step: string, a: StepAnswer, output: Output, io: CliIo): void {
   if (output === 'json') {
-    io.out(JSON.stringify({ step, message: a.message, warnings: a.warnings, status: a.status }, null, 2) + '\n');
+    io.out(`${JSON.stringify({ step, message: a.message, warnings: a.warnings, status: a.status }, null, 2)}\n`);
     return;
   }
   for (const w of a.warnings) io.err(`castellan: warning: ${w}\n`);

@@ -65,7 +65,7 @@ export function registerTokenMint(program: Command, io: CliIo): void {
         const audiences = f.audience && f.audience.length > 0 ? f.audience : ['castellan'];
         const expiresAt = tokenExpiry(jwt)?.toISOString() ?? null;
         const fields = { subject: `system:serviceaccount:${f.namespace}:${f.serviceAccount}`, audiences, expiresAt, sha256: tokenSha256(jwt) };
-        io.out(JSON.stringify(file ? { ...fields, file } : { ...fields, token: jwt }, null, 2) + '\n');
+        io.out(`${JSON.stringify(file ? { ...fields, file } : { ...fields, token: jwt }, null, 2)}\n`);
       } else if (file) {
         io.out(`wrote ${file} (sha256 ${tokenSha256(jwt)})\n`);
       } else {

@@ -24,7 +24,7 @@ export function registerVersion(program: Command, io: CliIo): void {
         server = healthOf(await call('GetHealth', {})).server;
       }
       if (f.output === 'json') {
-        io.out(JSON.stringify({ client, ...(server ? { server } : {}) }, null, 2) + '\n');
+        io.out(`${JSON.stringify({ client, ...(server ? { server } : {}) }, null, 2)}\n`);
         return;
       }
       io.out(`client  ${line(client)}\n`);

@@ -1,6 +1,5 @@
-import { promises as fs } from 'node:fs';
 import { z } from 'zod';
-import { CastellanError, durationField, hostPortField, parseConfigText, positiveDurationField } from '../workload-identity/index.js';
+import { CastellanError, durationField, hostPortField, positiveDurationField, readConfigFile } from '../workload-identity/index.js';
 import { WORKLOAD_KEY_TYPES, type WorkloadKeyType } from './workload-key.js';
 
 const duration = durationField;
@@ -124,25 +123,13 @@ export const AGENT_ENV: Readonly<Record<string, keyof AgentConfigInput>> = {
   CASTELLAN_AGENT_ID: 'agentId',
 };
 
-/** Reads a YAML or JSON agent configuration file; only its shape is checked here (required fields may come from flags). */
+/** Reads a YAML or JSON agent configuration file (readConfigFile); only its shape is checked here (required fields may come from flags). */
 export async function loadAgentConfigFile(file: string): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (cause) {
-    throw new CastellanError('ERR_CONFIG', `config: cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { cause });
-  }
-  let raw: unknown;
-  try {
-    raw = parseConfigText(text);
-  } catch (cause) {
-    throw new CastellanError('ERR_CONFIG', `config: ${file} is not valid YAML/JSON: ${(cause as Error).message.split('\n')[0]}`, { cause });
-  }
-  raw ??= {};
+  const raw = await readConfigFile(file);
   const r = agentConfigSchema.safeParse(raw);
   if (!r.success) {
     const lines = r.error.issues.map((i) => `  ${i.path.length > 0 ? i.path.join('.') : '(top level)'}: ${i.message}`);
     throw new CastellanError('ERR_CONFIG', `config ${file}: ${lines.length} problem${lines.length > 1 ? 's' : ''}:\n${lines.join('\n')}`);
   }
-  return raw as Record<string, unknown>;
+  return raw;
 }

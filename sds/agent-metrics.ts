@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { registerBuildInfo, type SpiffeId } from '../workload-identity/index.js';
 import type { AgentErrorCode } from './agent-errors.js';
 import { CA_MISCONFIGURATION_CODES, type CaMisconfigurationCode } from './ca-transport-error.js';
@@ -23,9 +23,7 @@ const ROTATION_FAILURE_REASONS = [
 const NODE_TOKEN_REFUSAL_REASONS = ['ERR_TOKEN_MALFORMED', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_REJECTED', 'ERR_PERMISSION_DENIED'] as const;
 
 /** What the metrics read at scrape time: the certificates the agent serves now. */
-export interface ServedCertificates {
-  (): Iterable<{ readonly id: SpiffeId; readonly notAfter: Date }>;
-}
+export type ServedCertificates = () => Iterable<{ readonly id: SpiffeId; readonly notAfter: Date }>
 
 /**
  * The agent's Prometheus metrics (docs/architecture.md §9) in the registry it is given (so the CLI's `/metrics` and

@@ -19,6 +19,7 @@ import { agentStatusReport, type AgentStatusReport } from './agent-status.js';
 import { SidecarProvider } from './sidecar-provider.js';
 import { TokenFile, tokenExpiry } from './token-file.js';
 import { TrustBundleState } from './trust-bundle-state.js';
+import { RequestedTtl } from './ttl-cap.js';
 import { startWorkloadSocket, type WorkloadSocket } from './workload-socket.js';
 
 export type { AgentOptions };
@@ -27,7 +28,7 @@ export type { AgentOptions };
 type Phase = 'new' | 'starting' | 'running' | 'closing' | 'closed';
 
 /** What every identity's rotation shares (node mode adds its metrics per identity). */
-type SharedRotation = Pick<RotationOptions, 'keyType' | 'ttlMs' | 'renewal' | 'backoff' | 'random' | 'onEvent'>;
+type SharedRotation = Pick<RotationOptions, 'keyType' | 'ttl' | 'renewal' | 'backoff' | 'random' | 'onEvent'>;
 
 /**
  * A running agent's identity side (docs/architecture.md §5), what the SDS and Workload API servers serve
@@ -55,6 +56,8 @@ export class Agent {
   private readonly tokenFile: TokenFile | undefined;
   /** The newest trust bundles, shared by every identity. */
   private readonly bundles = new TrustBundleState();
+  /** The lifetime every identity asks for (lowered once to the CA's maximum if the CA refuses it). */
+  private readonly ttl: RequestedTtl;
   /** Whether the agent's configuration keeps it from the CA (for /readyz and a metric). */
   private readonly connection: CaConnection;
   private readonly client: CaClient;
@@ -77,6 +80,7 @@ export class Agent {
   constructor(private readonly o: AgentOptions) {
     this.mode = o.mode ?? 'sidecar';
     if (this.mode === 'sidecar' && !o.tokenFile) throw new TypeError('startAgent: sidecar mode needs tokenFile');
+    this.ttl = new RequestedTtl(o.ttlMs ?? 24 * 3_600_000);
     this.clock = o.clock ?? systemClock;
     this.agentId = o.agentId ?? hostname();
     // pino appends child bindings to the parent's without replacing a key: bind `component` only when the
@@ -143,7 +147,7 @@ export class Agent {
       throw err;
     }
     this.phase = 'running';
-    this.log.info({ mode: this.mode, ca: this.o.caAddress, socket: this.o.socketPath, agentId: this.agentId, keyType: this.sharedRotation().keyType, ttlMs: this.sharedRotation().ttlMs }, 'castellan agent started');
+    this.log.info({ mode: this.mode, ca: this.o.caAddress, socket: this.o.socketPath, agentId: this.agentId, keyType: this.sharedRotation().keyType, ttlMs: this.ttl.configuredMs }, 'castellan agent started');
   }
 
   /**
@@ -222,7 +226,7 @@ export class Agent {
     const o = this.o;
     return {
       keyType: o.keyType ?? 'ec-p256',
-      ttlMs: o.ttlMs ?? 24 * 3_600_000,
+      ttl: this.ttl,
       ...(o.renewal ? { renewal: o.renewal } : {}),
       ...(o.backoff ? { backoff: o.backoff } : {}),
       ...(o.random ? { random: o.random } : {}),

@@ -24,7 +24,7 @@ export function backoffDelay(attempt: number, o: BackoffOptions = {}, random: ()
   const max = o.maxMs ?? DEFAULT_BACKOFF.maxMs;
   const mult = o.multiplier ?? DEFAULT_BACKOFF.multiplier;
   const jitter = o.jitter ?? DEFAULT_BACKOFF.jitter;
-  const nominal = Math.min(max, initial * Math.pow(mult, Math.max(0, attempt)));
+  const nominal = Math.min(max, initial * mult ** Math.max(0, attempt));
   return Math.max(0, Math.min(max, Math.round(nominal * (1 + jitter * (2 * random() - 1)))));
 }
 

@@ -102,8 +102,14 @@ class DeltaSecretsStream {
 
   /** The caller's watch is open (or the call was refused: `opened` undefined). */
   private watchOpened(opened: { watch: SecretWatch; caller: StreamCaller } | undefined): void {
-    if (!opened) return this.end();
-    if (this.stream.ended) return opened.watch.close();
+    if (!opened) {
+      this.end();
+      return;
+    }
+    if (this.stream.ended) {
+      opened.watch.close();
+      return;
+    }
     const watch = opened.watch;
     this.watch = watch;
     // Node mode: the CA no longer accepts the stream's token; the stream ends with the CA's refusal.

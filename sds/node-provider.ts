@@ -9,7 +9,6 @@ import type { RotationOptions } from './rotation.js';
 import { JwtSvidCache } from './jwt-svid-cache.js';
 import type { JwtSvid, SecretProvider, SecretWatch, StreamCaller } from './secret-source.js';
 import { jwtExpiryOrThrow } from './token-file.js';
-import { capFromRefusal } from './ttl-cap.js';
 import { TokenProofGuard, type TokenProofLimits } from './token-proof-guard.js';
 import type { TrustBundleState } from './trust-bundle-state.js';
 import { generateWorkloadKey } from './workload-key.js';
@@ -103,8 +102,6 @@ export class NodeProvider implements SecretProvider {
   private readonly identities = new Map<string, NodeIdentity>();
   private readonly confirming = new Map<string, Promise<SpiffeId>>();
   private readonly guard: TokenProofGuard;
-  /** The lifetime asked for: the configured one, or the CA's maximum once the CA refused the former. */
-  private ttlMs: number;
   /** False once the CA answered UNIMPLEMENTED to Authenticate (an older CA): tokens are proved by signing. */
   private caAuthenticates: boolean | undefined;
   private closed = false;
@@ -112,7 +109,6 @@ export class NodeProvider implements SecretProvider {
 
   constructor(private readonly o: NodeProviderOptions) {
     this.guard = new TokenProofGuard(o.clock, o.proofLimits);
-    this.ttlMs = o.rotation.ttlMs;
     this.jwtSvids = new JwtSvidCache(o.clock);
   }
 
@@ -299,13 +295,11 @@ export class NodeProvider implements SecretProvider {
   /** An older CA: a CSR without a SAN, signed for whatever identity the token stands for; the certificate is discarded. */
   private async proveBySigning(token: string): Promise<SignedCertificate> {
     const csrDer = await createSvidRequest(await generateWorkloadKey(this.o.rotation.keyType));
-    const sign = () => this.o.client().sign({ csrDer, ttlSeconds: Math.max(1, Math.round(this.ttlMs / 1000)), bundleSequence: this.o.bundles.own?.sequence ?? 0, agentId: this.o.agentId, token });
+    const sign = () => this.o.client().sign({ csrDer, ttlSeconds: this.o.rotation.ttl.seconds, bundleSequence: this.o.bundles.own?.sequence ?? 0, agentId: this.o.agentId, token });
     try {
       return await sign();
     } catch (err) {
-      const cap = capFromRefusal(err, this.ttlMs);
-      if (cap === undefined) throw err;
-      this.ttlMs = cap;
+      if (this.o.rotation.ttl.learnFrom(err) === undefined) throw err;
       return sign();
     }
   }
@@ -316,7 +310,7 @@ export class NodeProvider implements SecretProvider {
     // Forget proofs of expired tokens (a pod's kubelet rotates its token hourly: this map would only grow).
     for (const [s, e] of this.byToken) if (e.expiresAt <= now) this.byToken.delete(s);
     const known = this.byToken.get(sha);
-    if (known && known.id.equals(id)) known.confirmedAt = Math.max(known.confirmedAt, askedAt);
+    if (known?.id.equals(id)) known.confirmedAt = Math.max(known.confirmedAt, askedAt);
     else this.byToken.set(sha, { id, expiresAt, confirmedAt: askedAt });
   }
 
@@ -334,7 +328,10 @@ export class NodeProvider implements SecretProvider {
   private revokeToken(ni: NodeIdentity, sha: string, err: CastellanError): void {
     ni.tokens.delete(sha);
     // Policy refuses the identity itself, whichever token asks for it.
-    if (err.code === 'ERR_PERMISSION_DENIED') return this.drop(ni, err);
+    if (err.code === 'ERR_PERMISSION_DENIED') {
+      this.drop(ni, err);
+      return;
+    }
     const ended = ni.managed.cache.revoke(err, sha);
     if (ended > 0) this.o.log.warn({ spiffeId: ni.id, tokenSha256: sha, streams: ended, reason: err.code }, 'node mode: the CA refuses the token these streams were opened with; ended them');
     // No stream opened with a token the CA still accepts holds the identity: nothing may keep its key.
@@ -370,7 +367,6 @@ export class NodeProvider implements SecretProvider {
         this.o.bundles,
         {
           ...this.o.rotation,
-          ttlMs: this.ttlMs,
           clock: this.o.clock,
           spiffeId: id,
           log: this.o.log,
@@ -389,7 +385,7 @@ export class NodeProvider implements SecretProvider {
    * Before the new key goes out, the CA is asked about the token of every other open stream.
    */
   private async renew(ni: NodeIdentity, csrDer: Buffer, ttlSeconds: number, current: Parameters<RotationOptions['sign']>[2]): Promise<SignedCertificate> {
-    const base = { csrDer, ttlSeconds: Math.min(ttlSeconds, Math.max(1, Math.round(this.ttlMs / 1000))), bundleSequence: this.o.bundles.own?.sequence ?? 0, agentId: this.o.agentId };
+    const base = { csrDer, ttlSeconds: Math.min(ttlSeconds, this.o.rotation.ttl.seconds), bundleSequence: this.o.bundles.own?.sequence ?? 0, agentId: this.o.agentId };
     let signed: SignedCertificate | undefined;
     let signedWith: string | undefined;
     for (;;) {
@@ -402,8 +398,6 @@ export class NodeProvider implements SecretProvider {
         this.accepted(best[0], ni.id, best[1].expiresAt, askedAt);
         break;
       } catch (err) {
-        const cap = capFromRefusal(err, this.ttlMs);
-        if (cap !== undefined) this.ttlMs = cap; // for this identity's retry and every identity after it
         if (!isRefusal(err)) throw err;
         this.o.log.info({ spiffeId: ni.id, tokenSha256: best[0], reason: err.code, detail: err.message }, 'node mode: the CA refused the token a renewal was signed with');
         this.refused(best[0], err);

@@ -8,7 +8,7 @@ import type { SecretCache } from './secret-cache.js';
 import type { BundleSet } from './secret-source.js';
 import { generateWorkloadKey, type WorkloadKeyType } from './workload-key.js';
 import { workloadSvid } from './workload-svid.js';
-import { capFromRefusal } from './ttl-cap.js';
+import type { RequestedTtl } from './ttl-cap.js';
 import { isCaMisconfiguration } from './ca-transport-error.js';
 import type { KeyObject } from 'node:crypto';
 
@@ -19,8 +19,8 @@ export type RotationEvent =
 
 export interface RotationOptions {
   readonly keyType: WorkloadKeyType;
-  /** Requested certificate lifetime, ms (whole seconds on the wire). */
-  readonly ttlMs: number;
+  /** The certificate lifetime to ask for, shared by the agent's identities (whole seconds on the wire). */
+  readonly ttl: RequestedTtl;
   readonly renewal?: RenewalOptions;
   readonly backoff?: BackoffOptions;
   readonly clock: AgentClock;
@@ -45,7 +45,7 @@ export interface RotationOptions {
  * certificate keeps being served until it really expires; publish every new certificate to the cache.
  *
  * @example
- *   const r = new IdentityRotation({ keyType: 'ec-p256', ttlMs: 3_600_000, clock: systemClock, sign, cache, bundle, offerBundle, log });
+ *   const r = new IdentityRotation({ keyType: 'ec-p256', ttl: new RequestedTtl(3_600_000), clock: systemClock, sign, cache, bundle, offerBundle, log });
  *   r.start();
  */
 export class IdentityRotation {
@@ -60,14 +60,11 @@ export class IdentityRotation {
   private outcomeWaiters: (() => void)[] = [];
   /** The last failure, cleared by a success. */
   lastError: Error | undefined;
-  /** The lifetime asked for: the configured one, or the CA's maximum once the CA refused the former. */
-  private ttlMs: number;
   /** When the next attempt is due. */
   nextAttemptAt: Date | undefined;
 
   constructor(private readonly o: RotationOptions) {
     this.spiffeIdNow = o.spiffeId;
-    this.ttlMs = o.ttlMs;
   }
 
   /** The certificate served now (possibly expired while the CA is unreachable). */
@@ -167,7 +164,7 @@ export class IdentityRotation {
       const key = await generateWorkloadKey(this.o.keyType);
       // The SAN is optional (docs/architecture.md §2); once the identity is known it lets the CA refuse a mix-up.
       const csr = await createSvidRequest(key, this.spiffeIdNow);
-      const signed = await this.o.sign(csr, Math.max(1, Math.round(this.ttlMs / 1000)), this.svid);
+      const signed = await this.o.sign(csr, this.o.ttl.seconds, this.svid);
       if (this.stopped) return;
       if (this.o.spiffeId !== undefined && !signed.id.equals(this.o.spiffeId)) {
         throw new CastellanError('ERR_IDENTITY_CHANGED', `sds: the CA answered for ${signed.id.toString()}, want ${this.o.spiffeId.toString()}`);
@@ -213,12 +210,11 @@ export class IdentityRotation {
     const e = err instanceof Error ? err : new Error(String(err));
     const code = isCastellanError(err) ? err.code : 'ERR_INTERNAL';
     this.lastError = e;
-    const cap = capFromRefusal(err, this.ttlMs);
+    const cap = this.o.ttl.learnFrom(err);
     if (cap !== undefined) {
       // The CA refuses lifetimes above its maximum (it does not shorten them): a configuration error,
       // said loudly once, then the CA's maximum is asked for at once instead of failing forever.
-      this.o.log.error({ spiffeId: this.spiffeIdNow, configuredTtlMs: this.o.ttlMs, caMaxTtlMs: cap, detail: e.message }, 'the configured ttl exceeds the CA\'s maximum; requesting the CA\'s maximum instead (lower the agent\'s ttl)');
-      this.ttlMs = cap;
+      this.o.log.error({ spiffeId: this.spiffeIdNow, configuredTtlMs: this.o.ttl.configuredMs, caMaxTtlMs: cap, detail: e.message }, 'the configured ttl exceeds the CA\'s maximum; requesting the CA\'s maximum instead (lower the agent\'s ttl)');
       this.o.metrics?.rotationFailures.inc({ reason: code });
       this.schedule(0);
       return;

@@ -39,7 +39,8 @@ function setFingerprint(s: BundleSet): string {
  * restart after a CA directory is recreated).
  */
 export function sameBundles(a: BundleSet | undefined, b: BundleSet): boolean {
-  return a !== undefined && a.own.trustDomain.equals(b.own.trustDomain) && a.own.sequence === b.own.sequence && a.own.rootsPem === b.own.rootsPem && setFingerprint(a) === setFingerprint(b);
+  if (a === undefined) return false;
+  return a.own.trustDomain.equals(b.own.trustDomain) && a.own.sequence === b.own.sequence && a.own.rootsPem === b.own.rootsPem && setFingerprint(a) === setFingerprint(b);
 }
 
 /** What a snapshot serves: the own bundle, then the federated ones (docs/federation.md). */

@@ -15,3 +15,35 @@ export function capFromRefusal(err: unknown, requestedMs: number): number | unde
   const maxMs = c.caMaxTtlSeconds * 1000;
   return maxMs >= 1000 && maxMs < requestedMs ? maxMs : undefined;
 }
+
+/**
+ * The lifetime an agent asks the CA for: the configured ttl until the CA refuses it and names its
+ * maximum, then that maximum. One per agent, shared by every identity it keeps (the sidecar's, or every
+ * pod's in node mode), so what one refusal taught holds for all of them.
+ *
+ * @example const ttl = new RequestedTtl(86_400_000); sign({ ttlSeconds: ttl.seconds }).catch((err) => ttl.learnFrom(err));
+ */
+export class RequestedTtl {
+  private currentMs: number;
+
+  constructor(readonly configuredMs: number) {
+    this.currentMs = configuredMs;
+  }
+
+  /** What to ask for now, ms. */
+  get ms(): number {
+    return this.currentMs;
+  }
+
+  /** What to ask for now, whole seconds (the wire's unit), at least 1. */
+  get seconds(): number {
+    return Math.max(1, Math.round(this.currentMs / 1000));
+  }
+
+  /** Learns the CA's maximum from its refusal (see capFromRefusal): the lowered lifetime, ms, or undefined when `err` is not such a refusal. */
+  learnFrom(err: unknown): number | undefined {
+    const cap = capFromRefusal(err, this.currentMs);
+    if (cap !== undefined) this.currentMs = cap;
+    return cap;
+  }
+}

@@ -1,6 +1,6 @@
 import type { sendUnaryData, ServerUnaryCall, ServerWritableStream } from '@grpc/grpc-js';
 import type { SpiffeWorkload } from '../proto-types/index.js';
-import { CastellanError, jwtBundleJwks, TrustDomain, validateJwtSvid, type JwtAuthority } from '../workload-identity/index.js';
+import { CastellanError, jwtBundleJwks, type TrustDomain, validateJwtSvid, type JwtAuthority } from '../workload-identity/index.js';
 import { workloadCallError, workloadError } from './grpc-status.js';
 import { agentProtos, methodOf, WORKLOAD_API_SERVICE } from './protos.js';
 import type { IdentitySnapshot } from './secret-source.js';
@@ -132,15 +132,15 @@ type Struct = NonNullable<SpiffeWorkload.ValidateJWTSVIDResponse['claims']>;
 type Value = NonNullable<Struct['fields']>[string];
 
 /** A JSON value as `google.protobuf.Value` fields (the claims of ValidateJWTSVIDResponse). */
-function valueOf(v: unknown): Value {
+function protobufValueOf(v: unknown): Value {
   if (v === null || v === undefined) return { nullValue: 'NULL_VALUE' };
   if (typeof v === 'number') return { numberValue: v };
   if (typeof v === 'string') return { stringValue: v };
   if (typeof v === 'boolean') return { boolValue: v };
-  if (Array.isArray(v)) return { listValue: { values: v.map(valueOf) } };
+  if (Array.isArray(v)) return { listValue: { values: v.map(protobufValueOf) } };
   return { structValue: structOf(v as Record<string, unknown>) };
 }
 
 function structOf(o: Readonly<Record<string, unknown>>): Struct {
-  return { fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, valueOf(v)])) };
+  return { fields: Object.fromEntries(Object.entries(o).map(([k, v]) => [k, protobufValueOf(v)])) };
 }

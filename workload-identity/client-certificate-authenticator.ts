@@ -9,9 +9,12 @@ type X509Library = typeof import('@peculiar/x509');
 let x509Library: X509Library | undefined;
 /** Loaded at the first renewal by certificate: processes that never check one (the agent, most commands) do without it. */
 async function loadX509(): Promise<X509Library> {
-  // @peculiar/x509 needs the polyfill evaluated before it.
-  if (!x509Library) await import('reflect-metadata');
-  return (x509Library ??= await import('@peculiar/x509'));
+  if (!x509Library) {
+    // @peculiar/x509 needs the polyfill evaluated before it.
+    await import('reflect-metadata');
+    x509Library = await import('@peculiar/x509');
+  }
+  return x509Library;
 }
 
 export interface ClientCertificateAuthenticatorOptions {

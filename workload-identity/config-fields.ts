@@ -1,4 +1,3 @@
-import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
 
@@ -29,18 +28,3 @@ export const hostPortField = z
   .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'want host:port, e.g. 127.0.0.1:15012')
   // Only said of an otherwise well-formed address (the pattern's message covers the rest).
   .refine((s) => !/:\d{1,5}$/.test(s) || Number(s.slice(s.lastIndexOf(':') + 1)) <= 65_535, 'the port must be at most 65535');
-
-/**
- * The values of a configuration file's text (YAML 1.2, so JSON too). Throws an Error naming the first
- * problem when the text is not valid YAML, and also when the parser would only warn (an unknown tag such
- * as `!!float 24h`, an ambiguous alias): the file is then not read half-way with a warning on stderr,
- * but refused like any other bad input (docs/architecture.md §10). Alias bombs throw too.
- *
- * @example parseConfigText('ttl: 1h') // { ttl: '1h' }
- */
-export function parseConfigText(text: string): unknown {
-  const doc = parseDocument(text, { logLevel: 'silent' });
-  const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem) throw new Error(problem.message, { cause: problem });
-  return doc.toJS();
-}

@@ -101,9 +101,9 @@ function checkServiceAccount(sa: string): void {
 }
 
 function show(s: string): string {
-  return JSON.stringify(s.length > 80 ? s.slice(0, 80) + '…' : s);
+  return JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…` : s);
 }
 
 function fail(code: KubernetesIdentityErrorCode, what: string, value: string): CastellanError<KubernetesIdentityErrorCode> {
-  return new CastellanError(code, `k8sid: ${what}`, { context: { value: value.length > 256 ? value.slice(0, 256) + '…' : value } });
+  return new CastellanError(code, `k8sid: ${what}`, { context: { value: value.length > 256 ? `${value.slice(0, 256)}…` : value } });
 }

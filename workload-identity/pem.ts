@@ -10,7 +10,7 @@
 export function pemEncode(der: Uint8Array, label: string): string {
   const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64');
   let body = '';
-  for (let i = 0; i < b64.length; i += 64) body += b64.slice(i, i + 64) + '\n';
+  for (let i = 0; i < b64.length; i += 64) body += `${b64.slice(i, i + 64)}\n`;
   return `-----BEGIN ${label}-----\n${body}-----END ${label}-----\n`;
 }
 

@@ -124,11 +124,11 @@ export function formatSpiffeBundle(b: Omit<SpiffeBundle, 'trustDomain'>): string
     ...b.x509Authorities.map((der) => ({ use: 'x509-svid', ...jwkOf(new X509Certificate(der).publicKey), x5c: [Buffer.from(der).toString('base64')] })),
     ...b.jwtAuthorities.map((a) => ({ use: 'jwt-svid', kid: a.keyId, ...jwkOf(a.publicKey) })),
   ];
-  return JSON.stringify({
+  return `${JSON.stringify({
     keys,
     ...(b.refreshHintSeconds !== undefined ? { spiffe_refresh_hint: b.refreshHintSeconds } : {}),
     ...(b.sequence !== undefined ? { spiffe_sequence: b.sequence } : {}),
-  }, null, 2) + '\n';
+  }, null, 2)}\n`;
 }
 
 /**

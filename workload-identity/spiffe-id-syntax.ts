@@ -159,7 +159,7 @@ export function requireString(value: unknown, fn: string): asserts value is stri
 }
 
 export function show(s: string): string {
-  return JSON.stringify(s.length > SHOWN_CHARS ? s.slice(0, SHOWN_CHARS) + '…' : s);
+  return JSON.stringify(s.length > SHOWN_CHARS ? `${s.slice(0, SHOWN_CHARS)}…` : s);
 }
 
 export function fail(
@@ -168,6 +168,6 @@ export function fail(
   input: string,
   extra: Record<string, unknown> = {},
 ): CastellanError<SpiffeIdErrorCode> {
-  const value = input.length > 256 ? input.slice(0, 256) + '…' : input;
+  const value = input.length > 256 ? `${input.slice(0, 256)}…` : input;
   return new CastellanError(code, `spiffeid: ${what}`, { context: { value, ...extra } });
 }

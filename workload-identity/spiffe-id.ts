@@ -164,7 +164,7 @@ export class SpiffeId {
     for (const segment of segments) {
       requireString(segment, 'SpiffeId.fromSegments');
       checkSegment(segment);
-      path += '/' + segment;
+      path += `/${segment}`;
     }
     checkTotalLength(td.idString() + path, path);
     return new SpiffeId(td, path);

@@ -50,7 +50,7 @@ export async function startBundleEndpoint(o: BundleEndpointOptions): Promise<Bun
     (req, res) => {
       const url = new URL(req.url ?? '/', 'https://endpoint');
       if (url.pathname !== o.path) {
-        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: the SPIFFE bundle is served at ' + o.path + '\n');
+        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end(`not found: the SPIFFE bundle is served at ${o.path}\n`);
         return;
       }
       if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -63,7 +63,7 @@ export class GroupCommit<T, R> {
     if (batch.length === 0) return;
     try {
       const results = await this.commit(batch.map((b) => b.item));
-      batch.forEach((b, i) => b.resolve(results[i]!));
+      for (const [i, b] of batch.entries()) b.resolve(results[i]!);
     } catch (err) {
       for (const b of batch) b.reject(err);
     }

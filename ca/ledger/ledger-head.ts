@@ -89,7 +89,7 @@ export async function writeLedgerHead(file: string, checkpoint: LedgerRecord): P
     const current = await readLedgerHead(file).catch(() => undefined);
     if (current && current.checkpoint.seq >= checkpoint.seq) return current;
     const head: LedgerHead = { format: 1, checkpoint };
-    await writeFileAtomic(file, JSON.stringify(head, null, 2) + '\n', 0o600);
+    await writeFileAtomic(file, `${JSON.stringify(head, null, 2)}\n`, 0o600);
     return head;
   } finally {
     await release();

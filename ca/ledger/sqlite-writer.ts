@@ -166,8 +166,14 @@ export class SqliteWriter {
       }, this.o.timeoutMs ?? WRITER_REQUEST_TIMEOUT_MS);
       timer.unref();
       this.pending.set(id, {
-        resolve: (r) => (clearTimeout(timer), resolve(r)),
-        reject: (e) => (clearTimeout(timer), reject(e)),
+        resolve: (r) => {
+          clearTimeout(timer);
+          resolve(r);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
       });
       w.postMessage({ ...msg, id });
     }).catch((cause: Error) => {

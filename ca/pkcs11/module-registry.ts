@@ -27,8 +27,11 @@ interface ModuleEntry extends LoadedModule {
 // Keyed by the module's real path, shared through globalThis so that two copies of this file in one
 // process (a bundler, src and dist) still see one registry.
 const REGISTRY_KEY = Symbol.for('castellan.pkcs11.modules');
-const registry: Map<string, ModuleEntry> = ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] as Map<string, ModuleEntry> | undefined) ??
-  ((globalThis as Record<symbol, unknown>)[REGISTRY_KEY] = new Map<string, ModuleEntry>());
+const registry: Map<string, ModuleEntry> = (() => {
+  const global = globalThis as Record<symbol, unknown>;
+  global[REGISTRY_KEY] ??= new Map<string, ModuleEntry>();
+  return global[REGISTRY_KEY] as Map<string, ModuleEntry>;
+})();
 
 /** Loads and initializes `modulePath`, or takes another reference to it. Pair with releaseModule. */
 export function acquireModule(binding: Binding, modulePath: string): LoadedModule {

@@ -217,7 +217,10 @@ export class AgentTracker {
     this.perIdentity.set(e.identity, (this.perIdentity.get(e.identity) ?? 0) + 1);
     const pair = keyOf(e.identity, e.home);
     let here = this.perIdentityPeer.get(pair);
-    if (!here) this.perIdentityPeer.set(pair, (here = new Set()));
+    if (!here) {
+      here = new Set();
+      this.perIdentityPeer.set(pair, here);
+    }
     here.add(key);
   }
 

@@ -193,7 +193,9 @@ export class BundleConfigMapPublisher {
     s.lastPass = r;
     if (r.failed.length === 0) {
       s.lastSyncedSequence = Math.max(s.lastSyncedSequence, r.sequence);
-      this.waiters = this.waiters.filter((w) => (w.sequence <= s.lastSyncedSequence ? (w.resolve(), false) : true));
+      const synced = s.lastSyncedSequence;
+      for (const w of this.waiters) if (w.sequence <= synced) w.resolve();
+      this.waiters = this.waiters.filter((w) => w.sequence > synced);
     }
     this.failStreak = r.failed.length === 0 ? 0 : this.failStreak + 1;
     if (this.stopped) return;

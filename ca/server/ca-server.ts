@@ -9,7 +9,7 @@ import type { Ledger, LedgerHealth } from '../ledger/index.js';
 import { caHealthMessage, rootStatusMessage } from './admin-messages.js';
 import { caHealth, type CaHealth } from './ca-health.js';
 import { serverStreamMethod, unaryMethod, type CallAdapterContext, type UnaryOptions } from './call-adapter.js';
-import type { CaServerConfig } from './config.js';
+import type { ResolvedCaConfig } from './ca-config.js';
 import { IssuanceService, peerIp, tokenHash, type AuthorizeCaller } from './issuance-service.js';
 import { CaMetrics } from './metrics.js';
 import { caProtos, type CaProtos } from './protos.js';
@@ -31,7 +31,8 @@ import type { JwtAuthority, SpiffeBundle } from '../../workload-identity/index.j
 
 export interface CaServerOptions {
   readonly ca: CaDirectory;
-  readonly config: CaServerConfig;
+  /** The resolved configuration (resolveCaConfig): every default filled in. */
+  readonly config: ResolvedCaConfig;
   readonly tokenAuthenticator?: Authenticator;
   /** Built by the server from its trust bundle when absent and `authentication.clientCertificate` is not false. */
   readonly clientCertificateAuthenticator?: (bundleDer: () => readonly Uint8Array[]) => Authenticator;
@@ -50,29 +51,8 @@ export interface CaServerOptions {
   readonly health?: () => Promise<{ replica: string; leader: boolean; ledgerAnchors?: LedgerHealth }>;
 }
 
-const DEFAULTS = {
-  listen: '127.0.0.1:15012',
-  http: '127.0.0.1:15014',
-  namespace: 'castellan-system',
-  maxRequestBytes: 65_536,
-  global: { ratePerSecond: 20_000, burst: 20_000 },
-  perIdentity: { ratePerSecond: 200, burst: 2_000 },
-  perPeer: { ratePerSecond: 1_000, burst: 2_000 },
-  maxWatchers: 10_000,
-  maxWatchersPerIdentity: 5_000,
-  maxWatchersPerPeer: 256,
-  maxWatchersPerIdentityPeer: 8,
-  shutdownGraceMs: 10_000,
-  maxConnectionsPerPeer: 256,
-  handshakeTimeoutMs: 10_000,
-  requestTimeoutMs: 10_000,
-  connectionIdleMs: 60_000,
-  connectionMaxAgeMs: 3_600_000,
-  connectionMaxAgeGraceMs: 300_000,
-  /** Server keepalive pings: a peer that vanished (its TCP connection half-open) is found and its streams end. */
-  keepaliveMs: 300_000,
-  keepaliveTimeoutMs: 20_000,
-};
+/** Server keepalive pings: a peer that vanished (its TCP connection half-open) is found and its streams end. */
+const KEEPALIVE = { timeMs: 300_000, timeoutMs: 20_000 };
 
 /** What the CA reads off any call to authenticate its caller. */
 type CallWithCredentials = { metadata: Metadata; getPeer(): string; getAuthContext?(): { sslPeerCertificate?: { raw: Buffer } } | null };
@@ -137,50 +117,49 @@ export class CaServer {
     this.bundle = new TrustBundleSource(o.ca.bundle, o.ca.bundleSequence, bundleExtras(o.ca));
     this.issuer = new Issuer({
       authority: o.ca.active,
-      ...(cfg.workloadTtl !== undefined ? { defaultTtlMs: cfg.workloadTtl } : {}),
-      ...(cfg.maxWorkloadTtl !== undefined ? { maxTtlMs: cfg.maxWorkloadTtl } : {}),
+      defaultTtlMs: cfg.workloadTtlMs,
+      maxTtlMs: cfg.maxWorkloadTtlMs,
       now,
     });
     this.metrics = new CaMetrics(() => this.ca.authorities, now);
     this.metrics.observeRotation({ sequence: () => this.bundle.current().sequence, liveAgentSequences: () => this.agents.liveSequences() });
     this.metrics.observeServing(() => this.serving.expiresAt, now);
     if (o.ledger) this.metrics.observeLedger(o.ledger.stats);
-    const ns = cfg.namespace ?? DEFAULTS.namespace;
-    const limits = cfg.limits ?? {};
+    const limits = cfg.limits;
     this.serving = new ServingIdentity({
       authority: () => servingAuthority(this.ca, this.now()),
-      handshakeTimeoutMs: limits.handshakeTimeout ?? DEFAULTS.handshakeTimeoutMs,
+      handshakeTimeoutMs: limits.handshakeTimeoutMs,
       // A path no service account maps to (/ns/<ns>/sa/<sa>): no workload can obtain the CA's identity.
       spiffeId: SpiffeId.fromPath(o.ca.trustDomain, '/castellan/ca'),
-      dnsNames: cfg.servingDnsNames ?? [`castellan.${ns}.svc`, 'localhost'],
-      ...(cfg.servingIpAddresses ? { ipAddresses: cfg.servingIpAddresses } : {}),
+      dnsNames: cfg.servingDnsNames,
+      ipAddresses: cfg.servingIpAddresses,
       bundle: this.bundle,
       now,
       log: o.log,
       ...(o.ledger ? { ledger: o.ledger } : {}),
     });
     const bundleDer = () => this.bundle.current().roots.map((r) => r.der);
-    const certAuth = cfg.authentication?.clientCertificate === false ? undefined : o.clientCertificateAuthenticator?.(bundleDer);
+    const certAuth = !cfg.authentication.clientCertificate ? undefined : o.clientCertificateAuthenticator?.(bundleDer);
     this.service = new IssuanceService({
       issuer: () => this.issuer,
       ...(o.tokenAuthenticator ? { tokenAuthenticator: o.tokenAuthenticator } : {}),
       ...(certAuth ? { clientCertificateAuthenticator: certAuth } : {}),
       authorize: o.authorize,
-      perPeerLimit: new RateLimiter(limits.perPeer ?? DEFAULTS.perPeer),
-      globalLimit: new RateLimiter(limits.global ?? DEFAULTS.global),
-      perIdentityLimit: new RateLimiter(limits.perIdentity ?? DEFAULTS.perIdentity),
+      perPeerLimit: new RateLimiter(limits.perPeer),
+      globalLimit: new RateLimiter(limits.global),
+      perIdentityLimit: new RateLimiter(limits.perIdentity),
       metrics: this.metrics,
       log: o.log,
       ...(o.ledger ? { ledger: o.ledger } : {}),
     });
-    const j = cfg.jwtSvid ?? {};
+    const j = cfg.jwtSvid;
     this.jwtSvids = new JwtSvidService({
       service: this.service,
       issuer: new JwtSvidIssuer({
         ca: () => this.ca,
-        ...(j.defaultTtl !== undefined ? { defaultTtlMs: j.defaultTtl } : {}),
-        ...(j.maxTtl !== undefined ? { maxTtlMs: j.maxTtl } : {}),
-        ...(j.keyPublishLead !== undefined ? { publishLeadMs: j.keyPublishLead } : {}),
+        defaultTtlMs: j.defaultTtlMs,
+        maxTtlMs: j.maxTtlMs,
+        publishLeadMs: j.keyPublishLeadMs,
         now,
       }),
       authority: () => this.issuer.authority,
@@ -189,30 +168,30 @@ export class CaServer {
       ...(o.ledger ? { ledger: o.ledger } : {}),
     });
     this.watcherSlots = new StreamSlots({
-      total: limits.maxWatchers ?? DEFAULTS.maxWatchers,
-      perIdentity: limits.maxWatchersPerIdentity ?? DEFAULTS.maxWatchersPerIdentity,
-      perPeer: limits.maxWatchersPerPeer ?? DEFAULTS.maxWatchersPerPeer,
-      perIdentityPeer: limits.maxWatchersPerIdentityPeer ?? DEFAULTS.maxWatchersPerIdentityPeer,
+      total: limits.maxWatchers,
+      perIdentity: limits.maxWatchersPerIdentity,
+      perPeer: limits.maxWatchersPerPeer,
+      perIdentityPeer: limits.maxWatchersPerIdentityPeer,
     });
     this.connections = new ConnectionGuard({
-      maxPerPeer: limits.maxConnectionsPerPeer ?? DEFAULTS.maxConnectionsPerPeer,
-      requestTimeoutMs: limits.requestTimeout ?? DEFAULTS.requestTimeoutMs,
+      maxPerPeer: limits.maxConnectionsPerPeer,
+      requestTimeoutMs: limits.requestTimeoutMs,
       closed: this.metrics.connectionsClosed,
       log: o.log,
     });
     this.grpc = new Server({
-      'grpc.max_receive_message_length': limits.maxRequestBytes ?? DEFAULTS.maxRequestBytes,
+      'grpc.max_receive_message_length': limits.maxRequestBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
       // Bounds what one connection can hold open: an agent needs one trust-bundle stream and a few
       // calls at a time; a connection that stalls holds at most this many calls until requestTimeout.
       'grpc.max_concurrent_streams': 100,
       // Connections that hold nothing are closed; every connection is recycled after an age (agents
       // re-open their trust-bundle stream on a new one, re-authenticating), and dead peers are found.
-      'grpc.max_connection_idle_ms': limits.connectionIdleTimeout ?? DEFAULTS.connectionIdleMs,
-      'grpc.max_connection_age_ms': limits.connectionMaxAge ?? DEFAULTS.connectionMaxAgeMs,
-      'grpc.max_connection_age_grace_ms': limits.connectionMaxAgeGrace ?? DEFAULTS.connectionMaxAgeGraceMs,
-      'grpc.keepalive_time_ms': DEFAULTS.keepaliveMs,
-      'grpc.keepalive_timeout_ms': DEFAULTS.keepaliveTimeoutMs,
+      'grpc.max_connection_idle_ms': limits.connectionIdleTimeoutMs,
+      'grpc.max_connection_age_ms': limits.connectionMaxAgeMs,
+      'grpc.max_connection_age_grace_ms': limits.connectionMaxAgeGraceMs,
+      'grpc.keepalive_time_ms': KEEPALIVE.timeMs,
+      'grpc.keepalive_timeout_ms': KEEPALIVE.timeoutMs,
       // Channelz keeps per-connection and per-call records nobody here reads.
       'grpc.enable_channelz': 0,
       interceptors: [this.connections.interceptor],
@@ -268,8 +247,8 @@ export class CaServer {
    */
   static async start(o: CaServerOptions): Promise<CaServer> {
     const s = new CaServer(o);
-    const g = parseHostPort(o.config.listen ?? DEFAULTS.listen);
-    const h = parseHostPort(o.config.http ?? DEFAULTS.http);
+    const g = parseHostPort(o.config.listen);
+    const h = parseHostPort(o.config.http);
     try {
       const http = await startHealthEndpoints({
         host: h.host,
@@ -316,8 +295,8 @@ export class CaServer {
       const cfg = this.o.config;
       this.issuer = new Issuer({
         authority: ca.active,
-        ...(cfg.workloadTtl !== undefined ? { defaultTtlMs: cfg.workloadTtl } : {}),
-        ...(cfg.maxWorkloadTtl !== undefined ? { maxTtlMs: cfg.maxWorkloadTtl } : {}),
+        defaultTtlMs: cfg.workloadTtlMs,
+        maxTtlMs: cfg.maxWorkloadTtlMs,
         now: this.now,
       });
     }
@@ -408,7 +387,7 @@ export class CaServer {
    */
   private authorizeAdmin(method: string, peer: string, caller: AuthenticatedCaller): void {
     const who = caller.spiffeId.toString();
-    if (!(this.o.config.admin?.identities ?? []).includes(who)) {
+    if (!this.o.config.admin.identities.includes(who)) {
       throw caError('ERR_NOT_ADMIN', `ca: ${who} may not administer roots; list it in the CA's admin.identities`);
     }
     this.o.log.info({ event: 'root-admin', method, caller: who, peer }, 'root administration call');
@@ -562,7 +541,7 @@ export class CaServer {
    * Stops accepting calls (readiness turns 503 first), ends trust-bundle streams, lets in-flight calls
    * finish for up to `graceMs`, then closes everything.
    */
-  async shutdown(graceMs = this.o.config.shutdownGrace ?? DEFAULTS.shutdownGraceMs): Promise<void> {
+  async shutdown(graceMs = this.o.config.shutdownGraceMs): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'draining';
     this.connections.stopAccepting();
@@ -596,6 +575,7 @@ function listenError(err: unknown, address: string, what: string, setting: strin
 
 /** The agent id a caller claims, or undefined when absent or unreasonable (it is only a label). */
 function boundedAgentId(id: string | undefined): string | undefined {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is what this check is for
   if (typeof id !== 'string' || id.length === 0 || id.length > 253 || /[\u0000-\u001f\u007f]/.test(id)) return undefined;
   return id;
 }

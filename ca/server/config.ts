@@ -1,12 +1,10 @@
-import { promises as fs } from 'node:fs';
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { durationField, hostPortField, identityPolicyProblems, parseConfigText, positiveDurationField, type IdentityPolicy } from '../../workload-identity/index.js';
+import { durationField, hostPortField, identityPolicyProblems, positiveDurationField, readConfigFile, type IdentityPolicy } from '../../workload-identity/index.js';
 import { caError } from '../errors.js';
-import { DEFAULT_MAX_WORKLOAD_TTL_MS, DEFAULT_WORKLOAD_TTL_MS } from '../issuer.js';
-import { DEFAULT_MAX_JWT_SVID_TTL_MS } from '../jwt-svid-issuer.js';
 import { isPostgresUrl } from '../ledger/index.js';
-import { BUNDLE_CONFIGMAP_KEY, BUNDLE_CONFIGMAP_NAME } from './bundle-configmaps.js';
+import { BUNDLE_CONFIGMAP_NAME } from './bundle-configmaps.js';
+import { CA_CONFIG_DEFAULTS } from './ca-config-defaults.js';
 
 const duration = durationField;
 /** Intervals and lifetimes where 0 would be a busy loop or an instant expiry (found by fuzzing). */
@@ -81,7 +79,7 @@ const federationSchema = z
   })
   .strict();
 
-/** The CA server's configuration file (YAML or JSON). Every field is optional; defaults in comments. */
+/** store: where the CA's keys and state live. */
 const storeSchema = z
   .object({
     /** Keys and state in Kubernetes (docs/kubernetes.md) instead of a CA directory. */
@@ -111,6 +109,11 @@ const storeSchema = z
   })
   .strict();
 
+/**
+ * The CA server's configuration file (YAML or JSON). Every field is optional; each comment names its
+ * default, which `resolveCaConfig` (ca-config.ts, CA_CONFIG_DEFAULTS) fills in: the server reads only
+ * that resolved value.
+ */
 export const caServerConfigSchema = z
   .object({
     /** The trust domain of a CA that creates its own state (store.kubernetes); checked against existing state. */
@@ -168,6 +171,7 @@ export const caServerConfigSchema = z
             caFile: z.string().optional(),
             /** Send this token file's content as bearer on discovery (kube-apiserver wants one). */
             bearerTokenFile: z.string().optional(),
+            /** Token audiences accepted. Default [castellan] (istioCompat adds istio-ca). */
             audiences: z.array(z.string().min(1)).min(1).optional(),
             /** Check that the token's pod still exists with the same UID. Default false. */
             requirePodBinding: z.boolean().optional(),
@@ -181,7 +185,9 @@ export const caServerConfigSchema = z
           .object({
             /** A kubeconfig path; absent: the in-cluster configuration. */
             kubeconfig: z.string().optional(),
+            /** Token audiences accepted. Default [castellan] (istioCompat adds istio-ca). */
             audiences: z.array(z.string().min(1)).min(1).optional(),
+            /** Results are cached by token SHA-256 until min(exp, cacheTtl). Default 60s. */
             cacheTtl: duration.optional(),
           })
           .strict()
@@ -365,13 +371,6 @@ export const caServerConfigSchema = z
     path: ['distribution', 'configMaps', 'additional'],
   });
 
-/** The bundle ConfigMaps a configuration publishes, as `{ name, key }` with the defaults applied. */
-export function bundleConfigMaps(c: Pick<CaServerConfig, 'distribution'>): { name: string; key: string }[] {
-  const cms = c.distribution?.configMaps;
-  if (!cms?.enabled) return [];
-  return [{ name: cms.name ?? BUNDLE_CONFIGMAP_NAME, key: cms.key ?? BUNDLE_CONFIGMAP_KEY }, ...(cms.additional ?? []).map((a) => ({ name: a.name, key: a.key ?? BUNDLE_CONFIGMAP_KEY }))];
-}
-
 function bundleConfigMapNames(c: { distribution?: { configMaps?: { enabled: boolean; name?: string | undefined; additional?: { name: string }[] | undefined } | undefined } | undefined }): string[] {
   const cms = c.distribution?.configMaps;
   return cms ? [cms.name ?? BUNDLE_CONFIGMAP_NAME, ...(cms.additional ?? []).map((a) => a.name)] : [];
@@ -389,14 +388,15 @@ export function validateCaServerConfig(raw: unknown, source = 'config'): CaServe
   const lines = r.success ? [] : r.error.issues.map((i) => `  ${i.path.length > 0 ? i.path.join('.') : '(top level)'}: ${i.message}`);
   if (r.success) {
     const c = r.data;
-    // Cross-field checks, against the defaults the server applies (issuer.ts) when a field is absent.
-    const ttl = c.workloadTtl ?? DEFAULT_WORKLOAD_TTL_MS;
-    const max = c.maxWorkloadTtl ?? DEFAULT_MAX_WORKLOAD_TTL_MS;
+    // Cross-field checks, against the defaults the server applies (ca-config.ts) when a field is absent.
+    const ttl = c.workloadTtl ?? CA_CONFIG_DEFAULTS.workloadTtlMs;
+    const max = c.maxWorkloadTtl ?? CA_CONFIG_DEFAULTS.maxWorkloadTtlMs;
     if (c.workloadTtl !== undefined && c.workloadTtl <= 0) lines.push('  workloadTtl: must be longer than 0');
     if (c.maxWorkloadTtl !== undefined && c.maxWorkloadTtl <= 0) lines.push('  maxWorkloadTtl: must be longer than 0');
     if (ttl > max) lines.push(`  workloadTtl: ${ttl / 1000}s is longer than maxWorkloadTtl ${max / 1000}s`);
     const j = c.jwtSvid;
-    if (j?.defaultTtl !== undefined && j.defaultTtl > (j.maxTtl ?? DEFAULT_MAX_JWT_SVID_TTL_MS)) lines.push(`  jwtSvid.defaultTtl: ${j.defaultTtl / 1000}s is longer than jwtSvid.maxTtl ${(j.maxTtl ?? DEFAULT_MAX_JWT_SVID_TTL_MS) / 1000}s`);
+    const jwtMax = j?.maxTtl ?? CA_CONFIG_DEFAULTS.jwtSvid.maxTtlMs;
+    if (j?.defaultTtl !== undefined && j.defaultTtl > jwtMax) lines.push(`  jwtSvid.defaultTtl: ${j.defaultTtl / 1000}s is longer than jwtSvid.maxTtl ${jwtMax / 1000}s`);
     for (const t of c.federation?.trustDomains ?? []) {
       if (c.trustDomain !== undefined && t.trustDomain === c.trustDomain) lines.push(`  federation.trustDomains: ${t.trustDomain} is this CA's own trust domain`);
     }
@@ -406,19 +406,12 @@ export function validateCaServerConfig(raw: unknown, source = 'config'): CaServe
   throw caError('ERR_CONFIG', `${source}: ${lines.length} problem${lines.length > 1 ? 's' : ''}:\n${lines.join('\n')}`);
 }
 
-/** Reads and validates a YAML or JSON configuration file. */
+/**
+ * Reads (readConfigFile: YAML or JSON) and validates a configuration file; `resolveCaConfig` then fills
+ * in the defaults.
+ *
+ * @example const config = resolveCaConfig(await loadCaServerConfig('/etc/castellan/ca.yaml'));
+ */
 export async function loadCaServerConfig(file: string): Promise<CaServerConfig> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (cause) {
-    throw caError('ERR_CONFIG', `config: cannot read ${file}: ${(cause as NodeJS.ErrnoException).code ?? 'error'}`, { cause });
-  }
-  let raw: unknown;
-  try {
-    raw = parseConfigText(text); // YAML 1.2 is a superset of JSON
-  } catch (cause) {
-    throw caError('ERR_CONFIG', `config: ${file} is not valid YAML/JSON: ${(cause as Error).message.split('\n')[0]}`, { cause });
-  }
-  return validateCaServerConfig(raw, `config ${file}`);
+  return validateCaServerConfig(await readConfigFile(file), `config ${file}`);
 }

@@ -125,7 +125,11 @@ export class IssuanceService {
     // every request cost ~10 µs of the event loop. Only refusals before authentication, and callers
     // whose authenticator did not hash it, compute it here.
     let tokenSha256Memo: string | undefined;
-    const tokenSha256 = (): string | undefined => caller?.tokenSha256 ?? (tokenSha256Memo ??= tokenHash(credentials.token));
+    const tokenSha256 = (): string | undefined => {
+      if (caller?.tokenSha256 !== undefined) return caller.tokenSha256;
+      tokenSha256Memo ??= tokenHash(credentials.token);
+      return tokenSha256Memo;
+    };
     try {
       caller = await this.authenticate(credentials);
       this.o.authorize(caller);

@@ -1,4 +1,3 @@
-import { hostname } from 'node:os';
 import type { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { TrustDomain } from '../../workload-identity/index.js';
@@ -9,10 +8,11 @@ import { keyProviderFor } from '../state-keys.js';
 import { parseKeyType } from '../key-type.js';
 import { loadCa, type CaDirectory } from '../load-ca.js';
 import { alwaysLeader, apiStatus, callOptions, describeApiError, directoryStore, kubeModule, kubernetesStore, LeaderElection, podNamespace, rbacHint, type CaStore, type Leadership } from '../store/index.js';
-import type { CaServerConfig } from './config.js';
+import type { ResolvedCaConfig } from './ca-config.js';
+import { CA_CONFIG_DEFAULTS } from './ca-config-defaults.js';
 
 /** The default namespace of a CA outside a pod. */
-const DEFAULT_NAMESPACE = 'castellan-system';
+const DEFAULT_NAMESPACE = CA_CONFIG_DEFAULTS.namespace;
 
 export interface OpenedCaStore {
   readonly store: CaStore;
@@ -28,16 +28,16 @@ export interface OpenedCaStore {
  *
  * @example const { store } = await storeFromConfig(config, undefined, (f) => loadKubeConfig(f));
  */
-export async function storeFromConfig(config: CaServerConfig, dir: string | undefined, loadKube: (file: string | undefined) => Promise<KubeConfig>): Promise<{ store: CaStore; kubeConfig?: KubeConfig; namespace?: string }> {
+export async function storeFromConfig(config: ResolvedCaConfig, dir: string | undefined, loadKube: (file: string | undefined) => Promise<KubeConfig>): Promise<{ store: CaStore; kubeConfig?: KubeConfig; namespace?: string }> {
   const k = config.store?.kubernetes;
   if (!k) {
     if (dir === undefined) throw caError('ERR_CONFIG', 'give the CA directory (--dir or CASTELLAN_DIR), or configure store.kubernetes');
-    return { store: directoryStore(dir, config.rotation?.reloadInterval !== undefined ? { pollMs: config.rotation.reloadInterval } : {}) };
+    return { store: directoryStore(dir, { pollMs: config.rotation.reloadIntervalMs }) };
   }
   if (dir !== undefined) throw caError('ERR_CONFIG', '--dir and store.kubernetes exclude each other: the CA state is either in a directory or in Kubernetes');
   const kubeConfig = await loadKube(k.kubeconfig);
-  const namespace = k.namespace ?? config.namespace ?? (await podNamespace()) ?? DEFAULT_NAMESPACE;
-  return { store: kubernetesStore({ kubeConfig, namespace, ...(k.secretName ? { secretName: k.secretName } : {}) }), kubeConfig, namespace };
+  const namespace = k.namespace ?? (await podNamespace()) ?? DEFAULT_NAMESPACE;
+  return { store: kubernetesStore({ kubeConfig, namespace, secretName: k.secretName }), kubeConfig, namespace };
 }
 
 /**
@@ -50,7 +50,7 @@ export async function storeFromConfig(config: CaServerConfig, dir: string | unde
  */
 export async function openCaStore(o: {
   readonly dir?: string;
-  readonly config: CaServerConfig;
+  readonly config: ResolvedCaConfig;
   /** Default: what the CA state names, or (creating a store) the config's keys.pkcs11, else software keys. */
   readonly keys?: KeyProvider;
   readonly log: Logger;
@@ -82,9 +82,10 @@ export async function openCaStore(o: {
   const leadership = new LeaderElection({
     kubeConfig,
     namespace,
-    identity: o.config.replicaId ?? hostname(),
-    ...(k.leaseName ? { leaseName: k.leaseName } : {}),
-    ...(k.leaseDuration !== undefined ? { leaseDurationMs: k.leaseDuration, renewDeadlineMs: Math.round(k.leaseDuration * 0.66) } : {}),
+    identity: o.config.replicaId,
+    leaseName: k.leaseName,
+    leaseDurationMs: k.leaseDurationMs,
+    renewDeadlineMs: k.renewDeadlineMs,
     ...(o.now ? { now: o.now } : {}),
     log: o.log.child({ subsystem: 'leader-election' }),
   });
@@ -92,7 +93,7 @@ export async function openCaStore(o: {
 }
 
 /** The provider of an existing CA: what its state names, with the config's PIN source. */
-async function keysOf(store: CaStore, config: CaServerConfig): Promise<KeyProvider | undefined> {
+async function keysOf(store: CaStore, config: ResolvedCaConfig): Promise<KeyProvider | undefined> {
   const snap = await store.read();
   return snap ? keyProviderFor(snap.state.keys, pinOf(config)) : undefined;
 }
@@ -122,9 +123,9 @@ async function createInKubernetes(store: CaStore, kubeConfig: KubeConfig, namesp
     trustDomain: given,
     keys,
     ...(stateKeys ? { stateKeys } : {}),
-    keyType: parseKeyType(k.keyType ?? 'ec-p256'),
-    ...(k.rootTtl !== undefined ? { rootTtlMs: k.rootTtl } : {}),
-    ...(k.intermediateTtl !== undefined ? { intermediateTtlMs: k.intermediateTtl } : {}),
+    keyType: parseKeyType(k.keyType),
+    rootTtlMs: k.rootTtlMs,
+    intermediateTtlMs: k.intermediateTtlMs,
     now,
   });
 }
@@ -157,12 +158,12 @@ async function readCacertsSecret(kubeConfig: KubeConfig, namespace: string, name
 }
 
 /** The PIN source the config names for its PKCS#11 token (default: the CASTELLAN_PKCS11_PIN* environment). */
-export function pinOf(config: CaServerConfig): { pinFile?: string; pinEnv?: string } {
+export function pinOf(config: Pick<ResolvedCaConfig, 'keys'>): { pinFile?: string; pinEnv?: string } {
   const p = config.keys?.pkcs11;
   return p?.pinFile !== undefined ? { pinFile: p.pinFile } : p?.pinEnv !== undefined ? { pinEnv: p.pinEnv } : {};
 }
 
-function checkTrustDomain(config: CaServerConfig, ca: CaDirectory): void {
+function checkTrustDomain(config: ResolvedCaConfig, ca: CaDirectory): void {
   if (config.trustDomain !== undefined && config.trustDomain !== ca.trustDomain.name) {
     throw caError(
       'ERR_CONFIG',

@@ -16,7 +16,10 @@ const cache = new WeakMap<TrustBundleSnapshot, Map<number, string>>();
  */
 export function ownBundleDocument(s: TrustBundleSnapshot, refreshHintSeconds = DEFAULT_REFRESH_HINT_SECONDS): string {
   let byHint = cache.get(s);
-  if (!byHint) cache.set(s, (byHint = new Map()));
+  if (!byHint) {
+    byHint = new Map();
+    cache.set(s, byHint);
+  }
   let doc = byHint.get(refreshHintSeconds);
   if (doc === undefined) {
     doc = formatSpiffeBundle({ x509Authorities: s.roots.map((r) => r.der), jwtAuthorities: s.jwtAuthorities, sequence: s.sequence, refreshHintSeconds });

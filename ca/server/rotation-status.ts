@@ -2,9 +2,7 @@ import { intermediateRotationDue, retiringAuthorities, type AgentReport } from '
 import type { KeyProvider } from '../key-provider.js';
 import { loadCa, storeOf, type CaDirectory, type CaStoreRef } from '../load-ca.js';
 import { readAgentReports } from './agent-tracker.js';
-
-/** Default fraction of an intermediate's lifetime after which a new one takes over. */
-export const DEFAULT_INTERMEDIATE_ROTATE_AT = 0.5;
+import { DEFAULT_INTERMEDIATE_ROTATE_AT } from './ca-config-defaults.js';
 
 /** One authority slot as `root status` and `check` show it. */
 export interface SlotStatus {

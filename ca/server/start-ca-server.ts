@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { promises as fs } from 'node:fs';
-import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import {
   authorizeCaller,
@@ -11,7 +10,6 @@ import {
   parseHostPort,
   TokenReviewAuthenticator,
   type Authenticator,
-  type IdentityPolicy,
   type TrustDomain,
 } from '../../workload-identity/index.js';
 import type { SigningAuthority } from '../issuer.js';
@@ -28,16 +26,16 @@ import { BundleConfigMapPublisher } from './bundle-configmaps.js';
 import { openCaStore } from './open-ca-store.js';
 import { StoreFollower } from './store-follower.js';
 import { RootAdmin } from './root-admin.js';
-import { DEFAULT_INTERMEDIATE_ROTATE_AT } from './rotation-status.js';
-import { bundleConfigMaps, type CaServerConfig } from './config.js';
+import { resolveCaConfig, type ResolvedCaConfig } from './ca-config.js';
+import type { CaServerConfig } from './config.js';
 import { ClusterTrustBundlePublisher, defaultSignerName } from './cluster-trust-bundle.js';
 import { FederationManager, startBundleEndpoint, type BundleEndpoint } from '../federation/index.js';
-import { DEFAULT_REFRESH_HINT_SECONDS, ownBundleDocument } from './own-bundle.js';
+import { ownBundleDocument } from './own-bundle.js';
 
 export interface StartCaServerOptions {
   /** The CA directory (the directory store); absent when the config names store.kubernetes. */
   readonly dir?: string;
-  /** The validated configuration (`{}` for all defaults). */
+  /** The validated configuration (`{}` for all defaults); resolved here, once (resolveCaConfig). */
   readonly config: CaServerConfig;
   /**
    * Trust the CA directory's local dev token issuer when no token authenticator is configured: the
@@ -53,11 +51,11 @@ export interface StartCaServerOptions {
 /** How the CA authenticates token callers, for the start-up log and the CLI. */
 export type TokenMode = 'dev-issuer' | 'jwks' | 'tokenreview' | 'none';
 
-async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions, store: CaStore): Promise<{ mode: TokenMode; authenticator?: Authenticator }> {
-  const auth = o.config.authentication;
-  const extra = o.config.istioCompat ? ['istio-ca'] : [];
+async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions, config: ResolvedCaConfig, store: CaStore): Promise<{ mode: TokenMode; authenticator?: Authenticator }> {
+  const auth = config.authentication;
+  const extra = config.istioCompat ? ['istio-ca'] : [];
   const now = o.now ? { now: o.now } : {};
-  if (auth?.jwks) {
+  if (auth.jwks) {
     const j = auth.jwks;
     const ca = j.caFile ? await fs.readFile(j.caFile) : undefined;
     const bearer = j.bearerTokenFile;
@@ -66,7 +64,7 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions, stor
       authenticator: new JwksAuthenticator({
         trustDomain: td,
         issuer: j.issuer,
-        audiences: [...(j.audiences ?? ['castellan']), ...extra],
+        audiences: [...j.audiences, ...extra],
         discovery: {
           ...(j.discoveryUrl ? { discoveryUrl: j.discoveryUrl } : {}),
           ...(ca ? { ca } : {}),
@@ -78,19 +76,19 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions, stor
       }),
     };
   }
-  if (auth?.tokenReview) {
+  if (auth.tokenReview) {
     const t = auth.tokenReview;
     return {
       mode: 'tokenreview',
       authenticator: new TokenReviewAuthenticator(await loadKubeConfig(t.kubeconfig, { log: o.log }), {
         trustDomain: td,
-        audiences: [...(t.audiences ?? ['castellan']), ...extra],
-        ...(t.cacheTtl !== undefined ? { cacheTtlMs: t.cacheTtl } : {}),
+        audiences: [...t.audiences, ...extra],
+        cacheTtlMs: t.cacheTtlMs,
         ...now,
       }),
     };
   }
-  if (o.devIssuer || auth?.devIssuer) {
+  if (o.devIssuer || auth.devIssuer) {
     if (store.dir === undefined) throw caError('ERR_CONFIG', `config: the dev token issuer lives in a CA directory; ${store.location} has none: configure authentication.jwks or authentication.tokenReview`);
     const dev = await loadDevTokenIssuer(store.dir);
     return {
@@ -120,9 +118,10 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
   /** Present when federation.bundleEndpoint is configured. */
   bundleEndpoint?: BundleEndpoint;
 }> {
+  const config = resolveCaConfig(o.config);
   const { store, ca, leadership, kubeConfig } = await openCaStore({
     ...(o.dir !== undefined ? { dir: o.dir } : {}),
-    config: o.config,
+    config,
     ...(o.keys ? { keys: o.keys } : {}),
     log: o.log,
     loadKubeConfig: (file) => loadKubeConfig(file, { log: o.log }),
@@ -134,11 +133,11 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
   let agents: AgentTracker | undefined;
   const problems = new Map<string, string>();
   const now = o.now ?? (() => new Date());
-  const rotation = o.config.rotation ?? {};
-  const rotateAt = rotation.intermediateRotateAt ?? DEFAULT_INTERMEDIATE_ROTATE_AT;
+  const rotation = config.rotation;
+  const rotateAt = rotation.intermediateRotateAt;
   try {
-    const { mode, authenticator } = await tokenAuthenticator(ca.trustDomain, o, store);
-    if (mode === 'none' && !o.config.authentication?.clientCertificateOnly) {
+    const { mode, authenticator } = await tokenAuthenticator(ca.trustDomain, o, config, store);
+    if (mode === 'none' && !config.authentication.clientCertificateOnly) {
       // Fail closed: a CA that cannot authenticate a token would report ready and refuse everyone.
       throw caError(
         'ERR_CONFIG',
@@ -146,18 +145,17 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
           'to renew by client certificate only, set authentication.clientCertificateOnly: true',
       );
     }
-    // zod leaves absent keys out, which is what IdentityPolicy's optional fields mean.
-    const policy = (o.config.policy ?? {}) as IdentityPolicy;
-    if (mode === 'dev-issuer' && o.config.authentication?.devIssuer) {
+    const policy = config.policy;
+    if (mode === 'dev-issuer' && config.authentication.devIssuer) {
       o.log.warn(
-        { listen: o.config.listen ?? '127.0.0.1:15012' },
+        { listen: config.listen },
         'authentication.devIssuer is true: trusting the local dev token issuer (castellan token mint). NOT FOR PRODUCTION: anyone who can read the dev issuer key can obtain any identity from this CA',
       );
     } else if (mode === 'dev-issuer') {
-      const { host } = parseHostPort(o.config.listen ?? '127.0.0.1:15012');
+      const { host } = parseHostPort(config.listen);
       const loopback = host === 'localhost' || host === '::1' || host.startsWith('127.');
       o.log.warn(
-        { listen: o.config.listen ?? '127.0.0.1:15012' },
+        { listen: config.listen },
         loopback
           ? 'trusting the local dev token issuer (castellan token mint): for development only; use a config with jwks or tokenReview for a cluster'
           : 'trusting the local dev token issuer on a non-loopback address: anyone who can read the dev issuer key can obtain any identity from this CA',
@@ -165,9 +163,9 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
     }
     if (mode === 'none') o.log.warn('authentication.clientCertificateOnly: no token authenticator; only renewal by client certificate is possible');
     // A bad kubeconfig fails the start before anything listens.
-    const cms = o.config.distribution?.configMaps;
+    const cms = config.distribution.configMaps;
     const configMapsKube = cms?.enabled ? (cms.kubeconfig === undefined && kubeConfig ? kubeConfig : await loadKubeConfig(cms.kubeconfig, { log: o.log })) : undefined;
-    const ctb = o.config.distribution?.clusterTrustBundle;
+    const ctb = config.distribution.clusterTrustBundle;
     const ctbKube = ctb?.enabled ? (ctb.kubeconfig === undefined && kubeConfig ? kubeConfig : await loadKubeConfig(ctb.kubeconfig, { log: o.log })) : undefined;
     const ctbSigner = ctb?.enabled ? (ctb.signerName ?? defaultSignerName(ca.trustDomain.name)) : undefined;
     if (ctb?.enabled && ctbSigner === undefined) {
@@ -176,10 +174,10 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
     // Federation: bad initial bundles or CA files fail the start before anything listens (docs/federation.md).
     let federation: FederationManager | undefined;
     // Also with none configured while the state holds some: those are removed (SPIFFE Federation §6.3).
-    if ((o.config.federation?.trustDomains ?? []).length > 0 || Object.keys(ca.snapshot.state.federation ?? {}).length > 0) {
+    if (config.federation.trustDomains.length > 0 || Object.keys(ca.snapshot.state.federation ?? {}).length > 0) {
       federation = await FederationManager.create({
         store,
-        trustDomains: o.config.federation?.trustDomains ?? [],
+        trustDomains: config.federation.trustDomains,
         current: () => server?.directory ?? ca,
         isLeader: () => leadership.isLeader(),
         afterCommit: async () => {
@@ -191,17 +189,17 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
       });
     }
     // Checkpoints are signed by the intermediate that issues now (it rotates under the server).
-    ledger = await startLedger(o, store, ca.ledgerGenesis, () => server?.activeAuthority ?? ca.active);
+    ledger = await startLedger(o, config, store, ca.ledgerGenesis, () => server?.activeAuthority ?? ca.active);
     agents = new AgentTracker({
       reports: store.agentReports,
-      replicaId: o.config.replicaId ?? hostname(),
+      replicaId: config.replicaId,
       now,
-      ...(rotation.agentLiveness !== undefined ? { livenessMs: rotation.agentLiveness } : {}),
-      ...(rotation.agentWarmup !== undefined ? { warmupMs: rotation.agentWarmup } : {}),
+      livenessMs: rotation.agentLivenessMs,
+      warmupMs: rotation.agentWarmupMs,
       intermediateRotateAt: rotateAt,
       federation: () => federation?.report(),
-      ...(o.config.limits?.maxAgentsPerIdentity !== undefined ? { maxAgentsPerIdentity: o.config.limits.maxAgentsPerIdentity } : {}),
-      ...(o.config.limits?.maxAgentsPerIdentityPeer !== undefined ? { maxAgentsPerIdentityPeer: o.config.limits.maxAgentsPerIdentityPeer } : {}),
+      maxAgentsPerIdentity: config.limits.maxAgentsPerIdentity,
+      maxAgentsPerIdentityPeer: config.limits.maxAgentsPerIdentityPeer,
       log: o.log,
     });
     // Lifecycle records a crashed `castellan root` left in the state go to the ledger before anything else
@@ -214,7 +212,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
       keys,
       // ledger.enabled: false (benchmarks only) records nothing, lifecycle included.
       ledger: ledger ?? { appendLifecycle: async () => undefined },
-      openStore: ledger ? () => openLedgerStore({ ...ledgerLocation(o, store), readOnly: true }) : undefined,
+      openStore: ledger ? () => openLedgerStore({ ...ledgerLocation(config, store), readOnly: true }) : undefined,
       now,
       rotateAt,
       beforeAgents: () => agents!.flush(),
@@ -224,7 +222,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
       agents,
       rootAdmin,
       ca,
-      config: o.config,
+      config,
       ...(authenticator ? { tokenAuthenticator: authenticator } : {}),
       clientCertificateAuthenticator: (bundle) => new ClientCertificateAuthenticator({ trustDomain: ca.trustDomain, bundle, ...(o.now ? { now: o.now } : {}) }),
       authorize: (caller) => authorizeCaller(policy, caller),
@@ -232,8 +230,8 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
       health: async () => {
         // The genesis the state remembers now (the server's view follows the store).
         const genesis = server?.directory.ledgerGenesis ?? ca.ledgerGenesis;
-        const anchors = ledger ? await ledgerHealth(() => openLedgerStore({ ...ledgerLocation(o, store), readOnly: true }), { ...(genesis !== undefined ? { genesis } : {}), witness: store.witness }) : undefined;
-        return { replica: o.config.replicaId ?? hostname(), leader: leadership.isLeader(), ...(anchors ? { ledgerAnchors: anchors } : {}) };
+        const anchors = ledger ? await ledgerHealth(() => openLedgerStore({ ...ledgerLocation(config, store), readOnly: true }), { ...(genesis !== undefined ? { genesis } : {}), witness: store.witness }) : undefined;
+        return { replica: config.replicaId, leader: leadership.isLeader(), ...(anchors ? { ledgerAnchors: anchors } : {}) };
       },
       log: o.log,
       ...(o.now ? { now: o.now } : {}),
@@ -250,11 +248,11 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
     follower = new StoreFollower({
       store,
       keys,
-      intervalMs: rotation.reloadInterval ?? 2_000,
+      intervalMs: rotation.reloadIntervalMs,
       current: () => s.directory,
       apply: (next) => s.applyDirectory(next),
       intermediateRotateAt: rotateAt,
-      ...(rotation.intermediateTtl !== undefined ? { intermediateTtlMs: rotation.intermediateTtl } : {}),
+      ...(rotation.intermediateTtlMs !== undefined ? { intermediateTtlMs: rotation.intermediateTtlMs } : {}),
       ...(ledger ? { ledger } : {}),
       isLeader: () => leadership.isLeader(),
       onProblem: (p) => (p ? problems.set('store', p) : problems.delete('store')),
@@ -268,14 +266,14 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
     s.addBackground(follower);
     follower.start();
     let bundleEndpoint: BundleEndpoint | undefined;
-    const ep = o.config.federation?.bundleEndpoint;
+    const ep = config.federation.bundleEndpoint;
     if (ep) {
       const at = ep.listen.lastIndexOf(':');
-      const hint = Math.max(1, Math.round((ep.refreshHint ?? DEFAULT_REFRESH_HINT_SECONDS * 1000) / 1000));
+      const hint = Math.max(1, Math.round(ep.refreshHintMs / 1000));
       bundleEndpoint = await startBundleEndpoint({
         host: ep.listen.slice(0, at).replace(/^\[|\]$/g, ''),
         port: Number(ep.listen.slice(at + 1)),
-        path: ep.path ?? '/',
+        path: ep.path,
         profile: ep.profile,
         tls: ep.profile === 'https_web' ? { certFile: ep.certFile!, keyFile: ep.keyFile! } : { current: () => s.servingTls, onChange: (l) => s.onServingTls(l) },
         document: () => ownBundleDocument(s.trustBundle.current(), hint),
@@ -301,15 +299,15 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
       leadership.start();
     }
     // One publisher per ConfigMap name (castellan-root-cert, istio-ca-root-cert, ...), on the leader only.
-    for (const target of cms?.enabled && configMapsKube ? bundleConfigMaps(o.config) : []) {
+    for (const target of cms?.enabled && configMapsKube ? cms.targets : []) {
       startPublisherWhileLeader(s, leadership, () =>
         new BundleConfigMapPublisher({
           kubeConfig: configMapsKube!,
           bundle: s.trustBundle,
           name: target.name,
           key: target.key,
-          ...(cms?.excludeNamespaces ? { excludeNamespaces: cms.excludeNamespaces } : {}),
-          ...(cms?.resyncInterval !== undefined ? { resyncMs: cms.resyncInterval } : {}),
+          excludeNamespaces: cms!.excludeNamespaces,
+          resyncMs: cms!.resyncIntervalMs,
           ...(o.now ? { now: o.now } : {}),
           // Not `component`: the CA's logger carries that already, and pino would write the key twice.
           log: o.log.child({ subsystem: 'bundle-configmaps', configMap: target.name }),
@@ -322,7 +320,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
           kubeConfig: ctbKube,
           bundle: s.trustBundle,
           signerName: ctbSigner,
-          ...(ctb?.resyncInterval !== undefined ? { resyncMs: ctb.resyncInterval } : {}),
+          resyncMs: ctb!.resyncIntervalMs,
           log: o.log.child({ subsystem: 'cluster-trust-bundle' }),
         }),
       );
@@ -361,8 +359,8 @@ function startPublisherWhileLeader(s: CaServer, leadership: Leadership, make: ()
 }
 
 /** Where the ledger records go: PostgreSQL, a SQLite file, or `<CA dir>/ledger.db`. */
-function ledgerLocation(o: StartCaServerOptions, store: CaStore): LedgerStoreLocation {
-  const c = o.config.ledger ?? {};
+function ledgerLocation(config: ResolvedCaConfig, store: CaStore): LedgerStoreLocation {
+  const c = config.ledger;
   if (c.url) return { databaseUrl: c.url };
   if (c.path) return { sqliteFile: c.path };
   if (store.dir !== undefined) return { dir: store.dir };
@@ -370,20 +368,20 @@ function ledgerLocation(o: StartCaServerOptions, store: CaStore): LedgerStoreLoc
 }
 
 /** Opens the configured ledger (docs/architecture.md §7), or none when `ledger.enabled` is false (benchmarks only). */
-async function startLedger(o: StartCaServerOptions, store: CaStore, genesis: string | undefined, authority: () => SigningAuthority): Promise<Ledger | undefined> {
-  const c = o.config.ledger ?? {};
-  if (c.enabled === false) {
+async function startLedger(o: StartCaServerOptions, config: ResolvedCaConfig, store: CaStore, genesis: string | undefined, authority: () => SigningAuthority): Promise<Ledger | undefined> {
+  const c = config.ledger;
+  if (!c.enabled) {
     o.log.warn('ledger.enabled is false: issuances and refusals are NOT recorded; never run a production CA like this');
     return undefined;
   }
   const ledger = await openLedger({
-    ...ledgerLocation(o, store),
+    ...ledgerLocation(config, store),
     witness: store.witness,
     ...(genesis !== undefined ? { genesis } : {}),
     authority,
-    ...(c.sqliteSynchronous ? { synchronous: c.sqliteSynchronous } : {}),
-    ...(c.checkpointEvery !== undefined ? { checkpointEvery: c.checkpointEvery } : {}),
-    ...(c.checkpointInterval !== undefined ? { checkpointIntervalMs: c.checkpointInterval } : {}),
+    synchronous: c.sqliteSynchronous,
+    checkpointEvery: c.checkpointEvery,
+    checkpointIntervalMs: c.checkpointIntervalMs,
     ...(o.now ? { now: o.now } : {}),
     log: o.log,
   });

@@ -194,7 +194,7 @@ async function writeAuthorityDir(dir: string, id: number, a: StoredAuthority): P
   await fs.rm(partial, { recursive: true, force: true });
   await fs.mkdir(partial, { mode: 0o700 });
   const writeKey = async (name: string, m: KeyMaterial) =>
-    m.kind === 'pem' ? writeFileAtomic(path.join(partial, name), m.pem, 0o600) : writeFileAtomic(path.join(partial, name.replace(/\.pem$/, PKCS11_SUFFIX)), m.uri + '\n', 0o600);
+    m.kind === 'pem' ? writeFileAtomic(path.join(partial, name), m.pem, 0o600) : writeFileAtomic(path.join(partial, name.replace(/\.pem$/, PKCS11_SUFFIX)), `${m.uri}\n`, 0o600);
   if (a.rootKey) await writeKey(AUTHORITY_FILES.rootKey, a.rootKey);
   await writeKey(AUTHORITY_FILES.caKey, a.caKey);
   if (a.jwtKey) await writeKey(AUTHORITY_FILES.jwtKey, a.jwtKey);
@@ -258,7 +258,7 @@ function directoryAgentReports(dir: string): AgentReportStore {
   return {
     async publish(report) {
       await fs.mkdir(folder, { recursive: true, mode: 0o700 });
-      await writeFileAtomic(fileOf(report.replica), JSON.stringify(report) + '\n', 0o600);
+      await writeFileAtomic(fileOf(report.replica), `${JSON.stringify(report)}\n`, 0o600);
     },
     own: (replica) => readReport(fileOf(replica)),
     async all() {

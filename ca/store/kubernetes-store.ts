@@ -248,7 +248,7 @@ function configMapWitness(o: KubernetesStoreOptions, api: Api, opts: Opts, name:
           apiVersion: 'v1',
           kind: 'ConfigMap',
           metadata: { name, namespace: ns, labels: { ...STORE_LABELS }, ...(current ? { resourceVersion: current.cm.metadata?.resourceVersion ?? '' } : {}) },
-          data: { [KEY]: JSON.stringify(head, null, 2) + '\n' },
+          data: { [KEY]: `${JSON.stringify(head, null, 2)}\n` },
         };
         try {
           if (current) await core.replaceNamespacedConfigMap({ name, namespace: ns, body, fieldManager: 'castellan' }, opts(k8s));

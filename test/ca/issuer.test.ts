@@ -188,7 +188,7 @@ describe('svid template', () => {
   });
   afterAll(() => ca.cleanup());
 
-  const longId = 'spiffe://cluster.local/ns/' + 'n'.repeat(63) + '/sa/' + 's'.repeat(120);
+  const longId = `spiffe://cluster.local/ns/${'n'.repeat(63)}/sa/${'s'.repeat(120)}`;
   const cases: [string, string, string[], Date, Date, 'ec-p256' | 'rsa-2048'][] = [
     ['ok/short id, EC', ID.toString(), [], new Date('2030-05-01T10:20:30Z'), new Date('2030-05-02T10:20:30Z'), 'ec-p256'],
     ['ok/long id (long-form lengths), RSA', longId, [], new Date('2031-01-01T00:00:00Z'), new Date('2031-01-01T01:00:00Z'), 'rsa-2048'],

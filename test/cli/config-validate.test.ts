@@ -81,4 +81,16 @@ describe('castellan config validate', () => {
     expect((await cli(['config', 'validate', path.join(t.dir, 'none.yaml')])).code).toBe(2);
     expect((await cli(['config', 'validate', neither, '--kind', 'cluster'])).code).toBe(2);
   });
+
+  it('fail/the loaders\' reader: a broken file is named with its line and column; a list is no configuration of either kind', async () => {
+    const broken = file('broken.yaml', 'listen: 0.0.0.0:1\nhttp: [\n');
+    const r = await cli(['config', 'validate', broken, '--kind', 'agent', '--output', 'json']);
+    expect(r.code).toBe(1);
+    expect(JSON.parse(r.out).problems).toEqual([expect.stringMatching(new RegExp(`^${broken.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:3:1: not valid YAML/JSON: `))]);
+    const list = file('list.yaml', '- listen: 0.0.0.0:1\n');
+    expect((await cli(['config', 'validate', list])).code).toBe(2);
+    const asCa = await cli(['config', 'validate', list, '--kind', 'ca', '--output', 'json']);
+    expect(asCa.code).toBe(1);
+    expect(JSON.parse(asCa.out).problems).toEqual([`${list}: want a mapping of keys at the top level, found a list`]);
+  });
 });

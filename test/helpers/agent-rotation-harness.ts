@@ -9,7 +9,7 @@ import { EnvoySdsClient, type SotwResponse, type SotwStream } from './envoy-sds-
 import { tempDir } from './test-ca.js';
 import { FAST_CHANNEL } from './agent-fixture.js';
 import { until } from './until.js';
-import { fakeToken, caStandIn } from './ca-stand-in.js';
+import { fakeToken, type caStandIn } from './ca-stand-in.js';
 
 /**
  * Shared set-up of the root-rotation tests: `h.ca` (the CA stand-in, made by each test), `h.agent`

@@ -9,7 +9,7 @@ import { startCaServer, type CaServerConfig } from '../../ca/index.js';
 const { dir, config } = JSON.parse(process.argv[2]!) as { dir: string; config: CaServerConfig };
 const log = pino({ level: 'warn' }, pino.destination(2));
 const { server } = await startCaServer({ dir, config: { listen: '127.0.0.1:0', http: '127.0.0.1:0', ...config }, devIssuer: true, log });
-process.stdout.write(JSON.stringify({ grpcPort: server.grpcPort }) + '\n');
+process.stdout.write(`${JSON.stringify({ grpcPort: server.grpcPort })}\n`);
 process.on('SIGTERM', () => {
   server.shutdown(2000).then(
     () => process.exit(0),

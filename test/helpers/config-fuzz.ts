@@ -61,7 +61,7 @@ export const configValue: fc.Arbitrary<unknown> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.constantFrom<unknown>(
-      '', '0s', '1ms', '24h', '25x', '1h30m', '-1h', '1e9h', '9'.repeat(400) + 's', '99999999999999999y', ' 1h ', '1h ', '1.5h', 'NaN',
+      '', '0s', '1ms', '24h', '25x', '1h30m', '-1h', '1e9h', `${'9'.repeat(400)}s`, '99999999999999999y', ' 1h ', '1h ', '1.5h', 'NaN',
       '127.0.0.1:15012', '[::1]:1', 'host:99999', ':1', 'a:', 'localhost', '0', -1, 0, 0.5, 1, 4096, 4_194_305, 1e308, -0,
       'sidecar', 'node', 'ec-p256', 'rsa-2048', 'full', 'normal', 'postgres://u@h/db', 'https://i', 'spiffe://td/x', 'Bad_NS', 'kube-system',
       null, true, false, [], {}, ['a'], [null], { enabled: true },

@@ -68,7 +68,7 @@ function readNode(tag: number, value: Uint8Array, depth: number): DerNode | unde
 /** The tree of a DER encoding (throws on input that is not DER: only valid encodings are mutated). */
 export function parseDerTree(der: Uint8Array): DerNode {
   const nodes = readAll(der, 0);
-  if (!nodes || nodes.length !== 1) throw new TypeError('der-mutator: input is not one DER element');
+  if (nodes?.length !== 1) throw new TypeError('der-mutator: input is not one DER element');
   return nodes[0]!;
 }
 

@@ -103,6 +103,20 @@ describe('agent: a CA connection that fails because of the agent\'s configuratio
 });
 
 describe('CaConnection', () => {
+  it('ok/one failure then an answer (a starting CA\'s placeholder certificate) is not reported: no error line, no "answers again"', async () => {
+    const { log, lines } = memoryLog();
+    const c = new CaConnection(log);
+    const p = new CastellanError('ERR_CA_UNTRUSTED', 'sds: the CA at x presented a certificate that no root in --ca-bundle verifies', { context: { flag: '--ca-bundle', caAddress: 'x' } });
+    c.update(p);
+    expect(c.current?.code).toBe('ERR_CA_UNTRUSTED');
+    c.update(undefined);
+    expect(lines.filter((l) => l.includes('cannot talk to the CA') || l.includes('the CA answers again'))).toEqual([]);
+    // The same failure twice in a row is a misconfiguration, said once.
+    c.update(p);
+    c.update(p);
+    expect(entries(lines).filter((e) => e.msg.startsWith('cannot talk to the CA'))).toMatchObject([{ level: 50, reason: 'ERR_CA_UNTRUSTED', flag: '--ca-bundle' }]);
+  });
+
   it('ok/said once per new problem, cleared (with one line) when the CA answers, the gauge follows', async () => {
     const { log, lines } = memoryLog();
     const registry = new Registry();

@@ -137,7 +137,7 @@ describe('Workload API JWT-SVID profile against a real CA', () => {
     const anon = new EnvoySdsClient(path.join(f.dir, 'n.sock'));
     clients.push(anon);
     expect((await anon.jwtSvid(['api'])).status.code).toBe(status.UNAUTHENTICATED);
-    const bad = new EnvoySdsClient(path.join(f.dir, 'n.sock'), token.slice(0, -4) + 'AAAA');
+    const bad = new EnvoySdsClient(path.join(f.dir, 'n.sock'), `${token.slice(0, -4)}AAAA`);
     clients.push(bad);
     expect((await bad.jwtSvid(['api'])).status.code).toBe(status.UNAUTHENTICATED);
   });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { credentials, makeGenericClientConstructor, Metadata, status, type Client, type ServiceDefinition, type ServiceError } from '@grpc/grpc-js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CaServer, initCa, loadCa, loadDevTokenIssuer } from '../../ca/index.js';
+import { CaServer, initCa, loadCa, loadDevTokenIssuer, resolveCaConfig } from '../../ca/index.js';
 import { startAgent, type Agent } from '../../sds/agent.js';
 import { agentProtos, SDS_SERVICE, SECRET_TYPE_URL } from '../../sds/index.js';
 import { JwksAuthenticator, mintServiceAccountToken, TrustDomain, type Authenticator } from '../../workload-identity/index.js';
@@ -49,7 +49,7 @@ beforeEach(async () => {
       return real.authenticate(c);
     },
   };
-  ca = await CaServer.start({ ca: await loadCa(dir), config: { listen: '127.0.0.1:0', http: '127.0.0.1:0', limits: { perPeer: { ratePerSecond: 100_000, burst: 100_000 } } }, tokenAuthenticator: slowForForged, authorize: () => undefined, log: memoryLog().log });
+  ca = await CaServer.start({ ca: await loadCa(dir), config: resolveCaConfig({ listen: '127.0.0.1:0', http: '127.0.0.1:0', limits: { perPeer: { ratePerSecond: 100_000, burst: 100_000 } } }), tokenAuthenticator: slowForForged, authorize: () => undefined, log: memoryLog().log });
   mintReal = (sa) => mintServiceAccountToken(dev.privateKey, dev.kid, { issuer: dev.issuer, audiences: ['castellan'], namespace: 'shop', serviceAccount: sa, ttlSeconds: 600 });
 });
 afterEach(async () => {

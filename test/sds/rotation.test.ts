@@ -5,6 +5,7 @@ import { createSvidRequest, SpiffeId, TrustBundle, TrustDomain, X509Svid } from 
 import { backoffDelay, renewalDelay } from '../../sds/backoff.js';
 import { pemToDer, type SignedCertificate } from '../../sds/ca-client.js';
 import { ManagedIdentity } from '../../sds/managed-identity.js';
+import { RequestedTtl } from '../../sds/ttl-cap.js';
 import { SecretCache } from '../../sds/secret-cache.js';
 import type { BundleSet, SecretChange } from '../../sds/index.js';
 import { TrustBundleState } from '../../sds/trust-bundle-state.js';
@@ -136,7 +137,7 @@ describe('a root rotation seen on the bundle stream', () => {
     const state = { ca: old, sequence: 1 };
     const bundles = new TrustBundleState();
     const clock = new ManualClock();
-    const m = new ManagedIdentity(bundles, { keyType: 'ec-p256', ttlMs: 3_600_000, clock, log: quiet, sign: signer(state) });
+    const m = new ManagedIdentity(bundles, { keyType: 'ec-p256', ttl: new RequestedTtl(3_600_000), clock, log: quiet, sign: signer(state) });
     m.rotation.start();
     const w = await m.watch();
     const first = w.current();

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../sds/agent.js';
 import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
 import { ManualClock } from '../helpers/manual-clock.js';
+import { parsePrometheusText } from '../helpers/prometheus-text.js';
 
 let f: Awaited<ReturnType<typeof agentFixture>>;
 let agent: Agent | undefined;
@@ -42,5 +43,18 @@ describe('a ttl above the CA\'s maximum', () => {
     expect(lifetimeOf(w.current().svid)).toBeLessThanOrEqual(7 * DAY);
     expect(errorsLogged().map((e) => e['msg'])).toEqual([expect.stringMatching(/exceeds the CA's maximum/)]);
     w.close();
+  });
+
+  it('ok/node mode: what one refusal taught holds for every identity (a second pod asks for the maximum at once)', async () => {
+    agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, mode: 'node', ttlMs: 8 * DAY, clock: new ManualClock(), log: f.log.log, caChannelOptions: FAST_CHANNEL });
+    const first = await agent.provider.watch({ token: await f.mint('shop', 'cart') });
+    const second = await agent.provider.watch({ token: await f.mint('shop', 'checkout') });
+    expect(second.current().svid.id.toString()).toBe('spiffe://cluster.local/ns/shop/sa/checkout');
+    for (const w of [first, second]) expect(lifetimeOf(w.current().svid)).toBeLessThanOrEqual(7 * DAY);
+    const refusals = parsePrometheusText(await agent.registry.metrics()).find('castellan_agent_rotation_failures_total', { reason: 'ERR_CA_REFUSED' });
+    expect(refusals.map((s) => s.value)).toEqual([1]);
+    expect(errorsLogged()).toHaveLength(1);
+    first.close();
+    second.close();
   });
 });

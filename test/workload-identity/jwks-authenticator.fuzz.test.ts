@@ -174,7 +174,7 @@ function payloadText(claims: Record<string, unknown>, shape: string): string {
     case 'padded':
       return ` \n${json}\n `;
     case 'utf16':
-      return '\ufeff' + json;
+      return `\ufeff${json}`;
     default:
       return json;
   }

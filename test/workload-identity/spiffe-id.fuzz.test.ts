@@ -98,7 +98,7 @@ const trustDomain = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 250, max: 260 }), fc.constantFrom('a', 'é', '.')).map(([n, c]) => c.repeat(n).slice(0, n)) },
 );
 const path = fc.oneof(
-  { weight: 5, arbitrary: fc.array(piece(pathChar).map((s) => '/' + s), { maxLength: 6 }).map((s) => s.join('')) },
+  { weight: 5, arbitrary: fc.array(piece(pathChar).map((s) => `/${s}`), { maxLength: 6 }).map((s) => s.join('')) },
   { weight: 1, arbitrary: fc.array(piece(pathChar), { maxLength: 4 }).map((s) => s.join('/')) },
 );
 const scheme = fc.constantFrom(PREFIX, PREFIX, PREFIX, PREFIX, 'SPIFFE://', 'Spiffe://', 'spiffe:/', 'spiffe:', 'spiffe:///', 'spiffe//', 'https://', '', ' spiffe://', 'spiffe://spiffe://', 'spiffe\u0000://');
@@ -114,7 +114,7 @@ const nearLimit = fc
     let p = '';
     while (PREFIX.length + td.length + p.length < total) {
       const room = total - (PREFIX.length + td.length + p.length) - 1;
-      p += '/' + 'b'.repeat(Math.max(1, Math.min(segment, room)));
+      p += `/${'b'.repeat(Math.max(1, Math.min(segment, room)))}`;
     }
     return PREFIX + td + p;
   });
@@ -184,7 +184,7 @@ describe('SPIFFE ID parser fuzzing (workload-identity/spiffe-id.ts) against an o
     const td = TrustDomain.of('example.org');
     fc.assert(
       fc.property(fc.array(piece(pathChar), { maxLength: 5 }), path, (segments, p) => {
-        const joined = segments.map((s) => '/' + s).join('');
+        const joined = segments.map((s) => `/${s}`).join('');
         const segmentViolations = new Set(segments.flatMap((s) => [...segmentRuleViolations(s)]));
         // §2.3 counts the whole ID.
         if (bytes(td.idString() + joined) > 2048) segmentViolations.add('ERR_SPIFFE_ID_TOO_LONG');

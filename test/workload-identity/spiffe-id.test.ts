@@ -4,7 +4,7 @@ import { codeOf } from '../helpers/error-code.js';
 
 
 // 'spiffe://' (9) + 'td' (2) + '/' (1) + segment = total; the segment fills the rest.
-const idOfBytes = (total: number): string => 'spiffe://td/' + 'a'.repeat(total - 12);
+const idOfBytes = (total: number): string => `spiffe://td/${'a'.repeat(total - 12)}`;
 
 describe('SpiffeId.parse', () => {
   const ok: Array<[name: string, input: string, td: string, path: string]> = [
@@ -20,7 +20,7 @@ describe('SpiffeId.parse', () => {
     ['ok/trust-domain-dash-underscore-dot', 'spiffe://my-td_1.example.org/x', 'my-td_1.example.org', '/x'],
     ['ok/trust-domain-digits', 'spiffe://10.0.0.1/x', '10.0.0.1', '/x'],
     ['ok/uuid-path', 'spiffe://example.com/9eebccd2-12bf-40a6-b262-65fe0487d453', 'example.com', '/9eebccd2-12bf-40a6-b262-65fe0487d453'],
-    ['ok/2048-bytes', idOfBytes(2048), 'td', '/' + 'a'.repeat(2048 - 12)],
+    ['ok/2048-bytes', idOfBytes(2048), 'td', `/${'a'.repeat(2048 - 12)}`],
     ['ok/trust-domain-255-bytes', `spiffe://${'a'.repeat(255)}/x`, 'a'.repeat(255), '/x'],
   ];
   for (const [name, input, td, path] of ok) {
@@ -77,7 +77,7 @@ describe('SpiffeId.parse', () => {
     ['fail/path-non-ascii', 'spiffe://td/é', 'ERR_SPIFFE_ID_PATH_CHAR'],
     ['fail/path-newline', 'spiffe://td/a\n', 'ERR_SPIFFE_ID_PATH_CHAR'],
     ['fail/2049-bytes', idOfBytes(2049), 'ERR_SPIFFE_ID_TOO_LONG'],
-    ['fail/2049-bytes-with-multibyte', idOfBytes(2047) + 'é', 'ERR_SPIFFE_ID_TOO_LONG'],
+    ['fail/2049-bytes-with-multibyte', `${idOfBytes(2047)}é`, 'ERR_SPIFFE_ID_TOO_LONG'],
   ];
   for (const [name, input, code] of fail) {
     it(name, () => {
@@ -181,7 +181,7 @@ describe('SpiffeId builders', () => {
     ['fail/dot-dot', '/a/..', 'ERR_SPIFFE_ID_PATH_DOT_SEGMENT'],
     ['fail/query-char', '/a?b', 'ERR_SPIFFE_ID_PATH_CHAR'],
     ['fail/percent', '/a%20b', 'ERR_SPIFFE_ID_PERCENT_ENCODING'],
-    ['fail/too-long', '/' + 'a'.repeat(2048 - 12 + 1), 'ERR_SPIFFE_ID_TOO_LONG'],
+    ['fail/too-long', `/${'a'.repeat(2048 - 12 + 1)}`, 'ERR_SPIFFE_ID_TOO_LONG'],
   ];
   for (const [name, path, code] of pathFail) {
     it(`fromPath ${name}`, () => {

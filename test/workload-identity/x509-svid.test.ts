@@ -144,7 +144,7 @@ describe('validateX509SvidLeaf', () => {
   }
 
   it('fail/two-uri-sans says how many and what is wanted', async () => {
-    const cert = await leafWith({ san: san([LEAF_ID, LEAF_ID + '2']) });
+    const cert = await leafWith({ san: san([LEAF_ID, `${LEAF_ID}2`]) });
     const err = caught(() => validateX509SvidLeaf(cert));
     expect(err?.message).toBe('x509svid: leaf has 2 URI SANs, want exactly 1');
     expect(err?.context['serial']).toBe(cert.serialNumber);
@@ -154,7 +154,7 @@ describe('validateX509SvidLeaf', () => {
     const cert = await leafWith({ san: san(['spiffe://cluster.local/a/../b']) });
     const err = caught(() => validateX509SvidLeaf(cert));
     expect(err?.code).toBe('ERR_SVID_BAD_SPIFFE_ID');
-    expect((err?.cause as CastellanError).code).toBe('ERR_SPIFFE_ID_PATH_DOT_SEGMENT');
+    expect((err!.cause as CastellanError).code).toBe('ERR_SPIFFE_ID_PATH_DOT_SEGMENT');
   });
 
   it('fail/signing-cert-as-leaf', async () => {

@@ -137,7 +137,7 @@ describe('Istio CreateCertificate with JWKS authentication (issuer discovery aga
       const c = await make();
       const r = await createCertificate(c.csr, c.token, c.ttl ?? 3600);
       expect(r.code, r.details).toBe(code);
-      expect(r.details && r.details.length).toBeGreaterThan(10);
+      expect(r.details?.length).toBeGreaterThan(10);
       expect(r.details).not.toMatch(/\bat \w+ \(|node_modules/); // no stack traces
     });
   }
