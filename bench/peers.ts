@@ -12,7 +12,8 @@
 // For each it prints the median certificates per second, p50/p99 latency, the server's CPU time per
 // certificate (all its threads and processes, from /proc) and its disk writes per certificate, and the
 // ratio to Castellan's CreateCertificate. Then the agents' idle memory: a Castellan agent in sidecar
-// mode and a spire-agent, each holding one workload SVID, and the CPU time of `castellan --version`.
+// mode and a spire-agent, each holding one workload SVID it has served once, and the CPU time of
+// `castellan --version`.
 //
 // A peer that cannot be built or started is skipped with the reason. BENCH_PEERS=castellan-istio,spire-mint
 // limits the run; BENCH_CASTELLAN_BASE=<another checkout, built> adds its CreateCertificate as
@@ -22,6 +23,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { SdsClient } from '../sds/index.js';
 import { tempDir } from '../test/helpers/test-ca.js';
 
 const exec = promisify(execFile);
@@ -408,7 +410,14 @@ plugins {
       exec(path.join(spire!.bin, 'spire-agent'), ['api', 'fetch', 'x509', '-socketPath', path.join(adir, 'agent.sock')]).then((r) => (/ns\/bench\/sa\/web/.test(r.stdout) ? true : undefined), () => undefined),
     );
   } else lines.push('spire-agent: skipped (no SPIRE)');
-  for (const a of [agent, baseAgent]) if (a) await until('the Castellan agent to serve', () => (existsSync(a.socket) ? true : undefined));
+  for (const a of [agent, baseAgent]) {
+    if (!a) continue;
+    await until('the Castellan agent to serve', () => (existsSync(a.socket) ? true : undefined));
+    // Served once, as the spire-agent's SVID was fetched above: an Envoy's SDS stream gets it and goes.
+    const sds = new SdsClient({ socketPath: a.socket });
+    await sds.ready();
+    sds.close();
+  }
   // Idle: all settled for a while with their SVID in memory.
   await wait(15_000);
   lines.push(`Castellan agent (sidecar mode, one SVID) idle RSS ${rssMiB(agent.c.pid!).toFixed(1)} MiB`);

@@ -16,6 +16,9 @@ import { StaticSecretProvider } from '../test/helpers/static-secret-provider.js'
 import { tempDir } from '../test/helpers/test-ca.js';
 
 setFlagsFromString('--expose-gc');
+// The agent's V8 flags (cli/agent-v8.ts sets them for `castellan agent`), for the server in this process only:
+// CASTELLAN_AGENT_V8_FLAGS='--semi-space-growth-factor=1 --no-turbofan --no-sparkplug' measures a sidecar's.
+if (process.env.CASTELLAN_AGENT_V8_FLAGS) setFlagsFromString(process.env.CASTELLAN_AGENT_V8_FLAGS);
 const gc = runInNewContext('gc') as () => void;
 
 const TTFS_SAMPLES = Number(process.env.BENCH_TTFS_SAMPLES ?? 2000);

@@ -11,6 +11,7 @@ import {
   startAgent,
   type AgentConfig,
 } from '../sds/index.js';
+import { setAgentRunV8Flags } from './agent-v8.js';
 import { UsageError, type CliIo } from './io.js';
 import { createLogger } from './logger.js';
 
@@ -140,6 +141,8 @@ export function registerAgent(program: Command, io: CliIo): void {
     )
     .action(async (f: AgentFlags) => {
       const config = await agentConfigFrom(f, io);
+      // Only for the process's own agent (cli/main.ts set the load-time flags under the same condition).
+      if (io.env === process.env) setAgentRunV8Flags(config.mode, io.env);
       const log = createLogger(io, 'castellan-agent', (s) => io.out(s));
       await runAgent(config, io, log, waitForSignal());
     });

@@ -1,6 +1,5 @@
-import 'reflect-metadata';
-import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError } from 'commander';
+import { setAgentLoadV8Flags } from './agent-v8.js';
 import { processIo, type CliIo } from './io.js';
 
 const VERSION = '0.1.0';
@@ -70,19 +69,6 @@ function commandsFor(argv: readonly string[]): readonly CommandEntry[] {
   return COMMANDS;
 }
 
-/**
- * An agent runs beside every pod (or on every node) and holds little: V8's young generation, which
- * otherwise grows to 2 x 16 MiB while the agent loads its modules and protos and never shrinks back,
- * stays at its initial size (measured: ~30 MiB less resident memory, docs/benchmarks.md). Set before
- * the agent's modules load; `NODE_OPTIONS=--max-semi-space-size=...` or CASTELLAN_AGENT_V8_FLAGS (any
- * V8 flags, empty for none) overrides it.
- */
-function leanYoungGeneration(env: CliIo['env']): void {
-  if (/semi-space/.test(env.NODE_OPTIONS ?? '')) return;
-  const flags = env.CASTELLAN_AGENT_V8_FLAGS ?? '--semi-space-growth-factor=1';
-  if (flags.trim() !== '') setFlagsFromString(flags);
-}
-
 /** Whether the command line asks for JSON output (errors are then one JSON line, cli/exit-codes.ts). */
 function wantsJson(argv: readonly string[]): boolean {
   return argv.some((a, i) => a === '--output=json' || (a === '--output' && argv[i + 1] === 'json'));
@@ -104,6 +90,9 @@ export async function buildProgram(io: CliIo, argv?: readonly string[], o: { jso
   // `--version` (and `-V`) needs no command at all.
   const versionOnly = argv !== undefined && (argv.includes('-V') || argv.includes('--version')) && argv.filter((a) => !a.startsWith('-')).length === 0;
   const wanted = versionOnly ? [] : commandsFor(argv ?? []);
+  // @peculiar/x509 (certificates read by ca and cert commands) needs this polyfill loaded before it; the
+  // agent never loads that library and holds less without the polyfill.
+  if (!wanted.every((c) => c.words === 'agent')) await import('reflect-metadata');
   const registers = await Promise.all(wanted.map((c) => c.load().then((register) => [c, register] as const)));
   const groups = new Map<string, Command>();
   for (const [c, register] of registers) {
@@ -138,7 +127,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   const json = wantsJson(argv);
   const wanted = commandsFor(argv);
   // Only for the process's own agent (a V8 flag is process-wide; in-process callers keep their heap).
-  if (io.env === process.env && wanted.length === 1 && wanted[0]!.words === 'agent') leanYoungGeneration(io.env);
+  if (io.env === process.env && wanted.length === 1 && wanted[0]!.words === 'agent') setAgentLoadV8Flags(io.env);
   const program = await buildProgram(io, argv, { jsonErrors: json });
   if (argv.length === 0) {
     io.out(program.helpInformation());

@@ -3,9 +3,10 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadPackageDefinition, type MethodDefinition } from '@grpc/grpc-js';
-import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
+import { fromJSON, loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import type { AgentStatusGrpcType, SdsGrpcType } from '../proto-types/index.js';
+import { camelCaseDescriptor, descriptorClosure } from './envoy-descriptor.js';
 
 /**
  * The protos the agent's workload socket serves. Envoy's own `.proto` files (data-plane-api with its xds,
@@ -33,6 +34,17 @@ export const SDS_PROTO_FILES: readonly string[] = [
   'envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config.proto',
 ];
 
+/**
+ * What the agent uses of the Envoy protos: the SDS service (its requests and responses), the Secret it
+ * serves and the SPIFFE validator inside `ALL` (so that an Any holding either is unpacked), and what
+ * these refer to.
+ */
+export const SDS_DECLARATIONS: readonly string[] = [
+  SDS_SERVICE,
+  SECRET_TYPE_URL.slice(SECRET_TYPE_URL.lastIndexOf('/') + 1),
+  'envoy.extensions.transport_sockets.tls.v3.SPIFFECertValidatorConfig',
+];
+
 /** The `deps/` folder of `@grpc/grpc-js-xds`, wherever npm put the package. */
 function xdsDepsDir(): string {
   const require = createRequire(import.meta.url);
@@ -50,7 +62,7 @@ function xdsDepsDir(): string {
  * The include folders the Envoy protos import from (data-plane-api, xds/udpa, protoc-gen-validate,
  * googleapis); `google/protobuf/*` is not among them: protobufjs bundles those.
  */
-function envoyIncludeDirs(): string[] {
+export function envoyIncludeDirs(): string[] {
   const deps = xdsDepsDir();
   return ['envoy-api', 'xds', 'protoc-gen-validate', 'googleapis'].map((d) => path.join(deps, d));
 }
@@ -78,8 +90,14 @@ function registerDescriptorProto(): void {
   protobuf.common('descriptor', json.nested.google.nested.protobuf.nested);
 }
 
-/** The Envoy protos as a protobufjs Root with `.proto` field names, for encoding (see envoy-codec.ts). */
-function loadEnvoyRoot(dirs: readonly string[]): protobuf.Root {
+/**
+ * Envoy's SDS protos, whole, as a protobufjs Root: with `.proto` field names (`keepCase`, what the
+ * encoder uses, envoy-codec.ts) or lowerCamelCase ones (what the `.proto` parser makes without it).
+ *
+ * @example descriptorClosure(loadEnvoyRoot(), [SDS_SERVICE])
+ */
+export function loadEnvoyRoot(keepCase = true): protobuf.Root {
+  const dirs = envoyIncludeDirs();
   registerDescriptorProto();
   const root = new protobuf.Root();
   // protobufjs resolves an import relative to the importing file; protoc semantics (which the Envoy
@@ -91,7 +109,7 @@ function loadEnvoyRoot(dirs: readonly string[]): protobuf.Root {
     if (!found) throw new Error(`sds: ${target} is in none of the proto include folders ${dirs.join(', ')}`);
     return found;
   };
-  root.loadSync([...SDS_PROTO_FILES], { keepCase: true });
+  root.loadSync([...SDS_PROTO_FILES], { keepCase });
   root.resolveAll();
   return root;
 }
@@ -118,9 +136,13 @@ let cached: AgentProtos | undefined;
  */
 export function agentProtos(): AgentProtos {
   if (cached) return cached;
-  const includeDirs = envoyIncludeDirs();
-  const sds = loadSync([...SDS_PROTO_FILES], { ...SDS_PROTO_OPTIONS, includeDirs });
-  const envoy = loadEnvoyRoot(includeDirs);
+  // The Envoy files are parsed once, and only what the agent uses is kept (envoy-descriptor.ts): the
+  // parsed files become garbage, not memory the agent holds for its whole life.
+  const descriptor = descriptorClosure(loadEnvoyRoot(), SDS_DECLARATIONS);
+  const envoy = protobuf.Root.fromJSON(descriptor);
+  envoy.resolveAll();
+  // proto-loader's objects have lowerCamelCase names (SDS_PROTO_OPTIONS: keepCase off).
+  const sds = fromJSON(camelCaseDescriptor(descriptor), SDS_PROTO_OPTIONS);
   const workload = loadSync('spiffe/workload/workload.proto', { ...SDS_PROTO_OPTIONS, includeDirs: [protoRoot()] });
   cached = { sds, envoy, workload, agentStatus: agentStatusProto() };
   return cached;

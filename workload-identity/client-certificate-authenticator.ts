@@ -1,4 +1,3 @@
-import 'reflect-metadata';
 import { X509Certificate as NodeCertificate } from 'node:crypto';
 import type { AuthenticatedCaller, Authenticator, AuthErrorCode, CallerCredentials } from './authenticator.js';
 import { CastellanError, isCastellanError } from './errors.js';
@@ -10,7 +9,11 @@ type X509Library = typeof import('@peculiar/x509');
 let x509Library: X509Library | undefined;
 /** Loaded at the first renewal by certificate: processes that never check one (the agent, most commands) do without it. */
 async function loadX509(): Promise<X509Library> {
-  x509Library ??= await import('@peculiar/x509');
+  if (!x509Library) {
+    // @peculiar/x509 needs the polyfill evaluated before it.
+    await import('reflect-metadata');
+    x509Library = await import('@peculiar/x509');
+  }
   return x509Library;
 }
 

@@ -1,0 +1,24 @@
+import { describe, expect, it } from 'vitest';
+import { agentLoadV8Flags, setAgentRunV8Flags } from '../../cli/agent-v8.js';
+
+describe('the agent V8 flags (cli/agent-v8.ts)', () => {
+  const cases: [string, Record<string, string>, string][] = [
+    ['ok/by default: lean young generation, no compilers while loading', {}, '--semi-space-growth-factor=1 --no-turbofan --no-sparkplug'],
+    ['ok/a NODE_OPTIONS semi-space size keeps its own', { NODE_OPTIONS: '--max-semi-space-size=4' }, '--no-turbofan --no-sparkplug'],
+    ['ok/a NODE_OPTIONS that names a compiler keeps its own', { NODE_OPTIONS: '--turbofan' }, '--semi-space-growth-factor=1'],
+    ['ok/--no-opt in NODE_OPTIONS decides too', { NODE_OPTIONS: '--enable-source-maps --no-opt' }, '--semi-space-growth-factor=1'],
+    ['ok/--no-sparkplug in NODE_OPTIONS decides too', { NODE_OPTIONS: '--no-sparkplug' }, '--semi-space-growth-factor=1'],
+    ['ok/--trace-opt does not decide about the compilers', { NODE_OPTIONS: '--trace-opt' }, '--semi-space-growth-factor=1 --no-turbofan --no-sparkplug'],
+    ['ok/CASTELLAN_AGENT_V8_FLAGS replaces them all', { CASTELLAN_AGENT_V8_FLAGS: ' --max-lazy ', NODE_OPTIONS: '--turbofan' }, '--max-lazy'],
+    ['ok/CASTELLAN_AGENT_V8_FLAGS empty: none', { CASTELLAN_AGENT_V8_FLAGS: '' }, ''],
+  ];
+  for (const [name, env, flags] of cases) it(name, () => expect(agentLoadV8Flags(env)).toBe(flags));
+
+  it('ok/node mode gets the compilers back only when the load-time flags took them away; sidecar mode never', () => {
+    expect(setAgentRunV8Flags('node', {})).toBe('--turbofan --sparkplug');
+    expect(setAgentRunV8Flags('sidecar', {})).toBe('');
+    expect(setAgentRunV8Flags('node', { NODE_OPTIONS: '--no-turbofan' })).toBe('');
+    expect(setAgentRunV8Flags('node', { CASTELLAN_AGENT_V8_FLAGS: '--semi-space-growth-factor=1' })).toBe('');
+    expect(setAgentRunV8Flags('node', { CASTELLAN_AGENT_V8_FLAGS: '--no-turbofan' })).toBe('--turbofan');
+  });
+});
