@@ -78,12 +78,19 @@ export function descriptorClosure(root: protobuf.Root, names: readonly string[])
     const path = obj.fullName.replace(/^\./, '').split('.');
     let ns = out;
     for (const part of path.slice(0, -1)) {
-      const nested = ((ns.nested as Json | undefined) ??= {});
-      ns = (nested[part] as Json | undefined) ?? (nested[part] = {});
+      const nested = nestedOf(ns);
+      nested[part] ??= {};
+      ns = nested[part] as Json;
     }
-    ((ns.nested as Json | undefined) ??= {})[path.at(-1)!] = withoutCustomOptions(obj.toJSON());
+    nestedOf(ns)[path.at(-1)!] = withoutCustomOptions(obj.toJSON());
   }
   return out as protobuf.INamespace;
+}
+
+/** A namespace's `nested` map, made empty when it has none yet. */
+function nestedOf(ns: Json): Json {
+  ns.nested ??= {};
+  return ns.nested as Json;
 }
 
 function throwMissing(name: string): never {
