@@ -16,12 +16,14 @@ interface Work {
 
 const work = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as Work;
 const Istio = caProtos().istio;
-const clients = Array.from({ length: work.concurrency }, () =>
-  new Istio(work.address, credentials.createSsl(Buffer.from(work.bundlePem)), {
-    'grpc.ssl_target_name_override': 'localhost',
-    'grpc.default_authority': 'localhost',
-    'grpc.use_local_subchannel_pool': 1,
-  }),
+const clients = Array.from(
+  { length: work.concurrency },
+  () =>
+    new Istio(work.address, credentials.createSsl(Buffer.from(work.bundlePem)), {
+      'grpc.ssl_target_name_override': 'localhost',
+      'grpc.default_authority': 'localhost',
+      'grpc.use_local_subchannel_pool': 1,
+    }),
 );
 
 function call(client: InstanceType<typeof Istio>, r: { csr: string; token: string }): Promise<number> {
@@ -39,9 +41,11 @@ function call(client: InstanceType<typeof Istio>, r: { csr: string; token: strin
 let next = 0;
 const take = () => work.requests[next++ % work.requests.length]!;
 // Connect and warm up every connection before the clock starts.
-await Promise.all(clients.map(async (c) => {
-  for (let i = 0; i < 5; i++) await call(c, take());
-}));
+await Promise.all(
+  clients.map(async (c) => {
+    for (let i = 0; i < 5; i++) await call(c, take());
+  }),
+);
 
 const latencies: number[] = [];
 const failures = new Map<number, number>();

@@ -42,7 +42,10 @@ for (let i = 0; i < POOL; i++) {
 
 const here = path.dirname(new URL(import.meta.url).pathname);
 const goClient = path.join(t.dir, 'istio-client');
-const haveGo = (await promisify(execFile)('go', ['build', '-o', goClient, '.'], { cwd: path.join(here, '..', 'test', 'interop', 'istio-client') }).then(() => true, () => false));
+const haveGo = await promisify(execFile)('go', ['build', '-o', goClient, '.'], { cwd: path.join(here, '..', 'test', 'interop', 'istio-client') }).then(
+  () => true,
+  () => false,
+);
 writeFileSync(path.join(t.dir, 'pool.json'), JSON.stringify(requests));
 writeFileSync(path.join(t.dir, 'bundle.pem'), ca.bundle.map((c) => c.pem).join(''));
 
@@ -71,7 +74,10 @@ async function runOnce(label: string, ledger: CaServerConfig['ledger']): Promise
     log,
   });
   const workFile = path.join(t.dir, 'work.json');
-  writeFileSync(workFile, JSON.stringify({ address: `127.0.0.1:${server.grpcPort}`, bundlePem: ca.bundle.map((c) => c.pem).join(''), concurrency: CONCURRENCY, seconds: SECONDS, requests }));
+  writeFileSync(
+    workFile,
+    JSON.stringify({ address: `127.0.0.1:${server.grpcPort}`, bundlePem: ca.bundle.map((c) => c.pem).join(''), concurrency: CONCURRENCY, seconds: SECONDS, requests }),
+  );
   // BENCH_PROFILE=file.cpuprofile: a V8 CPU profile of the CA process during the (last) load.
   const profiler = process.env.BENCH_PROFILE ? new (await import('node:inspector/promises')).Session() : undefined;
   if (profiler) {
@@ -83,7 +89,18 @@ async function runOnce(label: string, ledger: CaServerConfig['ledger']): Promise
   const out = haveGo
     ? await promisify(execFile)(
         goClient,
-        ['-addr', `127.0.0.1:${server.grpcPort}`, '-root', path.join(t.dir, 'bundle.pem'), '-load', path.join(t.dir, 'pool.json'), '-concurrency', String(CONCURRENCY), '-seconds', String(SECONDS)],
+        [
+          '-addr',
+          `127.0.0.1:${server.grpcPort}`,
+          '-root',
+          path.join(t.dir, 'bundle.pem'),
+          '-load',
+          path.join(t.dir, 'pool.json'),
+          '-concurrency',
+          String(CONCURRENCY),
+          '-seconds',
+          String(SECONDS),
+        ],
         { encoding: 'utf8', maxBuffer: 1 << 20 },
       )
     : await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(here, 'ca-load-client.ts'), workFile], { encoding: 'utf8', maxBuffer: 1 << 20 });
@@ -119,13 +136,17 @@ const records = await (async () => {
 const r = off1;
 const cpu = off1.cpu;
 const rps = r.ok / r.elapsed;
-console.log(`node ${process.version}; CA: one process; load: ${CONCURRENCY} callers (own connections), ${haveGo ? 'istio.io/api Go client' : 'grpc-js client (no go installed)'}, another process; ${SECONDS}s`);
+console.log(
+  `node ${process.version}; CA: one process; load: ${CONCURRENCY} callers (own connections), ${haveGo ? 'istio.io/api Go client' : 'grpc-js client (no go installed)'}, another process; ${SECONDS}s`,
+);
 console.log(`raw ECDSA P-256 sign/s              ${fmt(signRate)}`);
 console.log(`raw ECDSA P-256 verify/s            ${fmt(verifyRate)}`);
 console.log(`crypto ceiling 1/(1/s+1/v)/s        ${fmt(ceiling)}`);
 console.log(`CreateCertificate/s (JWKS auth)     ${fmt(rps)}   ratio to ceiling ${(rps / ceiling).toFixed(2)} (target >= 0.30)`);
 console.log(`latency p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms; ok ${r.ok}, failed ${JSON.stringify(r.failures)}`);
-console.log(`CA CPU per request (all its threads): ${((cpu.user + cpu.system) / r.ok).toFixed(0)} us (user ${(cpu.user / r.ok).toFixed(0)}, system ${(cpu.system / r.ok).toFixed(0)})`);
+console.log(
+  `CA CPU per request (all its threads): ${((cpu.user + cpu.system) / r.ok).toFixed(0)} us (user ${(cpu.user / r.ok).toFixed(0)}, system ${(cpu.system / r.ok).toFixed(0)})`,
+);
 const rate = (x: RunResult) => x.ok / x.elapsed;
 const median = (xs: number[]) => {
   const v = [...xs].sort((p, q) => p - q);

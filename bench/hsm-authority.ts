@@ -1,13 +1,6 @@
 // A signing authority (root + intermediate) whose keys live in a throwaway SoftHSM2 token, for the
 // benchmarks that compare the HSM signer with the file signer.
-import {
-  certificateInfo,
-  createIntermediateCertificate,
-  createRootCertificate,
-  openPkcs11KeyProvider,
-  type KeyType,
-  type SigningAuthority,
-} from '../ca/index.js';
+import { certificateInfo, createIntermediateCertificate, createRootCertificate, openPkcs11KeyProvider, type KeyType, type SigningAuthority } from '../ca/index.js';
 import { TrustDomain } from '../workload-identity/index.js';
 import { createSoftHsm, softHsmMissing } from '../test/helpers/softhsm.js';
 

@@ -34,7 +34,7 @@ for (let i = 0; i < POOL; i++) {
 let j = 0;
 const freshVerifyRate = rate(() => {
   const item = fresh[j++ % POOL]!;
-  if (!verify('sha256', tbsLike, createPublicKey({ key: item.jwk, format: "jwk" }), item.sig)) throw new Error('verify failed');
+  if (!verify('sha256', tbsLike, createPublicKey({ key: item.jwk, format: 'jwk' }), item.sig)) throw new Error('verify failed');
 });
 const freshCeiling = 1 / (1 / signRate + 1 / freshVerifyRate);
 
@@ -94,7 +94,11 @@ if ('skip' in hsm) {
     `HSM (SoftHSM2) ECDSA sign/s    ${f(hsmSignRate)}  (digest here, CKM_ECDSA in the token)`,
     `Issuer.issue() file signer/s   ${f(median(rounds.map((x) => x.file.wall)))}  (median of 9 rounds; ${f(median(rounds.map((x) => x.file.cpu))).trim()} per CPU-second)`,
     `Issuer.issue() HSM signer/s    ${f(median(rounds.map((x) => x.hsm.wall)))}  (median of 9 rounds; ${f(median(rounds.map((x) => x.hsm.cpu))).trim()} per CPU-second)`,
-    `ratio HSM / file signer        ${median(ratios('wall')).toFixed(2)} wall clock, ${median(ratios('cpu')).toFixed(2)} CPU time  (medians of per-round ratios; wall: ${ratios('wall').map((r) => r.toFixed(2)).join(' ')})`,
+    `ratio HSM / file signer        ${median(ratios('wall')).toFixed(2)} wall clock, ${median(ratios('cpu')).toFixed(2)} CPU time  (medians of per-round ratios; wall: ${ratios(
+      'wall',
+    )
+      .map((r) => r.toFixed(2))
+      .join(' ')})`,
   ];
 }
 ca.cleanup();

@@ -102,7 +102,10 @@ const rssMiB = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc
 
 // ---- the load generator -------------------------------------------------------------------------
 const skipped: string[] = [];
-const haveGo = await exec('go', ['version']).then(() => true, () => false);
+const haveGo = await exec('go', ['version']).then(
+  () => true,
+  () => false,
+);
 if (!haveGo) {
   say('bench:peers: skipped: Go is not installed (the load generator and the peers are Go programs)');
   process.exit(0);
@@ -141,9 +144,24 @@ async function startCastellan(name: string, checkout: string): Promise<{ pid: nu
   const big = '{ ratePerSecond: 1000000, burst: 1000000 }';
   writeFileSync(
     config,
-    ['listen: 127.0.0.1:0', 'http: 127.0.0.1:0', 'authentication:', '  devIssuer: true', 'ledger:', '  sqliteSynchronous: full', 'limits:', `  global: ${big}`, `  perIdentity: ${big}`, `  perPeer: ${big}`, ''].join('\n'),
+    [
+      'listen: 127.0.0.1:0',
+      'http: 127.0.0.1:0',
+      'authentication:',
+      '  devIssuer: true',
+      'ledger:',
+      '  sqliteSynchronous: full',
+      'limits:',
+      `  global: ${big}`,
+      `  perIdentity: ${big}`,
+      `  perPeer: ${big}`,
+      '',
+    ].join('\n'),
   );
-  const c = start(process.execPath, [castellanCli(checkout), 'ca', 'serve', '--dir', path.join(dir, 'ca'), '--config', config], `${name}.log`, { ...process.env, CASTELLAN_LOG_LEVEL: 'info' });
+  const c = start(process.execPath, [castellanCli(checkout), 'ca', 'serve', '--dir', path.join(dir, 'ca'), '--config', config], `${name}.log`, {
+    ...process.env,
+    CASTELLAN_LOG_LEVEL: 'info',
+  });
   const port = await until(`${name} to listen`, () => /gRPC on port (\d+)/.exec(outputOf(c))?.[1]);
   return { pid: c.pid!, port: Number(port), dir };
 }
@@ -151,9 +169,24 @@ async function startCastellan(name: string, checkout: string): Promise<{ pid: nu
 let castellan: { pid: number; port: number; dir: string } | undefined;
 if (wanted('castellan-istio') || wanted('castellan-sign') || wanted('agents')) {
   castellan = await startCastellan('castellan', root);
-  const common = ['-addr', `127.0.0.1:${castellan.port}`, '-ca', path.join(castellan.dir, 'ca', 'bundle.pem'), '-token-key', path.join(castellan.dir, 'ca', 'token-issuer', 'key.pem')];
-  if (wanted('castellan-istio')) peers.push({ name: 'castellan-istio', what: 'Castellan CreateCertificate (TLS, JWT per request)', pid: castellan.pid, node: true, args: ['-target', 'castellan-istio', ...common] });
-  if (wanted('castellan-sign')) peers.push({ name: 'castellan-sign', what: 'Castellan Sign (TLS, JWT per request)', pid: castellan.pid, node: true, args: ['-target', 'castellan-sign', ...common] });
+  const common = [
+    '-addr',
+    `127.0.0.1:${castellan.port}`,
+    '-ca',
+    path.join(castellan.dir, 'ca', 'bundle.pem'),
+    '-token-key',
+    path.join(castellan.dir, 'ca', 'token-issuer', 'key.pem'),
+  ];
+  if (wanted('castellan-istio'))
+    peers.push({
+      name: 'castellan-istio',
+      what: 'Castellan CreateCertificate (TLS, JWT per request)',
+      pid: castellan.pid,
+      node: true,
+      args: ['-target', 'castellan-istio', ...common],
+    });
+  if (wanted('castellan-sign'))
+    peers.push({ name: 'castellan-sign', what: 'Castellan Sign (TLS, JWT per request)', pid: castellan.pid, node: true, args: ['-target', 'castellan-sign', ...common] });
 }
 const base = process.env.BENCH_CASTELLAN_BASE;
 let baseCa: { pid: number; port: number; dir: string } | undefined;
@@ -218,7 +251,12 @@ plugins {
     const bin = built.bin;
     const c = start(path.join(bin, 'spire-server'), ['run', '-config', path.join(dir, 'server.conf')], 'spire-server.log');
     const cli = (...args: string[]) => exec(path.join(bin, 'spire-server'), [...args, '-socketPath', socket], { maxBuffer: 1 << 22 });
-    await until('spire-server to be healthy', () => cli('healthcheck').then(() => true, () => undefined));
+    await until('spire-server to be healthy', () =>
+      cli('healthcheck').then(
+        () => true,
+        () => undefined,
+      ),
+    );
     writeFileSync(path.join(dir, 'bundle.pem'), (await cli('bundle', 'show')).stdout);
     spire = { bin, dir, port, pid: c.pid!, socket };
     if (wanted('spire-batch')) {
@@ -235,7 +273,22 @@ plugins {
         name: 'spire-batch',
         what: 'SPIRE 1.13.3 BatchNewX509SVID (attested agent, mTLS)',
         pid: spire.pid,
-        args: ['-target', 'spire-batch', '-addr', `127.0.0.1:${port}`, '-ca', path.join(dir, 'bundle.pem'), '-join-token', token, '-entries', entries.join(','), '-agent-cache', path.join(dir, 'bench-agent.pem'), '-warmup', '2'],
+        args: [
+          '-target',
+          'spire-batch',
+          '-addr',
+          `127.0.0.1:${port}`,
+          '-ca',
+          path.join(dir, 'bundle.pem'),
+          '-join-token',
+          token,
+          '-entries',
+          entries.join(','),
+          '-agent-cache',
+          path.join(dir, 'bench-agent.pem'),
+          '-warmup',
+          '2',
+        ],
       });
     }
     if (wanted('spire-mint')) {
@@ -257,7 +310,11 @@ async function startStepCa(): Promise<Peer> {
     // CGO off: its YubiKey support needs libpcsclite's headers, and the benchmark needs no YubiKey.
     say('building step-ca (CGO_ENABLED=0 go install github.com/smallstep/certificates/cmd/step-ca@latest; once, into ~/.cache/castellan/stepca) ...');
     const gobin = path.join(cache, 'stepca', 'bin');
-    await exec('nice', ['go', 'install', 'github.com/smallstep/certificates/cmd/step-ca@latest'], { cwd: cache, env: { ...process.env, GOBIN: gobin, CGO_ENABLED: '0' }, maxBuffer: 1 << 22 }).catch((e: { stderr?: string }) => {
+    await exec('nice', ['go', 'install', 'github.com/smallstep/certificates/cmd/step-ca@latest'], {
+      cwd: cache,
+      env: { ...process.env, GOBIN: gobin, CGO_ENABLED: '0' },
+      maxBuffer: 1 << 22,
+    }).catch((e: { stderr?: string }) => {
       throw new Error(`cannot build it: ${(e.stderr ?? String(e)).trim().split('\n').slice(-2).join(' ')}`);
     });
   }
@@ -266,7 +323,23 @@ async function startStepCa(): Promise<Peer> {
   const ossl = (...args: string[]) => exec('openssl', args, { cwd: dir });
   // Root and intermediate made with openssl; a JWK provisioner whose key the load generator signs with.
   await ossl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'root-key.pem');
-  await ossl('req', '-x509', '-new', '-key', 'root-key.pem', '-subj', '/CN=bench root', '-days', '30', '-out', 'root.pem', '-addext', 'basicConstraints=critical,CA:true', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  await ossl(
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    'root-key.pem',
+    '-subj',
+    '/CN=bench root',
+    '-days',
+    '30',
+    '-out',
+    'root.pem',
+    '-addext',
+    'basicConstraints=critical,CA:true',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
   await ossl('ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'int-key.pem');
   await ossl('req', '-new', '-key', 'int-key.pem', '-subj', '/CN=bench intermediate', '-out', 'int.csr');
   writeFileSync(path.join(dir, 'int.ext'), 'basicConstraints=critical,CA:true,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n');
@@ -287,7 +360,9 @@ async function startStepCa(): Promise<Peer> {
       dnsNames: ['localhost'],
       logger: { format: 'json' },
       db: { type: 'badgerv2', dataSource: path.join(dir, 'db') },
-      authority: { provisioners: [{ type: 'JWK', name: 'bench', key: { ...jwk, kid, use: 'sig', alg: 'ES256' }, claims: { maxTLSCertDuration: '24h', defaultTLSCertDuration: '1h' } }] },
+      authority: {
+        provisioners: [{ type: 'JWK', name: 'bench', key: { ...jwk, kid, use: 'sig', alg: 'ES256' }, claims: { maxTLSCertDuration: '24h', defaultTLSCertDuration: '1h' } }],
+      },
       tls: { cipherSuites: ['TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', 'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256'], minVersion: 1.2, maxVersion: 1.3 },
     }),
   );
@@ -295,7 +370,18 @@ async function startStepCa(): Promise<Peer> {
   const v = await exec('go', ['version', '-m', bin]).catch(() => ({ stdout: '' }));
   const version = /\bmod\s+github\.com\/smallstep\/certificates\s+(v\S+)/.exec(v.stdout)?.[1];
   const c = start(bin, [path.join(dir, 'ca.json')], 'step-ca.log');
-  await until('step-ca to listen', () => (/Serving HTTPS on/.test(outputOf(c)) ? true : c.exitCode !== null ? (() => { throw new Error(`it exited: ${outputOf(c).slice(-300)}`); })() : undefined), 30_000);
+  await until(
+    'step-ca to listen',
+    () =>
+      /Serving HTTPS on/.test(outputOf(c))
+        ? true
+        : c.exitCode !== null
+          ? (() => {
+              throw new Error(`it exited: ${outputOf(c).slice(-300)}`);
+            })()
+          : undefined,
+    30_000,
+  );
   return {
     name: 'stepca',
     what: `step-ca${version ? ` ${version}` : ''} /1.0/sign (one-time JWK token)`,
@@ -322,7 +408,9 @@ for (let round = 0; round < ROUNDS; round++) {
     const r = JSON.parse(out.stdout) as Run;
     results.get(p.name)!.push(r);
     const fails = Object.values(r.failures).reduce((a, b) => a + b, 0);
-    say(`  round ${round + 1} ${p.name.padEnd(16)} ${(r.ok / r.elapsed).toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  CPU ${((r.cpuSeconds / r.ok) * 1e6).toFixed(0)} us/cert${p.node ? ` (main thread ${((r.mainThreadCpuSeconds / r.ok) * 1e6).toFixed(0)})` : ''}${fails ? `  failed ${JSON.stringify(r.failures)}` : ''}`);
+    say(
+      `  round ${round + 1} ${p.name.padEnd(16)} ${(r.ok / r.elapsed).toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  CPU ${((r.cpuSeconds / r.ok) * 1e6).toFixed(0)} us/cert${p.node ? ` (main thread ${((r.mainThreadCpuSeconds / r.ok) * 1e6).toFixed(0)})` : ''}${fails ? `  failed ${JSON.stringify(r.failures)}` : ''}`,
+    );
   }
 }
 
@@ -334,18 +422,30 @@ const rate = (r: Run) => r.ok / r.elapsed;
 const rateOf = (name: string) => median((results.get(name) ?? []).map(rate));
 const reference = rateOf('castellan-istio');
 say('');
-say(`${'server / API'.padEnd(56)} ${'certs/s'.padStart(8)} ${'ratio'.padStart(6)}  ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU us/cert'.padStart(11)} ${'main thread'.padStart(11)} ${'disk KB/cert'.padStart(12)}  runs (certs/s)`);
+say(
+  `${'server / API'.padEnd(56)} ${'certs/s'.padStart(8)} ${'ratio'.padStart(6)}  ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU us/cert'.padStart(11)} ${'main thread'.padStart(11)} ${'disk KB/cert'.padStart(12)}  runs (certs/s)`,
+);
 for (const p of peers) {
   const rs = results.get(p.name)!;
   if (rs.length === 0) continue;
   const r = rateOf(p.name);
   say(
-    `${p.what.padEnd(56)} ${r.toFixed(0).padStart(8)} ${(r / reference).toFixed(2).padStart(6)}  ${median(rs.map((x) => x.p50)).toFixed(1).padStart(7)} ${median(rs.map((x) => x.p99)).toFixed(1).padStart(7)} ` +
-      `${median(rs.map((x) => (x.cpuSeconds / x.ok) * 1e6)).toFixed(0).padStart(11)} ${(p.node ? median(rs.map((x) => (x.mainThreadCpuSeconds / x.ok) * 1e6)).toFixed(0) : '-').padStart(11)} ${median(rs.map((x) => x.writeBytes / x.ok / 1024)).toFixed(1).padStart(12)}  ${rs.map((x) => rate(x).toFixed(0)).join(', ')}` +
+    `${p.what.padEnd(56)} ${r.toFixed(0).padStart(8)} ${(r / reference).toFixed(2).padStart(6)}  ${median(rs.map((x) => x.p50))
+      .toFixed(1)
+      .padStart(7)} ${median(rs.map((x) => x.p99))
+      .toFixed(1)
+      .padStart(7)} ` +
+      `${median(rs.map((x) => (x.cpuSeconds / x.ok) * 1e6))
+        .toFixed(0)
+        .padStart(11)} ${(p.node ? median(rs.map((x) => (x.mainThreadCpuSeconds / x.ok) * 1e6)).toFixed(0) : '-').padStart(11)} ${median(rs.map((x) => x.writeBytes / x.ok / 1024))
+        .toFixed(1)
+        .padStart(12)}  ${rs.map((x) => rate(x).toFixed(0)).join(', ')}` +
       (rs.some((x) => x.reused > 0) ? '  (some requests reused: raise -pool)' : ''),
   );
 }
-say('ratio: certs/s over Castellan CreateCertificate; CPU and disk writes: the server process and its descendants, all threads, per certificate; main thread: its first thread alone (Node: the event loop); medians of rounds');
+say(
+  'ratio: certs/s over Castellan CreateCertificate; CPU and disk writes: the server process and its descendants, all threads, per certificate; main thread: its first thread alone (Node: the event loop); medians of rounds',
+);
 const ratio = (name: string) => reference / rateOf(name);
 if (results.get('spire-batch')?.length) say(`Castellan CreateCertificate / SPIRE BatchNewX509SVID = ${ratio('spire-batch').toFixed(2)}  (target >= 1.5)`);
 if (results.get('spire-mint')?.length) say(`Castellan CreateCertificate / SPIRE MintX509SVID     = ${ratio('spire-mint').toFixed(2)}  (target >= 1.0)`);
@@ -361,11 +461,36 @@ if (wanted('agents') && castellan) {
   // A Castellan agent in sidecar mode holding one workload SVID (and the base checkout's, to compare).
   const startAgent = async (name: string, checkout: string, ca: { port: number; dir: string }) => {
     const tokenFile = path.join(t.dir, `${name}.token`);
-    await exec(process.execPath, [castellanCli(checkout), 'token', 'mint', '--dir', path.join(ca.dir, 'ca'), '--namespace', 'bench', '--service-account', 'web', '--out', tokenFile]);
+    await exec(process.execPath, [
+      castellanCli(checkout),
+      'token',
+      'mint',
+      '--dir',
+      path.join(ca.dir, 'ca'),
+      '--namespace',
+      'bench',
+      '--service-account',
+      'web',
+      '--out',
+      tokenFile,
+    ]);
     const socket = path.join(t.dir, `${name}.sock`);
     const c = start(
       process.execPath,
-      [castellanCli(checkout), 'agent', '--ca-addr', `127.0.0.1:${ca.port}`, '--ca-bundle', path.join(ca.dir, 'ca', 'bundle.pem'), '--token-file', tokenFile, '--socket', socket, '--http', '127.0.0.1:0'],
+      [
+        castellanCli(checkout),
+        'agent',
+        '--ca-addr',
+        `127.0.0.1:${ca.port}`,
+        '--ca-bundle',
+        path.join(ca.dir, 'ca', 'bundle.pem'),
+        '--token-file',
+        tokenFile,
+        '--socket',
+        socket,
+        '--http',
+        '127.0.0.1:0',
+      ],
       `${name}.log`,
       { ...process.env, CASTELLAN_LOG_LEVEL: 'warn' },
     );
@@ -377,7 +502,16 @@ if (wanted('agents') && castellan) {
   if (spire) {
     const cli = (...args: string[]) => exec(path.join(spire!.bin, 'spire-server'), [...args, '-socketPath', spire!.socket], { maxBuffer: 1 << 22 });
     const token = /Token: (\S+)/.exec((await cli('token', 'generate', '-ttl', '600')).stdout)![1]!;
-    await cli('entry', 'create', '-parentID', `spiffe://cluster.local/spire/agent/join_token/${token}`, '-spiffeID', 'spiffe://cluster.local/ns/bench/sa/web', '-selector', `unix:uid:${process.getuid?.() ?? 0}`);
+    await cli(
+      'entry',
+      'create',
+      '-parentID',
+      `spiffe://cluster.local/spire/agent/join_token/${token}`,
+      '-spiffeID',
+      'spiffe://cluster.local/ns/bench/sa/web',
+      '-selector',
+      `unix:uid:${process.getuid?.() ?? 0}`,
+    );
     const adir = path.join(t.dir, 'spire-agent');
     mkdirSync(adir, { recursive: true });
     writeFileSync(
@@ -407,7 +541,10 @@ plugins {
     );
     spireAgent = start(path.join(spire.bin, 'spire-agent'), ['run', '-config', path.join(adir, 'agent.conf')], 'spire-agent.log');
     await until('spire-agent to serve the workload SVID', () =>
-      exec(path.join(spire!.bin, 'spire-agent'), ['api', 'fetch', 'x509', '-socketPath', path.join(adir, 'agent.sock')]).then((r) => (/ns\/bench\/sa\/web/.test(r.stdout) ? true : undefined), () => undefined),
+      exec(path.join(spire!.bin, 'spire-agent'), ['api', 'fetch', 'x509', '-socketPath', path.join(adir, 'agent.sock')]).then(
+        (r) => (/ns\/bench\/sa\/web/.test(r.stdout) ? true : undefined),
+        () => undefined,
+      ),
     );
   } else lines.push('spire-agent: skipped (no SPIRE)');
   for (const a of [agent, baseAgent]) {

@@ -71,7 +71,9 @@ await ask({ type: 'ttfs', count: 200 }, 'ttfs');
 const ttfs = ((await ask({ type: 'ttfs', count: TTFS_SAMPLES }, 'ttfs'))['times'] as number[]).sort((a, b) => a - b);
 const p50 = pct(ttfs, 50);
 const p99 = pct(ttfs, 99);
-console.log(`time to first secret (new stream)   p50 ${p50.toFixed(2)} ms   p99 ${p99.toFixed(2)} ms   target p99 <= ${TARGETS.ttfsP99Ms} ms: ${verdict(p99 <= TARGETS.ttfsP99Ms)}`);
+console.log(
+  `time to first secret (new stream)   p50 ${p50.toFixed(2)} ms   p99 ${p99.toFixed(2)} ms   target p99 <= ${TARGETS.ttfsP99Ms} ms: ${verdict(p99 <= TARGETS.ttfsP99Ms)}`,
+);
 
 // The agent's own share of it: its histogram from first request to first response.
 const hist = (await socket.metrics.firstSecretSeconds.get()).values
@@ -88,7 +90,9 @@ for (const count of [1000, 10_000]) {
   const openMs = performance.now() - opened;
   const rss = await settle();
   const per = (rss - baseline) / count;
-  console.log(`${String(count).padStart(6)} open streams: RSS ${(rss / 1048576).toFixed(0)} MiB (+${((rss - baseline) / 1048576).toFixed(1)} MiB)   ${kib(per)} per stream   target <= ${kib(TARGETS.bytesPerStream)}: ${verdict(per <= TARGETS.bytesPerStream)}   (opened in ${openMs.toFixed(0)} ms)`);
+  console.log(
+    `${String(count).padStart(6)} open streams: RSS ${(rss / 1048576).toFixed(0)} MiB (+${((rss - baseline) / 1048576).toFixed(1)} MiB)   ${kib(per)} per stream   target <= ${kib(TARGETS.bytesPerStream)}: ${verdict(per <= TARGETS.bytesPerStream)}   (opened in ${openMs.toFixed(0)} ms)`,
+  );
   // The new leaf is issued first (the agent has it before it notifies); the clock starts at the change.
   const publish = await provider.stageRotation();
   await ask({ type: 'arm' }, 'armed');

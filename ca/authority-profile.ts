@@ -12,8 +12,7 @@ const OID_COMMON_NAME = '2.5.4.3';
 
 /** DER of `O=<trust domain>, CN=<cn>` (docs/architecture.md §3), UTF8String values. */
 export function authorityName(trustDomain: TrustDomain, commonName: string): Buffer {
-  const rdn = (type: string, value: string) =>
-    new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: value }) })]);
+  const rdn = (type: string, value: string) => new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: value }) })]);
   return Buffer.from(AsnConvert.serialize(new Name([rdn(OID_ORGANIZATION, trustDomain.name), rdn(OID_COMMON_NAME, commonName)])));
 }
 

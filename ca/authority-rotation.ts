@@ -9,7 +9,6 @@ import { bundlePemOf } from './bundle-roots.js';
 import { loadCa, loadSnapshot, rootSignerOf, storeOf, type CaDirectory, type CaStoreRef, type LoadedAuthority } from './load-ca.js';
 import type { CaStore, StoredAuthority, StoreSnapshot } from './store/index.js';
 
-
 /** Where lifecycle records go (the ledger); absent: they stay pending in ca.json until one is given. */
 export interface LifecycleRecorder {
   appendLifecycle(event: string, details: Record<string, unknown>): Promise<unknown>;
@@ -65,13 +64,13 @@ export interface RotationResult {
  *
  * @example const { ca } = await prepareRoot({ dir, ledger }, { keyType: 'ec-p256' });
  */
-export async function prepareRoot(
-  ctx: RotationContext,
-  o: { keyType?: KeyType; rootTtlMs?: number; intermediateTtlMs?: number } = {},
-): Promise<RotationResult> {
+export async function prepareRoot(ctx: RotationContext, o: { keyType?: KeyType; rootTtlMs?: number; intermediateTtlMs?: number } = {}): Promise<RotationResult> {
   return transition(ctx, async (state, ca, now) => {
     if (ca.prepared) {
-      throw caError('ERR_ROTATION_STATE', `root prepare: root ${ca.prepared.id} is already prepared (${ca.prepared.root.cert.subject}); activate it with 'castellan root activate'`);
+      throw caError(
+        'ERR_ROTATION_STATE',
+        `root prepare: root ${ca.prepared.id} is already prepared (${ca.prepared.root.cert.subject}); activate it with 'castellan root activate'`,
+      );
     }
     const id = nextAuthorityId(state);
     const keyType = o.keyType ?? keyTypeOf(ca.active.signer.publicKey);
@@ -105,7 +104,11 @@ export async function prepareRoot(
         issuerSerial: issuer.serialHex,
         issuerKeyId: issuer.ski.toString('hex'),
         issuerNotAfter: issuer.notAfter.toISOString(),
-        crossSignedBy: cross ? ca.active.root.ski.toString('hex') : oldRootExpired ? `none (the active root expired at ${ca.active.root.notAfter.toISOString()})` : 'none (the active root has no key here)',
+        crossSignedBy: cross
+          ? ca.active.root.ski.toString('hex')
+          : oldRootExpired
+            ? `none (the active root expired at ${ca.active.root.notAfter.toISOString()})`
+            : 'none (the active root has no key here)',
         bundleSequence: sequence,
       },
     };
@@ -130,7 +133,10 @@ export async function activateRoot(ctx: RotationContext, o: { agents: AgentView;
     const stale = staleAgents(next, o.agents);
     if (!o.force) {
       if (!o.agents.known) {
-        throw caError('ERR_ROTATION_GATE', `root activate: refused: ${o.agents.why ?? 'no running CA reported its agents'}; Castellan cannot tell whether every agent trusts the new root. Start the CA and wait for its agents, or use --force if no agent exists`);
+        throw caError(
+          'ERR_ROTATION_GATE',
+          `root activate: refused: ${o.agents.why ?? 'no running CA reported its agents'}; Castellan cannot tell whether every agent trusts the new root. Start the CA and wait for its agents, or use --force if no agent exists`,
+        );
       }
       if (stale.length > 0) {
         throw caError(
@@ -183,7 +189,10 @@ export async function retireRoot(ctx: RotationContext, o: { liveLeaves: (issuerK
     const leaves = await o.liveLeaves(keyIds);
     if (!o.force) {
       if (leaves === undefined) {
-        throw caError('ERR_ROTATION_GATE', 'root retire: refused: the ledger is disabled or unreadable, so Castellan cannot tell which leaves of the old root are still valid; use --force once they have expired');
+        throw caError(
+          'ERR_ROTATION_GATE',
+          'root retire: refused: the ledger is disabled or unreadable, so Castellan cannot tell which leaves of the old root are still valid; use --force once they have expired',
+        );
       }
       const serving = ca.authorities.filter((a) => keyIds.includes(a.issuer.ski.toString('hex'))).length;
       if (leaves.count > 0) {
@@ -235,10 +244,16 @@ export async function rotateIntermediate(ctx: RotationContext, o: { ttlMs?: numb
     }
     const rootSigner = await rootSignerOf(ca, old);
     if (!rootSigner) {
-      throw caError('ERR_ROTATION_STATE', `intermediate rotation: the active root of authority ${old.id} has no key in ${ca.store.location} (plugged-in cacerts); give Castellan a new intermediate or prepare a new root`);
+      throw caError(
+        'ERR_ROTATION_STATE',
+        `intermediate rotation: the active root of authority ${old.id} has no key in ${ca.store.location} (plugged-in cacerts); give Castellan a new intermediate or prepare a new root`,
+      );
     }
     if (old.parents.length > 1) {
-      throw caError('ERR_ROTATION_STATE', `intermediate rotation: authority ${old.id} has intermediates between its signing certificate and the root; rotate it where it was issued`);
+      throw caError(
+        'ERR_ROTATION_STATE',
+        `intermediate rotation: authority ${old.id} has intermediates between its signing certificate and the root; rotate it where it was issued`,
+      );
     }
     const id = nextAuthorityId(state);
     const minted = await mintIntermediate({
@@ -259,7 +274,15 @@ export async function rotateIntermediate(ctx: RotationContext, o: { ttlMs?: numb
     }
     const rootOf = old.record.rootOf ?? old.id;
     for (const rec of state.authorities) if (rec.id === old.id) Object.assign(rec, { state: 'retired', retiredAt: now.toISOString(), inBundle: true });
-    state.authorities.push({ id, state: 'active', createdAt: now.toISOString(), activatedAt: now.toISOString(), source: 'generated', rootOf, bundleSequenceAdded: old.record.bundleSequenceAdded ?? 1 });
+    state.authorities.push({
+      id,
+      state: 'active',
+      createdAt: now.toISOString(),
+      activatedAt: now.toISOString(),
+      source: 'generated',
+      rootOf,
+      bundleSequenceAdded: old.record.bundleSequenceAdded ?? 1,
+    });
     state.bundleSequence = nextSequence(state);
     return {
       add: new Map([[id, minted.stored]]),

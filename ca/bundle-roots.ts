@@ -5,7 +5,9 @@ import { certificatesFromPem, type CertificateInfo } from './certificate-info.js
  * The roots of prepared, active and not yet dropped retired slots, oldest slot first, each once
  * (docs/architecture.md §6: what every peer must trust now).
  */
-export function bundleOf(authorities: readonly { readonly state: AuthorityState; readonly record: Readonly<AuthorityRecord>; readonly root: CertificateInfo }[]): CertificateInfo[] {
+export function bundleOf(
+  authorities: readonly { readonly state: AuthorityState; readonly record: Readonly<AuthorityRecord>; readonly root: CertificateInfo }[],
+): CertificateInfo[] {
   const out: CertificateInfo[] = [];
   for (const a of authorities) {
     const member = a.state !== 'retired' || a.record.inBundle !== false;

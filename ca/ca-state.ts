@@ -110,7 +110,12 @@ export function parseCaState(text: string, where: string): CaStateFile {
   }
   if (state.federation !== undefined) {
     const f = state.federation as unknown;
-    if (f === null || typeof f !== 'object' || Array.isArray(f) || Object.values(f).some((b) => b === null || typeof b !== 'object' || typeof (b as StoredFederatedBundle).bundle !== 'string')) {
+    if (
+      f === null ||
+      typeof f !== 'object' ||
+      Array.isArray(f) ||
+      Object.values(f).some((b) => b === null || typeof b !== 'object' || typeof (b as StoredFederatedBundle).bundle !== 'string')
+    ) {
       throw caError('ERR_CA_DIR', `ca: ${where} has an invalid federation entry`);
     }
   }

@@ -86,8 +86,7 @@ export const ext = {
     extension(id_ce_basicConstraints, true, new BasicConstraints(pathLenConstraint === undefined ? { cA } : { cA, pathLenConstraint })),
   keyUsage: (flags: KeyUsageFlags) => extension(id_ce_keyUsage, true, new KeyUsage(flags)),
   subjectKeyIdentifier: (ski: Uint8Array) => extension(id_ce_subjectKeyIdentifier, false, new SubjectKeyIdentifier(ski)),
-  authorityKeyIdentifier: (ski: Uint8Array) =>
-    extension(id_ce_authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(ski) })),
+  authorityKeyIdentifier: (ski: Uint8Array) => extension(id_ce_authorityKeyIdentifier, false, new AuthorityKeyIdentifier({ keyIdentifier: new KeyIdentifier(ski) })),
   /** RFC 5280 §4.2.1.6: critical exactly when the subject is empty. */
   san: (uri: string, dnsNames: readonly string[], critical: boolean) =>
     extension(

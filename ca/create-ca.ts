@@ -94,7 +94,14 @@ export async function importCacerts(o: ImportCacertsOptions): Promise<CaDirector
   if (store.dir !== undefined) await prepareEmptyCaDir(store.dir);
   // The plugged-in hierarchy brings no JWT-SVID key: Castellan makes one of the same type (docs/jwt-svid.md).
   const jwtKey = await mintJwtKey(softwareKeyProvider, keyTypeOf(parsePrivateKeyPem(material.caKeyPem, 'ca-key.pem')), 1);
-  return createWith(store, checked.trustDomain, { id: 1, state: 'active', createdAt: now.toISOString(), source: 'cacerts' }, { ...checked.stored, jwtKey }, [checked.root], softwareKeyProvider);
+  return createWith(
+    store,
+    checked.trustDomain,
+    { id: 1, state: 'active', createdAt: now.toISOString(), source: 'cacerts' },
+    { ...checked.stored, jwtKey },
+    [checked.root],
+    softwareKeyProvider,
+  );
 }
 
 /**
@@ -195,7 +202,15 @@ function verifyChain(certs: CertificateInfo[], now: Date, fail: (m: string) => n
 }
 
 /** The first commit of a store: slot 1 active, bundle sequence 1. A directory also gets its dev token issuer. */
-async function createWith(store: CaStore, trustDomain: TrustDomain, rec: AuthorityRecord, stored: StoredAuthority, roots: CertificateInfo[], keys: KeyProvider, stateKeys?: StateKeys): Promise<CaDirectory> {
+async function createWith(
+  store: CaStore,
+  trustDomain: TrustDomain,
+  rec: AuthorityRecord,
+  stored: StoredAuthority,
+  roots: CertificateInfo[],
+  keys: KeyProvider,
+  stateKeys?: StateKeys,
+): Promise<CaDirectory> {
   // The dev issuer first: the state is the commit point, and a crash before it leaves no CA.
   if (store.dir !== undefined) await createDevTokenIssuer(store.dir);
   const state: CaStateFile = {

@@ -54,7 +54,7 @@ export class DerReader {
   /** Reads the TLV at `offset`, which must end at or before `limit`. */
   read(offset: number, limit: number = this.bytes.length): Tlv {
     const b = this.bytes;
-    if (offset + 2 > limit) (limit === this.bytes.length ? this.truncated(`ends at byte ${limit}`) : this.fail(`element at byte ${offset} is cut off by its container`));
+    if (offset + 2 > limit) limit === this.bytes.length ? this.truncated(`ends at byte ${limit}`) : this.fail(`element at byte ${offset} is cut off by its container`);
     const tag = b[offset]!;
     if ((tag & 0x1f) === 0x1f) this.fail(`high tag number at byte ${offset}`);
     let len = b[offset + 1]!;
@@ -63,7 +63,8 @@ export class DerReader {
       const n = len & 0x7f;
       if (n === 0) this.fail(`indefinite length at byte ${offset}`);
       if (n > 4) this.fail(`length of ${n} octets at byte ${offset}`);
-      if (valueStart + n > limit) (limit === this.bytes.length ? this.truncated(`length at byte ${offset} is cut off`) : this.fail(`length at byte ${offset} runs past its container`));
+      if (valueStart + n > limit)
+        limit === this.bytes.length ? this.truncated(`length at byte ${offset} is cut off`) : this.fail(`length at byte ${offset} runs past its container`);
       if (b[valueStart] === 0) this.fail(`non-minimal length at byte ${offset}`);
       len = 0;
       for (let i = 0; i < n; i++) len = len * 256 + b[valueStart + i]!;
@@ -71,7 +72,10 @@ export class DerReader {
       valueStart += n;
     }
     const end = valueStart + len;
-    if (end > limit) (limit === this.bytes.length ? this.truncated(`element at byte ${offset} needs ${end} bytes, got ${limit}`) : this.fail(`element at byte ${offset} runs past its container (${end} > ${limit})`));
+    if (end > limit)
+      limit === this.bytes.length
+        ? this.truncated(`element at byte ${offset} needs ${end} bytes, got ${limit}`)
+        : this.fail(`element at byte ${offset} runs past its container (${end} > ${limit})`);
     return { tag, start: offset, valueStart, end };
   }
 

@@ -13,7 +13,13 @@ const UNIT_MS = DURATION_UNIT_MS;
 export function formatDuration(ms: number): string {
   if (ms < 0) return `-${formatDuration(-ms)}`;
   if (ms < 1000) return `${Math.floor(ms)}ms`;
-  const units: [string, number][] = [['y', UNIT_MS.y!], ['d', UNIT_MS.d!], ['h', UNIT_MS.h!], ['m', UNIT_MS.m!], ['s', UNIT_MS.s!]];
+  const units: [string, number][] = [
+    ['y', UNIT_MS.y!],
+    ['d', UNIT_MS.d!],
+    ['h', UNIT_MS.h!],
+    ['m', UNIT_MS.m!],
+    ['s', UNIT_MS.s!],
+  ];
   const out: string[] = [];
   let rest = ms;
   for (const [name, size] of units) {

@@ -26,7 +26,19 @@ export { BUNDLE_FILE, STATE_FILE, type AuthorityRecord, type AuthorityState, typ
 export { bundleOf } from './bundle-roots.js';
 export { closeKeyProviders, keyProviderFor, PKCS11_PIN_ENV, PKCS11_PIN_FILE_ENV, type StateKeys } from './state-keys.js';
 export { DEFAULT_INTERMEDIATE_TTL_MS, DEFAULT_ROOT_TTL_MS, mintIntermediate, mintJwtKey, mintRootAuthority, type IssuingRoot, type MintedAuthority } from './authority-mint.js';
-export { bundlePem, loadCa, loadCaCertificates, loadSnapshot, rootSignerOf, spiffeTrustDomainOf, storeOf, type CaCertificates, type CaDirectory, type CaStoreRef, type LoadedAuthority } from './load-ca.js';
+export {
+  bundlePem,
+  loadCa,
+  loadCaCertificates,
+  loadSnapshot,
+  rootSignerOf,
+  spiffeTrustDomainOf,
+  storeOf,
+  type CaCertificates,
+  type CaDirectory,
+  type CaStoreRef,
+  type LoadedAuthority,
+} from './load-ca.js';
 export { checkCacerts, importCacerts, initCa, type CacertsMaterial, type ImportCacertsOptions, type InitOptions } from './create-ca.js';
 export {
   activateRoot,
@@ -52,4 +64,13 @@ export * from './server/index.js';
 export * from './ledger/index.js';
 export * from './federation/index.js';
 export { DEFAULT_JWT_KEY_PUBLISH_LEAD_MS, jwtSigningKey, publishedJwtAuthorities, type JwtSigningKey } from './jwt-authorities.js';
-export { checkAudiences, DEFAULT_JWT_SVID_TTL_MS, DEFAULT_MAX_JWT_SVID_TTL_MS, JwtSvidIssuer, MAX_JWT_AUDIENCE_BYTES, MAX_JWT_AUDIENCES, type IssuedJwtSvid, type JwtSvidIssuerOptions } from './jwt-svid-issuer.js';
+export {
+  checkAudiences,
+  DEFAULT_JWT_SVID_TTL_MS,
+  DEFAULT_MAX_JWT_SVID_TTL_MS,
+  JwtSvidIssuer,
+  MAX_JWT_AUDIENCE_BYTES,
+  MAX_JWT_AUDIENCES,
+  type IssuedJwtSvid,
+  type JwtSvidIssuerOptions,
+} from './jwt-svid-issuer.js';

@@ -157,11 +157,9 @@ export class Issuer {
       throw caError('ERR_TTL_INVALID', `issuer: requested lifetime ${requested} ms is not a positive duration`);
     }
     if (requested > this.maxTtlMs) {
-      throw caError(
-        'ERR_TTL_TOO_LONG',
-        `issuer: requested lifetime ${Math.round(requested / 1000)}s exceeds the maximum ${Math.round(this.maxTtlMs / 1000)}s; ask for less`,
-        { context: { requestedMs: requested, maxMs: this.maxTtlMs } },
-      );
+      throw caError('ERR_TTL_TOO_LONG', `issuer: requested lifetime ${Math.round(requested / 1000)}s exceeds the maximum ${Math.round(this.maxTtlMs / 1000)}s; ask for less`, {
+        context: { requestedMs: requested, maxMs: this.maxTtlMs },
+      });
     }
     return requested;
   }

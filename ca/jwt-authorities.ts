@@ -49,7 +49,13 @@ export function jwtSigningKey(ca: Pick<CaDirectory, 'authorities'>, now: Date, p
   // Signing candidates, newest activation first: the active slot, then retired ones still in the bundle.
   const candidates = withKeys
     .filter((a) => (a.state === 'active' || a.state === 'retired') && inBundle(a))
-    .sort((a, b) => (a.state === 'active' ? -1 : b.state === 'active' ? 1 : Date.parse(b.record.activatedAt ?? b.record.createdAt) - Date.parse(a.record.activatedAt ?? a.record.createdAt) || b.id - a.id));
+    .sort((a, b) =>
+      a.state === 'active'
+        ? -1
+        : b.state === 'active'
+          ? 1
+          : Date.parse(b.record.activatedAt ?? b.record.createdAt) - Date.parse(a.record.activatedAt ?? a.record.createdAt) || b.id - a.id,
+    );
   let earliest: Date | undefined;
   for (const a of candidates) {
     const publishedAt = Date.parse(a.record.createdAt);

@@ -85,7 +85,10 @@ export class JwtSvidIssuer {
     const max = this.maxTtlMs;
     const ttl = ttlMs === undefined || ttlMs === 0 ? (this.o.defaultTtlMs ?? DEFAULT_JWT_SVID_TTL_MS) : ttlMs;
     if (!Number.isFinite(ttl) || ttl < 1000) throw caError('ERR_TTL_INVALID', 'jwtsvid: the requested lifetime must be at least 1 second (0: the default)');
-    if (ttl > max) throw caError('ERR_TTL_TOO_LONG', `jwtsvid: the requested lifetime ${Math.round(ttl / 1000)}s is longer than the maximum ${Math.round(max / 1000)}s (jwtSvid.maxTtl)`, { context: { maxMs: max } });
+    if (ttl > max)
+      throw caError('ERR_TTL_TOO_LONG', `jwtsvid: the requested lifetime ${Math.round(ttl / 1000)}s is longer than the maximum ${Math.round(max / 1000)}s (jwtSvid.maxTtl)`, {
+        context: { maxMs: max },
+      });
     const now = this.now();
     const key = jwtSigningKey(this.o.ca(), now, this.o.publishLeadMs ?? DEFAULT_JWT_KEY_PUBLISH_LEAD_MS);
     if (!key.ok) throw caError(key.reason === 'no-key' ? 'ERR_JWT_NO_KEY' : 'ERR_JWT_KEY_NOT_PUBLISHED', key.message);

@@ -56,10 +56,7 @@ export async function readPrivateKeyText(file: string, options: { checkMode?: bo
   }
   // Files we wrote must still be 0600; foreign inputs (a mounted Secret, --from-cacerts) may be 0644.
   if ((options.checkMode ?? true) && (stat.mode & 0o077) !== 0) {
-    throw caError(
-      'ERR_KEY_FILE',
-      `keys: ${file} is readable by others (mode ${(stat.mode & 0o777).toString(8)}); run chmod 600 ${file}`,
-    );
+    throw caError('ERR_KEY_FILE', `keys: ${file} is readable by others (mode ${(stat.mode & 0o777).toString(8)}); run chmod 600 ${file}`);
   }
   return fs.readFile(file, 'utf8');
 }

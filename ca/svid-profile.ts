@@ -1,12 +1,5 @@
 import { AsnConvert } from '@peculiar/asn1-schema';
-import {
-  ExtendedKeyUsage,
-  id_ce_extKeyUsage,
-  id_kp_clientAuth,
-  id_kp_serverAuth,
-  KeyUsageFlags,
-  type Extension,
-} from '@peculiar/asn1-x509';
+import { ExtendedKeyUsage, id_ce_extKeyUsage, id_kp_clientAuth, id_kp_serverAuth, KeyUsageFlags, type Extension } from '@peculiar/asn1-x509';
 import { encodeTime, ext, extension, subjectKeyIdentifier } from './certificate-builder.js';
 import type { CertificateInfo } from './certificate-info.js';
 import type { RequestKeyKind } from './csr.js';
@@ -65,8 +58,7 @@ export class SvidTemplate {
   ) {
     this.afterSerial = Buffer.concat([signer.signatureAlgorithm.der, issuer.subject]);
     const der = (e: Extension) => Buffer.from(AsnConvert.serialize(e));
-    const placeholder = (kind: RequestKeyKind) =>
-      svidExtensions({ spki: new Uint8Array(), publicKeyBits: new Uint8Array(), keyKind: kind }, issuer.ski, 'spiffe://x/y');
+    const placeholder = (kind: RequestKeyKind) => svidExtensions({ spki: new Uint8Array(), publicKeyBits: new Uint8Array(), keyKind: kind }, issuer.ski, 'spiffe://x/y');
     const ec = placeholder('ec-p256');
     const rsa = placeholder('rsa');
     // Extensions 0..2 (basicConstraints, keyUsage, extKeyUsage) are fixed per key kind; 3 is SKI; 4 AKI.
@@ -81,26 +73,10 @@ export class SvidTemplate {
     const ski = Buffer.concat([this.skiPrefix, subjectKeyIdentifier(key.publicKeyBits)]);
     // GeneralName [6] uniformResourceIdentifier first, then [2] dNSName (RFC 5280 §4.2.1.6, IMPLICIT IA5String),
     // then [7] iPAddress (IMPLICIT OCTET STRING).
-    const names = [
-      tlv(0x86, Buffer.from(uri, 'latin1')),
-      ...dnsNames.map((d) => tlv(0x82, Buffer.from(d, 'latin1'))),
-      ...ipAddresses.map((ip) => tlv(0x87, ip)),
-    ];
+    const names = [tlv(0x86, Buffer.from(uri, 'latin1')), ...dnsNames.map((d) => tlv(0x82, Buffer.from(d, 'latin1'))), ...ipAddresses.map((ip) => tlv(0x87, ip))];
     const san = tlv(TAG.SEQUENCE, SAN_HEAD, tlv(TAG.OCTET_STRING, tlv(TAG.SEQUENCE, ...names)));
-    const extensions = tlv(
-      0xa3,
-      tlv(TAG.SEQUENCE, key.keyKind === 'rsa' ? this.staticExtensions.rsa : this.staticExtensions.ec, ski, this.akiExtension, san),
-    );
-    return tlv(
-      TAG.SEQUENCE,
-      VERSION_V3,
-      tlv(TAG.INTEGER, serial),
-      this.afterSerial,
-      tlv(TAG.SEQUENCE, fastTime(notBefore), fastTime(notAfter)),
-      EMPTY_NAME,
-      key.spki,
-      extensions,
-    );
+    const extensions = tlv(0xa3, tlv(TAG.SEQUENCE, key.keyKind === 'rsa' ? this.staticExtensions.rsa : this.staticExtensions.ec, ski, this.akiExtension, san));
+    return tlv(TAG.SEQUENCE, VERSION_V3, tlv(TAG.INTEGER, serial), this.afterSerial, tlv(TAG.SEQUENCE, fastTime(notBefore), fastTime(notAfter)), EMPTY_NAME, key.spki, extensions);
   }
 
   /** DER of the signed certificate. */
@@ -124,7 +100,6 @@ const pad2 = (n: number) => (n < 10 ? '0' : '') + n;
 function fastTime(d: Date): Buffer {
   const y = d.getUTCFullYear();
   if (y < 1950 || y > 2049) return encodeTime(d);
-  const text =
-    `${pad2(y % 100) + pad2(d.getUTCMonth() + 1) + pad2(d.getUTCDate()) + pad2(d.getUTCHours()) + pad2(d.getUTCMinutes()) + pad2(d.getUTCSeconds())}Z`;
+  const text = `${pad2(y % 100) + pad2(d.getUTCMonth() + 1) + pad2(d.getUTCDate()) + pad2(d.getUTCHours()) + pad2(d.getUTCMinutes()) + pad2(d.getUTCSeconds())}Z`;
   return tlv(TAG.UTC_TIME, Buffer.from(text, 'latin1'));
 }

@@ -55,7 +55,8 @@ export function withAdminFlags(c: Command, what = 'act through this running CA')
 export async function adminClient(f: AdminFlags, io: CliIo, o: { timeoutMs?: number } = {}): Promise<AdminCall> {
   if (f.server === undefined) throw new UsageError('--server HOST:PORT is required here');
   if (f.caBundle === undefined) throw new UsageError("--server needs --ca-bundle FILE: the roots that verify the CA's serving certificate");
-  if (f.tokenFile === undefined && (f.cert === undefined || f.key === undefined)) throw new UsageError('--server needs an admin credential: --token-file FILE, or --cert FILE and --key FILE');
+  if (f.tokenFile === undefined && (f.cert === undefined || f.key === undefined))
+    throw new UsageError('--server needs an admin credential: --token-file FILE, or --cert FILE and --key FILE');
   const read = async (file: string) => {
     try {
       return await fs.readFile(path.resolve(io.cwd, file));
@@ -83,29 +84,31 @@ export async function adminClient(f: AdminFlags, io: CliIo, o: { timeoutMs?: num
       // The method's own serializers from the generated definition: one typed call for every method.
       const calls: UnaryCalls<CaV1.RootAdminDefinition> = Ctor.service;
       const def = calls[method];
-      stub.makeUnaryRequest(
-        def.path,
-        def.requestSerialize,
-        def.responseDeserialize,
-        request,
-        md,
-        { deadline: Date.now() + timeoutMs },
-        (err, r) => {
-          stub.close();
-          if (!err) return r ? resolve(r) : reject(new CastellanError('ERR_ROOT_ADMIN', `${method}: the CA sent no answer`));
-          const code = String(err.metadata?.get(ERROR_CODE_HEADER)[0] ?? '');
-          const details = grpcDetails(err.details ?? '');
-          if (code === '' && (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED)) {
-            reject(new CastellanError('ERR_ROOT_ADMIN', `cannot reach the CA at ${server} (${details || status[err.code]}); check --server, --ca-bundle and --server-name`, { context: { grpcStatus: err.code } }));
-            return;
-          }
-          if (err.code === status.UNIMPLEMENTED && code === '') {
-            reject(new CastellanError('ERR_ROOT_ADMIN', `the CA at ${server} does not implement ${method} (an older Castellan, or RootAdmin is off)`, { context: { grpcStatus: err.code } }));
-            return;
-          }
-          // The CA's message says what to do; its stable code keeps exit 3 for a gate's refusal.
-          reject(new CastellanError(code.startsWith('ERR_') ? code : 'ERR_ROOT_ADMIN', details || `${method} failed (gRPC status ${err.code})`, { context: { grpcStatus: err.code } }));
-        },
-      );
+      stub.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, request, md, { deadline: Date.now() + timeoutMs }, (err, r) => {
+        stub.close();
+        if (!err) return r ? resolve(r) : reject(new CastellanError('ERR_ROOT_ADMIN', `${method}: the CA sent no answer`));
+        const code = String(err.metadata?.get(ERROR_CODE_HEADER)[0] ?? '');
+        const details = grpcDetails(err.details ?? '');
+        if (code === '' && (err.code === status.UNAVAILABLE || err.code === status.DEADLINE_EXCEEDED)) {
+          reject(
+            new CastellanError('ERR_ROOT_ADMIN', `cannot reach the CA at ${server} (${details || status[err.code]}); check --server, --ca-bundle and --server-name`, {
+              context: { grpcStatus: err.code },
+            }),
+          );
+          return;
+        }
+        if (err.code === status.UNIMPLEMENTED && code === '') {
+          reject(
+            new CastellanError('ERR_ROOT_ADMIN', `the CA at ${server} does not implement ${method} (an older Castellan, or RootAdmin is off)`, {
+              context: { grpcStatus: err.code },
+            }),
+          );
+          return;
+        }
+        // The CA's message says what to do; its stable code keeps exit 3 for a gate's refusal.
+        reject(
+          new CastellanError(code.startsWith('ERR_') ? code : 'ERR_ROOT_ADMIN', details || `${method} failed (gRPC status ${err.code})`, { context: { grpcStatus: err.code } }),
+        );
+      });
     });
 }

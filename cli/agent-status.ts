@@ -36,7 +36,9 @@ export function formatAgentStatus(s: AgentStatusReport, now: Date): string {
   } else if (s.shown === 'none') {
     lines.push(`node mode: the agent holds ${s.held ?? 0} identit${s.held === 1 ? 'y' : 'ies'}; give --token-file (a pod's service-account token) to see the one it stands for`);
   } else if (s.shown === 'token') {
-    lines.push(`node mode: the agent holds no certificate for this token (of ${s.held ?? 0} identit${s.held === 1 ? 'y' : 'ies'} it holds); a workload gets one when it opens its first SDS or Workload API stream with it`);
+    lines.push(
+      `node mode: the agent holds no certificate for this token (of ${s.held ?? 0} identit${s.held === 1 ? 'y' : 'ies'} it holds); a workload gets one when it opens its first SDS or Workload API stream with it`,
+    );
   } else {
     lines.push('no certificate yet');
   }

@@ -47,7 +47,10 @@ export function setAgentLoadV8Flags(env: CliIo['env']): void {
 export function setAgentRunV8Flags(mode: 'sidecar' | 'node', env: CliIo['env']): string {
   if (mode !== 'node') return '';
   const load = agentLoadV8Flags(env).split(/\s+/);
-  const back = ['turbofan', 'sparkplug'].filter((c) => load.includes(`--no-${c}`)).map((c) => `--${c}`).join(' ');
+  const back = ['turbofan', 'sparkplug']
+    .filter((c) => load.includes(`--no-${c}`))
+    .map((c) => `--${c}`)
+    .join(' ');
   if (back !== '') setFlagsFromString(back);
   return back;
 }

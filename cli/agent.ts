@@ -3,14 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import type { Logger } from 'pino';
 import { parseHostPort, startHealthEndpoints, type HealthEndpoints } from '../workload-identity/index.js';
-import {
-  AGENT_ENV,
-  DEFAULT_SOCKET,
-  loadAgentConfigFile,
-  resolveAgentConfig,
-  startAgent,
-  type AgentConfig,
-} from '../sds/index.js';
+import { AGENT_ENV, DEFAULT_SOCKET, loadAgentConfigFile, resolveAgentConfig, startAgent, type AgentConfig } from '../sds/index.js';
 import { setAgentRunV8Flags } from './agent-v8.js';
 import { UsageError, type CliIo } from './io.js';
 import { createLogger } from './logger.js';
@@ -126,7 +119,10 @@ export function registerAgent(program: Command, io: CliIo): void {
     .option('--ttl <duration>', 'certificate lifetime to ask for, at least 1m, e.g. 24h, 90m (env CASTELLAN_TTL; default 24h; the CA may cap it)')
     .option('--http <host:port>', 'serve /healthz, /readyz and /metrics here (env CASTELLAN_HTTP; default: off)')
     .option('--agent-id <name>', 'name reported to the CA (env CASTELLAN_AGENT_ID; default: the host name)')
-    .option('--config <file>', 'YAML/JSON configuration with the same fields in camelCase (caAddr, caBundle, tokenFile, ...) and renewFraction, renewJitter, retryInitial, retryMax, nodeIdleTimeout (env CASTELLAN_CONFIG)')
+    .option(
+      '--config <file>',
+      'YAML/JSON configuration with the same fields in camelCase (caAddr, caBundle, tokenFile, ...) and renewFraction, renewJitter, retryInitial, retryMax, nodeIdleTimeout (env CASTELLAN_CONFIG)',
+    )
     .addHelpText(
       'after',
       '\nPrecedence: flags, then CASTELLAN_* environment variables, then the config file, then defaults.\n' +

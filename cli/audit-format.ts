@@ -40,10 +40,8 @@ export function recordTable(records: readonly LedgerRecord[]): string {
 export function recordDetail(r: LedgerRecord): string {
   const j = recordJson(r);
   const width = Math.max(...Object.keys(j).map((k) => k.length));
-  return (
-    `${Object.entries(j)
-      .filter(([, v]) => v !== null)
-      .map(([k, v]) => `${k.padEnd(width)}  ${v}`)
-      .join('\n')}\n`
-  );
+  return `${Object.entries(j)
+    .filter(([, v]) => v !== null)
+    .map(([k, v]) => `${k.padEnd(width)}  ${v}`)
+    .join('\n')}\n`;
 }

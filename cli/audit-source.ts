@@ -20,7 +20,10 @@ export interface LedgerFlags {
 export async function openAuditStore(f: LedgerFlags, io: CliIo): Promise<LedgerStore> {
   const url = ledgerDatabaseUrl(f.databaseUrl, io);
   if (f.dir === undefined && f.config === undefined) {
-    if (url === undefined) throw new UsageError('say which ledger: --dir DIR (the CA directory, SQLite), --config FILE (the CA\'s configuration) or --database-url postgres://... (or CASTELLAN_DATABASE_URL)');
+    if (url === undefined)
+      throw new UsageError(
+        "say which ledger: --dir DIR (the CA directory, SQLite), --config FILE (the CA's configuration) or --database-url postgres://... (or CASTELLAN_DATABASE_URL)",
+      );
     return openLedgerStore({ databaseUrl: url, readOnly: true });
   }
   const target = await caTarget(f, io);

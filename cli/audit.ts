@@ -18,7 +18,7 @@ interface ListFlags extends LedgerFlags {
 }
 
 const LEDGER_HELP =
-  '\nThe ledger: --dir DIR reads <DIR>/ledger.db (SQLite, the default); --config FILE reads the ledger the CA\'s\n' +
+  "\nThe ledger: --dir DIR reads <DIR>/ledger.db (SQLite, the default); --config FILE reads the ledger the CA's\n" +
   'configuration names (ledger.url / ledger.path; with store.kubernetes the CA state is read from Kubernetes);\n' +
   '--database-url postgres://... (or CASTELLAN_DATABASE_URL) reads the PostgreSQL ledger shared by CA replicas.';
 
@@ -45,7 +45,8 @@ function timeFlag(flag: string, value: string | undefined, now: Date): string | 
   // A time of day without a zone would be read in the machine's local zone: require Z or an offset.
   const zoneless = /T\d/.test(value) && !/(Z|[+-]\d{2}:?\d{2})$/i.test(value);
   const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || zoneless || Number.isNaN(t)) throw new UsageError(`${flag} ${value}: want an ISO 8601 time (2026-05-01T12:00:00Z) or a duration ago (90m, 24h)`);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || zoneless || Number.isNaN(t))
+    throw new UsageError(`${flag} ${value}: want an ISO 8601 time (2026-05-01T12:00:00Z) or a duration ago (90m, 24h)`);
   return new Date(t).toISOString();
 }
 
@@ -136,7 +137,10 @@ export function registerAudit(program: Command, io: CliIo): void {
   ledgerOptions(audit.command('verify'))
     .description('recompute the hash chain, check every checkpoint signature and the head witness; exit 1 at the first broken record')
     .option('--bundle <file>', 'PEM roots the checkpoint signers must chain to (default: the roots in --dir)')
-    .option('--signers <file>', "PEM certificates allowed to sign checkpoints: the CA's intermediates (default: <DIR>/authorities/*/ca-cert.pem; required with --bundle and no --dir)")
+    .option(
+      '--signers <file>',
+      "PEM certificates allowed to sign checkpoints: the CA's intermediates (default: <DIR>/authorities/*/ca-cert.pem; required with --bundle and no --dir)",
+    )
     .option('--output <format>', 'table or json', 'table')
     .addHelpText(
       'after',

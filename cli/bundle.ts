@@ -40,7 +40,9 @@ async function bundleOfTarget(f: BundleFlags, io: CliIo): Promise<{ bundle: Omit
   const fed = storedFederatedBundles(ca.snapshot.state).find((b) => b.bundle.trustDomain.name === f.trustDomain);
   if (!fed) {
     const known = storedFederatedBundles(ca.snapshot.state).map((b) => b.bundle.trustDomain.name);
-    throw new UsageError(`no bundle of trust domain ${f.trustDomain} in ${target.store.location}; it holds ${[ca.trustDomain.name, ...known].join(', ')} (castellan federation list)`);
+    throw new UsageError(
+      `no bundle of trust domain ${f.trustDomain} in ${target.store.location}; it holds ${[ca.trustDomain.name, ...known].join(', ')} (castellan federation list)`,
+    );
   }
   return { name: fed.bundle.trustDomain.name, bundle: fed.bundle };
 }
@@ -55,7 +57,7 @@ export function registerBundle(program: Command, io: CliIo): void {
     c
       .option('--dir <dir>', TARGET_HELP.dir)
       .option('--config <file>', TARGET_HELP.config)
-      .option('--trust-domain <name>', 'a federated trust domain instead of the CA\'s own')
+      .option('--trust-domain <name>', "a federated trust domain instead of the CA's own")
       .option('--format <format>', 'spiffe (SPIFFE bundle JSON, as the bundle endpoint serves it) or pem (X.509 roots only)', choiceFlag(['spiffe', 'pem'] as const), 'spiffe');
   common(bundle.command('show'))
     .description('print the bundle on stdout')
@@ -64,13 +66,15 @@ export function registerBundle(program: Command, io: CliIo): void {
       io.out(render(b, f.format));
     });
   common(bundle.command('export'))
-    .description('write the bundle to a file (e.g. for another trust domain\'s initialBundle or SPIRE\'s `bundle set`)')
+    .description("write the bundle to a file (e.g. for another trust domain's initialBundle or SPIRE's `bundle set`)")
     .requiredOption('--out <file>', 'the file to write (replaced atomically, mode 0644)')
     .action(async (f: BundleFlags & { out: string }) => {
       const { bundle: b, name } = await bundleOfTarget(f, io);
       const file = path.resolve(io.cwd, f.out);
       await writeFileAtomic(file, render(b, f.format), 0o644);
-      io.out(`wrote the ${f.format} bundle of ${name} (${b.x509Authorities.length} root(s), ${b.jwtAuthorities.length} JWT key(s)${b.sequence !== undefined ? `, sequence ${b.sequence}` : ''}) to ${file}\n`);
+      io.out(
+        `wrote the ${f.format} bundle of ${name} (${b.x509Authorities.length} root(s), ${b.jwtAuthorities.length} JWT key(s)${b.sequence !== undefined ? `, sequence ${b.sequence}` : ''}) to ${file}\n`,
+      );
     });
 }
 
@@ -102,7 +106,9 @@ export async function federationRows(f: CaTargetFlags, io: CliIo): Promise<{ row
     const all = await target.store.agentReports.all().catch(() => []);
     // The newest report that carries federation status (the leader's).
     const leader = all.filter((r) => r.federation !== undefined).sort((a, b) => b.writtenAt.localeCompare(a.writtenAt))[0];
-    const names = [...new Set([...configured.map((c) => c.trustDomain), ...stored.map((s) => s.bundle.trustDomain.name), ...Object.keys(ca.snapshot.state.federation ?? {})])].sort();
+    const names = [
+      ...new Set([...configured.map((c) => c.trustDomain), ...stored.map((s) => s.bundle.trustDomain.name), ...Object.keys(ca.snapshot.state.federation ?? {})]),
+    ].sort();
     const rows = names.map((name): FederationRow => {
       const c = configured.find((x) => x.trustDomain === name);
       const s = stored.find((x) => x.bundle.trustDomain.name === name);
@@ -115,7 +121,9 @@ export async function federationRows(f: CaTargetFlags, io: CliIo): Promise<{ row
         ...(s ? { source: s.stored.source, updatedAt: s.stored.updatedAt } : {}),
         ...(s?.bundle.sequence !== undefined ? { spiffeSequence: s.bundle.sequence } : {}),
         x509Authorities: s?.bundle.x509Authorities.length ?? 0,
-        ...(s && s.bundle.x509Authorities.length > 0 ? { rootsValidUntil: new Date(Math.max(...s.bundle.x509Authorities.map((d) => Date.parse(new X509Certificate(d).validTo)))).toISOString() } : {}),
+        ...(s && s.bundle.x509Authorities.length > 0
+          ? { rootsValidUntil: new Date(Math.max(...s.bundle.x509Authorities.map((d) => Date.parse(new X509Certificate(d).validTo)))).toISOString() }
+          : {}),
         jwtAuthorities: s?.bundle.jwtAuthorities.length ?? 0,
         ...(status ? { status } : {}),
       };
@@ -133,7 +141,7 @@ export function registerFederation(program: Command, io: CliIo): void {
   const federation = program.command('federation').description('SPIFFE federation: the trust domains this CA trusts bundles of (docs/federation.md)');
   federation
     .command('list')
-    .description('federated trust domains: configured endpoint, stored bundle (sequence, keys, age) and the leader\'s last fetch result')
+    .description("federated trust domains: configured endpoint, stored bundle (sequence, keys, age) and the leader's last fetch result")
     .option('--dir <dir>', TARGET_HELP.dir)
     .option('--config <file>', `${TARGET_HELP.config}; without it only stored bundles are listed`)
     .option('--output <format>', 'table or json', choiceFlag(['table', 'json'] as const), 'table')
@@ -158,7 +166,15 @@ export function registerFederation(program: Command, io: CliIo): void {
           : r.configured
             ? 'no report (is the CA running?)'
             : 'not configured: the CA removes it';
-        table.push([r.trustDomain, r.source ?? 'none', r.spiffeSequence !== undefined ? String(r.spiffeSequence) : '-', String(r.x509Authorities), String(r.jwtAuthorities), r.updatedAt ?? '-', last]);
+        table.push([
+          r.trustDomain,
+          r.source ?? 'none',
+          r.spiffeSequence !== undefined ? String(r.spiffeSequence) : '-',
+          String(r.x509Authorities),
+          String(r.jwtAuthorities),
+          r.updatedAt ?? '-',
+          last,
+        ]);
       }
       const widths = table[0]!.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
       io.out(`${table.map((row) => row.map((c, i) => (i === row.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n')}\n`);

@@ -1,7 +1,18 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { TrustDomain } from '../workload-identity/index.js';
-import { closeKeyProviders, formatDuration, importCacerts, initCa, keyProviderFor, softwareKeyProvider, type CaDirectory, type KeyProvider, type KeyType, type StateKeys } from '../ca/index.js';
+import {
+  closeKeyProviders,
+  formatDuration,
+  importCacerts,
+  initCa,
+  keyProviderFor,
+  softwareKeyProvider,
+  type CaDirectory,
+  type KeyProvider,
+  type KeyType,
+  type StateKeys,
+} from '../ca/index.js';
 import { choiceFlag, durationFlag, keyTypeFlag, trustDomainFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 import { ledgerDatabaseUrl } from './database-url.js';
@@ -27,7 +38,13 @@ interface InitFlags {
 /** What `ca init --output json` prints: the CA created, its certificates and where they are. */
 export function caJson(ca: CaDirectory, dir: string): Record<string, unknown> {
   const a = ca.active;
-  const cert = (c: typeof a.root) => ({ subject: c.cert.subject, serial: c.serialHex, keyId: c.ski.toString('hex'), notBefore: c.notBefore.toISOString(), notAfter: c.notAfter.toISOString() });
+  const cert = (c: typeof a.root) => ({
+    subject: c.cert.subject,
+    serial: c.serialHex,
+    keyId: c.ski.toString('hex'),
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+  });
   return {
     dir,
     trustDomain: ca.trustDomain.name,
@@ -49,7 +66,10 @@ export function describeCa(ca: CaDirectory, now: Date): string {
     `trust domain  ${ca.trustDomain.name}\n` +
     `key           ${a.signer.keyType} (${a.source === 'cacerts' ? 'plugged in from cacerts' : ca.keys.description === 'software' ? 'generated' : `generated in ${ca.keys.description}`})\n` +
     line('root', a.root) +
-    a.parents.slice(0, -1).map((p) => line('intermediate', p)).join('') +
+    a.parents
+      .slice(0, -1)
+      .map((p) => line('intermediate', p))
+      .join('') +
     line('issuing CA', a.issuer)
   );
 }
@@ -65,11 +85,16 @@ export function registerCaInit(ca: Command, io: CliIo): void {
     .option('--from-cacerts <dir>', 'plug in ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem from <dir> instead of generating')
     .option('--database-url <url>', 'record the creation in this PostgreSQL ledger (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)')
     .option('--pkcs11-module <file>', 'generate the CA keys in a PKCS#11 token (HSM) through this vendor library (.so); they never leave it')
-    .option('--pkcs11-token <label>', 'the token\'s label (with --pkcs11-module)')
-    .option('--pkcs11-slot <id>', 'the token\'s slot id, when labels are not unique (with --pkcs11-module)', slotFlag)
+    .option('--pkcs11-token <label>', "the token's label (with --pkcs11-module)")
+    .option('--pkcs11-slot <id>', "the token's slot id, when labels are not unique (with --pkcs11-module)", slotFlag)
     .option('--pkcs11-pin-file <file>', 'a 0600 file holding the user PIN (default: env CASTELLAN_PKCS11_PIN_FILE)')
     .option('--pkcs11-pin-env <name>', 'an environment variable holding the user PIN (default: CASTELLAN_PKCS11_PIN)')
-    .option('--output <format>', 'text or json (json: {dir, trustDomain, keyType, keys, source, authority, bundle}; errors as one JSON line on stderr)', choiceFlag(['text', 'json'] as const), 'text')
+    .option(
+      '--output <format>',
+      'text or json (json: {dir, trustDomain, keyType, keys, source, authority, bundle}; errors as one JSON line on stderr)',
+      choiceFlag(['text', 'json'] as const),
+      'text',
+    )
     .addHelpText(
       'after',
       '\nFiles: <dir>/ca.json (state), <dir>/bundle.pem (trust bundle), <dir>/authorities/1/{root-cert,ca-cert,cert-chain}.pem\n' +
@@ -131,7 +156,9 @@ function announcingKeys(keys: KeyProvider, keyType: KeyType, p: Progress): KeyPr
     description: keys.description,
     generate: (type, label) => {
       n++;
-      p.note(`generating the ${n === 1 ? 'root' : 'intermediate'} key (${type}${keys.description === 'software' ? '' : ` in ${keys.description}`}), ${n} of 2${keyType.startsWith('rsa') ? '; RSA keys take a few seconds' : ''}…`);
+      p.note(
+        `generating the ${n === 1 ? 'root' : 'intermediate'} key (${type}${keys.description === 'software' ? '' : ` in ${keys.description}`}), ${n} of 2${keyType.startsWith('rsa') ? '; RSA keys take a few seconds' : ''}…`,
+      );
       return keys.generate(type, label);
     },
     open: (m) => keys.open(m),
@@ -154,7 +181,9 @@ function pkcs11Of(f: InitFlags): { stateKeys: StateKeys; pin: { pinFile?: string
   if (f.pkcs11Token === undefined && f.pkcs11Slot === undefined) throw new UsageError('--pkcs11-module needs --pkcs11-token LABEL (or --pkcs11-slot ID)');
   if (f.pkcs11PinFile !== undefined && f.pkcs11PinEnv !== undefined) throw new UsageError('give one PIN source: --pkcs11-pin-file or --pkcs11-pin-env');
   return {
-    stateKeys: { pkcs11: { module: f.pkcs11Module, ...(f.pkcs11Token !== undefined ? { token: f.pkcs11Token } : {}), ...(f.pkcs11Slot !== undefined ? { slot: f.pkcs11Slot } : {}) } },
+    stateKeys: {
+      pkcs11: { module: f.pkcs11Module, ...(f.pkcs11Token !== undefined ? { token: f.pkcs11Token } : {}), ...(f.pkcs11Slot !== undefined ? { slot: f.pkcs11Slot } : {}) },
+    },
     pin: f.pkcs11PinFile !== undefined ? { pinFile: f.pkcs11PinFile } : f.pkcs11PinEnv !== undefined ? { pinEnv: f.pkcs11PinEnv } : {},
   };
 }

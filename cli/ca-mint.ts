@@ -49,7 +49,12 @@ export function registerCaMint(ca: Command, io: CliIo): void {
     .option('--out <dir>', 'where to write cert.pem, chain.pem, bundle.pem (and key.pem)', '.')
     .option('--force', 'overwrite existing output files')
     .option('--database-url <url>', 'record the issuance in this PostgreSQL ledger (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)')
-    .option('--output <format>', 'text or json (json: {spiffeId, serial, notBefore, notAfter, cappedByIssuer, key, files}; errors as one JSON line on stderr)', choiceFlag(['text', 'json'] as const), 'text')
+    .option(
+      '--output <format>',
+      'text or json (json: {spiffeId, serial, notBefore, notAfter, cappedByIssuer, key, files}; errors as one JSON line on stderr)',
+      choiceFlag(['text', 'json'] as const),
+      'text',
+    )
     .addHelpText(
       'after',
       '\nWrites: cert.pem (the leaf), chain.pem (leaf then intermediates: what a TLS peer presents),\n' +

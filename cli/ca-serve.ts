@@ -54,7 +54,8 @@ export function registerCaServe(ca: Command, io: CliIo): void {
       }
       const log = createLogger(io, 'castellan-ca');
       const config = { ...fileConfig, ...overrides, ...(overrides.ledger ? { ledger: { ...fileConfig.ledger, ...overrides.ledger } } : {}) };
-      if (f.dir === undefined && !config.store?.kubernetes) throw new UsageError('ca serve: give the CA directory with --dir DIR (or CASTELLAN_DIR), or configure store.kubernetes in --config');
+      if (f.dir === undefined && !config.store?.kubernetes)
+        throw new UsageError('ca serve: give the CA directory with --dir DIR (or CASTELLAN_DIR), or configure store.kubernetes in --config');
       const { server, tokenMode } = await startCaServer({
         ...(f.dir !== undefined ? { dir: path.resolve(io.cwd, f.dir) } : {}),
         config,
@@ -62,7 +63,8 @@ export function registerCaServe(ca: Command, io: CliIo): void {
         log,
       });
       io.err(`castellan CA serving gRPC on port ${server.grpcPort}, HTTP on port ${server.httpPort} (token authentication: ${tokenMode})\n`);
-      if (tokenMode === 'dev-issuer' && f.config) io.err('castellan: WARNING: authentication.devIssuer is true: tokens from the local dev issuer are trusted. NOT FOR PRODUCTION.\n');
+      if (tokenMode === 'dev-issuer' && f.config)
+        io.err('castellan: WARNING: authentication.devIssuer is true: tokens from the local dev issuer are trusted. NOT FOR PRODUCTION.\n');
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGTERM', stop);

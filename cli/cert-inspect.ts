@@ -31,7 +31,7 @@ export function registerCertInspect(cert: Command, io: CliIo): void {
     .command('inspect')
     .description('show certificates, check them against the X509-SVID rules and, with --bundle, verify their chains')
     .argument('<file...>', 'PEM file with one or more certificates (a chain: leaf first), or one DER certificate')
-    .option('--bundle <file>', 'trust bundle (PEM roots) to verify each file\'s chain against')
+    .option('--bundle <file>', "trust bundle (PEM roots) to verify each file's chain against")
     .option('--output <format>', `output format: ${OUTPUTS.join(', ')}`, choiceFlag(OUTPUTS), 'text')
     .addHelpText(
       'after',
@@ -92,8 +92,7 @@ function certificateText(c: CertificateReport, now: Date): string {
   const since = (d: Date) => formatDuration(now.getTime() - d.getTime());
   const until = (d: Date) => formatDuration(d.getTime() - now.getTime());
   const sans = c.sans.length === 0 ? ['(none)'] : c.sans.map((s) => `${s.type.toUpperCase()}:${s.value}`);
-  const notAfter =
-    c.validity === 'expired' ? `EXPIRED ${since(c.notAfter)} ago` : c.validity === 'valid' ? `${until(c.notAfter)} left` : `${until(c.notAfter)} from now`;
+  const notAfter = c.validity === 'expired' ? `EXPIRED ${since(c.notAfter)} ago` : c.validity === 'valid' ? `${until(c.notAfter)} left` : `${until(c.notAfter)} from now`;
   return (
     row('subject', c.subject || '(empty)') +
     sans.map((s, i) => row(i === 0 ? 'SANs' : '', s)).join('') +

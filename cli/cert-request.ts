@@ -65,7 +65,11 @@ export function registerCertRequest(cert: Command, io: CliIo): void {
     .command('request')
     .description('get a certificate from a running CA with a service-account token and verify it (a smoke test; nothing is written)')
     .option('--ca-addr <host:port>', 'CA gRPC address (env CASTELLAN_CA_ADDR)', io.env.CASTELLAN_CA_ADDR)
-    .option('--ca-bundle <file>', "PEM roots that verify the CA's certificate and the issued chain, e.g. the castellan-root-cert ConfigMap (env CASTELLAN_CA_BUNDLE)", io.env.CASTELLAN_CA_BUNDLE)
+    .option(
+      '--ca-bundle <file>',
+      "PEM roots that verify the CA's certificate and the issued chain, e.g. the castellan-root-cert ConfigMap (env CASTELLAN_CA_BUNDLE)",
+      io.env.CASTELLAN_CA_BUNDLE,
+    )
     .option('--ca-server-name <name>', "DNS name expected in the CA's certificate (env CASTELLAN_CA_SERVER_NAME; default: the host of --ca-addr)", io.env.CASTELLAN_CA_SERVER_NAME)
     .option('--token-file <file>', 'service-account token to authenticate with (env CASTELLAN_TOKEN_FILE)', io.env.CASTELLAN_TOKEN_FILE)
     .addOption(new Option('--ttl <duration>', 'lifetime to ask for').argParser(durationFlag).default(3_600_000, '1h'))
@@ -112,7 +116,8 @@ export function registerCertRequest(cert: Command, io: CliIo): void {
         { name: 'leaf holds the generated key', ok: ourKey.equals(leafKey) },
         { name: 'identity in the leaf is the one the CA reported', ok: leaf.svid.spiffeId === signed.id.toString(), detail: `${leaf.svid.spiffeId ?? '(none)'}` },
       ];
-      if (f.expectSpiffeId) checks.push({ name: 'identity is the expected one', ok: signed.id.equals(f.expectSpiffeId), detail: `want ${f.expectSpiffeId.toString()}, got ${signed.id.toString()}` });
+      if (f.expectSpiffeId)
+        checks.push({ name: 'identity is the expected one', ok: signed.id.equals(f.expectSpiffeId), detail: `want ${f.expectSpiffeId.toString()}, got ${signed.id.toString()}` });
       const report: CertRequestReport = {
         ok: checks.every((c) => c.ok),
         spiffeId: signed.id.toString(),
@@ -129,6 +134,7 @@ export function registerCertRequest(cert: Command, io: CliIo): void {
         for (const c of checks) io.out(`${c.ok ? 'ok  ' : 'FAIL'}       ${c.name}${c.ok || !c.detail ? '' : `: ${c.detail}`}\n`);
       }
       const failed = checks.filter((c) => !c.ok);
-      if (failed.length > 0) throw new CastellanError<CertRequestErrorCode>('ERR_CERT_CHECK', `cert request: ${failed.map((c) => `${c.name} failed${c.detail ? ` (${c.detail})` : ''}`).join('; ')}`);
+      if (failed.length > 0)
+        throw new CastellanError<CertRequestErrorCode>('ERR_CERT_CHECK', `cert request: ${failed.map((c) => `${c.name} failed${c.detail ? ` (${c.detail})` : ''}`).join('; ')}`);
     });
 }

@@ -2,13 +2,7 @@ import { promises as fs } from 'node:fs';
 import { X509Certificate as NodeCertificate, type KeyObject } from 'node:crypto';
 import path from 'node:path';
 import { BasicConstraintsExtension, SubjectAlternativeNameExtension } from '@peculiar/x509';
-import {
-  isCastellanError,
-  SpiffeId,
-  validateX509SvidLeaf,
-  validateX509SvidSigningCert,
-  type TrustDomain,
-} from '../workload-identity/index.js';
+import { isCastellanError, SpiffeId, validateX509SvidLeaf, validateX509SvidSigningCert, type TrustDomain } from '../workload-identity/index.js';
 import { caError, certificateInfo, pemBlocks, type CertificateInfo } from '../ca/index.js';
 
 /** One certificate, parsed twice: @peculiar/x509 for the X509-SVID rules, OpenSSL (node:crypto) for signatures. */

@@ -31,7 +31,9 @@ export interface CaReachability {
 }
 
 /** The ledger as `check` saw it; `checked: false` when it could not tell where it is. */
-export type LedgerView = (LedgerHealth & { readonly checked: true; readonly enabled?: boolean; readonly writer?: Omit<CaHealth['ledger'], 'anchors'> }) | { readonly checked: false; readonly why: string };
+export type LedgerView =
+  | (LedgerHealth & { readonly checked: true; readonly enabled?: boolean; readonly writer?: Omit<CaHealth['ledger'], 'anchors'> })
+  | { readonly checked: false; readonly why: string };
 
 /** Every authority's root and intermediate, and the serving certificate when known, with time left. */
 export function expiriesOf(s: RootStatus, now: Date, servingNotAfter?: string): Expiry[] {
@@ -55,17 +57,34 @@ export function judgeCa(ca: CaReachability | undefined, o: { required: boolean; 
     out.push(
       o.required
         ? { level: 'fail', what: `the CA does not answer at ${ca.address}: ${ca.detail ?? 'down'}`, todo: 'start it (castellan ca serve) or check the address' }
-        : { level: 'warn', what: `the CA does not answer at ${ca.address} (its configured http address) from here: ${ca.detail ?? 'down'}`, todo: 'if it runs elsewhere, give --http HOST:PORT or use --server' },
+        : {
+            level: 'warn',
+            what: `the CA does not answer at ${ca.address} (its configured http address) from here: ${ca.detail ?? 'down'}`,
+            todo: 'if it runs elsewhere, give --http HOST:PORT or use --server',
+          },
     );
   } else if (ca?.state === 'not-ready') {
-    out.push({ level: 'fail', what: `the CA at ${ca.address} is not ready: ${ca.detail ?? 'unknown reason'}`, todo: 'read its log (and /readyz); it refuses requests until ready' });
+    out.push({
+      level: 'fail',
+      what: `the CA at ${ca.address} is not ready: ${ca.detail ?? 'unknown reason'}`,
+      todo: 'read its log (and /readyz); it refuses requests until ready',
+    });
   }
   for (const n of o.notes ?? []) out.push({ level: 'warn', what: `the CA reports: ${n}`, todo: 'read its log' });
   if (o.servingNotAfter !== undefined) {
     const left = Date.parse(o.servingNotAfter) - o.now.getTime();
-    if (left <= 0) out.push({ level: 'fail', what: `the CA's serving certificate expired at ${o.servingNotAfter}: no client can connect`, todo: 'read the CA log ("serving certificate"); restart the CA' });
+    if (left <= 0)
+      out.push({
+        level: 'fail',
+        what: `the CA's serving certificate expired at ${o.servingNotAfter}: no client can connect`,
+        todo: 'read the CA log ("serving certificate"); restart the CA',
+      });
     else if (left < SERVING_RENEWAL_OVERDUE_S * 1000) {
-      out.push({ level: 'warn', what: `the CA's serving certificate expires at ${o.servingNotAfter} (in ${formatDuration(Math.floor(left / 1000) * 1000)}) and was not renewed`, todo: 'read the CA log ("serving certificate")' });
+      out.push({
+        level: 'warn',
+        what: `the CA's serving certificate expires at ${o.servingNotAfter} (in ${formatDuration(Math.floor(left / 1000) * 1000)}) and was not renewed`,
+        todo: 'read the CA log ("serving certificate")',
+      });
     }
   }
   return out;
@@ -86,10 +105,18 @@ export function judgeLedger(l: LedgerView): Finding[] {
       todo: 'castellan audit verify; then SECURITY.md, ledger recovery',
     });
   } else if (l.state === 'unavailable') {
-    out.push({ level: 'fail', what: `the ledger cannot be read${l.location ? ` (${l.location})` : ''}: ${l.problem ?? 'unavailable'}; the CA cannot issue (it records before it answers)`, todo: 'check the database or file and the CA\'s ledger settings' });
+    out.push({
+      level: 'fail',
+      what: `the ledger cannot be read${l.location ? ` (${l.location})` : ''}: ${l.problem ?? 'unavailable'}; the CA cannot issue (it records before it answers)`,
+      todo: "check the database or file and the CA's ledger settings",
+    });
   }
   if ((l.writer?.checkpointsSkipped ?? 0) > 0) {
-    out.push({ level: 'warn', what: `${l.writer!.checkpointsSkipped} ledger checkpoint(s) were not signed (the signing intermediate was outside its validity)`, todo: 'castellan root rotate-intermediate if it expired; records stay unprotected until the next checkpoint' });
+    out.push({
+      level: 'warn',
+      what: `${l.writer!.checkpointsSkipped} ledger checkpoint(s) were not signed (the signing intermediate was outside its validity)`,
+      todo: 'castellan root rotate-intermediate if it expired; records stay unprotected until the next checkpoint',
+    });
   }
   return out;
 }
@@ -97,7 +124,9 @@ export function judgeLedger(l: LedgerView): Finding[] {
 /** The report for people: the summary line, the CA, the ledger, every expiry, then the findings. */
 export function formatCheck(r: { status: string; rotation: RootStatus; ca?: CaReachability; ledger: LedgerView; expiry: readonly Expiry[]; findings: readonly Finding[] }): string {
   const s = r.rotation;
-  const lines = [`${r.status.toUpperCase()}: trust domain ${s.trustDomain}, bundle ${s.bundleSequence}, phase ${s.phase}, agents ${s.agents.known ? `${s.agents.current}/${s.agents.live} current` : 'unknown'}`];
+  const lines = [
+    `${r.status.toUpperCase()}: trust domain ${s.trustDomain}, bundle ${s.bundleSequence}, phase ${s.phase}, agents ${s.agents.known ? `${s.agents.current}/${s.agents.live} current` : 'unknown'}`,
+  ];
   if (r.ca) {
     const who = r.ca.server ? ` (replica ${r.ca.server.replica}${r.ca.server.leader ? ', leader' : ''}; version ${r.ca.server.version}, commit ${r.ca.server.commit})` : '';
     lines.push(`  CA       ${r.ca.state === 'ready' ? 'ready' : r.ca.state === 'down' ? 'DOWN' : 'NOT READY'} at ${r.ca.address}${who}`);

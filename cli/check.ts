@@ -26,7 +26,6 @@ export interface CheckThresholds {
   rotateAt?: number;
 }
 
-
 /**
  * Judges a CA directory's rotation state (docs/architecture.md §6): expired or expiring roots and intermediates,
  * agents lagging the trust bundle, a rotation that is stuck, an automatic rotation that did not happen.
@@ -44,7 +43,11 @@ export function judge(s: RootStatus, now: Date, t: CheckThresholds): Finding[] {
     if (ms <= 0) {
       out.push(
         isActive
-          ? { level: 'fail', what: `the active root (slot ${a.id}) ${when(a.root.notAfter)}: no chain to it verifies`, todo: "castellan root prepare, then castellan root activate --force" }
+          ? {
+              level: 'fail',
+              what: `the active root (slot ${a.id}) ${when(a.root.notAfter)}: no chain to it verifies`,
+              todo: 'castellan root prepare, then castellan root activate --force',
+            }
           : { level: 'warn', what: `root of slot ${a.id} in the trust bundle ${when(a.root.notAfter)}`, todo: 'castellan root retire' },
       );
     } else if (isActive && ms <= t.failWithinMs) {
@@ -59,28 +62,48 @@ export function judge(s: RootStatus, now: Date, t: CheckThresholds): Finding[] {
     out.push({
       level: 'fail',
       what: `the active intermediate ${when(active.issuer.notAfter)}: the CA cannot issue`,
-      todo: rootExpired ? 'castellan root prepare, then castellan root activate --force' : 'castellan root rotate-intermediate (then find out why the CA did not rotate it: its log, "intermediate rotation failed")',
+      todo: rootExpired
+        ? 'castellan root prepare, then castellan root activate --force'
+        : 'castellan root rotate-intermediate (then find out why the CA did not rotate it: its log, "intermediate rotation failed")',
     });
   } else if (left(active.issuer.notAfter) <= t.failWithinMs) {
-    out.push({ level: 'fail', what: `the active intermediate ${when(active.issuer.notAfter)}`, todo: 'check that the CA is running and its log (intermediate rotation); or castellan root rotate-intermediate' });
+    out.push({
+      level: 'fail',
+      what: `the active intermediate ${when(active.issuer.notAfter)}`,
+      todo: 'check that the CA is running and its log (intermediate rotation); or castellan root rotate-intermediate',
+    });
   } else if (left(active.issuer.notAfter) <= t.warnWithinMs) {
-    out.push({ level: 'warn', what: `the active intermediate ${when(active.issuer.notAfter)}`, todo: 'check that the CA is running and its log (intermediate rotation); or castellan root rotate-intermediate' });
+    out.push({
+      level: 'warn',
+      what: `the active intermediate ${when(active.issuer.notAfter)}`,
+      todo: 'check that the CA is running and its log (intermediate rotation); or castellan root rotate-intermediate',
+    });
   }
   // The CA checks every reload interval; ten minutes late means it is not running or cannot rotate.
   if (s.intermediateRotationDue !== undefined && now.getTime() - Date.parse(s.intermediateRotationDue) > 10 * 60_000) {
-    out.push({ level: 'warn', what: `the automatic intermediate rotation was due at ${s.intermediateRotationDue} and has not happened`, todo: 'check that the CA is running and its log ("intermediate rotation failed")' });
+    out.push({
+      level: 'warn',
+      what: `the automatic intermediate rotation was due at ${s.intermediateRotationDue} and has not happened`,
+      todo: 'check that the CA is running and its log ("intermediate rotation failed")',
+    });
   }
   if (!s.agents.known) {
     out.push({ level: 'warn', what: `agents unknown: ${s.agents.why ?? 'no report'}`, todo: 'retry in a minute; if it lasts, start the CA (castellan ca serve) with this store' });
   } else if (s.agents.withoutActiveRoot.length > 0) {
-    const names = s.agents.withoutActiveRoot.slice(0, 5).map((a) => `${a.agentId} (serves ${a.sequence})`).join(', ');
+    const names = s.agents.withoutActiveRoot
+      .slice(0, 5)
+      .map((a) => `${a.agentId} (serves ${a.sequence})`)
+      .join(', ');
     out.push({
       level: 'fail',
       what: `${s.agents.withoutActiveRoot.length} of ${s.agents.live} live agents serve a bundle without the active root (their workloads reject new leaves): ${names}${s.agents.withoutActiveRoot.length > 5 ? ', …' : ''}`,
       todo: 'check those agents\' connection to the CA (their logs: "trust-bundle stream closed")',
     });
   } else if (s.agents.lagging.length > 0) {
-    const names = s.agents.lagging.slice(0, 5).map((a) => `${a.agentId} (serves ${a.sequence})`).join(', ');
+    const names = s.agents.lagging
+      .slice(0, 5)
+      .map((a) => `${a.agentId} (serves ${a.sequence})`)
+      .join(', ');
     out.push({
       level: 'warn',
       what: `${s.agents.lagging.length} of ${s.agents.live} live agents lag bundle ${s.bundleSequence}: ${names}${s.agents.lagging.length > 5 ? ', …' : ''} (normal for a few seconds after a change)`,
@@ -89,13 +112,25 @@ export function judge(s: RootStatus, now: Date, t: CheckThresholds): Finding[] {
   }
   const prepared = s.authorities.find((a) => a.state === 'prepared');
   if (prepared && now.getTime() - Date.parse(prepared.createdAt) > t.stuckAfterMs) {
-    out.push({ level: 'warn', what: `root rotation stuck: slot ${prepared.id} prepared and not activated for over ${formatDuration(t.stuckAfterMs)}`, todo: 'castellan root status; then castellan root activate' });
+    out.push({
+      level: 'warn',
+      what: `root rotation stuck: slot ${prepared.id} prepared and not activated for over ${formatDuration(t.stuckAfterMs)}`,
+      todo: 'castellan root status; then castellan root activate',
+    });
   }
   if (s.phase === 'activated' && active.activatedAt && now.getTime() - Date.parse(active.activatedAt) > t.stuckAfterMs) {
-    out.push({ level: 'warn', what: `root rotation stuck: the old root is still in the bundle ${formatDuration(t.stuckAfterMs)} after activation`, todo: 'castellan root retire (it says which leaves still depend on the old root)' });
+    out.push({
+      level: 'warn',
+      what: `root rotation stuck: the old root is still in the bundle ${formatDuration(t.stuckAfterMs)} after activation`,
+      todo: 'castellan root retire (it says which leaves still depend on the old root)',
+    });
   }
   if (s.pendingRecords > 0) {
-    out.push({ level: 'warn', what: `${s.pendingRecords} lifecycle record(s) are not in the ledger yet`, todo: 'start the CA or run a castellan root command with the ledger reachable' });
+    out.push({
+      level: 'warn',
+      what: `${s.pendingRecords} lifecycle record(s) are not in the ledger yet`,
+      todo: 'start the CA or run a castellan root command with the ledger reachable',
+    });
   }
   return out;
 }
@@ -138,7 +173,11 @@ export function registerCheck(program: Command, io: CliIo): void {
     .option('--warn-within <duration>', 'warn when a root or the active intermediate expires within this', durationFlag)
     .option('--fail-within <duration>', 'fail when it expires within this', durationFlag)
     .option('--stuck-after <duration>', 'warn when a rotation step has waited this long', durationFlag)
-    .option('--rotate-at <fraction>', `with --dir/--config: the CA's rotation.intermediateRotateAt (default: what the running CA published, else ${DEFAULT_INTERMEDIATE_ROTATE_AT})`, fractionFlag)
+    .option(
+      '--rotate-at <fraction>',
+      `with --dir/--config: the CA's rotation.intermediateRotateAt (default: what the running CA published, else ${DEFAULT_INTERMEDIATE_ROTATE_AT})`,
+      fractionFlag,
+    )
     .option('--output <format>', 'table or json', choiceFlag(['table', 'json'] as const), 'table')
     .addHelpText(
       'after',
@@ -151,7 +190,8 @@ export function registerCheck(program: Command, io: CliIo): void {
     )
     .action(async (f: CheckFlags) => {
       const remote = f.server !== undefined;
-      if (remote === (f.dir !== undefined || f.config !== undefined)) throw new UsageError("say where: --dir DIR or --config FILE (the CA's store), or --server HOST:PORT (a running CA)");
+      if (remote === (f.dir !== undefined || f.config !== undefined))
+        throw new UsageError("say where: --dir DIR or --config FILE (the CA's store), or --server HOST:PORT (a running CA)");
       if (remote && f.http !== undefined) throw new UsageError('--http is for --dir/--config; with --server the CA reports its readiness itself');
       const t: CheckThresholds = {
         warnWithinMs: f.warnWithin ?? 30 * DAY,
@@ -162,7 +202,7 @@ export function registerCheck(program: Command, io: CliIo): void {
       const once = remote ? await remoteCheck(f, io, t) : () => localCheck(f, io, t);
       const deadline = Date.now() + (f.wait ?? 0);
       let report: CheckReport;
-      for (let said = '';;) {
+      for (let said = ''; ; ) {
         try {
           report = await once();
         } catch (err) {
@@ -201,7 +241,15 @@ function conclude(findings: Finding[], rest: Omit<CheckReport, 'status' | 'findi
 /** --dir / --config: the store, the ledger's anchors, and /readyz when the CA's http address is known. */
 async function localCheck(f: CheckFlags, io: CliIo, t: CheckThresholds): Promise<CheckReport> {
   const now = io.now();
-  const target = await caTarget({ ...(f.dir !== undefined ? { dir: f.dir } : {}), ...(f.config !== undefined ? { config: f.config } : {}), ...(f.databaseUrl !== undefined ? { databaseUrl: f.databaseUrl } : {}) }, io, { ledger: false });
+  const target = await caTarget(
+    {
+      ...(f.dir !== undefined ? { dir: f.dir } : {}),
+      ...(f.config !== undefined ? { config: f.config } : {}),
+      ...(f.databaseUrl !== undefined ? { databaseUrl: f.databaseUrl } : {}),
+    },
+    io,
+    { ledger: false },
+  );
   const store = target.store;
   const rotateAt = t.rotateAt ?? target.config?.rotation?.intermediateRotateAt;
   let s: RootStatus;
@@ -218,7 +266,10 @@ async function localCheck(f: CheckFlags, io: CliIo, t: CheckThresholds): Promise
     else {
       const genesis = (await store.read())?.state.ledger?.genesis;
       const where = target.ledger;
-      ledger = { checked: true, ...(await ledgerHealth(() => openLedgerStore({ ...where, readOnly: true }), { ...(genesis !== undefined ? { genesis } : {}), witness: store.witness })) };
+      ledger = {
+        checked: true,
+        ...(await ledgerHealth(() => openLedgerStore({ ...where, readOnly: true }), { ...(genesis !== undefined ? { genesis } : {}), witness: store.witness })),
+      };
     }
   } finally {
     await store.close();

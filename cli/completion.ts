@@ -155,7 +155,10 @@ export function registerCompletion(program: Command, io: CliIo): void {
     .command('completion')
     .description('print a shell completion script for bash or zsh, generated from the command tree')
     .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
-    .addHelpText('after', '\nbash: source <(castellan completion bash)   (or save it in /etc/bash_completion.d/castellan)\nzsh:  source <(castellan completion zsh)    (after compinit)')
+    .addHelpText(
+      'after',
+      '\nbash: source <(castellan completion bash)   (or save it in /etc/bash_completion.d/castellan)\nzsh:  source <(castellan completion zsh)    (after compinit)',
+    )
     .action((shell: 'bash' | 'zsh') => {
       io.out(shell === 'bash' ? bashCompletion(program) : zshCompletion(program));
     });

@@ -37,7 +37,11 @@ function guessKind(raw: Record<string, unknown>): Kind | undefined {
 
 /** The problems a loader's ERR_CONFIG message lists (one per indented line), or the message itself. */
 function problemsOf(message: string): string[] {
-  const lines = message.split('\n').slice(1).map((l) => l.trim()).filter(Boolean);
+  const lines = message
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim())
+    .filter(Boolean);
   // The agent's merged-config errors come as one line ("...: 2 problems: a: x; b: y").
   if (lines.length === 0 && /\d+ problems?: /.test(message)) return message.replace(/^.*?\d+ problems?: /, '').split('; ');
   return lines.length > 0 ? lines : [message];
@@ -69,7 +73,14 @@ async function validate(file: string, kind: Kind | undefined, io: CliIo): Promis
       const a = c.authentication;
       // What `ca serve --config` refuses at start (fail closed), said here too.
       if (!a?.jwks && !a?.tokenReview && !a?.devIssuer && !a?.clientCertificateOnly) {
-        return { file: full, kind: k, ok: false, problems: ['authentication: no token authenticator: configure authentication.jwks or authentication.tokenReview (authentication.devIssuer for development only), or authentication.clientCertificateOnly: true'] };
+        return {
+          file: full,
+          kind: k,
+          ok: false,
+          problems: [
+            'authentication: no token authenticator: configure authentication.jwks or authentication.tokenReview (authentication.devIssuer for development only), or authentication.clientCertificateOnly: true',
+          ],
+        };
       }
     } else {
       // The agent's own merge: this file under the CASTELLAN_* variables of this environment.
@@ -101,7 +112,10 @@ export function registerConfig(program: Command, io: CliIo): void {
       const v = await validate(file, f.kind, io);
       if (f.output === 'json') io.out(`${JSON.stringify(v, null, 2)}\n`);
       else if (v.ok) io.out(`${v.file}: a valid ${v.kind === 'ca' ? 'CA' : 'agent'} configuration\n`);
-      else io.out(`${v.file}: ${v.problems.length} problem${v.problems.length === 1 ? '' : 's'} (${v.kind === 'ca' ? 'CA' : 'agent'} configuration):\n${v.problems.map((p) => `  ${p}\n`).join('')}`);
+      else
+        io.out(
+          `${v.file}: ${v.problems.length} problem${v.problems.length === 1 ? '' : 's'} (${v.kind === 'ca' ? 'CA' : 'agent'} configuration):\n${v.problems.map((p) => `  ${p}\n`).join('')}`,
+        );
       if (!v.ok) throw new ReportedResult(EXIT.FAILURE);
     });
 }

@@ -52,9 +52,11 @@ export function demoWorkloads(socketPath: string, tokens: Record<DemoWorkload, s
     sds[name].on('identity', (id) => {
       void leafOf(id).then((leaf) => {
         const left = formatDuration(leaf.notAfter.getTime() - Date.now());
-        say(last === undefined
-          ? `${name.padEnd(9)} identity ${leaf.spiffeId}  serial ${short(leaf.serial)}  expires in ${left}`
-          : `${name.padEnd(9)} rotated  serial ${short(last)} -> ${short(leaf.serial)}  expires in ${left}`);
+        say(
+          last === undefined
+            ? `${name.padEnd(9)} identity ${leaf.spiffeId}  serial ${short(leaf.serial)}  expires in ${left}`
+            : `${name.padEnd(9)} rotated  serial ${short(last)} -> ${short(leaf.serial)}  expires in ${left}`,
+        );
         last = leaf.serial;
       });
     });
@@ -111,7 +113,11 @@ export async function demoTlsServer(first: SdsIdentity, sds: SdsClient, expected
  *
  * @example const r = await demoHandshake(sds, port, 'spiffe://cluster.local/ns/demo/sa/server');
  */
-export function demoHandshake(sds: SdsClient, port: number, expectedServerId: string): Promise<{ protocol: string; server: { id: string; serial: string }; client: { id: string; serial: string } }> {
+export function demoHandshake(
+  sds: SdsClient,
+  port: number,
+  expectedServerId: string,
+): Promise<{ protocol: string; server: { id: string; serial: string }; client: { id: string; serial: string } }> {
   const id = sds.current()!;
   return new Promise((resolve, reject) => {
     const s = connect({

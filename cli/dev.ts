@@ -100,7 +100,10 @@ async function runDev(f: DevFlags, renewFraction: number, io: CliIo): Promise<vo
       log,
       onEvent: (e) => {
         if (e.type === 'issued' && e.renewal) rotations++;
-        if (e.type === 'failed') say(`agent     request for ${e.spiffeId?.toString() ?? 'a workload'} failed (${e.code}); retrying in ${formatDuration(e.retryInMs)}, serving the current certificate meanwhile`);
+        if (e.type === 'failed')
+          say(
+            `agent     request for ${e.spiffeId?.toString() ?? 'a workload'} failed (${e.code}); retrying in ${formatDuration(e.retryInMs)}, serving the current certificate meanwhile`,
+          );
       },
     });
     cleanups.push(() => agent.close());

@@ -35,7 +35,8 @@ export interface Failure {
 export function exitFor(err: unknown): Failure {
   if (err instanceof CommanderError) {
     // help and version are not failures
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return { code: EXIT.OK, line: undefined, errorCode: undefined, message: undefined };
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help')
+      return { code: EXIT.OK, line: undefined, errorCode: undefined, message: undefined };
     return { code: EXIT.USAGE, line: undefined, errorCode: 'ERR_USAGE', message: err.message.replace(/^error: /, '') };
   }
   if (err instanceof UsageError) return { code: EXIT.USAGE, line: err.message, errorCode: 'ERR_USAGE', message: err.message };

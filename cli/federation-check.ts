@@ -28,7 +28,11 @@ export function federationFindings(rows: readonly FederationRow[], problems: rea
       continue;
     }
     if (r.stored && r.rootsValidUntil !== undefined && Date.parse(r.rootsValidUntil) <= now.getTime()) {
-      out.push({ level: 'fail', what: `every root of federated trust domain ${r.trustDomain} expired (the last at ${r.rootsValidUntil})`, todo: `check that ${r.endpoint ?? 'its bundle endpoint'} is fetched (castellan federation list)` });
+      out.push({
+        level: 'fail',
+        what: `every root of federated trust domain ${r.trustDomain} expired (the last at ${r.rootsValidUntil})`,
+        todo: `check that ${r.endpoint ?? 'its bundle endpoint'} is fetched (castellan federation list)`,
+      });
     }
     if (failing) {
       out.push({

@@ -26,17 +26,18 @@ export function textLogLine(json: string): string {
     return json;
   }
   const { level, time, component, msg, err, ...fields } = rec;
-  const parts = [
-    typeof time === 'number' ? new Date(time).toISOString() : String(time ?? '-'),
-    (LEVEL_NAMES[level as number] ?? String(level)).padEnd(5),
-  ];
+  const parts = [typeof time === 'number' ? new Date(time).toISOString() : String(time ?? '-'), (LEVEL_NAMES[level as number] ?? String(level)).padEnd(5)];
   if (component !== undefined) parts.push(`[${String(component)}]`);
   if (msg !== undefined) parts.push(String(msg));
   let stack = '';
   if (err !== undefined) {
     const e = err as { message?: unknown; stack?: unknown; type?: unknown };
     parts.push(`err=${fieldValue(typeof e === 'object' && e !== null && e.message !== undefined ? e.message : err)}`);
-    if (typeof e === 'object' && e !== null && typeof e.stack === 'string') stack = e.stack.split('\n').map((l) => `    ${l}\n`).join('');
+    if (typeof e === 'object' && e !== null && typeof e.stack === 'string')
+      stack = e.stack
+        .split('\n')
+        .map((l) => `    ${l}\n`)
+        .join('');
   }
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) parts.push(`${k}=${fieldValue(v)}`);
   return `${parts.join(' ')}\n${stack}`;

@@ -31,7 +31,11 @@ export function formatRootStatus(s: RootStatus, now: Date): string {
     );
   }
   lines.push('');
-  lines.push(s.intermediateRotationDue ? `active intermediate rotates automatically at ${s.intermediateRotationDue} (${s.intermediateRotateAt} of its life)` : 'automatic intermediate rotation is off');
+  lines.push(
+    s.intermediateRotationDue
+      ? `active intermediate rotates automatically at ${s.intermediateRotationDue} (${s.intermediateRotateAt} of its life)`
+      : 'automatic intermediate rotation is off',
+  );
   if (!s.agents.known) lines.push(`agents: unknown: ${s.agents.why ?? ''}`);
   else lines.push(`agents: ${s.agents.live} live, ${s.agents.current} serve bundle ${s.bundleSequence}, ${s.agents.lagging.length} lag`);
   for (const a of s.agents.lagging.slice(0, 20)) lines.push(`  lagging: ${a.agentId}${a.identity ? ` [${a.identity}]` : ''} serves ${a.sequence}, last seen ${a.lastSeen}`);

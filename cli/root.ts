@@ -41,12 +41,24 @@ function withTarget(c: Command): Command {
     c
       .option('--dir <dir>', 'the CA directory (a running CA picks a change up within its reload interval)')
       .option('--config <file>', "act on the store the CA's configuration names (a directory, or Kubernetes: store.kubernetes); running replicas follow it")
-      .option('--database-url <url>', 'with --dir or --config: the PostgreSQL ledger the CA uses (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db, or the ledger --config names)'),
+      .option(
+        '--database-url <url>',
+        'with --dir or --config: the PostgreSQL ledger the CA uses (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db, or the ledger --config names)',
+      ),
     'act through this running CA instead',
   );
   return c
-    .option('--rotate-at <fraction>', `the CA's rotation.intermediateRotateAt, for the status (default: what the running CA published, else ${DEFAULT_INTERMEDIATE_ROTATE_AT})`, fractionFlag)
-    .option('--output <format>', 'text or json (status: the status; a step: {step, message, warnings, status}; errors: one JSON line on stderr)', choiceFlag(['text', 'table', 'json'] as const), 'text');
+    .option(
+      '--rotate-at <fraction>',
+      `the CA's rotation.intermediateRotateAt, for the status (default: what the running CA published, else ${DEFAULT_INTERMEDIATE_ROTATE_AT})`,
+      fractionFlag,
+    )
+    .option(
+      '--output <format>',
+      'text or json (status: the status; a step: {step, message, warnings, status}; errors: one JSON line on stderr)',
+      choiceFlag(['text', 'table', 'json'] as const),
+      'text',
+    );
 }
 
 type Output = 'text' | 'table' | 'json';
@@ -67,9 +79,15 @@ export function registerRoot(program: Command, io: CliIo): void {
 
   withTarget(root.command('status'))
     .description('authority slots, roots and intermediates with expiry, bundle sequence, and which live agents serve it')
-    .addHelpText('after', "\nExit code 5 (as castellan check: failing) when the active root or intermediate has expired; the last line says what to run.")
+    .addHelpText('after', '\nExit code 5 (as castellan check: failing) when the active root or intermediate has expired; the last line says what to run.')
     .action(async (f: TargetFlags & { output: Output }) => {
-      const s = await target(f, io, (admin) => admin.status().then((status) => ({ message: '', warnings: [], status })), (rpc) => rpc('GetRootStatus', {}), { readOnly: true });
+      const s = await target(
+        f,
+        io,
+        (admin) => admin.status().then((status) => ({ message: '', warnings: [], status })),
+        (rpc) => rpc('GetRootStatus', {}),
+        { readOnly: true },
+      );
       const now = io.now();
       io.out(f.output === 'json' ? `${JSON.stringify(s.status, null, 2)}\n` : formatRootStatus(s.status, now));
       // An expired CA is not "nothing to do": scripts see it in the exit code, people in the `next:` line.
@@ -93,8 +111,12 @@ export function registerRoot(program: Command, io: CliIo): void {
       };
       print(
         'prepare',
-        await target(f, io, (admin) => admin.prepare(p), (rpc) =>
-          rpc('PrepareRoot', { keyType: f.keyType ?? '', rootTtlSeconds: Math.ceil((f.ttl ?? 0) / 1000), intermediateTtlSeconds: Math.ceil((f.intermediateTtl ?? 0) / 1000) }),
+        await target(
+          f,
+          io,
+          (admin) => admin.prepare(p),
+          (rpc) =>
+            rpc('PrepareRoot', { keyType: f.keyType ?? '', rootTtlSeconds: Math.ceil((f.ttl ?? 0) / 1000), intermediateTtlSeconds: Math.ceil((f.intermediateTtl ?? 0) / 1000) }),
         ),
         f.output,
         io,
@@ -107,14 +129,34 @@ export function registerRoot(program: Command, io: CliIo): void {
     .option('--reissue-rate <n>', `re-issuances per second the CA should see from agents (default ${DEFAULT_REISSUE_RATE})`, positiveNumberFlag)
     .action(async (f: TargetFlags & { output: Output; force?: boolean; reissueRate?: number }) => {
       const a = { ...(f.force ? { force: true } : {}), ...(f.reissueRate !== undefined ? { reissueRate: f.reissueRate } : {}) };
-      print('activate', await target(f, io, (admin) => admin.activate(a), (rpc) => rpc('ActivateRoot', { force: Boolean(f.force), reissueRate: f.reissueRate ?? 0 })), f.output, io);
+      print(
+        'activate',
+        await target(
+          f,
+          io,
+          (admin) => admin.activate(a),
+          (rpc) => rpc('ActivateRoot', { force: Boolean(f.force), reissueRate: f.reissueRate ?? 0 }),
+        ),
+        f.output,
+        io,
+      );
     });
 
   withTarget(root.command('retire'))
     .description('drop the old root from the trust bundle once no unexpired leaf signed under it remains (per the ledger)')
     .option('--force', 'retire even while leaves of the old root are valid (peers will reject them)')
     .action(async (f: TargetFlags & { output: Output; force?: boolean }) => {
-      print('retire', await target(f, io, (admin) => admin.retire(f.force ? { force: true } : {}), (rpc) => rpc('RetireRoot', { force: Boolean(f.force) })), f.output, io);
+      print(
+        'retire',
+        await target(
+          f,
+          io,
+          (admin) => admin.retire(f.force ? { force: true } : {}),
+          (rpc) => rpc('RetireRoot', { force: Boolean(f.force) }),
+        ),
+        f.output,
+        io,
+      );
     });
 
   withTarget(root.command('rotate-intermediate'))
@@ -122,14 +164,19 @@ export function registerRoot(program: Command, io: CliIo): void {
     .option('--ttl <duration>', 'lifetime of the new intermediate (default: that of the active one; capped by the root)', durationFlag)
     .addHelpText(
       'after',
-      '\nThe old intermediate retires and stays valid for the leaves it signed; the roots and the trust bundle\'s roots\n' +
+      "\nThe old intermediate retires and stays valid for the leaves it signed; the roots and the trust bundle's roots\n" +
         "do not change, so agents need nothing new. Refused when the root itself expired: then run 'castellan root prepare'\n" +
         "and 'castellan root activate --force' (docs/root-rotation.md). Recorded in the ledger (event intermediate-rotated).",
     )
     .action(async (f: TargetFlags & { output: Output; ttl?: number }) => {
       print(
         'rotate-intermediate',
-        await target(f, io, (admin) => admin.rotateIntermediate(f.ttl !== undefined ? { ttlMs: f.ttl } : {}), (rpc) => rpc('RotateIntermediate', { ttlSeconds: Math.ceil((f.ttl ?? 0) / 1000) })),
+        await target(
+          f,
+          io,
+          (admin) => admin.rotateIntermediate(f.ttl !== undefined ? { ttlMs: f.ttl } : {}),
+          (rpc) => rpc('RotateIntermediate', { ttlSeconds: Math.ceil((f.ttl ?? 0) / 1000) }),
+        ),
         f.output,
         io,
       );
@@ -159,7 +206,8 @@ async function target(
   o: { readOnly?: boolean } = {},
 ): Promise<StepAnswer> {
   const local_ = f.dir !== undefined || f.config !== undefined;
-  if (local_ === (f.server !== undefined)) throw new UsageError('say where: --dir DIR (the CA directory), --config FILE (the CA\'s configuration) or --server HOST:PORT (a running CA)');
+  if (local_ === (f.server !== undefined))
+    throw new UsageError("say where: --dir DIR (the CA directory), --config FILE (the CA's configuration) or --server HOST:PORT (a running CA)");
   if (f.server !== undefined) {
     const call = await adminClient(f, io);
     return remote(async (method, request) => stepAnswerOf(await call(method, request)));

@@ -23,7 +23,7 @@ export function registerTokenMint(program: Command, io: CliIo): void {
   const token = program.command('token').description('service-account tokens of the local dev issuer (embedded default, no cluster)');
   token
     .command('mint')
-    .description('mint a token shaped exactly like a Kubernetes projected service-account token, signed by the CA directory\'s dev issuer')
+    .description("mint a token shaped exactly like a Kubernetes projected service-account token, signed by the CA directory's dev issuer")
     .requiredOption('--dir <dir>', 'CA directory (created by castellan ca init)')
     .requiredOption('--namespace <ns>', 'Kubernetes namespace of the workload')
     .requiredOption('--service-account <sa>', 'service account of the workload')
@@ -31,7 +31,12 @@ export function registerTokenMint(program: Command, io: CliIo): void {
     .addOption(new Option('--ttl <duration>', 'lifetime, at most 48h').argParser(durationFlag).default(3_600_000, '1h'))
     .option('--pod <name[:uid]>', 'bind the token to a pod, as a projected volume token is')
     .option('--out <file>', 'write the token to <file> (0600) and print only its SHA-256')
-    .option('--output <format>', 'text or json (json: {subject, audiences, expiresAt, sha256, file} and the token itself only without --out)', choiceFlag(['text', 'json'] as const), 'text')
+    .option(
+      '--output <format>',
+      'text or json (json: {subject, audiences, expiresAt, sha256, file} and the token itself only without --out)',
+      choiceFlag(['text', 'json'] as const),
+      'text',
+    )
     .addHelpText('after', '\nWithout --out the token is printed on stdout: it is a credential, treat the output as a secret.')
     .action(async (f: TokenMintFlags) => {
       const check = (what: string, fn: () => void) => {

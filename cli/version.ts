@@ -15,7 +15,10 @@ const line = (b: BuildInfo) => `castellan ${b.version} (commit ${b.commit}, Node
 export function registerVersion(program: Command, io: CliIo): void {
   withAdminFlags(program.command('version').description("this castellan's version and git commit, and with --server those of a running CA"), 'also ask this running CA')
     .option('--output <format>', 'text or json ({client: {version, commit, nodeVersion}, server?: {..., replica, leader}})', choiceFlag(['text', 'json'] as const), 'text')
-    .addHelpText('after', '\nThe commit is "unknown" (and the version package.json\'s) when the build was not made from a git checkout.\n`castellan --version` prints the version alone.')
+    .addHelpText(
+      'after',
+      '\nThe commit is "unknown" (and the version package.json\'s) when the build was not made from a git checkout.\n`castellan --version` prints the version alone.',
+    )
     .action(async (f: VersionFlags) => {
       const client = buildInfo();
       let server: CaHealth['server'] | undefined;

@@ -13,7 +13,11 @@ export type MethodName<D> = keyof { [K in keyof D as string extends K ? never : 
 export type RequestOf<D, M extends PropertyKey> = M extends keyof D ? (D[M] extends MethodDefinition<infer Req, infer _Res, infer _ReqOut, infer _ResOut> ? Req : never) : never;
 
 /** What a client receives from method `M` of service definition `D`, as grpc-js decodes it. */
-export type ResponseOf<D, M extends PropertyKey> = M extends keyof D ? (D[M] extends MethodDefinition<infer _Req, infer _Res, infer _ReqOut, infer ResOut> ? ResOut : never) : never;
+export type ResponseOf<D, M extends PropertyKey> = M extends keyof D
+  ? D[M] extends MethodDefinition<infer _Req, infer _Res, infer _ReqOut, infer ResOut>
+    ? ResOut
+    : never
+  : never;
 
 /**
  * What `Client.makeUnaryRequest` needs to call each method of service definition `D`: its path and its
@@ -23,7 +27,11 @@ export type ResponseOf<D, M extends PropertyKey> = M extends keyof D ? (D[M] ext
  *          client.makeUnaryRequest(c.path, c.requestSerialize, c.responseDeserialize, request, md, {}, cb);
  */
 export type UnaryCalls<D> = {
-  readonly [K in MethodName<D>]: { readonly path: string; readonly requestSerialize: (value: RequestOf<D, K>) => Buffer; readonly responseDeserialize: (data: Buffer) => ResponseOf<D, K> };
+  readonly [K in MethodName<D>]: {
+    readonly path: string;
+    readonly requestSerialize: (value: RequestOf<D, K>) => Buffer;
+    readonly responseDeserialize: (data: Buffer) => ResponseOf<D, K>;
+  };
 };
 
 /** A handler of the same kind as `H` answering encoded bytes (a pass-through response serializer sends them as they are). */

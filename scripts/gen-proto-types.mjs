@@ -45,11 +45,7 @@ export const PROTO_TYPE_SETS = [
   {
     dir: 'agent',
     includeDirs: ['proto', ...xdsDeps()],
-    files: [
-      'castellan/agent/v1/agent.proto',
-      'spiffe/workload/workload.proto',
-      'envoy/service/secret/v3/sds.proto',
-    ],
+    files: ['castellan/agent/v1/agent.proto', 'spiffe/workload/workload.proto', 'envoy/service/secret/v3/sds.proto'],
     // Loaded with SDS so that a Secret inside an Any is unpacked: their messages only (these files define
     // no service, and a root file without one would declare names it never uses).
     messageFiles: ['envoy/extensions/transport_sockets/tls/v3/secret.proto', 'envoy/extensions/transport_sockets/tls/v3/tls_spiffe_validator_config.proto'],

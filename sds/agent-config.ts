@@ -67,7 +67,16 @@ export interface AgentConfig {
 export const DEFAULT_SOCKET = '/var/run/castellan/sds.sock';
 
 /** Where each field comes from, for messages: the flag that sets it. */
-const FLAG: Record<string, string> = { caAddr: '--ca-addr', caBundle: '--ca-bundle', tokenFile: '--token-file', socket: '--socket', mode: '--mode', keyType: '--key-type', ttl: '--ttl', http: '--http' };
+const FLAG: Record<string, string> = {
+  caAddr: '--ca-addr',
+  caBundle: '--ca-bundle',
+  tokenFile: '--token-file',
+  socket: '--socket',
+  mode: '--mode',
+  keyType: '--key-type',
+  ttl: '--ttl',
+  http: '--http',
+};
 
 /**
  * Validates a merged configuration (file, then environment, then flags), listing every problem by path

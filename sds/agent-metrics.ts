@@ -23,7 +23,7 @@ const ROTATION_FAILURE_REASONS = [
 const NODE_TOKEN_REFUSAL_REASONS = ['ERR_TOKEN_MALFORMED', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_REJECTED', 'ERR_PERMISSION_DENIED'] as const;
 
 /** What the metrics read at scrape time: the certificates the agent serves now. */
-export type ServedCertificates = () => Iterable<{ readonly id: SpiffeId; readonly notAfter: Date }>
+export type ServedCertificates = () => Iterable<{ readonly id: SpiffeId; readonly notAfter: Date }>;
 
 /**
  * The agent's Prometheus metrics (docs/architecture.md §9) in the registry it is given (so the CLI's `/metrics` and
@@ -41,7 +41,12 @@ export class AgentMetrics {
   /** 1 for the misconfiguration that fails the agent's connection to the CA now (docs/agent.md), else 0. */
   private readonly caConnectionProblem: Gauge<'reason'>;
 
-  constructor(readonly registry: Registry, served: ServedCertificates, now: () => Date, bundleSequence: () => number | undefined) {
+  constructor(
+    readonly registry: Registry,
+    served: ServedCertificates,
+    now: () => Date,
+    bundleSequence: () => number | undefined,
+  ) {
     const registers = [registry];
     registerBuildInfo(registry);
     new Gauge({
@@ -74,12 +79,27 @@ export class AgentMetrics {
         if (s !== undefined) this.set(s);
       },
     });
-    this.rotations = new Counter({ name: 'castellan_agent_rotations_total', help: 'Certificates obtained from the CA (first issuance and renewals).', labelNames: ['spiffe_id'] as const, registers });
+    this.rotations = new Counter({
+      name: 'castellan_agent_rotations_total',
+      help: 'Certificates obtained from the CA (first issuance and renewals).',
+      labelNames: ['spiffe_id'] as const,
+      registers,
+    });
     this.rotationRetries = new Counter({ name: 'castellan_agent_rotation_retries_total', help: 'Renewal retries scheduled after a failed attempt.', registers });
-    this.rotationFailures = new Counter({ name: 'castellan_agent_rotation_failures_total', help: 'Failed certificate requests, by error code.', labelNames: ['reason'] as const, registers });
+    this.rotationFailures = new Counter({
+      name: 'castellan_agent_rotation_failures_total',
+      help: 'Failed certificate requests, by error code.',
+      labelNames: ['reason'] as const,
+      registers,
+    });
     this.bundleUpdates = new Counter({ name: 'castellan_agent_trust_bundle_updates_total', help: 'Trust-bundle changes received from the CA.', registers });
     this.bundleStreamReconnects = new Counter({ name: 'castellan_agent_trust_bundle_reconnects_total', help: 'WatchTrustBundle streams re-opened after they ended.', registers });
-    this.nodeTokenRefusals = new Counter({ name: 'castellan_agent_node_token_refusals_total', help: 'Node mode: stream tokens the CA refused, by error code.', labelNames: ['reason'] as const, registers });
+    this.nodeTokenRefusals = new Counter({
+      name: 'castellan_agent_node_token_refusals_total',
+      help: 'Node mode: stream tokens the CA refused, by error code.',
+      labelNames: ['reason'] as const,
+      registers,
+    });
     for (const reason of ROTATION_FAILURE_REASONS) this.rotationFailures.inc({ reason }, 0);
     for (const reason of NODE_TOKEN_REFUSAL_REASONS) this.nodeTokenRefusals.inc({ reason }, 0);
     this.caConnectionProblem = new Gauge({

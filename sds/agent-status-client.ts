@@ -26,9 +26,14 @@ export async function fetchAgentStatus(socketPath: string, o: { token?: string; 
   } catch (err) {
     const e = err as ServiceError;
     if (e.code === status.UNAVAILABLE || e.code === status.DEADLINE_EXCEEDED) {
-      throw new CastellanError('ERR_AGENT_UNREACHABLE', `agent status: no agent answers on ${socketPath} (${grpcDetails(e.details ?? '')}); check --socket (the agent's --socket, default /var/run/castellan/sds.sock) and that this user may open it`, { cause: err });
+      throw new CastellanError(
+        'ERR_AGENT_UNREACHABLE',
+        `agent status: no agent answers on ${socketPath} (${grpcDetails(e.details ?? '')}); check --socket (the agent's --socket, default /var/run/castellan/sds.sock) and that this user may open it`,
+        { cause: err },
+      );
     }
-    if (e.code === status.UNIMPLEMENTED) throw new CastellanError('ERR_AGENT_STATUS', `agent status: the agent on ${socketPath} has no status service (an older Castellan, or not a Castellan agent)`, { cause: err });
+    if (e.code === status.UNIMPLEMENTED)
+      throw new CastellanError('ERR_AGENT_STATUS', `agent status: the agent on ${socketPath} has no status service (an older Castellan, or not a Castellan agent)`, { cause: err });
     throw new CastellanError('ERR_AGENT_STATUS', `agent status: ${grpcDetails(e.details ?? String(err))}`, { cause: err });
   } finally {
     client.close();

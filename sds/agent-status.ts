@@ -78,10 +78,25 @@ export function agentStatusReport(o: {
 }): AgentStatusReport {
   const b = buildInfo();
   return {
-    agent: { version: b.version, commit: b.commit, mode: o.mode, agentId: o.agentId, ca: o.ca, ready: o.notReady === undefined, ...(o.notReady !== undefined ? { notReady: o.notReady } : {}), notes: [...o.notes] },
+    agent: {
+      version: b.version,
+      commit: b.commit,
+      mode: o.mode,
+      agentId: o.agentId,
+      ca: o.ca,
+      ready: o.notReady === undefined,
+      ...(o.notReady !== undefined ? { notReady: o.notReady } : {}),
+      notes: [...o.notes],
+    },
     bundle: o.bundle ? { trustDomain: o.bundle.trustDomain.name, sequence: o.bundle.sequence, roots: o.bundle.roots.map(certificateSummary) } : null,
     shown: o.shown,
     ...(o.held !== undefined ? { held: o.held } : {}),
-    identities: o.svids.map((s) => ({ spiffeId: s.id.toString(), serial: s.serialHex, notBefore: s.notBefore.toISOString(), notAfter: s.notAfter.toISOString(), chain: s.chain.map(certificateSummary) })),
+    identities: o.svids.map((s) => ({
+      spiffeId: s.id.toString(),
+      serial: s.serialHex,
+      notBefore: s.notBefore.toISOString(),
+      notAfter: s.notAfter.toISOString(),
+      chain: s.chain.map(certificateSummary),
+    })),
   };
 }

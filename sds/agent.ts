@@ -98,7 +98,12 @@ export class Agent {
     });
     // After a root rotation the CA's own certificate may chain to a root only the bundle stream announced.
     this.bundles.subscribe((b) => this.client.setTrustedRoots(o.caBundlePem + b.own.rootsPem));
-    this.metrics = new AgentMetrics(this.registry, () => this.served().flatMap((m) => (m.rotation.current ? [m.rotation.current] : [])), () => this.clock.now(), () => this.bundles.own?.sequence);
+    this.metrics = new AgentMetrics(
+      this.registry,
+      () => this.served().flatMap((m) => (m.rotation.current ? [m.rotation.current] : [])),
+      () => this.clock.now(),
+      () => this.bundles.own?.sequence,
+    );
     this.connection.attach(this.metrics);
     if (this.mode === 'sidecar') {
       this.sidecar = this.podIdentity();
@@ -147,7 +152,10 @@ export class Agent {
       throw err;
     }
     this.phase = 'running';
-    this.log.info({ mode: this.mode, ca: this.o.caAddress, socket: this.o.socketPath, agentId: this.agentId, keyType: this.sharedRotation().keyType, ttlMs: this.ttl.configuredMs }, 'castellan agent started');
+    this.log.info(
+      { mode: this.mode, ca: this.o.caAddress, socket: this.o.socketPath, agentId: this.agentId, keyType: this.sharedRotation().keyType, ttlMs: this.ttl.configuredMs },
+      'castellan agent started',
+    );
   }
 
   /**
@@ -177,7 +185,9 @@ export class Agent {
 
   /** Certificates served now. */
   certificates(): { id: SpiffeId; serialHex: string; notAfter: Date }[] {
-    return this.served().flatMap((m) => (m.rotation.current ? [{ id: m.rotation.current.id, serialHex: m.rotation.current.serialHex, notAfter: m.rotation.current.notAfter }] : []));
+    return this.served().flatMap((m) =>
+      m.rotation.current ? [{ id: m.rotation.current.id, serialHex: m.rotation.current.serialHex, notAfter: m.rotation.current.notAfter }] : [],
+    );
   }
 
   /** Why the agent cannot serve now, or undefined when it can (for /readyz). */
@@ -213,7 +223,14 @@ export class Agent {
 
   private async openSocket(): Promise<WorkloadSocket | undefined> {
     if (!this.o.socketPath) return undefined;
-    return startWorkloadSocket({ socketPath: this.o.socketPath, provider: this.provider, log: this.log, registry: this.registry, mode: this.mode, status: async (caller) => this.status(caller) });
+    return startWorkloadSocket({
+      socketPath: this.o.socketPath,
+      provider: this.provider,
+      log: this.log,
+      registry: this.registry,
+      mode: this.mode,
+      status: async (caller) => this.status(caller),
+    });
   }
 
   /** The identities whose certificates are served now. */
@@ -294,10 +311,15 @@ export class Agent {
     const b = m.bundles;
     if (this.bundles.offer(b, 'stream')) {
       this.metrics.bundleUpdates.inc();
-      this.log.info({ trustDomain: b.own.trustDomain.name, sequence: b.own.sequence, roots: b.own.roots.length, activeIssuerKeyId: m.activeIssuerKeyId || undefined }, 'trust bundle updated');
+      this.log.info(
+        { trustDomain: b.own.trustDomain.name, sequence: b.own.sequence, roots: b.own.roots.length, activeIssuerKeyId: m.activeIssuerKeyId || undefined },
+        'trust bundle updated',
+      );
     }
     // After the bundle (ROOTCA before any leaf of the new issuer): the CA's paced re-issue request.
-    this.bundles.setReissue(m.activeIssuerKeyId !== '' && m.reissueSpreadSeconds > 0 ? { activeIssuerKeyId: m.activeIssuerKeyId, spreadSeconds: m.reissueSpreadSeconds } : undefined);
+    this.bundles.setReissue(
+      m.activeIssuerKeyId !== '' && m.reissueSpreadSeconds > 0 ? { activeIssuerKeyId: m.activeIssuerKeyId, spreadSeconds: m.reissueSpreadSeconds } : undefined,
+    );
     // A new stream may reach a restarted or upgraded CA: tell it what this agent serves.
     if (first) this.reporter.reconnected(this.bundles.own?.sequence ?? b.own.sequence);
   }

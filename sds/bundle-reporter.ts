@@ -116,7 +116,10 @@ export class BundleReporter {
     }
     const delay = backoffDelay(this.failures++, this.o.backoff, this.o.random);
     // A misconfiguration was said once, naming the flag (ca-connection.ts).
-    this.o.log[isCaMisconfiguration(err) ? 'debug' : 'info']({ reason: code, detail: e.message, attempt: this.failures, retryInMs: delay, sequence: this.wanted }, 'reporting the trust-bundle sequence failed; retrying');
+    this.o.log[isCaMisconfiguration(err) ? 'debug' : 'info'](
+      { reason: code, detail: e.message, attempt: this.failures, retryInMs: delay, sequence: this.wanted },
+      'reporting the trust-bundle sequence failed; retrying',
+    );
     this.timer = this.o.clock.setTimeout(() => {
       this.timer = undefined;
       this.kick();

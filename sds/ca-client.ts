@@ -2,7 +2,20 @@ import { createPublicKey, X509Certificate } from 'node:crypto';
 import { checkServerIdentity as tlsCheckServerIdentity, type PeerCertificate } from 'node:tls';
 import { credentials, Metadata, status, type ChannelCredentials, type ServiceError } from '@grpc/grpc-js';
 import type { CaV1 } from '../proto-types/index.js';
-import { CastellanError, decodeJwtSvid, grpcDetails, isIpLiteral, parseHostPort, pemDecode, pemEncode, SpiffeId, spiffeIdOf, TrustBundle, TrustDomain, type JwtAuthority } from '../workload-identity/index.js';
+import {
+  CastellanError,
+  decodeJwtSvid,
+  grpcDetails,
+  isIpLiteral,
+  parseHostPort,
+  pemDecode,
+  pemEncode,
+  SpiffeId,
+  spiffeIdOf,
+  TrustBundle,
+  TrustDomain,
+  type JwtAuthority,
+} from '../workload-identity/index.js';
 import { CA_MISCONFIGURATION_CODES, transportProblem, type CaMisconfigurationCode } from './ca-transport-error.js';
 import { caServiceClient } from './ca-protos.js';
 import type { BundleSet, JwtSvid } from './secret-source.js';
@@ -89,7 +102,11 @@ function caCallError(err: ServiceError, what: string, at: { address: string; ser
   // metadata: decisions are taken on them, never on the message text.
   const caError = err.metadata?.get('castellan-error')[0];
   const maxTtl = Number(err.metadata?.get('castellan-max-ttl-seconds')[0]);
-  const context = { grpcStatus: err.code, ...(caError !== undefined ? { caError: String(caError) } : {}), ...(Number.isSafeInteger(maxTtl) && maxTtl > 0 ? { caMaxTtlSeconds: maxTtl } : {}) };
+  const context = {
+    grpcStatus: err.code,
+    ...(caError !== undefined ? { caError: String(caError) } : {}),
+    ...(Number.isSafeInteger(maxTtl) && maxTtl > 0 ? { caMaxTtlSeconds: maxTtl } : {}),
+  };
   switch (err.code) {
     case status.UNAUTHENTICATED:
       return new CastellanError('ERR_TOKEN_REJECTED', `sds: the CA refused the credentials (${what}): ${reason}`, { cause: err, context });
@@ -114,7 +131,10 @@ export function pemToDer(pem: string): Buffer[] {
 }
 
 function normalisePem(blocks: readonly string[]): string {
-  return blocks.flatMap((b) => pemDecode(b, 'CERTIFICATE')).map((der) => pemEncode(der, 'CERTIFICATE')).join('');
+  return blocks
+    .flatMap((b) => pemDecode(b, 'CERTIFICATE'))
+    .map((der) => pemEncode(der, 'CERTIFICATE'))
+    .join('');
 }
 
 /** JWT keys of a WatchTrustBundle message; a key that does not parse is left out (and the rest kept). */
@@ -192,12 +212,9 @@ export class CaClient {
       if (spiffeIdOf(cert)?.path === CA_PATH) return undefined;
       return tlsCheckServerIdentity(hostname, cert);
     };
-    return credentials.createSsl(
-      Buffer.from(this.rootsPem),
-      clientCert ? Buffer.from(clientCert.keyPem) : null,
-      clientCert ? Buffer.from(clientCert.chainPem) : null,
-      { checkServerIdentity: accept },
-    );
+    return credentials.createSsl(Buffer.from(this.rootsPem), clientCert ? Buffer.from(clientCert.keyPem) : null, clientCert ? Buffer.from(clientCert.chainPem) : null, {
+      checkServerIdentity: accept,
+    });
   }
 
   private makeClient(clientCert: SignCall['clientCertificate'] | null): CaV1.CertificateAuthorityClient {
@@ -345,11 +362,8 @@ export class CaClient {
     const md = new Metadata();
     if (call.token !== undefined) md.set('authorization', `Bearer ${call.token}`);
     await new Promise<void>((resolve, reject) => {
-      const c = this.client.ReportTrustBundle(
-        { agentId: call.agentId, sequence: call.sequence },
-        md,
-        { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) },
-        (err) => (err ? reject(this.failed(err, 'ReportTrustBundle')) : resolve(this.answered(undefined))),
+      const c = this.client.ReportTrustBundle({ agentId: call.agentId, sequence: call.sequence }, md, { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) }, (err) =>
+        err ? reject(this.failed(err, 'ReportTrustBundle')) : resolve(this.answered(undefined)),
       );
       call.signal?.addEventListener('abort', () => c.cancel(), { once: true });
     });
@@ -366,11 +380,8 @@ export class CaClient {
     const md = new Metadata();
     md.set('authorization', `Bearer ${call.token}`);
     const r = await new Promise<CaV1.AuthenticateResponse__Output | undefined>((resolve, reject) => {
-      this.client.Authenticate(
-        {},
-        md,
-        { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) },
-        (err, res) => (err ? reject(this.failed(err, 'Authenticate')) : resolve(this.answered(res))),
+      this.client.Authenticate({}, md, { deadline: Date.now() + (this.o.callTimeoutMs ?? 10_000) }, (err, res) =>
+        err ? reject(this.failed(err, 'Authenticate')) : resolve(this.answered(res)),
       );
     });
     try {

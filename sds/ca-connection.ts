@@ -44,7 +44,10 @@ export class CaConnection {
       this.seen++;
       const flag = p.context['flag'] as string | undefined;
       if (this.seen === 1) {
-        this.log.debug({ reason: p.code, flag, ca: p.context['caAddress'], detail: p.message }, 'the CA connection failed in a way a misconfiguration would; said at error if the next attempt fails the same way');
+        this.log.debug(
+          { reason: p.code, flag, ca: p.context['caAddress'], detail: p.message },
+          'the CA connection failed in a way a misconfiguration would; said at error if the next attempt fails the same way',
+        );
       } else if (!this.said) {
         this.said = true;
         this.log.error(

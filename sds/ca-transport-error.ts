@@ -24,7 +24,10 @@ const PATTERNS: readonly [CaMisconfigurationCode, RegExp][] = [
   ['ERR_CA_NOT_TLS', /wrong version number|packet length too long|unknown protocol|http request|record layer failure|unexpected eof while reading|tlsv1 alert protocol version/i],
   ['ERR_CA_CERT_EXPIRED', /certificate has expired|certificate is not yet valid/i],
   ['ERR_CA_NAME_MISMATCH', /Hostname\/IP does not match|ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames/i],
-  ['ERR_CA_UNTRUSTED', /unable to get local issuer certificate|unable to get issuer certificate|self[- ]signed certificate|unable to verify the first certificate|certificate signature failure|UNABLE_TO_VERIFY_LEAF_SIGNATURE/i],
+  [
+    'ERR_CA_UNTRUSTED',
+    /unable to get local issuer certificate|unable to get issuer certificate|self[- ]signed certificate|unable to verify the first certificate|certificate signature failure|UNABLE_TO_VERIFY_LEAF_SIGNATURE/i,
+  ],
 ];
 
 /**
@@ -35,7 +38,12 @@ const PATTERNS: readonly [CaMisconfigurationCode, RegExp][] = [
 export function transportProblem(details: string, at: { address: string; serverName: string }): TransportProblem | undefined {
   const hit = PATTERNS.find(([, re]) => re.test(details));
   if (!hit) return undefined;
-  const why = /Last error: (?:Error(?: \[\w+\])?: )?(.*)$/s.exec(details)?.[1]?.replace(/^[0-9A-F]+:error:[0-9A-F]+:SSL routines:\w+:/, '').replace(/:\.\.\/deps\/.*$/s, '').trim() ?? details;
+  const why =
+    /Last error: (?:Error(?: \[\w+\])?: )?(.*)$/s
+      .exec(details)?.[1]
+      ?.replace(/^[0-9A-F]+:error:[0-9A-F]+:SSL routines:\w+:/, '')
+      .replace(/:\.\.\/deps\/.*$/s, '')
+      .trim() ?? details;
   switch (hit[0]) {
     case 'ERR_CA_UNTRUSTED':
       return {

@@ -79,7 +79,10 @@ class DeltaSecretsStream {
     if (req.errorDetail) this.nacked(req);
     this.subscription.apply(req.resourceNamesSubscribe, req.resourceNamesUnsubscribe);
     if (this.subscription.size > MAX_RESOURCE_NAMES) {
-      this.refuse(workloadError('ERR_SDS_TOO_MANY_NAMES', `sds: a stream may subscribe to at most ${MAX_RESOURCE_NAMES} resource names; it asked for ${this.subscription.size}`), this.node);
+      this.refuse(
+        workloadError('ERR_SDS_TOO_MANY_NAMES', `sds: a stream may subscribe to at most ${MAX_RESOURCE_NAMES} resource names; it asked for ${this.subscription.size}`),
+        this.node,
+      );
       return;
     }
     this.respond();
@@ -91,13 +94,26 @@ class DeltaSecretsStream {
     this.node = nodeFields(req.node);
     this.firstRequestAt = performance.now();
     this.subscription.begin(req.initialResourceVersions ?? {}, req.resourceNamesSubscribe.length === 0);
-    this.ctx.log.info({ api: API, ...this.node, resources: req.resourceNamesSubscribe.map((n) => forLog(n, 128)), initial: this.subscription.initial.map((n) => forLog(n, 128)) }, 'sds: stream opened');
+    this.ctx.log.info(
+      { api: API, ...this.node, resources: req.resourceNamesSubscribe.map((n) => forLog(n, 128)), initial: this.subscription.initial.map((n) => forLog(n, 128)) },
+      'sds: stream opened',
+    );
   }
 
   /** A NACK: logged and counted; the rejected version is not resent. */
   private nacked(req: DeltaDiscoveryRequest): void {
     this.ctx.metrics.nacks.inc({ api: API });
-    this.ctx.log.warn({ api: API, ...this.node, nonce: forLog(req.responseNonce, 64), current: req.responseNonce === this.lastNonce, error: forLog(req.errorDetail!.message), code: req.errorDetail!.code }, 'sds: client rejected secrets (NACK)');
+    this.ctx.log.warn(
+      {
+        api: API,
+        ...this.node,
+        nonce: forLog(req.responseNonce, 64),
+        current: req.responseNonce === this.lastNonce,
+        error: forLog(req.errorDetail!.message),
+        code: req.errorDetail!.code,
+      },
+      'sds: client rejected secrets (NACK)',
+    );
   }
 
   /** The caller's watch is open (or the call was refused: `opened` undefined). */

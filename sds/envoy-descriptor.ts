@@ -111,9 +111,7 @@ export function camelCaseDescriptor(json: protobuf.INamespace): protobuf.INamesp
     const out: Json = { ...node };
     if (node.fields) out.fields = Object.fromEntries(Object.entries(node.fields as Json).map(([name, f]) => [camel(name), f]));
     if (node.oneofs) {
-      out.oneofs = Object.fromEntries(
-        Object.entries(node.oneofs as Record<string, Json>).map(([name, o]) => [camel(name), { ...o, oneof: (o.oneof as string[]).map(camel) }]),
-      );
+      out.oneofs = Object.fromEntries(Object.entries(node.oneofs as Record<string, Json>).map(([name, o]) => [camel(name), { ...o, oneof: (o.oneof as string[]).map(camel) }]));
     }
     if (node.nested) {
       out.nested = Object.fromEntries(Object.entries(node.nested as Record<string, Json>).map(([name, n]) => [name, walk(n, fullName ? `${fullName}.${name}` : name)]));

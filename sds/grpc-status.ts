@@ -62,7 +62,8 @@ const STATUS_BY_CODE: Readonly<Record<string, status>> = {
  */
 export function workloadCallError(err: unknown): CallError {
   if (isCastellanError(err)) {
-    const code = STATUS_BY_CODE[err.code] ?? (err.code.startsWith('ERR_TOKEN_') ? status.UNAUTHENTICATED : err.code.startsWith('ERR_JWT_SVID_') ? status.INVALID_ARGUMENT : undefined);
+    const code =
+      STATUS_BY_CODE[err.code] ?? (err.code.startsWith('ERR_TOKEN_') ? status.UNAUTHENTICATED : err.code.startsWith('ERR_JWT_SVID_') ? status.INVALID_ARGUMENT : undefined);
     if (code !== undefined) return { code, details: err.message, reason: err.code };
     return { code: status.INTERNAL, details: 'internal error; see the agent log', reason: err.code };
   }

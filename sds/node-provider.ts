@@ -189,7 +189,7 @@ export class NodeProvider implements SecretProvider {
     try {
       // Local checks first: garbage, expired and recently refused tokens cost no key and no CA call.
       exp = jwtExpiryOrThrow(token).getTime();
-      if (exp <= now) throw new CastellanError('ERR_TOKEN_EXPIRED', 'sds: the stream\'s token has expired; send the pod\'s current token');
+      if (exp <= now) throw new CastellanError('ERR_TOKEN_EXPIRED', "sds: the stream's token has expired; send the pod's current token");
       this.guard.checkNotRefused(sha);
     } catch (err) {
       const reason = (err as CastellanError).code;
@@ -198,7 +198,8 @@ export class NodeProvider implements SecretProvider {
       throw err;
     }
     const known = this.byToken.get(sha);
-    const fresh = known !== undefined && known.expiresAt > now && this.identities.has(known.id.toString()) && now - known.confirmedAt < (this.o.tokenRecheckMs ?? DEFAULT_TOKEN_RECHECK_MS);
+    const fresh =
+      known !== undefined && known.expiresAt > now && this.identities.has(known.id.toString()) && now - known.confirmedAt < (this.o.tokenRecheckMs ?? DEFAULT_TOKEN_RECHECK_MS);
     // A stream that goes away stops waiting; its check still finishes (others may share it).
     const id = fresh ? known.id : await unlessAborted(this.confirm(token, sha, exp, caller), signal);
     if (signal?.aborted) throw new CastellanError('ERR_CANCELLED', 'sds: the stream ended before its token was checked');
@@ -259,14 +260,17 @@ export class NodeProvider implements SecretProvider {
         },
         (err: unknown) => {
           if (isRefusal(err)) {
-            this.o.log.info({ tokenSha256: sha, reason: err.code, detail: err.message, peer: caller.peer }, 'node mode: the CA refused a stream\'s token');
+            this.o.log.info({ tokenSha256: sha, reason: err.code, detail: err.message, peer: caller.peer }, "node mode: the CA refused a stream's token");
             this.refused(sha, err);
             throw err;
           }
           if (isCastellanError(err, 'ERR_NOT_READY')) throw err; // the guard's own refusal
           const code = isCastellanError(err) ? err.code : 'ERR_INTERNAL';
           // A misconfiguration was said once, naming the flag (ca-connection.ts).
-          this.o.log[isCaMisconfiguration(err) ? 'debug' : 'warn']({ tokenSha256: sha, reason: code, detail: (err as Error).message }, 'node mode: cannot check a stream\'s token with the CA');
+          this.o.log[isCaMisconfiguration(err) ? 'debug' : 'warn'](
+            { tokenSha256: sha, reason: code, detail: (err as Error).message },
+            "node mode: cannot check a stream's token with the CA",
+          );
           throw new CastellanError('ERR_NOT_READY', `sds: cannot check the pod's token with the CA: ${(err as Error).message}`, { cause: err });
         },
       )
@@ -333,7 +337,8 @@ export class NodeProvider implements SecretProvider {
       return;
     }
     const ended = ni.managed.cache.revoke(err, sha);
-    if (ended > 0) this.o.log.warn({ spiffeId: ni.id, tokenSha256: sha, streams: ended, reason: err.code }, 'node mode: the CA refuses the token these streams were opened with; ended them');
+    if (ended > 0)
+      this.o.log.warn({ spiffeId: ni.id, tokenSha256: sha, streams: ended, reason: err.code }, 'node mode: the CA refuses the token these streams were opened with; ended them');
     // No stream opened with a token the CA still accepts holds the identity: nothing may keep its key.
     if (ni.managed.cache.watchers === 0) this.drop(ni, err);
   }
@@ -346,7 +351,7 @@ export class NodeProvider implements SecretProvider {
     this.forget(ni);
     const streams = ni.managed.cache.watchers;
     ni.managed.discard(err);
-    this.o.log.warn({ spiffeId: ni.id, streams, reason: err.code }, 'node mode: the CA refuses this identity\'s credentials; dropped its key and certificate and ended its streams');
+    this.o.log.warn({ spiffeId: ni.id, streams, reason: err.code }, "node mode: the CA refuses this identity's credentials; dropped its key and certificate and ended its streams");
   }
 
   /** Forgets `ni` and the token proofs that led to it. */

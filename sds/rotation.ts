@@ -214,7 +214,10 @@ export class IdentityRotation {
     if (cap !== undefined) {
       // The CA refuses lifetimes above its maximum (it does not shorten them): a configuration error,
       // said loudly once, then the CA's maximum is asked for at once instead of failing forever.
-      this.o.log.error({ spiffeId: this.spiffeIdNow, configuredTtlMs: this.o.ttl.configuredMs, caMaxTtlMs: cap, detail: e.message }, 'the configured ttl exceeds the CA\'s maximum; requesting the CA\'s maximum instead (lower the agent\'s ttl)');
+      this.o.log.error(
+        { spiffeId: this.spiffeIdNow, configuredTtlMs: this.o.ttl.configuredMs, caMaxTtlMs: cap, detail: e.message },
+        "the configured ttl exceeds the CA's maximum; requesting the CA's maximum instead (lower the agent's ttl)",
+      );
       this.o.metrics?.rotationFailures.inc({ reason: code });
       this.schedule(0);
       return;
@@ -222,7 +225,7 @@ export class IdentityRotation {
     if (code === 'ERR_CA_REFUSED') {
       // The CA refused the request itself, not the workload: retrying will not help until the
       // configuration changes, so it is an error, not a warning (readiness reports it too).
-      this.o.log.error({ spiffeId: this.spiffeIdNow, reason: code, detail: e.message }, 'the CA refused the certificate request; check the agent\'s configuration (ttl, key type)');
+      this.o.log.error({ spiffeId: this.spiffeIdNow, reason: code, detail: e.message }, "the CA refused the certificate request; check the agent's configuration (ttl, key type)");
     }
     const delay = backoffDelay(this.failures, this.o.backoff, this.o.random);
     this.failures++;

@@ -28,20 +28,38 @@ export class SdsMetrics {
 
   constructor(readonly registry: Registry = new Registry()) {
     const registers = [registry];
-    this.streams = once(registry, 'castellan_sds_open_streams', () => new Gauge({ name: 'castellan_sds_open_streams', help: 'Open SDS and Workload API streams, by API.', labelNames: ['api'], registers }));
-    this.pushes = once(registry, 'castellan_sds_pushes_total', () => new Counter({ name: 'castellan_sds_pushes_total', help: 'Responses sent to workloads (first answers and pushes), by API.', labelNames: ['api'], registers }));
-    this.nacks = once(registry, 'castellan_sds_nacks_total', () => new Counter({ name: 'castellan_sds_nacks_total', help: 'SDS responses rejected by the client (requests with error_detail), by API.', labelNames: ['api'], registers }));
-    this.rejected = once(registry, 'castellan_sds_rejected_calls_total', () =>
-      new Counter({ name: 'castellan_sds_rejected_calls_total', help: 'Calls ended with an error status, by API and reason code.', labelNames: ['api', 'reason'], registers }),
+    this.streams = once(
+      registry,
+      'castellan_sds_open_streams',
+      () => new Gauge({ name: 'castellan_sds_open_streams', help: 'Open SDS and Workload API streams, by API.', labelNames: ['api'], registers }),
     );
-    this.firstSecretSeconds = once(registry, 'castellan_sds_first_response_seconds', () =>
-      new Histogram({
-        name: 'castellan_sds_first_response_seconds',
-        help: 'Time from a stream\'s first request (SDS) or start (Workload API) to its first response.',
-        labelNames: ['api'],
-        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5, 30],
-        registers,
-      }),
+    this.pushes = once(
+      registry,
+      'castellan_sds_pushes_total',
+      () => new Counter({ name: 'castellan_sds_pushes_total', help: 'Responses sent to workloads (first answers and pushes), by API.', labelNames: ['api'], registers }),
+    );
+    this.nacks = once(
+      registry,
+      'castellan_sds_nacks_total',
+      () => new Counter({ name: 'castellan_sds_nacks_total', help: 'SDS responses rejected by the client (requests with error_detail), by API.', labelNames: ['api'], registers }),
+    );
+    this.rejected = once(
+      registry,
+      'castellan_sds_rejected_calls_total',
+      () =>
+        new Counter({ name: 'castellan_sds_rejected_calls_total', help: 'Calls ended with an error status, by API and reason code.', labelNames: ['api', 'reason'], registers }),
+    );
+    this.firstSecretSeconds = once(
+      registry,
+      'castellan_sds_first_response_seconds',
+      () =>
+        new Histogram({
+          name: 'castellan_sds_first_response_seconds',
+          help: "Time from a stream's first request (SDS) or start (Workload API) to its first response.",
+          labelNames: ['api'],
+          buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1, 5, 30],
+          registers,
+        }),
     );
     // Every API's series from the start (at 0), so rate() sees the first push or NACK and absent()
     // alerts work. The reasons of rejected calls are open-ended error codes: those series appear with

@@ -40,7 +40,10 @@ export class SocketConnections {
             timer = undefined;
             const socket = id === undefined ? undefined : this.sockets.get(id);
             if (!socket || socket.destroyed) return;
-            this.o.log.warn({ peer: call.getPeer(), method: method.path, requestTimeoutMs: this.o.requestTimeoutMs }, 'sds: a call\'s first request did not arrive in time; closing its connection');
+            this.o.log.warn(
+              { peer: call.getPeer(), method: method.path, requestTimeoutMs: this.o.requestTimeoutMs },
+              "sds: a call's first request did not arrive in time; closing its connection",
+            );
             socket.destroy();
           }, this.o.requestTimeoutMs);
           timer.unref();

@@ -124,31 +124,36 @@ export function handleStreamSecrets(ctx: WorkloadServerContext, call: ServerDupl
     }
     if (req.errorDetail) {
       ctx.metrics.nacks.inc({ api });
-      ctx.log.warn({ api, ...node, nonce: forLog(req.responseNonce, 64), version: forLog(req.versionInfo, 64), error: forLog(req.errorDetail.message), code: req.errorDetail.code }, 'sds: client rejected secrets (NACK)');
+      ctx.log.warn(
+        { api, ...node, nonce: forLog(req.responseNonce, 64), version: forLog(req.versionInfo, 64), error: forLog(req.errorDetail.message), code: req.errorDetail.code },
+        'sds: client rejected secrets (NACK)',
+      );
     }
     names = [...new Set(req.resourceNames)];
     if (names.length > 0) everNamed = true;
     respond(false);
   });
 
-  void openWatch(ctx, api, call).then((opened) => {
-    if (!opened) {
-      end();
-      return;
-    }
-    if (stream.ended) {
-      opened.watch.close();
-      return;
-    }
-    watch = opened.watch;
-    if (opened.caller.token !== undefined) ctx.log.debug({ api, ...node, ...callerFields(opened.caller) }, 'sds: stream identity resolved');
-    // Node mode: the CA no longer accepts the stream's token; the stream ends with the CA's refusal.
-    watch.onRevoked((err) => {
-      failCall(ctx, api, call, err, { ...node, ...callerFields(opened.caller) });
-      end();
-    });
-    if (stream.ended) return;
-    unsubscribe = watch.onChange(() => respond(true));
-    respond(false);
-  }).catch((err: unknown) => failOpened(ctx, api, call, err, end));
+  void openWatch(ctx, api, call)
+    .then((opened) => {
+      if (!opened) {
+        end();
+        return;
+      }
+      if (stream.ended) {
+        opened.watch.close();
+        return;
+      }
+      watch = opened.watch;
+      if (opened.caller.token !== undefined) ctx.log.debug({ api, ...node, ...callerFields(opened.caller) }, 'sds: stream identity resolved');
+      // Node mode: the CA no longer accepts the stream's token; the stream ends with the CA's refusal.
+      watch.onRevoked((err) => {
+        failCall(ctx, api, call, err, { ...node, ...callerFields(opened.caller) });
+        end();
+      });
+      if (stream.ended) return;
+      unsubscribe = watch.onChange(() => respond(true));
+      respond(false);
+    })
+    .catch((err: unknown) => failOpened(ctx, api, call, err, end));
 }

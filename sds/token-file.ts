@@ -63,7 +63,7 @@ export function jwtExpiryOrThrow(token: string): Date {
     }
   };
   if (parts.length !== 3 || !parts.every((p) => B64URL.test(p)) || !objectAt(0) || !objectAt(1)) {
-    throw new CastellanError('ERR_TOKEN_MALFORMED', 'sds: the stream\'s token is not a JWT (want header.payload.signature, base64url); send the pod\'s service-account token');
+    throw new CastellanError('ERR_TOKEN_MALFORMED', "sds: the stream's token is not a JWT (want header.payload.signature, base64url); send the pod's service-account token");
   }
   const exp = tokenExpiry(token);
   if (!exp) throw new CastellanError('ERR_TOKEN_MALFORMED', 'sds: the stream\'s token has no numeric "exp" claim; use a projected service-account token');

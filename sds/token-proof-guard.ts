@@ -161,7 +161,9 @@ export class TokenProofGuard {
         if (at < 0) return;
         q!.splice(at, 1);
         if (q!.length === 0) this.queues.delete(connection);
-        reject(new CastellanError('ERR_NOT_READY', `sds: the token check waited ${Math.round(waitMs / 1000)} s for its turn (the agent is checking many tokens with the CA); retry`));
+        reject(
+          new CastellanError('ERR_NOT_READY', `sds: the token check waited ${Math.round(waitMs / 1000)} s for its turn (the agent is checking many tokens with the CA); retry`),
+        );
       }, waitMs);
       const q = this.queues.get(connection);
       if (q) q.push(w);

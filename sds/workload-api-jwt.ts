@@ -38,7 +38,13 @@ export function handleFetchJwtBundles(ctx: WorkloadServerContext, call: ServerWr
 }
 
 /** Runs a unary Workload API call: the header check, errors mapped to their status, logged and counted. */
-async function unary<Req, Res>(ctx: WorkloadServerContext, api: WorkloadApi, call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>, run: () => Promise<Res>): Promise<void> {
+async function unary<Req, Res>(
+  ctx: WorkloadServerContext,
+  api: WorkloadApi,
+  call: ServerUnaryCall<Req, Res>,
+  callback: sendUnaryData<Res>,
+  run: () => Promise<Res>,
+): Promise<void> {
   try {
     if (!call.metadata.get(WORKLOAD_HEADER).some((v) => String(v) === 'true')) {
       throw workloadError('ERR_WORKLOAD_HEADER_MISSING', `sds: the Workload API needs the metadata "${WORKLOAD_HEADER}: true"`);
@@ -55,7 +61,10 @@ async function unary<Req, Res>(ctx: WorkloadServerContext, api: WorkloadApi, cal
     } catch {
       // No token: nothing to add.
     }
-    ctx.log[e.reason === 'ERR_INTERNAL' ? 'error' : 'info']({ api, reason: e.reason, status: e.code, ...fields, ...(e.reason === 'ERR_INTERNAL' ? { err } : { detail: e.details }) }, 'sds: call refused');
+    ctx.log[e.reason === 'ERR_INTERNAL' ? 'error' : 'info'](
+      { api, reason: e.reason, status: e.code, ...fields, ...(e.reason === 'ERR_INTERNAL' ? { err } : { detail: e.details }) },
+      'sds: call refused',
+    );
     callback({ code: e.code, details: e.details });
   }
 }
@@ -109,7 +118,8 @@ export function handleValidateJwtSvid(
     try {
       const all = watch.current().bundles;
       // The own bundle came with a certificate only (the CA's bundle stream is not open yet): the JWT keys are unknown, not absent.
-      if (all[0] && all[0].jwtAuthorities === undefined) throw new CastellanError('ERR_NOT_READY', 'sds: the agent has not received its trust domain\'s JWT-SVID keys from the CA yet; retry');
+      if (all[0] && all[0].jwtAuthorities === undefined)
+        throw new CastellanError('ERR_NOT_READY', "sds: the agent has not received its trust domain's JWT-SVID keys from the CA yet; retry");
       bundles = new Map(all.map((b) => [b.trustDomain.name, b.jwtAuthorities ?? []]));
     } finally {
       watch.close();
@@ -120,7 +130,8 @@ export function handleValidateJwtSvid(
 }
 
 function checkAudience(audience: readonly string[]): string[] {
-  if (audience.length === 0 || audience.some((a) => a === '')) throw new CastellanError('ERR_JWT_REQUEST', 'sds: FetchJWTSVID needs at least one non-empty audience (JWT-SVID §3.2)');
+  if (audience.length === 0 || audience.some((a) => a === ''))
+    throw new CastellanError('ERR_JWT_REQUEST', 'sds: FetchJWTSVID needs at least one non-empty audience (JWT-SVID §3.2)');
   if (audience.length > MAX_AUDIENCES || audience.some((a) => Buffer.byteLength(a) > MAX_AUDIENCE_BYTES)) {
     throw new CastellanError('ERR_JWT_REQUEST', `sds: at most ${MAX_AUDIENCES} audiences of at most ${MAX_AUDIENCE_BYTES} bytes each`);
   }

@@ -65,37 +65,39 @@ export function serveWorkloadStream(
   let cleanup: () => void = () => {};
   const stream = trackStream(ctx, api, call, () => cleanup());
   const end = stream.end;
-  void openWatch(ctx, api, call).then((opened) => {
-    if (!opened) return end();
-    if (stream.ended) return opened.watch.close();
-    const { watch } = opened;
-    cleanup = () => watch.close();
-    // Node mode: the CA no longer accepts the stream's token; the stream ends with the CA's refusal.
-    watch.onRevoked((err) => {
-      failCall(ctx, api, call, err);
-      end();
-    });
-    if (stream.ended) return;
-    const started = performance.now();
-    const send = () => {
+  void openWatch(ctx, api, call)
+    .then((opened) => {
+      if (!opened) return end();
+      if (stream.ended) return opened.watch.close();
+      const { watch } = opened;
+      cleanup = () => watch.close();
+      // Node mode: the CA no longer accepts the stream's token; the stream ends with the CA's refusal.
+      watch.onRevoked((err) => {
+        failCall(ctx, api, call, err);
+        end();
+      });
       if (stream.ended) return;
-      call.write(encode(watch.current()));
-      ctx.metrics.pushes.inc({ api });
-    };
-    const off = watch.onChange((changed) => {
-      try {
-        if (pushOn(changed)) send();
-      } catch (err) {
-        failOpened(ctx, api, call, err, end);
-      }
-    });
-    cleanup = () => {
-      off();
-      watch.close();
-    };
-    send();
-    ctx.metrics.firstSecretSeconds.observe({ api }, (performance.now() - started) / 1000);
-  }).catch((err: unknown) => failOpened(ctx, api, call, err, end));
+      const started = performance.now();
+      const send = () => {
+        if (stream.ended) return;
+        call.write(encode(watch.current()));
+        ctx.metrics.pushes.inc({ api });
+      };
+      const off = watch.onChange((changed) => {
+        try {
+          if (pushOn(changed)) send();
+        } catch (err) {
+          failOpened(ctx, api, call, err, end);
+        }
+      });
+      cleanup = () => {
+        off();
+        watch.close();
+      };
+      send();
+      ctx.metrics.firstSecretSeconds.observe({ api }, (performance.now() - started) / 1000);
+    })
+    .catch((err: unknown) => failOpened(ctx, api, call, err, end));
 }
 
 /** `/SpiffeWorkloadAPI/FetchX509SVID`: the SVID, its key and bundles; a new message on every change. */

@@ -35,7 +35,7 @@ export function streamCaller(ctx: WorkloadServerContext, call: AnyCall): StreamC
   const peer = call.getPeer();
   if (ctx.mode === 'sidecar') return peer ? { peer } : {};
   const token = callToken(call.metadata);
-  if (!token) throw workloadError('ERR_TOKEN_MISSING', 'sds: node mode needs the pod\'s service-account token as `authorization: Bearer <token>` call metadata');
+  if (!token) throw workloadError('ERR_TOKEN_MISSING', "sds: node mode needs the pod's service-account token as `authorization: Bearer <token>` call metadata");
   return peer ? { token, peer } : { token };
 }
 
@@ -45,7 +45,13 @@ export function callerFields(caller: StreamCaller): Record<string, string> {
 }
 
 /** Ends a call with the status `err` maps to, logs why and counts it. */
-export function failCall(ctx: WorkloadServerContext, api: WorkloadApi, call: ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown>, err: unknown, fields: Record<string, unknown> = {}): void {
+export function failCall(
+  ctx: WorkloadServerContext,
+  api: WorkloadApi,
+  call: ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  err: unknown,
+  fields: Record<string, unknown> = {},
+): void {
   const e = workloadCallError(err);
   ctx.metrics.rejected.inc({ api, reason: e.reason });
   const level = e.reason === 'ERR_INTERNAL' ? 'error' : 'warn';
@@ -95,7 +101,13 @@ export async function openWatch(
  *
  * @example void openWatch(ctx, api, call).then(serve).catch((err) => failOpened(ctx, api, call, err, end));
  */
-export function failOpened(ctx: WorkloadServerContext, api: WorkloadApi, call: ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown>, err: unknown, end: () => void): void {
+export function failOpened(
+  ctx: WorkloadServerContext,
+  api: WorkloadApi,
+  call: ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  err: unknown,
+  end: () => void,
+): void {
   try {
     failCall(ctx, api, call, err);
   } finally {
@@ -118,7 +130,12 @@ export interface TrackedStream {
  *
  * @example const s = trackStream(ctx, 'sds_sotw', call, () => { unsubscribe?.(); watch?.close(); }); ... if (s.ended) return;
  */
-export function trackStream(ctx: WorkloadServerContext, api: WorkloadApi, call: ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown>, release: () => void): TrackedStream {
+export function trackStream(
+  ctx: WorkloadServerContext,
+  api: WorkloadApi,
+  call: ServerDuplexStream<unknown, unknown> | ServerWritableStream<unknown, unknown>,
+  release: () => void,
+): TrackedStream {
   let ended = false;
   ctx.metrics.streams.inc({ api });
   const end = () => {

@@ -102,10 +102,15 @@ export class ClientCertificateAuthenticator implements Authenticator {
       }
       const parent = chain[i + 1];
       if (parent === undefined) {
-        throw invalid(`${i === 0 ? 'leaf' : `certificate #${i}`} is not issued by a trusted root and no further certificate was presented; send the full chain (or it comes from a CA this server does not trust)`, undefined, { serial });
+        throw invalid(
+          `${i === 0 ? 'leaf' : `certificate #${i}`} is not issued by a trusted root and no further certificate was presented; send the full chain (or it comes from a CA this server does not trust)`,
+          undefined,
+          { serial },
+        );
       }
       const name = `certificate #${i + 1}`;
-      if (!issued(parent.node, child.node)) throw invalid(`${name} did not issue ${i === 0 ? 'the leaf' : `certificate #${i}`} (name or signature mismatch)`, undefined, { serial });
+      if (!issued(parent.node, child.node))
+        throw invalid(`${name} did not issue ${i === 0 ? 'the leaf' : `certificate #${i}`} (name or signature mismatch)`, undefined, { serial });
       if (!parent.node.ca) throw invalid(`${name} is not a CA certificate`, undefined, { serial });
       try {
         validateX509SvidSigningCert(new x509Library!.X509Certificate(parent.der), this.options.trustDomain); // loaded by authenticate

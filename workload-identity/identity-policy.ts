@@ -47,8 +47,7 @@ export function authorizeCaller(policy: IdentityPolicy, caller: AuthenticatedCal
   if (problems.length > 0) throw new TypeError(`policy: ${problems.join('; ')}`);
   const { namespace: ns, serviceAccount: sa } = caller;
   const context = { spiffeId: caller.spiffeId.toString(), namespace: ns, serviceAccount: sa };
-  const deny = (rule: string, what: string): CastellanError<AuthErrorCode> =>
-    new CastellanError('ERR_POLICY_DENIED', `policy: ${what}`, { context: { ...context, rule } });
+  const deny = (rule: string, what: string): CastellanError<AuthErrorCode> => new CastellanError('ERR_POLICY_DENIED', `policy: ${what}`, { context: { ...context, rule } });
 
   if (policy.denyNamespaces?.includes(ns)) throw deny('denyNamespaces', `namespace "${ns}" is in denyNamespaces; its workloads may not obtain identities`);
   if (policy.denyServiceAccounts?.includes(`${ns}/${sa}`)) {

@@ -86,7 +86,6 @@ interface KeySet {
   readonly fetchedAt: number;
 }
 
-
 /**
  * Verifies Kubernetes service-account tokens locally against the issuer's JWKS (docs/architecture.md §2): signature,
  * `alg`, `iss`, `aud`, `exp`, `nbf`, the `kubernetes.io` claim, and optionally the bound pod.
@@ -177,7 +176,11 @@ export class JwksAuthenticator implements Authenticator {
     if (typeof payload.iat !== 'number') return;
     const aheadSeconds = payload.iat - this.now().getTime() / 1000;
     if (aheadSeconds > this.tolerance) {
-      throw fail('ERR_TOKEN_NOT_YET_VALID', `token was issued ${Math.round(aheadSeconds)} s in the future (iat), more than the ${this.tolerance} s clock tolerance; check the clocks of the issuer and the CA`, sha);
+      throw fail(
+        'ERR_TOKEN_NOT_YET_VALID',
+        `token was issued ${Math.round(aheadSeconds)} s in the future (iat), more than the ${this.tolerance} s clock tolerance; check the clocks of the issuer and the CA`,
+        sha,
+      );
     }
   }
 
@@ -314,7 +317,10 @@ export class JwksAuthenticator implements Authenticator {
       found = await Promise.all([lookup.pod(namespace, pod.name), lookup.serviceAccount(namespace, serviceAccount)]);
     } catch (err) {
       if (isCastellanError(err)) throw err;
-      throw fail('ERR_AUTH_BACKEND_UNAVAILABLE', `cannot look up pod ${namespace}/${pod.name} and its service account to check the token binding; try again`, sha, err, { namespace, pod: pod.name });
+      throw fail('ERR_AUTH_BACKEND_UNAVAILABLE', `cannot look up pod ${namespace}/${pod.name} and its service account to check the token binding; try again`, sha, err, {
+        namespace,
+        pod: pod.name,
+      });
     }
     const [livePod, liveSa] = found;
     const deletedBefore = this.now().getTime() - this.tolerance * 1000;
@@ -330,10 +336,22 @@ export class JwksAuthenticator implements Authenticator {
     }
     const saContext = { namespace, serviceAccount };
     if (liveSa === undefined) {
-      throw fail('ERR_TOKEN_POD_BINDING', `token was issued to service account ${namespace}/${serviceAccount}, which no longer exists; the pod must be re-created with an existing service account`, sha, undefined, saContext);
+      throw fail(
+        'ERR_TOKEN_POD_BINDING',
+        `token was issued to service account ${namespace}/${serviceAccount}, which no longer exists; the pod must be re-created with an existing service account`,
+        sha,
+        undefined,
+        saContext,
+      );
     }
     if (liveSa.uid !== saUid) {
-      throw fail('ERR_TOKEN_POD_BINDING', `token was issued to service account ${namespace}/${serviceAccount} uid ${saUid}, but that service account now has uid ${liveSa.uid} (deleted and re-created); the pod must be re-created to get a token of the new one`, sha, undefined, saContext);
+      throw fail(
+        'ERR_TOKEN_POD_BINDING',
+        `token was issued to service account ${namespace}/${serviceAccount} uid ${saUid}, but that service account now has uid ${liveSa.uid} (deleted and re-created); the pod must be re-created to get a token of the new one`,
+        sha,
+        undefined,
+        saContext,
+      );
     }
     if (liveSa.deletionTimestamp !== undefined && liveSa.deletionTimestamp.getTime() < deletedBefore) {
       throw fail('ERR_TOKEN_POD_BINDING', `token was issued to service account ${namespace}/${serviceAccount}, which is being deleted`, sha, undefined, saContext);
@@ -359,7 +377,12 @@ export class JwksAuthenticator implements Authenticator {
         case 'iss':
           return this.issuerError(err.payload.iss, sha);
         case 'aud':
-          return fail('ERR_TOKEN_AUDIENCE', `token audiences ${JSON.stringify(err.payload.aud ?? [])} include none of ${JSON.stringify(this.audiences)}; request the token with one of them`, sha, err);
+          return fail(
+            'ERR_TOKEN_AUDIENCE',
+            `token audiences ${JSON.stringify(err.payload.aud ?? [])} include none of ${JSON.stringify(this.audiences)}; request the token with one of them`,
+            sha,
+            err,
+          );
         case 'nbf':
           return missing || err.reason === 'invalid'
             ? fail('ERR_TOKEN_MALFORMED', 'token "nbf" claim is not a number', sha, err)
@@ -393,10 +416,16 @@ function checkOptions(o: JwksAuthenticatorOptions): string[] {
   if (o.algorithms !== undefined) {
     if (o.algorithms.length === 0) p.push('algorithms must not be empty');
     for (const alg of o.algorithms) {
-      if (!JWKS_DEFAULT_ALGORITHMS.includes(alg)) p.push(`algorithm ${JSON.stringify(alg)} is not allowed; use asymmetric ones: ${JWKS_DEFAULT_ALGORITHMS.join(', ')} ("none" and HS* never)`);
+      if (!JWKS_DEFAULT_ALGORITHMS.includes(alg))
+        p.push(`algorithm ${JSON.stringify(alg)} is not allowed; use asymmetric ones: ${JWKS_DEFAULT_ALGORITHMS.join(', ')} ("none" and HS* never)`);
     }
   }
-  for (const [name, v] of [['clockToleranceSeconds', o.clockToleranceSeconds], ['refetchIntervalMs', o.refetchIntervalMs], ['jwksMaxAgeMs', o.jwksMaxAgeMs], ['discovery.timeoutMs', o.discovery?.timeoutMs]] as const) {
+  for (const [name, v] of [
+    ['clockToleranceSeconds', o.clockToleranceSeconds],
+    ['refetchIntervalMs', o.refetchIntervalMs],
+    ['jwksMaxAgeMs', o.jwksMaxAgeMs],
+    ['discovery.timeoutMs', o.discovery?.timeoutMs],
+  ] as const) {
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) p.push(`${name} must be a number >= 0`);
   }
   if (o.jwks !== undefined && o.discovery !== undefined) p.push('give either jwks (a static key set) or discovery, not both');

@@ -38,7 +38,8 @@ export function fastKeys(jwks: JSONWebKeySet): ReadonlyMap<string, FastKey> {
     else if (jwk.kty === 'EC' && jwk.crv === 'P-384') alg = 'ES384';
     else if (jwk.kty === 'RSA') alg = 'RS256';
     // Only plain signing keys: anything jose might judge differently (key_ops, ext, another alg) is left to it.
-    const plain = alg !== undefined && (jwk.use === undefined || jwk.use === 'sig') && (jwk.alg === undefined || jwk.alg === alg) && jwk.key_ops === undefined && jwk.ext === undefined;
+    const plain =
+      alg !== undefined && (jwk.use === undefined || jwk.use === 'sig') && (jwk.alg === undefined || jwk.alg === alg) && jwk.key_ops === undefined && jwk.ext === undefined;
     let key: KeyObject | undefined;
     if (plain) {
       try {

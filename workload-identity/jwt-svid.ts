@@ -64,7 +64,13 @@ export function jwsAlgorithmFor(key: KeyObject): JwtSvidAlgorithm {
  * Reads a JWT-SVID's header and claims without verifying its signature (to find its trust domain, or to
  * check what a CA returned). Structure, header and subject rules are checked.
  */
-export function decodeJwtSvid(token: string): { header: { alg: JwtSvidAlgorithm; kid: string }; claims: Record<string, unknown>; spiffeId: SpiffeId; signingInput: string; signature: Buffer } {
+export function decodeJwtSvid(token: string): {
+  header: { alg: JwtSvidAlgorithm; kid: string };
+  claims: Record<string, unknown>;
+  spiffeId: SpiffeId;
+  signingInput: string;
+  signature: Buffer;
+} {
   if (typeof token !== 'string' || token.length === 0) throw fail('ERR_JWT_SVID_MALFORMED', 'no token');
   if (token.length > MAX_JWT_SVID_BYTES) throw fail('ERR_JWT_SVID_MALFORMED', `token of ${token.length} bytes, more than ${MAX_JWT_SVID_BYTES}`);
   const parts = token.split('.');
@@ -74,7 +80,8 @@ export function decodeJwtSvid(token: string): { header: { alg: JwtSvidAlgorithm;
   }
   const header = jsonPart(parts[0]!, 'header');
   for (const name of Object.keys(header)) {
-    if (name !== 'alg' && name !== 'kid' && name !== 'typ') throw fail('ERR_JWT_SVID_HEADER', `header parameter "${name.slice(0, 40)}" is not allowed (JWT-SVID §2: alg, kid, typ only)`);
+    if (name !== 'alg' && name !== 'kid' && name !== 'typ')
+      throw fail('ERR_JWT_SVID_HEADER', `header parameter "${name.slice(0, 40)}" is not allowed (JWT-SVID §2: alg, kid, typ only)`);
   }
   const alg = header['alg'];
   if (typeof alg !== 'string' || !(JWT_SVID_ALGORITHMS as readonly string[]).includes(alg)) {
@@ -109,12 +116,7 @@ export function decodeJwtSvid(token: string): { header: { alg: JwtSvidAlgorithm;
  *
  * @example const v = validateJwtSvid(token, 'spiffe://example.org/api', (td) => bundles.get(td.name), new Date());
  */
-export function validateJwtSvid(
-  token: string,
-  audience: string,
-  keysFor: (td: TrustDomain) => readonly JwtAuthority[] | undefined,
-  now: Date,
-): ValidatedJwtSvid {
+export function validateJwtSvid(token: string, audience: string, keysFor: (td: TrustDomain) => readonly JwtAuthority[] | undefined, now: Date): ValidatedJwtSvid {
   const d = decodeJwtSvid(token);
   const keys = keysFor(d.spiffeId.trustDomain);
   if (keys === undefined) throw fail('ERR_JWT_SVID_NO_BUNDLE', `no bundle for trust domain ${d.spiffeId.trustDomain.name}: the token is untrusted (SPIFFE Workload API §6.3)`);

@@ -51,7 +51,10 @@ export async function loadKubeConfig(file: string | undefined, o: LoadKubeConfig
     if (file) kc.loadFromFile(file);
     else kc.loadFromCluster();
   } catch (cause) {
-    throw new CastellanError<KubeConfigErrorCode>('ERR_KUBECONFIG', `kubeconfig: cannot load ${where}: ${(cause as Error).message}`, { cause, context: { kubeconfig: file ?? 'in-cluster' } });
+    throw new CastellanError<KubeConfigErrorCode>('ERR_KUBECONFIG', `kubeconfig: cannot load ${where}: ${(cause as Error).message}`, {
+      cause,
+      context: { kubeconfig: file ?? 'in-cluster' },
+    });
   }
   if (file) useTokenFile(kc, file, o);
   const user = kc.getCurrentUser();
@@ -95,7 +98,12 @@ function useTokenFile(kc: KubeConfig, file: string, o: LoadKubeConfigOptions): v
   const user = kc.getCurrentUser();
   if (user === null) return;
   const raw = rawUser(file, user.name);
-  const declared = typeof raw?.['tokenFile'] === 'string' && raw['tokenFile'] !== '' ? raw['tokenFile'] : typeof raw?.['token-file'] === 'string' && raw['token-file'] !== '' ? raw['token-file'] : undefined;
+  const declared =
+    typeof raw?.['tokenFile'] === 'string' && raw['tokenFile'] !== ''
+      ? raw['tokenFile']
+      : typeof raw?.['token-file'] === 'string' && raw['token-file'] !== ''
+        ? raw['token-file']
+        : undefined;
   if (declared === undefined || user.authProvider || user.exec) return;
   const tokenPath = path.resolve(path.dirname(file), declared);
   // client-go: a token file given with a static token takes precedence, the token being the fallback.
@@ -105,10 +113,14 @@ function useTokenFile(kc: KubeConfig, file: string, o: LoadKubeConfigOptions): v
     source.read();
   } catch (cause) {
     if (fallback === undefined) {
-      throw new CastellanError<KubeConfigErrorCode>('ERR_KUBECONFIG', `kubeconfig: ${file}: user ${JSON.stringify(user.name)} has tokenFile ${tokenPath}, which cannot be read: ${(cause as Error).message}`, {
-        cause,
-        context: { kubeconfig: file, tokenFile: tokenPath },
-      });
+      throw new CastellanError<KubeConfigErrorCode>(
+        'ERR_KUBECONFIG',
+        `kubeconfig: ${file}: user ${JSON.stringify(user.name)} has tokenFile ${tokenPath}, which cannot be read: ${(cause as Error).message}`,
+        {
+          cause,
+          context: { kubeconfig: file, tokenFile: tokenPath },
+        },
+      );
     }
   }
   const replaced: User = {

@@ -85,18 +85,10 @@ function checkNamespace(ns: string): void {
 function checkServiceAccount(sa: string): void {
   if (sa === '') throw fail('ERR_K8S_SERVICE_ACCOUNT_EMPTY', 'service account is empty', sa);
   if (sa.length > MAX_SUBDOMAIN) {
-    throw fail(
-      'ERR_K8S_SERVICE_ACCOUNT_TOO_LONG',
-      `service account is ${sa.length} characters long, at most ${MAX_SUBDOMAIN} are allowed (DNS-1123 subdomain)`,
-      sa,
-    );
+    throw fail('ERR_K8S_SERVICE_ACCOUNT_TOO_LONG', `service account is ${sa.length} characters long, at most ${MAX_SUBDOMAIN} are allowed (DNS-1123 subdomain)`, sa);
   }
   if (!DNS1123_SUBDOMAIN.test(sa)) {
-    throw fail(
-      'ERR_K8S_SERVICE_ACCOUNT_INVALID',
-      `service account ${show(sa)} is not a DNS-1123 subdomain: use lower-case labels of letters, digits and "-" joined by "."`,
-      sa,
-    );
+    throw fail('ERR_K8S_SERVICE_ACCOUNT_INVALID', `service account ${show(sa)} is not a DNS-1123 subdomain: use lower-case labels of letters, digits and "-" joined by "."`, sa);
   }
 }
 

@@ -47,9 +47,10 @@ export function kubernetesPodLookup(kc: KubeConfig): PodLookup {
       if (err instanceof k8s.ApiException && err.code === 404) return undefined;
       const status = err instanceof k8s.ApiException ? `HTTP ${err.code}` : err instanceof Error ? err.message : String(err);
       // A 403 whose Status names system:anonymous: the request carried no credential (the body is raw JSON text).
-      const anonymous = err instanceof k8s.ApiException && err.code === 403 && (typeof err.body === 'string' ? err.body : JSON.stringify(err.body ?? '')).includes('system:anonymous');
+      const anonymous =
+        err instanceof k8s.ApiException && err.code === 403 && (typeof err.body === 'string' ? err.body : JSON.stringify(err.body ?? '')).includes('system:anonymous');
       const fix = anonymous
-        ? "the API sees Castellan as system:anonymous: its kubeconfig yields no credential; give it a token, tokenFile or client certificate"
+        ? 'the API sees Castellan as system:anonymous: its kubeconfig yields no credential; give it a token, tokenFile or client certificate'
         : `check connectivity and RBAC (${resource}: get)`;
       throw new CastellanError<AuthErrorCode>('ERR_AUTH_BACKEND_UNAVAILABLE', `jwks: cannot read ${resource} ${namespace}/${name} from the Kubernetes API (${status}); ${fix}`, {
         cause: new Error(status),

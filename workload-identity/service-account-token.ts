@@ -191,7 +191,10 @@ export async function mintServiceAccountToken(privateKey: KeyObject, kid: string
     throw new TypeError('satoken: namespace and serviceAccount must be non-empty strings');
   }
   if (!Number.isInteger(o.ttlSeconds) || o.ttlSeconds <= 0) throw new TypeError(`satoken: ttlSeconds ${o.ttlSeconds} must be a positive whole number`);
-  for (const [what, ref] of [['pod', o.pod], ['node', o.node]] as const) {
+  for (const [what, ref] of [
+    ['pod', o.pod],
+    ['node', o.node],
+  ] as const) {
     if (ref !== undefined && (typeof ref.name !== 'string' || ref.name === '' || typeof ref.uid !== 'string' || ref.uid === '')) {
       throw new TypeError(`satoken: ${what} must be {name, uid} non-empty strings`);
     }

@@ -3,11 +3,7 @@ import { CastellanError } from './errors.js';
 import { SpiffeId, TrustDomain } from './spiffe-id.js';
 
 /** Stable codes of a SPIFFE bundle that cannot be used (SPIFFE Trust Domain and Bundle §4). */
-export type SpiffeBundleErrorCode =
-  | 'ERR_BUNDLE_TOO_LARGE'
-  | 'ERR_BUNDLE_MALFORMED'
-  | 'ERR_BUNDLE_NO_KEYS'
-  | 'ERR_BUNDLE_TRUST_DOMAIN';
+export type SpiffeBundleErrorCode = 'ERR_BUNDLE_TOO_LARGE' | 'ERR_BUNDLE_MALFORMED' | 'ERR_BUNDLE_NO_KEYS' | 'ERR_BUNDLE_TRUST_DOMAIN';
 
 /** A JWT-SVID signing key of a trust domain (JWT-SVID §6.1: a JWK with `use` = `jwt-svid` and a `kid`). */
 export interface JwtAuthority {
@@ -49,7 +45,8 @@ const bad = (message: string, cause?: unknown) => new CastellanError<SpiffeBundl
  */
 export function parseSpiffeBundle(trustDomain: TrustDomain, text: string | Uint8Array, o: { allowEmpty?: boolean } = {}): SpiffeBundle {
   const size = typeof text === 'string' ? Buffer.byteLength(text) : text.length;
-  if (size > MAX_BUNDLE_BYTES) throw new CastellanError<SpiffeBundleErrorCode>('ERR_BUNDLE_TOO_LARGE', `bundle: ${size} bytes, more than the ${MAX_BUNDLE_BYTES} a SPIFFE bundle may have here`);
+  if (size > MAX_BUNDLE_BYTES)
+    throw new CastellanError<SpiffeBundleErrorCode>('ERR_BUNDLE_TOO_LARGE', `bundle: ${size} bytes, more than the ${MAX_BUNDLE_BYTES} a SPIFFE bundle may have here`);
   let doc: unknown;
   try {
     doc = JSON.parse(typeof text === 'string' ? text : Buffer.from(text).toString('utf8'));
@@ -81,7 +78,9 @@ export function parseSpiffeBundle(trustDomain: TrustDomain, text: string | Uint8
       if (!cert.ca) throw bad(`x509-svid key ${i} is not a CA certificate (basicConstraints CA:true)`);
       const named = certificateTrustDomain(cert);
       if (named !== undefined && named !== trustDomain.name) {
-        throw new CastellanError<SpiffeBundleErrorCode>('ERR_BUNDLE_TRUST_DOMAIN', `bundle: x509-svid key ${i} is a root of trust domain ${named}, not ${trustDomain.name}`, { context: { named, expected: trustDomain.name } });
+        throw new CastellanError<SpiffeBundleErrorCode>('ERR_BUNDLE_TRUST_DOMAIN', `bundle: x509-svid key ${i} is a root of trust domain ${named}, not ${trustDomain.name}`, {
+          context: { named, expected: trustDomain.name },
+        });
       }
       x509.push(Buffer.from(cert.raw));
     } else if (jwk['use'] === 'jwt-svid') {
@@ -124,11 +123,15 @@ export function formatSpiffeBundle(b: Omit<SpiffeBundle, 'trustDomain'>): string
     ...b.x509Authorities.map((der) => ({ use: 'x509-svid', ...jwkOf(new X509Certificate(der).publicKey), x5c: [Buffer.from(der).toString('base64')] })),
     ...b.jwtAuthorities.map((a) => ({ use: 'jwt-svid', kid: a.keyId, ...jwkOf(a.publicKey) })),
   ];
-  return `${JSON.stringify({
-    keys,
-    ...(b.refreshHintSeconds !== undefined ? { spiffe_refresh_hint: b.refreshHintSeconds } : {}),
-    ...(b.sequence !== undefined ? { spiffe_sequence: b.sequence } : {}),
-  }, null, 2)}\n`;
+  return `${JSON.stringify(
+    {
+      keys,
+      ...(b.refreshHintSeconds !== undefined ? { spiffe_refresh_hint: b.refreshHintSeconds } : {}),
+      ...(b.sequence !== undefined ? { spiffe_sequence: b.sequence } : {}),
+    },
+    null,
+    2,
+  )}\n`;
 }
 
 /**
@@ -146,7 +149,11 @@ export function jwtBundleJwks(authorities: readonly JwtAuthority[]): string {
 export function bundleDigest(b: Pick<SpiffeBundle, 'x509Authorities' | 'jwtAuthorities'>): string {
   const h = createHash('sha256');
   for (const der of b.x509Authorities) h.update('x').update(der);
-  for (const a of b.jwtAuthorities) h.update('j').update(a.keyId).update('\0').update(a.publicKey.export({ format: 'der', type: 'spki' }));
+  for (const a of b.jwtAuthorities)
+    h.update('j')
+      .update(a.keyId)
+      .update('\0')
+      .update(a.publicKey.export({ format: 'der', type: 'spki' }));
   return h.digest('hex');
 }
 

@@ -84,12 +84,7 @@ export function checkTrustDomainName(name: string, input: string): void {
       throw fail('ERR_SPIFFE_ID_PERCENT_ENCODING', `${show(input)} contains percent-encoding in the trust domain; SPIFFE IDs are never percent-encoded`, input);
     }
     const hint = ch >= 'A' && ch <= 'Z' ? ' (upper case is not allowed; use lower case)' : '';
-    throw fail(
-      'ERR_SPIFFE_ID_TRUST_DOMAIN_CHAR',
-      `trust domain ${show(name)} contains ${show(ch)}${hint}; allowed are a-z, 0-9, ".", "-" and "_"`,
-      input,
-      { index: i },
-    );
+    throw fail('ERR_SPIFFE_ID_TRUST_DOMAIN_CHAR', `trust domain ${show(name)} contains ${show(ch)}${hint}; allowed are a-z, 0-9, ".", "-" and "_"`, input, { index: i });
   }
 }
 
@@ -136,12 +131,7 @@ function badPathChar(ch: string, input: string, index: number): CastellanError<S
   if (ch === '%') {
     return fail('ERR_SPIFFE_ID_PERCENT_ENCODING', `${show(input)} contains percent-encoding; SPIFFE IDs are never percent-encoded`, input, { index });
   }
-  return fail(
-    'ERR_SPIFFE_ID_PATH_CHAR',
-    `${show(input)} contains ${show(ch)} in a path segment; allowed are a-z, A-Z, 0-9, ".", "-" and "_"`,
-    input,
-    { index },
-  );
+  return fail('ERR_SPIFFE_ID_PATH_CHAR', `${show(input)} contains ${show(ch)} in a path segment; allowed are a-z, A-Z, 0-9, ".", "-" and "_"`, input, { index });
 }
 
 // SPIFFE-ID §2.1: lower-case letters, digits, ".", "-", "_".
@@ -162,12 +152,7 @@ export function show(s: string): string {
   return JSON.stringify(s.length > SHOWN_CHARS ? `${s.slice(0, SHOWN_CHARS)}…` : s);
 }
 
-export function fail(
-  code: SpiffeIdErrorCode,
-  what: string,
-  input: string,
-  extra: Record<string, unknown> = {},
-): CastellanError<SpiffeIdErrorCode> {
+export function fail(code: SpiffeIdErrorCode, what: string, input: string, extra: Record<string, unknown> = {}): CastellanError<SpiffeIdErrorCode> {
   const value = input.length > 256 ? `${input.slice(0, 256)}…` : input;
   return new CastellanError(code, `spiffeid: ${what}`, { context: { value, ...extra } });
 }

@@ -46,7 +46,11 @@ export class TrustDomain {
   static of(name: string): TrustDomain {
     requireString(name, 'TrustDomain.of');
     if (name.includes('://')) {
-      throw fail('ERR_SPIFFE_ID_TRUST_DOMAIN_CHAR', `trust domain ${show(name)} looks like a SPIFFE ID; pass the bare name (e.g. "cluster.local") or use TrustDomain.fromIdString`, name);
+      throw fail(
+        'ERR_SPIFFE_ID_TRUST_DOMAIN_CHAR',
+        `trust domain ${show(name)} looks like a SPIFFE ID; pass the bare name (e.g. "cluster.local") or use TrustDomain.fromIdString`,
+        name,
+      );
     }
     checkTrustDomainName(name, name);
     return new TrustDomain(name);

@@ -53,13 +53,20 @@ export class TokenReviewAuthenticator implements Authenticator {
   private readonly cache = new Map<string, CacheEntry>();
   private readonly inFlight = new Map<string, Promise<AuthenticatedCaller>>();
 
-  constructor(kc: KubeConfig, private readonly options: TokenReviewAuthenticatorOptions) {
+  constructor(
+    kc: KubeConfig,
+    private readonly options: TokenReviewAuthenticatorOptions,
+  ) {
     const p: string[] = [];
     if (!(options.trustDomain instanceof TrustDomain)) p.push('trustDomain must be a TrustDomain (use TrustDomain.of)');
     if (options.audiences !== undefined && (options.audiences.length === 0 || options.audiences.some((a) => typeof a !== 'string' || a === ''))) {
       p.push('audiences must be a non-empty list of non-empty strings');
     }
-    for (const [name, v] of [['cacheTtlMs', options.cacheTtlMs], ['cacheMaxEntries', options.cacheMaxEntries], ['requestTimeoutMs', options.requestTimeoutMs]] as const) {
+    for (const [name, v] of [
+      ['cacheTtlMs', options.cacheTtlMs],
+      ['cacheMaxEntries', options.cacheMaxEntries],
+      ['requestTimeoutMs', options.requestTimeoutMs],
+    ] as const) {
       if (v !== undefined && !(Number.isFinite(v) && v >= 0)) p.push(`${name} must be a number >= 0`);
     }
     if (typeof kc?.getCurrentCluster !== 'function' || kc.getCurrentCluster() === null) {
@@ -216,7 +223,11 @@ function backendError(k8s: KubernetesClient, err: unknown, sha: string): Castell
     const cause = new Error(`HTTP ${err.code}${reason ? ` ${reason}` : ''}`);
     const context = { tokenSha256: sha, httpStatus: err.code };
     if (err.code === 401) {
-      return new CastellanError('ERR_AUTH_BACKEND_UNAVAILABLE', "tokenreview: the Kubernetes API refused Castellan's own credentials (401); check the CA's kubeconfig or service-account token", { cause, context });
+      return new CastellanError(
+        'ERR_AUTH_BACKEND_UNAVAILABLE',
+        "tokenreview: the Kubernetes API refused Castellan's own credentials (401); check the CA's kubeconfig or service-account token",
+        { cause, context },
+      );
     }
     if (err.code === 403 && apiMessage.includes('"system:anonymous"')) {
       // RBAC for system:anonymous is not the fix: the request carried no credential at all.
@@ -227,7 +238,10 @@ function backendError(k8s: KubernetesClient, err: unknown, sha: string): Castell
       );
     }
     if (err.code === 403) {
-      return new CastellanError('ERR_AUTH_BACKEND_UNAVAILABLE', 'tokenreview: Castellan may not create TokenReviews (403); grant "tokenreviews: create" (system:auth-delegator)', { cause, context });
+      return new CastellanError('ERR_AUTH_BACKEND_UNAVAILABLE', 'tokenreview: Castellan may not create TokenReviews (403); grant "tokenreviews: create" (system:auth-delegator)', {
+        cause,
+        context,
+      });
     }
     return new CastellanError('ERR_AUTH_BACKEND_UNAVAILABLE', `tokenreview: the Kubernetes API answered HTTP ${err.code}; try again later`, { cause, context });
   }

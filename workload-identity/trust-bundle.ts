@@ -58,7 +58,8 @@ export class TrustBundle {
   static of(o: TrustBundleOptions): TrustBundle {
     if (!(o.trustDomain instanceof TrustDomain)) throw new TypeError('bundle: TrustBundle.of expects a TrustDomain (use TrustDomain.of)');
     const sequence = o.sequence ?? 0;
-    if (!Number.isSafeInteger(sequence) || sequence < 0) throw malformed(`the sequence of the bundle of ${o.trustDomain.name} must be a non-negative integer, got ${String(sequence)}`);
+    if (!Number.isSafeInteger(sequence) || sequence < 0)
+      throw malformed(`the sequence of the bundle of ${o.trustDomain.name} must be a non-negative integer, got ${String(sequence)}`);
     const roots = o.roots.map((d, i) => {
       const der = Buffer.from(d.buffer, d.byteOffset, d.byteLength);
       try {

@@ -6,7 +6,9 @@ import { SpiffeId } from './spiffe-id.js';
 import type { X509SvidErrorCode } from './x509-svid.js';
 
 /** Why certificates and a key do not make an X509-SVID (the profile rules are validateX509SvidLeaf's). */
-export type X509SvidValueErrorCode = Extract<X509SvidErrorCode, 'ERR_SVID_MALFORMED' | 'ERR_SVID_NO_URI_SAN' | 'ERR_SVID_MULTIPLE_URI_SANS' | 'ERR_SVID_BAD_SPIFFE_ID'> | 'ERR_SVID_KEY_MISMATCH';
+export type X509SvidValueErrorCode =
+  | Extract<X509SvidErrorCode, 'ERR_SVID_MALFORMED' | 'ERR_SVID_NO_URI_SAN' | 'ERR_SVID_MULTIPLE_URI_SANS' | 'ERR_SVID_BAD_SPIFFE_ID'>
+  | 'ERR_SVID_KEY_MISMATCH';
 
 // Set in the class's static block so that only X509Svid.of builds values.
 let newX509Svid!: (f: X509SvidFields) => X509Svid;
@@ -70,7 +72,7 @@ export class X509Svid {
    * @example const svid = X509Svid.of([leafDer, intermediateDer], key);
    */
   static of(chain: readonly Uint8Array[], key: KeyObject): X509Svid {
-    if (key?.type !== 'private') throw new TypeError('x509svid: X509Svid.of expects the leaf\'s private KeyObject');
+    if (key?.type !== 'private') throw new TypeError("x509svid: X509Svid.of expects the leaf's private KeyObject");
     if (chain.length === 0) throw fail('ERR_SVID_MALFORMED', 'the chain is empty; want the leaf first, then its intermediates');
     const ders = chain.map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength));
     const certs = ders.map((der, i) => {

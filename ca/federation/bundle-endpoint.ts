@@ -88,7 +88,13 @@ export async function startBundleEndpoint(o: BundleEndpointOptions): Promise<Bun
   }
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(caError('ERR_LISTEN', `ca: cannot listen on ${o.host}:${o.port} for the SPIFFE bundle endpoint: ${err.code === 'EADDRINUSE' ? 'the address is already in use' : err.message}; change federation.bundleEndpoint.listen`, { cause: err })),
+      reject(
+        caError(
+          'ERR_LISTEN',
+          `ca: cannot listen on ${o.host}:${o.port} for the SPIFFE bundle endpoint: ${err.code === 'EADDRINUSE' ? 'the address is already in use' : err.message}; change federation.bundleEndpoint.listen`,
+          { cause: err },
+        ),
+      ),
     );
     server.listen(o.port, o.host, () => resolve());
   });
@@ -108,7 +114,7 @@ export async function startBundleEndpoint(o: BundleEndpointOptions): Promise<Bun
 async function tlsMaterial(o: BundleEndpointOptions): Promise<Pick<SecureContextOptions, 'key' | 'cert'>> {
   if ('current' in o.tls) {
     const m = o.tls.current();
-    if (!m) throw caError('ERR_CONFIG', 'ca: the bundle endpoint (https_spiffe) needs the CA\'s serving certificate, which does not exist yet');
+    if (!m) throw caError('ERR_CONFIG', "ca: the bundle endpoint (https_spiffe) needs the CA's serving certificate, which does not exist yet");
     return { key: m.key, cert: m.cert };
   }
   try {

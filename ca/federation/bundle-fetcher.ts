@@ -57,7 +57,8 @@ export async function fetchFederatedBundle(t: FederationTarget, o: FetchOptions)
     const r = await get(url, t, o, deadline);
     if (r.redirect) {
       const next = new URL(r.redirect, url);
-      if (next.protocol !== 'https:' || next.username !== '' || next.password !== '') throw failure('http-status', `${t.url.href} redirects to ${next.protocol}//${next.host}, not a valid bundle endpoint URL`);
+      if (next.protocol !== 'https:' || next.username !== '' || next.password !== '')
+        throw failure('http-status', `${t.url.href} redirects to ${next.protocol}//${next.host}, not a valid bundle endpoint URL`);
       if (hop >= MAX_REDIRECTS) throw failure('http-status', `${t.url.href}: more than ${MAX_REDIRECTS} redirects`);
       url = next;
       continue;
@@ -66,7 +67,8 @@ export async function fetchFederatedBundle(t: FederationTarget, o: FetchOptions)
       return parseSpiffeBundle(t.trustDomain, r.body!);
     } catch (err) {
       const code = isCastellanError(err) ? err.code : '';
-      const reason: FetchFailure = code === 'ERR_BUNDLE_NO_KEYS' ? 'no-keys' : code === 'ERR_BUNDLE_TRUST_DOMAIN' ? 'trust-domain' : code === 'ERR_BUNDLE_TOO_LARGE' ? 'too-large' : 'malformed';
+      const reason: FetchFailure =
+        code === 'ERR_BUNDLE_NO_KEYS' ? 'no-keys' : code === 'ERR_BUNDLE_TRUST_DOMAIN' ? 'trust-domain' : code === 'ERR_BUNDLE_TOO_LARGE' ? 'too-large' : 'malformed';
       throw failure(reason, `${url.href} did not serve a usable bundle of ${t.trustDomain.name}: ${(err as Error).message}`, err);
     }
   }
@@ -88,7 +90,7 @@ function get(url: URL, t: FederationTarget, o: FetchOptions, deadline: number): 
     checkServerIdentity = (_host, cert) => {
       const uris = (cert.subjectaltname ?? '').split(', ').filter((s) => s.startsWith('URI:'));
       if (uris.length !== 1 || uris[0] !== `URI:${expected}`) return new Error(`the endpoint's certificate names ${uris.join(', ') || 'no URI SAN'}, want exactly ${expected}`);
-      if (new X509Certificate(cert.raw).ca) return new Error('the endpoint\'s certificate is a CA certificate, not an X509-SVID');
+      if (new X509Certificate(cert.raw).ca) return new Error("the endpoint's certificate is a CA certificate, not an X509-SVID");
       return undefined;
     };
   } else if (t.caPem !== undefined) {
@@ -156,7 +158,8 @@ function get(url: URL, t: FederationTarget, o: FetchOptions, deadline: number): 
       req.destroy();
     }, left);
     req.on('error', (err: NodeJS.ErrnoException) => {
-      const tls = /certificate|self.signed|SSL|TLS|handshake|altname|X509-SVID|URI SAN/i.test(err.message) || (err.code ?? '').startsWith('ERR_TLS') || (err.code ?? '').includes('CERT');
+      const tls =
+        /certificate|self.signed|SSL|TLS|handshake|altname|X509-SVID|URI SAN/i.test(err.message) || (err.code ?? '').startsWith('ERR_TLS') || (err.code ?? '').includes('CERT');
       done(failure(tls ? 'tls' : 'unreachable', `${url.href}: ${err.message}`, err));
     });
     req.end();

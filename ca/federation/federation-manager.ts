@@ -83,11 +83,16 @@ export class FederationManager {
     if (this.refreshes) return;
     {
       const registers = [registry];
-      this.refreshes = new Counter({ name: 'castellan_federation_refresh_total', help: 'Fetches of federated bundles, by trust domain and outcome (ok, or why the last good bundle was kept).', labelNames: ['trust_domain', 'outcome'], registers });
+      this.refreshes = new Counter({
+        name: 'castellan_federation_refresh_total',
+        help: 'Fetches of federated bundles, by trust domain and outcome (ok, or why the last good bundle was kept).',
+        labelNames: ['trust_domain', 'outcome'],
+        registers,
+      });
       const entries = this.entries;
       new Gauge({
         name: 'castellan_federation_failing',
-        help: '1 while the fetches of a federated trust domain\'s bundle fail (the last good one is served), else 0.',
+        help: "1 while the fetches of a federated trust domain's bundle fail (the last good one is served), else 0.",
         labelNames: ['trust_domain'],
         registers,
         collect() {
@@ -97,7 +102,7 @@ export class FederationManager {
       });
       new Gauge({
         name: 'castellan_federation_last_success_timestamp_seconds',
-        help: 'When a federated trust domain\'s bundle was last fetched and found good (on the leader).',
+        help: "When a federated trust domain's bundle was last fetched and found good (on the leader).",
         labelNames: ['trust_domain'],
         registers,
         collect() {
@@ -119,7 +124,13 @@ export class FederationManager {
       const caPem = c.caFile === undefined ? undefined : await readText(c.caFile, `federation.trustDomains[${c.trustDomain}].caFile`);
       m.entries.set(c.trustDomain, {
         config: c,
-        target: { trustDomain: td, url: new URL(c.bundleEndpointUrl), profile: c.profile, ...(c.endpointSpiffeId ? { endpointSpiffeId: c.endpointSpiffeId } : {}), ...(caPem !== undefined ? { caPem } : {}) },
+        target: {
+          trustDomain: td,
+          url: new URL(c.bundleEndpointUrl),
+          profile: c.profile,
+          ...(c.endpointSpiffeId ? { endpointSpiffeId: c.endpointSpiffeId } : {}),
+          ...(caPem !== undefined ? { caPem } : {}),
+        },
         ...(initial ? { initial } : {}),
         failures: 0,
         intervalMs: c.refreshInterval ?? DEFAULT_REFRESH_MS,
@@ -220,12 +231,19 @@ export class FederationManager {
     }
     let bundle: SpiffeBundle;
     try {
-      bundle = await fetchFederatedBundle(e.target, { rootsFor: (name) => this.rootsFor(name), ...(this.o.fetchTimeoutMs !== undefined ? { timeoutMs: this.o.fetchTimeoutMs } : {}) });
+      bundle = await fetchFederatedBundle(e.target, {
+        rootsFor: (name) => this.rootsFor(name),
+        ...(this.o.fetchTimeoutMs !== undefined ? { timeoutMs: this.o.fetchTimeoutMs } : {}),
+      });
       // Only the endpoint's own earlier answers bind it; an operator's initial bundle may carry any sequence.
       const prev = storedFederatedBundles(this.o.current().snapshot.state).find((f) => f.bundle.trustDomain.name === td)?.stored;
       const have = prev?.source === 'endpoint' ? prev.sequence : undefined;
       if (bundle.sequence !== undefined && have !== undefined && bundle.sequence < have) {
-        throw caError('ERR_FEDERATION', `federation: ${e.config.bundleEndpointUrl} served spiffe_sequence ${bundle.sequence}, lower than the ${have} already held; keeping the newer bundle`, { context: { reason: 'sequence-backwards' } });
+        throw caError(
+          'ERR_FEDERATION',
+          `federation: ${e.config.bundleEndpointUrl} served spiffe_sequence ${bundle.sequence}, lower than the ${have} already held; keeping the newer bundle`,
+          { context: { reason: 'sequence-backwards' } },
+        );
       }
     } catch (err) {
       this.failed(e, err);
@@ -235,7 +253,10 @@ export class FederationManager {
     try {
       const changed = await commitFederationChange(this.o.store, { kind: 'set', bundle, source: 'endpoint', endpoint: e.config.bundleEndpointUrl }, this.o.ledger, this.o.now());
       if (changed) {
-        this.o.log.info({ trustDomain: td, spiffeSequence: bundle.sequence, x509Authorities: bundle.x509Authorities.length, jwtAuthorities: bundle.jwtAuthorities.length }, 'federation: bundle updated');
+        this.o.log.info(
+          { trustDomain: td, spiffeSequence: bundle.sequence, x509Authorities: bundle.x509Authorities.length, jwtAuthorities: bundle.jwtAuthorities.length },
+          'federation: bundle updated',
+        );
         await this.o.afterCommit?.();
       }
     } catch (err) {
@@ -285,7 +306,11 @@ async function readInitialBundle(td: TrustDomain, file: string): Promise<SpiffeB
     if (roots.length === 0) throw new Error('no certificate');
     return parseSpiffeBundle(td, JSON.stringify({ keys: roots.map((der) => ({ use: 'x509-svid', kty: 'EC', x5c: [der.toString('base64')] })) }));
   } catch (cause) {
-    throw caError('ERR_CONFIG', `config: federation.trustDomains[${td.name}].initialBundle ${file} is neither a SPIFFE bundle nor PEM roots of ${td.name}: ${(cause as Error).message}`, { cause });
+    throw caError(
+      'ERR_CONFIG',
+      `config: federation.trustDomains[${td.name}].initialBundle ${file} is neither a SPIFFE bundle nor PEM roots of ${td.name}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
 }
 

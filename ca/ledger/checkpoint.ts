@@ -101,7 +101,12 @@ export function verifyCheckpoint(
   }
 }
 
-function checkCheckpoint(r: LedgerRecord, roots: readonly X509Certificate[], lastCheckpointSeq: number, signers: readonly X509Certificate[] | undefined): CheckpointProblem | undefined {
+function checkCheckpoint(
+  r: LedgerRecord,
+  roots: readonly X509Certificate[],
+  lastCheckpointSeq: number,
+  signers: readonly X509Certificate[] | undefined,
+): CheckpointProblem | undefined {
   const invalid = (message: string): CheckpointProblem => ({ kind: 'invalid-checkpoint', message });
   const d = checkpointDetails(r);
   if (d === undefined || d === null || typeof d !== 'object') return invalid('its details are not JSON');
@@ -130,7 +135,10 @@ function checkCheckpoint(r: LedgerRecord, roots: readonly X509Certificate[], las
   const signer = chain[0]!;
   if (!signer.ca) return { kind: 'forged-checkpoint', message: 'its signer is not a CA certificate' };
   if (signers && !signers.some((s) => s.raw.equals(signer.raw))) {
-    return { kind: 'forged-checkpoint', message: `its signer (${signer.subject.replace(/\n/g, ', ')}, serial ${signer.serialNumber}) is not one of this CA's signing certificates` };
+    return {
+      kind: 'forged-checkpoint',
+      message: `its signer (${signer.subject.replace(/\n/g, ', ')}, serial ${signer.serialNumber}) is not one of this CA's signing certificates`,
+    };
   }
   const at = Date.parse(r.time);
   if (!(at >= Date.parse(signer.validFrom) && at <= Date.parse(signer.validTo))) {

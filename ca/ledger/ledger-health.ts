@@ -36,7 +36,10 @@ export async function ledgerHealth(open: () => Promise<LedgerStore>, o: { genesi
     const code = (err as { code?: string }).code;
     // A ledger that does not exist is new only while the CA state remembers none.
     if (code === 'ERR_LEDGER_NOT_FOUND' && o.genesis === undefined) return { state: 'empty', problem: (err as Error).message };
-    return { state: code === 'ERR_LEDGER_NOT_FOUND' ? 'broken' : 'unavailable', problem: code === 'ERR_LEDGER_NOT_FOUND' ? `${(err as Error).message}, but the CA state remembers a ledger: it was moved aside or deleted` : (err as Error).message };
+    return {
+      state: code === 'ERR_LEDGER_NOT_FOUND' ? 'broken' : 'unavailable',
+      problem: code === 'ERR_LEDGER_NOT_FOUND' ? `${(err as Error).message}, but the CA state remembers a ledger: it was moved aside or deleted` : (err as Error).message,
+    };
   }
   const location = store.location;
   try {
@@ -46,13 +49,21 @@ export async function ledgerHealth(open: () => Promise<LedgerStore>, o: { genesi
     if (o.genesis !== undefined) {
       const first = await store.bySeq(1);
       if (first?.hash !== o.genesis) {
-        return { state: 'broken', ...base, problem: `${first ? 'its first record is not' : 'it is empty, not'} the ledger this CA wrote (the CA state remembers record 1 as ${o.genesis.slice(0, 16)}…): moved aside, deleted or replaced` };
+        return {
+          state: 'broken',
+          ...base,
+          problem: `${first ? 'its first record is not' : 'it is empty, not'} the ledger this CA wrote (the CA state remembers record 1 as ${o.genesis.slice(0, 16)}…): moved aside, deleted or replaced`,
+        };
       }
     }
     if (head) {
       const found = await store.bySeq(head.checkpoint.seq);
       if (found?.hash !== head.checkpoint.hash) {
-        return { state: 'broken', ...base, problem: `${found ? 'holds a different' : 'has no'} record ${head.checkpoint.seq}, but the head witness ${o.witness!.location} holds checkpoint ${head.checkpoint.seq}: truncated or rewritten` };
+        return {
+          state: 'broken',
+          ...base,
+          problem: `${found ? 'holds a different' : 'has no'} record ${head.checkpoint.seq}, but the head witness ${o.witness!.location} holds checkpoint ${head.checkpoint.seq}: truncated or rewritten`,
+        };
       }
     }
     return { state: last ? 'ok' : 'empty', ...base };

@@ -133,12 +133,7 @@ export function recordHash(r: Unhashed): string {
  *
  * @example chainRecord({ type: 'lifecycle', time: '2026-01-01T00:00:00.000Z', event: 'ca-init' }, { seq: 0, hash: GENESIS_HASH })
  */
-export function chainRecord(
-  entry: Omit<LedgerEntry, 'time'> & { readonly time?: string },
-  prev: { seq: number; hash: string },
-  signature?: string,
-  time?: string,
-): LedgerRecord {
+export function chainRecord(entry: Omit<LedgerEntry, 'time'> & { readonly time?: string }, prev: { seq: number; hash: string }, signature?: string, time?: string): LedgerRecord {
   // One pass builds both the record and the canonical array (this runs once per request, on the
   // event loop that serves requests: no intermediate copies of the entry).
   const seq = prev.seq + 1;

@@ -106,10 +106,15 @@ export class Ledger {
     // commit costs an fsync (synchronous=FULL) and one page write per index, so fewer, larger commits
     // cost less CPU; the wait (one commit, well under a millisecond) is small next to a request.
     const maxPending = o.maxPending ?? DEFAULT_MAX_PENDING;
-    this.queue = new GroupCommit((items) => this.commit(items), o.maxBatch ?? 1000, maxPending, () => {
-      this.stats.overflows++;
-      return ledgerError('ERR_LEDGER_UNAVAILABLE', `ledger: more than ${maxPending} records wait for ${this.location}; it is too slow or stuck`);
-    });
+    this.queue = new GroupCommit(
+      (items) => this.commit(items),
+      o.maxBatch ?? 1000,
+      maxPending,
+      () => {
+        this.stats.overflows++;
+        return ledgerError('ERR_LEDGER_UNAVAILABLE', `ledger: more than ${maxPending} records wait for ${this.location}; it is too slow or stuck`);
+      },
+    );
     const interval = o.checkpointIntervalMs ?? DEFAULT_CHECKPOINT_INTERVAL_MS;
     this.summaryTimer = setInterval(() => void this.flushSummaries(), o.summaryIntervalMs ?? DEFAULT_SUMMARY_INTERVAL_MS).unref();
     this.timer = interval > 0 ? setInterval(() => void this.checkpoint().catch((err: unknown) => this.checkpointFailed(err)), interval).unref() : undefined;

@@ -1,7 +1,18 @@
 import pg from 'pg';
 import { ledgerError } from './ledger-errors.js';
 import { GENESIS_HASH, type LedgerRecord } from './ledger-record.js';
-import { anchorLostMessage, COLUMNS, recordFromRow, rowValues, SCHEMA_VERSION, whereOf, type ChainAnchor, type ChainTail, type LedgerQuery, type LedgerStore } from './ledger-store.js';
+import {
+  anchorLostMessage,
+  COLUMNS,
+  recordFromRow,
+  rowValues,
+  SCHEMA_VERSION,
+  whereOf,
+  type ChainAnchor,
+  type ChainTail,
+  type LedgerQuery,
+  type LedgerStore,
+} from './ledger-store.js';
 
 export interface PostgresLedgerOptions {
   /** `postgres://user:password@host:port/db`. */
@@ -93,8 +104,7 @@ export async function openPostgresLedgerStore(o: PostgresLedgerOptions): Promise
   });
   // An idle client losing its connection must not crash the CA; the next query reports the failure.
   pool.on('error', () => {});
-  const fail = (what: string, cause: unknown) =>
-    ledgerError('ERR_LEDGER_UNAVAILABLE', `ledger: ${what} ${location}: ${(cause as Error).message}`, { cause });
+  const fail = (what: string, cause: unknown) => ledgerError('ERR_LEDGER_UNAVAILABLE', `ledger: ${what} ${location}: ${(cause as Error).message}`, { cause });
   try {
     if (o.readOnly) await checkVersion(pool, location);
     else await migrate(pool, location);

@@ -46,7 +46,13 @@ export class RefusalSummary {
       return false;
     }
     // The summary keeps what all its refusals share (not one request's token hash or port).
-    const shared: NewEntry = { type: entry.type, ...(entry.outcome ? { outcome: entry.outcome } : {}), ...(entry.reason ? { reason: entry.reason } : {}), ...(entry.api ? { api: entry.api } : {}), peer: key };
+    const shared: NewEntry = {
+      type: entry.type,
+      ...(entry.outcome ? { outcome: entry.outcome } : {}),
+      ...(entry.reason ? { reason: entry.reason } : {}),
+      ...(entry.api ? { api: entry.api } : {}),
+      peer: key,
+    };
     this.tallies.set(key, { entry: shared, first: time, last: time, count: 0 });
     return true;
   }

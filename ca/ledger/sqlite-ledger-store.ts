@@ -3,16 +3,7 @@ import Database from 'better-sqlite3';
 import { ledgerError } from './ledger-errors.js';
 import { INSERT_SQL, SqliteWriter, sqliteWriteTransaction } from './sqlite-writer.js';
 import { GENESIS_HASH } from './ledger-record.js';
-import {
-  anchorLostMessage,
-  recordFromRow,
-  rowValues,
-  SCHEMA_VERSION,
-  whereOf,
-  type ChainTail,
-  type LedgerQuery,
-  type LedgerStore,
-} from './ledger-store.js';
+import { anchorLostMessage, recordFromRow, rowValues, SCHEMA_VERSION, whereOf, type ChainTail, type LedgerQuery, type LedgerStore } from './ledger-store.js';
 
 /** Durability of a commit in WAL mode (https://sqlite.org/pragma.html#pragma_synchronous). */
 export type SqliteSynchronous = 'full' | 'normal';

@@ -14,7 +14,12 @@ const EC_PUBLIC_KEY_OID = '1.2.840.10045.2.1';
 const curveParams = (keyType: 'ec-p256' | 'ec-p384') => tlv(TAG.OID, oidValue(CURVES[keyType].oid));
 
 /** The mechanism and templates that make a CA key pair in the token (PKCS#11 v2.40 §4.8–4.9). */
-export function generationTemplates(b: Binding, keyType: KeyType, id: Buffer, label: string): {
+export function generationTemplates(
+  b: Binding,
+  keyType: KeyType,
+  id: Buffer,
+  label: string,
+): {
   mechanism: { mechanism: number };
   publicTemplate: Template;
   privateTemplate: Template;
@@ -69,7 +74,8 @@ export function publicKeyFrom(b: Binding, keyTypeId: number, attrs: (type: numbe
   if (keyTypeId === b.CKK_EC) {
     const params = attrs(b.CKA_EC_PARAMS);
     const keyType = (Object.keys(CURVES) as ('ec-p256' | 'ec-p384')[]).find((t) => params?.equals(curveParams(t)));
-    if (!keyType) throw caError('ERR_KEY_TYPE', `pkcs11: key ${name} is on an EC curve the CA does not sign with (CKA_EC_PARAMS ${params?.toString('hex') ?? 'absent'}); want P-256 or P-384`);
+    if (!keyType)
+      throw caError('ERR_KEY_TYPE', `pkcs11: key ${name} is on an EC curve the CA does not sign with (CKA_EC_PARAMS ${params?.toString('hex') ?? 'absent'}); want P-256 or P-384`);
     const point = ecPoint(attrs(b.CKA_EC_POINT), CURVES[keyType].fieldBytes, name);
     const algorithm = tlv(TAG.SEQUENCE, tlv(TAG.OID, oidValue(EC_PUBLIC_KEY_OID)), curveParams(keyType));
     const spki = tlv(TAG.SEQUENCE, algorithm, tlv(TAG.BIT_STRING, Buffer.from([0]), point));

@@ -39,7 +39,11 @@ export function acquireModule(binding: Binding, modulePath: string): LoadedModul
   try {
     real = realpathSync(modulePath);
   } catch (cause) {
-    throw caError('ERR_PKCS11_MODULE', `pkcs11: module ${modulePath} not found (${(cause as NodeJS.ErrnoException).code ?? 'error'}); give the path of the vendor's PKCS#11 library (.so)`, { cause });
+    throw caError(
+      'ERR_PKCS11_MODULE',
+      `pkcs11: module ${modulePath} not found (${(cause as NodeJS.ErrnoException).code ?? 'error'}); give the path of the vendor's PKCS#11 library (.so)`,
+      { cause },
+    );
   }
   const known = registry.get(real);
   if (known) {

@@ -160,7 +160,13 @@ export class Pkcs11KeyProvider implements KeyProvider {
     const keyTypeId = ulong(this.session.attribute(handle, b.CKA_KEY_TYPE));
     // PKCS#11 v2.40 §4.8: the public key object carries the point (EC) or modulus (RSA); the private key
     // object of an RSA key does too, which serves when the public object was deleted.
-    const publicObjects = this.session.find([{ type: b.CKA_CLASS, value: b.CKO_PUBLIC_KEY }, { type: b.CKA_ID, value: id }], 2);
+    const publicObjects = this.session.find(
+      [
+        { type: b.CKA_CLASS, value: b.CKO_PUBLIC_KEY },
+        { type: b.CKA_ID, value: id },
+      ],
+      2,
+    );
     const source = publicObjects.length === 1 ? publicObjects[0]! : handle;
     const fromPrivate = this.session.attribute(handle, b.CKA_EC_PARAMS);
     const { keyType, publicKey } = publicKeyFrom(b, keyTypeId, (type) => this.session.attribute(source, type) ?? (type === b.CKA_EC_PARAMS ? fromPrivate : undefined), name);

@@ -131,11 +131,10 @@ export class TokenSession {
   keyHandle(key: KeyRef): Handle {
     if (key.generation !== this.generation) {
       const b = this.binding;
-      const found = this.find([
-        { type: b.CKA_CLASS, value: b.CKO_PRIVATE_KEY },
-        { type: b.CKA_ID, value: key.id },
-        ...(key.label !== undefined ? [{ type: b.CKA_LABEL, value: key.label }] : []),
-      ], 2);
+      const found = this.find(
+        [{ type: b.CKA_CLASS, value: b.CKO_PRIVATE_KEY }, { type: b.CKA_ID, value: key.id }, ...(key.label !== undefined ? [{ type: b.CKA_LABEL, value: key.label }] : [])],
+        2,
+      );
       if (found.length !== 1) {
         throw caError('ERR_PKCS11_KEY_NOT_FOUND', `pkcs11: the CA key (id ${key.id.toString('hex')}) is no longer in token ${this.tokenLabel}`);
       }
@@ -207,9 +206,7 @@ function findToken(module: LoadedModule, selector: TokenSelector): { slot: Handl
       return []; // a token removed while we looked
     }
   });
-  const matches = tokens.filter(
-    (t) => (selector.token === undefined || t.label === selector.token) && (selector.slot === undefined || slotNumber(t.slot) === selector.slot),
-  );
+  const matches = tokens.filter((t) => (selector.token === undefined || t.label === selector.token) && (selector.slot === undefined || slotNumber(t.slot) === selector.slot));
   const wanted = [selector.token !== undefined ? `label "${selector.token}"` : '', selector.slot !== undefined ? `slot ${selector.slot}` : ''].filter(Boolean).join(' in ');
   if (matches.length === 0) {
     const present = tokens.map((t) => `"${t.label}" (slot ${slotNumber(t.slot)})`).join(', ') || 'none';

@@ -55,7 +55,12 @@ export function rootStatusMessage(s: RootStatus): CaV1.RootStatus {
       current: s.agents.current,
       lagging: s.agents.lagging.map(agentReportMessage),
       withoutActiveRoot: s.agents.withoutActiveRoot.map(agentReportMessage),
-      replicas: s.agents.replicas.map((r) => ({ replica: r.replica, writtenAt: r.writtenAt, ...optional('servingSince', r.servingSince), ...optional('intermediateRotateAt', r.intermediateRotateAt) })),
+      replicas: s.agents.replicas.map((r) => ({
+        replica: r.replica,
+        writtenAt: r.writtenAt,
+        ...optional('servingSince', r.servingSince),
+        ...optional('intermediateRotateAt', r.intermediateRotateAt),
+      })),
     },
     pendingRecords: s.pendingRecords,
   };
@@ -95,7 +100,12 @@ export function rootStatusOf(m: CaV1.RootStatus__Output): RootStatus {
       current: agents?.current ?? 0,
       lagging: (agents?.lagging ?? []).map(agentReportOf),
       withoutActiveRoot: (agents?.withoutActiveRoot ?? []).map(agentReportOf),
-      replicas: (agents?.replicas ?? []).map((r) => ({ replica: r.replica, writtenAt: r.writtenAt, ...optional('servingSince', r.servingSince), ...optional('intermediateRotateAt', r.intermediateRotateAt) })),
+      replicas: (agents?.replicas ?? []).map((r) => ({
+        replica: r.replica,
+        writtenAt: r.writtenAt,
+        ...optional('servingSince', r.servingSince),
+        ...optional('intermediateRotateAt', r.intermediateRotateAt),
+      })),
     },
     pendingRecords: m.pendingRecords,
   };
@@ -106,7 +116,13 @@ function anchorsMessage(a: LedgerHealth): CaV1.LedgerAnchors {
 }
 
 function anchorsOf(m: CaV1.LedgerAnchors__Output): LedgerHealth {
-  return { state: m.state as LedgerHealth['state'], ...optional('location', m.location), ...optional('lastSeq', m.lastSeq), ...optional('headSeq', m.headSeq), ...optional('problem', m.problem) };
+  return {
+    state: m.state as LedgerHealth['state'],
+    ...optional('location', m.location),
+    ...optional('lastSeq', m.lastSeq),
+    ...optional('headSeq', m.headSeq),
+    ...optional('problem', m.problem),
+  };
 }
 
 /**

@@ -82,7 +82,8 @@ export class AgentTracker {
   async start(): Promise<void> {
     if (this.o.reports) {
       const file = await this.o.reports.own(this.o.replicaId).catch(() => undefined);
-      for (const a of file?.agents ?? []) this.add({ agentId: a.agentId, identity: a.identity, sequence: a.sequence, lastSeen: Date.parse(a.lastSeen), streams: 0, peer: a.peer, home: peerIp(a.peer) });
+      for (const a of file?.agents ?? [])
+        this.add({ agentId: a.agentId, identity: a.identity, sequence: a.sequence, lastSeen: Date.parse(a.lastSeen), streams: 0, peer: a.peer, home: peerIp(a.peer) });
     }
   }
 
@@ -143,9 +144,7 @@ export class AgentTracker {
 
   /** Every agent this replica knows, newest first. */
   list(): AgentReport[] {
-    return [...this.agents.values()]
-      .map(toReport)
-      .sort((x, y) => y.lastSeen.localeCompare(x.lastSeen));
+    return [...this.agents.values()].map(toReport).sort((x, y) => y.lastSeen.localeCompare(x.lastSeen));
   }
 
   /** Sequences reported by the agents live now (stream open, or heard from within the liveness). */
@@ -194,7 +193,10 @@ export class AgentTracker {
           if (other.streams === 0 && (!oldest || other.lastSeen < oldest[1].lastSeen)) oldest = [k, other];
         }
         if (!oldest) {
-          throw caError('ERR_RATE_LIMITED', `ca: ${identity} already has ${perPeerMax} agent ids from ${home} with an open trust-bundle stream; an agent id names one agent (e.g. its node or pod), not a request`);
+          throw caError(
+            'ERR_RATE_LIMITED',
+            `ca: ${identity} already has ${perPeerMax} agent ids from ${home} with an open trust-bundle stream; an agent id names one agent (e.g. its node or pod), not a request`,
+          );
         }
         this.forget(oldest[0], oldest[1]);
       }

@@ -98,7 +98,16 @@ type Client = { k8s: typeof import('@kubernetes/client-node'); api: CoreV1Api };
  *   void p.start(); server.addBackground(p);
  */
 export class BundleConfigMapPublisher {
-  readonly stats: BundleConfigMapStats = { passes: 0, namespacesWritten: 0, failures: 0, conflicts: 0, foreignNamespaces: 0, lastPassSequence: 0, lastSyncedSequence: 0, lastPass: undefined };
+  readonly stats: BundleConfigMapStats = {
+    passes: 0,
+    namespacesWritten: 0,
+    failures: 0,
+    conflicts: 0,
+    foreignNamespaces: 0,
+    lastPassSequence: 0,
+    lastSyncedSequence: 0,
+    lastPass: undefined,
+  };
   private readonly name: string;
   private readonly key: string;
   private readonly excluded: ReadonlySet<string>;
@@ -211,7 +220,17 @@ export class BundleConfigMapPublisher {
 
   private async pass(): Promise<PublishPass> {
     const bundle = this.o.bundle.current();
-    const r = { sequence: bundle.sequence, namespaces: 0, created: [] as string[], replaced: [] as string[], unchanged: 0, foreign: [] as string[], newer: [] as string[], failed: [] as string[], conflicts: 0 };
+    const r = {
+      sequence: bundle.sequence,
+      namespaces: 0,
+      created: [] as string[],
+      replaced: [] as string[],
+      unchanged: 0,
+      foreign: [] as string[],
+      newer: [] as string[],
+      failed: [] as string[],
+      conflicts: 0,
+    };
     try {
       const { api } = await this.api();
       const list = await api.listNamespace({}, this.callOptions());
@@ -237,7 +256,10 @@ export class BundleConfigMapPublisher {
     for (const ns of this.foreignWarned) if (!r.foreign.includes(ns)) this.foreignWarned.delete(ns);
     const pass = { ...r, finishedAt: this.now() };
     if (r.created.length + r.replaced.length > 0 || r.failed.length > 0) {
-      this.o.log.info({ sequence: r.sequence, created: r.created.length, replaced: r.replaced.length, unchanged: r.unchanged, failed: r.failed, foreign: r.foreign.length }, 'bundle-configmaps: pass done');
+      this.o.log.info(
+        { sequence: r.sequence, created: r.created.length, replaced: r.replaced.length, unchanged: r.unchanged, failed: r.failed, foreign: r.foreign.length },
+        'bundle-configmaps: pass done',
+      );
     }
     return pass;
   }
@@ -255,14 +277,23 @@ export class BundleConfigMapPublisher {
       if (this.stopped) throw err;
       if (!this.listFallbackLogged) {
         this.listFallbackLogged = true;
-        this.o.log.warn({ ...(await this.describe(err)) }, `bundle-configmaps: cannot list configmaps "${this.name}" cluster-wide; reading each namespace instead (grant configmaps: list)`);
+        this.o.log.warn(
+          { ...(await this.describe(err)) },
+          `bundle-configmaps: cannot list configmaps "${this.name}" cluster-wide; reading each namespace instead (grant configmaps: list)`,
+        );
       }
       return undefined;
     }
   }
 
   /** Makes one namespace's ConfigMap hold exactly the bundle. `cm`: null = known absent, undefined = unknown. */
-  private async reconcile(api: CoreV1Api, namespace: string, bundle: { sequence: number; pem: string }, cm: V1ConfigMap | null | undefined, r: { created: string[]; replaced: string[]; unchanged: number; foreign: string[]; newer: string[]; failed: string[]; conflicts: number }): Promise<void> {
+  private async reconcile(
+    api: CoreV1Api,
+    namespace: string,
+    bundle: { sequence: number; pem: string },
+    cm: V1ConfigMap | null | undefined,
+    r: { created: string[]; replaced: string[]; unchanged: number; foreign: string[]; newer: string[]; failed: string[]; conflicts: number },
+  ): Promise<void> {
     const attempts = 1 + (this.o.conflictRetries ?? 3);
     try {
       for (let attempt = 0; attempt < attempts; attempt++) {
@@ -279,7 +310,10 @@ export class BundleConfigMapPublisher {
           r.foreign.push(namespace);
           if (!this.foreignWarned.has(namespace)) {
             this.foreignWarned.add(namespace);
-            this.o.log.warn({ namespace, configMap: this.name }, `bundle-configmaps: configmap "${this.name}" in ${namespace} is not managed by castellan (no ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} label); leaving it alone`);
+            this.o.log.warn(
+              { namespace, configMap: this.name },
+              `bundle-configmaps: configmap "${this.name}" in ${namespace} is not managed by castellan (no ${MANAGED_BY_LABEL}=${MANAGED_BY_VALUE} label); leaving it alone`,
+            );
           }
           return;
         }
@@ -299,7 +333,8 @@ export class BundleConfigMapPublisher {
         };
         const code = await this.write(() => api.replaceNamespacedConfigMap({ namespace, name: this.name, body, fieldManager: 'castellan' }, this.callOptions()));
         if (code === 0) return void r.replaced.push(namespace);
-        if (code === 404) cm = null; // deleted meanwhile: create it
+        if (code === 404)
+          cm = null; // deleted meanwhile: create it
         else r.conflicts++; // 409: someone wrote after our read; re-read and decide again
       }
       throw new Error(`still conflicting after ${attempts} attempts`);

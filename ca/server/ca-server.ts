@@ -1,7 +1,16 @@
 import { Server, type Metadata, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { CaV1, IstioV1Auth, PreEncodedHandlers } from '../../proto-types/index.js';
-import { bearerToken, parseHostPort, SpiffeId, startHealthEndpoints, type AuthenticatedCaller, type Authenticator, type CallerCredentials, type HealthEndpoints } from '../../workload-identity/index.js';
+import {
+  bearerToken,
+  parseHostPort,
+  SpiffeId,
+  startHealthEndpoints,
+  type AuthenticatedCaller,
+  type Authenticator,
+  type CallerCredentials,
+  type HealthEndpoints,
+} from '../../workload-identity/index.js';
 import type { CaDirectory, LoadedAuthority } from '../load-ca.js';
 import { caError } from '../errors.js';
 import { Issuer, type SigningAuthority } from '../issuer.js';
@@ -216,17 +225,23 @@ export class CaServer {
       WatchTrustBundle: serverStreamMethod(ctx, 'WatchTrustBundle', (call) => this.watchTrustBundle(call)),
       GetAuthorityStatus: unary('GetAuthorityStatus', (call) => this.getAuthorityStatus(call)),
       ReportTrustBundle: unary('ReportTrustBundle', (call) => this.reportTrustBundle(call)),
-      Authenticate: unary('Authenticate', (call) => this.authenticate(call), { logFields: (call) => ({ tokenSha256: tokenHash(credentialsOf(call, this.intermediatesForPeer).token) }) }),
+      Authenticate: unary('Authenticate', (call) => this.authenticate(call), {
+        logFields: (call) => ({ tokenSha256: tokenHash(credentialsOf(call, this.intermediatesForPeer).token) }),
+      }),
     };
     this.grpc.addService(protos.castellan.service, castellan);
     const admin = this.o.rootAdmin;
     if (!admin) return;
     /** A RootAdmin method: the caller must be one of `admin.identities` (authorizeAdmin). */
     const adminMethod = <Req, Res>(method: string, run: (request: Req) => Promise<Res>, o: { whenNotReady?: boolean } = {}) =>
-      unary<Req, Res>(method, async (call) => {
-        await this.authenticated(call, (caller) => this.authorizeAdmin(method, call.getPeer(), caller));
-        return run(call.request);
-      }, o);
+      unary<Req, Res>(
+        method,
+        async (call) => {
+          await this.authenticated(call, (caller) => this.authorizeAdmin(method, call.getPeer(), caller));
+          return run(call.request);
+        },
+        o,
+      );
     const rootAdmin: CaV1.RootAdminHandlers = {
       GetRootStatus: adminMethod('GetRootStatus', async () => stepResponse({ message: '', warnings: [], status: await admin.status() })),
       PrepareRoot: adminMethod('PrepareRoot', async (r) => stepResponse(await admin.prepare(prepareOptions(r)))),
@@ -303,7 +318,10 @@ export class CaServer {
     // The bundle first: peers learn a new root before any certificate under it is served.
     this.bundle.replace({ sequence: ca.bundleSequence, roots: ca.bundle, ...bundleExtras(ca) });
     if (issuerChanged) {
-      this.o.log.info({ authority: ca.active.id, issuerKeyId: ca.active.issuer.ski.toString('hex'), bundleSequence: ca.bundleSequence }, 'active authority changed; new leaves are signed by it');
+      this.o.log.info(
+        { authority: ca.active.id, issuerKeyId: ca.active.issuer.ski.toString('hex'), bundleSequence: ca.bundleSequence },
+        'active authority changed; new leaves are signed by it',
+      );
     }
     const servingNow = servingAuthority(ca, this.now());
     if (!servingNow.issuer.der.equals(servingBefore.issuer.der)) {
@@ -426,7 +444,12 @@ export class CaServer {
   /** A JWT-SVID for the caller's own identity (docs/jwt-svid.md). */
   private async signJwtSvid(call: ServerUnaryCall<CaV1.SignJwtSvidRequest__Output, CaV1.SignJwtSvidResponse>): Promise<CaV1.SignJwtSvidResponse> {
     const ttl = Number(call.request.ttlSeconds);
-    const { jwt } = await this.jwtSvids.issue(credentialsOf(call, this.intermediatesForPeer), call.request.audience, Number.isFinite(ttl) ? ttl * 1000 : Number.NaN, () => call.cancelled);
+    const { jwt } = await this.jwtSvids.issue(
+      credentialsOf(call, this.intermediatesForPeer),
+      call.request.audience,
+      Number.isFinite(ttl) ? ttl * 1000 : Number.NaN,
+      () => call.cancelled,
+    );
     return { spiffeId: jwt.spiffeId.toString(), token: jwt.token, keyId: jwt.keyId, issuedAt: timestamp(jwt.issuedAt), expiresAt: timestamp(jwt.expiresAt) };
   }
 
@@ -507,7 +530,10 @@ export class CaServer {
     if (!agentId) throw caError('ERR_REPORT_INVALID', 'ca: ReportTrustBundle needs an agent_id of 1 to 253 printable characters');
     const sequence = Number(call.request.sequence);
     if (!Number.isSafeInteger(sequence) || sequence < 1 || sequence > this.bundle.current().sequence) {
-      throw caError('ERR_REPORT_INVALID', `ca: ReportTrustBundle sequence ${String(call.request.sequence)} is not a bundle this CA sent (current ${this.bundle.current().sequence})`);
+      throw caError(
+        'ERR_REPORT_INVALID',
+        `ca: ReportTrustBundle sequence ${String(call.request.sequence)} is not a bundle this CA sent (current ${this.bundle.current().sequence})`,
+      );
     }
     this.agents.report({ agentId, identity: caller.spiffeId.toString(), sequence, peer: call.getPeer() });
     return {};
@@ -516,7 +542,10 @@ export class CaServer {
   /** Who the caller's credentials stand for, checked as for Sign (node agents re-check pod tokens with it). */
   private async authenticate(call: ServerUnaryCall<CaV1.AuthenticateRequest__Output, CaV1.AuthenticateResponse>): Promise<CaV1.AuthenticateResponse> {
     const caller = await this.service.confirm(credentialsOf(call, this.intermediatesForPeer));
-    this.o.log.debug({ event: 'authenticated', method: 'Authenticate', spiffeId: caller.spiffeId.toString(), tokenSha256: caller.tokenSha256, peer: call.getPeer() }, 'caller authenticated');
+    this.o.log.debug(
+      { event: 'authenticated', method: 'Authenticate', spiffeId: caller.spiffeId.toString(), tokenSha256: caller.tokenSha256, peer: call.getPeer() },
+      'caller authenticated',
+    );
     return { spiffeId: caller.spiffeId.toString() };
   }
 
@@ -569,7 +598,12 @@ export class CaServer {
 /** A listener that could not be bound, named by its setting (what the operator must change). */
 function listenError(err: unknown, address: string, what: string, setting: string): Error {
   const code = (err as NodeJS.ErrnoException).code ?? (/address already in use/i.test(String((err as Error)?.message)) ? 'EADDRINUSE' : undefined);
-  const why = code === 'EADDRINUSE' ? 'the address is already in use (another process listens there)' : code === 'EACCES' ? 'permission denied (a port below 1024?)' : (err as Error)?.message ?? String(err);
+  const why =
+    code === 'EADDRINUSE'
+      ? 'the address is already in use (another process listens there)'
+      : code === 'EACCES'
+        ? 'permission denied (a port below 1024?)'
+        : ((err as Error)?.message ?? String(err));
   return caError('ERR_LISTEN', `ca: cannot listen on ${address} for ${what}: ${why}; change ${setting}`, { cause: err });
 }
 
@@ -634,4 +668,3 @@ function timestamp(d: Date): { seconds: number; nanos: number } {
   const ms = d.getTime();
   return { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
 }
-

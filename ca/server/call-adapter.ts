@@ -43,7 +43,12 @@ export function logRefusal(log: Logger, method: string, peer: string, err: unkno
  *
  * @example Sign: unaryMethod(ctx, 'Sign', (call) => this.sign(call), { refusals: 'pipeline' })
  */
-export function unaryMethod<Req, Res>(ctx: CallAdapterContext, method: string, handle: (call: ServerUnaryCall<Req, Res>) => Promise<Res>, o: UnaryOptions<Req, Res> = {}): handleUnaryCall<Req, Res> {
+export function unaryMethod<Req, Res>(
+  ctx: CallAdapterContext,
+  method: string,
+  handle: (call: ServerUnaryCall<Req, Res>) => Promise<Res>,
+  o: UnaryOptions<Req, Res> = {},
+): handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const refuse = (err: unknown) => {
       const e = o.refusals === 'pipeline' ? callErrorFor(err) : logRefusal(ctx.log, method, call.getPeer(), err, o.logFields?.(call));
@@ -65,7 +70,11 @@ export function unaryMethod<Req, Res>(ctx: CallAdapterContext, method: string, h
  *
  * @example WatchTrustBundle: serverStreamMethod(ctx, 'WatchTrustBundle', (call) => this.watchTrustBundle(call))
  */
-export function serverStreamMethod<Req, Res>(ctx: CallAdapterContext, method: string, open: (call: ServerWritableStream<Req, Res>) => Promise<void>): handleServerStreamingCall<Req, Res> {
+export function serverStreamMethod<Req, Res>(
+  ctx: CallAdapterContext,
+  method: string,
+  open: (call: ServerWritableStream<Req, Res>) => Promise<void>,
+): handleServerStreamingCall<Req, Res> {
   return (call) => {
     const run = async () => {
       ctx.refuseIfNotReady();

@@ -123,7 +123,10 @@ export class ClusterTrustBundlePublisher {
         if (apiStatus(k8s, err) !== 404) throw err;
       }
       if (existing === undefined) {
-        await (client as { createClusterTrustBundle(p: { body: unknown; fieldManager: string }, o: unknown): Promise<unknown> }).createClusterTrustBundle({ body, fieldManager: 'castellan' }, opts);
+        await (client as { createClusterTrustBundle(p: { body: unknown; fieldManager: string }, o: unknown): Promise<unknown> }).createClusterTrustBundle(
+          { body, fieldManager: 'castellan' },
+          opts,
+        );
         this.o.log.info({ name: this.name, signerName: this.o.signerName, sequence: bundle.sequence, api }, 'ClusterTrustBundle created');
       } else {
         // Another replica (a newer leader) may have written a newer bundle: never move it backwards.
@@ -151,7 +154,11 @@ export class ClusterTrustBundlePublisher {
           ? ` (grant the CA's service account "create", "get", "update" on clustertrustbundles and "attest" on signers "${this.o.signerName}" in certificates.k8s.io; docs/kubernetes.md)`
           : '';
       const problem = `cannot publish ClusterTrustBundle ${this.name}: ${describeApiError(k8s, err)}${hint}`;
-      if (problem !== this.lastProblem) this.o.log.error({ err: caError('ERR_STORE_UNAVAILABLE', problem, { cause: err }) }, 'ClusterTrustBundle: publishing failed; retrying at the next resync (the bundle ConfigMaps are unaffected)');
+      if (problem !== this.lastProblem)
+        this.o.log.error(
+          { err: caError('ERR_STORE_UNAVAILABLE', problem, { cause: err }) },
+          'ClusterTrustBundle: publishing failed; retrying at the next resync (the bundle ConfigMaps are unaffected)',
+        );
       this.lastProblem = problem;
     }
   }
@@ -178,7 +185,10 @@ export class ClusterTrustBundlePublisher {
         if (apiStatus(k8s, err) !== 404) throw err;
       }
     }
-    if (this.api !== 'none') this.o.log.info('ClusterTrustBundle: the API server serves no certificates.k8s.io ClusterTrustBundle (Kubernetes < 1.33, or the ClusterTrustBundle feature gate / runtime-config is off); the bundle ConfigMaps carry the trust bundle');
+    if (this.api !== 'none')
+      this.o.log.info(
+        'ClusterTrustBundle: the API server serves no certificates.k8s.io ClusterTrustBundle (Kubernetes < 1.33, or the ClusterTrustBundle feature gate / runtime-config is off); the bundle ConfigMaps carry the trust bundle',
+      );
     this.api = 'none';
     return 'none';
   }

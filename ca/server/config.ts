@@ -15,7 +15,8 @@ const k8sName = z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'want a Kube
 /** RFC 1123 host names (RFC 5280 §4.2.1.6: a dNSName is never an IP address; those go in iPAddress). */
 const DNS_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/i;
 const dnsName = z.string().superRefine((s, ctx) => {
-  if (isIP(s.replace(/^\[|\]$/g, '')) !== 0) ctx.addIssue({ code: 'custom', message: `"${s}" is an IP address: put it in servingIpAddresses (an iPAddress SAN), not in servingDnsNames` });
+  if (isIP(s.replace(/^\[|\]$/g, '')) !== 0)
+    ctx.addIssue({ code: 'custom', message: `"${s}" is an IP address: put it in servingIpAddresses (an iPAddress SAN), not in servingDnsNames` });
   else if (s.length > 253 || !DNS_NAME.test(s)) ctx.addIssue({ code: 'custom', message: `"${s}" is not a DNS name (RFC 1123: letters, digits, - and . ; at most 253 characters)` });
 });
 const ipAddress = z.string().refine((s) => !s.includes('%') && isIP(s) !== 0, { message: 'want an IPv4 or IPv6 address, e.g. 127.0.0.1 or ::1 (no brackets, no port)' });
@@ -40,7 +41,10 @@ const federationSchema = z
         /** host:port to listen on, e.g. 0.0.0.0:8443. */
         listen: hostPortField,
         /** The URL path the bundle is served at. Default /. */
-        path: z.string().regex(/^\/[\x21-\x7e]*$/, 'want an absolute URL path such as / or /bundle.json').optional(),
+        path: z
+          .string()
+          .regex(/^\/[\x21-\x7e]*$/, 'want an absolute URL path such as / or /bundle.json')
+          .optional(),
         /** https_web: a certificate from a CA peers trust (certFile, keyFile); https_spiffe: the CA's own X509-SVID (spiffe://<td>/castellan/ca). */
         profile: z.enum(['https_web', 'https_spiffe']),
         /** https_web: PEM certificate chain (re-read when it changes). */
@@ -63,7 +67,10 @@ const federationSchema = z
             bundleEndpointUrl: httpsUrl,
             profile: z.enum(['https_web', 'https_spiffe']),
             /** https_spiffe: the SPIFFE ID the endpoint's X509-SVID must carry (§5.2.2.2). */
-            endpointSpiffeId: z.string().regex(/^spiffe:\/\/[^/]+\/.+/, 'want a SPIFFE ID with a path').optional(),
+            endpointSpiffeId: z
+              .string()
+              .regex(/^spiffe:\/\/[^/]+\/.+/, 'want a SPIFFE ID with a path')
+              .optional(),
             /** A file with the trust domain's bundle (SPIFFE bundle JSON, or PEM roots): used until the first fetch, and to authenticate a self-serving https_spiffe endpoint the first time. */
             initialBundle: z.string().min(1).optional(),
             /** https_web: PEM roots to verify the endpoint with instead of the system's (a private web PKI). */
@@ -259,7 +266,10 @@ export const caServerConfigSchema = z
     ledger: z
       .object({
         /** PostgreSQL URL shared by CA replicas (env CASTELLAN_DATABASE_URL, flag --database-url). Absent: SQLite in the CA directory. */
-        url: z.string().refine((u) => isPostgresUrl(u) && !/\s/.test(u), 'want a postgres:// or postgresql:// URL').optional(),
+        url: z
+          .string()
+          .refine((u) => isPostgresUrl(u) && !/\s/.test(u), 'want a postgres:// or postgresql:// URL')
+          .optional(),
         /** The SQLite ledger file. Default <CA dir>/ledger.db; required with store.kubernetes unless url (one replica, a persistent volume). */
         path: z.string().min(1).optional(),
         /** A signed checkpoint after this many records. Default 1000. */
@@ -323,7 +333,10 @@ export const caServerConfigSchema = z
             /** The bundle's signer name. Default castellan.io/<trust domain>. The CA needs "attest" on it (docs/kubernetes.md). */
             signerName: z
               .string()
-              .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+\/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 'want <domain>/<name> in DNS-1123 labels, e.g. castellan.io/cluster.local')
+              .regex(
+                /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+\/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+                'want <domain>/<name> in DNS-1123 labels, e.g. castellan.io/cluster.local',
+              )
               .max(200)
               .optional(),
             /** A kubeconfig path; absent: the in-cluster configuration (or store.kubernetes's). */
@@ -358,7 +371,10 @@ export const caServerConfigSchema = z
       .strict()
       .optional(),
     /** This replica's name in agent reports (`<CA dir>/agents/<replicaId>.json`). Default: the host name (the pod name in Kubernetes). */
-    replicaId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'want letters, digits, _ . - (at most 128)').optional(),
+    replicaId: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'want letters, digits, _ . - (at most 128)')
+      .optional(),
   })
   .strict()
   .refine((c) => [c.authentication?.jwks, c.authentication?.tokenReview, c.authentication?.devIssuer].filter(Boolean).length <= 1, {
@@ -371,7 +387,9 @@ export const caServerConfigSchema = z
     path: ['distribution', 'configMaps', 'additional'],
   });
 
-function bundleConfigMapNames(c: { distribution?: { configMaps?: { enabled: boolean; name?: string | undefined; additional?: { name: string }[] | undefined } | undefined } | undefined }): string[] {
+function bundleConfigMapNames(c: {
+  distribution?: { configMaps?: { enabled: boolean; name?: string | undefined; additional?: { name: string }[] | undefined } | undefined } | undefined;
+}): string[] {
   const cms = c.distribution?.configMaps;
   return cms ? [cms.name ?? BUNDLE_CONFIGMAP_NAME, ...(cms.additional ?? []).map((a) => a.name)] : [];
 }

@@ -52,7 +52,10 @@ export class ConnectionGuard {
             const socket = this.sockets.get(`${info.remoteAddress}|${info.remotePort}`);
             if (!socket || socket.destroyed) return;
             this.o.closed?.inc({ reason: 'request_timeout' });
-            this.o.log.warn({ peer: call.getPeer(), method: method.path, requestTimeoutMs: this.o.requestTimeoutMs }, 'a call\'s request did not arrive in time; closing its connection');
+            this.o.log.warn(
+              { peer: call.getPeer(), method: method.path, requestTimeoutMs: this.o.requestTimeoutMs },
+              "a call's request did not arrive in time; closing its connection",
+            );
             socket.destroy();
           }, this.o.requestTimeoutMs);
           timer.unref();

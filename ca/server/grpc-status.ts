@@ -178,7 +178,8 @@ export function callErrorFor(err: unknown): CallError {
     // A backend failure's message names internal endpoints and RBAC state: the log gets it, not the caller.
     if (err.code === 'ERR_AUTH_BACKEND_UNAVAILABLE') return { code: status.UNAVAILABLE, details: 'auth: the authentication backend is unavailable; retry later', reason: err.code };
     const maxMs = err.code === 'ERR_TTL_TOO_LONG' ? (err.context as { maxMs?: unknown }).maxMs : undefined;
-    if (code !== undefined && code !== status.INTERNAL) return { code, details: err.message, reason: err.code, ...(typeof maxMs === 'number' ? { maxTtlSeconds: Math.floor(maxMs / 1000) } : {}) };
+    if (code !== undefined && code !== status.INTERNAL)
+      return { code, details: err.message, reason: err.code, ...(typeof maxMs === 'number' ? { maxTtlSeconds: Math.floor(maxMs / 1000) } : {}) };
     return { code: status.INTERNAL, details: 'internal error; see the CA log', reason: err.code };
   }
   return { code: status.INTERNAL, details: 'internal error; see the CA log', reason: 'ERR_INTERNAL' };

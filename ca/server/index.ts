@@ -14,7 +14,19 @@ export { AgentTracker, DEFAULT_AGENT_WARMUP_MS, DEFAULT_AGENT_HEARTBEAT_MS, DEFA
 export { StoreFollower, type StoreFollowerOptions } from './store-follower.js';
 export { rootStatus, type RootStatus, type SlotStatus } from './rotation-status.js';
 export { DEFAULT_REISSUE_RATE, RootAdmin, type RootAdminOptions, type RootStepOutcome } from './root-admin.js';
-export { BUNDLE_CONFIGMAP_KEY, BUNDLE_CONFIGMAP_NAME, BUNDLE_SEQUENCE_ANNOTATION, BundleConfigMapPublisher, MANAGED_BY_LABEL, MANAGED_BY_VALUE, type BundleConfigMapPublisherOptions, type BundleConfigMapStats, type PublishedBundleSource, type PublishPass, type PublisherTimers } from './bundle-configmaps.js';
+export {
+  BUNDLE_CONFIGMAP_KEY,
+  BUNDLE_CONFIGMAP_NAME,
+  BUNDLE_SEQUENCE_ANNOTATION,
+  BundleConfigMapPublisher,
+  MANAGED_BY_LABEL,
+  MANAGED_BY_VALUE,
+  type BundleConfigMapPublisherOptions,
+  type BundleConfigMapStats,
+  type PublishedBundleSource,
+  type PublishPass,
+  type PublisherTimers,
+} from './bundle-configmaps.js';
 export { openCaStore, pinOf, storeFromConfig, type OpenedCaStore } from './open-ca-store.js';
 export { caHealth, type CaHealth } from './ca-health.js';
 export { caHealthMessage, caHealthOf, rootStatusMessage, rootStatusOf } from './admin-messages.js';

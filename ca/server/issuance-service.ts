@@ -1,13 +1,7 @@
 import { hash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import {
-  CastellanError,
-  isCastellanError,
-  type AuthenticatedCaller,
-  type Authenticator,
-  type CallerCredentials,
-} from '../../workload-identity/index.js';
+import { CastellanError, isCastellanError, type AuthenticatedCaller, type Authenticator, type CallerCredentials } from '../../workload-identity/index.js';
 import { parseCsrAsync, type CertificateRequest } from '../csr.js';
 import { caError } from '../errors.js';
 import type { IssuedCertificate, Issuer } from '../issuer.js';
@@ -174,7 +168,8 @@ export class IssuanceService {
       this.o.metrics.csrs.inc({ outcome: e.reason, api });
       const entry = { event: 'refused', api, reason: e.reason, spiffeId: caller?.spiffeId.toString(), tokenSha256: tokenSha256(), peer: credentials.peerAddress };
       if (e.code === status.INTERNAL) this.o.log.error({ ...entry, err }, 'issuance failed');
-      else if (e.reason === 'ERR_AUTH_BACKEND_UNAVAILABLE') this.o.log.warn({ ...entry, detail: (err as Error).message, cause: String((err as Error).cause ?? '') }, 'authentication backend unavailable');
+      else if (e.reason === 'ERR_AUTH_BACKEND_UNAVAILABLE')
+        this.o.log.warn({ ...entry, detail: (err as Error).message, cause: String((err as Error).cause ?? '') }, 'authentication backend unavailable');
       else if (e.reason !== 'ERR_LEDGER_UNAVAILABLE') this.o.log.info({ ...entry, detail: (err as Error).message }, 'request refused');
       if (this.o.ledger && e.reason === 'ERR_RATE_LIMITED' && caller === undefined) {
         // Refused by the per-address limit before authentication: costs the client nothing, so these are
@@ -183,7 +178,9 @@ export class IssuanceService {
       } else if (this.o.ledger && e.reason !== 'ERR_LEDGER_UNAVAILABLE') {
         const facts: RequestFacts = { api, caller, tokenSha256: tokenSha256(), peer: credentials.peerAddress, csrSpki: request?.spki, authority };
         // A refusal is recorded before it is answered; if that fails the caller still gets its refusal.
-        await this.o.ledger.append(refusedEntry(facts, e.reason)).catch((cause: unknown) => this.o.log.error({ err: cause, reason: e.reason }, 'ledger write failed for a refusal'));
+        await this.o.ledger
+          .append(refusedEntry(facts, e.reason))
+          .catch((cause: unknown) => this.o.log.error({ err: cause, reason: e.reason }, 'ledger write failed for a refusal'));
       }
       throw err;
     }

@@ -28,7 +28,12 @@ export interface JwtSvidServiceOptions {
 export class JwtSvidService {
   constructor(private readonly o: JwtSvidServiceOptions) {}
 
-  async issue(credentials: CallerCredentials, audience: readonly unknown[], ttlMs: number, cancelled: () => boolean = () => false): Promise<{ caller: AuthenticatedCaller; jwt: IssuedJwtSvid }> {
+  async issue(
+    credentials: CallerCredentials,
+    audience: readonly unknown[],
+    ttlMs: number,
+    cancelled: () => boolean = () => false,
+  ): Promise<{ caller: AuthenticatedCaller; jwt: IssuedJwtSvid }> {
     let caller: AuthenticatedCaller | undefined;
     const tokenSha256 = () => caller?.tokenSha256 ?? tokenHash(credentials.token);
     try {
@@ -40,7 +45,15 @@ export class JwtSvidService {
           await this.o.ledger.append(
             jwtSvidIssuedEntry(
               { api: 'jwt-svid', caller, tokenSha256: tokenSha256(), peer: credentials.peerAddress, authority: jwt.authority },
-              { spiffeId: jwt.spiffeId.toString(), jti: jwt.jti, keyId: jwt.keyId, algorithm: jwt.algorithm, audience: jwt.audience, issuedAt: jwt.issuedAt, expiresAt: jwt.expiresAt },
+              {
+                spiffeId: jwt.spiffeId.toString(),
+                jti: jwt.jti,
+                keyId: jwt.keyId,
+                algorithm: jwt.algorithm,
+                audience: jwt.audience,
+                issuedAt: jwt.issuedAt,
+                expiresAt: jwt.expiresAt,
+              },
             ),
           );
         } catch (cause) {
@@ -50,7 +63,17 @@ export class JwtSvidService {
       }
       this.o.metrics.jwtSvids.inc({ outcome: 'issued' });
       this.o.log.info(
-        { event: 'issued', api: 'jwt-svid', spiffeId: jwt.spiffeId.toString(), jti: jwt.jti, kid: jwt.keyId, audience: jwt.audience, expiresAt: jwt.expiresAt.toISOString(), tokenSha256: tokenSha256(), peer: credentials.peerAddress },
+        {
+          event: 'issued',
+          api: 'jwt-svid',
+          spiffeId: jwt.spiffeId.toString(),
+          jti: jwt.jti,
+          kid: jwt.keyId,
+          audience: jwt.audience,
+          expiresAt: jwt.expiresAt.toISOString(),
+          tokenSha256: tokenSha256(),
+          peer: credentials.peerAddress,
+        },
         'JWT-SVID issued',
       );
       return { caller, jwt };
@@ -66,7 +89,9 @@ export class JwtSvidService {
       if (this.o.ledger && e.reason === 'ERR_RATE_LIMITED' && caller === undefined) {
         this.o.ledger.appendSummarized(peerIp(credentials.peerAddress), refusedEntry(facts, e.reason));
       } else if (this.o.ledger && e.reason !== 'ERR_LEDGER_UNAVAILABLE') {
-        await this.o.ledger.append(refusedEntry(facts, e.reason)).catch((cause: unknown) => this.o.log.error({ err: cause, reason: e.reason }, 'ledger write failed for a refusal'));
+        await this.o.ledger
+          .append(refusedEntry(facts, e.reason))
+          .catch((cause: unknown) => this.o.log.error({ err: cause, reason: e.reason }, 'ledger write failed for a refusal'));
       }
       throw err;
     }

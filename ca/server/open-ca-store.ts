@@ -7,7 +7,20 @@ import type { KeyProvider } from '../key-provider.js';
 import { keyProviderFor } from '../state-keys.js';
 import { parseKeyType } from '../key-type.js';
 import { loadCa, type CaDirectory } from '../load-ca.js';
-import { alwaysLeader, apiStatus, callOptions, describeApiError, directoryStore, kubeModule, kubernetesStore, LeaderElection, podNamespace, rbacHint, type CaStore, type Leadership } from '../store/index.js';
+import {
+  alwaysLeader,
+  apiStatus,
+  callOptions,
+  describeApiError,
+  directoryStore,
+  kubeModule,
+  kubernetesStore,
+  LeaderElection,
+  podNamespace,
+  rbacHint,
+  type CaStore,
+  type Leadership,
+} from '../store/index.js';
 import type { ResolvedCaConfig } from './ca-config.js';
 import { CA_CONFIG_DEFAULTS } from './ca-config-defaults.js';
 
@@ -28,7 +41,11 @@ export interface OpenedCaStore {
  *
  * @example const { store } = await storeFromConfig(config, undefined, (f) => loadKubeConfig(f));
  */
-export async function storeFromConfig(config: ResolvedCaConfig, dir: string | undefined, loadKube: (file: string | undefined) => Promise<KubeConfig>): Promise<{ store: CaStore; kubeConfig?: KubeConfig; namespace?: string }> {
+export async function storeFromConfig(
+  config: ResolvedCaConfig,
+  dir: string | undefined,
+  loadKube: (file: string | undefined) => Promise<KubeConfig>,
+): Promise<{ store: CaStore; kubeConfig?: KubeConfig; namespace?: string }> {
   const k = config.store?.kubernetes;
   if (!k) {
     if (dir === undefined) throw caError('ERR_CONFIG', 'give the CA directory (--dir or CASTELLAN_DIR), or configure store.kubernetes');
@@ -139,9 +156,13 @@ async function readCacertsSecret(kubeConfig: KubeConfig, namespace: string, name
     secret = await api.readNamespacedSecret({ name, namespace }, callOptions(k8s, new AbortController().signal, 10_000));
   } catch (err) {
     if (apiStatus(k8s, err) === 404) return undefined;
-    throw caError('ERR_STORE_UNAVAILABLE', `cacerts: cannot read secret ${namespace}/${name}: ${describeApiError(k8s, err)}${rbacHint(apiStatus(k8s, err), 'get', 'secrets', namespace, name)}`, {
-      cause: err,
-    });
+    throw caError(
+      'ERR_STORE_UNAVAILABLE',
+      `cacerts: cannot read secret ${namespace}/${name}: ${describeApiError(k8s, err)}${rbacHint(apiStatus(k8s, err), 'get', 'secrets', namespace, name)}`,
+      {
+        cause: err,
+      },
+    );
   }
   const text = (key: string) => {
     const v = secret.data?.[key];

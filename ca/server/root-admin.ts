@@ -1,4 +1,14 @@
-import { activateRoot, flushPendingRecords, prepareRoot, retireRoot, rotateIntermediate, type LifecycleRecorder, type LiveLeaves, type RotationContext, type RotationResult } from '../authority-rotation.js';
+import {
+  activateRoot,
+  flushPendingRecords,
+  prepareRoot,
+  retireRoot,
+  rotateIntermediate,
+  type LifecycleRecorder,
+  type LiveLeaves,
+  type RotationContext,
+  type RotationResult,
+} from '../authority-rotation.js';
 import { formatDuration } from '../duration.js';
 import type { KeyType } from '../key-type.js';
 import type { KeyProvider } from '../key-provider.js';
@@ -82,7 +92,8 @@ export class RootAdmin {
   async retire(a: { force?: boolean }): Promise<RootStepOutcome> {
     return this.step(
       (ctx) => retireRoot(ctx, { liveLeaves: (ids) => this.liveLeaves(ids), ...(a.force ? { force: true } : {}) }),
-      (r) => `retired: the trust bundle (sequence ${r.ca.bundleSequence}) now holds ${r.ca.bundle.length} root(s); running CAs push it to their agents${a.force ? ' (forced)' : ''}\n`,
+      (r) =>
+        `retired: the trust bundle (sequence ${r.ca.bundleSequence}) now holds ${r.ca.bundle.length} root(s); running CAs push it to their agents${a.force ? ' (forced)' : ''}\n`,
     );
   }
 
@@ -100,7 +111,9 @@ export class RootAdmin {
         const previous = res.ca.authorities.find((x) => x.id === Number(res.records[0]?.details['previous']));
         return (
           `rotated the intermediate: authority ${a.id} (intermediate ${a.issuer.serialHex}, expires ${a.issuer.notAfter.toISOString()}) signs new leaves from now on\n` +
-          (previous ? `the previous intermediate (authority ${previous.id}) is retired; leaves it signed stay valid until they expire (at the latest ${previous.issuer.notAfter.toISOString()})\n` : '') +
+          (previous
+            ? `the previous intermediate (authority ${previous.id}) is retired; leaves it signed stay valid until they expire (at the latest ${previous.issuer.notAfter.toISOString()})\n`
+            : '') +
           `the roots do not change; trust bundle sequence ${res.ca.bundleSequence}: running CAs apply it and tell their agents.\n`
         );
       },
@@ -124,7 +137,8 @@ export class RootAdmin {
       if (warnings.length > 0 && err instanceof Error) Object.assign(err, { warnings });
       throw err;
     }
-    if (r.ledgerError) warnings.push(`the step is done, but its ledger record could not be written (${r.ledgerError.message}); it stays pending in the CA state and the CA writes it`);
+    if (r.ledgerError)
+      warnings.push(`the step is done, but its ledger record could not be written (${r.ledgerError.message}); it stays pending in the CA state and the CA writes it`);
     await this.o.afterStep?.();
     return { message: describe(r), warnings, status: await rootStatus(this.o.store, this.o.now(), this.statusOptions()) };
   }

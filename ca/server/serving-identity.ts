@@ -64,7 +64,10 @@ export class ServingIdentity {
    */
   async prepare(): Promise<void> {
     this.pending = await this.issue();
-    this.creds = new RotatingServerCredentials(placeholderMaterial(this.o.spiffeId.trustDomain), this.o.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.o.handshakeTimeoutMs } : {});
+    this.creds = new RotatingServerCredentials(
+      placeholderMaterial(this.o.spiffeId.trustDomain),
+      this.o.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: this.o.handshakeTimeoutMs } : {},
+    );
   }
 
   /** Records the prepared certificate in the ledger, then serves it; later ones follow on a timer. */
@@ -151,7 +154,10 @@ export class ServingIdentity {
     this.notAfter = cert.notAfter.getTime();
     this.install();
     for (const l of [...this.materialListeners]) l(this.material);
-    this.o.log.info({ serial: cert.serialHex, notAfter: cert.notAfter.toISOString(), dnsNames: this.o.dnsNames, ipAddresses: this.o.ipAddresses ?? [] }, 'serving certificate issued');
+    this.o.log.info(
+      { serial: cert.serialHex, notAfter: cert.notAfter.toISOString(), dnsNames: this.o.dnsNames, ipAddresses: this.o.ipAddresses ?? [] },
+      'serving certificate issued',
+    );
     const lifetime = cert.notAfter.getTime() - this.now().getTime();
     this.schedule(Math.max(1000, lifetime / 2));
   }
@@ -177,6 +183,9 @@ function placeholderMaterial(trustDomain: SpiffeId['trustDomain']): { key: strin
   const signer = keyObjectSigner(key);
   const name = authorityName(trustDomain, 'Castellan CA starting (not trusted)');
   const now = Date.now();
-  const der = signCertificate({ serial: randomSerial(), issuer: name, subject: name, notBefore: new Date(now - 60_000), notAfter: new Date(now + 3_600_000), spki: signer.spki, extensions: [] }, signer);
+  const der = signCertificate(
+    { serial: randomSerial(), issuer: name, subject: name, notBefore: new Date(now - 60_000), notAfter: new Date(now + 3_600_000), spki: signer.spki, extensions: [] },
+    signer,
+  );
   return { key: key.export({ format: 'pem', type: 'pkcs8' }) as string, cert: derToPem(der, 'CERTIFICATE') };
 }

@@ -89,7 +89,8 @@ async function tokenAuthenticator(td: TrustDomain, o: StartCaServerOptions, conf
     };
   }
   if (o.devIssuer || auth.devIssuer) {
-    if (store.dir === undefined) throw caError('ERR_CONFIG', `config: the dev token issuer lives in a CA directory; ${store.location} has none: configure authentication.jwks or authentication.tokenReview`);
+    if (store.dir === undefined)
+      throw caError('ERR_CONFIG', `config: the dev token issuer lives in a CA directory; ${store.location} has none: configure authentication.jwks or authentication.tokenReview`);
     const dev = await loadDevTokenIssuer(store.dir);
     return {
       mode: 'dev-issuer',
@@ -169,7 +170,10 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
     const ctbKube = ctb?.enabled ? (ctb.kubeconfig === undefined && kubeConfig ? kubeConfig : await loadKubeConfig(ctb.kubeconfig, { log: o.log })) : undefined;
     const ctbSigner = ctb?.enabled ? (ctb.signerName ?? defaultSignerName(ca.trustDomain.name)) : undefined;
     if (ctb?.enabled && ctbSigner === undefined) {
-      throw caError('ERR_CONFIG', `config: distribution.clusterTrustBundle: trust domain ${ca.trustDomain.name} is no valid signer name path (DNS-1123 labels); set distribution.clusterTrustBundle.signerName`);
+      throw caError(
+        'ERR_CONFIG',
+        `config: distribution.clusterTrustBundle: trust domain ${ca.trustDomain.name} is no valid signer name path (DNS-1123 labels); set distribution.clusterTrustBundle.signerName`,
+      );
     }
     // Federation: bad initial bundles or CA files fail the start before anything listens (docs/federation.md).
     let federation: FederationManager | undefined;
@@ -230,7 +234,12 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
       health: async () => {
         // The genesis the state remembers now (the server's view follows the store).
         const genesis = server?.directory.ledgerGenesis ?? ca.ledgerGenesis;
-        const anchors = ledger ? await ledgerHealth(() => openLedgerStore({ ...ledgerLocation(config, store), readOnly: true }), { ...(genesis !== undefined ? { genesis } : {}), witness: store.witness }) : undefined;
+        const anchors = ledger
+          ? await ledgerHealth(() => openLedgerStore({ ...ledgerLocation(config, store), readOnly: true }), {
+              ...(genesis !== undefined ? { genesis } : {}),
+              witness: store.witness,
+            })
+          : undefined;
         return { replica: config.replicaId, leader: leadership.isLeader(), ...(anchors ? { ledgerAnchors: anchors } : {}) };
       },
       log: o.log,
@@ -300,29 +309,35 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
     }
     // One publisher per ConfigMap name (castellan-root-cert, istio-ca-root-cert, ...), on the leader only.
     for (const target of cms?.enabled && configMapsKube ? cms.targets : []) {
-      startPublisherWhileLeader(s, leadership, () =>
-        new BundleConfigMapPublisher({
-          kubeConfig: configMapsKube!,
-          bundle: s.trustBundle,
-          name: target.name,
-          key: target.key,
-          excludeNamespaces: cms!.excludeNamespaces,
-          resyncMs: cms!.resyncIntervalMs,
-          ...(o.now ? { now: o.now } : {}),
-          // Not `component`: the CA's logger carries that already, and pino would write the key twice.
-          log: o.log.child({ subsystem: 'bundle-configmaps', configMap: target.name }),
-        }),
+      startPublisherWhileLeader(
+        s,
+        leadership,
+        () =>
+          new BundleConfigMapPublisher({
+            kubeConfig: configMapsKube!,
+            bundle: s.trustBundle,
+            name: target.name,
+            key: target.key,
+            excludeNamespaces: cms!.excludeNamespaces,
+            resyncMs: cms!.resyncIntervalMs,
+            ...(o.now ? { now: o.now } : {}),
+            // Not `component`: the CA's logger carries that already, and pino would write the key twice.
+            log: o.log.child({ subsystem: 'bundle-configmaps', configMap: target.name }),
+          }),
       );
     }
     if (ctbKube && ctbSigner) {
-      startPublisherWhileLeader(s, leadership, () =>
-        new ClusterTrustBundlePublisher({
-          kubeConfig: ctbKube,
-          bundle: s.trustBundle,
-          signerName: ctbSigner,
-          resyncMs: ctb!.resyncIntervalMs,
-          log: o.log.child({ subsystem: 'cluster-trust-bundle' }),
-        }),
+      startPublisherWhileLeader(
+        s,
+        leadership,
+        () =>
+          new ClusterTrustBundlePublisher({
+            kubeConfig: ctbKube,
+            bundle: s.trustBundle,
+            signerName: ctbSigner,
+            resyncMs: ctb!.resyncIntervalMs,
+            log: o.log.child({ subsystem: 'cluster-trust-bundle' }),
+          }),
       );
     }
     return { server: s, tokenMode: mode, follower, store, leadership, ...(federation ? { federation } : {}), ...(bundleEndpoint ? { bundleEndpoint } : {}) };
@@ -364,11 +379,20 @@ function ledgerLocation(config: ResolvedCaConfig, store: CaStore): LedgerStoreLo
   if (c.url) return { databaseUrl: c.url };
   if (c.path) return { sqliteFile: c.path };
   if (store.dir !== undefined) return { dir: store.dir };
-  throw caError('ERR_CONFIG', `config: ${store.location} is not a directory: set ledger.url (PostgreSQL, for several replicas) or ledger.path (SQLite on a persistent volume, one replica)`);
+  throw caError(
+    'ERR_CONFIG',
+    `config: ${store.location} is not a directory: set ledger.url (PostgreSQL, for several replicas) or ledger.path (SQLite on a persistent volume, one replica)`,
+  );
 }
 
 /** Opens the configured ledger (docs/architecture.md §7), or none when `ledger.enabled` is false (benchmarks only). */
-async function startLedger(o: StartCaServerOptions, config: ResolvedCaConfig, store: CaStore, genesis: string | undefined, authority: () => SigningAuthority): Promise<Ledger | undefined> {
+async function startLedger(
+  o: StartCaServerOptions,
+  config: ResolvedCaConfig,
+  store: CaStore,
+  genesis: string | undefined,
+  authority: () => SigningAuthority,
+): Promise<Ledger | undefined> {
   const c = config.ledger;
   if (!c.enabled) {
     o.log.warn('ledger.enabled is false: issuances and refusals are NOT recorded; never run a production CA like this');

@@ -96,7 +96,10 @@ export class StoreFollower {
       // Once when it starts failing, then once a minute: a store that is down must not flood the log.
       const at = this.o.now().getTime();
       if (this.failingSince === undefined || at - this.lastFailureLog >= 60_000) {
-        this.o.log.error({ err, store: this.o.store.location, failingForMs: at - (this.failingSince ?? at) }, 'ca store: cannot read it; the CA keeps signing with what it has and retries');
+        this.o.log.error(
+          { err, store: this.o.store.location, failingForMs: at - (this.failingSince ?? at) },
+          'ca store: cannot read it; the CA keeps signing with what it has and retries',
+        );
         this.lastFailureLog = at;
       }
       this.failingSince ??= at;
@@ -148,7 +151,11 @@ export class StoreFollower {
     try {
       const r = await rotateIntermediate(
         { store: this.o.store, keys: this.o.keys, now: this.o.now(), ...(this.o.ledger ? { ledger: this.o.ledger } : {}) },
-        { reason: `due at ${due.toISOString()} (${this.o.intermediateRotateAt} of its lifetime)`, expectIssuerSerial: serial, ...(this.o.intermediateTtlMs !== undefined ? { ttlMs: this.o.intermediateTtlMs } : {}) },
+        {
+          reason: `due at ${due.toISOString()} (${this.o.intermediateRotateAt} of its lifetime)`,
+          expectIssuerSerial: serial,
+          ...(this.o.intermediateTtlMs !== undefined ? { ttlMs: this.o.intermediateTtlMs } : {}),
+        },
       );
       this.o.log.info({ authority: r.ca.active.id, issuerNotAfter: r.ca.active.issuer.notAfter.toISOString() }, 'intermediate rotated');
       if (r.ledgerError) this.o.log.error({ err: r.ledgerError }, 'intermediate rotation: the lifecycle record stays pending in the CA state; retried');

@@ -41,7 +41,8 @@ export class StreamSlots {
       throw caError('ERR_RATE_LIMITED', `ca: ${identity} already has ${l.perIdentityPeer} trust-bundle streams open from ${peerIp}; an agent needs one (close the others)`);
     }
     if ((this.byPeer.get(peerIp) ?? 0) >= l.perPeer) throw caError('ERR_RATE_LIMITED', `ca: ${peerIp} already has ${l.perPeer} trust-bundle streams open; retry later`);
-    if ((this.byIdentity.get(identity) ?? 0) >= l.perIdentity) throw caError('ERR_RATE_LIMITED', `ca: ${identity} already has ${l.perIdentity} trust-bundle streams open; retry later`);
+    if ((this.byIdentity.get(identity) ?? 0) >= l.perIdentity)
+      throw caError('ERR_RATE_LIMITED', `ca: ${identity} already has ${l.perIdentity} trust-bundle streams open; retry later`);
     this.open++;
     bump(this.byIdentity, identity, 1);
     bump(this.byPeer, peerIp, 1);

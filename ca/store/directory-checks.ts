@@ -26,9 +26,13 @@ export async function checkCaDirectory(dir: string): Promise<void> {
   if (!st.isDirectory()) throw caError('ERR_CA_DIR', `ca: ${dir} is not a directory`);
   const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
   if (uid !== undefined && st.uid !== uid) {
-    throw caError('ERR_CA_DIR', `ca: ${dir} belongs to another user (uid ${st.uid}, this process runs as uid ${uid}); a CA directory must be its user's alone: chown it or run as its owner`, {
-      context: { owner: st.uid },
-    });
+    throw caError(
+      'ERR_CA_DIR',
+      `ca: ${dir} belongs to another user (uid ${st.uid}, this process runs as uid ${uid}); a CA directory must be its user's alone: chown it or run as its owner`,
+      {
+        context: { owner: st.uid },
+      },
+    );
   }
   // Group or others could enter: whatever they could already do, from now on they cannot.
   if ((st.mode & 0o077) !== 0) await fs.chmod(dir, 0o700);
@@ -42,9 +46,13 @@ export async function checkCaDirectory(dir: string): Promise<void> {
     }
     if (f.isSymbolicLink()) throw caError('ERR_CA_DIR', `ca: ${file} is a symbolic link; the CA's files must be in its directory itself`);
     if (uid !== undefined && f.uid !== uid) {
-      throw caError('ERR_CA_DIR', `ca: ${file} belongs to another user (uid ${f.uid}); someone else wrote into the CA directory: audit it (castellan audit verify) before you chown it`, {
-        context: { owner: f.uid },
-      });
+      throw caError(
+        'ERR_CA_DIR',
+        `ca: ${file} belongs to another user (uid ${f.uid}); someone else wrote into the CA directory: audit it (castellan audit verify) before you chown it`,
+        {
+          context: { owner: f.uid },
+        },
+      );
     }
     if ((f.mode & 0o022) !== 0) {
       throw caError('ERR_CA_DIR', `ca: ${file} is writable by group or others (mode ${(f.mode & 0o777).toString(8)}); audit it, then chmod go-w ${file}`);

@@ -299,4 +299,3 @@ async function readReport(file: string): Promise<ReplicaReport | undefined> {
   const text = await fs.readFile(file, 'utf8').catch(() => undefined);
   return text === undefined ? undefined : parseReplicaReport(text);
 }
-

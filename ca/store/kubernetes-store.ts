@@ -45,9 +45,13 @@ export function kubernetesStore(o: KubernetesStoreOptions): CaStore {
   const opts = (k8s: KubeModule) => callOptions(k8s, stop.signal, timeoutMs);
   const location = `kubernetes secret ${ns}/${name}`;
   const fail = (k8s: KubeModule, err: unknown, verb: string, what = 'secrets', object = name) =>
-    caError('ERR_STORE_UNAVAILABLE', `ca: cannot ${verb} ${what === 'secrets' ? 'secret' : 'configmap'} ${ns}/${object}: ${describeApiError(k8s, err)}${rbacHint(apiStatus(k8s, err), verb, what, ns, object)}`, {
-      cause: err,
-    });
+    caError(
+      'ERR_STORE_UNAVAILABLE',
+      `ca: cannot ${verb} ${what === 'secrets' ? 'secret' : 'configmap'} ${ns}/${object}: ${describeApiError(k8s, err)}${rbacHint(apiStatus(k8s, err), verb, what, ns, object)}`,
+      {
+        cause: err,
+      },
+    );
 
   const readSecret = async (): Promise<V1Secret | undefined> => {
     const { k8s, api: core } = await api();
@@ -75,7 +79,10 @@ export function kubernetesStore(o: KubernetesStoreOptions): CaStore {
       const encoded = Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
       const size = Object.values(encoded).reduce((n, v) => n + v.length, 0);
       if (size > MAX_SECRET_BYTES) {
-        throw caError('ERR_STORE_UNAVAILABLE', `ca: ${location} would grow to ${Math.round(size / 1024)} KiB, near Kubernetes' 1 MiB object limit; retire old authorities or move keys to an HSM`);
+        throw caError(
+          'ERR_STORE_UNAVAILABLE',
+          `ca: ${location} would grow to ${Math.round(size / 1024)} KiB, near Kubernetes' 1 MiB object limit; retire old authorities or move keys to an HSM`,
+        );
       }
       const body: V1Secret = {
         apiVersion: 'v1',
@@ -96,7 +103,9 @@ export function kubernetesStore(o: KubernetesStoreOptions): CaStore {
       } catch (err) {
         const status = apiStatus(k8s, err);
         if (status === 409 || (status === 404 && base !== undefined)) {
-          throw caError('ERR_STORE_CONFLICT', `ca: ${location} changed while this transition ran (another replica committed first); it runs again on the new state`, { cause: err });
+          throw caError('ERR_STORE_CONFLICT', `ca: ${location} changed while this transition ran (another replica committed first); it runs again on the new state`, {
+            cause: err,
+          });
         }
         throw fail(k8s, err, base === undefined ? 'create' : 'update');
       }
@@ -232,7 +241,11 @@ function configMapWitness(o: KubernetesStoreOptions, api: Api, opts: Opts, name:
       return { cm, head: text === undefined ? undefined : readLedgerHeadText(text, `configmap ${ns}/${name}`) };
     } catch (err) {
       if (apiStatus(k8s, err) === 404) return undefined;
-      throw caError('ERR_STORE_UNAVAILABLE', `ledger: cannot read configmap ${ns}/${name}: ${describeApiError(k8s, err)}${rbacHint(apiStatus(k8s, err), 'get', 'configmaps', ns, name)}`, { cause: err });
+      throw caError(
+        'ERR_STORE_UNAVAILABLE',
+        `ledger: cannot read configmap ${ns}/${name}: ${describeApiError(k8s, err)}${rbacHint(apiStatus(k8s, err), 'get', 'configmaps', ns, name)}`,
+        { cause: err },
+      );
     }
   };
   return {
@@ -266,7 +279,10 @@ function configMapWitness(o: KubernetesStoreOptions, api: Api, opts: Opts, name:
 
 /** ConfigMap names for agent reports: a DNS-1123 name derived from the replica id (hashed when it had to change). */
 export function agentReportName(store: string, replica: string): string {
-  const clean = replica.toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+|-+$/g, '');
+  const clean = replica
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .replace(/^-+|-+$/g, '');
   const base = `${store}-agents-${clean}`.slice(0, 200).replace(/-+$/, '');
   return clean === replica ? base : `${base}-${createHash('sha256').update(replica).digest('hex').slice(0, 8)}`;
 }
@@ -298,7 +314,12 @@ function configMapAgentReports(o: KubernetesStoreOptions, api: Api, opts: Opts, 
       try {
         await core.replaceNamespacedConfigMap({ name, namespace: ns, body, fieldManager: 'castellan' }, opts(k8s));
       } catch (err) {
-        if (apiStatus(k8s, err) !== 404) throw caError('ERR_STORE_UNAVAILABLE', `agents: cannot write configmap ${ns}/${name}: ${describeApiError(k8s, err)}${rbacHint(apiStatus(k8s, err), 'update', 'configmaps', ns, name)}`, { cause: err });
+        if (apiStatus(k8s, err) !== 404)
+          throw caError(
+            'ERR_STORE_UNAVAILABLE',
+            `agents: cannot write configmap ${ns}/${name}: ${describeApiError(k8s, err)}${rbacHint(apiStatus(k8s, err), 'update', 'configmaps', ns, name)}`,
+            { cause: err },
+          );
         await core.createNamespacedConfigMap({ namespace: ns, body, fieldManager: 'castellan' }, opts(k8s));
       }
     },
@@ -313,7 +334,9 @@ function configMapAgentReports(o: KubernetesStoreOptions, api: Api, opts: Opts, 
       try {
         list = await core.listNamespacedConfigMap({ namespace: ns, labelSelector: selector }, opts(k8s));
       } catch (err) {
-        throw caError('ERR_STORE_UNAVAILABLE', `agents: cannot list configmaps in ${ns}: ${describeApiError(k8s, err)}${rbacHint(apiStatus(k8s, err), 'list', 'configmaps', ns)}`, { cause: err });
+        throw caError('ERR_STORE_UNAVAILABLE', `agents: cannot list configmaps in ${ns}: ${describeApiError(k8s, err)}${rbacHint(apiStatus(k8s, err), 'list', 'configmaps', ns)}`, {
+          cause: err,
+        });
       }
       const out: ReplicaReport[] = [];
       for (const cm of list.items) {
@@ -344,4 +367,3 @@ function configMapAgentReports(o: KubernetesStoreOptions, api: Api, opts: Opts, 
     },
   };
 }
-

@@ -128,7 +128,10 @@ export class LeaderElection implements Leadership {
     } catch (err) {
       if (!this.warned) {
         this.warned = true;
-        this.o.log.warn({ err: await this.describe(err), lease: `${this.o.namespace}/${this.name}` }, 'leader election: cannot reach the lease; the CA keeps signing, singleton jobs wait');
+        this.o.log.warn(
+          { err: await this.describe(err), lease: `${this.o.namespace}/${this.name}` },
+          'leader election: cannot reach the lease; the CA keeps signing, singleton jobs wait',
+        );
       }
       // Step down before anyone else may take over: never two leaders.
       if (this.leader && now - this.lastRenew >= this.deadlineMs) this.set(false);
@@ -154,7 +157,12 @@ export class LeaderElection implements Leadership {
         await api.createNamespacedLease(
           {
             namespace: ns,
-            body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.name, namespace: ns }, spec: { ...spec, acquireTime: new k8s.V1MicroTime(now), leaseTransitions: 0 } },
+            body: {
+              apiVersion: 'coordination.k8s.io/v1',
+              kind: 'Lease',
+              metadata: { name: this.name, namespace: ns },
+              spec: { ...spec, acquireTime: new k8s.V1MicroTime(now), leaseTransitions: 0 },
+            },
           },
           this.opts(k8s),
         );

@@ -51,7 +51,6 @@ const agentsServing = (sequence: number, extra: Partial<AgentView> = {}): AgentV
   ...extra,
 });
 
-
 async function leafUnder(ca: CaDirectory) {
   const issuer = new Issuer({ authority: ca.active });
   const id = SpiffeId.parse('spiffe://cluster.local/ns/shop/sa/cart');
@@ -118,17 +117,23 @@ describe('root rotation: prepare -> activate -> retire', () => {
     const oldKey = t.ca.active.issuer.ski.toString('hex');
     let asked: string[] = [];
     const alive = await failureOf(
-      retireRoot({ store: dir, ledger }, {
-        liveLeaves: async (ids) => {
-          asked = ids;
-          return { count: 3, lastNotAfter: '2099-01-01T00:00:00.000Z' };
+      retireRoot(
+        { store: dir, ledger },
+        {
+          liveLeaves: async (ids) => {
+            asked = ids;
+            return { count: 3, lastNotAfter: '2099-01-01T00:00:00.000Z' };
+          },
         },
-      }),
+      ),
     );
     expect(asked).toEqual([oldKey]);
     expect(alive).toMatchObject({ code: 'ERR_ROTATION_GATE', message: expect.stringContaining('3 leaf certificate(s) signed under the old root') });
     expect(alive!.message).toContain('2099-01-01T00:00:00.000Z');
-    expect(await failureOf(retireRoot({ store: dir, ledger }, { liveLeaves: async () => undefined }))).toMatchObject({ code: 'ERR_ROTATION_GATE', message: expect.stringContaining('ledger') });
+    expect(await failureOf(retireRoot({ store: dir, ledger }, { liveLeaves: async () => undefined }))).toMatchObject({
+      code: 'ERR_ROTATION_GATE',
+      message: expect.stringContaining('ledger'),
+    });
     const r = await retireRoot({ store: dir, ledger }, { liveLeaves: async () => ({ count: 0 }) });
     authority = r.ca;
     expect(r.ca.bundle.map((c) => c.serialHex)).toEqual([r.ca.active.root.serialHex]);

@@ -61,9 +61,45 @@ function opensslHierarchy(dir: string): void {
   for (const k of ['root', 'int1', 'int2']) run(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', p(`${k}.key`)]);
   run(['req', '-x509', '-new', '-key', p('root.key'), '-subj', '/O=Example/CN=Example Root', '-days', '3650', '-config', ext, '-extensions', 'root', '-out', p('root.pem')]);
   run(['req', '-new', '-key', p('int1.key'), '-subj', '/O=Example/CN=Example Int 1', '-config', ext, '-out', p('int1.csr')]);
-  run(['x509', '-req', '-in', p('int1.csr'), '-CA', p('root.pem'), '-CAkey', p('root.key'), '-CAcreateserial', '-days', '1000', '-extfile', ext, '-extensions', 'int1', '-out', p('int1.pem')]);
+  run([
+    'x509',
+    '-req',
+    '-in',
+    p('int1.csr'),
+    '-CA',
+    p('root.pem'),
+    '-CAkey',
+    p('root.key'),
+    '-CAcreateserial',
+    '-days',
+    '1000',
+    '-extfile',
+    ext,
+    '-extensions',
+    'int1',
+    '-out',
+    p('int1.pem'),
+  ]);
   run(['req', '-new', '-key', p('int2.key'), '-subj', '/O=Example/CN=Example Int 2', '-config', ext, '-out', p('int2.csr')]);
-  run(['x509', '-req', '-in', p('int2.csr'), '-CA', p('int1.pem'), '-CAkey', p('int1.key'), '-CAcreateserial', '-days', '500', '-extfile', ext, '-extensions', 'int2', '-out', p('int2.pem')]);
+  run([
+    'x509',
+    '-req',
+    '-in',
+    p('int2.csr'),
+    '-CA',
+    p('int1.pem'),
+    '-CAkey',
+    p('int1.key'),
+    '-CAcreateserial',
+    '-days',
+    '500',
+    '-extfile',
+    ext,
+    '-extensions',
+    'int2',
+    '-out',
+    p('int2.pem'),
+  ]);
   const out = path.join(dir, 'cacerts');
   mkdirSync(out);
   copyFileSync(p('int2.pem'), path.join(out, 'ca-cert.pem'));

@@ -97,9 +97,14 @@ function crossCheck(der: Uint8Array, req: CertificateRequest): { sanReadable: bo
   const signature = bitStringBytes(sig!);
   expect(cryptoVerify(alg.hash, info!, key, signature), 'an accepted CSR must carry a valid signature').toBe(true);
   expect(req.signatureAlgorithm.oid).toBe(oid);
-  const algParams = rawChildren(sigAlg!).slice(1).map((p) => p.toString('hex'));
+  const algParams = rawChildren(sigAlg!)
+    .slice(1)
+    .map((p) => p.toString('hex'));
   expect(algParams.length === 0 || (algParams.length === 1 && algParams[0] === '0500'), 'signatureAlgorithm parameters are absent or NULL').toBe(true);
-  expect(tryParse(() => AsnParser.parse(rawChildren(info!)[1]!, Name)), 'the subject is a Name').toBeDefined();
+  expect(
+    tryParse(() => AsnParser.parse(rawChildren(info!)[1]!, Name)),
+    'the subject is a Name',
+  ).toBeDefined();
   expect(Buffer.from(req.spki).equals(spki)).toBe(true);
   expect(Buffer.from(req.publicKey.export({ format: 'der', type: 'spki' })).equals(spki)).toBe(true);
   const curve = key.asymmetricKeyDetails?.namedCurve;
@@ -229,7 +234,10 @@ describe('CSR reader fuzzing (ca/csr.ts parseCsr, Issuer.issue)', () => {
   it('ok/every seed CSR parses and cross-checks; the DER tree round-trips it byte for byte', () => {
     for (const seed of seeds) {
       expect(encodeDerTree(parseDerTree(seed.der)).equals(seed.der), seed.name).toBe(true);
-      expect(checkParse(ca.issuer, seed.der, () => seed.der), seed.name).toBeDefined();
+      expect(
+        checkParse(ca.issuer, seed.der, () => seed.der),
+        seed.name,
+      ).toBeDefined();
     }
   });
 

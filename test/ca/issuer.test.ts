@@ -4,23 +4,13 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  EMPTY_NAME,
-  encodeTbs,
-  Issuer,
-  parseCsr,
-  randomSerial,
-  svidExtensions,
-  SvidTemplate,
-  type KeyType,
-} from '../../ca/index.js';
+import { EMPTY_NAME, encodeTbs, Issuer, parseCsr, randomSerial, svidExtensions, SvidTemplate, type KeyType } from '../../ca/index.js';
 import { SpiffeId, validateX509SvidLeaf } from '../../workload-identity/index.js';
 import { tamperSignature, testCsr } from '../helpers/csr.js';
 import { openssl, opensslVerify, testCa } from '../helpers/test-ca.js';
 import { codeOf } from '../helpers/error-code.js';
 
 const ID = SpiffeId.parse('spiffe://cluster.local/ns/default/sa/web');
-
 
 describe('issuer', () => {
   let ca: Awaited<ReturnType<typeof testCa>>;
@@ -179,7 +169,6 @@ describe('issuer', () => {
     expect(codeOf(() => issuer.issue(ID, bad.pem))).toBe('ERR_CSR_MALFORMED');
   });
 });
-
 
 describe('svid template', () => {
   let ca: Awaited<ReturnType<typeof testCa>>;

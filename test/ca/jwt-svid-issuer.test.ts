@@ -5,17 +5,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { describe, expect, it } from 'vitest';
-import {
-  activateRoot,
-  AUTHORITY_FILES,
-  authorityDir,
-  loadCa,
-  prepareRoot,
-  retireRoot,
-  rotateIntermediate,
-  type CaDirectory,
-  type KeyType,
-} from '../../ca/index.js';
+import { activateRoot, AUTHORITY_FILES, authorityDir, loadCa, prepareRoot, retireRoot, rotateIntermediate, type CaDirectory, type KeyType } from '../../ca/index.js';
 import { checkAudiences, JwtSvidIssuer } from '../../ca/jwt-svid-issuer.js';
 import { jwtSigningKey, publishedJwtAuthorities } from '../../ca/jwt-authorities.js';
 import { jwtBundleJwks, SpiffeId, validateJwtSvid } from '../../workload-identity/index.js';
@@ -53,7 +43,11 @@ describe('JWT-SVID issuance', () => {
         // JWKS is handed the keys without SPIFFE's use value (SPIFFE Workload API §6.3).
         const jwks = JSON.parse(jwtBundleJwks(keys)) as { keys: Record<string, unknown>[] };
         for (const k of jwks.keys) delete k['use'];
-        const r = await jwtVerify(jwt.token, createLocalJWKSet(jwks as unknown as Parameters<typeof createLocalJWKSet>[0]), { audience: 'billing', algorithms: [alg], currentDate: now });
+        const r = await jwtVerify(jwt.token, createLocalJWKSet(jwks as unknown as Parameters<typeof createLocalJWKSet>[0]), {
+          audience: 'billing',
+          algorithms: [alg],
+          currentDate: now,
+        });
         expect(r.payload.sub).toBe(ID.toString());
         expect(r.protectedHeader).toEqual({ alg, kid: jwt.keyId, typ: 'JWT' });
       } finally {
@@ -67,7 +61,14 @@ describe('JWT-SVID issuance', () => {
     try {
       const issuer = issuerAt(() => t.ca, new Date());
       expect(codeOf(() => issuer.issue(ID, []))).toBe('ERR_JWT_AUDIENCE');
-      expect(codeOf(() => issuer.issue(ID, Array.from({ length: 17 }, (_, i) => `a${i}`)))).toBe('ERR_JWT_AUDIENCE');
+      expect(
+        codeOf(() =>
+          issuer.issue(
+            ID,
+            Array.from({ length: 17 }, (_, i) => `a${i}`),
+          ),
+        ),
+      ).toBe('ERR_JWT_AUDIENCE');
       expect(codeOf(() => issuer.issue(ID, ['x'.repeat(513)]))).toBe('ERR_JWT_AUDIENCE');
       expect(codeOf(() => issuer.issue(ID, ['a\nb']))).toBe('ERR_JWT_AUDIENCE');
       expect(codeOf(() => issuer.issue(ID, [42]))).toBe('ERR_JWT_AUDIENCE');

@@ -34,7 +34,7 @@ describe('mTLS between two minted identities (Node tls, real sockets)', () => {
     // TLS 1.3: the client finishes before the server has checked the client certificate, so a refused
     // client shows up here, not as a client error.
     srv.on('tlsClientError', (err: NodeJS.ErrnoException) => {
-      serverError = `${err.code ?? ""} ${err.message}`;
+      serverError = `${err.code ?? ''} ${err.message}`;
     });
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     try {

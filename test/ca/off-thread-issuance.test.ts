@@ -43,7 +43,7 @@ describe('issuance off the event loop', () => {
     // Single-byte mutations of a valid request: whatever each one is, both paths say the same.
     for (let i = 0; i < 200; i++) {
       const m = Buffer.from(valid.der);
-      m[(i * 7919) % m.length] ^= 1 << i % 8;
+      m[(i * 7919) % m.length] ^= 1 << (i % 8);
       inputs.push(m);
     }
     const codes = new Set<string | undefined>();

@@ -105,7 +105,10 @@ describe.skipIf(missing !== undefined)('pkcs11 key provider (SoftHSM2)', () => {
     const { material } = await provider.generate('ec-p256', 'castellan-policy');
     const id = parsePkcs11KeyUri((material as { uri: string }).uri).id!;
     const raw = rawSession(hsm, TOKEN);
-    const [key] = raw.find([{ type: raw.b.CKA_CLASS, value: raw.b.CKO_PRIVATE_KEY }, { type: raw.b.CKA_ID, value: id }]);
+    const [key] = raw.find([
+      { type: raw.b.CKA_CLASS, value: raw.b.CKO_PRIVATE_KEY },
+      { type: raw.b.CKA_ID, value: id },
+    ]);
     expect(key).toBeDefined();
     const attrs = raw.lib.C_GetAttributeValue(raw.session, key!, [
       { type: raw.b.CKA_TOKEN },
@@ -275,12 +278,22 @@ describe.skipIf(missing !== undefined)('pkcs11 key provider (SoftHSM2)', () => {
     const { b } = raw;
     const make = (label: string, curveOid: string, extractable: boolean) => {
       const id = randomBytes(8);
-      const common = [{ type: b.CKA_TOKEN, value: true }, { type: b.CKA_ID, value: id }, { type: b.CKA_LABEL, value: label }];
+      const common = [
+        { type: b.CKA_TOKEN, value: true },
+        { type: b.CKA_ID, value: id },
+        { type: b.CKA_LABEL, value: label },
+      ];
       raw.lib.C_GenerateKeyPair(
         raw.session,
         { mechanism: b.CKM_EC_KEY_PAIR_GEN },
         [...common, { type: b.CKA_VERIFY, value: true }, { type: b.CKA_EC_PARAMS, value: Buffer.from(curveOid, 'hex') }],
-        [...common, { type: b.CKA_SIGN, value: true }, { type: b.CKA_PRIVATE, value: true }, { type: b.CKA_SENSITIVE, value: !extractable }, { type: b.CKA_EXTRACTABLE, value: extractable }],
+        [
+          ...common,
+          { type: b.CKA_SIGN, value: true },
+          { type: b.CKA_PRIVATE, value: true },
+          { type: b.CKA_SENSITIVE, value: !extractable },
+          { type: b.CKA_EXTRACTABLE, value: extractable },
+        ],
       );
       return { kind: 'pkcs11', uri: `pkcs11:token=castellan%20ca;object=${label};id=%${id.toString('hex').match(/../g)!.join('%')}` } as const;
     };

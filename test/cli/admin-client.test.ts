@@ -40,7 +40,8 @@ const health: CaHealth = {
 };
 
 /** An answer as grpc-js hands it to the client, from what a CA sent. */
-const stepAnswer = (sent: Parameters<typeof service.GetRootStatus.responseSerialize>[0]) => service.GetRootStatus.responseDeserialize(service.GetRootStatus.responseSerialize(sent));
+const stepAnswer = (sent: Parameters<typeof service.GetRootStatus.responseSerialize>[0]) =>
+  service.GetRootStatus.responseDeserialize(service.GetRootStatus.responseSerialize(sent));
 const healthAnswer = (sent: Parameters<typeof service.GetHealth.responseSerialize>[0]) => service.GetHealth.responseDeserialize(service.GetHealth.responseSerialize(sent));
 
 describe('RootAdmin answers of this release and of the previous one', () => {

@@ -18,11 +18,23 @@ afterEach(async () => {
 
 describe('castellan agent: usage', () => {
   const usage: [string, string[], RegExp][] = [
-    ['fail/no flags: every missing field listed', [], /3 problems: caAddr \(--ca-addr\): required; caBundle \(--ca-bundle\): required; tokenFile \(--token-file\): required in sidecar mode/],
-    ['fail/bad --mode', ['--ca-addr', 'ca:1', '--ca-bundle', 'b.pem', '--token-file', 't', '--mode', 'cluster'], /mode \(--mode\): Invalid option: expected one of "sidecar"\|"node"/],
+    [
+      'fail/no flags: every missing field listed',
+      [],
+      /3 problems: caAddr \(--ca-addr\): required; caBundle \(--ca-bundle\): required; tokenFile \(--token-file\): required in sidecar mode/,
+    ],
+    [
+      'fail/bad --mode',
+      ['--ca-addr', 'ca:1', '--ca-bundle', 'b.pem', '--token-file', 't', '--mode', 'cluster'],
+      /mode \(--mode\): Invalid option: expected one of "sidecar"\|"node"/,
+    ],
     ['fail/bad --ttl', ['--ca-addr', 'ca:1', '--ca-bundle', 'b.pem', '--token-file', 't', '--ttl', '25x'], /ttl \(--ttl\): "25x" is not a duration/],
     ['fail/--ttl below 1m', ['--ca-addr', 'ca:1', '--ca-bundle', 'b.pem', '--token-file', 't', '--ttl', '30s'], /ttl \(--ttl\): at least 1m/],
-    ['fail/bad --key-type and --ca-addr together', ['--ca-addr', 'nope', '--ca-bundle', 'b.pem', '--token-file', 't', '--key-type', 'dsa'], /2 problems: .*caAddr.*host:port.*keyType/],
+    [
+      'fail/bad --key-type and --ca-addr together',
+      ['--ca-addr', 'nope', '--ca-bundle', 'b.pem', '--token-file', 't', '--key-type', 'dsa'],
+      /2 problems: .*caAddr.*host:port.*keyType/,
+    ],
     ['fail/unknown flag', ['--frobnicate'], /unknown option '--frobnicate'/],
   ];
   for (const [name, args, message] of usage) {
@@ -44,7 +56,13 @@ describe('castellan agent: usage', () => {
 
   it('ok/precedence: flags, then CASTELLAN_* variables, then the file', async () => {
     writeFileSync(path.join(f.dir, 'agent.yaml'), 'caAddr: file:1\ncaBundle: file.pem\ntokenFile: file.token\nttl: 3h\nmode: sidecar\n');
-    const io = { out: () => undefined, err: () => undefined, cwd: f.dir, now: () => new Date(), env: { CASTELLAN_CA_ADDR: 'env:2', CASTELLAN_TTL: '2h', CASTELLAN_CONFIG: 'agent.yaml' } };
+    const io = {
+      out: () => undefined,
+      err: () => undefined,
+      cwd: f.dir,
+      now: () => new Date(),
+      env: { CASTELLAN_CA_ADDR: 'env:2', CASTELLAN_TTL: '2h', CASTELLAN_CONFIG: 'agent.yaml' },
+    };
     const c = await agentConfigFrom({ ttl: '1h' }, io);
     expect(c.caAddr).toBe('env:2');
     expect(c.ttlMs).toBe(3_600_000);
@@ -69,11 +87,28 @@ describe('castellan agent: a real run', () => {
     writeFileSync(path.join(f.dir, 'agent.yaml'), `caAddr: ${f.address}\ncaBundle: ${path.join(f.dir, 'bundle.pem')}\nttl: 1h\nretryInitial: 100ms\n`);
     const entry = path.join(f.dir, 'castellan.mjs');
     writeFileSync(entry, `const { run } = await import(${JSON.stringify(path.resolve('cli/main.ts'))});\nprocess.exitCode = await run(process.argv.slice(2));\n`);
-    const child = spawn(process.execPath, ['--import', pathToFileURL(path.resolve('node_modules/tsx/dist/loader.mjs')).href, entry, 'agent', '--config', 'agent.yaml', '--token-file', 'token', '--socket', socketPath, '--http', '127.0.0.1:0'], {
-      cwd: f.dir,
-      env: { ...process.env, CASTELLAN_LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        pathToFileURL(path.resolve('node_modules/tsx/dist/loader.mjs')).href,
+        entry,
+        'agent',
+        '--config',
+        'agent.yaml',
+        '--token-file',
+        'token',
+        '--socket',
+        socketPath,
+        '--http',
+        '127.0.0.1:0',
+      ],
+      {
+        cwd: f.dir,
+        env: { ...process.env, CASTELLAN_LOG_LEVEL: 'info' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -96,7 +131,10 @@ describe('castellan agent: a real run', () => {
       expect(await exited).toBe(0);
       expect(existsSync(socketPath)).toBe(false);
       // JSON log lines on stdout, no token in them.
-      const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = out
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       expect(lines.some((l) => l['msg'] === 'certificate issued')).toBe(true);
       expect(lines.some((l) => l['msg'] === 'castellan agent stopped')).toBe(true);
     } finally {

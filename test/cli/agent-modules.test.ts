@@ -59,7 +59,22 @@ describe('castellan agent: what it loads', () => {
     writeFileSync(list, '');
     const child = spawn(
       process.execPath,
-      ['--import', pathToFileURL(moduleTracer(f.dir, list)).href, path.resolve('bin/castellan.js'), 'agent', '--ca-addr', f.address, '--ca-bundle', 'bundle.pem', '--token-file', 'token', '--socket', socketPath, '--http', '127.0.0.1:0'],
+      [
+        '--import',
+        pathToFileURL(moduleTracer(f.dir, list)).href,
+        path.resolve('bin/castellan.js'),
+        'agent',
+        '--ca-addr',
+        f.address,
+        '--ca-bundle',
+        'bundle.pem',
+        '--token-file',
+        'token',
+        '--socket',
+        socketPath,
+        '--http',
+        '127.0.0.1:0',
+      ],
       { cwd: f.dir, env: { ...process.env, CASTELLAN_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let err = '';
@@ -86,7 +101,9 @@ describe('castellan agent: what it loads', () => {
     expect([...packages]).toEqual(expect.arrayContaining(['@grpc/grpc-js', 'pino']));
     // Nothing of the CA, nor the commands it does not run.
     expect(ours.filter((m) => m.startsWith('ca/'))).toEqual([]);
-    expect(ours.filter((m) => m.startsWith('cli/') && !['cli/main.js', 'cli/io.js', 'cli/agent.js', 'cli/agent-v8.js', 'cli/logger.js', 'cli/log-text.js'].includes(m))).toEqual([]);
+    expect(ours.filter((m) => m.startsWith('cli/') && !['cli/main.js', 'cli/io.js', 'cli/agent.js', 'cli/agent-v8.js', 'cli/logger.js', 'cli/log-text.js'].includes(m))).toEqual(
+      [],
+    );
     for (const p of ['better-sqlite3', 'pg', 'pkcs11js', 'graphene-pk11', '@kubernetes/client-node', '@peculiar/x509', 'tsyringe', 'reflect-metadata']) {
       expect(packages.has(p), `${p} loaded by the agent`).toBe(false);
     }

@@ -48,7 +48,7 @@ describe('castellan agent status', () => {
     expect(text.out).toMatch(new RegExp(`^spiffe://cluster\\.local/ns/shop/sa/cart\\s+${held.serialHex}\\s+${held.notAfter.toISOString().replace(/\./g, '\\.')}\\s+in 23h`, 'm'));
   });
 
-  it('ok/node mode: only the identity the caller\'s token already holds; none without a token; nothing issued to look', async () => {
+  it("ok/node mode: only the identity the caller's token already holds; none without a token; nothing issued to look", async () => {
     agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, mode: 'node', socketPath: socket, log: f.log.log, caChannelOptions: FAST_CHANNEL });
     const cart = await f.mint('shop', 'cart');
     const w = await agent.provider.watch({ token: cart });

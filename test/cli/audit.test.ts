@@ -44,8 +44,30 @@ describe('castellan audit (SQLite in the CA directory)', () => {
     const kinds = records.map((r) => (r.type === 'lifecycle' ? r.event : r.type === 'checkpoint' ? 'checkpoint' : r.outcome)).reverse();
     expect(kinds).toEqual(['ca-init', 'checkpoint', 'issued', 'checkpoint', 'issued', 'checkpoint', 'refused', 'checkpoint']);
     expect(Object.keys(records[0]!)).toEqual([
-      'seq', 'time', 'type', 'outcome', 'reason', 'api', 'spiffeId', 'namespace', 'serviceAccount', 'podName', 'podUid', 'tokenSha256',
-      'authenticator', 'peer', 'csrKeySha256', 'serial', 'notBefore', 'notAfter', 'issuerKeyId', 'event', 'details', 'prevHash', 'signature', 'hash',
+      'seq',
+      'time',
+      'type',
+      'outcome',
+      'reason',
+      'api',
+      'spiffeId',
+      'namespace',
+      'serviceAccount',
+      'podName',
+      'podUid',
+      'tokenSha256',
+      'authenticator',
+      'peer',
+      'csrKeySha256',
+      'serial',
+      'notBefore',
+      'notAfter',
+      'issuerKeyId',
+      'event',
+      'details',
+      'prevHash',
+      'signature',
+      'hash',
     ]);
     const refused = records.find((r) => r.outcome === 'refused')!;
     expect(refused).toMatchObject({ api: 'mint', authenticator: 'operator', reason: 'ERR_TTL_TOO_LONG', spiffeId: ID });
@@ -75,7 +97,10 @@ describe('castellan audit (SQLite in the CA directory)', () => {
     expect(JSON.parse(bySeq.details as string)).toMatchObject({ trustDomain: 'cluster.local', authority: 1, source: 'generated' });
 
     const exp = await cli(['audit', 'export', '--dir', 'ca'], { cwd: t.dir });
-    const lines = exp.out.trim().split('\n').map((l) => JSON.parse(l) as Json);
+    const lines = exp.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Json);
     expect(lines.map((l) => l.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
 
     const v = await cli(['audit', 'verify', '--dir', 'ca'], { cwd: t.dir });
@@ -139,7 +164,13 @@ describe('castellan audit (SQLite in the CA directory)', () => {
 
   it('ok/--help never prints CASTELLAN_DATABASE_URL (it may carry a password)', async () => {
     const env = { CASTELLAN_DATABASE_URL: 'postgres://castellan:S3cretPW@db.example/castellan' };
-    for (const argv of [['ca', 'serve', '--help'], ['ca', 'init', '--help'], ['ca', 'mint', '--help'], ['audit', 'list', '--help'], ['audit', 'verify', '--help']]) {
+    for (const argv of [
+      ['ca', 'serve', '--help'],
+      ['ca', 'init', '--help'],
+      ['ca', 'mint', '--help'],
+      ['audit', 'list', '--help'],
+      ['audit', 'verify', '--help'],
+    ]) {
       const r = await cli(argv, { env });
       expect(r.out).toContain('--database-url');
       expect(r.out + r.err).not.toContain('S3cretPW');

@@ -73,7 +73,15 @@ describe('castellan bundle and federation', () => {
       replica: 'r1',
       writtenAt: new Date().toISOString(),
       agents: [],
-      federation: [{ trustDomain: 'other.test', endpoint: 'https://other.example/bundle', failures: 3, intervalMs: 300_000, lastError: { reason: 'timeout', message: 'did not answer', at: new Date().toISOString() } }],
+      federation: [
+        {
+          trustDomain: 'other.test',
+          endpoint: 'https://other.example/bundle',
+          failures: 3,
+          intervalMs: 300_000,
+          lastError: { reason: 'timeout', message: 'did not answer', at: new Date().toISOString() },
+        },
+      ],
     });
     const failing = await cli(['check', '--dir', dir(), '--config', config, '--output', 'json']);
     const what = (JSON.parse(failing.out) as { findings: { level: string; what: string }[] }).findings.map((f) => `${f.level} ${f.what}`);

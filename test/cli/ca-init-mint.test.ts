@@ -154,7 +154,9 @@ describe('castellan (the installed bin)', () => {
     const r = spawnSync(process.execPath, [bin, 'dev', '--dir', path.join(t.dir, 'devca'), '--duration', '3s'], { encoding: 'utf8', timeout: 60_000 });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/mTLS #1 TLSv1\.3 {2}client saw spiffe:\/\/cluster\.local\/ns\/demo\/sa\/server [0-9a-f]{12}… {2}server saw spiffe:\/\/cluster\.local\/ns\/demo\/sa\/client/);
+    expect(r.stdout).toMatch(
+      /mTLS #1 TLSv1\.3 {2}client saw spiffe:\/\/cluster\.local\/ns\/demo\/sa\/server [0-9a-f]{12}… {2}server saw spiffe:\/\/cluster\.local\/ns\/demo\/sa\/client/,
+    );
     expect(r.stdout).toMatch(/stopped: [1-9]\d* handshakes, 0 failed/);
   }, 70_000);
 });

@@ -66,13 +66,26 @@ describe.skipIf(missing !== undefined)('castellan with CA keys in a PKCS#11 toke
     const stateKeys = { pkcs11: { module: hsm.module, token: 'castellan-ca' } };
     const DAY = 86_400_000;
     // An intermediate of 2 days created 1.5 days ago: past half of its life.
-    const before = await initCa({ dir, trustDomain: TrustDomain.of('cluster.local'), keys: await keyProviderFor(stateKeys), stateKeys, intermediateTtlMs: 2 * DAY, now: new Date(Date.now() - 1.5 * DAY) });
+    const before = await initCa({
+      dir,
+      trustDomain: TrustDomain.of('cluster.local'),
+      keys: await keyProviderFor(stateKeys),
+      stateKeys,
+      intermediateTtlMs: 2 * DAY,
+      now: new Date(Date.now() - 1.5 * DAY),
+    });
     const ca = await testCaServer(dir, { rotation: { reloadInterval: 100, intermediateRotateAt: 0.5 } }, true);
     try {
       await until(() => ca.server.activeAuthority.issuer.serialHex !== before.active.issuer.serialHex, 'the intermediate rotation');
       const after = await loadCa(dir);
       expect(after.keys.description).toBe('pkcs11 (token castellan-ca)');
-      expect(readdirSync(path.join(dir, 'authorities', String(after.active.id))).sort()).toEqual(['ca-cert.pem', 'ca-key.pkcs11', 'cert-chain.pem', 'jwt-key.pkcs11', 'root-cert.pem']);
+      expect(readdirSync(path.join(dir, 'authorities', String(after.active.id))).sort()).toEqual([
+        'ca-cert.pem',
+        'ca-key.pkcs11',
+        'cert-chain.pem',
+        'jwt-key.pkcs11',
+        'root-cert.pem',
+      ]);
       // A JWT-SVID signed by a key in the token (ECDSA from PKCS#11 as R || S) validates with the published key.
       const jwt = new JwtSvidIssuer({ ca: () => after, publishLeadMs: 0 }).issue(SpiffeId.parse('spiffe://cluster.local/ns/a/sa/b'), ['x']);
       expect(validateJwtSvid(jwt.token, 'x', () => publishedJwtAuthorities(after), new Date()).spiffeId.toString()).toBe('spiffe://cluster.local/ns/a/sa/b');

@@ -147,7 +147,7 @@ describe('castellan cert inspect', () => {
   it('fail/chain against another CA bundle does not verify (exit 1)', async () => {
     const r = await castellan(t.dir, ['cert', 'inspect', 'chain.pem', '--bundle', otherBundle]);
     expect(r.code).toBe(1);
-    expect(r.out).toContain('\nchain: FAILED: O=cluster.local, CN=Castellan Root CA 1 (the file\'s root) is not in the bundle\n');
+    expect(r.out).toContain("\nchain: FAILED: O=cluster.local, CN=Castellan Root CA 1 (the file's root) is not in the bundle\n");
     expect(r.err).toBe('castellan: cert: 1 chain failed to verify\n');
   });
 
@@ -232,7 +232,22 @@ describe('castellan cert inspect', () => {
       'subjectAltName = DNS:example.com, IP:127.0.0.1, email:ops@example.com',
     ].join('\n');
     const selfSigned = (name: string, extra: string[]) => {
-      const r = openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=x', '-keyout', path.join(t.dir, `${name}.key`), '-out', path.join(t.dir, `${name}.pem`), ...extra]);
+      const r = openssl([
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        '/CN=x',
+        '-keyout',
+        path.join(t.dir, `${name}.key`),
+        '-out',
+        path.join(t.dir, `${name}.pem`),
+        ...extra,
+      ]);
       expect(r.status, r.stderr).toBe(0);
     };
 

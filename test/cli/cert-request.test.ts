@@ -8,7 +8,7 @@ import { testCaServer } from '../helpers/ca-server.js';
 import { cli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/test-ca.js';
 
-describe('castellan cert request (what the chart\'s helm test pod runs)', () => {
+describe("castellan cert request (what the chart's helm test pod runs)", () => {
   let t: ReturnType<typeof tempDir>;
   let srv: Awaited<ReturnType<typeof testCaServer>>;
   let bundle: string;
@@ -26,7 +26,16 @@ describe('castellan cert request (what the chart\'s helm test pod runs)', () => 
     otherBundle = path.join(other, 'bundle.pem');
     const dev = await loadDevTokenIssuer(dir);
     const mint = async (aud: string, file: string) => {
-      writeFileSync(path.join(t.dir, file), await mintServiceAccountToken(dev.privateKey, dev.kid, { issuer: dev.issuer, audiences: [aud], namespace: 'castellan-system', serviceAccount: 'castellan-test', ttlSeconds: 600 }));
+      writeFileSync(
+        path.join(t.dir, file),
+        await mintServiceAccountToken(dev.privateKey, dev.kid, {
+          issuer: dev.issuer,
+          audiences: [aud],
+          namespace: 'castellan-system',
+          serviceAccount: 'castellan-test',
+          ttlSeconds: 600,
+        }),
+      );
       return path.join(t.dir, file);
     };
     token = await mint('castellan', 'token');
@@ -41,7 +50,7 @@ describe('castellan cert request (what the chart\'s helm test pod runs)', () => 
 
   const base = () => ['cert', 'request', '--ca-addr', srv.address, '--ca-bundle', bundle, '--ca-server-name', 'localhost'];
 
-  it('ok/gets a certificate for the token\'s identity and every check passes', async () => {
+  it("ok/gets a certificate for the token's identity and every check passes", async () => {
     const r = await cli([...base(), '--token-file', token, '--expect-spiffe-id', 'spiffe://cluster.local/ns/castellan-system/sa/castellan-test']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
@@ -75,7 +84,7 @@ describe('castellan cert request (what the chart\'s helm test pod runs)', () => 
     expect(r.err).toContain('want spiffe://cluster.local/ns/default/sa/web, got spiffe://cluster.local/ns/castellan-system/sa/castellan-test');
   });
 
-  it('fail/a token the CA refuses: exit 1 with the CA\'s reason', async () => {
+  it("fail/a token the CA refuses: exit 1 with the CA's reason", async () => {
     const r = await cli([...base(), '--token-file', wrongAudience]);
     expect(r.code).toBe(1);
     expect(r.err).toMatch(/the CA refused the credentials/);

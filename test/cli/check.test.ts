@@ -19,14 +19,25 @@ beforeEach(async () => {
   t = tempDir();
   dir = path.join(t.dir, 'ca');
   expect((await cli(['ca', 'init', '--dir', dir])).code).toBe(0);
-  for (const sa of ['cart', 'web']) expect((await cli(['ca', 'mint', '--dir', dir, '--spiffe-id', `spiffe://cluster.local/ns/shop/sa/${sa}`, '--out', path.join(t.dir, sa)])).code).toBe(0);
+  for (const sa of ['cart', 'web'])
+    expect((await cli(['ca', 'mint', '--dir', dir, '--spiffe-id', `spiffe://cluster.local/ns/shop/sa/${sa}`, '--out', path.join(t.dir, sa)])).code).toBe(0);
 });
 afterEach(() => t.cleanup());
 
 async function adminToken(): Promise<string> {
   const issuer = await loadDevTokenIssuer(dir);
   const file = path.join(t.dir, 'admin.token');
-  writeFileSync(file, await mintServiceAccountToken(issuer.privateKey, issuer.kid, { issuer: issuer.issuer, audiences: ['castellan'], namespace: 'castellan-system', serviceAccount: 'castellan-admin', ttlSeconds: 3600 }), { mode: 0o600 });
+  writeFileSync(
+    file,
+    await mintServiceAccountToken(issuer.privateKey, issuer.kid, {
+      issuer: issuer.issuer,
+      audiences: ['castellan'],
+      namespace: 'castellan-system',
+      serviceAccount: 'castellan-admin',
+      ttlSeconds: 3600,
+    }),
+    { mode: 0o600 },
+  );
   return file;
 }
 

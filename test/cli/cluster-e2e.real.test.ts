@@ -71,7 +71,10 @@ async function startReplica(dir: string, name: string, config: CaServerConfig, e
   // Durations go to the file as the strings the config accepts.
   const file = path.join(dir, `${name}.yaml`);
   writeFileSync(file, toYaml(durationsAsText(config)));
-  const proc = spawn(process.execPath, [BIN, 'ca', 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, CASTELLAN_LOG_LEVEL: 'warn', ...env } });
+  const proc = spawn(process.execPath, [BIN, 'ca', 'serve', '--config', file], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, CASTELLAN_LOG_LEVEL: 'warn', ...env },
+  });
   let err = '';
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const grpcPort = await new Promise<number>((resolve, reject) => {
@@ -92,9 +95,7 @@ function durationsAsText(c: CaServerConfig): unknown {
     ...(c.store?.kubernetes ? { store: { kubernetes: { ...c.store.kubernetes, leaseDuration: ms(c.store.kubernetes.leaseDuration) } } } : {}),
     ...(c.rotation
       ? {
-          rotation: Object.fromEntries(
-            Object.entries(c.rotation).map(([key, v]) => [key, key === 'intermediateRotateAt' ? v : ms(v as number)]),
-          ),
+          rotation: Object.fromEntries(Object.entries(c.rotation).map(([key, v]) => [key, key === 'intermediateRotateAt' ? v : ms(v as number)])),
         }
       : {}),
   };
@@ -210,7 +211,11 @@ describe.skipIf(api === undefined || !pgTestUrl)('two CA replicas sharing only a
       await until(async () => (await readAgentReports(store.agentReports, new Date())).live.filter((x) => x.sequence >= 2).length === 2, 'both agents reported bundle 2', 40_000);
       const act = await root('activate');
       expect(act.code, act.err).toBe(0);
-      await until(() => (['server', 'client'] as const).every((n) => leafIssuedBy(sds[n].current()!.certificateChainPem, next.issuer.pem)), 'both leaves under the new intermediate', 40_000);
+      await until(
+        () => (['server', 'client'] as const).every((n) => leafIssuedBy(sds[n].current()!.certificateChainPem, next.issuer.pem)),
+        'both leaves under the new intermediate',
+        40_000,
+      );
       let refusals = 0;
       await until(
         async () => {
@@ -261,7 +266,11 @@ describe.skipIf(api === undefined || !pgTestUrl)('two CA replicas sharing only a
     // Replica a dies (SIGKILL) right after committing the new intermediate, before its ledger record.
     const a = await startReplica(t.dir, 'ka', c.config('ca-a'), { CASTELLAN_FAILPOINT: 'after-commit' });
     replicas.push(a);
-    await until(async () => (await k.get<{ spec: { holderIdentity: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${c.ns}/leases/castellan-leader`))?.spec.holderIdentity === 'ca-a', 'replica a leads', 30_000);
+    await until(
+      async () => (await k.get<{ spec: { holderIdentity: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${c.ns}/leases/castellan-leader`))?.spec.holderIdentity === 'ca-a',
+      'replica a leads',
+      30_000,
+    );
     const b = await startReplica(t.dir, 'kb', c.config('ca-b'));
     replicas.push(b);
     const token = await k.requestToken(c.ns, 'client', { audiences: ['castellan'] });

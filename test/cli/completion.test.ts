@@ -22,11 +22,10 @@ afterAll(() => t.cleanup());
 /** What bash completes for the words typed so far (the last one is being completed), via the sourced script. */
 function complete(line: string): string[] {
   const words = line.split(' ');
-  const r = spawnSync(
-    'bash',
-    ['-c', `source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _castellan; printf '%s\\n' "\${COMPREPLY[@]}"`, script, ...words],
-    { cwd: t.dir, encoding: 'utf8' },
-  );
+  const r = spawnSync('bash', ['-c', `source "$0"; COMP_WORDS=("$@"); COMP_CWORD=$((\${#COMP_WORDS[@]} - 1)); _castellan; printf '%s\\n' "\${COMPREPLY[@]}"`, script, ...words], {
+    cwd: t.dir,
+    encoding: 'utf8',
+  });
   expect(r.status, r.stderr).toBe(0);
   return r.stdout.split('\n').filter(Boolean).sort();
 }
@@ -70,7 +69,7 @@ describe('castellan completion bash', () => {
 });
 
 describe('castellan completion zsh', () => {
-  it('ok/the same completion through zsh\'s bashcompinit; zsh loads it when installed', async () => {
+  it("ok/the same completion through zsh's bashcompinit; zsh loads it when installed", async () => {
     const r = await cli(['completion', 'zsh']);
     expect(r.code).toBe(0);
     expect(r.out.split('\n')[0]).toBe('#compdef castellan');
@@ -88,7 +87,13 @@ describe('castellan completion zsh', () => {
       const words = line.split(' ');
       const z = spawnSync(
         'zsh',
-        ['-c', 'autoload -U compinit && compinit -u && source "$1" && shift && COMP_WORDS=("$@") && COMP_CWORD=$(($# - 1)) && _castellan; print -l -- "${COMPREPLY[@]}"', 'zsh', file, ...words],
+        [
+          '-c',
+          'autoload -U compinit && compinit -u && source "$1" && shift && COMP_WORDS=("$@") && COMP_CWORD=$(($# - 1)) && _castellan; print -l -- "${COMPREPLY[@]}"',
+          'zsh',
+          file,
+          ...words,
+        ],
         { cwd: t.dir, encoding: 'utf8' },
       );
       expect(z.status, z.stderr).toBe(0);
@@ -99,7 +104,9 @@ describe('castellan completion zsh', () => {
     expect(zcomplete('castellan root prepare --key-type ')).toEqual(['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096']);
     expect(zcomplete('castellan agent status --')).toEqual(['--help', '--output', '--socket', '--token-file']);
     // PATH survives (the script must not touch zsh's special `path`).
-    const p = spawnSync('zsh', ['-c', 'autoload -U compinit && compinit -u && source "$1" && COMP_WORDS=(castellan ro) COMP_CWORD=1 _castellan; print -r -- $PATH', 'zsh', file], { encoding: 'utf8' });
+    const p = spawnSync('zsh', ['-c', 'autoload -U compinit && compinit -u && source "$1" && COMP_WORDS=(castellan ro) COMP_CWORD=1 _castellan; print -r -- $PATH', 'zsh', file], {
+      encoding: 'utf8',
+    });
     expect(p.stdout.trim()).toBe(process.env.PATH);
   });
 

@@ -82,7 +82,7 @@ describe('castellan config validate', () => {
     expect((await cli(['config', 'validate', neither, '--kind', 'cluster'])).code).toBe(2);
   });
 
-  it('fail/the loaders\' reader: a broken file is named with its line and column; a list is no configuration of either kind', async () => {
+  it("fail/the loaders' reader: a broken file is named with its line and column; a list is no configuration of either kind", async () => {
     const broken = file('broken.yaml', 'listen: 0.0.0.0:1\nhttp: [\n');
     const r = await cli(['config', 'validate', broken, '--kind', 'agent', '--output', 'json']);
     expect(r.code).toBe(1);

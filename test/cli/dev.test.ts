@@ -25,7 +25,9 @@ describe('castellan dev', () => {
     expect(r.out).toMatch(/agent {5}node mode, Envoy SDS v3 \+ SPIFFE Workload API on unix:\S+sds\.sock/);
     expect(r.out).toMatch(/server {4}identity spiffe:\/\/cluster\.local\/ns\/demo\/sa\/server {2}serial [0-9a-f]{12}…/);
     expect(r.out).toMatch(/client {4}identity spiffe:\/\/cluster\.local\/ns\/demo\/sa\/client {2}serial [0-9a-f]{12}…/);
-    expect(r.out).toMatch(/mTLS #1 TLSv1\.3 {2}client saw spiffe:\/\/cluster\.local\/ns\/demo\/sa\/server [0-9a-f]{12}… {2}server saw spiffe:\/\/cluster\.local\/ns\/demo\/sa\/client/);
+    expect(r.out).toMatch(
+      /mTLS #1 TLSv1\.3 {2}client saw spiffe:\/\/cluster\.local\/ns\/demo\/sa\/server [0-9a-f]{12}… {2}server saw spiffe:\/\/cluster\.local\/ns\/demo\/sa\/client/,
+    );
     expect(r.out).toMatch(/server {4}rotated {2}serial [0-9a-f]{12}… -> [0-9a-f]{12}…/);
     expect(r.out).toMatch(/client {4}rotated {2}serial [0-9a-f]{12}… -> [0-9a-f]{12}…/);
     // After a rotation, the peer sees the new serial.
@@ -44,7 +46,7 @@ describe('castellan dev', () => {
   });
 });
 
-describe('the dev demo workloads check each other\'s SPIFFE ID (X509-SVID §5)', () => {
+describe("the dev demo workloads check each other's SPIFFE ID (X509-SVID §5)", () => {
   const td = 'spiffe://cluster.local';
   let env: Awaited<ReturnType<typeof testWorkloadSocket>>;
   let clients: SdsClient[];
@@ -78,7 +80,9 @@ describe('the dev demo workloads check each other\'s SPIFFE ID (X509-SVID §5)',
 
   it('fail/a server with another SPIFFE ID than expected fails the handshake on the client', async () => {
     const { client, port } = await start(`${td}/ns/demo/sa/client`);
-    await expect(demoHandshake(client, port, `${td}/ns/demo/sa/other`)).rejects.toThrow(/server identity: the peer is spiffe:\/\/cluster\.local\/ns\/demo\/sa\/server, want .*\/sa\/other/);
+    await expect(demoHandshake(client, port, `${td}/ns/demo/sa/other`)).rejects.toThrow(
+      /server identity: the peer is spiffe:\/\/cluster\.local\/ns\/demo\/sa\/server, want .*\/sa\/other/,
+    );
   });
 
   it('fail/a client with another SPIFFE ID than expected is refused by the server', async () => {

@@ -20,7 +20,7 @@ describe('--help tells the truth', async () => {
     }
   });
 
-  it('fail/no default is shown in the code\'s units (milliseconds) instead of the ones the flag takes', () => {
+  it("fail/no default is shown in the code's units (milliseconds) instead of the ones the flag takes", () => {
     for (const [p, c] of commands) expect(c.helpInformation(), p.join(' ')).not.toMatch(/\(default: \d{4,}\)/);
   });
 
@@ -30,7 +30,17 @@ describe('--help tells the truth', async () => {
       expect(r.code, p.join(' ')).toBe(0);
       expect(r.out, p.join(' ')).toMatch(/^Usage: castellan /);
     }
-    for (const p of [['ca', 'init'], ['ca', 'mint'], ['token', 'mint'], ['root', 'prepare'], ['root', 'rotate-intermediate'], ['check'], ['version'], ['agent', 'status'], ['config', 'validate']]) {
+    for (const p of [
+      ['ca', 'init'],
+      ['ca', 'mint'],
+      ['token', 'mint'],
+      ['root', 'prepare'],
+      ['root', 'rotate-intermediate'],
+      ['check'],
+      ['version'],
+      ['agent', 'status'],
+      ['config', 'validate'],
+    ]) {
       expect((await cli([...p, '--help'])).out, p.join(' ')).toMatch(/--output <format> +\w+ or json/);
     }
   });

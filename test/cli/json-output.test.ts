@@ -49,7 +49,12 @@ describe('--output json on the commands scripts call', () => {
     const mint = await cli(['ca', 'mint', '--dir', dir, '--spiffe-id', ID, '--out', out, '--ttl', '1h', '--output', 'json']);
     expect(mint.code, mint.err).toBe(0);
     const m = JSON.parse(mint.out);
-    expect(m).toMatchObject({ spiffeId: ID, cappedByIssuer: false, key: { type: 'EC P-256', generated: true }, files: { cert: path.join(out, 'cert.pem'), key: path.join(out, 'key.pem') } });
+    expect(m).toMatchObject({
+      spiffeId: ID,
+      cappedByIssuer: false,
+      key: { type: 'EC P-256', generated: true },
+      files: { cert: path.join(out, 'cert.pem'), key: path.join(out, 'key.pem') },
+    });
     expect(m.serial).toMatch(/^[0-9a-f]+$/);
     expect(Date.parse(m.notAfter) - Date.parse(m.notBefore)).toBeGreaterThan(3_600_000);
     expect(statSync(m.files.key).mode & 0o777).toBe(0o600);
@@ -61,7 +66,9 @@ describe('--output json on the commands scripts call', () => {
     expect(j.token.split('.')).toHaveLength(3);
     expect(j.sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(Date.parse(j.expiresAt)).toBeGreaterThan(Date.now() + 3_500_000);
-    const toFile = JSON.parse((await cli(['token', 'mint', '--dir', dir, '--namespace', 'shop', '--service-account', 'cart', '--out', path.join(t.dir, 'tok'), '--output', 'json'])).out);
+    const toFile = JSON.parse(
+      (await cli(['token', 'mint', '--dir', dir, '--namespace', 'shop', '--service-account', 'cart', '--out', path.join(t.dir, 'tok'), '--output', 'json'])).out,
+    );
     expect(toFile.token).toBeUndefined();
     expect(toFile.file).toBe(path.join(t.dir, 'tok'));
   });

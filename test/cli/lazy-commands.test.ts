@@ -9,7 +9,25 @@ import { cli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/test-ca.js';
 
 const TOP = ['ca', 'cert', 'agent', 'root', 'check', 'audit', 'token', 'dev'];
-const LEAVES = ['ca init', 'ca mint', 'ca serve', 'cert inspect', 'cert request', 'agent', 'root status', 'root prepare', 'root activate', 'root retire', 'check', 'audit list', 'audit show', 'audit verify', 'audit export', 'token mint', 'dev'];
+const LEAVES = [
+  'ca init',
+  'ca mint',
+  'ca serve',
+  'cert inspect',
+  'cert request',
+  'agent',
+  'root status',
+  'root prepare',
+  'root activate',
+  'root retire',
+  'check',
+  'audit list',
+  'audit show',
+  'audit verify',
+  'audit export',
+  'token mint',
+  'dev',
+];
 
 /** The commands listed in a help text, with their description's first words. */
 function listed(help: string): Map<string, string> {

@@ -51,7 +51,20 @@ describe('log lines: each key once (strict JSON parsers reject duplicates)', () 
     writeFileSync(entry, `const { run } = await import(${JSON.stringify(path.resolve('cli/main.ts'))});\nprocess.exitCode = await run(process.argv.slice(2));\n`);
     const child = spawn(
       process.execPath,
-      ['--import', pathToFileURL(path.resolve('node_modules/tsx/dist/loader.mjs')).href, entry, 'agent', '--ca-addr', f.address, '--ca-bundle', 'bundle.pem', '--token-file', 'token', '--socket', path.join(f.dir, 'sds.sock')],
+      [
+        '--import',
+        pathToFileURL(path.resolve('node_modules/tsx/dist/loader.mjs')).href,
+        entry,
+        'agent',
+        '--ca-addr',
+        f.address,
+        '--ca-bundle',
+        'bundle.pem',
+        '--token-file',
+        'token',
+        '--socket',
+        path.join(f.dir, 'sds.sock'),
+      ],
       { cwd: f.dir, env: { ...process.env, CASTELLAN_LOG_LEVEL: 'info', CASTELLAN_LOG_FORMAT: '' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -70,7 +83,7 @@ describe('log lines: each key once (strict JSON parsers reject duplicates)', () 
     }
   }, 60_000);
 
-  it('ok/castellan ca serve logger: the ConfigMap publisher\'s lines parse strictly too', async () => {
+  it("ok/castellan ca serve logger: the ConfigMap publisher's lines parse strictly too", async () => {
     const api = await KubernetesApiStandIn.start();
     try {
       api.addNamespace('shop');
@@ -101,10 +114,30 @@ describe('log lines: each key once (strict JSON parsers reject duplicates)', () 
 
 describe('CASTELLAN_LOG_LEVEL and CASTELLAN_LOG_FORMAT', () => {
   const bad: [string, string[], Record<string, string>, RegExp][] = [
-    ['fail/agent, unknown level', ['agent', '--ca-addr', '127.0.0.1:1', '--ca-bundle', 'b.pem', '--token-file', 't'], { CASTELLAN_LOG_LEVEL: 'verbose' }, /^castellan: CASTELLAN_LOG_LEVEL: "verbose" is not accepted; use one of fatal, error, warn, info, debug, trace, silent \(default info\)\n$/],
-    ['fail/agent, numeric level', ['agent', '--ca-addr', '127.0.0.1:1', '--ca-bundle', 'b.pem', '--token-file', 't'], { CASTELLAN_LOG_LEVEL: '30' }, /CASTELLAN_LOG_LEVEL: "30" is not accepted; use one of fatal, error/],
-    ['fail/agent, unknown format', ['agent', '--ca-addr', '127.0.0.1:1', '--ca-bundle', 'b.pem', '--token-file', 't'], { CASTELLAN_LOG_FORMAT: 'pretty' }, /^castellan: CASTELLAN_LOG_FORMAT: "pretty" is not accepted; use one of json, text \(default json\)\n$/],
-    ['fail/ca serve, unknown level', ['ca', 'serve', '--dir', 'ca'], { CASTELLAN_LOG_LEVEL: 'loud' }, /^castellan: CASTELLAN_LOG_LEVEL: "loud" is not accepted; use one of fatal, error, warn, info, debug, trace, silent/],
+    [
+      'fail/agent, unknown level',
+      ['agent', '--ca-addr', '127.0.0.1:1', '--ca-bundle', 'b.pem', '--token-file', 't'],
+      { CASTELLAN_LOG_LEVEL: 'verbose' },
+      /^castellan: CASTELLAN_LOG_LEVEL: "verbose" is not accepted; use one of fatal, error, warn, info, debug, trace, silent \(default info\)\n$/,
+    ],
+    [
+      'fail/agent, numeric level',
+      ['agent', '--ca-addr', '127.0.0.1:1', '--ca-bundle', 'b.pem', '--token-file', 't'],
+      { CASTELLAN_LOG_LEVEL: '30' },
+      /CASTELLAN_LOG_LEVEL: "30" is not accepted; use one of fatal, error/,
+    ],
+    [
+      'fail/agent, unknown format',
+      ['agent', '--ca-addr', '127.0.0.1:1', '--ca-bundle', 'b.pem', '--token-file', 't'],
+      { CASTELLAN_LOG_FORMAT: 'pretty' },
+      /^castellan: CASTELLAN_LOG_FORMAT: "pretty" is not accepted; use one of json, text \(default json\)\n$/,
+    ],
+    [
+      'fail/ca serve, unknown level',
+      ['ca', 'serve', '--dir', 'ca'],
+      { CASTELLAN_LOG_LEVEL: 'loud' },
+      /^castellan: CASTELLAN_LOG_LEVEL: "loud" is not accepted; use one of fatal, error, warn, info, debug, trace, silent/,
+    ],
   ];
   for (const [name, argv, env, want] of bad) {
     it(`${name}: exit 2 with one line naming the variable and the accepted values, nothing started`, async () => {
@@ -139,7 +172,7 @@ describe('CASTELLAN_LOG_LEVEL and CASTELLAN_LOG_FORMAT', () => {
     expect(lines.some((l) => /INFO {2}\[castellan-agent\] castellan agent stopped$/.test(l))).toBe(true);
   }, 60_000);
 
-  it('ok/text format: strings with spaces are quoted, objects are JSON, an error\'s stack is indented below', () => {
+  it("ok/text format: strings with spaces are quoted, objects are JSON, an error's stack is indented below", () => {
     const err = { type: 'Error', message: 'boom here', stack: 'Error: boom here\n    at x (y.js:1:2)' };
     const line = textLogLine(`${JSON.stringify({ level: 50, time: 0, component: 'castellan-ca', msg: 'failed', err, reason: 'two words', n: 3, o: { a: 1 } })}\n`);
     expect(line).toBe('1970-01-01T00:00:00.000Z ERROR [castellan-ca] failed err="boom here" reason="two words" n=3 o={"a":1}\n    Error: boom here\n        at x (y.js:1:2)\n');

@@ -55,7 +55,12 @@ describe('audit export: stdout backpressure', () => {
     waits[waits.length - 1]!();
     const r = await exported;
     expect(r.code).toBe(0);
-    expect(r.out.trim().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    expect(
+      r.out
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { seq: number }).seq),
+    ).toEqual(Array.from({ length: total }, (_, i) => i + 1));
   });
 
   it('ok/a reader that went away ends the export (exit 0) instead of reading the whole ledger', async () => {

@@ -22,7 +22,6 @@ afterEach(async () => {
   t.cleanup();
 });
 
-
 describe('trust bundle in a ConfigMap in every namespace (castellan ca serve with distribution.configMaps)', () => {
   it('ok/written at start and rewritten in every namespace when castellan root prepare and retire change the bundle', async () => {
     const dir = path.join(t.dir, 'ca');

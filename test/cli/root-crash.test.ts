@@ -23,7 +23,6 @@ function crashAt(failpoint: string, argv: string[]) {
   return spawnSync(process.execPath, ['--import', 'tsx', ENTRY, ...argv], { encoding: 'utf8', env: { ...process.env, CASTELLAN_FAILPOINT: failpoint } });
 }
 
-
 /** Lifecycle events after the directory's creation (ca-init), oldest first. */
 const eventsSinceInit = async (): Promise<string[]> => (await lifecycleEvents(dir)).filter((e) => e !== 'ca-init');
 

@@ -29,7 +29,7 @@ describe('a CA whose intermediate expired (it was not running when it was due)',
     expect(r.out).not.toContain('nothing to do');
     expect(r.out).toMatch(/next: the active intermediate \(slot 1\) expired at .*'castellan root rotate-intermediate'/);
     expect(r.out).toMatch(/EXPIRED/);
-    expect(r.err).toContain("castellan root rotate-intermediate");
+    expect(r.err).toContain('castellan root rotate-intermediate');
     // JSON: the status, unchanged, and the exit code; nothing on stderr.
     const j = await cli(['root', 'status', '--dir', dir, '--output', 'json'], { now: at(15) });
     expect(j.code).toBe(5);

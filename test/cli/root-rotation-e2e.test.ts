@@ -21,7 +21,6 @@ afterEach(async () => {
   await f.cleanup();
 });
 
-
 const certs = (pem: string) => certificatesFromPem(pem, { code: 'ERR_CERT_FILE', what: 'test' });
 const rootsOf = (pem: string) => certs(pem).map((c) => new X509Certificate(c.der).fingerprint256);
 const leafIssuedBy = (chainPem: string, issuerPem: string) => new X509Certificate(certs(chainPem)[0]!.der).checkIssued(new X509Certificate(issuerPem));
@@ -77,13 +76,21 @@ describe('zero-downtime root rotation with agents and live mTLS', () => {
       expect(prep.code, prep.err).toBe(0);
       const next = (await loadCa(caDir)).prepared!;
       const newRoot = new X509Certificate(next.root.der).fingerprint256;
-      await until(() => (['server', 'client'] as const).every((n) => rootsOf(sds[n].current()!.trustedCaPem).includes(newRoot)), 'both agents serve the new root in ROOTCA', 40_000);
+      await until(
+        () => (['server', 'client'] as const).every((n) => rootsOf(sds[n].current()!.trustedCaPem).includes(newRoot)),
+        'both agents serve the new root in ROOTCA',
+        40_000,
+      );
       await until(async () => (await readAgentReports(caDir, new Date())).live.filter((a) => a.sequence >= 2).length === 2, 'both agents reported bundle 2', 40_000);
 
       // activate: allowed now; both agents re-issue under the new intermediate within the spread.
       const act = await cli(['root', 'activate', '--dir', caDir]);
       expect(act.code, act.err).toBe(0);
-      await until(() => (['server', 'client'] as const).every((n) => leafIssuedBy(sds[n].current()!.certificateChainPem, next.issuer.pem)), 'both leaves are signed by the new intermediate', 40_000);
+      await until(
+        () => (['server', 'client'] as const).every((n) => leafIssuedBy(sds[n].current()!.certificateChainPem, next.issuer.pem)),
+        'both leaves are signed by the new intermediate',
+        40_000,
+      );
 
       // retire: refused while the old root's leaves are valid, then accepted once they expired.
       let refusals = 0;
@@ -105,7 +112,11 @@ describe('zero-downtime root rotation with agents and live mTLS', () => {
       expect(refusals).toBeGreaterThan(0);
       refusalsSeen = refusals;
       const oldRoot = new X509Certificate(old.active.root.der).fingerprint256;
-      await until(() => (['server', 'client'] as const).every((n) => !rootsOf(sds[n].current()!.trustedCaPem).includes(oldRoot)), "the old root is gone from both agents' ROOTCA", 40_000);
+      await until(
+        () => (['server', 'client'] as const).every((n) => !rootsOf(sds[n].current()!.trustedCaPem).includes(oldRoot)),
+        "the old root is gone from both agents' ROOTCA",
+        40_000,
+      );
       const before = handshakes;
       await until(() => handshakes >= before + 20, 'more handshakes after retire', 40_000);
     } finally {

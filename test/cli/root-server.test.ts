@@ -49,7 +49,10 @@ async function report(agentId: string, sequence: number): Promise<number> {
 describe('castellan root --server (RootAdmin on a running CA)', () => {
   it('ok/RootAdmin answers the typed status and health, and the same as JSON for clients of the previous release', async () => {
     const roots = (await loadCa(dir)).bundle.map((r) => r.pem).join('');
-    const admin = new (caProtos().rootAdmin)(ca.address, credentials.createSsl(Buffer.from(roots)), { 'grpc.ssl_target_name_override': 'localhost', 'grpc.default_authority': 'localhost' });
+    const admin = new (caProtos().rootAdmin)(ca.address, credentials.createSsl(Buffer.from(roots)), {
+      'grpc.ssl_target_name_override': 'localhost',
+      'grpc.default_authority': 'localhost',
+    });
     try {
       const token = await mint('castellan-system', 'castellan-admin');
       const st = await unary<CaV1.RootStepResponse__Output>(admin, 'GetRootStatus', {}, token);
@@ -110,7 +113,7 @@ describe('castellan root --server (RootAdmin on a running CA)', () => {
   it('fail/a caller outside admin.identities, a missing credential and a report of a bundle never sent are refused', async () => {
     const denied = await cli(['root', 'prepare', ...server('web.token')]);
     expect(denied.code).toBe(1);
-    expect(denied.err).toContain('spiffe://cluster.local/ns/shop/sa/web may not administer roots; list it in the CA\'s admin.identities');
+    expect(denied.err).toContain("spiffe://cluster.local/ns/shop/sa/web may not administer roots; list it in the CA's admin.identities");
     expect((await loadCa(dir)).authorities).toHaveLength(1);
     expect((await cli(['root', 'prepare', '--server', ca.address, '--ca-bundle', path.join(dir, 'bundle.pem')])).code).toBe(2);
     expect((await cli(['root', 'prepare', '--dir', dir, ...server()])).code).toBe(2);

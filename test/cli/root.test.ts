@@ -14,7 +14,6 @@ beforeEach(async () => {
 });
 afterEach(() => t.cleanup());
 
-
 describe('castellan root', () => {
   it('ok/status shows slots, bundle sequence and agents; json is stable', async () => {
     const table = await cli(['root', 'status', '--dir', dir]);

@@ -21,7 +21,10 @@ afterEach(() => t.cleanup());
 async function token(ns: string, sa: string): Promise<string> {
   const issuer = await loadDevTokenIssuer(dir);
   const file = path.join(t.dir, `${sa}.token`);
-  writeFileSync(file, await mintServiceAccountToken(issuer.privateKey, issuer.kid, { issuer: issuer.issuer, audiences: ['castellan'], namespace: ns, serviceAccount: sa, ttlSeconds: 600 }));
+  writeFileSync(
+    file,
+    await mintServiceAccountToken(issuer.privateKey, issuer.kid, { issuer: issuer.issuer, audiences: ['castellan'], namespace: ns, serviceAccount: sa, ttlSeconds: 600 }),
+  );
   return file;
 }
 
@@ -36,14 +39,16 @@ describe('castellan version', () => {
     expect((await cli(['version'])).out).toBe(`client  castellan 0.1.0 (commit ${j.client.commit}, Node.js ${process.versions.node})\n`);
   });
 
-  it('ok/--server: the running CA\'s build too, through its API', async () => {
+  it("ok/--server: the running CA's build too, through its API", async () => {
     const ca = await testCaServer(dir, { admin: { identities: [ADMIN] }, replicaId: 'ca-7' }, true);
     try {
       const args = ['version', '--server', ca.address, '--ca-bundle', path.join(dir, 'bundle.pem'), '--token-file', await token('castellan-system', 'castellan-admin')];
       const j = JSON.parse((await cli([...args, '--output', 'json'])).out);
       expect(j.server).toEqual({ ...buildInfo(), replica: 'ca-7', leader: true });
       const text = await cli(args);
-      expect(text.out).toMatch(new RegExp(`^server  castellan 0\\.1\\.0 \\(commit \\S+, Node\\.js [\\d.]+\\) at ${ca.address.replace(/\./g, '\\.')}, replica ca-7 \\(leader\\)$`, 'm'));
+      expect(text.out).toMatch(
+        new RegExp(`^server  castellan 0\\.1\\.0 \\(commit \\S+, Node\\.js [\\d.]+\\) at ${ca.address.replace(/\./g, '\\.')}, replica ca-7 \\(leader\\)$`, 'm'),
+      );
     } finally {
       await ca.server.shutdown(100);
     }

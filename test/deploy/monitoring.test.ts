@@ -129,7 +129,12 @@ beforeAll(async () => {
   const io = { out: (s: string) => void (out += s), err: (s: string) => void (err += s), cwd: f.dir, env: {}, now: () => new Date() };
   // The agent as `castellan agent --http` runs it (its /metrics is the CLI's endpoint).
   const config = await agentConfigFrom({ caAddr: f.address, caBundle: 'bundle.pem', tokenFile: 'token', socket: path.join(f.dir, 'sds.sock'), http: '127.0.0.1:0' }, io);
-  agentRun = runAgent(config, io, createLogger(io, 'castellan-agent', () => undefined), new Promise<void>((r) => (stopAgent = r)));
+  agentRun = runAgent(
+    config,
+    io,
+    createLogger(io, 'castellan-agent', () => undefined),
+    new Promise<void>((r) => (stopAgent = r)),
+  );
   await until(() => /HTTP on port \d+/.test(err), 'the agent serves HTTP', 30_000);
   const agentPort = /HTTP on port (\d+)/.exec(err)![1];
   const scrape = async (port: string | number) => parsePrometheusText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
@@ -256,7 +261,10 @@ describe.skipIf(!haveGo)("deploy/monitoring: Prometheus's own parser and rule-fi
   });
 
   it('fail/control: a broken expression and a broken rule are reported', async () => {
-    const r = await promqlCheck(['sum(rate(castellan_csr_total[5m])', 'rate(castellan_agents)'], 'groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up ==\n    annotations: {summary: "{{ $labels.x "}\n');
+    const r = await promqlCheck(
+      ['sum(rate(castellan_csr_total[5m])', 'rate(castellan_agents)'],
+      'groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up ==\n    annotations: {summary: "{{ $labels.x "}\n',
+    );
     expect(r.exprs[0]!.error).toMatch(/unclosed left parenthesis/);
     expect(r.exprs[1]!.error).toMatch(/expected type range vector/);
     expect(r.ruleErrors.length).toBeGreaterThanOrEqual(1);
@@ -273,7 +281,8 @@ describe.skipIf(!haveGo)("deploy/monitoring: Prometheus's own parser and rule-fi
         for (const m of s.matchers) {
           if (m.label === 'job' || m.label === 'instance') continue; // added by the scrape
           if (!samples.some((x2) => m.label in x2.labels)) problems.push(`${kitExprs[i]!.where}: ${s.metric} has no label ${m.label}`);
-          else if (m.op === '=' && !samples.some((x2) => x2.labels[m.label] === m.value)) problems.push(`${kitExprs[i]!.where}: ${s.metric}{${m.label}="${m.value}"} is never exported`);
+          else if (m.op === '=' && !samples.some((x2) => x2.labels[m.label] === m.value))
+            problems.push(`${kitExprs[i]!.where}: ${s.metric}{${m.label}="${m.value}"} is never exported`);
         }
       }
     });

@@ -24,7 +24,9 @@ if (helm4?.missing) console.log(`skipping the chart tests against a real API ser
 
 const RELEASE = 'rel';
 const FULLNAME = 'rel-castellan';
-const ciFiles = readdirSync(CI_DIR).filter((f) => f.endsWith('.yaml')).sort();
+const ciFiles = readdirSync(CI_DIR)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 const ci = (f: string) => path.join(CI_DIR, f);
 
 type Mode = Omit<MatrixOptions, 'namespace' | 'otherNamespace'>;
@@ -96,7 +98,11 @@ const SERVICE_MONITOR_CRD: KubeObject = {
                       matchLabels: { type: 'object', additionalProperties: { type: 'string' } },
                       matchExpressions: {
                         type: 'array',
-                        items: { type: 'object', required: ['key', 'operator'], properties: { key: { type: 'string' }, operator: { type: 'string' }, values: { type: 'array', items: { type: 'string' } } } },
+                        items: {
+                          type: 'object',
+                          required: ['key', 'operator'],
+                          properties: { key: { type: 'string' }, operator: { type: 'string' }, values: { type: 'array', items: { type: 'string' } } },
+                        },
                       },
                     },
                   },
@@ -129,7 +135,12 @@ function podFrom(workload: KubeObject, name: string, namespace: string): KubeObj
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace, ...(template.metadata.labels ? { labels: template.metadata.labels } : {}), ...(template.metadata.annotations ? { annotations: template.metadata.annotations } : {}) },
+    metadata: {
+      name,
+      namespace,
+      ...(template.metadata.labels ? { labels: template.metadata.labels } : {}),
+      ...(template.metadata.annotations ? { annotations: template.metadata.annotations } : {}),
+    },
     spec: template.spec,
   };
 }
@@ -170,7 +181,12 @@ describe.skipIf(api === undefined || helm4 === undefined || helm4.missing)('char
   /** A service account's permissions in `ns` (SelfSubjectRulesReview with its own token). */
   const reviewRules = async (ns: string, sa: string): Promise<string[]> => {
     const token = await k.requestToken(ns, sa);
-    const r = await kube.request('POST', '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews', { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: ns } }, { token });
+    const r = await kube.request(
+      'POST',
+      '/apis/authorization.k8s.io/v1/selfsubjectrulesreviews',
+      { apiVersion: 'authorization.k8s.io/v1', kind: 'SelfSubjectRulesReview', spec: { namespace: ns } },
+      { token },
+    );
     expect(r.status, JSON.stringify(r.body)).toBe(201);
     expect(r.body.status.incomplete).toBe(false);
     return permissions(r.body.status.resourceRules);
@@ -185,8 +201,10 @@ describe.skipIf(api === undefined || helm4 === undefined || helm4.missing)('char
     return baseline.get(ns)!;
   };
   const without = (all: string[], base: string[]) => all.filter((p) => !base.includes(p));
-  const matrixMismatches = (ns: string, mode: Mode) => accessMismatches(admin, `system:serviceaccount:${ns}:${FULLNAME}`, caAccessMatrix({ namespace: ns, otherNamespace: 'shop', ...mode }));
-  const configOf = async (ns: string) => parseYaml((await k.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${ns}/configmaps/${FULLNAME}-config`))!.data['config.yaml']!) as Record<string, any>;
+  const matrixMismatches = (ns: string, mode: Mode) =>
+    accessMismatches(admin, `system:serviceaccount:${ns}:${FULLNAME}`, caAccessMatrix({ namespace: ns, otherNamespace: 'shop', ...mode }));
+  const configOf = async (ns: string) =>
+    parseYaml((await k.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${ns}/configmaps/${FULLNAME}-config`))!.data['config.yaml']!) as Record<string, any>;
 
   beforeAll(async () => {
     admin = await loadKubeConfig(k.adminKubeconfigPath);
@@ -209,14 +227,23 @@ describe.skipIf(api === undefined || helm4 === undefined || helm4.missing)('char
     }
     expect(unserved).toEqual([`networkpolicy-servicemonitor-values.yaml: monitoring.coreos.com/v1 ServiceMonitor/${FULLNAME}`]);
     // What `kubectl apply` or a client would get: no such resource.
-    const r = await kube.request('PATCH', `/apis/monitoring.coreos.com/v1/namespaces/probe/servicemonitors/${FULLNAME}?dryRun=All&fieldManager=x`, {}, { contentType: 'application/apply-patch+yaml' });
+    const r = await kube.request(
+      'PATCH',
+      `/apis/monitoring.coreos.com/v1/namespaces/probe/servicemonitors/${FULLNAME}?dryRun=All&fieldManager=x`,
+      {},
+      { contentType: 'application/apply-patch+yaml' },
+    );
     expect(r.status).toBe(404);
     // Install the (reduced) CRD for the rest of the file.
     expect((await kube.apply(SERVICE_MONITOR_CRD)).status).toBe(201);
     cleanups.push(() => kube.delete(SERVICE_MONITOR_CRD));
     for (let i = 0; ; i++) {
       const crd = await kube.get(SERVICE_MONITOR_CRD);
-      if ((crd?.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True') && (await kube.resource('monitoring.coreos.com/v1', 'ServiceMonitor'))) break;
+      if (
+        (crd?.status?.conditions ?? []).some((c: { type: string; status: string }) => c.type === 'Established' && c.status === 'True') &&
+        (await kube.resource('monitoring.coreos.com/v1', 'ServiceMonitor'))
+      )
+        break;
       if (i > 300) throw new Error('the ServiceMonitor CRD was not established in 30 s');
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -285,7 +312,11 @@ describe.skipIf(api === undefined || helm4 === undefined || helm4.missing)('char
   });
 
   it('ok/Pod Security "restricted": the CA pods and the helm test pod are admitted without a warning; the agent pod is refused for its socket directory setup only; its DaemonSet is stored with that warning', async () => {
-    const ns = await namespace('chart-psa', { 'pod-security.kubernetes.io/enforce': 'restricted', 'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted' });
+    const ns = await namespace('chart-psa', {
+      'pod-security.kubernetes.io/enforce': 'restricted',
+      'pod-security.kubernetes.io/warn': 'restricted',
+      'pod-security.kubernetes.io/audit': 'restricted',
+    });
     let caPods = 0;
     for (const [i, file] of ciFiles.entries()) {
       const objs = await renderChart(helm, ns, ['--values', ci(file)], `r${i}`);
@@ -321,7 +352,11 @@ describe.skipIf(api === undefined || helm4 === undefined || helm4.missing)('char
     const objs = await renderChart(helm, 'x', ['--values', ci('agent-only-values.yaml')]);
     const ds = find(objs, 'DaemonSet');
     const sa = find(objs, 'ServiceAccount', 'rel-castellan-agent');
-    const privileged = await namespace('chart-agent', { 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted' });
+    const privileged = await namespace('chart-agent', {
+      'pod-security.kubernetes.io/enforce': 'privileged',
+      'pod-security.kubernetes.io/warn': 'restricted',
+      'pod-security.kubernetes.io/audit': 'restricted',
+    });
     const baselineNs = await namespace('chart-baseline', { 'pod-security.kubernetes.io/enforce': 'baseline' });
     for (const ns of [privileged, baselineNs]) expect((await kube.apply({ ...sa, metadata: { ...sa.metadata, namespace: ns } })).status).toBeLessThan(300);
     const ok = await kube.create(podFrom(ds, 'agent-a', privileged));
@@ -353,7 +388,11 @@ describe.skipIf(api === undefined || helm4 === undefined || helm4.missing)('char
   };
 
   it('ok/helm 4: install (default values, agent namespace labelled as docs/install.md says), upgrade to Istio mode, rollback, uninstall; RBAC follows each revision', async () => {
-    const ns = await namespace('chart-helm4', { 'pod-security.kubernetes.io/enforce': 'privileged', 'pod-security.kubernetes.io/warn': 'restricted', 'pod-security.kubernetes.io/audit': 'restricted' });
+    const ns = await namespace('chart-helm4', {
+      'pod-security.kubernetes.io/enforce': 'privileged',
+      'pod-security.kubernetes.io/warn': 'restricted',
+      'pod-security.kubernetes.io/audit': 'restricted',
+    });
     const kubeconfig = k.adminKubeconfigPath;
     const h = (args: string[]) => runHelm(helm, [...args, '--namespace', ns], { kubeconfig });
     cleanups.push(() => h(['uninstall', RELEASE]));
@@ -368,7 +407,12 @@ describe.skipIf(api === undefined || helm4 === undefined || helm4.missing)('char
     expect(warnings[0]).toContain('uses restricted volume type');
     const manifest = parseManifest((await h(['get', 'manifest', RELEASE])).stdout);
     const rendered = await renderChart(helm, ns, ['--values', ci('default-values.yaml')]);
-    expect(manifest.map(ref).sort()).toEqual(rendered.filter((o) => !isHook(o)).map(ref).sort());
+    expect(manifest.map(ref).sort()).toEqual(
+      rendered
+        .filter((o) => !isHook(o))
+        .map(ref)
+        .sort(),
+    );
     await expectOwned(manifest, ns);
     expect(await matrixMismatches(ns, TOKEN_REVIEW)).toEqual([]);
     const checksum = async () => (await kube.get(find(manifest, 'Deployment')))?.spec.template.metadata.annotations['checksum/config'];
@@ -388,7 +432,11 @@ describe.skipIf(api === undefined || helm4 === undefined || helm4.missing)('char
     // istio-ca-root-cert is out of reach again.
     expect(await matrixMismatches(ns, TOKEN_REVIEW)).toEqual([]);
     const history = await h(['history', RELEASE, '--output', 'json']);
-    expect((JSON.parse(history.stdout) as { revision: number; status: string }[]).map((r) => [r.revision, r.status])).toEqual([[1, 'superseded'], [2, 'superseded'], [3, 'deployed']]);
+    expect((JSON.parse(history.stdout) as { revision: number; status: string }[]).map((r) => [r.revision, r.status])).toEqual([
+      [1, 'superseded'],
+      [2, 'superseded'],
+      [3, 'deployed'],
+    ]);
 
     const uninstall = await h(['uninstall', RELEASE]);
     expect(uninstall.code, uninstall.stderr).toBe(0);
@@ -415,7 +463,9 @@ describe.skipIf(api === undefined || helm4 === undefined || helm4.missing)('char
 
     const uninstall = await h(['uninstall', RELEASE]);
     expect(uninstall.code, uninstall.stderr).toBe(0);
-    await expectUninstalled(parseManifest((await runHelm(helm3!.helm, ['template', RELEASE, CHART, '--namespace', ns, '--values', ci('jwks-values.yaml')])).stdout).filter((o) => !isHook(o)));
+    await expectUninstalled(
+      parseManifest((await runHelm(helm3!.helm, ['template', RELEASE, CHART, '--namespace', ns, '--values', ci('jwks-values.yaml')])).stdout).filter((o) => !isHook(o)),
+    );
     await expectUninstalled(manifest);
   }, 180_000);
 });

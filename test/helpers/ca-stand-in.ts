@@ -1,5 +1,15 @@
 import { fileURLToPath } from 'node:url';
-import { loadPackageDefinition, Server, ServerCredentials, status, type GrpcObject, type ServerUnaryCall, type ServerWritableStream, type ServiceDefinition, type sendUnaryData } from '@grpc/grpc-js';
+import {
+  loadPackageDefinition,
+  Server,
+  ServerCredentials,
+  status,
+  type GrpcObject,
+  type ServerUnaryCall,
+  type ServerWritableStream,
+  type ServiceDefinition,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import { generateKey } from '../../ca/index.js';
 import { createSvidRequest, SpiffeId } from '../../workload-identity/index.js';
@@ -128,7 +138,14 @@ export async function caStandIn(o: { implementReport?: boolean; implementAuthent
     },
   };
 
-  const def = loadSync('castellan/ca/v1/ca.proto', { keepCase: false, longs: Number, enums: String, defaults: true, oneofs: true, includeDirs: [fileURLToPath(new URL('../../proto', import.meta.url))] });
+  const def = loadSync('castellan/ca/v1/ca.proto', {
+    keepCase: false,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    oneofs: true,
+    includeDirs: [fileURLToPath(new URL('../../proto', import.meta.url))],
+  });
   const svc = ['castellan', 'ca', 'v1', 'CertificateAuthority'].reduce<unknown>((x, k) => (x as GrpcObject)[k], loadPackageDefinition(def)) as { service: ServiceDefinition };
   const server = new Server();
   server.addService(svc.service, handlers as never);
@@ -137,7 +154,11 @@ export async function caStandIn(o: { implementReport?: boolean; implementAuthent
   const key = generateKey('ec-p256').privateKey;
   const servingId = SpiffeId.parse('spiffe://cluster.local/castellan/ca');
   const serving = cas.old.issuer.issue(servingId, await createSvidRequest(key, servingId), { ttlMs: 3_600_000 });
-  const creds = ServerCredentials.createSsl(null, [{ private_key: Buffer.from(key.export({ format: 'pem', type: 'pkcs8' }) as string), cert_chain: Buffer.from(serving.leafPem + serving.chainPem.slice(0, -1).join('')) }], false);
+  const creds = ServerCredentials.createSsl(
+    null,
+    [{ private_key: Buffer.from(key.export({ format: 'pem', type: 'pkcs8' }) as string), cert_chain: Buffer.from(serving.leafPem + serving.chainPem.slice(0, -1).join('')) }],
+    false,
+  );
   const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))));
 
   return {

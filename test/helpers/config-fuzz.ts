@@ -61,10 +61,54 @@ export const configValue: fc.Arbitrary<unknown> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.constantFrom<unknown>(
-      '', '0s', '1ms', '24h', '25x', '1h30m', '-1h', '1e9h', `${'9'.repeat(400)}s`, '99999999999999999y', ' 1h ', '1h ', '1.5h', 'NaN',
-      '127.0.0.1:15012', '[::1]:1', 'host:99999', ':1', 'a:', 'localhost', '0', -1, 0, 0.5, 1, 4096, 4_194_305, 1e308, -0,
-      'sidecar', 'node', 'ec-p256', 'rsa-2048', 'full', 'normal', 'postgres://u@h/db', 'https://i', 'spiffe://td/x', 'Bad_NS', 'kube-system',
-      null, true, false, [], {}, ['a'], [null], { enabled: true },
+      '',
+      '0s',
+      '1ms',
+      '24h',
+      '25x',
+      '1h30m',
+      '-1h',
+      '1e9h',
+      `${'9'.repeat(400)}s`,
+      '99999999999999999y',
+      ' 1h ',
+      '1h ',
+      '1.5h',
+      'NaN',
+      '127.0.0.1:15012',
+      '[::1]:1',
+      'host:99999',
+      ':1',
+      'a:',
+      'localhost',
+      '0',
+      -1,
+      0,
+      0.5,
+      1,
+      4096,
+      4_194_305,
+      1e308,
+      -0,
+      'sidecar',
+      'node',
+      'ec-p256',
+      'rsa-2048',
+      'full',
+      'normal',
+      'postgres://u@h/db',
+      'https://i',
+      'spiffe://td/x',
+      'Bad_NS',
+      'kube-system',
+      null,
+      true,
+      false,
+      [],
+      {},
+      ['a'],
+      [null],
+      { enabled: true },
     ),
   },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 100_000 }).map((n) => 'a'.repeat(n)) },
@@ -76,7 +120,10 @@ export const strayKey = fc.oneof(fc.constantFrom('__proto__', 'constructor', 'pr
 /** A value of the same kind as `v` and near it: the edits a person makes by mistake (a zero duration, a negative number). */
 function similarTo(v: unknown): fc.Arbitrary<unknown> {
   if (typeof v === 'string' && /^\d+(ms|s|m|h|d|y)$/.test(v)) {
-    return fc.oneof(fc.constantFrom('0s', '0ms', '0h', '1ms', '-1s', '1y', '100y', '0.0001ms', '1s0ms'), fc.tuple(fc.nat({ max: 100 }), fc.constantFrom('ms', 's', 'm', 'h', 'd', 'y')).map(([n, u]) => `${n}${u}`));
+    return fc.oneof(
+      fc.constantFrom('0s', '0ms', '0h', '1ms', '-1s', '1y', '100y', '0.0001ms', '1s0ms'),
+      fc.tuple(fc.nat({ max: 100 }), fc.constantFrom('ms', 's', 'm', 'h', 'd', 'y')).map(([n, u]) => `${n}${u}`),
+    );
   }
   if (typeof v === 'number') return fc.oneof(fc.constantFrom(0, -1, 0.5, 1, 1e9, Number.MAX_SAFE_INTEGER, 1e308), fc.double({ noNaN: true }));
   if (typeof v === 'boolean') return fc.constant(!v);
@@ -111,23 +158,87 @@ export function nearValid(base: object): fc.Arbitrary<{ config: unknown; touched
 /** YAML text: a configuration written out and then damaged, or a soup of YAML syntax. */
 export function yamlText(base: object): fc.Arbitrary<string> {
   const token = fc.constantFrom(
-    'listen:', 'caAddr:', 'workloadTtl:', 'ttl:', 'limits:', '  ', '\n', '\t', '- ', ': ', '&a ', '*a', '<<: *a', '!!binary ', '!!js/function ', '!!set ', '!!omap ',
-    '!!int ', '!!float ', '!<tag:yaml.org,2002:str> ', '{', '}', '[', ']', ',', '"', "'", '%YAML 1.1\n', '%TAG ! tag:x:\n', '---\n', '...\n', '? ', '|\n', '>\n',
-    '24h', '1e400', '0x10', '0o17', '.inf', '.nan', '~', 'null', 'yes', 'on', '2001-12-14', '#', '\ufeff', '\u0000', 'é', '\\u0000',
+    'listen:',
+    'caAddr:',
+    'workloadTtl:',
+    'ttl:',
+    'limits:',
+    '  ',
+    '\n',
+    '\t',
+    '- ',
+    ': ',
+    '&a ',
+    '*a',
+    '<<: *a',
+    '!!binary ',
+    '!!js/function ',
+    '!!set ',
+    '!!omap ',
+    '!!int ',
+    '!!float ',
+    '!<tag:yaml.org,2002:str> ',
+    '{',
+    '}',
+    '[',
+    ']',
+    ',',
+    '"',
+    "'",
+    '%YAML 1.1\n',
+    '%TAG ! tag:x:\n',
+    '---\n',
+    '...\n',
+    '? ',
+    '|\n',
+    '>\n',
+    '24h',
+    '1e400',
+    '0x10',
+    '0o17',
+    '.inf',
+    '.nan',
+    '~',
+    'null',
+    'yes',
+    'on',
+    '2001-12-14',
+    '#',
+    '\ufeff',
+    '\u0000',
+    'é',
+    '\\u0000',
   );
   const damage = fc.record({ at: fc.nat(), cut: fc.integer({ min: 0, max: 8 }), insert: fc.array(token, { maxLength: 3 }).map((t) => t.join('')) });
   return fc.oneof(
-    { weight: 3, arbitrary: fc.tuple(nearValid(base), fc.array(damage, { maxLength: 3 }), fc.boolean()).map(([{ config }, edits, json]) => {
-      let text = json ? JSON.stringify(config, null, 2) : yamlStringify(config);
-      for (const d of edits) {
-        const at = d.at % (text.length + 1);
-        text = text.slice(0, at) + d.insert + text.slice(at + d.cut);
-      }
-      return text;
-    }) },
+    {
+      weight: 3,
+      arbitrary: fc.tuple(nearValid(base), fc.array(damage, { maxLength: 3 }), fc.boolean()).map(([{ config }, edits, json]) => {
+        let text = json ? JSON.stringify(config, null, 2) : yamlStringify(config);
+        for (const d of edits) {
+          const at = d.at % (text.length + 1);
+          text = text.slice(0, at) + d.insert + text.slice(at + d.cut);
+        }
+        return text;
+      }),
+    },
     { weight: 2, arbitrary: fc.array(token, { maxLength: 30 }).map((t) => t.join('')) },
     // Alias expansion (a "billion laughs" document): the YAML parser must refuse it, not build it.
-    { weight: 1, arbitrary: fc.integer({ min: 2, max: 9 }).map((n) => ['a: &a [x, x, x, x, x, x, x, x, x]', ...Array.from({ length: n }, (_, i) => `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9).fill(`*${String.fromCharCode(97 + i)}`).join(', ')}]`)].join('\n')) },
+    {
+      weight: 1,
+      arbitrary: fc.integer({ min: 2, max: 9 }).map((n) =>
+        [
+          'a: &a [x, x, x, x, x, x, x, x, x]',
+          ...Array.from(
+            { length: n },
+            (_, i) =>
+              `${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [${Array(9)
+                .fill(`*${String.fromCharCode(97 + i)}`)
+                .join(', ')}]`,
+          ),
+        ].join('\n'),
+      ),
+    },
     { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 60 }) },
   );
 }

@@ -166,7 +166,16 @@ const byteEdit: fc.Arbitrary<ByteEdit> = fc.oneof(
   fc.record({
     op: fc.constant('length' as const),
     at: index,
-    kind: fc.constantFrom('plus' as const, 'minus' as const, 'zero' as const, 'indefinite' as const, 'long-non-minimal' as const, 'huge' as const, 'too-many-octets' as const, 'random' as const),
+    kind: fc.constantFrom(
+      'plus' as const,
+      'minus' as const,
+      'zero' as const,
+      'indefinite' as const,
+      'long-non-minimal' as const,
+      'huge' as const,
+      'too-many-octets' as const,
+      'random' as const,
+    ),
     value: fc.nat({ max: 0xffffffff }),
   }),
 );
@@ -190,7 +199,7 @@ function applyTreeEdit(root: DerNode, e: TreeEdit): void {
       return;
     case 'swap': {
       if (!siblings) return;
-      const other = (e.with % siblings.length + siblings.length) % siblings.length;
+      const other = ((e.with % siblings.length) + siblings.length) % siblings.length;
       [siblings[position], siblings[other]] = [siblings[other]!, siblings[position]!];
       return;
     }

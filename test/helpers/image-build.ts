@@ -21,9 +21,12 @@ function hardLimit(flag: string): number {
  * layout, so runc with limits at or below the hard ones.
  */
 export const RUNTIME: readonly string[] = [
-  '--runtime', 'runc',
-  '--ulimit', `nofile=${Math.min(hardLimit('n'), 65_536)}:${Math.min(hardLimit('n'), 65_536)}`,
-  '--ulimit', `nproc=${Math.min(hardLimit('u'), 10_000) - 1}:${Math.min(hardLimit('u'), 10_000) - 1}`,
+  '--runtime',
+  'runc',
+  '--ulimit',
+  `nofile=${Math.min(hardLimit('n'), 65_536)}:${Math.min(hardLimit('n'), 65_536)}`,
+  '--ulimit',
+  `nproc=${Math.min(hardLimit('u'), 10_000) - 1}:${Math.min(hardLimit('u'), 10_000) - 1}`,
 ];
 
 const run = promisify(execFile);
@@ -55,12 +58,22 @@ export function buildImage(tag: string, o: { revision?: string } = {}): string {
     'flock',
     [
       path.join(cache, 'build.lock'),
-      'nice', 'buildah', 'bud', '--pull=never', '--layers', ...RUNTIME,
+      'nice',
+      'buildah',
+      'bud',
+      '--pull=never',
+      '--layers',
+      ...RUNTIME,
       // This machine reaches the npm registry through a TLS-intercepting proxy whose CA only the host trusts.
-      '--secret', 'id=npm-ca,src=/etc/ssl/certs/ca-certificates.crt',
-      '--build-arg', `REVISION=${o.revision ?? 'test'}`,
-      '--iidfile', iidFile,
-      '-t', tag, '.',
+      '--secret',
+      'id=npm-ca,src=/etc/ssl/certs/ca-certificates.crt',
+      '--build-arg',
+      `REVISION=${o.revision ?? 'test'}`,
+      '--iidfile',
+      iidFile,
+      '-t',
+      tag,
+      '.',
     ],
     { encoding: 'utf8', timeout: 1_500_000, maxBuffer: 64 * 1024 * 1024 },
   );

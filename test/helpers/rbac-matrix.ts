@@ -75,7 +75,8 @@ export function caAccessMatrix(o: MatrixOptions): Expectation[] {
   m.push({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: ns, name: 'kube-scheduler', allowed: false, why: 'no other Lease' });
   m.push({ verb: 'update', group: 'coordination.k8s.io', resource: 'leases', namespace: 'kube-system', name: lease, allowed: false, why: 'no Lease outside its namespace' });
   // Agent reports.
-  for (const verb of ['get', 'list', 'watch', 'create', 'update', 'delete']) m.push(core(verb, 'configmaps', ns, verb === 'create' || verb === 'list' || verb === 'watch' ? undefined : 'castellan-agents-ca-0', true, 'agent reports'));
+  for (const verb of ['get', 'list', 'watch', 'create', 'update', 'delete'])
+    m.push(core(verb, 'configmaps', ns, verb === 'create' || verb === 'list' || verb === 'watch' ? undefined : 'castellan-agents-ca-0', true, 'agent reports'));
   // Token authentication.
   m.push({ verb: 'create', group: 'authentication.k8s.io', resource: 'tokenreviews', allowed: o.mode === 'tokenReview', why: 'authentication.tokenReview' });
   m.push(core('get', 'pods', other, 'web-0', o.mode === 'jwks' && o.podBinding, 'authentication.jwks.requirePodBinding'));
@@ -90,7 +91,7 @@ export function caAccessMatrix(o: MatrixOptions): Expectation[] {
   }
   if (!o.istio) m.push(core('update', 'configmaps', other, 'istio-ca-root-cert', false, 'istio-ca-root-cert only in Istio mode'));
   m.push(core('create', 'configmaps', other, undefined, o.distribution, 'distribution: a namespace without the bundle ConfigMap'));
-  m.push(core('update', 'configmaps', other, 'app-config', false, "no other ConfigMap outside its namespace"));
+  m.push(core('update', 'configmaps', other, 'app-config', false, 'no other ConfigMap outside its namespace'));
   m.push(core('delete', 'configmaps', other, 'castellan-root-cert', false, 'the CA never deletes a bundle ConfigMap'));
   m.push(core('list', 'configmaps', undefined, undefined, false, 'no cluster-wide list of every ConfigMap'));
   // ClusterTrustBundle (docs/kubernetes.md): its own object, and "attest" on its own signer only.
@@ -118,7 +119,8 @@ export function caAccessMatrix(o: MatrixOptions): Expectation[] {
   m.push(core('delete', 'pods', ns, 'castellan-0', false, 'not even its own'));
   m.push(core('get', 'secrets', 'kube-system', state, false, 'no Secret of the system namespaces'));
   m.push(core('update', 'configmaps', 'kube-system', 'kube-root-ca.crt', false, 'no ConfigMap of other publishers'));
-  for (const verb of ['create', 'update', 'bind', 'escalate']) m.push({ verb, group: 'rbac.authorization.k8s.io', resource: 'clusterroles', allowed: false, why: 'no RBAC changes' });
+  for (const verb of ['create', 'update', 'bind', 'escalate'])
+    m.push({ verb, group: 'rbac.authorization.k8s.io', resource: 'clusterroles', allowed: false, why: 'no RBAC changes' });
   m.push({ verb: 'create', group: 'rbac.authorization.k8s.io', resource: 'clusterrolebindings', allowed: false, why: 'no RBAC changes' });
   m.push({ verb: 'patch', group: 'apps', resource: 'deployments', namespace: ns, name: 'castellan', allowed: false, why: 'the CA never changes its own Deployment' });
   m.push({ verb: 'create', group: 'certificates.k8s.io', resource: 'certificatesigningrequests', allowed: false, why: 'Kubernetes CSRs are not its business' });

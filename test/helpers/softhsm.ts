@@ -5,7 +5,12 @@ import path from 'node:path';
 import { tempDir } from './test-ca.js';
 
 // Debian's softhsm2 package (installed by .ci/run); the other paths are where other distributions put it.
-const MODULE_PATHS = ['/usr/lib/softhsm/libsofthsm2.so', '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so', '/usr/lib64/softhsm/libsofthsm2.so', '/usr/local/lib/softhsm/libsofthsm2.so'];
+const MODULE_PATHS = [
+  '/usr/lib/softhsm/libsofthsm2.so',
+  '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so',
+  '/usr/lib64/softhsm/libsofthsm2.so',
+  '/usr/local/lib/softhsm/libsofthsm2.so',
+];
 
 /** The SoftHSM2 PKCS#11 module, or undefined when SoftHSM2 is not installed. */
 export const SOFTHSM_MODULE: string | undefined = MODULE_PATHS.find((p) => existsSync(p));

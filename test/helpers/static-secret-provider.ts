@@ -31,7 +31,11 @@ export class StaticSecretProvider implements SecretProvider {
     readonly defaultPath: string,
     readonly tokens: ReadonlyMap<string, string>,
   ) {
-    this.#bundle = bundleOf(ca, ca.bundle.map((c) => c.der), 1);
+    this.#bundle = bundleOf(
+      ca,
+      ca.bundle.map((c) => c.der),
+      1,
+    );
   }
 
   static async create(o: { trustDomain?: string; path?: string; tokens?: Record<string, string> } = {}): Promise<StaticSecretProvider> {
@@ -134,7 +138,13 @@ export class StaticSecretProvider implements SecretProvider {
     const cert = this.issuer.issue(id, csr, { ttlMs: 3_600_000 });
     // The workload's chain: leaf and intermediates, never the root (X509-SVID §5 lets it be left out).
     const chainPems = [cert.leafPem, ...cert.chainPem.slice(0, -1)];
-    this.#snapshots.set(path, { svid: X509Svid.of(chainPems.flatMap((p) => pemDecode(p, 'CERTIFICATE')), privateKey), bundles: [this.#bundle] });
+    this.#snapshots.set(path, {
+      svid: X509Svid.of(
+        chainPems.flatMap((p) => pemDecode(p, 'CERTIFICATE')),
+        privateKey,
+      ),
+      bundles: [this.#bundle],
+    });
   }
 }
 

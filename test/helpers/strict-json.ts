@@ -31,7 +31,7 @@ export function parseStrictJson(text: string): unknown {
       const obj: Record<string, unknown> = {};
       const seen = new Set<string>();
       ws();
-      if (text[i] === '}') return i++, obj;
+      if (text[i] === '}') return (i++, obj);
       for (;;) {
         ws();
         const at = i;
@@ -54,7 +54,7 @@ export function parseStrictJson(text: string): unknown {
       i++;
       const arr: unknown[] = [];
       ws();
-      if (text[i] === ']') return i++, arr;
+      if (text[i] === ']') return (i++, arr);
       for (;;) {
         arr.push(value());
         ws();

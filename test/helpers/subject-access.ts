@@ -13,7 +13,11 @@ export async function accessMismatches(kubeConfig: KubeConfig, user: string, mat
       body: {
         apiVersion: 'authorization.k8s.io/v1',
         kind: 'SubjectAccessReview',
-        spec: { user, ...(user.startsWith('system:serviceaccount:') ? { groups: ['system:serviceaccounts', `system:serviceaccounts:${user.split(':')[2]}`, 'system:authenticated'] } : {}), resourceAttributes: attributes(e) },
+        spec: {
+          user,
+          ...(user.startsWith('system:serviceaccount:') ? { groups: ['system:serviceaccounts', `system:serviceaccounts:${user.split(':')[2]}`, 'system:authenticated'] } : {}),
+          resourceAttributes: attributes(e),
+        },
       },
     });
     const allowed = review.status?.allowed === true;
@@ -24,7 +28,14 @@ export async function accessMismatches(kubeConfig: KubeConfig, user: string, mat
 
 function attributes(a: Access): Record<string, string> {
   const [resource, subresource] = a.resource.split('/') as [string, string | undefined];
-  return { verb: a.verb, group: a.group, resource, ...(subresource ? { subresource } : {}), ...(a.namespace ? { namespace: a.namespace } : {}), ...(a.name ? { name: a.name } : {}) };
+  return {
+    verb: a.verb,
+    group: a.group,
+    resource,
+    ...(subresource ? { subresource } : {}),
+    ...(a.namespace ? { namespace: a.namespace } : {}),
+    ...(a.name ? { name: a.name } : {}),
+  };
 }
 
 function describe(a: Access): string {

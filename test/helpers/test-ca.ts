@@ -12,7 +12,9 @@ export function tempDir(prefix = 'castellan-test-'): { dir: string; cleanup: () 
 }
 
 /** A real CA built with Castellan's own code in a temp directory (go-spiffe's test CA, in spirit). */
-export async function testCa(o: { keyType?: KeyType; trustDomain?: string; now?: Date; rootTtlMs?: number; intermediateTtlMs?: number; issuer?: Partial<IssuerOptions> } = {}): Promise<{
+export async function testCa(
+  o: { keyType?: KeyType; trustDomain?: string; now?: Date; rootTtlMs?: number; intermediateTtlMs?: number; issuer?: Partial<IssuerOptions> } = {},
+): Promise<{
   dir: string;
   ca: CaDirectory;
   issuer: Issuer;

@@ -13,12 +13,35 @@ export function webPki(dir: string): { caFile: string; certFile: string; keyFile
     const r = openssl(args);
     if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
   };
-  run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('web-ca.key'), '-out', f('web-ca.pem'), '-subj', '/CN=Test Web CA', '-days', '2']);
+  run([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    f('web-ca.key'),
+    '-out',
+    f('web-ca.pem'),
+    '-subj',
+    '/CN=Test Web CA',
+    '-days',
+    '2',
+  ]);
   run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('web.key'), '-out', f('web.csr'), '-subj', '/CN=localhost']);
   const ext = f('web.ext');
   writeFileSync(ext, 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n');
   run(['x509', '-req', '-in', f('web.csr'), '-CA', f('web-ca.pem'), '-CAkey', f('web-ca.key'), '-CAcreateserial', '-out', f('web.pem'), '-days', '1', '-extfile', ext]);
-  return { caFile: f('web-ca.pem'), certFile: f('web.pem'), keyFile: f('web.key'), caPem: readFileSync(f('web-ca.pem'), 'utf8'), cert: readFileSync(f('web.pem'), 'utf8'), key: readFileSync(f('web.key'), 'utf8') };
+  return {
+    caFile: f('web-ca.pem'),
+    certFile: f('web.pem'),
+    keyFile: f('web.key'),
+    caPem: readFileSync(f('web-ca.pem'), 'utf8'),
+    cert: readFileSync(f('web.pem'), 'utf8'),
+    key: readFileSync(f('web.key'), 'utf8'),
+  };
 }
 
 /** What the fake endpoint answers next: a status and body, a body streamed forever, or nothing at all. */

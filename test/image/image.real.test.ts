@@ -95,13 +95,32 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
   });
 
   /** The chart values every release here gets: the image just built, free ports (host network), a fast resync. */
-  const common = (p = ports) => ['--set', `image.repository=${REPOSITORY}`, '--set', `image.tag=${TAG}`, '--set', `ca.grpcPort=${p.grpc}`, '--set', `ca.httpPort=${p.http}`, '--set', 'distribution.resyncInterval=2s'];
+  const common = (p = ports) => [
+    '--set',
+    `image.repository=${REPOSITORY}`,
+    '--set',
+    `image.tag=${TAG}`,
+    '--set',
+    `ca.grpcPort=${p.grpc}`,
+    '--set',
+    `ca.httpPort=${p.http}`,
+    '--set',
+    'distribution.resyncInterval=2s',
+  ];
 
   /** Creates the pod the ReplicaSet controller would create from the release's Deployment, and runs its CA container. */
-  async function startCaPod(ns: string, deployment: string, suffix: string, o: { hosts?: Record<string, string>; editConfig?: (c: Record<string, any>) => Record<string, any>; ledgerDir?: string } = {}): Promise<CaPod> {
+  async function startCaPod(
+    ns: string,
+    deployment: string,
+    suffix: string,
+    o: { hosts?: Record<string, string>; editConfig?: (c: Record<string, any>) => Record<string, any>; ledgerDir?: string } = {},
+  ): Promise<CaPod> {
     // kube-controller-manager's root-ca-cert-publisher would have made this ConfigMap in every namespace.
     await server.apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-root-ca.crt', namespace: ns }, data: { 'ca.crt': server.caPem } });
-    const d = await server.call<{ spec: { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: unknown } } }>('GET', `/apis/apps/v1/namespaces/${ns}/deployments/${deployment}`);
+    const d = await server.call<{ spec: { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: unknown } } }>(
+      'GET',
+      `/apis/apps/v1/namespaces/${ns}/deployments/${deployment}`,
+    );
     const created = await kube.create({
       apiVersion: 'v1',
       kind: 'Pod',
@@ -154,14 +173,19 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
       120_000,
     );
 
-  const configMap = (ns: string, name: string) => server.get<{ data: Record<string, string>; metadata: { labels?: Record<string, string> } }>(`/api/v1/namespaces/${ns}/configmaps/${name}`);
+  const configMap = (ns: string, name: string) =>
+    server.get<{ data: Record<string, string>; metadata: { labels?: Record<string, string> } }>(`/api/v1/namespaces/${ns}/configmaps/${name}`);
   const stateSecret = async (ns: string) => {
     const s = await server.get<{ data: Record<string, string> }>(`/api/v1/namespaces/${ns}/secrets/castellan-ca`);
     return s && Object.fromEntries(Object.entries(s.data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
   };
-  const lease = async (ns: string) => (await server.get<{ spec: { holderIdentity?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/castellan-leader`))?.spec.holderIdentity;
+  const lease = async (ns: string) =>
+    (await server.get<{ spec: { holderIdentity?: string } }>(`/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/castellan-leader`))?.spec.holderIdentity;
   /** Requests of the CA's service account the API server refused (the audit log lags the answers slightly). */
-  const refusals = (ns: string, sa: string) => server.auditEvents((e) => e.user.username === `system:serviceaccount:${ns}:${sa}` && (e.responseStatus?.code === 403 || e.responseStatus?.code === 401)).map((e) => `${e.verb} ${e.requestURI} ${e.responseStatus?.code}`);
+  const refusals = (ns: string, sa: string) =>
+    server
+      .auditEvents((e) => e.user.username === `system:serviceaccount:${ns}:${sa}` && (e.responseStatus?.code === 403 || e.responseStatus?.code === 401))
+      .map((e) => `${e.verb} ${e.requestURI} ${e.responseStatus?.code}`);
   /** What the log says at error level or above, and any RBAC refusal it mentions. */
   const problems = (logs: string) => logs.split('\n').filter((l) => /"level":(50|60)/.test(l) || /forbidden|\b403\b/i.test(l));
 
@@ -171,7 +195,22 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
     mkdirSync(dir);
     writeFileSync(path.join(dir, 'bundle.pem'), bundlePem);
     writeFileSync(path.join(dir, 'token'), token);
-    return cli(['cert', 'request', '--ca-addr', caAddr, '--ca-server-name', serverName, '--ca-bundle', path.join(dir, 'bundle.pem'), '--token-file', path.join(dir, 'token'), '--expect-spiffe-id', expect, '--output', 'json']);
+    return cli([
+      'cert',
+      'request',
+      '--ca-addr',
+      caAddr,
+      '--ca-server-name',
+      serverName,
+      '--ca-bundle',
+      path.join(dir, 'bundle.pem'),
+      '--token-file',
+      path.join(dir, 'token'),
+      '--expect-spiffe-id',
+      expect,
+      '--output',
+      'json',
+    ]);
   };
 
   it('ok/TokenReview + SQLite (ci/default-values.yaml): state Secret, Lease, castellan-root-cert in every namespace, a workload certificate, helm test passes, SIGTERM exits 0, RBAC never refuses', async () => {
@@ -193,9 +232,19 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
 
     // The state: created by the CA itself, one root and intermediate, in the release namespace.
     const state = (await stateSecret(NS))!;
-    expect(Object.keys(state).sort()).toEqual(['authority-1.ca-cert.pem', 'authority-1.ca-key.pem', 'authority-1.cert-chain.pem', 'authority-1.jwt-key.pem', 'authority-1.root-cert.pem', 'authority-1.root-key.pem', 'bundle.pem', 'ca.json']);
+    expect(Object.keys(state).sort()).toEqual([
+      'authority-1.ca-cert.pem',
+      'authority-1.ca-key.pem',
+      'authority-1.cert-chain.pem',
+      'authority-1.jwt-key.pem',
+      'authority-1.root-cert.pem',
+      'authority-1.root-key.pem',
+      'bundle.pem',
+      'ca.json',
+    ]);
     bundleBefore = state['bundle.pem']!;
-    const secretCreates = () => server.auditEvents((e) => e.verb === 'create' && e.objectRef?.resource === 'secrets' && e.objectRef.namespace === NS && e.objectRef.name === 'castellan-ca');
+    const secretCreates = () =>
+      server.auditEvents((e) => e.verb === 'create' && e.objectRef?.resource === 'secrets' && e.objectRef.namespace === NS && e.objectRef.name === 'castellan-ca');
     await until(() => secretCreates().length > 0, 'the audit event of the Secret creation', 10_000);
     expect(secretCreates().map((e) => [e.user.username, e.objectRef?.name, e.responseStatus?.code])).toEqual([[`system:serviceaccount:${NS}:rel-castellan`, 'castellan-ca', 201]]);
     // Leader election: the pod's name (its host name) holds the Lease.
@@ -213,7 +262,13 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
 
     // A workload with its pod-bound token (audience castellan) gets its identity, verified against the published bundle.
     const token = await server.requestToken('shop', 'web', { audiences: ['castellan'], pod: web });
-    const req = await certRequest(`127.0.0.1:${ports.grpc}`, `rel-castellan.${NS}.svc`, (await configMap('shop', 'castellan-root-cert'))!.data['root-cert.pem']!, token, 'spiffe://cluster.local/ns/shop/sa/web');
+    const req = await certRequest(
+      `127.0.0.1:${ports.grpc}`,
+      `rel-castellan.${NS}.svc`,
+      (await configMap('shop', 'castellan-root-cert'))!.data['root-cert.pem']!,
+      token,
+      'spiffe://cluster.local/ns/shop/sa/web',
+    );
     expect(req.code, req.err).toBe(0);
     expect(JSON.parse(req.out)).toMatchObject({ ok: true });
     expect(server.tokenReviews(`system:serviceaccount:${NS}:rel-castellan`).length).toBeGreaterThan(0);
@@ -245,7 +300,18 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
 
   it('ok/Istio mode by helm upgrade (ci/istio-values.yaml): the same root, istio-ca-root-cert published, an Istio-agent-style client dialling 127.0.0.1 (IP SAN) with an istio-ca token gets a certificate', async () => {
     expect(bundleBefore, 'runs after the TokenReview test').toBeDefined();
-    const upgrade = await helm(['upgrade', 'rel', CHART, '-n', NS, '--values', path.join(CI_DIR, 'istio-values.yaml'), ...common(), '--set', 'ca.servingIpAddresses={10.96.0.15,127.0.0.1}']);
+    const upgrade = await helm([
+      'upgrade',
+      'rel',
+      CHART,
+      '-n',
+      NS,
+      '--values',
+      path.join(CI_DIR, 'istio-values.yaml'),
+      ...common(),
+      '--set',
+      'ca.servingIpAddresses={10.96.0.15,127.0.0.1}',
+    ]);
     expect(upgrade.code, upgrade.stderr).toBe(0);
     const ca = await startCaPod(NS, 'rel-castellan', 'd3e4f', { ledgerDir: path.join(t.dir, 'ledger') });
     await ready(ports.http, ca);
@@ -261,7 +327,11 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
     const istioToken = await server.requestToken('shop', 'web', { audiences: ['istio-ca'], pod: web });
     const WEB = 'spiffe://cluster.local/ns/shop/sa/web';
     for (const serverName of [undefined, 'istiod.istio-system.svc']) {
-      const client = new (caProtos().istio)(`127.0.0.1:${ports.grpc}`, credentials.createSsl(Buffer.from(roots)), serverName ? { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName } : {});
+      const client = new (caProtos().istio)(
+        `127.0.0.1:${ports.grpc}`,
+        credentials.createSsl(Buffer.from(roots)),
+        serverName ? { 'grpc.ssl_target_name_override': serverName, 'grpc.default_authority': serverName } : {},
+      );
       try {
         const csr = await testCsr({ uris: [WEB] });
         const r = await unary<{ certChain: string[] }>(client, 'CreateCertificate', { csr: csr.pem, validityDuration: 3600 }, istioToken, 30_000);
@@ -271,7 +341,13 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
         // istiod's shape: leaf, intermediates, then the root last.
         expect(chain[chain.length - 1]!.trim()).toBe(bundleBefore.trim());
         expect(opensslVerify(t.dir, chain[0]!, [...chain.slice(1, -1), roots]).status).toBe(0);
-        const other = await unary(client, 'CreateCertificate', { csr: csr.pem, validityDuration: 3600 }, await server.requestToken('shop', 'web', { audiences: ['someone-else'], pod: web }), 30_000);
+        const other = await unary(
+          client,
+          'CreateCertificate',
+          { csr: csr.pem, validityDuration: 3600 },
+          await server.requestToken('shop', 'web', { audiences: ['someone-else'], pod: web }),
+          30_000,
+        );
         expect(other.code).toBe(UNAUTHENTICATED);
       } finally {
         client.close();
@@ -284,7 +360,11 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
       expect(build.status, build.stderr).toBe(0);
       writeFileSync(path.join(t.dir, 'istio-root.pem'), roots);
       writeFileSync(path.join(t.dir, 'istio-token'), istioToken);
-      const r = await promisify(execFile)(bin, ['-addr', `127.0.0.1:${ports.grpc}`, '-root', path.join(t.dir, 'istio-root.pem'), '-server-name', '', '-token-file', path.join(t.dir, 'istio-token'), '-spiffe-id', WEB], { encoding: 'utf8', timeout: 60_000 });
+      const r = await promisify(execFile)(
+        bin,
+        ['-addr', `127.0.0.1:${ports.grpc}`, '-root', path.join(t.dir, 'istio-root.pem'), '-server-name', '', '-token-file', path.join(t.dir, 'istio-token'), '-spiffe-id', WEB],
+        { encoding: 'utf8', timeout: 60_000 },
+      );
       const out = JSON.parse(r.stdout) as { code: string; message?: string; certChain?: string[] };
       expect([out.code, out.message]).toEqual(['OK', undefined]);
       expect(new X509Certificate(out.certChain![0]!).subjectAltName).toBe(`URI:${WEB}`);
@@ -296,10 +376,21 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
     expect(refusals(NS, 'rel-castellan')).toEqual([]);
   }, 600_000);
 
-  it('ok/JWKS with pod binding by helm upgrade (ci/jwks-values.yaml): discovery at kubernetes.default.svc with the pod\'s token and ca.crt, a workload certificate, refused once its pod is gone, no TokenReview', async () => {
+  it("ok/JWKS with pod binding by helm upgrade (ci/jwks-values.yaml): discovery at kubernetes.default.svc with the pod's token and ca.crt, a workload certificate, refused once its pod is gone, no TokenReview", async () => {
     expect(bundleBefore, 'runs after the TokenReview test').toBeDefined();
     const apiPort = new URL(server.url).port;
-    const upgrade = await helm(['upgrade', 'rel', CHART, '-n', NS, '--values', path.join(CI_DIR, 'jwks-values.yaml'), ...common(), '--set', `ca.authentication.jwks.discoveryUrl=https://kubernetes.default.svc:${apiPort}/.well-known/openid-configuration`]);
+    const upgrade = await helm([
+      'upgrade',
+      'rel',
+      CHART,
+      '-n',
+      NS,
+      '--values',
+      path.join(CI_DIR, 'jwks-values.yaml'),
+      ...common(),
+      '--set',
+      `ca.authentication.jwks.discoveryUrl=https://kubernetes.default.svc:${apiPort}/.well-known/openid-configuration`,
+    ]);
     expect(upgrade.code, upgrade.stderr).toBe(0);
     const reviewsBefore = server.tokenReviews(`system:serviceaccount:${NS}:rel-castellan`).length;
     // In a pod, kubernetes.default.svc is the API server's Service; here it is the host's loopback.
@@ -313,16 +404,25 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
     await server.deletePod('shop', 'web-1');
     // The token is still valid as a JWT; only the pod lookup (RBAC: pods get) can refuse it.
     const host = `rel-castellan.${NS}.svc`;
-    const client = new (caProtos().istio)(`127.0.0.1:${ports.grpc}`, credentials.createSsl(Buffer.from(roots)), { 'grpc.ssl_target_name_override': host, 'grpc.default_authority': host });
+    const client = new (caProtos().istio)(`127.0.0.1:${ports.grpc}`, credentials.createSsl(Buffer.from(roots)), {
+      'grpc.ssl_target_name_override': host,
+      'grpc.default_authority': host,
+    });
     try {
       const csr = (await testCsr()).pem;
       let code = OK;
-      await until(async () => (code = (await unary(client, 'CreateCertificate', { csr, validityDuration: 600 }, token, 30_000)).code) !== OK, "the deleted pod's token is refused", 90_000);
+      await until(
+        async () => (code = (await unary(client, 'CreateCertificate', { csr, validityDuration: 600 }, token, 30_000)).code) !== OK,
+        "the deleted pod's token is refused",
+        90_000,
+      );
       expect(code).toBe(UNAUTHENTICATED);
     } finally {
       client.close();
     }
-    const podReads = server.auditEvents((e) => e.user.username === `system:serviceaccount:${NS}:rel-castellan` && e.verb === 'get' && e.objectRef?.resource === 'pods' && e.objectRef.name === 'web-1');
+    const podReads = server.auditEvents(
+      (e) => e.user.username === `system:serviceaccount:${NS}:rel-castellan` && e.verb === 'get' && e.objectRef?.resource === 'pods' && e.objectRef.name === 'web-1',
+    );
     expect(podReads.map((e) => e.responseStatus?.code)).toContain(404);
     expect(server.tokenReviews(`system:serviceaccount:${NS}:rel-castellan`).length).toBe(reviewsBefore);
     expect(await ca.stop()).toBe(0);
@@ -330,49 +430,53 @@ describe.skipIf(skip !== undefined)("the chart's CA from the container image aga
     expect(refusals(NS, 'rel-castellan')).toEqual([]);
   }, 600_000);
 
-  it.skipIf(!pgTestUrl)('ok/two replicas (ci/postgres-ha-values.yaml) sharing only the API server and a PostgreSQL ledger: one root, both issue, the Lease moves when the leader stops, audit verify passes', async () => {
-    const ns = 'castellan-ha';
-    await server.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-    const db = await freshPgDatabase();
-    cleanups.push(db.drop);
-    await server.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'castellan-ledger-db', namespace: ns }, stringData: { url: db.url } });
-    const install = await helm(['install', 'ha', CHART, '-n', ns, '--values', path.join(CI_DIR, 'postgres-ha-values.yaml'), ...common()]);
-    expect(install.code, install.stderr).toBe(0);
-    expect((await server.get<{ spec: { replicas: number } }>(`/apis/apps/v1/namespaces/${ns}/deployments/ha-castellan`))!.spec.replicas).toBe(2);
-    // Both pods share the host's network here, so the second listens on other ports (the only difference).
-    const second = { grpc: await freePort(), http: await freePort() };
-    const [a, b] = await Promise.all([
-      startCaPod(ns, 'ha-castellan', 'aaaaa'),
-      startCaPod(ns, 'ha-castellan', 'bbbbb', { editConfig: (c) => ({ ...c, listen: `0.0.0.0:${second.grpc}`, http: `0.0.0.0:${second.http}` }) }),
-    ]);
-    await Promise.all([ready(ports.http, a), ready(second.http, b)]);
-    const state = (await stateSecret(ns))!;
-    expect((JSON.parse(state['ca.json']!) as { authorities: unknown[] }).authorities).toHaveLength(1);
-    const roots = state['bundle.pem']!;
-    expect(roots).not.toBe(bundleBefore);
-    const token = await server.requestToken('shop', 'web', { audiences: ['castellan'], pod: web });
-    for (const port of [ports.grpc, second.grpc]) {
-      const r = await certRequest(`127.0.0.1:${port}`, `ha-castellan.${ns}.svc`, roots, token, 'spiffe://prod.example.org/ns/shop/sa/web');
-      expect(r.code, `${r.err}\n${await a.logs()}\n${await b.logs()}`).toBe(0);
-    }
-    const leader = await lease(ns);
-    expect([a.pod.metadata.name, b.pod.metadata.name]).toContain(leader);
-    const [first, other] = leader === a.pod.metadata.name ? [a, b] : [b, a];
-    expect(await first.stop()).toBe(0);
-    await until(async () => (await lease(ns)) === other.pod.metadata.name, 'the other replica takes the Lease', 60_000);
-    const otherPort = other === a ? ports.grpc : second.grpc;
-    const after = await certRequest(`127.0.0.1:${otherPort}`, `ha-castellan.${ns}.svc`, roots, token, 'spiffe://prod.example.org/ns/shop/sa/web');
-    expect(after.code, after.err).toBe(0);
-    expect(await other.stop()).toBe(0);
-    for (const r of [a, b]) expect(problems(await r.logs())).toEqual([]);
-    expect(refusals(ns, 'ha-castellan')).toEqual([]);
-    // The ledger both wrote, checked against the state and head witness in the API server.
-    const config = path.join(t.dir, 'audit.yaml');
-    writeFileSync(config, toYaml({ trustDomain: 'prod.example.org', store: { kubernetes: { namespace: ns, kubeconfig: server.adminKubeconfigPath } }, ledger: { url: db.url } }));
-    const verify = await cli(['audit', 'verify', '--config', config]);
-    expect(verify.code, verify.err + verify.out).toBe(0);
-    expect(verify.out).toContain('OK: the ledger is intact');
-  }, 600_000);
+  it.skipIf(!pgTestUrl)(
+    'ok/two replicas (ci/postgres-ha-values.yaml) sharing only the API server and a PostgreSQL ledger: one root, both issue, the Lease moves when the leader stops, audit verify passes',
+    async () => {
+      const ns = 'castellan-ha';
+      await server.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+      const db = await freshPgDatabase();
+      cleanups.push(db.drop);
+      await server.apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'castellan-ledger-db', namespace: ns }, stringData: { url: db.url } });
+      const install = await helm(['install', 'ha', CHART, '-n', ns, '--values', path.join(CI_DIR, 'postgres-ha-values.yaml'), ...common()]);
+      expect(install.code, install.stderr).toBe(0);
+      expect((await server.get<{ spec: { replicas: number } }>(`/apis/apps/v1/namespaces/${ns}/deployments/ha-castellan`))!.spec.replicas).toBe(2);
+      // Both pods share the host's network here, so the second listens on other ports (the only difference).
+      const second = { grpc: await freePort(), http: await freePort() };
+      const [a, b] = await Promise.all([
+        startCaPod(ns, 'ha-castellan', 'aaaaa'),
+        startCaPod(ns, 'ha-castellan', 'bbbbb', { editConfig: (c) => ({ ...c, listen: `0.0.0.0:${second.grpc}`, http: `0.0.0.0:${second.http}` }) }),
+      ]);
+      await Promise.all([ready(ports.http, a), ready(second.http, b)]);
+      const state = (await stateSecret(ns))!;
+      expect((JSON.parse(state['ca.json']!) as { authorities: unknown[] }).authorities).toHaveLength(1);
+      const roots = state['bundle.pem']!;
+      expect(roots).not.toBe(bundleBefore);
+      const token = await server.requestToken('shop', 'web', { audiences: ['castellan'], pod: web });
+      for (const port of [ports.grpc, second.grpc]) {
+        const r = await certRequest(`127.0.0.1:${port}`, `ha-castellan.${ns}.svc`, roots, token, 'spiffe://prod.example.org/ns/shop/sa/web');
+        expect(r.code, `${r.err}\n${await a.logs()}\n${await b.logs()}`).toBe(0);
+      }
+      const leader = await lease(ns);
+      expect([a.pod.metadata.name, b.pod.metadata.name]).toContain(leader);
+      const [first, other] = leader === a.pod.metadata.name ? [a, b] : [b, a];
+      expect(await first.stop()).toBe(0);
+      await until(async () => (await lease(ns)) === other.pod.metadata.name, 'the other replica takes the Lease', 60_000);
+      const otherPort = other === a ? ports.grpc : second.grpc;
+      const after = await certRequest(`127.0.0.1:${otherPort}`, `ha-castellan.${ns}.svc`, roots, token, 'spiffe://prod.example.org/ns/shop/sa/web');
+      expect(after.code, after.err).toBe(0);
+      expect(await other.stop()).toBe(0);
+      for (const r of [a, b]) expect(problems(await r.logs())).toEqual([]);
+      expect(refusals(ns, 'ha-castellan')).toEqual([]);
+      // The ledger both wrote, checked against the state and head witness in the API server.
+      const config = path.join(t.dir, 'audit.yaml');
+      writeFileSync(config, toYaml({ trustDomain: 'prod.example.org', store: { kubernetes: { namespace: ns, kubeconfig: server.adminKubeconfigPath } }, ledger: { url: db.url } }));
+      const verify = await cli(['audit', 'verify', '--config', config]);
+      expect(verify.code, verify.err + verify.out).toBe(0);
+      expect(verify.out).toContain('OK: the ledger is intact');
+    },
+    600_000,
+  );
   if (!pgTestUrl) console.log(`the two-replica case: ${pgSkipReason}`);
 });
 

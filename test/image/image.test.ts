@@ -74,7 +74,14 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
 
   it('ok/what the image holds: the compiled CLI and production dependencies, no keys, tokens or dev tools', async () => {
     const list = await podman([
-      'run', '--rm', ...RUNTIME, '--read-only', '--entrypoint', '/nodejs/bin/node', IMAGE, '-e',
+      'run',
+      '--rm',
+      ...RUNTIME,
+      '--read-only',
+      '--entrypoint',
+      '/nodejs/bin/node',
+      IMAGE,
+      '-e',
       `const fs = require('fs'), p = require('path');
        const out = { app: fs.readdirSync('/app').sort(), suspicious: [], devDeps: [] };
        const walk = (d) => { for (const e of fs.readdirSync(d, { withFileTypes: true })) { const f = p.join(d, e.name);
@@ -103,7 +110,24 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
     const init = await podman(['run', '--rm', ...RUNTIME, '--read-only', ...mount, IMAGE, 'ca', 'init', '--dir', '/var/lib/castellan/ca', '--trust-domain', 'example.org']);
     expect(init.code, init.stderr).toBe(0);
     expect(init.stdout).toContain('created CA in /var/lib/castellan/ca');
-    const mint = await podman(['run', '--rm', ...RUNTIME, '--read-only', ...mount, IMAGE, 'token', 'mint', '--dir', '/var/lib/castellan/ca', '--namespace', 'default', '--service-account', 'web', '--out', '/var/lib/castellan/web.token']);
+    const mint = await podman([
+      'run',
+      '--rm',
+      ...RUNTIME,
+      '--read-only',
+      ...mount,
+      IMAGE,
+      'token',
+      'mint',
+      '--dir',
+      '/var/lib/castellan/ca',
+      '--namespace',
+      'default',
+      '--service-account',
+      'web',
+      '--out',
+      '/var/lib/castellan/web.token',
+    ]);
     expect(mint.code, mint.stderr).toBe(0);
 
     const grpcPort = await freePort();
@@ -111,8 +135,24 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
     const name = `castellan-image-test-${process.pid}`;
     containers.push(name);
     const start = await podman([
-      'run', '-d', '--name', name, ...RUNTIME, '--read-only', '--network', 'host', ...mount, IMAGE,
-      'ca', 'serve', '--dir', '/var/lib/castellan/ca', '--listen', `127.0.0.1:${grpcPort}`, '--http', `127.0.0.1:${httpPort}`,
+      'run',
+      '-d',
+      '--name',
+      name,
+      ...RUNTIME,
+      '--read-only',
+      '--network',
+      'host',
+      ...mount,
+      IMAGE,
+      'ca',
+      'serve',
+      '--dir',
+      '/var/lib/castellan/ca',
+      '--listen',
+      `127.0.0.1:${grpcPort}`,
+      '--http',
+      `127.0.0.1:${httpPort}`,
     ]);
     expect(start.code, start.stderr).toBe(0);
     const ready = await until('/readyz', async () => {
@@ -123,11 +163,27 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
     expect((await fetch(`http://127.0.0.1:${httpPort}/livez`)).status).toBe(200);
 
     // The host's CLI asks the containerised CA for a certificate with the token, and verifies it.
-    const req = spawnSync(process.execPath, [
-      path.resolve('bin/castellan.js'), 'cert', 'request', '--ca-addr', `127.0.0.1:${grpcPort}`, '--ca-server-name', 'localhost',
-      '--ca-bundle', path.join(volume, 'ca', 'bundle.pem'), '--token-file', path.join(volume, 'web.token'),
-      '--expect-spiffe-id', 'spiffe://example.org/ns/default/sa/web', '--output', 'json',
-    ], { encoding: 'utf8', timeout: 60_000 });
+    const req = spawnSync(
+      process.execPath,
+      [
+        path.resolve('bin/castellan.js'),
+        'cert',
+        'request',
+        '--ca-addr',
+        `127.0.0.1:${grpcPort}`,
+        '--ca-server-name',
+        'localhost',
+        '--ca-bundle',
+        path.join(volume, 'ca', 'bundle.pem'),
+        '--token-file',
+        path.join(volume, 'web.token'),
+        '--expect-spiffe-id',
+        'spiffe://example.org/ns/default/sa/web',
+        '--output',
+        'json',
+      ],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
     expect(req.status, req.stderr).toBe(0);
     expect((JSON.parse(req.stdout) as { ok: boolean }).ok).toBe(true);
 
@@ -147,68 +203,146 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
   // container on a root-owned 0755 host directory (twice: a pod restart), then the node-mode agent,
   // non-root and read-only, serving SDS on a socket only the socket group can reach.
   const fetchedHelm = spawnSync('bash', [path.resolve('test/helm/fetch-helm.sh')], { encoding: 'utf8', timeout: 300_000 });
-  it.skipIf(fetchedHelm.status === 3)('ok/the chart\'s agent: init container, node-mode agent in the image, SDS through the group-only socket', async () => {
-    const helm = path.join(fetchedHelm.stdout.trim(), 'helm');
-    const rendered = spawnSync(helm, ['template', 'rel', path.resolve('charts/castellan'), '-n', 'castellan-system', '--set', 'trustDomain=example.org', '--show-only', 'templates/agent-daemonset.yaml'], { encoding: 'utf8' });
-    expect(rendered.status, rendered.stderr).toBe(0);
-    const ds = parseAllDocuments(rendered.stdout).map((d) => d.toJS() as { kind: string; spec: any }).find((o) => o.kind === 'DaemonSet')!;
-    const pod = ds.spec.template.spec;
-    const init = pod.initContainers[0] as { command: string[]; securityContext: { runAsUser: number; capabilities: { add: string[] } } };
-    const agent = pod.containers[0] as { args: string[]; securityContext: { runAsUser: number; runAsGroup: number } };
+  it.skipIf(fetchedHelm.status === 3)(
+    "ok/the chart's agent: init container, node-mode agent in the image, SDS through the group-only socket",
+    async () => {
+      const helm = path.join(fetchedHelm.stdout.trim(), 'helm');
+      const rendered = spawnSync(
+        helm,
+        ['template', 'rel', path.resolve('charts/castellan'), '-n', 'castellan-system', '--set', 'trustDomain=example.org', '--show-only', 'templates/agent-daemonset.yaml'],
+        { encoding: 'utf8' },
+      );
+      expect(rendered.status, rendered.stderr).toBe(0);
+      const ds = parseAllDocuments(rendered.stdout)
+        .map((d) => d.toJS() as { kind: string; spec: any })
+        .find((o) => o.kind === 'DaemonSet')!;
+      const pod = ds.spec.template.spec;
+      const init = pod.initContainers[0] as { command: string[]; securityContext: { runAsUser: number; capabilities: { add: string[] } } };
+      const agent = pod.containers[0] as { args: string[]; securityContext: { runAsUser: number; runAsGroup: number } };
 
-    // The host side: a parent others may traverse, and the socket directory as the kubelet creates it.
-    const host = mkdtempSync(path.join(tmpdir(), 'castellan-node-'));
-    chmodSync(host, 0o755);
-    const socketDir = path.join(host, 'castellan');
-    mkdirSync(socketDir, { mode: 0o755 });
-    try {
-      for (const round of [1, 2]) {
-        const r = await podman([
-          'run', '--rm', ...RUNTIME, '--read-only', '--user', String(init.securityContext.runAsUser), '--cap-drop', 'ALL',
-          ...init.securityContext.capabilities.add.flatMap((c) => ['--cap-add', c]), '--security-opt', 'no-new-privileges',
-          '-v', `${socketDir}:/var/run/castellan`, '--entrypoint', init.command[0]!, IMAGE, ...init.command.slice(1),
+      // The host side: a parent others may traverse, and the socket directory as the kubelet creates it.
+      const host = mkdtempSync(path.join(tmpdir(), 'castellan-node-'));
+      chmodSync(host, 0o755);
+      const socketDir = path.join(host, 'castellan');
+      mkdirSync(socketDir, { mode: 0o755 });
+      try {
+        for (const round of [1, 2]) {
+          const r = await podman([
+            'run',
+            '--rm',
+            ...RUNTIME,
+            '--read-only',
+            '--user',
+            String(init.securityContext.runAsUser),
+            '--cap-drop',
+            'ALL',
+            ...init.securityContext.capabilities.add.flatMap((c) => ['--cap-add', c]),
+            '--security-opt',
+            'no-new-privileges',
+            '-v',
+            `${socketDir}:/var/run/castellan`,
+            '--entrypoint',
+            init.command[0]!,
+            IMAGE,
+            ...init.command.slice(1),
+          ]);
+          expect(r.code, `init container, round ${round}: ${r.stderr}`).toBe(0);
+          const st = statSync(socketDir);
+          expect([st.mode & 0o777, st.uid, st.gid], `round ${round}`).toEqual([0o750, 65532, 65532]);
+        }
+
+        // A CA to talk to (the one of the previous test, again), and tokens for the agent and a pod.
+        const mount = ['-v', `${volume}:/var/lib/castellan`];
+        for (const [ns, sa, file] of [
+          ['castellan-system', 'rel-castellan-agent', 'agent.token'],
+          ['shop', 'web', 'pod.token'],
+        ] as const) {
+          const mint = await podman([
+            'run',
+            '--rm',
+            ...RUNTIME,
+            '--read-only',
+            ...mount,
+            IMAGE,
+            'token',
+            'mint',
+            '--dir',
+            '/var/lib/castellan/ca',
+            '--namespace',
+            ns,
+            '--service-account',
+            sa,
+            '--out',
+            `/var/lib/castellan/${file}`,
+          ]);
+          expect(mint.code, mint.stderr).toBe(0);
+        }
+        const grpcPort = await freePort();
+        const caName = `castellan-image-ca-${process.pid}`;
+        containers.push(caName);
+        const ca = await podman([
+          'run',
+          '-d',
+          '--name',
+          caName,
+          ...RUNTIME,
+          '--read-only',
+          '--network',
+          'host',
+          ...mount,
+          IMAGE,
+          'ca',
+          'serve',
+          '--dir',
+          '/var/lib/castellan/ca',
+          '--listen',
+          `127.0.0.1:${grpcPort}`,
+          '--http',
+          `127.0.0.1:${await freePort()}`,
         ]);
-        expect(r.code, `init container, round ${round}: ${r.stderr}`).toBe(0);
-        const st = statSync(socketDir);
-        expect([st.mode & 0o777, st.uid, st.gid], `round ${round}`).toEqual([0o750, 65532, 65532]);
-      }
+        expect(ca.code, ca.stderr).toBe(0);
 
-      // A CA to talk to (the one of the previous test, again), and tokens for the agent and a pod.
-      const mount = ['-v', `${volume}:/var/lib/castellan`];
-      for (const [ns, sa, file] of [['castellan-system', 'rel-castellan-agent', 'agent.token'], ['shop', 'web', 'pod.token']] as const) {
-        const mint = await podman(['run', '--rm', ...RUNTIME, '--read-only', ...mount, IMAGE, 'token', 'mint', '--dir', '/var/lib/castellan/ca', '--namespace', ns, '--service-account', sa, '--out', `/var/lib/castellan/${file}`]);
-        expect(mint.code, mint.stderr).toBe(0);
-      }
-      const grpcPort = await freePort();
-      const caName = `castellan-image-ca-${process.pid}`;
-      containers.push(caName);
-      const ca = await podman(['run', '-d', '--name', caName, ...RUNTIME, '--read-only', '--network', 'host', ...mount, IMAGE, 'ca', 'serve', '--dir', '/var/lib/castellan/ca', '--listen', `127.0.0.1:${grpcPort}`, '--http', `127.0.0.1:${await freePort()}`]);
-      expect(ca.code, ca.stderr).toBe(0);
+        // The agent exactly as rendered, but pointed at this CA (no cluster DNS here).
+        const httpPort = await freePort();
+        const args = agent.args.map((a) => (a.startsWith('--ca-addr=') ? `--ca-addr=127.0.0.1:${grpcPort}` : a.startsWith('--http=') ? `--http=127.0.0.1:${httpPort}` : a));
+        const agentName = `castellan-image-agent-${process.pid}`;
+        containers.push(agentName);
+        const started = await podman([
+          'run',
+          '-d',
+          '--name',
+          agentName,
+          ...RUNTIME,
+          '--read-only',
+          '--network',
+          'host',
+          '--user',
+          `${agent.securityContext.runAsUser}:${agent.securityContext.runAsGroup}`,
+          '--cap-drop',
+          'ALL',
+          '--security-opt',
+          'no-new-privileges',
+          '-v',
+          `${socketDir}:/var/run/castellan`,
+          '-v',
+          `${path.join(volume, 'ca', 'bundle.pem')}:/etc/castellan/ca/root-cert.pem:ro`,
+          '-v',
+          `${path.join(volume, 'agent.token')}:/var/run/secrets/castellan/token:ro`,
+          IMAGE,
+          ...args,
+          '--ca-server-name=localhost',
+        ]);
+        expect(started.code, started.stderr).toBe(0);
+        await until('the agent /readyz', async () => ((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200 ? true : undefined));
+        const sock = statSync(path.join(socketDir, 'sds.sock'));
+        expect([sock.isSocket(), sock.mode & 0o777, sock.uid, sock.gid]).toEqual([true, 0o660, 65532, 65532]);
 
-      // The agent exactly as rendered, but pointed at this CA (no cluster DNS here).
-      const httpPort = await freePort();
-      const args = agent.args.map((a) => (a.startsWith('--ca-addr=') ? `--ca-addr=127.0.0.1:${grpcPort}` : a.startsWith('--http=') ? `--http=127.0.0.1:${httpPort}` : a));
-      const agentName = `castellan-image-agent-${process.pid}`;
-      containers.push(agentName);
-      const started = await podman([
-        'run', '-d', '--name', agentName, ...RUNTIME, '--read-only', '--network', 'host',
-        '--user', `${agent.securityContext.runAsUser}:${agent.securityContext.runAsGroup}`, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges',
-        '-v', `${socketDir}:/var/run/castellan`,
-        '-v', `${path.join(volume, 'ca', 'bundle.pem')}:/etc/castellan/ca/root-cert.pem:ro`,
-        '-v', `${path.join(volume, 'agent.token')}:/var/run/secrets/castellan/token:ro`,
-        IMAGE, ...args, '--ca-server-name=localhost',
-      ]);
-      expect(started.code, started.stderr).toBe(0);
-      await until('the agent /readyz', async () => ((await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200 ? true : undefined));
-      const sock = statSync(path.join(socketDir, 'sds.sock'));
-      expect([sock.isSocket(), sock.mode & 0o777, sock.uid, sock.gid]).toEqual([true, 0o660, 65532, 65532]);
-
-      // A workload process (uid 1337, like Istio's proxy) in the socket group gets its identity over SDS;
-      // the same process outside the group cannot even connect.
-      const client = path.join(host, 'sds-client.mjs');
-      writeFileSync(
-        client,
-        `import { SdsClient } from ${JSON.stringify(path.resolve('dist/sds/index.js'))};
+        // A workload process (uid 1337, like Istio's proxy) in the socket group gets its identity over SDS;
+        // the same process outside the group cannot even connect.
+        const client = path.join(host, 'sds-client.mjs');
+        writeFileSync(
+          client,
+          `import { SdsClient } from ${JSON.stringify(path.resolve('dist/sds/index.js'))};
          import { X509Certificate } from 'node:crypto';
          import { readFileSync } from 'node:fs';
          const sds = new SdsClient({ socketPath: process.argv[2], token: readFileSync(process.argv[3], 'utf8').trim() });
@@ -217,24 +351,27 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
          clearTimeout(t);
          console.log(JSON.stringify({ san: new X509Certificate(id.certificateChainPem).subjectAltName }));
          sds.close();`,
-        { mode: 0o644 },
-      );
-      const tokenCopy = path.join(host, 'pod.token');
-      writeFileSync(tokenCopy, readFileSync(path.join(volume, 'pod.token')), { mode: 0o644 });
-      const asWorkload = (gid: number, waitMs: number) => spawnSync(process.execPath, [client, path.join(socketDir, 'sds.sock'), tokenCopy, String(waitMs)], { uid: 1337, gid, encoding: 'utf8', timeout: 60_000 });
-      const inGroup = asWorkload(65532, 30_000);
-      expect(inGroup.status, inGroup.stderr).toBe(0);
-      expect(JSON.parse(inGroup.stdout)).toEqual({ san: 'URI:spiffe://example.org/ns/shop/sa/web' });
-      const outside = asWorkload(1337, 5_000);
-      expect(outside.status).not.toBe(0);
-      expect(JSON.parse(outside.stdout)).toEqual({ error: 'no identity in time' });
+          { mode: 0o644 },
+        );
+        const tokenCopy = path.join(host, 'pod.token');
+        writeFileSync(tokenCopy, readFileSync(path.join(volume, 'pod.token')), { mode: 0o644 });
+        const asWorkload = (gid: number, waitMs: number) =>
+          spawnSync(process.execPath, [client, path.join(socketDir, 'sds.sock'), tokenCopy, String(waitMs)], { uid: 1337, gid, encoding: 'utf8', timeout: 60_000 });
+        const inGroup = asWorkload(65532, 30_000);
+        expect(inGroup.status, inGroup.stderr).toBe(0);
+        expect(JSON.parse(inGroup.stdout)).toEqual({ san: 'URI:spiffe://example.org/ns/shop/sa/web' });
+        const outside = asWorkload(1337, 5_000);
+        expect(outside.status).not.toBe(0);
+        expect(JSON.parse(outside.stdout)).toEqual({ error: 'no identity in time' });
 
-      const stop = await podman(['stop', '-t', '30', agentName], 60_000);
-      expect(stop.code, stop.stderr).toBe(0);
-      expect((await podman(['inspect', agentName, '--format', '{{.State.ExitCode}}'])).stdout.trim()).toBe('0');
-      expect(() => statSync(path.join(socketDir, 'sds.sock'))).toThrow(/ENOENT/);
-    } finally {
-      rmSync(host, { recursive: true, force: true });
-    }
-  }, 300_000);
+        const stop = await podman(['stop', '-t', '30', agentName], 60_000);
+        expect(stop.code, stop.stderr).toBe(0);
+        expect((await podman(['inspect', agentName, '--format', '{{.State.ExitCode}}'])).stdout.trim()).toBe('0');
+        expect(() => statSync(path.join(socketDir, 'sds.sock'))).toThrow(/ENOENT/);
+      } finally {
+        rmSync(host, { recursive: true, force: true });
+      }
+    },
+    300_000,
+  );
 });

@@ -78,12 +78,29 @@ describe.skipIf(!runnable)('federation with SPIRE v1.13.3', () => {
       },
     });
     await spire.must(['bundle', 'set', '-format', 'pem', '-id', `spiffe://${CASTELLAN_TD}`, '-path', path.join(caDir, 'bundle.pem')]);
-    await spire.must(['entry', 'create', '-parentID', `spiffe://${SPIRE_TD}/agent`, '-spiffeID', SPIRE_WORKLOAD, '-selector', `unix:uid:${process.getuid!()}`, '-federatesWith', `spiffe://${CASTELLAN_TD}`]);
+    await spire.must([
+      'entry',
+      'create',
+      '-parentID',
+      `spiffe://${SPIRE_TD}/agent`,
+      '-spiffeID',
+      SPIRE_WORKLOAD,
+      '-selector',
+      `unix:uid:${process.getuid!()}`,
+      '-federatesWith',
+      `spiffe://${CASTELLAN_TD}`,
+    ]);
     await spire.startAgent();
     const tokenFile = path.join(t.dir, 'token');
     writeFileSync(tokenFile, await agentFixtureToken(caDir, 'shop', 'cart'));
     castellanSocket = path.join(t.dir, 'castellan.sock');
-    agent = await startAgent({ caAddress: `127.0.0.1:${ca.server.grpcPort}`, caBundlePem: readFileSync(path.join(caDir, 'bundle.pem'), 'utf8'), tokenFile, socketPath: castellanSocket, log: memoryLog().log });
+    agent = await startAgent({
+      caAddress: `127.0.0.1:${ca.server.grpcPort}`,
+      caBundlePem: readFileSync(path.join(caDir, 'bundle.pem'), 'utf8'),
+      tokenFile,
+      socketPath: castellanSocket,
+      log: memoryLog().log,
+    });
   }, 3_600_000);
   afterAll(async () => {
     await agent?.close();
@@ -102,7 +119,7 @@ describe.skipIf(!runnable)('federation with SPIRE v1.13.3', () => {
     }
   };
 
-  it('ok/SPIRE fetched Castellan\'s https_spiffe bundle endpoint: its copy of castellan.test gained Castellan\'s JWT key', async () => {
+  it("ok/SPIRE fetched Castellan's https_spiffe bundle endpoint: its copy of castellan.test gained Castellan's JWT key", async () => {
     const kid = ca.server.trustBundle.current().jwtAuthorities[0]!.keyId;
     let text = '';
     // SPIRE's first poll ran before Castellan's endpoint listened and before its copy of the bundle was set,
@@ -117,8 +134,12 @@ describe.skipIf(!runnable)('federation with SPIRE v1.13.3', () => {
     expect(b.x509Authorities[0]!.equals(ca.server.trustBundle.current().roots[0]!.der)).toBe(true);
   });
 
-  it('ok/Castellan fetched SPIRE\'s https_spiffe bundle endpoint: spire.test gained SPIRE\'s JWT keys; stored and ledgered', async () => {
-    await until(() => (ca.server.trustBundle.current().federated.find((f) => f.trustDomain.name === SPIRE_TD)?.jwtAuthorities.length ?? 0) > 0, 'spire.test JWT keys at Castellan', 30_000);
+  it("ok/Castellan fetched SPIRE's https_spiffe bundle endpoint: spire.test gained SPIRE's JWT keys; stored and ledgered", async () => {
+    await until(
+      () => (ca.server.trustBundle.current().federated.find((f) => f.trustDomain.name === SPIRE_TD)?.jwtAuthorities.length ?? 0) > 0,
+      'spire.test JWT keys at Castellan',
+      30_000,
+    );
     const spireDoc = await spire.must(['bundle', 'show', '-format', 'spiffe']);
     const fromSpire = parseSpiffeBundle(TrustDomain.of(SPIRE_TD), spireDoc);
     const held = ca.server.trustBundle.current().federated.find((f) => f.trustDomain.name === SPIRE_TD)!;
@@ -147,35 +168,50 @@ describe.skipIf(!runnable)('federation with SPIRE v1.13.3', () => {
   it('ok/mTLS: a SPIRE workload dials a Castellan workload; each verifies the other with the federated bundle from its own agent', async () => {
     // The federated bundles reach each agent asynchronously: retry until both have them.
     let r: Awaited<ReturnType<typeof mtls>> | undefined;
-    await until(async () => {
-      r = await mtls(castellanSocket, CASTELLAN_WORKLOAD, spire.agentSocket, SPIRE_WORKLOAD);
-      return r.client['code'] === 'OK';
-    }, 'mTLS SPIRE → Castellan', 60_000);
+    await until(
+      async () => {
+        r = await mtls(castellanSocket, CASTELLAN_WORKLOAD, spire.agentSocket, SPIRE_WORKLOAD);
+        return r.client['code'] === 'OK';
+      },
+      'mTLS SPIRE → Castellan',
+      60_000,
+    );
     expect(r!.client).toMatchObject({ code: 'OK', peer: CASTELLAN_WORKLOAD, reply: `hello ${SPIRE_WORKLOAD}` });
     expect(r!.server).toMatchObject({ code: 'OK', peer: SPIRE_WORKLOAD, reply: 'hi from client' });
   }, 90_000);
 
   it('ok/mTLS: a Castellan workload dials a SPIRE workload', async () => {
     let r: Awaited<ReturnType<typeof mtls>> | undefined;
-    await until(async () => {
-      r = await mtls(spire.agentSocket, SPIRE_WORKLOAD, castellanSocket, CASTELLAN_WORKLOAD);
-      return r.client['code'] === 'OK';
-    }, 'mTLS Castellan → SPIRE', 60_000);
+    await until(
+      async () => {
+        r = await mtls(spire.agentSocket, SPIRE_WORKLOAD, castellanSocket, CASTELLAN_WORKLOAD);
+        return r.client['code'] === 'OK';
+      },
+      'mTLS Castellan → SPIRE',
+      60_000,
+    );
     expect(r!.client).toMatchObject({ code: 'OK', peer: SPIRE_WORKLOAD });
     expect(r!.server).toMatchObject({ code: 'OK', peer: CASTELLAN_WORKLOAD });
   }, 90_000);
 
-  it('ok/a JWT-SVID from SPIRE validates at Castellan\'s agent, one from Castellan at SPIRE\'s agent; the wrong audience fails on both', async () => {
+  it("ok/a JWT-SVID from SPIRE validates at Castellan's agent, one from Castellan at SPIRE's agent; the wrong audience fails on both", async () => {
     const fromSpire = await go(spire.agentSocket, ['-mode', 'jwt-fetch', '-audience', CASTELLAN_WORKLOAD]);
     expect(fromSpire).toMatchObject({ code: 'OK', spiffeId: SPIRE_WORKLOAD });
     expect(decodeJwtSvid(String(fromSpire['token'])).spiffeId.toString()).toBe(SPIRE_WORKLOAD);
-    expect(await go(castellanSocket, ['-mode', 'jwt-validate', '-audience', CASTELLAN_WORKLOAD, '-token', String(fromSpire['token'])])).toMatchObject({ code: 'OK', spiffeId: SPIRE_WORKLOAD });
+    expect(await go(castellanSocket, ['-mode', 'jwt-validate', '-audience', CASTELLAN_WORKLOAD, '-token', String(fromSpire['token'])])).toMatchObject({
+      code: 'OK',
+      spiffeId: SPIRE_WORKLOAD,
+    });
     expect((await go(castellanSocket, ['-mode', 'jwt-validate', '-audience', 'someone-else', '-token', String(fromSpire['token'])]))['code']).toBe('InvalidArgument');
 
     const fromCastellan = await go(castellanSocket, ['-mode', 'jwt-fetch', '-audience', SPIRE_WORKLOAD]);
     expect(fromCastellan).toMatchObject({ code: 'OK', spiffeId: CASTELLAN_WORKLOAD });
     let atSpire: Record<string, unknown> = {};
-    await until(async () => (atSpire = await go(spire.agentSocket, ['-mode', 'jwt-validate', '-audience', SPIRE_WORKLOAD, '-token', String(fromCastellan['token'])]))['code'] === 'OK', 'SPIRE agent validating Castellan\'s JWT-SVID', 30_000);
+    await until(
+      async () => (atSpire = await go(spire.agentSocket, ['-mode', 'jwt-validate', '-audience', SPIRE_WORKLOAD, '-token', String(fromCastellan['token'])]))['code'] === 'OK',
+      "SPIRE agent validating Castellan's JWT-SVID",
+      30_000,
+    );
     expect(atSpire).toMatchObject({ code: 'OK', spiffeId: CASTELLAN_WORKLOAD });
     expect((await go(spire.agentSocket, ['-mode', 'jwt-validate', '-audience', 'someone-else', '-token', String(fromCastellan['token'])]))['code']).toBe('InvalidArgument');
   }, 90_000);

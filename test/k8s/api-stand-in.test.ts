@@ -210,7 +210,14 @@ describe('Kubernetes API stand-in: namespaces and ConfigMaps', () => {
   it('fail/POST of an existing name is 409 AlreadyExists; PUT of a missing one is 404', async () => {
     const r = await call(api, 'POST', cmPath('ns-a'), { token: api.caToken, body: cm('c2', {}) });
     expect(r.status).toBe(409);
-    expect(r.json).toMatchObject({ kind: 'Status', status: 'Failure', reason: 'AlreadyExists', message: 'configmaps "c2" already exists', details: { name: 'c2', kind: 'configmaps' }, code: 409 });
+    expect(r.json).toMatchObject({
+      kind: 'Status',
+      status: 'Failure',
+      reason: 'AlreadyExists',
+      message: 'configmaps "c2" already exists',
+      details: { name: 'c2', kind: 'configmaps' },
+      code: 409,
+    });
     const put = await call(api, 'PUT', cmPath('ns-a', 'nope'), { token: api.caToken, body: cm('nope', {}) });
     expect(put.status).toBe(404);
     const mismatch = await call(api, 'PUT', cmPath('ns-a', 'c2'), { token: api.caToken, body: cm('c3', {}) });
@@ -220,7 +227,16 @@ describe('Kubernetes API stand-in: namespaces and ConfigMaps', () => {
   it('fail/GET of a missing ConfigMap is a 404 NotFound Status', async () => {
     const r = await call(api, 'GET', cmPath('ns-a', 'missing'), { token: api.caToken });
     expect(r.status).toBe(404);
-    expect(r.json).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'configmaps "missing" not found', reason: 'NotFound', details: { name: 'missing', kind: 'configmaps' }, code: 404 });
+    expect(r.json).toEqual({
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message: 'configmaps "missing" not found',
+      reason: 'NotFound',
+      details: { name: 'missing', kind: 'configmaps' },
+      code: 404,
+    });
   });
 
   it('fail/creating in a missing namespace is 404; in a terminating one 403 NamespaceTerminating', async () => {
@@ -262,17 +278,22 @@ describe('Kubernetes API stand-in: namespaces and ConfigMaps', () => {
       apiVersion: 'v1',
       metadata: {},
       status: 'Failure',
-      message: 'configmaps "c9" is forbidden: User "system:serviceaccount:castellan-system:castellan-ca" cannot update resource "configmaps" in API group "" in the namespace "ns-b"',
+      message:
+        'configmaps "c9" is forbidden: User "system:serviceaccount:castellan-system:castellan-ca" cannot update resource "configmaps" in API group "" in the namespace "ns-b"',
       reason: 'Forbidden',
       details: { name: 'c9', kind: 'configmaps' },
       code: 403,
     });
     const post = await call(api, 'POST', cmPath('ns-b'), { token: api.caToken, body: cm('new', {}) });
-    expect(post.json.message).toBe('configmaps is forbidden: User "system:serviceaccount:castellan-system:castellan-ca" cannot create resource "configmaps" in API group "" in the namespace "ns-b"');
+    expect(post.json.message).toBe(
+      'configmaps is forbidden: User "system:serviceaccount:castellan-system:castellan-ca" cannot create resource "configmaps" in API group "" in the namespace "ns-b"',
+    );
     expect((await call(api, 'GET', cmPath('ns-b', 'c9'), { token: api.caToken })).status).toBe(200);
     const undoList = api.deny({ resource: 'configmaps', verbs: ['list'] });
     const list = await call(api, 'GET', '/api/v1/configmaps', { token: api.caToken });
-    expect(list.json.message).toBe('configmaps is forbidden: User "system:serviceaccount:castellan-system:castellan-ca" cannot list resource "configmaps" in API group "" at the cluster scope');
+    expect(list.json.message).toBe(
+      'configmaps is forbidden: User "system:serviceaccount:castellan-system:castellan-ca" cannot list resource "configmaps" in API group "" at the cluster scope',
+    );
     undo();
     undoList();
     expect((await call(api, 'PUT', cmPath('ns-b', 'c9'), { token: api.caToken, body: cm('c9', {}) })).status).toBe(200);

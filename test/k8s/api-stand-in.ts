@@ -201,13 +201,21 @@ export class KubernetesApiStandIn {
       this.now,
     );
     for (const ns of options.namespaces ?? ['default', 'kube-node-lease', 'kube-public', 'kube-system']) this.objects.addNamespace(ns);
-    const cm = (verb: ApiVerb) => (p: readonly string[]): RequestAttributes => ({ verb, resource: 'configmaps', namespace: p[0]!, ...(p[1] !== undefined ? { name: p[1] } : {}) });
+    const cm =
+      (verb: ApiVerb) =>
+      (p: readonly string[]): RequestAttributes => ({ verb, resource: 'configmaps', namespace: p[0]!, ...(p[1] !== undefined ? { name: p[1] } : {}) });
     const o = this.objects;
     this.routes = [
       { method: 'GET', pattern: /^\/\.well-known\/openid-configuration$/, access: 'discovery', handle: () => this.discoveryDocument() },
       { method: 'GET', pattern: /^\/openid\/v1\/jwks$/, access: 'discovery', handle: () => this.keySet() },
       { method: 'POST', pattern: /^\/apis\/authentication\.k8s\.io\/v1\/tokenreviews$/, access: 'authenticated', handle: (r) => this.tokenReview(r) },
-      { method: 'GET', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/, access: 'authenticated', attributes: (p) => ({ verb: 'get', resource: 'pods', namespace: p[0]!, name: p[1]! }), handle: (r) => this.getPod(r.params[0]!, r.params[1]!) },
+      {
+        method: 'GET',
+        pattern: /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)$/,
+        access: 'authenticated',
+        attributes: (p) => ({ verb: 'get', resource: 'pods', namespace: p[0]!, name: p[1]! }),
+        handle: (r) => this.getPod(r.params[0]!, r.params[1]!),
+      },
       {
         method: 'GET',
         pattern: /^\/api\/v1\/namespaces\/([^/]+)\/serviceaccounts\/([^/]+)$/,
@@ -215,8 +223,20 @@ export class KubernetesApiStandIn {
         attributes: (p) => ({ verb: 'get', resource: 'serviceaccounts', namespace: p[0]!, name: p[1]! }),
         handle: (r) => this.getServiceAccount(r.params[0]!, r.params[1]!),
       },
-      { method: 'GET', pattern: /^\/api\/v1\/namespaces$/, access: 'authenticated', attributes: () => ({ verb: 'list', resource: 'namespaces' }), handle: (r) => o.listNamespaces(r.url.searchParams) },
-      { method: 'GET', pattern: /^\/api\/v1\/namespaces\/([^/]+)$/, access: 'authenticated', attributes: (p) => ({ verb: 'get', resource: 'namespaces', name: p[0]! }), handle: (r) => o.getNamespace(r.params[0]!) },
+      {
+        method: 'GET',
+        pattern: /^\/api\/v1\/namespaces$/,
+        access: 'authenticated',
+        attributes: () => ({ verb: 'list', resource: 'namespaces' }),
+        handle: (r) => o.listNamespaces(r.url.searchParams),
+      },
+      {
+        method: 'GET',
+        pattern: /^\/api\/v1\/namespaces\/([^/]+)$/,
+        access: 'authenticated',
+        attributes: (p) => ({ verb: 'get', resource: 'namespaces', name: p[0]! }),
+        handle: (r) => o.getNamespace(r.params[0]!),
+      },
       {
         method: 'GET',
         pattern: /^\/api\/v1\/configmaps$/,
@@ -224,11 +244,41 @@ export class KubernetesApiStandIn {
         attributes: () => ({ verb: 'list', resource: 'configmaps' }),
         handle: (r) => o.listConfigMaps(undefined, r.url.searchParams),
       },
-      { method: 'GET', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps$/, access: 'authenticated', attributes: cm('list'), handle: (r) => o.listConfigMaps(r.params[0]!, r.url.searchParams) },
-      { method: 'POST', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps$/, access: 'authenticated', attributes: cm('create'), handle: (r) => o.createConfigMap(r.params[0]!, r.body) },
-      { method: 'GET', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)$/, access: 'authenticated', attributes: cm('get'), handle: (r) => o.getConfigMap(r.params[0]!, r.params[1]!) },
-      { method: 'PUT', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)$/, access: 'authenticated', attributes: cm('update'), handle: (r) => o.replaceConfigMap(r.params[0]!, r.params[1]!, r.body) },
-      { method: 'DELETE', pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)$/, access: 'authenticated', attributes: cm('delete'), handle: (r) => o.deleteConfigMap(r.params[0]!, r.params[1]!) },
+      {
+        method: 'GET',
+        pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps$/,
+        access: 'authenticated',
+        attributes: cm('list'),
+        handle: (r) => o.listConfigMaps(r.params[0]!, r.url.searchParams),
+      },
+      {
+        method: 'POST',
+        pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps$/,
+        access: 'authenticated',
+        attributes: cm('create'),
+        handle: (r) => o.createConfigMap(r.params[0]!, r.body),
+      },
+      {
+        method: 'GET',
+        pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)$/,
+        access: 'authenticated',
+        attributes: cm('get'),
+        handle: (r) => o.getConfigMap(r.params[0]!, r.params[1]!),
+      },
+      {
+        method: 'PUT',
+        pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)$/,
+        access: 'authenticated',
+        attributes: cm('update'),
+        handle: (r) => o.replaceConfigMap(r.params[0]!, r.params[1]!, r.body),
+      },
+      {
+        method: 'DELETE',
+        pattern: /^\/api\/v1\/namespaces\/([^/]+)\/configmaps\/([^/]+)$/,
+        access: 'authenticated',
+        attributes: cm('delete'),
+        handle: (r) => o.deleteConfigMap(r.params[0]!, r.params[1]!),
+      },
     ];
   }
 
@@ -367,7 +417,10 @@ export class KubernetesApiStandIn {
    * Writes a ConfigMap as another client would (create, or unconditional replace), bumping its
    * resourceVersion. Returns the stored copy.
    */
-  putConfigMap(namespace: string, cm: { metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; data?: Record<string, string> }): ConfigMapObject {
+  putConfigMap(
+    namespace: string,
+    cm: { metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> }; data?: Record<string, string> },
+  ): ConfigMapObject {
     const exists = this.objects.configMaps.has(`${namespace}/${cm.metadata.name}`);
     const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', ...cm, metadata: { ...cm.metadata, namespace } });
     const r = exists ? this.objects.replaceConfigMap(namespace, cm.metadata.name, body) : this.objects.createConfigMap(namespace, body);
@@ -421,7 +474,10 @@ export class KubernetesApiStandIn {
       const matching = this.routes.filter((r) => r.pattern.test(url.pathname));
       const route = matching.find((r) => r.method === req.method);
       if (route === undefined) {
-        reply = matching.length > 0 ? status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`) : status(404, 'NotFound', 'the server could not find the requested resource');
+        reply =
+          matching.length > 0
+            ? status(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`)
+            : status(404, 'NotFound', 'the server could not find the requested resource');
       } else {
         const user = await this.caller(req);
         if (user === undefined && (route.access === 'authenticated' || !this.options.anonymousDiscovery)) {
@@ -449,7 +505,9 @@ export class KubernetesApiStandIn {
     const a: RequestAttributes = attrs.verb === 'list' && selected ? { ...attrs, name: selected[1]! } : attrs;
     const recorded: RecordedRequest = { ...a, method, path: url.pathname };
     this.requests.push(recorded);
-    const denied = this.denyRules.some((r) => r.resource === a.resource && (r.namespace === undefined || r.namespace === a.namespace) && (r.verbs === undefined || r.verbs.includes(a.verb)));
+    const denied = this.denyRules.some(
+      (r) => r.resource === a.resource && (r.namespace === undefined || r.namespace === a.namespace) && (r.verbs === undefined || r.verbs.includes(a.verb)),
+    );
     if (denied) {
       const who = `User "${user?.username ?? 'system:anonymous'}" cannot ${a.verb} resource "${a.resource}" in API group ""`;
       const where = a.namespace === undefined ? 'at the cluster scope' : `in the namespace "${a.namespace}"`;
@@ -588,7 +646,12 @@ export class KubernetesApiStandIn {
     if (exp !== undefined && now - LEEWAY_SECONDS > exp) return { ok: false, error: 'service account token has expired' };
     if (iat !== undefined && now + LEEWAY_SECONDS < iat) return { ok: false, error: 'service account token is issued in the future' };
 
-    const k8s = (claims['kubernetes.io'] ?? {}) as { namespace?: string; serviceaccount?: { name?: string; uid?: string }; pod?: { name?: string; uid?: string }; node?: { name?: string; uid?: string } };
+    const k8s = (claims['kubernetes.io'] ?? {}) as {
+      namespace?: string;
+      serviceaccount?: { name?: string; uid?: string };
+      pod?: { name?: string; uid?: string };
+      node?: { name?: string; uid?: string };
+    };
     const namespace = k8s.namespace ?? '';
     const saName = k8s.serviceaccount?.name ?? '';
     const sa = this.serviceAccounts.get(namespace, saName);
@@ -634,7 +697,9 @@ export class KubernetesApiStandIn {
 function newSigningKey(alg: 'ES256' | 'RS256'): SigningKey {
   const { privateKey, publicKey } = alg === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
   // jwt.go keyIDFromPublicKey: base64url(SHA-256(DER SubjectPublicKeyInfo)).
-  const kid = createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('base64url');
+  const kid = createHash('sha256')
+    .update(publicKey.export({ format: 'der', type: 'spki' }))
+    .digest('base64url');
   const j = publicKeyJwk(publicKey);
   // openidmetadata.go: JWKs carry use "sig", the kid and the alg (go-jose field order).
   const jwk: JWK = { use: 'sig', kty: j.kty!, kid, ...(j.crv ? { crv: j.crv } : {}), alg, ...(j.x ? { x: j.x, y: j.y! } : { n: j.n!, e: j.e! }) };

@@ -175,7 +175,14 @@ export class CoreObjects {
       });
     }
     if (name === '') return invalid('', [{ field: 'metadata.name', message: 'Required value: name or generateName is required', reason: 'FieldValueRequired' }]);
-    if (!isDnsSubdomain(name)) return invalid(name, [{ field: 'metadata.name', message: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`, reason: 'FieldValueInvalid' }]);
+    if (!isDnsSubdomain(name))
+      return invalid(name, [
+        {
+          field: 'metadata.name',
+          message: `Invalid value: "${name}": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'`,
+          reason: 'FieldValueInvalid',
+        },
+      ]);
     if (this.configMaps.has(`${namespace}/${name}`)) return statusFailure(409, 'AlreadyExists', `configmaps "${name}" already exists`, { name, kind: 'configmaps' });
     const stored = this.store(namespace, name, obj, { uid: randomUUID(), creationTimestamp: rfc3339(this.now()) });
     return { status: 201, body: full(stored) };
@@ -191,7 +198,12 @@ export class CoreObjects {
     const rv = obj.metadata?.resourceVersion;
     // AllowUnconditionalUpdate: an empty resourceVersion overwrites; a stale one is a Conflict.
     if (rv !== undefined && rv !== '' && rv !== current.metadata.resourceVersion) {
-      return statusFailure(409, 'Conflict', `Operation cannot be fulfilled on configmaps "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: 'configmaps' });
+      return statusFailure(
+        409,
+        'Conflict',
+        `Operation cannot be fulfilled on configmaps "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+        { name, kind: 'configmaps' },
+      );
     }
     if (current.immutable === true && (JSON.stringify(obj.data ?? {}) !== JSON.stringify(current.data ?? {}) || obj.immutable !== true)) {
       return invalid(name, [{ field: 'data', message: 'Forbidden: field is immutable when `immutable` is set', reason: 'FieldValueForbidden' }]);

@@ -26,7 +26,8 @@ function build(dir: string, env: Record<string, string> = {}): { version: string
   return JSON.parse(readFileSync(path.join(dir, 'dist', 'build-info.json'), 'utf8')) as { version: string; commit: string };
 }
 
-const git = (dir: string, ...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.org', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, encoding: 'utf8' }).trim();
+const git = (dir: string, ...args: string[]) =>
+  execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.org', '-c', 'commit.gpgsign=false', ...args], { cwd: dir, encoding: 'utf8' }).trim();
 
 describe('scripts/write-build-info.mjs (castellan_build_info)', () => {
   it('ok/no git repository (a tarball): commit "unknown", version from package.json, exit 0', () => {

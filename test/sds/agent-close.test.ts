@@ -17,7 +17,7 @@ beforeEach(async () => {
   f = await agentFixture();
 });
 afterEach(async () => {
-  for (const c of clients.splice(0)) (c.sds.close(), c.workload.close());
+  for (const c of clients.splice(0)) c.sds.close(), c.workload.close();
   await agent?.close();
   agent = undefined;
   await f.cleanup();

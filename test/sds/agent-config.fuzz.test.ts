@@ -127,7 +127,10 @@ describe('agent configuration fuzzing (sds/agent-config.ts)', () => {
           if (!out.ok) expectCoded(out.error, ['ERR_CONFIG']);
           else expect(typeof out.value === 'object' && out.value !== null && !Array.isArray(out.value)).toBe(true);
           await new Promise((r) => setImmediate(r));
-          expect(warnings.map((w) => `${w.name}: ${w.message}`), 'YAML trouble goes into ERR_CONFIG, not to stderr').toEqual([]);
+          expect(
+            warnings.map((w) => `${w.name}: ${w.message}`),
+            'YAML trouble goes into ERR_CONFIG, not to stderr',
+          ).toEqual([]);
         }),
         fuzzParams(400, { caseTimeoutMs: 10_000 }),
       );

@@ -14,7 +14,16 @@ afterEach(() => t.cleanup());
 describe('agent configuration', () => {
   it('ok/defaults', () => {
     const c = resolveAgentConfig({ caAddr: 'castellan.castellan-system.svc:15012', caBundle: '/etc/castellan/bundle.pem', tokenFile: '/var/run/secrets/tokens/castellan' });
-    expect(c).toMatchObject({ mode: 'sidecar', keyType: 'ec-p256', ttlMs: 86_400_000, renewFraction: 0.5, renewJitter: 0.1, retryInitialMs: 1_000, retryMaxMs: 60_000, socket: '/var/run/castellan/sds.sock' });
+    expect(c).toMatchObject({
+      mode: 'sidecar',
+      keyType: 'ec-p256',
+      ttlMs: 86_400_000,
+      renewFraction: 0.5,
+      renewJitter: 0.1,
+      retryInitialMs: 1_000,
+      retryMaxMs: 60_000,
+      socket: '/var/run/castellan/sds.sock',
+    });
   });
 
   it('ok/node mode without a token file; durations and fractions parsed', () => {
@@ -31,7 +40,10 @@ describe('agent configuration', () => {
 
   it('fail/a duration that is not one is a configuration problem of its key', () => {
     for (const bad of ['', '10', '1x', 'h1']) {
-      expect(codeOf(() => resolveAgentConfig({ caAddr: 'ca:1', caBundle: 'b', mode: 'node', ttl: bad })), bad).toBe('ERR_CONFIG');
+      expect(
+        codeOf(() => resolveAgentConfig({ caAddr: 'ca:1', caBundle: 'b', mode: 'node', ttl: bad })),
+        bad,
+      ).toBe('ERR_CONFIG');
     }
   });
 

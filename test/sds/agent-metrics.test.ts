@@ -21,17 +21,38 @@ describe('agent metrics (docs/observability.md)', () => {
   it('ok/build info, expiry as a time stamp, and every known label value at 0 before anything happened', async () => {
     const tokenFile = path.join(f.dir, 'token');
     await f.writeToken(tokenFile, 'shop', 'cart');
-    agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, tokenFile, ttlMs: 3_600_000, socketPath: path.join(f.dir, 'sds.sock'), log: f.log.log, caChannelOptions: FAST_CHANNEL });
+    agent = await startAgent({
+      caAddress: f.address,
+      caBundlePem: f.bundlePem,
+      tokenFile,
+      ttlMs: 3_600_000,
+      socketPath: path.join(f.dir, 'sds.sock'),
+      log: f.log.log,
+      caChannelOptions: FAST_CHANNEL,
+    });
     await until(() => agent!.certificates().length === 1, 'the first certificate', 20_000);
     const m = parsePrometheusText(await agent.registry.metrics());
 
     const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
-    expect(m.find('castellan_build_info')).toEqual([{ name: 'castellan_build_info', labels: { version: pkg.version, commit: expect.any(String), node_version: process.versions.node }, value: 1 }]);
+    expect(m.find('castellan_build_info')).toEqual([
+      { name: 'castellan_build_info', labels: { version: pkg.version, commit: expect.any(String), node_version: process.versions.node }, value: 1 },
+    ]);
 
     const cert = agent.certificates()[0]!;
-    expect(m.find('castellan_agent_certificate_expiry_timestamp_seconds', { spiffe_id: 'spiffe://cluster.local/ns/shop/sa/cart' }).map((s) => s.value)).toEqual([cert.notAfter.getTime() / 1000]);
+    expect(m.find('castellan_agent_certificate_expiry_timestamp_seconds', { spiffe_id: 'spiffe://cluster.local/ns/shop/sa/cart' }).map((s) => s.value)).toEqual([
+      cert.notAfter.getTime() / 1000,
+    ]);
 
-    for (const reason of ['ERR_CA_UNAVAILABLE', 'ERR_CA_REFUSED', 'ERR_CA_RESPONSE', 'ERR_TOKEN_REJECTED', 'ERR_PERMISSION_DENIED', 'ERR_TOKEN_FILE', 'ERR_IDENTITY_CHANGED', 'ERR_INTERNAL']) {
+    for (const reason of [
+      'ERR_CA_UNAVAILABLE',
+      'ERR_CA_REFUSED',
+      'ERR_CA_RESPONSE',
+      'ERR_TOKEN_REJECTED',
+      'ERR_PERMISSION_DENIED',
+      'ERR_TOKEN_FILE',
+      'ERR_IDENTITY_CHANGED',
+      'ERR_INTERNAL',
+    ]) {
       expect(m.find('castellan_agent_rotation_failures_total', { reason }).map((s) => s.value)).toEqual([0]);
     }
     for (const reason of ['ERR_TOKEN_MALFORMED', 'ERR_TOKEN_EXPIRED', 'ERR_TOKEN_REJECTED', 'ERR_PERMISSION_DENIED']) {

@@ -107,7 +107,7 @@ describe('agent, sidecar mode', () => {
     w.close();
   });
 
-  it('fail/a refused token is reported with the CA\'s reason', async () => {
+  it("fail/a refused token is reported with the CA's reason", async () => {
     const tokenFile = path.join(f.dir, 'token');
     writeFileSync(tokenFile, await f.mint('shop', 'cart', { audiences: ['someone-else'] }));
     agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, tokenFile, clock: new ManualClock(), log: f.log.log, caChannelOptions: FAST_CHANNEL });
@@ -162,7 +162,15 @@ describe('agent, sidecar mode', () => {
   it('ok/--key-type rsa-2048: the workload key and leaf are RSA', async () => {
     const tokenFile = path.join(f.dir, 'token');
     await f.writeToken(tokenFile, 'shop', 'cart');
-    agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, tokenFile, keyType: 'rsa-2048', clock: new ManualClock(), log: f.log.log, caChannelOptions: FAST_CHANNEL });
+    agent = await startAgent({
+      caAddress: f.address,
+      caBundlePem: f.bundlePem,
+      tokenFile,
+      keyType: 'rsa-2048',
+      clock: new ManualClock(),
+      log: f.log.log,
+      caChannelOptions: FAST_CHANNEL,
+    });
     const w = await agent.provider.watch({});
     const leaf = new X509Certificate(w.current().svid.chain[0]!);
     expect(leaf.publicKey.asymmetricKeyType).toBe('rsa');

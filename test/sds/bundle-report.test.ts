@@ -56,7 +56,11 @@ describe('agent side of root rotation: reporting the served bundle', () => {
     const failedBefore = lines(REPORT_FAILED).length;
     await until(() => h.ca.reports.length === before + 1 && lines(REPORT_FAILED).length === failedBefore + 1, 'the second failure');
     expect(h.ca.reports.at(-1)).toMatchObject({ sequence: 4, ok: false });
-    expect(lines(REPORT_FAILED).map((e) => e['retryInMs']).slice(-2)).toEqual([1_000, 2_000]);
+    expect(
+      lines(REPORT_FAILED)
+        .map((e) => e['retryInMs'])
+        .slice(-2),
+    ).toEqual([1_000, 2_000]);
     clock.advance(1_999);
     await new Promise((r) => setTimeout(r, 20));
     expect(h.ca.reports.length).toBe(before + 1);
@@ -82,7 +86,10 @@ describe('agent side of root rotation: reporting the served bundle', () => {
     await until(() => clock.pending().some((p) => p.ms === 1_000), 'the stream retry timer');
     clock.advance(1_000);
     // The sequence did not change, yet the CA hears it again after the second stream opened.
-    await until(() => h.ca.events.lastIndexOf('ca:report:1') > h.ca.events.lastIndexOf('ca:watch') && h.ca.events.filter((e) => e === 'ca:watch').length === 2, 'the report on the new stream');
+    await until(
+      () => h.ca.events.lastIndexOf('ca:report:1') > h.ca.events.lastIndexOf('ca:watch') && h.ca.events.filter((e) => e === 'ca:watch').length === 2,
+      'the report on the new stream',
+    );
     expect(h.ca.reports.every((r) => r.sequence === 1 && r.ok)).toBe(true);
   });
 
@@ -120,4 +127,3 @@ describe('agent side of root rotation: reporting the served bundle', () => {
     expect(h.agent!.certificates()).toHaveLength(1);
   });
 });
-

@@ -52,7 +52,7 @@ const CASES: [code: string, flag: string, where: () => Promise<{ caAddress: stri
   ['ERR_CA_NAME_MISMATCH', '--ca-server-name', async () => ({ caAddress: await imposter(), caBundlePem: f.bundlePem })],
 ];
 
-describe('agent: a CA connection that fails because of the agent\'s configuration', () => {
+describe("agent: a CA connection that fails because of the agent's configuration", () => {
   it.each(CASES)('fail/%s: named once at error with %s, retried quietly, in readiness and metrics; no empty "Resolution note:"', async (code, flag, where) => {
     const tokenFile = path.join(f.dir, 'token');
     await f.writeToken(tokenFile, 'shop', 'cart');
@@ -82,7 +82,16 @@ describe('agent: a CA connection that fails because of the agent\'s configuratio
     const tokenFile = path.join(f.dir, 'agent-token');
     await f.writeToken(tokenFile, 'castellan-system', 'castellan-agent');
     writeFileSync(path.join(f.dir, 'wrong-bundle.pem'), otherBundle);
-    const config = resolveAgentConfig({ caAddr: f.address, caBundle: path.join(f.dir, 'wrong-bundle.pem'), tokenFile, mode: 'node', socket: path.join(f.dir, 'sds.sock'), http: '127.0.0.1:0', retryInitial: '20ms', retryMax: '50ms' });
+    const config = resolveAgentConfig({
+      caAddr: f.address,
+      caBundle: path.join(f.dir, 'wrong-bundle.pem'),
+      tokenFile,
+      mode: 'node',
+      socket: path.join(f.dir, 'sds.sock'),
+      http: '127.0.0.1:0',
+      retryInitial: '20ms',
+      retryMax: '50ms',
+    });
     let err = '';
     const io = { out: () => {}, err: (s: string) => void (err += s), cwd: f.dir, env: {}, now: () => new Date() };
     const { log, lines } = memoryLog();
@@ -106,7 +115,9 @@ describe('CaConnection', () => {
   it('ok/one failure then an answer (a starting CA\'s placeholder certificate) is not reported: no error line, no "answers again"', async () => {
     const { log, lines } = memoryLog();
     const c = new CaConnection(log);
-    const p = new CastellanError('ERR_CA_UNTRUSTED', 'sds: the CA at x presented a certificate that no root in --ca-bundle verifies', { context: { flag: '--ca-bundle', caAddress: 'x' } });
+    const p = new CastellanError('ERR_CA_UNTRUSTED', 'sds: the CA at x presented a certificate that no root in --ca-bundle verifies', {
+      context: { flag: '--ca-bundle', caAddress: 'x' },
+    });
     c.update(p);
     expect(c.current?.code).toBe('ERR_CA_UNTRUSTED');
     c.update(undefined);
@@ -120,7 +131,12 @@ describe('CaConnection', () => {
   it('ok/said once per new problem, cleared (with one line) when the CA answers, the gauge follows', async () => {
     const { log, lines } = memoryLog();
     const registry = new Registry();
-    const metrics = new AgentMetrics(registry, () => [], () => new Date(), () => undefined);
+    const metrics = new AgentMetrics(
+      registry,
+      () => [],
+      () => new Date(),
+      () => undefined,
+    );
     const c = new CaConnection(log);
     c.attach(metrics);
     const p = new CastellanError('ERR_CA_NOT_TLS', 'sds: x does not answer with TLS', { context: { flag: '--ca-addr', caAddress: 'x' } });

@@ -39,7 +39,14 @@ describe('Envoy codec fuzzing (sds/envoy-codec.ts, discovery-response.ts)', () =
           resources: { type_url: string; value: Uint8Array }[];
         };
         expect([sotw.version_info, sotw.nonce, sotw.type_url]).toEqual([version, nonce, SECRET_TYPE_URL]);
-        const decoded = sotw.resources.map((r) => secret.toObject(secret.decode(r.value)) as { name: string; tls_certificate?: { certificate_chain: { inline_bytes: Uint8Array }; private_key: { inline_bytes: Uint8Array } }; validation_context?: { trusted_ca?: { inline_bytes: Uint8Array } } });
+        const decoded = sotw.resources.map(
+          (r) =>
+            secret.toObject(secret.decode(r.value)) as {
+              name: string;
+              tls_certificate?: { certificate_chain: { inline_bytes: Uint8Array }; private_key: { inline_bytes: Uint8Array } };
+              validation_context?: { trusted_ca?: { inline_bytes: Uint8Array } };
+            },
+        );
         expect(decoded.map((d) => d.name)).toEqual(secrets.names);
         const def = decoded[0]!.tls_certificate!;
         expect(Buffer.from(def.certificate_chain.inline_bytes).toString()).toBe(s.chainPem);

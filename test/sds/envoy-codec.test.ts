@@ -23,7 +23,15 @@ describe('Envoy codec (protobufjs over data-plane-api)', () => {
   it('ok/a SotW response decodes back to the Secrets it was built from, ALL with its SPIFFE validator', () => {
     const secrets = snapshotSecrets(snapshot);
     const { discoveryResponse, secret, spiffeValidatorConfig } = envoyTypes();
-    const decoded = discoveryResponse.toObject(discoveryResponse.decode(sotwResponse('v1', secrets.names.map((n) => secrets.get(n)!), 'n1'))) as {
+    const decoded = discoveryResponse.toObject(
+      discoveryResponse.decode(
+        sotwResponse(
+          'v1',
+          secrets.names.map((n) => secrets.get(n)!),
+          'n1',
+        ),
+      ),
+    ) as {
       version_info: string;
       nonce: string;
       type_url: string;

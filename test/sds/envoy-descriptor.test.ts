@@ -59,12 +59,19 @@ describe('the Envoy protos the agent keeps (envoy-descriptor.ts)', () => {
     }
     // A response carrying a Secret: the client side unpacks the Any into the same object.
     const { secret, spiffeValidatorConfig } = envoyTypes();
-    const validator = spiffeValidatorConfig.encode(spiffeValidatorConfig.fromObject({ trust_domains: [{ name: 'a.test', trust_bundle: { inline_bytes: Buffer.from('R') } }] })).finish();
+    const validator = spiffeValidatorConfig
+      .encode(spiffeValidatorConfig.fromObject({ trust_domains: [{ name: 'a.test', trust_bundle: { inline_bytes: Buffer.from('R') } }] }))
+      .finish();
     const value = secret
       .encode(
         secret.fromObject({
           name: 'ALL',
-          validation_context: { custom_validator_config: { name: 'envoy.tls.cert_validator.spiffe', typed_config: { type_url: `type.googleapis.com/${spiffeValidatorConfig.fullName.slice(1)}`, value: validator } } },
+          validation_context: {
+            custom_validator_config: {
+              name: 'envoy.tls.cert_validator.spiffe',
+              typed_config: { type_url: `type.googleapis.com/${spiffeValidatorConfig.fullName.slice(1)}`, value: validator },
+            },
+          },
         }),
       )
       .finish();

@@ -93,7 +93,13 @@ describe('examples/envoy', () => {
   it('fail/the checker itself catches a misspelt field and an unknown enum value', () => {
     const root = envoyRoot(['envoy/config/bootstrap/v3/bootstrap.proto', 'envoy/extensions/transport_sockets/tls/v3/tls.proto']);
     const problems: string[] = [];
-    check(root, root.lookupType('envoy.extensions.transport_sockets.tls.v3.CommonTlsContext'), { tls_certificate_sds_secret_config: [], combined_validation_context: { default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URL' }] } } }, 'c', problems);
+    check(
+      root,
+      root.lookupType('envoy.extensions.transport_sockets.tls.v3.CommonTlsContext'),
+      { tls_certificate_sds_secret_config: [], combined_validation_context: { default_validation_context: { match_typed_subject_alt_names: [{ san_type: 'URL' }] } } },
+      'c',
+      problems,
+    );
     expect(problems).toHaveLength(2);
   });
 

@@ -43,7 +43,15 @@ describe('federated bundles delivered by the agent', () => {
     writeFileSync(path.join(t.dir, 'b.pem'), readFileSync(path.join(dirB(), 'bundle.pem')));
     a = await start(dirA(), {
       federation: {
-        trustDomains: [{ trustDomain: 'b.test', bundleEndpointUrl: `https://127.0.0.1:${b.bundleEndpoint!.port}/`, profile: 'https_spiffe', endpointSpiffeId: 'spiffe://b.test/castellan/ca', initialBundle: path.join(t.dir, 'b.pem') }],
+        trustDomains: [
+          {
+            trustDomain: 'b.test',
+            bundleEndpointUrl: `https://127.0.0.1:${b.bundleEndpoint!.port}/`,
+            profile: 'https_spiffe',
+            endpointSpiffeId: 'spiffe://b.test/castellan/ca',
+            initialBundle: path.join(t.dir, 'b.pem'),
+          },
+        ],
       },
     });
     await a.federation!.refreshAll();
@@ -81,7 +89,7 @@ describe('federated bundles delivered by the agent', () => {
     bs.stream.cancel();
   });
 
-  it('ok/FetchJWTBundles holds B\'s JWT keys; a JWT-SVID B signed validates at A\'s agent; one for A\'s audience only', async () => {
+  it("ok/FetchJWTBundles holds B's JWT keys; a JWT-SVID B signed validates at A's agent; one for A's audience only", async () => {
     const s = client.jwtBundles();
     const m = await s.next();
     s.stream.cancel();
@@ -100,7 +108,7 @@ describe('federated bundles delivered by the agent', () => {
     }
   });
 
-  it('ok/SDS: `spiffe://b.test` is a validation context with B\'s roots; ALL names both trust domains', async () => {
+  it("ok/SDS: `spiffe://b.test` is a validation context with B's roots; ALL names both trust domains", async () => {
     const r = await client.fetch(['spiffe://b.test', 'ALL']);
     expect(r.status.code).toBe(status.OK);
     const byName = new Map(r.res!.resources.map((x) => [x.name, x]));

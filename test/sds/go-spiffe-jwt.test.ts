@@ -30,7 +30,7 @@ describe.skipIf(!haveGo)('go-spiffe workloadapi JWT-SVID profile against the age
       startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, tokenFile, socketPath: socket, log: f.log.log, caChannelOptions: FAST_CHANNEL }),
       run('go', ['build', '-o', bin, '.'], { cwd: path.resolve('test/interop/go-spiffe-client'), timeout: 280_000 }),
     ]);
-    await until(() => (agent.trustBundle()?.jwtAuthorities?.length ?? 0) > 0, 'the agent\'s JWT keys');
+    await until(() => (agent.trustBundle()?.jwtAuthorities?.length ?? 0) > 0, "the agent's JWT keys");
   }, 300_000);
   afterAll(async () => {
     await agent?.close();
@@ -63,7 +63,10 @@ describe.skipIf(!haveGo)('go-spiffe workloadapi JWT-SVID profile against the age
   it('ok+fail/go-spiffe: a token for another audience and a foreign subject are refused by ValidateJWTSVID (InvalidArgument)', async () => {
     const fetched = await call(['-mode', 'jwt-fetch', '-audience', 'a']);
     expect(fetched['code']).toBe('OK');
-    expect(await call(['-mode', 'jwt-validate', '-audience', 'a', '-token', String(fetched['token'])])).toMatchObject({ code: 'OK', spiffeId: 'spiffe://cluster.local/ns/shop/sa/cart' });
+    expect(await call(['-mode', 'jwt-validate', '-audience', 'a', '-token', String(fetched['token'])])).toMatchObject({
+      code: 'OK',
+      spiffeId: 'spiffe://cluster.local/ns/shop/sa/cart',
+    });
     expect((await call(['-mode', 'jwt-validate', '-audience', 'b', '-token', String(fetched['token'])]))['code']).toBe('InvalidArgument');
     const other = await call(['-mode', 'jwt-fetch', '-audience', 'a', '-subject', 'spiffe://cluster.local/ns/kube-system/sa/admin']);
     expect(other['code']).toBe('PermissionDenied');

@@ -24,8 +24,22 @@ describe('Workload API JWT-SVID profile against a real CA', () => {
     f = await agentFixture({ config: { rotation: { reloadInterval: 200 } } });
     const tokenFile = path.join(f.dir, 'token');
     await f.writeToken(tokenFile, 'shop', 'cart');
-    sidecar = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, tokenFile, socketPath: path.join(f.dir, 's.sock'), log: f.log.log, caChannelOptions: FAST_CHANNEL });
-    node = await startAgent({ mode: 'node', caAddress: f.address, caBundlePem: f.bundlePem, socketPath: path.join(f.dir, 'n.sock'), log: f.log.log, caChannelOptions: FAST_CHANNEL });
+    sidecar = await startAgent({
+      caAddress: f.address,
+      caBundlePem: f.bundlePem,
+      tokenFile,
+      socketPath: path.join(f.dir, 's.sock'),
+      log: f.log.log,
+      caChannelOptions: FAST_CHANNEL,
+    });
+    node = await startAgent({
+      mode: 'node',
+      caAddress: f.address,
+      caBundlePem: f.bundlePem,
+      socketPath: path.join(f.dir, 'n.sock'),
+      log: f.log.log,
+      caChannelOptions: FAST_CHANNEL,
+    });
     client = new EnvoySdsClient(path.join(f.dir, 's.sock'));
     clients.push(client);
     // The agent serves once its bundle (with the CA's JWT key) arrived.
@@ -132,7 +146,7 @@ describe('Workload API JWT-SVID profile against a real CA', () => {
     // arrive, validation answers UNAVAILABLE (retry), never a verdict on the token.
     let v = await c.validateJwtSvid('api', r.res!.svids[0]!.svid);
     expect([status.OK, status.UNAVAILABLE]).toContain(v.status.code);
-    await until(async () => (v = await c.validateJwtSvid('api', r.res!.svids[0]!.svid)).status.code === status.OK, 'the node agent\'s JWT keys');
+    await until(async () => (v = await c.validateJwtSvid('api', r.res!.svids[0]!.svid)).status.code === status.OK, "the node agent's JWT keys");
     expect(v.res!.spiffeId).toBe('spiffe://cluster.local/ns/billing/sa/invoices');
     const anon = new EnvoySdsClient(path.join(f.dir, 'n.sock'));
     clients.push(anon);
@@ -142,7 +156,7 @@ describe('Workload API JWT-SVID profile against a real CA', () => {
     expect((await bad.jwtSvid(['api'])).status.code).toBe(status.UNAUTHENTICATED);
   });
 
-  it('ok/FetchJWTBundles pushes when the bundle changes: root prepare publishes the new slot\'s key before it signs', async () => {
+  it("ok/FetchJWTBundles pushes when the bundle changes: root prepare publishes the new slot's key before it signs", async () => {
     const s = client.jwtBundles();
     const first = JSON.parse((await s.next()).bundles['spiffe://cluster.local']!.toString()) as { keys: { kid: string }[] };
     expect(first.keys).toHaveLength(1);

@@ -33,7 +33,7 @@ async function nodeAgent(extra: Partial<Parameters<typeof startAgent>[0]> = {}) 
 }
 
 describe('node mode', () => {
-  it('ok/two pods\' tokens → two identities; each stream gets only its own; one key per identity', async () => {
+  it("ok/two pods' tokens → two identities; each stream gets only its own; one key per identity", async () => {
     const a = await nodeAgent({ clock: new ManualClock() });
     const tokenA = await f.mint('shop', 'cart');
     const tokenB = await f.mint('shop', 'payments');
@@ -51,11 +51,16 @@ describe('node mode', () => {
     // One signature per identity: the third token (same identity) is only checked with the CA
     // (Authenticate), and the second stream of the first token shares that token's fresh check.
     expect(issued().map((e) => e['tokenSha256'])).toEqual([tokenSha256(tokenA), tokenSha256(tokenB)]);
-    expect(a.certificates().map((c) => c.id.toString()).sort()).toEqual([id('shop', 'cart'), id('shop', 'payments')]);
+    expect(
+      a
+        .certificates()
+        .map((c) => c.id.toString())
+        .sort(),
+    ).toEqual([id('shop', 'cart'), id('shop', 'payments')]);
     for (const w of [wa, wb, wa2, wa3]) w.close();
   });
 
-  it('fail/a refused token fails only its own stream, with the CA\'s reason; the others keep being served', async () => {
+  it("fail/a refused token fails only its own stream, with the CA's reason; the others keep being served", async () => {
     const socketPath = path.join(f.dir, 'sds.sock');
     const a = await nodeAgent({ socketPath });
     const good = new SdsClient({ socketPath, token: await f.mint('shop', 'cart') });
@@ -129,7 +134,7 @@ describe('node mode', () => {
     expect(issued()).toEqual([]);
   });
 
-  it('fail/a stream cancelled while its identity\'s first certificate is signed leaves no identity behind once the idle time passes', async () => {
+  it("fail/a stream cancelled while its identity's first certificate is signed leaves no identity behind once the idle time passes", async () => {
     const clock = new ManualClock();
     const a = await nodeAgent({ clock, nodeIdleMs: 1000 });
     const ac = new AbortController();
@@ -148,7 +153,13 @@ describe('node mode', () => {
     const a = await nodeAgent({ clock: new ManualClock() });
     const b64 = (o: unknown) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const before = f.ca.lines.length;
-    for (const token of ['garbage', 'a.b', `${b64({ alg: 'RS256' })}.${b64({ sub: 'x' })}.c2ln`, `${b64({ alg: 'RS256' })}.bm90IGpzb24.c2ln`, `${b64([1])}.${b64({ exp: 1 })}.c2ln`]) {
+    for (const token of [
+      'garbage',
+      'a.b',
+      `${b64({ alg: 'RS256' })}.${b64({ sub: 'x' })}.c2ln`,
+      `${b64({ alg: 'RS256' })}.bm90IGpzb24.c2ln`,
+      `${b64([1])}.${b64({ exp: 1 })}.c2ln`,
+    ]) {
       expect(await asyncCodeOf(a.provider.watch({ token })), token).toBe('ERR_TOKEN_MALFORMED');
     }
     expect(f.ca.lines.length).toBe(before);
@@ -172,7 +183,7 @@ describe('node mode', () => {
     expect(caSaw()).toBe(once * 2);
   });
 
-  it('fail/token checks beyond a connection\'s bound are refused UNAVAILABLE at once; the others wait their turn and succeed', async () => {
+  it("fail/token checks beyond a connection's bound are refused UNAVAILABLE at once; the others wait their turn and succeed", async () => {
     const a = await nodeAgent({ clock: new ManualClock(), nodeProofLimits: { inFlight: 1, perConnection: 2 } });
     const tokens = await Promise.all(['a', 'b', 'c'].map((sa) => f.mint('shop', sa)));
     const results = await Promise.allSettled(tokens.map((token) => a.provider.watch({ token, peer: 'unix-socket:1' })));
@@ -191,7 +202,15 @@ describe('node mode against a CA without Authenticate (older than the agent)', (
   it('ok/tokens are proved by a signature instead, with a warning; streams are still served only their own identity', async () => {
     const ca = await caStandIn({ implementAuthenticate: false });
     const log = memoryLog();
-    const a = await startAgent({ caAddress: ca.address, caBundlePem: ca.caBundlePem, mode: 'node', ttlMs: 3_600_000, clock: new ManualClock(), log: log.log, caChannelOptions: FAST_CHANNEL });
+    const a = await startAgent({
+      caAddress: ca.address,
+      caBundlePem: ca.caBundlePem,
+      mode: 'node',
+      ttlMs: 3_600_000,
+      clock: new ManualClock(),
+      log: log.log,
+      caChannelOptions: FAST_CHANNEL,
+    });
     try {
       const wa = await a.provider.watch({ token: fakeToken('shop', 'cart') });
       const wb = await a.provider.watch({ token: fakeToken('shop', 'payments') });

@@ -66,8 +66,21 @@ async function nodeAgent(clock: ManualClock) {
   // The agent's own token (its DaemonSet pod) for its trust-bundle stream and reports.
   api.addPod({ namespace: 'castellan-system', name: 'agent-0', serviceAccount: 'castellan-agent' });
   const tokenFile = path.join(t.dir, 'agent-token');
-  writeFileSync(tokenFile, await api.mintToken({ namespace: 'castellan-system', serviceAccount: 'castellan-agent', audiences: ['castellan'], pod: { name: 'agent-0' } }), { mode: 0o600 });
-  agent = await startAgent({ caAddress: ca.address, caBundlePem: bundlePem, mode: 'node', tokenFile, ttlMs: 3_600_000, clock, renewal: { fraction: 0.5, jitter: 0 }, socketPath: path.join(t.dir, 'sds.sock'), log: memoryLog().log, caChannelOptions: FAST_CHANNEL });
+  writeFileSync(tokenFile, await api.mintToken({ namespace: 'castellan-system', serviceAccount: 'castellan-agent', audiences: ['castellan'], pod: { name: 'agent-0' } }), {
+    mode: 0o600,
+  });
+  agent = await startAgent({
+    caAddress: ca.address,
+    caBundlePem: bundlePem,
+    mode: 'node',
+    tokenFile,
+    ttlMs: 3_600_000,
+    clock,
+    renewal: { fraction: 0.5, jitter: 0 },
+    socketPath: path.join(t.dir, 'sds.sock'),
+    log: memoryLog().log,
+    caChannelOptions: FAST_CHANNEL,
+  });
   return agent;
 }
 
@@ -94,7 +107,7 @@ async function firstAnswer(x: ReturnType<typeof client>, limitMs = 10_000): Prom
 }
 
 describe('node mode with pod binding', () => {
-  it('fail/a new stream with a deleted pod\'s token gets UNAUTHENTICATED, not the identity; its open stream ends and the key is dropped', async () => {
+  it("fail/a new stream with a deleted pod's token gets UNAUTHENTICATED, not the identity; its open stream ends and the key is dropped", async () => {
     const clock = new ManualClock();
     const a = await nodeAgent(clock);
     const token = await podToken('cart-0');
@@ -115,7 +128,7 @@ describe('node mode with pod binding', () => {
     expect(a.certificates()).toEqual([]);
   });
 
-  it('fail/a renewal the CA refuses for a deleted pod\'s token ends its streams and drops the key and certificate', async () => {
+  it("fail/a renewal the CA refuses for a deleted pod's token ends its streams and drops the key and certificate", async () => {
     const clock = new ManualClock();
     const a = await nodeAgent(clock);
     const s = client(await podToken('cart-0'));
@@ -129,8 +142,8 @@ describe('node mode with pod binding', () => {
   });
 
   const sharing: [string, number, number][] = [
-    ['the deleted pod\'s token would have signed the renewal', 3600, 3000],
-    ['the other pod\'s token signs the renewal', 3000, 3600],
+    ["the deleted pod's token would have signed the renewal", 3600, 3000],
+    ["the other pod's token signs the renewal", 3000, 3600],
   ];
   for (const [what, deletedTtl, otherTtl] of sharing) {
     it(`ok/another pod of the same service account keeps the identity and gets the renewed key; the deleted pod's stream does not (${what})`, async () => {
@@ -143,9 +156,9 @@ describe('node mode with pod binding', () => {
       expect(stays.seen[0]!.privateKeyPem).toBe(gone.seen[0]!.privateKeyPem); // one key per identity
       api.deletePod('shop', 'cart-0');
       clock.fireNext((p) => p.ms > 1_000_000);
-      await until(() => stays.seen.length === 2, 'the renewed certificate on the remaining pod\'s stream');
+      await until(() => stays.seen.length === 2, "the renewed certificate on the remaining pod's stream");
       expect(stays.seen[1]!.privateKeyPem).not.toBe(stays.seen[0]!.privateKeyPem);
-      await until(() => gone.errors.length > 0, 'the deleted pod\'s stream to end');
+      await until(() => gone.errors.length > 0, "the deleted pod's stream to end");
       expect(gone.errors[0]!.code).toBe(UNAUTHENTICATED);
       expect(gone.seen).toHaveLength(1);
       expect(stays.errors).toEqual([]);

@@ -49,7 +49,13 @@ beforeEach(async () => {
       return real.authenticate(c);
     },
   };
-  ca = await CaServer.start({ ca: await loadCa(dir), config: resolveCaConfig({ listen: '127.0.0.1:0', http: '127.0.0.1:0', limits: { perPeer: { ratePerSecond: 100_000, burst: 100_000 } } }), tokenAuthenticator: slowForForged, authorize: () => undefined, log: memoryLog().log });
+  ca = await CaServer.start({
+    ca: await loadCa(dir),
+    config: resolveCaConfig({ listen: '127.0.0.1:0', http: '127.0.0.1:0', limits: { perPeer: { ratePerSecond: 100_000, burst: 100_000 } } }),
+    tokenAuthenticator: slowForForged,
+    authorize: () => undefined,
+    log: memoryLog().log,
+  });
   mintReal = (sa) => mintServiceAccountToken(dev.privateKey, dev.kid, { issuer: dev.issuer, audiences: ['castellan'], namespace: 'shop', serviceAccount: sa, ttlSeconds: 600 });
 });
 afterEach(async () => {
@@ -74,7 +80,15 @@ function fetchWith(c: Client & { FetchSecrets: Function }, token: string): Promi
 describe('node mode under a flood of forged tokens', () => {
   it('fail/many connections sending fresh forged tokens do not deny a real pod its identity: its check waits its turn', async () => {
     const socketPath = path.join(t.dir, 'sds.sock');
-    agent = await startAgent({ caAddress: `127.0.0.1:${ca.grpcPort}`, caBundlePem: (await loadCa(path.join(t.dir, 'ca'))).bundle.map((c) => c.pem).join(''), mode: 'node', socketPath, log: memoryLog().log, caChannelOptions: FAST_CHANNEL, nodeProofLimits: { ratePerSecond: 100_000, burst: 100_000 } });
+    agent = await startAgent({
+      caAddress: `127.0.0.1:${ca.grpcPort}`,
+      caBundlePem: (await loadCa(path.join(t.dir, 'ca'))).bundle.map((c) => c.pem).join(''),
+      mode: 'node',
+      socketPath,
+      log: memoryLog().log,
+      caChannelOptions: FAST_CHANNEL,
+      nodeProofLimits: { ratePerSecond: 100_000, burst: 100_000 },
+    });
     const CONNECTIONS = 24;
     const PER_CONNECTION = 4; // concurrent calls per attacker connection: 96 in all, as in the probe
     let stop = false;

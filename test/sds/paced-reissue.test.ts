@@ -59,7 +59,16 @@ describe('agent side of root rotation: paced re-issue', () => {
     const newLeafAt = sdsEvents.findIndex((e) => e.endsWith(`:${h.agent!.certificates()[0]!.serialHex}`));
     expect(sdsEvents.findIndex((e) => e.startsWith('sds:2:'))).toBeLessThan(newLeafAt);
     expect(sdsEvents[newLeafAt]!.startsWith('sds:2:')).toBe(true);
-    expect(leafIssuerKeyId({ chain: pemToDer(responses.at(-1)!.resources.find((x) => x.name === 'default')!.tlsCertificate!.certificateChain.inlineBytes.toString()) })).toBe(h.ca.skiOf('new'));
+    expect(
+      leafIssuerKeyId({
+        chain: pemToDer(
+          responses
+            .at(-1)!
+            .resources.find((x) => x.name === 'default')!
+            .tlsCertificate!.certificateChain.inlineBytes.toString(),
+        ),
+      }),
+    ).toBe(h.ca.skiOf('new'));
 
     // Under the active issuer: repeated requests change nothing; the next attempt is the normal renewal.
     r = 0.5;
@@ -165,7 +174,11 @@ describe('agent side of root rotation: paced re-issue', () => {
     h.ca.push({ sequence: 2, roots: ['old', 'new'], activeIssuerKeyId: h.ca.skiOf('new'), reissueSpreadSeconds: 100 });
     await until(() => lines('renewal brought forward').length === 2, 'both identities paced');
     pacing = false;
-    const at = clock.pending().map((p) => p.at - t0).filter((d) => d <= 100_000).sort((x, y) => x - y);
+    const at = clock
+      .pending()
+      .map((p) => p.at - t0)
+      .filter((d) => d <= 100_000)
+      .sort((x, y) => x - y);
     expect(at).toEqual([25_000, 75_000]);
 
     clock.advance(25_000);
@@ -173,7 +186,12 @@ describe('agent side of root rotation: paced re-issue', () => {
     clock.advance(50_000);
     await until(() => h.ca.signs.length === 4, 'the second re-issue');
     expect(h.ca.signs.slice(2).map((s) => s.issuer)).toEqual(['new', 'new']);
-    expect(h.ca.signs.slice(2).map((s) => s.spiffeId).sort()).toEqual(['spiffe://cluster.local/ns/shop/sa/cart', 'spiffe://cluster.local/ns/shop/sa/payments']);
+    expect(
+      h.ca.signs
+        .slice(2)
+        .map((s) => s.spiffeId)
+        .sort(),
+    ).toEqual(['spiffe://cluster.local/ns/shop/sa/cart', 'spiffe://cluster.local/ns/shop/sa/payments']);
     await until(() => wa.current().svid.serialHex !== before.a && wb.current().svid.serialHex !== before.b, 'both new leaves served');
     for (const w of [wa, wb]) expect(leafIssuerKeyId(w.current().svid)).toBe(h.ca.skiOf('new'));
     expect(h.ca.reports.every((x) => x.agentId === 'node-1')).toBe(true);

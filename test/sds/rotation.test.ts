@@ -125,13 +125,24 @@ describe('a root rotation seen on the bundle stream', () => {
     next.cleanup();
   });
 
-  const bundleOf = (ca: typeof old, sequence: number): TrustBundle => TrustBundle.of({ trustDomain: TrustDomain.of('cluster.local'), sequence, roots: ca.ca.bundle.map((c) => c.der) });
+  const bundleOf = (ca: typeof old, sequence: number): TrustBundle =>
+    TrustBundle.of({ trustDomain: TrustDomain.of('cluster.local'), sequence, roots: ca.ca.bundle.map((c) => c.der) });
   const setOf = (own: TrustBundle): BundleSet => ({ own, federated: [] });
-  const signer = (state: { ca: typeof old; sequence: number }) => async (csrDer: Buffer, ttlSeconds: number): Promise<SignedCertificate> => {
-    const c = state.ca.issuer.issue(SpiffeId.parse('spiffe://cluster.local/ns/shop/sa/cart'), csrDer, { ttlMs: ttlSeconds * 1000 });
-    const chainPem = c.leafPem + c.chainPem.slice(0, -1).join('');
-    return { id: c.spiffeId, chainDer: pemToDer(chainPem), chainPem, serialHex: c.serialHex, notBefore: c.notBefore, notAfter: c.notAfter, bundle: bundleOf(state.ca, state.sequence) };
-  };
+  const signer =
+    (state: { ca: typeof old; sequence: number }) =>
+    async (csrDer: Buffer, ttlSeconds: number): Promise<SignedCertificate> => {
+      const c = state.ca.issuer.issue(SpiffeId.parse('spiffe://cluster.local/ns/shop/sa/cart'), csrDer, { ttlMs: ttlSeconds * 1000 });
+      const chainPem = c.leafPem + c.chainPem.slice(0, -1).join('');
+      return {
+        id: c.spiffeId,
+        chainDer: pemToDer(chainPem),
+        chainPem,
+        serialHex: c.serialHex,
+        notBefore: c.notBefore,
+        notAfter: c.notAfter,
+        bundle: bundleOf(state.ca, state.sequence),
+      };
+    };
 
   it('ok/pushes the new bundle first, then a fresh leaf under the new root', async () => {
     const state = { ca: old, sequence: 1 };

@@ -22,11 +22,19 @@ const errorsLogged = () => f.log.lines.map((l) => JSON.parse(l) as Entry).filter
 /** What is left of a certificate's lifetime now (notBefore is backdated for clock skew). */
 const lifetimeOf = (svid: { notAfter: Date }) => svid.notAfter.getTime() - Date.now();
 
-describe('a ttl above the CA\'s maximum', () => {
-  it('fail/sidecar: the refusal is logged as a configuration error once, then the CA\'s maximum is requested', async () => {
+describe("a ttl above the CA's maximum", () => {
+  it("fail/sidecar: the refusal is logged as a configuration error once, then the CA's maximum is requested", async () => {
     const tokenFile = path.join(f.dir, 'token');
     await f.writeToken(tokenFile, 'shop', 'cart');
-    agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, tokenFile, ttlMs: 8 * DAY, clock: new ManualClock(), log: f.log.log, caChannelOptions: FAST_CHANNEL });
+    agent = await startAgent({
+      caAddress: f.address,
+      caBundlePem: f.bundlePem,
+      tokenFile,
+      ttlMs: 8 * DAY,
+      clock: new ManualClock(),
+      log: f.log.log,
+      caChannelOptions: FAST_CHANNEL,
+    });
     const w = await agent.provider.watch({});
     expect(lifetimeOf(w.current().svid)).toBeLessThanOrEqual(7 * DAY);
     expect(lifetimeOf(w.current().svid)).toBeGreaterThan(7 * DAY - 120_000);
@@ -37,8 +45,16 @@ describe('a ttl above the CA\'s maximum', () => {
     w.close();
   });
 
-  it('fail/node mode: the proof is retried with the CA\'s maximum and the stream is served', async () => {
-    agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, mode: 'node', ttlMs: 8 * DAY, clock: new ManualClock(), log: f.log.log, caChannelOptions: FAST_CHANNEL });
+  it("fail/node mode: the proof is retried with the CA's maximum and the stream is served", async () => {
+    agent = await startAgent({
+      caAddress: f.address,
+      caBundlePem: f.bundlePem,
+      mode: 'node',
+      ttlMs: 8 * DAY,
+      clock: new ManualClock(),
+      log: f.log.log,
+      caChannelOptions: FAST_CHANNEL,
+    });
     const w = await agent.provider.watch({ token: await f.mint('shop', 'cart') });
     expect(lifetimeOf(w.current().svid)).toBeLessThanOrEqual(7 * DAY);
     expect(errorsLogged().map((e) => e['msg'])).toEqual([expect.stringMatching(/exceeds the CA's maximum/)]);
@@ -46,7 +62,15 @@ describe('a ttl above the CA\'s maximum', () => {
   });
 
   it('ok/node mode: what one refusal taught holds for every identity (a second pod asks for the maximum at once)', async () => {
-    agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, mode: 'node', ttlMs: 8 * DAY, clock: new ManualClock(), log: f.log.log, caChannelOptions: FAST_CHANNEL });
+    agent = await startAgent({
+      caAddress: f.address,
+      caBundlePem: f.bundlePem,
+      mode: 'node',
+      ttlMs: 8 * DAY,
+      clock: new ManualClock(),
+      log: f.log.log,
+      caChannelOptions: FAST_CHANNEL,
+    });
     const first = await agent.provider.watch({ token: await f.mint('shop', 'cart') });
     const second = await agent.provider.watch({ token: await f.mint('shop', 'checkout') });
     expect(second.current().svid.id.toString()).toBe('spiffe://cluster.local/ns/shop/sa/checkout');

@@ -46,7 +46,10 @@ const name = fc.oneof(
   { weight: 2, arbitrary: fc.string({ maxLength: 20 }) },
   { weight: 1, arbitrary: fc.constantFrom('x'.repeat(MAX_NAME_BYTES), 'x'.repeat(MAX_NAME_BYTES + 1), 'é'.repeat(513)) },
 );
-const names = fc.oneof({ weight: 8, arbitrary: fc.array(name, { maxLength: 5 }) }, { weight: 1, arbitrary: fc.integer({ min: 60, max: 70 }).map((n) => Array.from({ length: n }, (_, i) => `n${i}`)) });
+const names = fc.oneof(
+  { weight: 8, arbitrary: fc.array(name, { maxLength: 5 }) },
+  { weight: 1, arbitrary: fc.integer({ min: 60, max: 70 }).map((n) => Array.from({ length: n }, (_, i) => `n${i}`)) },
+);
 const typeUrl = fc.constantFrom(SECRET_TYPE_URL, SECRET_TYPE_URL, SECRET_TYPE_URL, '', 'type.googleapis.com/envoy.config.cluster.v3.Cluster', `${SECRET_TYPE_URL} `, 'x');
 const nonce = fc.oneof(fc.constant('last' as const), fc.constant(''), fc.string({ maxLength: 10 }));
 const errorDetail = fc.option(fc.record({ code: fc.integer({ min: -1, max: 20 }), message: fc.string({ maxLength: 50 }) }), { nil: undefined, freq: 3 });
@@ -183,7 +186,9 @@ describe('workload socket fuzzing (sds/ SDS and Workload API handlers, node mode
   async function stillServing(): Promise<void> {
     const res = await within(
       new Promise<{ err: (Error & { code?: number }) | null; res?: { resources: DecodedSecret[] } }>((resolve) =>
-        env.client.sds.FetchSecrets({ resourceNames: ['default'], typeUrl: SECRET_TYPE_URL }, metadata(['Bearer tok-a']), (err, r) => resolve({ err, res: r as { resources: DecodedSecret[] } })),
+        env.client.sds.FetchSecrets({ resourceNames: ['default'], typeUrl: SECRET_TYPE_URL }, metadata(['Bearer tok-a']), (err, r) =>
+          resolve({ err, res: r as { resources: DecodedSecret[] } }),
+        ),
       ),
       10_000,
       'control fetch',
@@ -244,7 +249,10 @@ describe('workload socket fuzzing (sds/ SDS and Workload API handlers, node mode
           for (const s of res.res?.resources ?? []) checkSecret(s, allowed);
         } else {
           const method = c.api === 'x509svid' ? 'FetchX509SVID' : 'FetchX509Bundles';
-          const call = (workload as unknown as Record<string, (req: unknown, md: Metadata) => ClientReadableStream<unknown>>)[method]!({}, metadata(c.credential, c.header === '' ? {} : { 'workload.spiffe.io': c.header }));
+          const call = (workload as unknown as Record<string, (req: unknown, md: Metadata) => ClientReadableStream<unknown>>)[method]!(
+            {},
+            metadata(c.credential, c.header === '' ? {} : { 'workload.spiffe.io': c.header }),
+          );
           const messages: Record<string, unknown>[] = [];
           let arrived: () => void = () => {};
           call.on('data', (m: Record<string, unknown>) => {
@@ -297,7 +305,12 @@ describe('workload socket fuzzing (sds/ SDS and Workload API handlers, node mode
     const body = fc.oneof(
       { weight: 3, arbitrary: fc.uint8Array({ maxLength: 200 }) },
       // Valid-looking protobuf: field 3 (resource_names) and 4 (type_url) of a DiscoveryRequest with random bytes.
-      { weight: 2, arbitrary: fc.tuple(fc.uint8Array({ maxLength: 30 }), fc.uint8Array({ maxLength: 60 })).map(([a, b]) => Buffer.concat([Buffer.of(0x1a, a.length), a, Buffer.of(0x22, b.length), b])) },
+      {
+        weight: 2,
+        arbitrary: fc
+          .tuple(fc.uint8Array({ maxLength: 30 }), fc.uint8Array({ maxLength: 60 }))
+          .map(([a, b]) => Buffer.concat([Buffer.of(0x1a, a.length), a, Buffer.of(0x22, b.length), b])),
+      },
       { weight: 1, arbitrary: fc.constant(new Uint8Array(0)) },
       // resource_names: ["default"], then random bytes: decodes or not depending on them.
       { weight: 2, arbitrary: fc.uint8Array({ maxLength: 8 }).map((tail) => Buffer.concat([Buffer.of(0x1a, 0x07), Buffer.from('default'), tail])) },

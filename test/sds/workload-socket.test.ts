@@ -140,7 +140,11 @@ describe('workload socket connections that stall', () => {
     const client = new EnvoySdsClient(socketPath);
     try {
       const session = rawSession(socketPath);
-      const paths = ['/envoy.service.secret.v3.SecretDiscoveryService/StreamSecrets', '/envoy.service.secret.v3.SecretDiscoveryService/DeltaSecrets', '/SpiffeWorkloadAPI/FetchX509SVID'];
+      const paths = [
+        '/envoy.service.secret.v3.SecretDiscoveryService/StreamSecrets',
+        '/envoy.service.secret.v3.SecretDiscoveryService/DeltaSecrets',
+        '/SpiffeWorkloadAPI/FetchX509SVID',
+      ];
       const streams = paths.map((p) => {
         const st = session.request({ ':method': 'POST', ':path': p, 'content-type': 'application/grpc', te: 'trailers', 'workload.spiffe.io': 'true' }, { endStream: false });
         st.on('error', () => undefined);

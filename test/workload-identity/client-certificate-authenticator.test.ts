@@ -1,17 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificatesFromPem, generateKey } from '../../ca/index.js';
-import {
-  ClientCertificateAuthenticator,
-  SpiffeId,
-  TrustDomain,
-  createSvidRequest,
-  type CallerCredentials,
-} from '../../workload-identity/index.js';
+import { ClientCertificateAuthenticator, SpiffeId, TrustDomain, createSvidRequest, type CallerCredentials } from '../../workload-identity/index.js';
 import { testCa } from '../helpers/test-ca.js';
 import { asyncCodeOf } from '../helpers/error-code.js';
 
 type TestCa = Awaited<ReturnType<typeof testCa>>;
-
 
 /** A leaf for `id` and the chain a workload would present: leaf, then intermediates (DER), root last. */
 async function issue(ca: TestCa, id: string): Promise<{ leaf: Buffer; intermediates: Buffer[]; root: Buffer; notAfter: Date }> {
@@ -48,7 +41,11 @@ describe('ClientCertificateAuthenticator (renewal by certificate)', () => {
 
   it('ok/the root may be sent too', async () => {
     const c = await issue(ours, 'spiffe://cluster.local/ns/shop/sa/cart');
-    await expect(auth().authenticate({ peerCertificates: [c.leaf, ...c.intermediates, c.root] })).resolves.toMatchObject({ namespace: 'shop', serviceAccount: 'cart', authenticator: 'client-certificate' });
+    await expect(auth().authenticate({ peerCertificates: [c.leaf, ...c.intermediates, c.root] })).resolves.toMatchObject({
+      namespace: 'shop',
+      serviceAccount: 'cart',
+      authenticator: 'client-certificate',
+    });
   });
 
   it('ok/the bundle is asked at every use (a root added later is trusted at once)', async () => {
@@ -57,7 +54,11 @@ describe('ClientCertificateAuthenticator (renewal by certificate)', () => {
     const c = await issue(stranger, 'spiffe://cluster.local/ns/shop/sa/cart');
     expect(await asyncCodeOf(a.authenticate({ peerCertificates: [c.leaf, ...c.intermediates] }))).toBe('ERR_CLIENT_CERT_INVALID');
     roots = [...roots, ...stranger.ca.bundle.map((r) => r.der)];
-    await expect(a.authenticate({ peerCertificates: [c.leaf, ...c.intermediates] })).resolves.toMatchObject({ namespace: 'shop', serviceAccount: 'cart', authenticator: 'client-certificate' });
+    await expect(a.authenticate({ peerCertificates: [c.leaf, ...c.intermediates] })).resolves.toMatchObject({
+      namespace: 'shop',
+      serviceAccount: 'cart',
+      authenticator: 'client-certificate',
+    });
   });
 
   const fail: Array<[name: string, credentials: () => Promise<CallerCredentials>, now?: (() => Promise<Date>) | undefined, bundle?: () => readonly Uint8Array[]]> = [
@@ -103,10 +104,7 @@ describe('ClientCertificateAuthenticator (renewal by certificate)', () => {
       undefined,
       () => [...ours.ca.bundle, ...otherDomain.ca.bundle].map((c) => c.der),
     ],
-    [
-      'fail/intermediate missing',
-      async () => ({ peerCertificates: [(await issue(ours, 'spiffe://cluster.local/ns/shop/sa/cart')).leaf] }),
-    ],
+    ['fail/intermediate missing', async () => ({ peerCertificates: [(await issue(ours, 'spiffe://cluster.local/ns/shop/sa/cart')).leaf] })],
     [
       'fail/leaf signature tampered',
       async () => {

@@ -34,7 +34,11 @@ describe('readConfigFile', () => {
   });
 
   it('ok/an empty file, one with comments only, and null are the empty mapping', async () => {
-    for (const [name, text] of [['empty.yaml', ''], ['comments.yaml', '# nothing set yet\n'], ['null.yaml', 'null\n']]) {
+    for (const [name, text] of [
+      ['empty.yaml', ''],
+      ['comments.yaml', '# nothing set yet\n'],
+      ['null.yaml', 'null\n'],
+    ]) {
       expect(await readConfigFile(file(name!, text!)), name).toEqual({});
     }
   });

@@ -14,6 +14,10 @@ describe('parseDuration (shared by the CA and the agent)', () => {
   });
 
   it('fail/anything else is ERR_DURATION', () => {
-    for (const bad of ['', '10', '1x', 'h1', '-1s', '1h 30m', `${'9'.repeat(400)}y`]) expect(codeOf(() => parseDuration(bad)), bad).toBe('ERR_DURATION');
+    for (const bad of ['', '10', '1x', 'h1', '-1s', '1h 30m', `${'9'.repeat(400)}y`])
+      expect(
+        codeOf(() => parseDuration(bad)),
+        bad,
+      ).toBe('ERR_DURATION');
   });
 });

@@ -72,11 +72,49 @@ const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
   {
     weight: 4,
     arbitrary: fc.constantFrom<unknown>(
-      NOW_S, NOW_S + 3600, NOW_S - 3600, NOW_S - TOLERANCE_S, NOW_S - TOLERANCE_S - 1, NOW_S + TOLERANCE_S, NOW_S + TOLERANCE_S + 1, NOW_S + 86_400,
-      1e308, -1e308, 0, -1, 0.5, Number.MAX_SAFE_INTEGER, String(NOW_S + 3600), [NOW_S + 3600], {}, [], null, true, '',
-      'castellan', ['castellan'], ['other', 'castellan'], ['other'], 'Castellan', [['castellan']], [null, 'castellan'],
-      ISSUER, `${ISSUER}/`, ISSUER.toUpperCase(), 'system:serviceaccount:shop:cart', 'system:serviceaccount:shop:cart:x', 'system:serviceaccount::cart',
-      'shop', 'Shop', 'kube-system', '../x', 'a/b', { name: 'cart', uid: 'u' }, { name: 'cart' }, { name: '' }, { name: 7 },
+      NOW_S,
+      NOW_S + 3600,
+      NOW_S - 3600,
+      NOW_S - TOLERANCE_S,
+      NOW_S - TOLERANCE_S - 1,
+      NOW_S + TOLERANCE_S,
+      NOW_S + TOLERANCE_S + 1,
+      NOW_S + 86_400,
+      1e308,
+      -1e308,
+      0,
+      -1,
+      0.5,
+      Number.MAX_SAFE_INTEGER,
+      String(NOW_S + 3600),
+      [NOW_S + 3600],
+      {},
+      [],
+      null,
+      true,
+      '',
+      'castellan',
+      ['castellan'],
+      ['other', 'castellan'],
+      ['other'],
+      'Castellan',
+      [['castellan']],
+      [null, 'castellan'],
+      ISSUER,
+      `${ISSUER}/`,
+      ISSUER.toUpperCase(),
+      'system:serviceaccount:shop:cart',
+      'system:serviceaccount:shop:cart:x',
+      'system:serviceaccount::cart',
+      'shop',
+      'Shop',
+      'kube-system',
+      '../x',
+      'a/b',
+      { name: 'cart', uid: 'u' },
+      { name: 'cart' },
+      { name: '' },
+      { name: 7 },
     ),
   },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 200_000 }).map((n) => 'x'.repeat(n)) },
@@ -84,9 +122,25 @@ const weirdValue: fc.Arbitrary<unknown> = fc.oneof(
 );
 
 const claimPath = fc.constantFrom(
-  ['iss'], ['sub'], ['aud'], ['exp'], ['nbf'], ['iat'], ['jti'], ['kubernetes.io'], ['kubernetes.io', 'namespace'],
-  ['kubernetes.io', 'serviceaccount'], ['kubernetes.io', 'serviceaccount', 'name'], ['kubernetes.io', 'serviceaccount', 'uid'],
-  ['kubernetes.io', 'pod'], ['kubernetes.io', 'pod', 'name'], ['kubernetes.io', 'pod', 'uid'], ['kubernetes.io', 'node'], ['__proto__'], ['constructor'], ['extra'],
+  ['iss'],
+  ['sub'],
+  ['aud'],
+  ['exp'],
+  ['nbf'],
+  ['iat'],
+  ['jti'],
+  ['kubernetes.io'],
+  ['kubernetes.io', 'namespace'],
+  ['kubernetes.io', 'serviceaccount'],
+  ['kubernetes.io', 'serviceaccount', 'name'],
+  ['kubernetes.io', 'serviceaccount', 'uid'],
+  ['kubernetes.io', 'pod'],
+  ['kubernetes.io', 'pod', 'name'],
+  ['kubernetes.io', 'pod', 'uid'],
+  ['kubernetes.io', 'node'],
+  ['__proto__'],
+  ['constructor'],
+  ['extra'],
 );
 const edit = <P>(path: fc.Arbitrary<P>) =>
   fc.record({ path, value: fc.oneof({ weight: 1, arbitrary: fc.constant({ delete: true } as const) }, { weight: 4, arbitrary: weirdValue.map((v) => ({ set: v })) }) });
@@ -103,10 +157,36 @@ const timeEdit = fc.record({
 });
 const headerKey = fc.constantFrom('alg', 'kid', 'typ', 'crit', 'b64', 'jku', 'jwk', 'x5u', 'x5c', 'zip', 'cty', 'enc', '__proto__');
 const headerValue = fc.oneof(
-  fc.constantFrom<unknown>('ES256', 'RS256', 'HS256', 'none', 'None', 'NONE', 'ES384', 'ES512', 'PS256', 'EdDSA', 'ES256K', '', 'ec', 'rsa', 'rogue', ['exp'], ['b64'], false, 'DEF'),
+  fc.constantFrom<unknown>(
+    'ES256',
+    'RS256',
+    'HS256',
+    'none',
+    'None',
+    'NONE',
+    'ES384',
+    'ES512',
+    'PS256',
+    'EdDSA',
+    'ES256K',
+    '',
+    'ec',
+    'rsa',
+    'rogue',
+    ['exp'],
+    ['b64'],
+    false,
+    'DEF',
+  ),
   weirdValue,
 );
-const headerEdit = fc.record({ path: headerKey, value: fc.oneof(fc.constant({ delete: true } as const), headerValue.map((v) => ({ set: v }))) });
+const headerEdit = fc.record({
+  path: headerKey,
+  value: fc.oneof(
+    fc.constant({ delete: true } as const),
+    headerValue.map((v) => ({ set: v })),
+  ),
+});
 
 /** How the payload segment is written: JSON of the object, or text no JWT library should take. */
 const payloadShape = fc.constantFrom('json', 'json', 'json', 'json', 'array', 'number', 'invalid', 'duplicate-iss', 'deep', 'proto', 'padded', 'utf16');
@@ -117,7 +197,18 @@ const rebuilt = fc.record({
   headerEdits: fc.array(headerEdit, { maxLength: 2 }),
   payloadShape,
   // Mostly the issuer's own keys: those are the tokens whose claims decide, and the likeliest to slip through.
-  signer: fc.constantFrom<Signer>(...Array<Signer>(8).fill('issuer-ec'), 'issuer-rsa', 'issuer-rsa', 'attacker-ec', 'hs256-public-pem', 'hs256-public-jwk', 'hs256-x', 'none', 'copied', 'garbage'),
+  signer: fc.constantFrom<Signer>(
+    ...Array<Signer>(8).fill('issuer-ec'),
+    'issuer-rsa',
+    'issuer-rsa',
+    'attacker-ec',
+    'hs256-public-pem',
+    'hs256-public-jwk',
+    'hs256-x',
+    'none',
+    'copied',
+    'garbage',
+  ),
   kidFor: fc.constantFrom('signer', 'signer', 'signer', 'signer', 'other', 'none'),
 });
 const byteDamage = fc.record({
@@ -128,7 +219,10 @@ const byteDamage = fc.record({
       fc.record({ op: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 8 }) }),
       fc.record({ op: fc.constant('insert' as const), at: fc.nat(), text: fc.string({ maxLength: 6 }) }),
       fc.record({ op: fc.constant('truncate' as const), at: fc.nat() }),
-      fc.record({ op: fc.constant('segments' as const), shape: fc.constantFrom('swap', 'drop-signature', 'extra', 'double-dot', 'no-dots', 'bearer', 'spaces', 'header-twice', 'trailing-newline', 'padded-signature', 'last-char') }),
+      fc.record({
+        op: fc.constant('segments' as const),
+        shape: fc.constantFrom('swap', 'drop-signature', 'extra', 'double-dot', 'no-dots', 'bearer', 'spaces', 'header-twice', 'trailing-newline', 'padded-signature', 'last-char'),
+      }),
     ),
     { minLength: 1, maxLength: 3 },
   ),
@@ -222,7 +316,7 @@ describe('JWKS authenticator fuzzing (workload-identity/jwks-authenticator.ts, l
       let t = keys.valid;
       for (const e of tc['edits'] as Array<Record<string, unknown> & { op: string }>) {
         // Up to and including the end: appending is damage too.
-        const at = (e['at'] as number ?? 0) % (t.length + 1);
+        const at = ((e['at'] as number) ?? 0) % (t.length + 1);
         if (e.op === 'set') t = t.slice(0, at) + (e['char'] as string) + t.slice(at + 1);
         else if (e.op === 'delete') t = t.slice(0, at) + t.slice(at + (e['count'] as number));
         else if (e.op === 'insert') t = t.slice(0, at) + (e['text'] as string) + t.slice(at);
@@ -250,7 +344,17 @@ describe('JWKS authenticator fuzzing (workload-identity/jwks-authenticator.ts, l
     const claims = structuredClone(validClaims);
     for (const e of tc['claimEdits'] as Array<{ path: string[]; value: { delete: true } | { set: unknown } }>) setPath(claims, e.path, e.value);
     const signer = tc['signer'] as Signer;
-    header['alg'] = { 'issuer-ec': 'ES256', 'issuer-rsa': 'RS256', 'attacker-ec': 'ES256', 'hs256-public-pem': 'HS256', 'hs256-public-jwk': 'HS256', 'hs256-x': 'HS256', none: 'none', copied: 'ES256', garbage: 'ES256' }[signer];
+    header['alg'] = {
+      'issuer-ec': 'ES256',
+      'issuer-rsa': 'RS256',
+      'attacker-ec': 'ES256',
+      'hs256-public-pem': 'HS256',
+      'hs256-public-jwk': 'HS256',
+      'hs256-x': 'HS256',
+      none: 'none',
+      copied: 'ES256',
+      garbage: 'ES256',
+    }[signer];
     const kidFor = tc['kidFor'] as string;
     if (kidFor === 'none') delete header['kid'];
     else header['kid'] = kidFor === 'other' ? (signer === 'issuer-rsa' ? 'ec' : 'rsa') : signer === 'issuer-rsa' || signer.startsWith('hs256') ? 'rsa' : 'ec';

@@ -4,13 +4,7 @@
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  JwksAuthenticator,
-  TokenReviewAuthenticator,
-  TrustDomain,
-  kubernetesPodLookup,
-  type JwksAuthenticatorOptions,
-} from '../../workload-identity/index.js';
+import { JwksAuthenticator, TokenReviewAuthenticator, TrustDomain, kubernetesPodLookup, type JwksAuthenticatorOptions } from '../../workload-identity/index.js';
 import { asyncCodeOf, failureOf } from '../helpers/error-code.js';
 import { tempDir } from '../helpers/test-ca.js';
 import { sharedApiServer, serviceAccountUser, type ObjectRef, type RbacSubject } from '../k8s/real/index.js';
@@ -75,7 +69,7 @@ describe.skipIf(api === undefined)('JwksAuthenticator against a real kube-apiser
     expect(fetches.map((e) => e.responseStatus?.code)).toContain(200);
   });
 
-  it('fail/no bearer token: the default RBAC refuses discovery to anonymous callers (backend unavailable, not the caller\'s fault)', async () => {
+  it("fail/no bearer token: the default RBAC refuses discovery to anonymous callers (backend unavailable, not the caller's fault)", async () => {
     const auth = new JwksAuthenticator({ trustDomain: td, issuer: k.saIssuer, discovery: { discoveryUrl: `${k.localhostUrl}/.well-known/openid-configuration`, ca: k.caPem } });
     expect(await asyncCodeOf(auth.authenticate({ token: await workloadToken('cart', pod) }))).toBe('ERR_AUTH_BACKEND_UNAVAILABLE');
   });
@@ -84,7 +78,8 @@ describe.skipIf(api === undefined)('JwksAuthenticator against a real kube-apiser
     const binding = `castellan-anonymous-discovery-${ns}`;
     await k.bindClusterRole(binding, 'system:service-account-issuer-discovery', { kind: 'Group', name: 'system:unauthenticated' });
     try {
-      const anonymous = () => new JwksAuthenticator({ trustDomain: td, issuer: k.saIssuer, discovery: { discoveryUrl: `${k.localhostUrl}/.well-known/openid-configuration`, ca: k.caPem } });
+      const anonymous = () =>
+        new JwksAuthenticator({ trustDomain: td, issuer: k.saIssuer, discovery: { discoveryUrl: `${k.localhostUrl}/.well-known/openid-configuration`, ca: k.caPem } });
       const token = await workloadToken('cart', pod);
       const deadline = Date.now() + 30_000;
       // RBAC follows the new binding within moments.
@@ -95,7 +90,7 @@ describe.skipIf(api === undefined)('JwksAuthenticator against a real kube-apiser
     }
   });
 
-  it('ok/pod binding: the bound pod and its service account exist with the token\'s uids', async () => {
+  it("ok/pod binding: the bound pod and its service account exist with the token's uids", async () => {
     const caller = await withPodBinding().authenticate({ token: await workloadToken('cart', pod) });
     expect(caller.pod?.uid).toBe(pod.uid);
   });
@@ -131,7 +126,7 @@ describe.skipIf(api === undefined)('JwksAuthenticator against a real kube-apiser
     expect(await asyncCodeOf(withPodBinding().authenticate({ token }))).toBe('ERR_TOKEN_POD_BINDING');
   });
 
-  it('fail/iat a day in the future, signed with the cluster\'s own key: both modes refuse it', async () => {
+  it("fail/iat a day in the future, signed with the cluster's own key: both modes refuse it", async () => {
     const real = await workloadToken('cart', pod);
     const future = await k.resign(real, { claims: { iat: Math.floor(Date.now() / 1000) + 86_400 } });
     expect(await asyncCodeOf(tokenReview.authenticate({ token: future }))).toBe('ERR_TOKEN_REJECTED');

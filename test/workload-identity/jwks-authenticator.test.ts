@@ -7,21 +7,13 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  JwksAuthenticator,
-  TrustDomain,
-  kubernetesPodLookup,
-  type AuthErrorCode,
-  type CallerCredentials,
-  type JwksAuthenticatorOptions,
-} from '../../workload-identity/index.js';
+import { JwksAuthenticator, TrustDomain, kubernetesPodLookup, type AuthErrorCode, type CallerCredentials, type JwksAuthenticatorOptions } from '../../workload-identity/index.js';
 import { openssl, tempDir } from '../helpers/test-ca.js';
 import { KubernetesApiStandIn } from '../k8s/api-stand-in.js';
 import { asyncCodeOf, failureOf } from '../helpers/error-code.js';
 
 const td = TrustDomain.of('cluster.local');
 const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
-
 
 describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
   let api: KubernetesApiStandIn;
@@ -31,13 +23,10 @@ describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
   const options = (o: Partial<JwksAuthenticatorOptions> = {}): JwksAuthenticatorOptions => ({
     trustDomain: td,
     issuer: api.issuer,
-    ...(o.jwks === undefined
-      ? { discovery: { discoveryUrl: `${api.url}/.well-known/openid-configuration`, ca: api.caPem, bearerToken: () => api.caToken } }
-      : {}),
+    ...(o.jwks === undefined ? { discovery: { discoveryUrl: `${api.url}/.well-known/openid-configuration`, ca: api.caPem, bearerToken: () => api.caToken } } : {}),
     ...o,
   });
-  const mint = (o: Partial<Parameters<KubernetesApiStandIn['mintToken']>[0]> = {}) =>
-    api.mintToken({ namespace: 'shop', serviceAccount: 'cart', audiences: ['castellan'], ...o });
+  const mint = (o: Partial<Parameters<KubernetesApiStandIn['mintToken']>[0]> = {}) => api.mintToken({ namespace: 'shop', serviceAccount: 'cart', audiences: ['castellan'], ...o });
 
   beforeAll(async () => {
     api = await KubernetesApiStandIn.start();
@@ -125,7 +114,11 @@ describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
       'ERR_TOKEN_SIGNATURE',
     ],
     ['fail/algorithm not in the configured allow-list', async () => ({ token: await mint() }), 'ERR_TOKEN_ALGORITHM', () => ({ algorithms: ['RS256'] })],
-    ['fail/sub disagrees with the kubernetes.io claim', async () => ({ token: await mint({ claims: { sub: 'system:serviceaccount:shop:admin' } }) }), 'ERR_TOKEN_NOT_SERVICE_ACCOUNT'],
+    [
+      'fail/sub disagrees with the kubernetes.io claim',
+      async () => ({ token: await mint({ claims: { sub: 'system:serviceaccount:shop:admin' } }) }),
+      'ERR_TOKEN_NOT_SERVICE_ACCOUNT',
+    ],
     ['fail/no kubernetes.io claim', async () => ({ token: await mint({ claims: { 'kubernetes.io': undefined } }) }), 'ERR_TOKEN_NOT_SERVICE_ACCOUNT'],
     ['fail/no exp', async () => ({ token: await mint({ claims: { exp: undefined } }) }), 'ERR_TOKEN_MALFORMED'],
     [
@@ -179,8 +172,16 @@ describe('JwksAuthenticator against the Kubernetes API stand-in', () => {
       'ERR_TOKEN_POD_BINDING',
       () => ({ requirePodBinding: true, podLookup: kubernetesPodLookup(kc) }),
     ],
-    ['fail/iat a day in the future (TokenReview refuses it too)', async () => ({ token: await mint({ claims: { iat: Math.floor(Date.now() / 1000) + 86_400 } }) }), 'ERR_TOKEN_NOT_YET_VALID'],
-    ['fail/iat two minutes in the future (beyond the one-minute leeway)', async () => ({ token: await mint({ claims: { iat: Math.floor(Date.now() / 1000) + 120 } }) }), 'ERR_TOKEN_NOT_YET_VALID'],
+    [
+      'fail/iat a day in the future (TokenReview refuses it too)',
+      async () => ({ token: await mint({ claims: { iat: Math.floor(Date.now() / 1000) + 86_400 } }) }),
+      'ERR_TOKEN_NOT_YET_VALID',
+    ],
+    [
+      'fail/iat two minutes in the future (beyond the one-minute leeway)',
+      async () => ({ token: await mint({ claims: { iat: Math.floor(Date.now() / 1000) + 120 } }) }),
+      'ERR_TOKEN_NOT_YET_VALID',
+    ],
     [
       'fail/a "crit" header naming an extension (RFC 7515 §4.1.11)',
       async () => ({ token: await mint({ header: { crit: ['castellan.test/ext'], 'castellan.test/ext': true } }) }),
@@ -318,8 +319,43 @@ describe('JwksAuthenticator: the bearer token and a jwks_uri on another origin',
     tmp = tempDir();
     const f = (n: string) => path.join(tmp.dir, n);
     const run = (args: string[]) => expect(openssl(args).status).toBe(0);
-    run(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.pem'), '-subj', '/CN=jwks-test-ca', '-days', '1', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign']);
-    run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('tls.key'), '-out', f('tls.csr'), '-subj', '/CN=jwks-test', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1']);
+    run([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      f('ca.key'),
+      '-out',
+      f('ca.pem'),
+      '-subj',
+      '/CN=jwks-test-ca',
+      '-days',
+      '1',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign',
+    ]);
+    run([
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      f('tls.key'),
+      '-out',
+      f('tls.csr'),
+      '-subj',
+      '/CN=jwks-test',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ]);
     run(['x509', '-req', '-in', f('tls.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-set_serial', '7', '-days', '1', '-copy_extensions', 'copyall', '-out', f('tls.pem')]);
     caPem = readFileSync(f('ca.pem'), 'utf8');
     const tls = { key: readFileSync(f('tls.key')), cert: readFileSync(f('tls.pem')) };

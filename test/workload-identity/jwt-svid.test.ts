@@ -21,7 +21,13 @@ const good = { sub: 'spiffe://example.org/web', aud: ['api'], exp: iat + 300, ia
 
 describe('JWT-SVID validation', () => {
   it('ok/a token signed by jose with the bundle key validates; aud as a string too', async () => {
-    const t = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid }).setSubject('spiffe://example.org/web').setAudience('api').setExpirationTime(iat + 60).setIssuedAt(iat).sign(privateKey);
+    const t = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256', kid })
+      .setSubject('spiffe://example.org/web')
+      .setAudience('api')
+      .setExpirationTime(iat + 60)
+      .setIssuedAt(iat)
+      .sign(privateKey);
     const v = validateJwtSvid(t, 'api', keysFor, NOW);
     expect(v.spiffeId.toString()).toBe('spiffe://example.org/web');
     expect(v.audience).toEqual(['api']);

@@ -27,7 +27,9 @@ describe('loadKubeConfig', () => {
     return file(name);
   };
   const review = async (kc: Awaited<ReturnType<typeof loadKubeConfig>>) =>
-    new TokenReviewAuthenticator(kc, { trustDomain: td, cacheTtlMs: 0 }).authenticate({ token: await api.mintToken({ namespace: 'shop', serviceAccount: 'cart', audiences: ['castellan'] }) });
+    new TokenReviewAuthenticator(kc, { trustDomain: td, cacheTtlMs: 0 }).authenticate({
+      token: await api.mintToken({ namespace: 'shop', serviceAccount: 'cart', audiences: ['castellan'] }),
+    });
   const memoryLog = () => {
     const lines: { level: 'info' | 'warn'; obj: object; msg: string }[] = [];
     const log: KubeConfigLog = { info: (obj, msg) => void lines.push({ level: 'info', obj, msg }), warn: (obj, msg) => void lines.push({ level: 'warn', obj, msg }) };
@@ -73,7 +75,7 @@ describe('loadKubeConfig', () => {
     expect(await asyncCodeOf(review(kc))).toBe('ERR_AUTH_BACKEND_UNAVAILABLE'); // re-read: the API refuses it (401)
   });
 
-  it('ok/the library\'s own token-file field is re-read too', async () => {
+  it("ok/the library's own token-file field is re-read too", async () => {
     writeFileSync(file('dash.token'), api.caToken);
     const kc = await loadKubeConfig(kubeconfig('dash.yaml', { 'token-file': file('dash.token') }));
     expect(kubeConfigCredential(kc)).toBe('token-file');

@@ -1,15 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  SpiffeId,
-  TrustDomain,
-  kubernetesWorkloadId,
-  parseKubernetesWorkloadId,
-  type KubernetesIdentityErrorCode,
-} from '../../workload-identity/index.js';
+import { SpiffeId, TrustDomain, kubernetesWorkloadId, parseKubernetesWorkloadId, type KubernetesIdentityErrorCode } from '../../workload-identity/index.js';
 import { codeOf } from '../helpers/error-code.js';
 
 const td = TrustDomain.of('cluster.local');
-
 
 describe('kubernetesWorkloadId', () => {
   const ok: Array<[name: string, ns: string, sa: string]> = [

@@ -30,7 +30,26 @@ function oracle(claims: Record<string, unknown>): { namespace: string; serviceAc
 }
 
 const name = fc.oneof(
-  fc.constantFrom('shop', 'cart', 'kube-system', 'a', 'a.b', 'a..b', '-a', 'a-', 'A', 'shop:x', '', ' shop', 'shop\n', 'ｓhop', 'a'.repeat(63), 'a'.repeat(64), 'a'.repeat(253), 'a'.repeat(254)),
+  fc.constantFrom(
+    'shop',
+    'cart',
+    'kube-system',
+    'a',
+    'a.b',
+    'a..b',
+    '-a',
+    'a-',
+    'A',
+    'shop:x',
+    '',
+    ' shop',
+    'shop\n',
+    'ｓhop',
+    'a'.repeat(63),
+    'a'.repeat(64),
+    'a'.repeat(253),
+    'a'.repeat(254),
+  ),
   fc.stringMatching(/^[a-z0-9][-a-z0-9.]{0,20}$/),
   fc.string({ maxLength: 12 }),
 );
@@ -41,7 +60,11 @@ const claims = fc
     sa: value,
     saObject: fc.constantFrom('object', 'object', 'object', 'object', 'string', 'array', 'null', 'absent'),
     sub: fc.constantFrom('match', 'match', 'match', 'other', 'absent', 'case', 'extra'),
-    pod: fc.oneof({ weight: 3, arbitrary: fc.constant(undefined) }, { weight: 2, arbitrary: fc.record({ name: value, uid: value }) }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) }),
+    pod: fc.oneof(
+      { weight: 3, arbitrary: fc.constant(undefined) },
+      { weight: 2, arbitrary: fc.record({ name: value, uid: value }) },
+      { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) },
+    ),
     k8sShape: fc.constantFrom('object', 'object', 'object', 'array', 'string', 'null', 'absent'),
     extra: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }),
   })
@@ -49,12 +72,15 @@ const claims = fc
     const sa = { object: { name: c.sa, uid: 'u-1' }, string: c.sa, array: [c.sa], null: null, absent: undefined }[c.saObject];
     const k8s = { namespace: c.ns, serviceaccount: sa, ...(c.pod === undefined ? {} : { pod: c.pod }) };
     // (JSON text for non-strings: fast-check's JSON objects may have no prototype, so no String()).
-    const text = (v: unknown) => (typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined');
+    const text = (v: unknown) => (typeof v === 'string' ? v : (JSON.stringify(v) ?? 'undefined'));
     const want = `system:serviceaccount:${text(c.ns)}:${text(c.sa)}`;
     const sub = { match: want, other: 'system:serviceaccount:other:x', absent: undefined, case: want.toUpperCase(), extra: `${want}:x` }[c.sub];
     const shaped = { object: k8s, array: [k8s], string: 'shop', null: null, absent: undefined }[c.k8sShape];
     // JSON, as a verifier hands claims over: undefined fields disappear, and so does anything else JSON lacks.
-    return JSON.parse(JSON.stringify({ ...c.extra, ...(sub === undefined ? {} : { sub }), ...(shaped === undefined ? {} : { 'kubernetes.io': shaped }) })) as Record<string, unknown>;
+    return JSON.parse(JSON.stringify({ ...c.extra, ...(sub === undefined ? {} : { sub }), ...(shaped === undefined ? {} : { 'kubernetes.io': shaped }) })) as Record<
+      string,
+      unknown
+    >;
   });
 
 describe('service-account token decoder fuzzing (workload-identity/service-account-token.ts)', () => {

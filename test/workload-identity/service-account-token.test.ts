@@ -20,7 +20,6 @@ const ISSUER = 'https://kubernetes.default.svc.cluster.local';
 const ec = () => generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const base = { issuer: ISSUER, audiences: ['castellan'], namespace: 'shop', serviceAccount: 'cart', ttlSeconds: 3600 };
 
-
 describe('mintServiceAccountToken', () => {
   it('ok/shaped exactly like a projected token: header {alg, kid}, sorted claims, kubernetes.io claim', async () => {
     const { privateKey, publicKey } = ec();

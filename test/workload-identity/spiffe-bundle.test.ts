@@ -15,7 +15,15 @@ async function sample() {
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
   return {
     root: t.ca.bundle[0]!.der,
-    bundle: { x509Authorities: [t.ca.bundle[0]!.der], jwtAuthorities: [{ keyId: jwkThumbprint(jwt), publicKey: jwt }, { keyId: 'rsa-1', publicKey: rsa }], sequence: 7, refreshHintSeconds: 300 },
+    bundle: {
+      x509Authorities: [t.ca.bundle[0]!.der],
+      jwtAuthorities: [
+        { keyId: jwkThumbprint(jwt), publicKey: jwt },
+        { keyId: 'rsa-1', publicKey: rsa },
+      ],
+      sequence: 7,
+      refreshHintSeconds: 300,
+    },
   };
 }
 

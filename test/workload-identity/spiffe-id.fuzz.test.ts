@@ -83,7 +83,42 @@ function idViolations(s: string): { violations: Set<string>; td: string; path: s
 
 const tdChar = fc.constantFrom(...'abcxyz0189.-_');
 const pathChar = fc.constantFrom(...'abcXYZ0189.-_');
-const oddChar = fc.constantFrom('A', 'Z', '%', '%2F', '%2e', ':', ':443', '@', '?', '#', '/', '//', ' ', '\t', '\n', '\u0000', 'é', 'ß', 'İ', '\u00a0', '\ud800', '\udc00', '😀', '[', ']', '\\', '+', '~', '!', '$', '*', ',', ';', '=');
+const oddChar = fc.constantFrom(
+  'A',
+  'Z',
+  '%',
+  '%2F',
+  '%2e',
+  ':',
+  ':443',
+  '@',
+  '?',
+  '#',
+  '/',
+  '//',
+  ' ',
+  '\t',
+  '\n',
+  '\u0000',
+  'é',
+  'ß',
+  'İ',
+  '\u00a0',
+  '\ud800',
+  '\udc00',
+  '😀',
+  '[',
+  ']',
+  '\\',
+  '+',
+  '~',
+  '!',
+  '$',
+  '*',
+  ',',
+  ';',
+  '=',
+);
 const piece = (char: fc.Arbitrary<string>) =>
   fc.oneof(
     { weight: 6, arbitrary: fc.string({ unit: char, minLength: 1, maxLength: 12 }) },
@@ -98,26 +133,46 @@ const trustDomain = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 250, max: 260 }), fc.constantFrom('a', 'é', '.')).map(([n, c]) => c.repeat(n).slice(0, n)) },
 );
 const path = fc.oneof(
-  { weight: 5, arbitrary: fc.array(piece(pathChar).map((s) => `/${s}`), { maxLength: 6 }).map((s) => s.join('')) },
+  {
+    weight: 5,
+    arbitrary: fc
+      .array(
+        piece(pathChar).map((s) => `/${s}`),
+        { maxLength: 6 },
+      )
+      .map((s) => s.join('')),
+  },
   { weight: 1, arbitrary: fc.array(piece(pathChar), { maxLength: 4 }).map((s) => s.join('/')) },
 );
-const scheme = fc.constantFrom(PREFIX, PREFIX, PREFIX, PREFIX, 'SPIFFE://', 'Spiffe://', 'spiffe:/', 'spiffe:', 'spiffe:///', 'spiffe//', 'https://', '', ' spiffe://', 'spiffe://spiffe://', 'spiffe\u0000://');
+const scheme = fc.constantFrom(
+  PREFIX,
+  PREFIX,
+  PREFIX,
+  PREFIX,
+  'SPIFFE://',
+  'Spiffe://',
+  'spiffe:/',
+  'spiffe:',
+  'spiffe:///',
+  'spiffe//',
+  'https://',
+  '',
+  ' spiffe://',
+  'spiffe://spiffe://',
+  'spiffe\u0000://',
+);
 /** Strings near the grammar: a scheme variant, a trust domain, a path, maybe a tail. */
-const nearId = fc
-  .tuple(scheme, trustDomain, path, fc.constantFrom('', '', '', '/', '?q=1', '#f', ':80', '%20', '\n'))
-  .map(([s, td, p, tail]) => s + td + p + tail);
+const nearId = fc.tuple(scheme, trustDomain, path, fc.constantFrom('', '', '', '/', '?q=1', '#f', ':80', '%20', '\n')).map(([s, td, p, tail]) => s + td + p + tail);
 /** IDs of exactly 2040–2056 bytes, across the §2.3 limit. */
-const nearLimit = fc
-  .tuple(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 2040, max: 2056 }), fc.integer({ min: 1, max: 300 }))
-  .map(([tdLength, total, segment]) => {
-    const td = 'a'.repeat(tdLength);
-    let p = '';
-    while (PREFIX.length + td.length + p.length < total) {
-      const room = total - (PREFIX.length + td.length + p.length) - 1;
-      p += `/${'b'.repeat(Math.max(1, Math.min(segment, room)))}`;
-    }
-    return PREFIX + td + p;
-  });
+const nearLimit = fc.tuple(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 2040, max: 2056 }), fc.integer({ min: 1, max: 300 })).map(([tdLength, total, segment]) => {
+  const td = 'a'.repeat(tdLength);
+  let p = '';
+  while (PREFIX.length + td.length + p.length < total) {
+    const room = total - (PREFIX.length + td.length + p.length) - 1;
+    p += `/${'b'.repeat(Math.max(1, Math.min(segment, room)))}`;
+  }
+  return PREFIX + td + p;
+});
 const anyId = fc.oneof({ weight: 6, arbitrary: nearId }, { weight: 1, arbitrary: nearLimit }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 40 }) });
 
 describe('SPIFFE ID parser fuzzing (workload-identity/spiffe-id.ts) against an oracle from SPIFFE-ID §2', () => {
@@ -214,10 +269,13 @@ describe('SPIFFE ID parser fuzzing (workload-identity/spiffe-id.ts) against an o
 
   it('fail/anything that is not a string is a TypeError (programmer misuse), never a coded error or a crash elsewhere', () => {
     fc.assert(
-      fc.property(fc.anything().filter((v) => typeof v !== 'string'), (v) => {
-        expect(() => SpiffeId.parse(v as string)).toThrow(TypeError);
-        expect(() => TrustDomain.of(v as string)).toThrow(TypeError);
-      }),
+      fc.property(
+        fc.anything().filter((v) => typeof v !== 'string'),
+        (v) => {
+          expect(() => SpiffeId.parse(v as string)).toThrow(TypeError);
+          expect(() => TrustDomain.of(v as string)).toThrow(TypeError);
+        },
+      ),
       fuzzParams(300),
     );
   });

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { CastellanError, SpiffeId, TrustDomain, type SpiffeIdErrorCode } from '../../workload-identity/index.js';
 import { codeOf } from '../helpers/error-code.js';
 
-
 // 'spiffe://' (9) + 'td' (2) + '/' (1) + segment = total; the segment fills the rest.
 const idOfBytes = (total: number): string => `spiffe://td/${'a'.repeat(total - 12)}`;
 

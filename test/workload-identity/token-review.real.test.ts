@@ -21,7 +21,8 @@ describe.skipIf(api === undefined)('TokenReviewAuthenticator against a real kube
   const caUser = () => serviceAccountUser(ns, 'castellan-ca');
   const file = (name: string) => path.join(t.dir, name);
   const sa = (name: string): RbacSubject => ({ kind: 'ServiceAccount', namespace: ns, name });
-  const workloadToken = (o: { pod?: ObjectRef; audiences?: string[] } = {}) => k.requestToken(ns, 'web', { audiences: o.audiences ?? ['castellan'], ...(o.pod ? { pod: o.pod } : {}) });
+  const workloadToken = (o: { pod?: ObjectRef; audiences?: string[] } = {}) =>
+    k.requestToken(ns, 'web', { audiences: o.audiences ?? ['castellan'], ...(o.pod ? { pod: o.pod } : {}) });
   /** A service account of this namespace allowed to create TokenReviews (system:auth-delegator), and a token file of it. */
   async function reviewer(name: string): Promise<string> {
     await k.createServiceAccount(ns, name);
@@ -97,7 +98,7 @@ describe.skipIf(api === undefined)('TokenReviewAuthenticator against a real kube
     expect(f?.message).not.toMatch(/grant/);
   });
 
-  it('ok/a rotated tokenFile is read again: the reviews are made by the new token\'s account', async () => {
+  it("ok/a rotated tokenFile is read again: the reviews are made by the new token's account", async () => {
     const kubeconfig = k.writeKubeconfig(file('rotating.kubeconfig'), { tokenFile: 'rotating.token' });
     const a = await reviewer('ca-a');
     const b = await reviewer('ca-b');

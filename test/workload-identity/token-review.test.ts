@@ -3,13 +3,7 @@ import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  CastellanError,
-  TokenReviewAuthenticator,
-  TrustDomain,
-  type AuthErrorCode,
-  type TokenReviewAuthenticatorOptions,
-} from '../../workload-identity/index.js';
+import { CastellanError, TokenReviewAuthenticator, TrustDomain, type AuthErrorCode, type TokenReviewAuthenticatorOptions } from '../../workload-identity/index.js';
 import { tempDir } from '../helpers/test-ca.js';
 import { KubernetesApiStandIn, type MintTokenOptions } from '../k8s/api-stand-in.js';
 

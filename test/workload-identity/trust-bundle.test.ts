@@ -12,7 +12,7 @@ describe('TrustBundle', () => {
   afterAll(() => ca.cleanup());
   const td = TrustDomain.of('example.org');
 
-  it('ok/a trust domain\'s roots with their PEM, its sequence; JWT keys unknown until given', () => {
+  it("ok/a trust domain's roots with their PEM, its sequence; JWT keys unknown until given", () => {
     const roots = ca.ca.bundle.map((c) => c.der);
     const b = TrustBundle.of({ trustDomain: td, roots, sequence: 7 });
     expect(b.trustDomain.equals(td)).toBe(true);

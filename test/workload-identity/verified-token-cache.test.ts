@@ -18,7 +18,15 @@ async function issuer(kind: 'ec' | 'rsa' = 'ec'): Promise<{ key: KeyObject; kid:
 }
 
 const mint = (i: { key: KeyObject; kid: string }, o: { ttlSeconds?: number; audiences?: string[]; now?: Date; pod?: { name: string; uid: string } } = {}) =>
-  mintServiceAccountToken(i.key, i.kid, { issuer: ISSUER, audiences: o.audiences ?? ['castellan'], namespace: 'shop', serviceAccount: 'cart', ttlSeconds: o.ttlSeconds ?? 600, ...(o.now ? { now: o.now } : {}), ...(o.pod ? { pod: o.pod } : {}) });
+  mintServiceAccountToken(i.key, i.kid, {
+    issuer: ISSUER,
+    audiences: o.audiences ?? ['castellan'],
+    namespace: 'shop',
+    serviceAccount: 'cart',
+    ttlSeconds: o.ttlSeconds ?? 600,
+    ...(o.now ? { now: o.now } : {}),
+    ...(o.pod ? { pod: o.pod } : {}),
+  });
 
 describe('verified token cache and fast path', () => {
   for (const kind of ['ec', 'rsa'] as const) {
@@ -75,7 +83,15 @@ describe('verified token cache and fast path', () => {
     };
     const options: JwksAuthenticatorOptions = { trustDomain: td, issuer: ISSUER, jwks: i.jwks, requirePodBinding: true, podLookup };
     const auth = new JwksAuthenticator(options);
-    const token = await mintServiceAccountToken(i.key, i.kid, { issuer: ISSUER, audiences: ['castellan'], namespace: 'shop', serviceAccount: 'cart', serviceAccountUid: 'sa-uid', pod: { name: 'cart-0', uid: 'uid-1' }, ttlSeconds: 600 });
+    const token = await mintServiceAccountToken(i.key, i.kid, {
+      issuer: ISSUER,
+      audiences: ['castellan'],
+      namespace: 'shop',
+      serviceAccount: 'cart',
+      serviceAccountUid: 'sa-uid',
+      pod: { name: 'cart-0', uid: 'uid-1' },
+      ttlSeconds: 600,
+    });
     await auth.authenticate({ token });
     await auth.authenticate({ token });
     expect(lookups).toBe(2);

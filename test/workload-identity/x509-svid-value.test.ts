@@ -26,12 +26,30 @@ describe('X509Svid', () => {
   const selfSigned = (san: string) => {
     const keyFile = path.join(ca.dir, 'ss.key');
     const certFile = path.join(ca.dir, 'ss.pem');
-    const r = openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-subj', '/CN=x', '-days', '1', '-addext', `subjectAltName=${san}`]);
+    const r = openssl([
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      keyFile,
+      '-out',
+      certFile,
+      '-subj',
+      '/CN=x',
+      '-days',
+      '1',
+      '-addext',
+      `subjectAltName=${san}`,
+    ]);
     if (r.status !== 0) throw new Error(r.stderr);
     return { chain: pemDecode(readFileSync(certFile, 'utf8'), 'CERTIFICATE'), key: createPrivateKey(readFileSync(keyFile, 'utf8')) };
   };
 
-  it('ok/the identity, chain and key of an issued SVID, with its encodings and the leaf\'s serial and validity', async () => {
+  it("ok/the identity, chain and key of an issued SVID, with its encodings and the leaf's serial and validity", async () => {
     const { key, c, chainPem, chain } = await issued();
     const svid = X509Svid.of(chain, key);
     expect(svid.id.equals(SpiffeId.parse('spiffe://cluster.local/ns/shop/sa/cart'))).toBe(true);

@@ -3,14 +3,7 @@ import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1 from '@peculiar/asn1-x509';
 import * as x509 from '@peculiar/x509';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  CastellanError,
-  SpiffeId,
-  TrustDomain,
-  validateX509SvidLeaf,
-  validateX509SvidSigningCert,
-  type X509SvidErrorCode,
-} from '../../workload-identity/index.js';
+import { CastellanError, SpiffeId, TrustDomain, validateX509SvidLeaf, validateX509SvidSigningCert, type X509SvidErrorCode } from '../../workload-identity/index.js';
 
 x509.cryptoProvider.set(webcrypto);
 
@@ -31,10 +24,7 @@ beforeAll(async () => {
 });
 
 const san = (uris: string[], critical = false, dns: string[] = []): x509.Extension =>
-  new x509.SubjectAlternativeNameExtension(
-    [...uris.map((value) => ({ type: 'url' as const, value })), ...dns.map((value) => ({ type: 'dns' as const, value }))],
-    critical,
-  );
+  new x509.SubjectAlternativeNameExtension([...uris.map((value) => ({ type: 'url' as const, value })), ...dns.map((value) => ({ type: 'dns' as const, value }))], critical);
 const bc = (ca: boolean, pathLength?: number, critical = true): x509.Extension => new x509.BasicConstraintsExtension(ca, pathLength, critical);
 const ku = (usages: number, critical = true): x509.Extension => new x509.KeyUsagesExtension(usages, critical);
 const eku = (usages: string[]): x509.Extension => new x509.ExtendedKeyUsageExtension(usages, false);
@@ -53,10 +43,7 @@ const goodSigningExtensions = (): Record<string, x509.Extension | undefined> => 
   ku: ku(keyCertSign | cRLSign),
 });
 
-async function makeCert(
-  extensions: Array<x509.Extension | undefined>,
-  subject: string | x509.Name = 'O=cluster.local, CN=test',
-): Promise<x509.X509Certificate> {
+async function makeCert(extensions: Array<x509.Extension | undefined>, subject: string | x509.Name = 'O=cluster.local, CN=test'): Promise<x509.X509Certificate> {
   const now = Date.now();
   return x509.X509CertificateGenerator.create({
     subject,
@@ -72,8 +59,7 @@ async function makeCert(
 
 const leafWith = (changes: Record<string, x509.Extension | undefined>, subject?: string | x509.Name): Promise<x509.X509Certificate> =>
   makeCert(Object.values({ ...goodLeafExtensions(), ...changes }), subject);
-const signingWith = (changes: Record<string, x509.Extension | undefined>): Promise<x509.X509Certificate> =>
-  makeCert(Object.values({ ...goodSigningExtensions(), ...changes }));
+const signingWith = (changes: Record<string, x509.Extension | undefined>): Promise<x509.X509Certificate> => makeCert(Object.values({ ...goodSigningExtensions(), ...changes }));
 
 function caught(fn: () => unknown): CastellanError | undefined {
   try {

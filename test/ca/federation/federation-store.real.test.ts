@@ -34,7 +34,10 @@ describe.skipIf(api === undefined)('federation and JWT keys in the Kubernetes st
     stores.push(a, b);
     const created = await initCa({ store: a, trustDomain: TrustDomain.of('cluster.local') });
     const other = await initCa({ dir: path.join(t.dir, 'other'), trustDomain: TrustDomain.of('other.test') });
-    const bundle = parseSpiffeBundle(TrustDomain.of('other.test'), JSON.stringify({ keys: [{ use: 'x509-svid', x5c: [other.bundle[0]!.der.toString('base64')] }], spiffe_sequence: 9 }));
+    const bundle = parseSpiffeBundle(
+      TrustDomain.of('other.test'),
+      JSON.stringify({ keys: [{ use: 'x509-svid', x5c: [other.bundle[0]!.der.toString('base64')] }], spiffe_sequence: 9 }),
+    );
     expect(await commitFederationChange(a, { kind: 'set', bundle, source: 'endpoint', endpoint: 'https://other.example/' }, undefined, new Date())).toBe(true);
     // The same bundle again commits nothing.
     expect(await commitFederationChange(a, { kind: 'set', bundle, source: 'endpoint' }, undefined, new Date())).toBe(false);

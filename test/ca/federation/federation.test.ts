@@ -44,7 +44,16 @@ describe('federation between two Castellan CAs', () => {
     a = await start(dirA(), {
       federation: {
         bundleEndpoint: { listen: '127.0.0.1:0', profile: 'https_web', certFile: web.certFile, keyFile: web.keyFile },
-        trustDomains: [{ trustDomain: 'b.test', bundleEndpointUrl: bEndpoint, profile: 'https_spiffe', endpointSpiffeId: 'spiffe://b.test/castellan/ca', initialBundle: path.join(t.dir, 'b-initial.pem'), refreshInterval: 60_000 }],
+        trustDomains: [
+          {
+            trustDomain: 'b.test',
+            bundleEndpointUrl: bEndpoint,
+            profile: 'https_spiffe',
+            endpointSpiffeId: 'spiffe://b.test/castellan/ca',
+            initialBundle: path.join(t.dir, 'b-initial.pem'),
+            refreshInterval: 60_000,
+          },
+        ],
       },
     });
     aEndpoint = `https://localhost:${a.bundleEndpoint!.port}/`;
@@ -93,7 +102,7 @@ describe('federation between two Castellan CAs', () => {
 
   it('ok/A fetches B over https_spiffe, stores it in its state, records it, and pushes it with a new sequence', async () => {
     await a.federation!.refreshAll();
-    await until(() => a.server.trustBundle.current().federated.length === 1, 'the federated bundle in A\'s trust bundle');
+    await until(() => a.server.trustBundle.current().federated.length === 1, "the federated bundle in A's trust bundle");
     const fb = a.server.trustBundle.current().federated[0]!;
     expect(fb.trustDomain.name).toBe('b.test');
     expect(fb.x509Authorities[0]!.equals((await loadCa(dirB())).bundle[0]!.der)).toBe(true);
@@ -137,7 +146,17 @@ describe('federation between two Castellan CAs', () => {
     const d = path.join(t.dir, 'c');
     await initCa({ dir: d, trustDomain: TrustDomain.of('c.test') });
     const c = await start(d, {
-      federation: { trustDomains: [{ trustDomain: 'b.test', bundleEndpointUrl: bEndpoint, profile: 'https_spiffe', endpointSpiffeId: 'spiffe://b.test/not-the-endpoint', initialBundle: path.join(t.dir, 'b-initial.pem') }] },
+      federation: {
+        trustDomains: [
+          {
+            trustDomain: 'b.test',
+            bundleEndpointUrl: bEndpoint,
+            profile: 'https_spiffe',
+            endpointSpiffeId: 'spiffe://b.test/not-the-endpoint',
+            initialBundle: path.join(t.dir, 'b-initial.pem'),
+          },
+        ],
+      },
     });
     try {
       await c.federation!.refreshAll();
@@ -156,7 +175,9 @@ describe('federation between two Castellan CAs', () => {
     expect(before).toEqual(['b.test']);
     await a.server.shutdown(100);
     const down = `https://127.0.0.1:1/bundle`;
-    a = await start(dirA(), { federation: { trustDomains: [{ trustDomain: 'b.test', bundleEndpointUrl: down, profile: 'https_spiffe', endpointSpiffeId: 'spiffe://b.test/castellan/ca' }] } });
+    a = await start(dirA(), {
+      federation: { trustDomains: [{ trustDomain: 'b.test', bundleEndpointUrl: down, profile: 'https_spiffe', endpointSpiffeId: 'spiffe://b.test/castellan/ca' }] },
+    });
     await a.federation!.refreshAll();
     expect(a.federation!.report()![0]!.lastError?.reason).toBe('unreachable');
     expect(a.server.trustBundle.current().federated.map((f) => f.trustDomain.name)).toEqual(['b.test']);
@@ -189,12 +210,20 @@ describe('bad federated endpoints leave the last good bundle in place', () => {
     // The "remote" trust domain's bundles are made with our own CA code.
     const remote = await initCa({ dir: path.join(t.dir, 'remote'), trustDomain: TrustDomain.of('remote.test') });
     const stranger = await initCa({ dir: path.join(t.dir, 'stranger'), trustDomain: TrustDomain.of('stranger.test') });
-    const doc = (c: typeof remote, sequence: number) => formatSpiffeBundle({ x509Authorities: c.bundle.map((r) => r.der), jwtAuthorities: [{ keyId: c.active.jwtKey!.keyId, publicKey: c.active.jwtKey!.signer.publicKey }], sequence, refreshHintSeconds: 60 });
+    const doc = (c: typeof remote, sequence: number) =>
+      formatSpiffeBundle({
+        x509Authorities: c.bundle.map((r) => r.der),
+        jwtAuthorities: [{ keyId: c.active.jwtKey!.keyId, publicKey: c.active.jwtKey!.signer.publicKey }],
+        sequence,
+        refreshHintSeconds: 60,
+      });
     good = doc(remote, 10);
     other = doc(stranger, 11);
     endpoint = await fakeBundleEndpoint(web, () => next);
     await initCa({ dir: path.join(t.dir, 'ca'), trustDomain: TrustDomain.of('home.test') });
-    ca = await start(path.join(t.dir, 'ca'), { federation: { trustDomains: [{ trustDomain: 'remote.test', bundleEndpointUrl: endpoint.url, profile: 'https_web', caFile: web.caFile, refreshInterval: 600_000 }] } });
+    ca = await start(path.join(t.dir, 'ca'), {
+      federation: { trustDomains: [{ trustDomain: 'remote.test', bundleEndpointUrl: endpoint.url, profile: 'https_web', caFile: web.caFile, refreshInterval: 600_000 }] },
+    });
     next = { status: 200, body: good };
     await ca.federation!.refreshAll();
     await until(() => ca.server.trustBundle.current().federated.length === 1, 'the good bundle');
@@ -243,9 +272,13 @@ describe('bad federated endpoints leave the last good bundle in place', () => {
 
   it('fail/a bad initialBundle or an own trust domain fails the start with ERR_CONFIG', async () => {
     writeFileSync(path.join(t.dir, 'bad.json'), '{"keys": "nope"}');
-    const cfg = (initialBundle: string, trustDomain = 'remote.test'): CaServerConfig => ({ federation: { trustDomains: [{ trustDomain, bundleEndpointUrl: endpoint.url, profile: 'https_web', initialBundle }] } });
+    const cfg = (initialBundle: string, trustDomain = 'remote.test'): CaServerConfig => ({
+      federation: { trustDomains: [{ trustDomain, bundleEndpointUrl: endpoint.url, profile: 'https_web', initialBundle }] },
+    });
     await initCa({ dir: path.join(t.dir, 'ca3'), trustDomain: TrustDomain.of('home3.test') });
     await expect(start(path.join(t.dir, 'ca3'), cfg(path.join(t.dir, 'bad.json')))).rejects.toMatchObject({ code: 'ERR_CONFIG' });
-    await expect(start(path.join(t.dir, 'ca3'), { federation: { trustDomains: [{ trustDomain: 'home3.test', bundleEndpointUrl: endpoint.url, profile: 'https_web' }] } })).rejects.toMatchObject({ code: 'ERR_CONFIG' });
+    await expect(
+      start(path.join(t.dir, 'ca3'), { federation: { trustDomains: [{ trustDomain: 'home3.test', bundleEndpointUrl: endpoint.url, profile: 'https_web' }] } }),
+    ).rejects.toMatchObject({ code: 'ERR_CONFIG' });
   });
 });

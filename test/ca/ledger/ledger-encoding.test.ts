@@ -22,8 +22,30 @@ describe('ledger canonical encoding (castellan-ledger/v1)', () => {
   it('ok/chainRecord hashes exactly the canonical JSON array (pinned value)', () => {
     const r = chainRecord(issued, prev);
     const text = JSON.stringify([
-      'castellan-ledger/v1', 42, issued.time, 'issuance', 'issued', null, 'istio', issued.spiffeId, 'bench',
-      null, null, null, null, null, null, null, '0f1e', issued.notBefore, issued.notAfter, null, null, null, prev.hash, null,
+      'castellan-ledger/v1',
+      42,
+      issued.time,
+      'issuance',
+      'issued',
+      null,
+      'istio',
+      issued.spiffeId,
+      'bench',
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+      '0f1e',
+      issued.notBefore,
+      issued.notAfter,
+      null,
+      null,
+      null,
+      prev.hash,
+      null,
     ]);
     expect(canonicalBytes(r).toString('utf8')).toBe(text);
     expect(r.hash).toBe(createHash('sha256').update(Buffer.from(text, 'utf8')).digest('hex'));
@@ -39,7 +61,11 @@ describe('ledger canonical encoding (castellan-ledger/v1)', () => {
     );
     expect(cp.hash).toBe('6712d5be3556a02fb7182c3ae91688fd1a122f58cb849a4be04669ef592fb64a');
     expect(cp.signature).toBe('c2lnbmF0dXJl');
-    expect(signedBytes(cp).toString('utf8').endsWith(`"${'cd'.repeat(32)}",null]`)).toBe(true);
+    expect(
+      signedBytes(cp)
+        .toString('utf8')
+        .endsWith(`"${'cd'.repeat(32)}",null]`),
+    ).toBe(true);
   });
 
   it('ok/an entry stamped with the ledger time equals the same entry carrying that time', () => {

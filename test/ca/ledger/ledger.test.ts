@@ -81,7 +81,14 @@ describe.each(backends)('$name ledger', (backend) => {
     const b = await backend.open(t.ca.store.dir!);
     cleanups.push(b.cleanup);
     let clock = T0;
-    const ledger = await openLedger({ ...b.location, dir: t.ca.store.dir!, authority: () => t.ca.active, checkpointEvery: 4, checkpointIntervalMs: 0, now: () => new Date((clock += 1000)) });
+    const ledger = await openLedger({
+      ...b.location,
+      dir: t.ca.store.dir!,
+      authority: () => t.ca.active,
+      checkpointEvery: 4,
+      checkpointIntervalMs: 0,
+      now: () => new Date((clock += 1000)),
+    });
     for (let i = 0; i < 10; i++) {
       await ledger.append({ type: 'issuance', outcome: 'issued', api: 'istio', spiffeId: `spiffe://cluster.local/ns/default/sa/sa-${i}`, namespace: 'default', serial: `0a${i}` });
     }
@@ -101,7 +108,21 @@ describe.each(backends)('$name ledger', (backend) => {
     const r = await f.verify();
     expect(r).toMatchObject({ ok: true, records: 13, checkpoints: 3, lastSeq: 13, lastCheckpointSeq: 13, unprotected: 0, headSeq: 13 });
     const all = await f.store.scan(0, 100);
-    expect(all.map((x) => x.type)).toEqual(['issuance', 'issuance', 'issuance', 'issuance', 'checkpoint', 'issuance', 'issuance', 'issuance', 'issuance', 'checkpoint', 'issuance', 'issuance', 'checkpoint']);
+    expect(all.map((x) => x.type)).toEqual([
+      'issuance',
+      'issuance',
+      'issuance',
+      'issuance',
+      'checkpoint',
+      'issuance',
+      'issuance',
+      'issuance',
+      'issuance',
+      'checkpoint',
+      'issuance',
+      'issuance',
+      'checkpoint',
+    ]);
     expect(all[0]!.prevHash).toBe(GENESIS_HASH);
     for (let i = 1; i < all.length; i++) expect(all[i]!.prevHash).toBe(all[i - 1]!.hash);
     const cp = JSON.parse(all[4]!.details!) as { from: number; to: number; keyId: string };
@@ -141,8 +162,10 @@ describe.each(backends)('$name ledger', (backend) => {
   tested('fail/an edit with the chain recomputed (no CA key) breaks the next checkpoint signature', async () => {
     const f = await fixture();
     const rows = (await f.raw.rows('SELECT * FROM {T} ORDER BY seq')).map(recordFromRow);
-    const rewritten = rechain(rows, (r) => (r.seq === 3 ? { ...r, spiffeId: 'spiffe://cluster.local/ns/evil/sa/x' } : r), (r, prev) =>
-      chainRecord(entryOf(r), prev, r.signature),
+    const rewritten = rechain(
+      rows,
+      (r) => (r.seq === 3 ? { ...r, spiffeId: 'spiffe://cluster.local/ns/evil/sa/x' } : r),
+      (r, prev) => chainRecord(entryOf(r), prev, r.signature),
     );
     await replaceAll(f, rewritten);
     expect((await f.verify({ witness: false })).problem).toMatchObject({ seq: 5, kind: 'invalid-checkpoint' });
@@ -155,12 +178,16 @@ describe.each(backends)('$name ledger', (backend) => {
     const evil = checkpointSignerFor(attacker.ca.active);
     const rows = (await f.raw.rows('SELECT * FROM {T} ORDER BY seq')).map(recordFromRow);
     let lastCp = 0;
-    const rewritten = rechain(rows, (r) => (r.seq === 3 ? { ...r, spiffeId: 'spiffe://cluster.local/ns/evil/sa/x' } : r), (r, prev) => {
-      if (r.type !== 'checkpoint') return chainRecord(entryOf(r), prev);
-      const cp = makeCheckpoint(prev, lastCp, evil, r.time);
-      lastCp = cp.seq;
-      return cp;
-    });
+    const rewritten = rechain(
+      rows,
+      (r) => (r.seq === 3 ? { ...r, spiffeId: 'spiffe://cluster.local/ns/evil/sa/x' } : r),
+      (r, prev) => {
+        if (r.type !== 'checkpoint') return chainRecord(entryOf(r), prev);
+        const cp = makeCheckpoint(prev, lastCp, evil, r.time);
+        lastCp = cp.seq;
+        return cp;
+      },
+    );
     await replaceAll(f, rewritten);
     const p = (await f.verify({ witness: false })).problem;
     expect(p).toMatchObject({ seq: 5, kind: 'forged-checkpoint' });
@@ -174,7 +201,10 @@ describe.each(backends)('$name ledger', (backend) => {
     expect((await a.append({ type: 'lifecycle', event: 'before' })).seq).toBe(14); // a's own anchor: record 14
     const b = await open(); // b has committed nothing: its anchor is the witness (checkpoint 13)
     await f.raw.run('DELETE FROM {T} WHERE seq > 3');
-    expect(await failureOf(a.append({ type: 'lifecycle', event: 'after-a' }))).toMatchObject({ code: 'ERR_LEDGER_BROKEN', message: expect.stringContaining('castellan audit verify') });
+    expect(await failureOf(a.append({ type: 'lifecycle', event: 'after-a' }))).toMatchObject({
+      code: 'ERR_LEDGER_BROKEN',
+      message: expect.stringContaining('castellan audit verify'),
+    });
     expect(await asyncCodeOf(a.append({ type: 'lifecycle', event: 'again' }))).toBe('ERR_LEDGER_BROKEN'); // it stays stopped
     expect(await asyncCodeOf(b.append({ type: 'lifecycle', event: 'after-b' }))).toBe('ERR_LEDGER_BROKEN');
     expect([a.stats.broken, b.stats.broken]).toEqual([true, true]);
@@ -238,7 +268,15 @@ describe.each(backends)('$name ledger', (backend) => {
     const { log, lines } = memoryLog();
     const notAfter = t.ca.active.issuer.notAfter.getTime();
     let clock = notAfter - 2000;
-    const ledger = await openLedger({ ...b.location, dir: t.ca.store.dir!, authority: () => t.ca.active, checkpointEvery: 2, checkpointIntervalMs: 0, now: () => new Date(clock), log });
+    const ledger = await openLedger({
+      ...b.location,
+      dir: t.ca.store.dir!,
+      authority: () => t.ca.active,
+      checkpointEvery: 2,
+      checkpointIntervalMs: 0,
+      now: () => new Date(clock),
+      log,
+    });
     await ledger.append({ type: 'lifecycle', event: 'valid-1' });
     await ledger.append({ type: 'lifecycle', event: 'valid-2' }); // checkpoint 3, inside the validity
     clock = notAfter + 1000; // the intermediate expired
@@ -271,12 +309,16 @@ describe.each(backends)('$name ledger', (backend) => {
     const sibling = { chainDer: [sibDer], keyId: 'sibling', hash: 'sha256' as const, sign: (d: Uint8Array) => cryptoSign('sha256', d, sibKey) };
     const rows = (await f.raw.rows('SELECT * FROM {T} ORDER BY seq')).map(recordFromRow);
     let lastCp = 0;
-    const rewritten = rechain(rows, (r) => (r.seq === 3 ? { ...r, spiffeId: 'spiffe://cluster.local/ns/evil/sa/x' } : r), (r, prev) => {
-      if (r.type !== 'checkpoint') return chainRecord(entryOf(r), prev);
-      const cp = makeCheckpoint(prev, lastCp, sibling, r.time);
-      lastCp = cp.seq;
-      return cp;
-    });
+    const rewritten = rechain(
+      rows,
+      (r) => (r.seq === 3 ? { ...r, spiffeId: 'spiffe://cluster.local/ns/evil/sa/x' } : r),
+      (r, prev) => {
+        if (r.type !== 'checkpoint') return chainRecord(entryOf(r), prev);
+        const cp = makeCheckpoint(prev, lastCp, sibling, r.time);
+        lastCp = cp.seq;
+        return cp;
+      },
+    );
     await replaceAll(f, rewritten);
     const roots = f.ca.bundle.map((c) => new X509Certificate(c.der));
     // The documented weakness of roots alone, and what `signers` (audit verify: authorities/*/ca-cert.pem) closes.
@@ -287,15 +329,29 @@ describe.each(backends)('$name ledger', (backend) => {
     expect(p!.message).toContain("not one of this CA's signing certificates");
     // The untouched CA's own checkpoints pass with the same signers.
     const g = await fixture();
-    expect(await verifyLedger(g.store, { roots: g.ca.bundle.map((c) => new X509Certificate(c.der)), signers: [new X509Certificate(g.ca.active.issuer.der)] })).toMatchObject({ ok: true });
+    expect(await verifyLedger(g.store, { roots: g.ca.bundle.map((c) => new X509Certificate(c.der)), signers: [new X509Certificate(g.ca.active.issuer.der)] })).toMatchObject({
+      ok: true,
+    });
   });
 
   tested('fail/a checkpoint whose signer key the crypto library cannot use is reported invalid, not thrown', async () => {
     const f = await fixture();
     const cp = (await f.store.bySeq(5))!;
     const odd = { ...cp, signature: Buffer.from('30060201010201', 'hex').toString('base64') }; // truncated DER signature
-    expect(() => verifyCheckpoint(odd, f.ca.bundle.map((c) => new X509Certificate(c.der)), 0)).not.toThrow();
-    expect(verifyCheckpoint(odd, f.ca.bundle.map((c) => new X509Certificate(c.der)), 0)).toMatchObject({ kind: 'invalid-checkpoint' });
+    expect(() =>
+      verifyCheckpoint(
+        odd,
+        f.ca.bundle.map((c) => new X509Certificate(c.der)),
+        0,
+      ),
+    ).not.toThrow();
+    expect(
+      verifyCheckpoint(
+        odd,
+        f.ca.bundle.map((c) => new X509Certificate(c.der)),
+        0,
+      ),
+    ).toMatchObject({ kind: 'invalid-checkpoint' });
     expect(verifyCheckpoint({ ...cp, details: 'null' }, [], 0)).toMatchObject({ kind: 'invalid-checkpoint' });
   });
 
@@ -410,7 +466,9 @@ describe('ledger write failures', () => {
       expect((await Promise.all(before)).map((r) => r.seq)).toEqual([1, 2, 3, 4, 5]);
       expect(await during).toBe('ERR_LEDGER_UNAVAILABLE');
       // The store is closed: a late batch fails instead of starting a new writer thread.
-      expect(await asyncCodeOf(store.appendBatch(() => [chainRecord({ type: 'lifecycle', time: new Date().toISOString(), event: 'late' }, { seq: 6, hash: GENESIS_HASH })]))).toBe('ERR_LEDGER_UNAVAILABLE');
+      expect(await asyncCodeOf(store.appendBatch(() => [chainRecord({ type: 'lifecycle', time: new Date().toISOString(), event: 'late' }, { seq: 6, hash: GENESIS_HASH })]))).toBe(
+        'ERR_LEDGER_UNAVAILABLE',
+      );
       const ro = await openLedgerStore({ dir: t.ca.store.dir!, readOnly: true });
       try {
         expect((await ro.scan(0, 100)).map((r) => r.event)).toEqual(['b0', 'b1', 'b2', 'b3', 'b4', 'checkpoint']);
@@ -428,7 +486,10 @@ describe('ledger write failures', () => {
       const { log, lines } = memoryLog();
       let fail = false;
       const store = await openLedgerStore({ dir: t.ca.store.dir! });
-      const flaky: LedgerStore = { ...store, appendBatch: (build, anchors) => (fail ? Promise.reject(new CastellanError('ERR_LEDGER_UNAVAILABLE', 'ledger: disk full')) : store.appendBatch(build, anchors)) };
+      const flaky: LedgerStore = {
+        ...store,
+        appendBatch: (build, anchors) => (fail ? Promise.reject(new CastellanError('ERR_LEDGER_UNAVAILABLE', 'ledger: disk full')) : store.appendBatch(build, anchors)),
+      };
       const ledger = new Ledger({ store: flaky, signer: () => checkpointSignerFor(t.ca.active), checkpointIntervalMs: 0, log });
       await ledger.append({ type: 'lifecycle', event: 'x' });
       fail = true;

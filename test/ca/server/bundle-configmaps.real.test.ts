@@ -72,7 +72,12 @@ describe.skipIf(api === undefined)('BundleConfigMapPublisher against a real kube
     expect(list.status).toBe(200);
     expect((await k.raw('GET', '/api/v1/configmaps', undefined, asPublisher)).status).toBe(403);
     // A Role with create + resourceNames never allows a create (the name is not part of the request).
-    await k.grant('create-pinned', { kind: 'User', name: 'pinned-creator' }, [{ apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'get'], resourceNames: ['x'] }], apps);
+    await k.grant(
+      'create-pinned',
+      { kind: 'User', name: 'pinned-creator' },
+      [{ apiGroups: [''], resources: ['configmaps'], verbs: ['create', 'get'], resourceNames: ['x'] }],
+      apps,
+    );
     expect(await k.canI({ kind: 'User', name: 'pinned-creator' }, { verb: 'create', resource: 'configmaps', namespace: apps })).toBe(false);
   });
 

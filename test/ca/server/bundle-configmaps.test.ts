@@ -185,12 +185,16 @@ describe('BundleConfigMapPublisher against the Kubernetes API stand-in', () => {
 
   it('fail/a 5xx or a failed namespace listing is retried at the next pass', async () => {
     let failing = true;
-    api.onRequest((r) => (failing && r.resource === 'namespaces' ? { code: 503, reason: 'ServiceUnavailable', message: 'the server is currently unable to handle the request' } : undefined));
+    api.onRequest((r) =>
+      failing && r.resource === 'namespaces' ? { code: 503, reason: 'ServiceUnavailable', message: 'the server is currently unable to handle the request' } : undefined,
+    );
     const p = make();
     expect((await p.start()).failed).toEqual(['*']);
     expect(logged.lines.join('')).toContain('cannot list namespaces');
     failing = false;
-    const undo = api.onRequest((r) => (r.namespace === 'web' && r.verb === 'create' ? { code: 500, reason: 'InternalError', message: 'etcdserver: request timed out' } : undefined));
+    const undo = api.onRequest((r) =>
+      r.namespace === 'web' && r.verb === 'create' ? { code: 500, reason: 'InternalError', message: 'etcdserver: request timed out' } : undefined,
+    );
     expect((await p.resync()).failed).toEqual(['web']);
     undo();
     expect((await p.resync()).created).toEqual(['web']);
@@ -220,7 +224,10 @@ describe('BundleConfigMapPublisher against the Kubernetes API stand-in', () => {
     api.onRequest((r) => {
       if (r.verb === 'update' && r.namespace === 'shop' && raced++ === 0) {
         // Another replica rewrites the ConfigMap (still ours) after our list: our PUT is now stale.
-        api.putConfigMap('shop', { metadata: { name: NAME, labels: { 'app.kubernetes.io/managed-by': 'castellan' }, annotations: { 'castellan.io/bundle-sequence': '7' } }, data: { [KEY]: 'stale' } });
+        api.putConfigMap('shop', {
+          metadata: { name: NAME, labels: { 'app.kubernetes.io/managed-by': 'castellan' }, annotations: { 'castellan.io/bundle-sequence': '7' } },
+          data: { [KEY]: 'stale' },
+        });
       }
     });
     source.update([...rootsB]);
@@ -235,7 +242,10 @@ describe('BundleConfigMapPublisher against the Kubernetes API stand-in', () => {
     let raced = 0;
     api.onRequest((r) => {
       if (r.verb === 'create' && r.namespace === 'web' && raced++ === 0) {
-        api.putConfigMap('web', { metadata: { name: NAME, labels: { 'app.kubernetes.io/managed-by': 'castellan' }, annotations: { 'castellan.io/bundle-sequence': '6' } }, data: { [KEY]: 'older' } });
+        api.putConfigMap('web', {
+          metadata: { name: NAME, labels: { 'app.kubernetes.io/managed-by': 'castellan' }, annotations: { 'castellan.io/bundle-sequence': '6' } },
+          data: { [KEY]: 'older' },
+        });
       }
     });
     const p = make();
@@ -245,7 +255,10 @@ describe('BundleConfigMapPublisher against the Kubernetes API stand-in', () => {
   });
 
   it('ok/a ConfigMap another replica wrote from a newer bundle is not moved backwards', async () => {
-    api.putConfigMap('shop', { metadata: { name: NAME, labels: { 'app.kubernetes.io/managed-by': 'castellan' }, annotations: { 'castellan.io/bundle-sequence': '9' } }, data: { [KEY]: 'newer' } });
+    api.putConfigMap('shop', {
+      metadata: { name: NAME, labels: { 'app.kubernetes.io/managed-by': 'castellan' }, annotations: { 'castellan.io/bundle-sequence': '9' } },
+      data: { [KEY]: 'newer' },
+    });
     const p = make();
     const pass = await p.start();
     expect(pass.newer).toEqual(['shop']);

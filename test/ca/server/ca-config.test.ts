@@ -175,7 +175,7 @@ describe('resolveCaConfig', () => {
 });
 
 describe('loadCaServerConfig and loadAgentConfigFile: one reader', () => {
-  it('fail/unknown keys and bad types: the validator\'s ERR_CONFIG, with the file as its source', async () => {
+  it("fail/unknown keys and bad types: the validator's ERR_CONFIG, with the file as its source", async () => {
     const raw = { surprise: 1, listen: 'nowhere', limits: { maxWatchers: 'many' } };
     const p = file('bad.json', JSON.stringify(raw));
     const e = await refusal(loadCaServerConfig(p));

@@ -204,12 +204,15 @@ describe('renewal by client certificate', () => {
 describe('Castellan API', () => {
   it('ok/Sign returns leaf, intermediates and the trust bundle as separate fields', async () => {
     const csr = (await testCsr()).der;
-    const r = await unary<{ spiffeId: string; leaf: string; intermediates: string[]; trustBundle: string[]; bundleSequence: number; serial: string; notAfter: { seconds: number } }>(
-      client.castellan,
-      'Sign',
-      { csr, ttlSeconds: 600 },
-      await token('default', 'api'),
-    );
+    const r = await unary<{
+      spiffeId: string;
+      leaf: string;
+      intermediates: string[];
+      trustBundle: string[];
+      bundleSequence: number;
+      serial: string;
+      notAfter: { seconds: number };
+    }>(client.castellan, 'Sign', { csr, ttlSeconds: 600 }, await token('default', 'api'));
     expect(r.code).toBe(OK);
     const s = r.response!;
     expect(s.spiffeId).toBe(id('default', 'api'));
@@ -224,7 +227,9 @@ describe('Castellan API', () => {
   it('ok/WatchTrustBundle sends the bundle at once, then every change with the next sequence number', async () => {
     const md = new Metadata();
     md.set('authorization', `Bearer ${await token('default', 'agent')}`);
-    const stream = (client.castellan as unknown as { WatchTrustBundle(r: object, m: Metadata): ClientReadableStream<{ sequence: number; roots: string[]; trustDomain: string }> }).WatchTrustBundle({ agentId: 'test' }, md);
+    const stream = (
+      client.castellan as unknown as { WatchTrustBundle(r: object, m: Metadata): ClientReadableStream<{ sequence: number; roots: string[]; trustDomain: string }> }
+    ).WatchTrustBundle({ agentId: 'test' }, md);
     stream.on('error', () => undefined); // cancel() below ends it with CANCELLED
     const received: { sequence: number; roots: string[] }[] = [];
     const next = () => new Promise<void>((resolve) => stream.once('data', (m) => (received.push(m), resolve())));
@@ -349,7 +354,13 @@ describe('dev issuer and limits', () => {
       const { loadDevTokenIssuer } = await import('../../../ca/index.js');
       const { mintServiceAccountToken } = await import('../../../workload-identity/index.js');
       const dev = await loadDevTokenIssuer(caDir);
-      const tok = await mintServiceAccountToken(dev.privateKey, dev.kid, { issuer: dev.issuer, audiences: ['castellan'], namespace: 'default', serviceAccount: 'web', ttlSeconds: 600 });
+      const tok = await mintServiceAccountToken(dev.privateKey, dev.kid, {
+        issuer: dev.issuer,
+        audiences: ['castellan'],
+        namespace: 'default',
+        serviceAccount: 'web',
+        ttlSeconds: 600,
+      });
       const codes: number[] = [];
       for (let i = 0; i < 3; i++) codes.push((await unary(c.istio, 'CreateCertificate', { csr: (await testCsr()).pem }, tok)).code);
       expect(codes).toEqual([OK, OK, RESOURCE_EXHAUSTED]);

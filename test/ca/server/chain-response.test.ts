@@ -31,7 +31,13 @@ afterAll(async () => {
 
 async function createCertificate(): Promise<string[]> {
   const dev = await loadDevTokenIssuer(dir);
-  const token = await mintServiceAccountToken(dev.privateKey, dev.kid, { issuer: dev.issuer, audiences: ['castellan'], namespace: 'default', serviceAccount: 'web', ttlSeconds: 600 });
+  const token = await mintServiceAccountToken(dev.privateKey, dev.kid, {
+    issuer: dev.issuer,
+    audiences: ['castellan'],
+    namespace: 'default',
+    serviceAccount: 'web',
+    ttlSeconds: 600,
+  });
   const csr = (await testCsr({ uris: ['spiffe://cluster.local/ns/default/sa/web'] })).pem;
   const r = await unary<{ certChain: string[] }>(client.istio, 'CreateCertificate', { csr, validityDuration: 3600 }, token);
   expect(r.code, r.details).toBe(0);

@@ -109,9 +109,17 @@ describe.skipIf(shared === undefined)('ClusterTrustBundle against a real kube-ap
     cleanups.push(c.cleanup);
     const { log } = memoryLog();
     const { startCaServer } = await import('../../../ca/index.js');
-    const { server: ca } = await startCaServer({ dir: path.join(c.dir, 'ca'), devIssuer: true, log, config: { listen: '127.0.0.1:0', http: '127.0.0.1:0', distribution: { clusterTrustBundle: { enabled: true, kubeconfig } } } });
+    const { server: ca } = await startCaServer({
+      dir: path.join(c.dir, 'ca'),
+      devIssuer: true,
+      log,
+      config: { listen: '127.0.0.1:0', http: '127.0.0.1:0', distribution: { clusterTrustBundle: { enabled: true, kubeconfig } } },
+    });
     try {
-      await until(async () => (await server.get<Ctb>(`/apis/certificates.k8s.io/v1beta1/clustertrustbundles/${NAME}`))?.spec.trustBundle === ca.trustBundle.current().pem, 'the CA\'s ClusterTrustBundle');
+      await until(
+        async () => (await server.get<Ctb>(`/apis/certificates.k8s.io/v1beta1/clustertrustbundles/${NAME}`))?.spec.trustBundle === ca.trustBundle.current().pem,
+        "the CA's ClusterTrustBundle",
+      );
     } finally {
       await ca.shutdown(100);
     }

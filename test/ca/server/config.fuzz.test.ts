@@ -110,7 +110,10 @@ describe('CA server configuration fuzzing (ca/server/config.ts)', () => {
       fc.dictionary(fc.constantFrom(...Object.keys(FULL), '__proto__', 'x'), configValue),
       fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withNullPrototype: true, withTypedArray: true, withSparseArray: true, withBoxedValues: true }),
     );
-    fc.assert(fc.property(raw, (r) => void load(r)), fuzzParams(1500));
+    fc.assert(
+      fc.property(raw, (r) => void load(r)),
+      fuzzParams(1500),
+    );
   });
 
   it('fail/near-valid configurations: a configuration, or ERR_CONFIG naming a path that was changed', () => {
@@ -121,10 +124,7 @@ describe('CA server configuration fuzzing (ca/server/config.ts)', () => {
         const message = (out.error as Error).message;
         // The cross-field checks name the field they compare (workloadTtl vs maxWorkloadTtl), and the
         // choices of authenticator and ledger name `authentication` and `ledger`.
-        expect(
-          touched.some((p) => message.includes(String(p[0]))) || /workloadTtl|authentication|ledger/.test(message),
-          `${JSON.stringify(touched)} → ${message}`,
-        ).toBe(true);
+        expect(touched.some((p) => message.includes(String(p[0]))) || /workloadTtl|authentication|ledger/.test(message), `${JSON.stringify(touched)} → ${message}`).toBe(true);
       }),
       fuzzParams(1500),
     );
@@ -160,7 +160,10 @@ describe('CA server configuration fuzzing (ca/server/config.ts)', () => {
           if (!out.ok) expectCoded(out.error, ['ERR_CONFIG']);
           // process.emitWarning reports on the next tick.
           await new Promise((r) => setImmediate(r));
-          expect(warnings.map((w) => `${w.name}: ${w.message}`), 'YAML trouble goes into ERR_CONFIG, not to stderr').toEqual([]);
+          expect(
+            warnings.map((w) => `${w.name}: ${w.message}`),
+            'YAML trouble goes into ERR_CONFIG, not to stderr',
+          ).toEqual([]);
         }),
         fuzzParams(400, { caseTimeoutMs: 10_000 }),
       );

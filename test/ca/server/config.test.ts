@@ -14,15 +14,42 @@ describe('CA server configuration', () => {
   });
 
   it('ok/connection and trust-bundle stream limits: durations and counts', () => {
-    const c = validateCaServerConfig({ limits: { handshakeTimeout: '5s', requestTimeout: '2s', connectionIdleTimeout: '1m', connectionMaxAge: '30m', connectionMaxAgeGrace: '1m', maxConnectionsPerPeer: 64, maxWatchersPerIdentity: 100, maxWatchersPerPeer: 50, maxWatchersPerIdentityPeer: 2, maxAgentsPerIdentity: 100, maxAgentsPerIdentityPeer: 2 } });
-    expect(c.limits).toMatchObject({ handshakeTimeout: 5_000, requestTimeout: 2_000, connectionIdleTimeout: 60_000, connectionMaxAge: 1_800_000, connectionMaxAgeGrace: 60_000, maxWatchersPerIdentityPeer: 2 });
+    const c = validateCaServerConfig({
+      limits: {
+        handshakeTimeout: '5s',
+        requestTimeout: '2s',
+        connectionIdleTimeout: '1m',
+        connectionMaxAge: '30m',
+        connectionMaxAgeGrace: '1m',
+        maxConnectionsPerPeer: 64,
+        maxWatchersPerIdentity: 100,
+        maxWatchersPerPeer: 50,
+        maxWatchersPerIdentityPeer: 2,
+        maxAgentsPerIdentity: 100,
+        maxAgentsPerIdentityPeer: 2,
+      },
+    });
+    expect(c.limits).toMatchObject({
+      handshakeTimeout: 5_000,
+      requestTimeout: 2_000,
+      connectionIdleTimeout: 60_000,
+      connectionMaxAge: 1_800_000,
+      connectionMaxAgeGrace: 60_000,
+      maxWatchersPerIdentityPeer: 2,
+    });
     expect(() => validateCaServerConfig({ limits: { maxWatchersPerPeer: 0, requestTimeout: '10' } })).toThrow(/limits\.maxWatchersPerPeer[\s\S]*limits\.requestTimeout/);
   });
 
   it('fail/every problem is listed by path in one error', () => {
     let message = '';
     try {
-      validateCaServerConfig({ workloadTtl: '25x', listen: 'nowhere', limits: { perIdentity: { ratePerSecond: -1, burst: 0 } }, policy: { denyNamespaces: ['Bad_NS'] }, surprise: 1 });
+      validateCaServerConfig({
+        workloadTtl: '25x',
+        listen: 'nowhere',
+        limits: { perIdentity: { ratePerSecond: -1, burst: 0 } },
+        policy: { denyNamespaces: ['Bad_NS'] },
+        surprise: 1,
+      });
     } catch (err) {
       expect(isCastellanError(err, 'ERR_CONFIG')).toBe(true);
       message = (err as Error).message;
@@ -69,7 +96,9 @@ describe('castellan ca serve (a real process)', () => {
   });
 
   it('ok/serves, answers /readyz, and exits 0 on SIGTERM', async () => {
-    const p = spawn(process.execPath, [bin, 'ca', 'serve', '--dir', path.join(t.dir, 'ca'), '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [bin, 'ca', 'serve', '--dir', path.join(t.dir, 'ca'), '--listen', '127.0.0.1:0', '--http', '127.0.0.1:0'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     const httpPort = await new Promise<number>((resolve, reject) => {
       p.stderr.on('data', (d: Buffer) => {
@@ -96,7 +125,8 @@ describe('CA server configuration: cross-field checks against the defaults', () 
       return (err as Error).message;
     }
   };
-  it('fail/maxWorkloadTtl alone below the 24h default workload TTL', () => expect(problems({ maxWorkloadTtl: '1h' })).toMatch(/workloadTtl: 86400s is longer than maxWorkloadTtl 3600s/));
+  it('fail/maxWorkloadTtl alone below the 24h default workload TTL', () =>
+    expect(problems({ maxWorkloadTtl: '1h' })).toMatch(/workloadTtl: 86400s is longer than maxWorkloadTtl 3600s/));
   it('fail/a zero workloadTtl', () => expect(problems({ workloadTtl: '0s' })).toMatch(/workloadTtl: must be longer than 0/));
   it('fail/policy names that Kubernetes cannot have', () => {
     expect(problems({ policy: { denyServiceAccounts: ['Default/Legacy'] } })).toMatch(/policy.denyServiceAccounts.0/);
@@ -126,7 +156,9 @@ describe('CA server configuration: Istio mode fields', () => {
       { name: 'castellan-root-cert', key: 'root-cert.pem' },
       { name: 'istio-ca-root-cert', key: 'root-cert.pem' },
     ]);
-    expect(bundleConfigMaps(validateCaServerConfig({ distribution: { configMaps: { enabled: true, name: 'istio-ca-root-cert', key: 'ca.crt' } } }))).toEqual([{ name: 'istio-ca-root-cert', key: 'ca.crt' }]);
+    expect(bundleConfigMaps(validateCaServerConfig({ distribution: { configMaps: { enabled: true, name: 'istio-ca-root-cert', key: 'ca.crt' } } }))).toEqual([
+      { name: 'istio-ca-root-cert', key: 'ca.crt' },
+    ]);
     expect(bundleConfigMaps(validateCaServerConfig({ distribution: { configMaps: { enabled: false, name: 'x' } } }))).toEqual([]);
   });
 
@@ -186,7 +218,10 @@ describe('castellan ca serve with authentication.devIssuer in a config file (a r
     expect(err).toContain('token authentication: dev-issuer');
     const port = /HTTP on port (\d+)/.exec(err)![1];
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
-    const warning = out.split('\n').filter((l) => l.includes('authentication.devIssuer is true')).map((l) => JSON.parse(l) as { level: number; msg: string });
+    const warning = out
+      .split('\n')
+      .filter((l) => l.includes('authentication.devIssuer is true'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string });
     expect(warning).toHaveLength(1);
     expect(warning[0]!.level).toBe(40); // pino warn
     expect(warning[0]!.msg).toContain('NOT FOR PRODUCTION');

@@ -89,7 +89,10 @@ describe('CA connections that stall', () => {
       // A trust-bundle stream is a call: its connection outlives the idle bound and still gets pushes.
       const md = new Metadata();
       md.set('authorization', `Bearer ${await devToken(dir)}`);
-      const stream = (watcher.castellan as unknown as Record<string, (r: unknown, m: Metadata) => ClientReadableStream<{ sequence: string }>>)['WatchTrustBundle']!({ agentId: 'a1' }, md);
+      const stream = (watcher.castellan as unknown as Record<string, (r: unknown, m: Metadata) => ClientReadableStream<{ sequence: string }>>)['WatchTrustBundle']!(
+        { agentId: 'a1' },
+        md,
+      );
       const got: string[] = [];
       stream.on('data', (m: { sequence: string }) => got.push(String(m.sequence)));
       stream.on('error', () => undefined);
@@ -114,7 +117,10 @@ describe('CA connections that stall', () => {
       const session = h2(s.server.grpcPort);
       // Headers of calls whose request message is never sent (the client neither sends data nor ends).
       const streams = ['Sign', 'WatchTrustBundle', 'GetAuthorityStatus'].map((m) => {
-        const st = session.request({ ':method': 'POST', ':path': `/castellan.ca.v1.CertificateAuthority/${m}`, 'content-type': 'application/grpc', te: 'trailers' }, { endStream: false });
+        const st = session.request(
+          { ':method': 'POST', ':path': `/castellan.ca.v1.CertificateAuthority/${m}`, 'content-type': 'application/grpc', te: 'trailers' },
+          { endStream: false },
+        );
         st.on('error', () => undefined);
         return st;
       });
@@ -162,7 +168,14 @@ describe('long-lived trust-bundle streams and connection age', () => {
     f = await agentFixture({ config: { limits: { connectionMaxAge: 700, connectionMaxAgeGrace: 300 } } });
     const tokenFile = path.join(f.dir, 'token');
     await f.writeToken(tokenFile, 'shop', 'cart');
-    agent = await startAgent({ caAddress: f.address, caBundlePem: f.bundlePem, tokenFile, log: memoryLog().log, caChannelOptions: FAST_CHANNEL, backoff: { initialMs: 50, maxMs: 200 } });
+    agent = await startAgent({
+      caAddress: f.address,
+      caBundlePem: f.bundlePem,
+      tokenFile,
+      log: memoryLog().log,
+      caChannelOptions: FAST_CHANNEL,
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
     const w = await agent.provider.watch({});
     const reconnects = async () => Number(/castellan_agent_trust_bundle_reconnects_total (\d+)/.exec(await agent!.registry.metrics())?.[1] ?? 0);
     await until(async () => (await reconnects()) >= 2, 'two connection ages', 15_000);

@@ -31,7 +31,10 @@ describe.skipIf(!haveGo)('Istio CA API interop: istio.io/api Go client with grpc
     bundle = path.join(dir, 'bundle.pem');
     const dev = await loadDevTokenIssuer(dir);
     tokenFile = path.join(t.dir, 'token');
-    writeFileSync(tokenFile, await mintServiceAccountToken(dev.privateKey, dev.kid, { issuer: dev.issuer, audiences: ['castellan'], namespace: 'default', serviceAccount: 'web', ttlSeconds: 600 }));
+    writeFileSync(
+      tokenFile,
+      await mintServiceAccountToken(dev.privateKey, dev.kid, { issuer: dev.issuer, audiences: ['castellan'], namespace: 'default', serviceAccount: 'web', ttlSeconds: 600 }),
+    );
     srv = await testCaServer(dir, {}, true);
   }, 300_000);
   afterAll(async () => {

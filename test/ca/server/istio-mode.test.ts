@@ -49,7 +49,13 @@ describe('Istio mode: audience istio-ca, dev issuer with a config file, CA diall
     bundlePem = (await loadCa(caDir)).bundle.map((c) => c.pem).join('');
     const dev = await loadDevTokenIssuer(caDir);
     // pilot-agent's token: audience istio-ca (Istio's default), not castellan.
-    istioToken = await mintServiceAccountToken(dev.privateKey, dev.kid, { issuer: dev.issuer, audiences: ['istio-ca'], namespace: 'default', serviceAccount: 'web', ttlSeconds: 600 });
+    istioToken = await mintServiceAccountToken(dev.privateKey, dev.kid, {
+      issuer: dev.issuer,
+      audiences: ['istio-ca'],
+      namespace: 'default',
+      serviceAccount: 'web',
+      ttlSeconds: 600,
+    });
     srv = await testCaServer(caDir, ISTIO_CONFIG);
     // The same directory without Istio mode: the default serving names and audience.
     plain = await testCaServer(caDir, { authentication: { devIssuer: true } });
@@ -140,7 +146,10 @@ describe.skipIf(!haveGo)('Istio mode with istio.io/api Go client (grpc-go verifi
     bundle = path.join(dir, 'bundle.pem');
     const dev = await loadDevTokenIssuer(dir);
     tokenFile = path.join(t.dir, 'token');
-    writeFileSync(tokenFile, await mintServiceAccountToken(dev.privateKey, dev.kid, { issuer: dev.issuer, audiences: ['istio-ca'], namespace: 'default', serviceAccount: 'web', ttlSeconds: 600 }));
+    writeFileSync(
+      tokenFile,
+      await mintServiceAccountToken(dev.privateKey, dev.kid, { issuer: dev.issuer, audiences: ['istio-ca'], namespace: 'default', serviceAccount: 'web', ttlSeconds: 600 }),
+    );
     srv = await testCaServer(dir, ISTIO_CONFIG);
   }, 300_000);
   afterAll(async () => {
@@ -149,7 +158,10 @@ describe.skipIf(!haveGo)('Istio mode with istio.io/api Go client (grpc-go verifi
   });
 
   const call = async (serverName: string) => {
-    const r = await promisify(execFile)(bin, ['-addr', srv.address, '-root', bundle, '-server-name', serverName, '-token-file', tokenFile, '-spiffe-id', WEB], { encoding: 'utf8', timeout: 30_000 });
+    const r = await promisify(execFile)(bin, ['-addr', srv.address, '-root', bundle, '-server-name', serverName, '-token-file', tokenFile, '-spiffe-id', WEB], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     return JSON.parse(r.stdout) as { code: string; message?: string; certChain?: string[] };
   };
 

@@ -50,7 +50,7 @@ describe('SignJwtSvid', () => {
     t?.cleanup();
   });
 
-  it('ok/sub is the token\'s identity; kid is a key WatchTrustBundle publishes', async () => {
+  it("ok/sub is the token's identity; kid is a key WatchTrustBundle publishes", async () => {
     const r = await unary<SignJwtSvidResponse>(env.client.castellan, 'SignJwtSvid', { audience: ['api'], ttlSeconds: 60 }, await env.mint('shop', 'cart'));
     expect(r.code).toBe(OK);
     expect(r.response!.spiffeId).toBe('spiffe://cluster.local/ns/shop/sa/cart');
@@ -60,7 +60,9 @@ describe('SignJwtSvid', () => {
     expect(d.header.kid).toBe(r.response!.keyId);
     const md = new Metadata();
     md.set('authorization', `Bearer ${await env.mint('shop', 'agent')}`);
-    const stream = (env.client.castellan as unknown as { WatchTrustBundle(r: object, m: Metadata): ClientReadableStream<{ jwtAuthorities: { keyId: string; publicKey: Buffer }[] }> }).WatchTrustBundle({ agentId: 't' }, md);
+    const stream = (
+      env.client.castellan as unknown as { WatchTrustBundle(r: object, m: Metadata): ClientReadableStream<{ jwtAuthorities: { keyId: string; publicKey: Buffer }[] }> }
+    ).WatchTrustBundle({ agentId: 't' }, md);
     const first = await new Promise<{ jwtAuthorities: { keyId: string; publicKey: Buffer }[] }>((resolve) => stream.once('data', resolve));
     stream.cancel();
     stream.on('error', () => undefined);
@@ -79,7 +81,10 @@ describe('SignJwtSvid', () => {
     expect(long.code).toBe(INVALID_ARGUMENT);
     const store = await openLedgerStore({ dir: caDir(), readOnly: true });
     try {
-      await until(async () => (await store.query({ outcome: 'refused', spiffeId: 'spiffe://cluster.local/ns/shop/sa/cart' })).filter((r) => r.api === 'jwt-svid').length >= 3, 'three refusals');
+      await until(
+        async () => (await store.query({ outcome: 'refused', spiffeId: 'spiffe://cluster.local/ns/shop/sa/cart' })).filter((r) => r.api === 'jwt-svid').length >= 3,
+        'three refusals',
+      );
       const reasons = (await store.query({ outcome: 'refused', spiffeId: 'spiffe://cluster.local/ns/shop/sa/cart' })).filter((r) => r.api === 'jwt-svid').map((r) => r.reason);
       expect(reasons.sort()).toEqual(['ERR_JWT_AUDIENCE', 'ERR_JWT_AUDIENCE', 'ERR_TTL_TOO_LONG']);
     } finally {
@@ -101,7 +106,13 @@ describe('SignJwtSvid', () => {
     const issuer = await loadDevTokenIssuer(dir);
     const client = caClients(server.address, (await loadCa(dir)).bundle.map((c) => c.pem).join(''));
     try {
-      const token = await mintServiceAccountToken(issuer.privateKey, issuer.kid, { issuer: issuer.issuer, audiences: ['castellan'], namespace: 'a', serviceAccount: 'b', ttlSeconds: 600 });
+      const token = await mintServiceAccountToken(issuer.privateKey, issuer.kid, {
+        issuer: issuer.issuer,
+        audiences: ['castellan'],
+        namespace: 'a',
+        serviceAccount: 'b',
+        ttlSeconds: 600,
+      });
       const r = await unary(client.castellan, 'SignJwtSvid', { audience: ['a'] }, token);
       expect(r.code).toBe(FAILED_PRECONDITION);
       expect(r.details).toContain('castellan root prepare');
@@ -114,4 +125,3 @@ describe('SignJwtSvid', () => {
     }
   });
 });
-

@@ -42,7 +42,10 @@ describe('CA metrics (docs/observability.md)', () => {
     const m = await scrape();
     const dir = await loadCa(caDir);
     for (const a of dir.authorities) {
-      for (const [kind, notAfter] of [['root', a.root.notAfter], ['intermediate', a.issuer.notAfter]] as const) {
+      for (const [kind, notAfter] of [
+        ['root', a.root.notAfter],
+        ['intermediate', a.issuer.notAfter],
+      ] as const) {
         const at = m.find('castellan_authority_expiry_timestamp_seconds', { authority: String(a.id), kind });
         expect(at.map((s) => s.value)).toEqual([notAfter.getTime() / 1000]);
         const left = m.find('castellan_authority_expiry_seconds', { authority: String(a.id), kind })[0]!.value;
@@ -52,7 +55,7 @@ describe('CA metrics (docs/observability.md)', () => {
     }
   });
 
-  it("ok/serving certificate expiry: the notAfter of the certificate the gRPC port presents", async () => {
+  it('ok/serving certificate expiry: the notAfter of the certificate the gRPC port presents', async () => {
     const validTo = await new Promise<string>((resolve, reject) => {
       const s = connect({ host: '127.0.0.1', port: ca.server.grpcPort, servername: 'localhost', rejectUnauthorized: false, ALPNProtocols: ['h2'] }, () => {
         resolve(s.getPeerCertificate().valid_to);
@@ -115,8 +118,17 @@ describe('CA metrics (docs/observability.md)', () => {
       appendBatch: () => Promise.reject(new Error('SQLITE_FULL: database or disk is full')),
       close: () => Promise.resolve(),
     } as unknown as LedgerStore;
-    const ledger = new Ledger({ store, signer: () => { throw new Error('no checkpoint expected'); }, checkpointIntervalMs: 0 });
-    const metrics = new CaMetrics(() => [], () => new Date());
+    const ledger = new Ledger({
+      store,
+      signer: () => {
+        throw new Error('no checkpoint expected');
+      },
+      checkpointIntervalMs: 0,
+    });
+    const metrics = new CaMetrics(
+      () => [],
+      () => new Date(),
+    );
     metrics.observeLedger(ledger.stats);
     await expect(ledger.append({ type: 'refusal', outcome: 'refused', reason: 'ERR_TOKEN_MALFORMED' })).rejects.toThrow(/disk is full/);
     await expect(ledger.append({ type: 'refusal', outcome: 'refused', reason: 'ERR_TOKEN_MALFORMED' })).rejects.toThrow(/disk is full/);

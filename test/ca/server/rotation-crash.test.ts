@@ -15,7 +15,6 @@ const DAY = 86_400_000;
 let t: ReturnType<typeof tempDir>;
 afterEach(() => t.cleanup());
 
-
 describe('CA killed (SIGKILL) in the middle of its automatic intermediate rotation, then restarted', () => {
   for (const point of ['before-commit', 'after-commit', 'after-ledger'] as const) {
     it(`ok/killed ${point}: the restarted CA serves a consistent directory, finishes the rotation once, and the ledger verifies`, async () => {

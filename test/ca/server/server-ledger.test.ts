@@ -106,7 +106,10 @@ describe('the CA server records every issuance', () => {
     expect(first.details).toBeUndefined();
     expect(first.code).toBe(OK);
     expect(await store.bySerial(first.response!.serial)).toMatchObject([{ api: 'castellan', outcome: 'issued', authenticator: 'jwks', spiffeId: spiffe.toString() }]);
-    const mtls = caClients(server.address, bundlePem, { key: key.export({ format: 'pem', type: 'pkcs8' }) as string, cert: first.response!.leaf + first.response!.intermediates.join('') });
+    const mtls = caClients(server.address, bundlePem, {
+      key: key.export({ format: 'pem', type: 'pkcs8' }) as string,
+      cert: first.response!.leaf + first.response!.intermediates.join(''),
+    });
     try {
       const again = await unary<{ serial: string }>(mtls.castellan, 'Sign', { csr, ttlSeconds: 600 });
       expect(again.code).toBe(OK);
@@ -288,7 +291,9 @@ describe('ledger failures and shutdown', () => {
 
 describe('ledger configuration', () => {
   it('ok/durations and defaults', () => {
-    expect(validateCaServerConfig({ ledger: { url: 'postgres://u:p@db:5432/castellan', checkpointEvery: 500, checkpointInterval: '30s', sqliteSynchronous: 'normal' } }).ledger).toEqual({
+    expect(
+      validateCaServerConfig({ ledger: { url: 'postgres://u:p@db:5432/castellan', checkpointEvery: 500, checkpointInterval: '30s', sqliteSynchronous: 'normal' } }).ledger,
+    ).toEqual({
       url: 'postgres://u:p@db:5432/castellan',
       checkpointEvery: 500,
       checkpointInterval: 30_000,

@@ -47,13 +47,25 @@ describe.skipIf(api === undefined)('shutdown of a CA with the Kubernetes store',
         servingDnsNames: ['localhost'],
         store: { kubernetes: { namespace: ns, kubeconfig } },
         ledger: { path: ledgerPath },
-        authentication: { jwks: { issuer: k.saIssuer, discoveryUrl: `${k.url}/.well-known/openid-configuration`, caFile: path.join(t.dir, 'cluster-ca.crt'), bearerTokenFile: path.join(t.dir, 'token') } },
+        authentication: {
+          jwks: {
+            issuer: k.saIssuer,
+            discoveryUrl: `${k.url}/.well-known/openid-configuration`,
+            caFile: path.join(t.dir, 'cluster-ca.crt'),
+            bearerTokenFile: path.join(t.dir, 'token'),
+          },
+        },
       },
       log: log.log,
     });
     const client = caClients(`127.0.0.1:${server.grpcPort}`, server.trustBundle.current().pem);
     try {
-      const r = await unary(client.istio, 'CreateCertificate', { csr: (await testCsr()).pem, validityDuration: 600 }, await k.requestToken(ns, 'web', { audiences: ['castellan'] }));
+      const r = await unary(
+        client.istio,
+        'CreateCertificate',
+        { csr: (await testCsr()).pem, validityDuration: 600 },
+        await k.requestToken(ns, 'web', { audiences: ['castellan'] }),
+      );
       expect(r.code, r.details).toBe(0);
     } finally {
       client.close();

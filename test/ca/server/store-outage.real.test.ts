@@ -73,7 +73,12 @@ describe.skipIf(api === undefined)('the Kubernetes store when the API server goe
         ledger: { path: path.join(t.dir, 'ledger.db') },
         // Tokens are checked locally (JWKS reached directly): only the store goes through the relay.
         authentication: {
-          jwks: { issuer: k.saIssuer, discoveryUrl: `${k.url}/.well-known/openid-configuration`, caFile: path.join(t.dir, 'cluster-ca.crt'), bearerTokenFile: path.join(t.dir, 'token') },
+          jwks: {
+            issuer: k.saIssuer,
+            discoveryUrl: `${k.url}/.well-known/openid-configuration`,
+            caFile: path.join(t.dir, 'cluster-ca.crt'),
+            bearerTokenFile: path.join(t.dir, 'token'),
+          },
         },
         rotation: { reloadInterval: 200 },
       },
@@ -94,7 +99,8 @@ describe.skipIf(api === undefined)('the Kubernetes store when the API server goe
   const issue = async () => {
     const client = caClients(`127.0.0.1:${server.grpcPort}`, server.trustBundle.current().pem);
     try {
-      return (await unary(client.istio, 'CreateCertificate', { csr: (await testCsr()).pem, validityDuration: 600 }, await k.requestToken(ns, 'web', { audiences: ['castellan'] }))).code;
+      return (await unary(client.istio, 'CreateCertificate', { csr: (await testCsr()).pem, validityDuration: 600 }, await k.requestToken(ns, 'web', { audiences: ['castellan'] })))
+        .code;
     } finally {
       client.close();
     }

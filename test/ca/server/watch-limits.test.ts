@@ -43,7 +43,13 @@ async function openWatch(port: number, token: string, agentId: string, localAddr
     createConnection: () => tls.connect({ socket: net.connect({ host: '127.0.0.1', port, localAddress }), ca: bundlePem, servername: 'localhost', ALPNProtocols: ['h2'] }),
   });
   session.on('error', () => undefined);
-  const st = session.request({ ':method': 'POST', ':path': '/castellan.ca.v1.CertificateAuthority/WatchTrustBundle', 'content-type': 'application/grpc', te: 'trailers', authorization: `Bearer ${token}` });
+  const st = session.request({
+    ':method': 'POST',
+    ':path': '/castellan.ca.v1.CertificateAuthority/WatchTrustBundle',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+    authorization: `Bearer ${token}`,
+  });
   st.on('error', () => undefined);
   st.end(watchRequest(agentId));
   const code = await new Promise<number>((resolve) => {
@@ -61,7 +67,8 @@ async function server(limits: NonNullable<CaServerConfig['limits']>) {
   await initCa({ dir, trustDomain: TrustDomain.of('cluster.local') });
   bundlePem = (await loadCa(dir)).bundle.map((c) => c.pem).join('');
   const issuer = await loadDevTokenIssuer(dir);
-  mint = (sa) => mintServiceAccountToken(issuer.privateKey, issuer.kid, { issuer: issuer.issuer, audiences: ['castellan'], namespace: 'shop', serviceAccount: sa, ttlSeconds: 600 });
+  mint = (sa) =>
+    mintServiceAccountToken(issuer.privateKey, issuer.kid, { issuer: issuer.issuer, audiences: ['castellan'], namespace: 'shop', serviceAccount: sa, ttlSeconds: 600 });
   return testCaServer(dir, { limits }, true);
 }
 
@@ -166,7 +173,12 @@ describe('agent ids one workload may make the CA track', () => {
     expect(() => tracker.report({ agentId: 'c', identity: id, sequence: 1, peer: '10.0.0.1:3' })).toThrow(/2 agent ids from 10\.0\.0\.1/);
     // Another address of the same identity (another pod, another node) is not affected.
     tracker.report({ agentId: 'c', identity: id, sequence: 1, peer: '10.0.0.2:3' });
-    expect(tracker.list().map((a) => a.agentId).sort()).toEqual(['a', 'b', 'c']);
+    expect(
+      tracker
+        .list()
+        .map((a) => a.agentId)
+        .sort(),
+    ).toEqual(['a', 'b', 'c']);
   });
 
   it('fail/an identity may make the CA track at most maxAgentsPerIdentity agent ids across addresses', () => {

@@ -4,17 +4,7 @@
 import path from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  importCacerts,
-  initCa,
-  kubernetesStore,
-  LeaderElection,
-  loadCa,
-  prepareRoot,
-  rotateIntermediate,
-  type CaStore,
-  type LedgerRecord,
-} from '../../../ca/index.js';
+import { importCacerts, initCa, kubernetesStore, LeaderElection, loadCa, prepareRoot, rotateIntermediate, type CaStore, type LedgerRecord } from '../../../ca/index.js';
 import { loadKubeConfig, TrustDomain } from '../../../workload-identity/index.js';
 import { memoryLog } from '../../helpers/ca-server.js';
 import { tempDir } from '../../helpers/test-ca.js';
@@ -51,7 +41,7 @@ describe.skipIf(api === undefined)('CA state in Kubernetes against a real kube-a
     t?.cleanup();
   });
 
-  it('ok/a CA created in the Secret loads back the same, with only the CA service account\'s own rights', async () => {
+  it("ok/a CA created in the Secret loads back the same, with only the CA service account's own rights", async () => {
     const store = storeIn();
     expect(await store.read()).toBeUndefined();
     const created = await initCa({ store, trustDomain: td });
@@ -60,7 +50,16 @@ describe.skipIf(api === undefined)('CA state in Kubernetes against a real kube-a
     expect(loaded.bundle.map((c) => c.serialHex)).toEqual([created.active.root.serialHex]);
     const secret = await k.get<{ data: Record<string, string>; metadata: { labels: Record<string, string> } }>(`/api/v1/namespaces/${ns}/secrets/castellan-ca`);
     expect(Object.keys(secret!.data).sort()).toEqual(
-      ['authority-1.ca-cert.pem', 'authority-1.ca-key.pem', 'authority-1.cert-chain.pem', 'authority-1.jwt-key.pem', 'authority-1.root-cert.pem', 'authority-1.root-key.pem', 'bundle.pem', 'ca.json'].sort(),
+      [
+        'authority-1.ca-cert.pem',
+        'authority-1.ca-key.pem',
+        'authority-1.cert-chain.pem',
+        'authority-1.jwt-key.pem',
+        'authority-1.root-cert.pem',
+        'authority-1.root-key.pem',
+        'bundle.pem',
+        'ca.json',
+      ].sort(),
     );
     // The slot's JWT-SVID key (docs/jwt-svid.md) loads back with the slot.
     expect(loaded.active.jwtKey?.keyId).toBe(created.active.jwtKey?.keyId);
@@ -151,7 +150,12 @@ describe.skipIf(api === undefined)('CA state in Kubernetes against a real kube-a
 
   it('ok/agent reports: one ConfigMap per replica, listed together, stale ones pruned', async () => {
     const r = storeIn().agentReports;
-    const report = (replica: string, writtenAt: string) => ({ format: 1 as const, replica, writtenAt, agents: [{ agentId: 'node-1', identity: 'spiffe://cluster.local/ns/x/sa/y', sequence: 3, lastSeen: writtenAt, connected: true, peer: 'p' }] });
+    const report = (replica: string, writtenAt: string) => ({
+      format: 1 as const,
+      replica,
+      writtenAt,
+      agents: [{ agentId: 'node-1', identity: 'spiffe://cluster.local/ns/x/sa/y', sequence: 3, lastSeen: writtenAt, connected: true, peer: 'p' }],
+    });
     await r.publish(report('castellan-7d9f-abc', new Date().toISOString()));
     await r.publish(report('Old_Replica.1', '2020-01-01T00:00:00.000Z'));
     expect((await r.all()).map((x) => x.replica).sort()).toEqual(['Old_Replica.1', 'castellan-7d9f-abc']);
@@ -174,14 +178,32 @@ describe.skipIf(api === undefined)('CA state in Kubernetes against a real kube-a
     const admin = await loadKubeConfig(k.adminKubeconfigPath);
     const store = kubernetesStore({ kubeConfig: admin, namespace: other });
     stores.push(store);
-    const ca = await importCacerts({ store, material: { caCertPem: data['ca-cert.pem'], caKeyPem: data['ca-key.pem'], certChainPem: data['cert-chain.pem'], rootCertPem: data['root-cert.pem'], source: `secret ${other}/cacerts` } });
+    const ca = await importCacerts({
+      store,
+      material: {
+        caCertPem: data['ca-cert.pem'],
+        caKeyPem: data['ca-key.pem'],
+        certChainPem: data['cert-chain.pem'],
+        rootCertPem: data['root-cert.pem'],
+        source: `secret ${other}/cacerts`,
+      },
+    });
     expect(ca.active.source).toBe('cacerts');
     expect(ca.active.issuer.serialHex).toBe(src.active.issuer.serialHex);
     // A cacerts whose key does not match is refused, naming the Secret.
     const wrong = await initCa({ dir: path.join(t.dir, 'wrong'), trustDomain: td });
     const wrongKey = (await wrong.snapshot.authority(1)).caKey;
     await expect(
-      importCacerts({ store: storeIn(other), material: { caCertPem: data['ca-cert.pem'], caKeyPem: wrongKey.kind === 'pem' ? wrongKey.pem : '', certChainPem: data['cert-chain.pem'], rootCertPem: data['root-cert.pem'], source: `secret ${other}/cacerts` } }),
+      importCacerts({
+        store: storeIn(other),
+        material: {
+          caCertPem: data['ca-cert.pem'],
+          caKeyPem: wrongKey.kind === 'pem' ? wrongKey.pem : '',
+          certChainPem: data['cert-chain.pem'],
+          rootCertPem: data['root-cert.pem'],
+          source: `secret ${other}/cacerts`,
+        },
+      }),
     ).rejects.toMatchObject({ code: 'ERR_CACERTS', message: expect.stringContaining(`secret ${other}/cacerts`) });
   });
 

@@ -57,9 +57,7 @@ export interface PolicyRule {
 }
 
 /** An RBAC subject: a service account, a user or a group. */
-export type RbacSubject =
-  | { readonly kind: 'ServiceAccount'; readonly namespace: string; readonly name: string }
-  | { readonly kind: 'User' | 'Group'; readonly name: string };
+export type RbacSubject = { readonly kind: 'ServiceAccount'; readonly namespace: string; readonly name: string } | { readonly kind: 'User' | 'Group'; readonly name: string };
 
 /** One line of the audit log (audit.k8s.io/v1 Event), the fields tests look at. */
 export interface AuditEvent {
@@ -336,7 +334,13 @@ export class RealApiClient implements RealApiServerInfo {
     if (first === undefined) return;
     const attrs: AccessAttributes = first.nonResourceURLs?.length
       ? { verb: first.verbs[0]!, nonResourcePath: first.nonResourceURLs[0]! }
-      : { verb: first.verbs[0]!, resource: first.resources?.[0] ?? '', group: first.apiGroups?.[0] ?? '', ...(namespace ? { namespace } : {}), ...(first.resourceNames?.[0] ? { name: first.resourceNames[0] } : {}) };
+      : {
+          verb: first.verbs[0]!,
+          resource: first.resources?.[0] ?? '',
+          group: first.apiGroups?.[0] ?? '',
+          ...(namespace ? { namespace } : {}),
+          ...(first.resourceNames?.[0] ? { name: first.resourceNames[0] } : {}),
+        };
     const deadline = Date.now() + 30_000;
     while (!(await this.canI(subject, attrs))) {
       if (Date.now() > deadline) throw new Error(`grant ${name}: RBAC still denies ${JSON.stringify(attrs)} to ${JSON.stringify(subject)}`);
@@ -364,14 +368,26 @@ export class RealApiClient implements RealApiServerInfo {
   async canI(subject: RbacSubject, attrs: AccessAttributes): Promise<boolean> {
     const who =
       subject.kind === 'ServiceAccount'
-        ? { user: `system:serviceaccount:${subject.namespace}:${subject.name}`, groups: ['system:serviceaccounts', `system:serviceaccounts:${subject.namespace}`, 'system:authenticated'] }
+        ? {
+            user: `system:serviceaccount:${subject.namespace}:${subject.name}`,
+            groups: ['system:serviceaccounts', `system:serviceaccounts:${subject.namespace}`, 'system:authenticated'],
+          }
         : subject.kind === 'User'
           ? { user: subject.name, groups: ['system:authenticated'] }
           : { user: 'castellan-test-probe', groups: [subject.name] };
     const spec =
       'nonResourcePath' in attrs
         ? { ...who, nonResourceAttributes: { path: attrs.nonResourcePath, verb: attrs.verb } }
-        : { ...who, resourceAttributes: { verb: attrs.verb, group: attrs.group ?? '', resource: attrs.resource, ...(attrs.namespace ? { namespace: attrs.namespace } : {}), ...(attrs.name ? { name: attrs.name } : {}) } };
+        : {
+            ...who,
+            resourceAttributes: {
+              verb: attrs.verb,
+              group: attrs.group ?? '',
+              resource: attrs.resource,
+              ...(attrs.namespace ? { namespace: attrs.namespace } : {}),
+              ...(attrs.name ? { name: attrs.name } : {}),
+            },
+          };
     const r = await this.call<{ status?: { allowed?: boolean } }>('POST', '/apis/authorization.k8s.io/v1/subjectaccessreviews', {
       apiVersion: 'authorization.k8s.io/v1',
       kind: 'SubjectAccessReview',

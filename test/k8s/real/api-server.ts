@@ -81,45 +81,56 @@ export async function startRealApiServer(o: RealApiServerOptions = {}): Promise<
     const [etcdPort, peerPort, apiPort] = await freePorts(3);
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const peerUrl = `http://127.0.0.1:${peerPort}`;
-    const etcd = supervise('etcd', path.join(binDir, 'etcd'), [
-      '--name=castellan-test',
-      `--data-dir=${path.join(dir, 'etcd')}`,
-      `--listen-client-urls=${etcdUrl}`,
-      `--advertise-client-urls=${etcdUrl}`,
-      `--listen-peer-urls=${peerUrl}`,
-      `--initial-advertise-peer-urls=${peerUrl}`,
-      `--initial-cluster=castellan-test=${peerUrl}`,
-      // Throw-away data: durability costs fsyncs on a shared disk and buys nothing here.
-      '--unsafe-no-fsync',
-      '--log-level=warn',
-    ], path.join(dir, 'etcd.log'), dir);
+    const etcd = supervise(
+      'etcd',
+      path.join(binDir, 'etcd'),
+      [
+        '--name=castellan-test',
+        `--data-dir=${path.join(dir, 'etcd')}`,
+        `--listen-client-urls=${etcdUrl}`,
+        `--advertise-client-urls=${etcdUrl}`,
+        `--listen-peer-urls=${peerUrl}`,
+        `--initial-advertise-peer-urls=${peerUrl}`,
+        `--initial-cluster=castellan-test=${peerUrl}`,
+        // Throw-away data: durability costs fsyncs on a shared disk and buys nothing here.
+        '--unsafe-no-fsync',
+        '--log-level=warn',
+      ],
+      path.join(dir, 'etcd.log'),
+      dir,
+    );
     processes.push(etcd);
 
     const url = `https://127.0.0.1:${apiPort}`;
-    const apiserver = supervise('kube-apiserver', path.join(binDir, 'kube-apiserver'), [
-      `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      `--secure-port=${apiPort}`,
-      // The discovery document's jwks_uri is derived from this address unless --service-account-jwks-uri.
-      '--advertise-address=127.0.0.1',
-      // No Endpoints for the `kubernetes` Service: nothing here could reach 127.0.0.1 through it anyway.
-      '--endpoint-reconciler-type=none',
-      '--service-cluster-ip-range=10.96.0.0/16',
-      `--cert-dir=${path.join(dir, 'cert-dir')}`,
-      `--tls-cert-file=${files.servingCert}`,
-      `--tls-private-key-file=${files.servingKey}`,
-      `--client-ca-file=${files.caCert}`,
-      `--token-auth-file=${files.tokens}`,
-      '--authorization-mode=RBAC',
-      `--service-account-issuer=${issuer}`,
-      ...(o.jwksUri ? [`--service-account-jwks-uri=${o.jwksUri}`] : []),
-      `--service-account-key-file=${files.saPublicKey}`,
-      `--service-account-signing-key-file=${files.saPrivateKey}`,
-      `--api-audiences=${apiAudiences.join(',')}`,
-      `--audit-policy-file=${files.auditPolicy}`,
-      `--audit-log-path=${files.auditLog}`,
-      ...(o.extraArgs ?? []),
-    ], path.join(dir, 'kube-apiserver.log'));
+    const apiserver = supervise(
+      'kube-apiserver',
+      path.join(binDir, 'kube-apiserver'),
+      [
+        `--etcd-servers=${etcdUrl}`,
+        '--bind-address=127.0.0.1',
+        `--secure-port=${apiPort}`,
+        // The discovery document's jwks_uri is derived from this address unless --service-account-jwks-uri.
+        '--advertise-address=127.0.0.1',
+        // No Endpoints for the `kubernetes` Service: nothing here could reach 127.0.0.1 through it anyway.
+        '--endpoint-reconciler-type=none',
+        '--service-cluster-ip-range=10.96.0.0/16',
+        `--cert-dir=${path.join(dir, 'cert-dir')}`,
+        `--tls-cert-file=${files.servingCert}`,
+        `--tls-private-key-file=${files.servingKey}`,
+        `--client-ca-file=${files.caCert}`,
+        `--token-auth-file=${files.tokens}`,
+        '--authorization-mode=RBAC',
+        `--service-account-issuer=${issuer}`,
+        ...(o.jwksUri ? [`--service-account-jwks-uri=${o.jwksUri}`] : []),
+        `--service-account-key-file=${files.saPublicKey}`,
+        `--service-account-signing-key-file=${files.saPrivateKey}`,
+        `--api-audiences=${apiAudiences.join(',')}`,
+        `--audit-policy-file=${files.auditPolicy}`,
+        `--audit-log-path=${files.auditLog}`,
+        ...(o.extraArgs ?? []),
+      ],
+      path.join(dir, 'kube-apiserver.log'),
+    );
     processes.push(apiserver);
 
     const adminKubeconfigPath = path.join(dir, 'admin.kubeconfig');
@@ -155,7 +166,9 @@ export async function startRealApiServer(o: RealApiServerOptions = {}): Promise<
         const r = await probe.raw('GET', p, undefined, { timeoutMs: 5_000 }).catch(() => undefined);
         if (r?.status === 200) break;
         if (Date.now() > deadline) {
-          throw new Error(`k8s-real: ${p} not ready within ${o.startTimeoutMs ?? 180_000} ms (last: ${r ? `HTTP ${r.status}` : 'no answer'}); kube-apiserver log ends:\n${tail(apiserver.logFile)}`);
+          throw new Error(
+            `k8s-real: ${p} not ready within ${o.startTimeoutMs ?? 180_000} ms (last: ${r ? `HTTP ${r.status}` : 'no answer'}); kube-apiserver log ends:\n${tail(apiserver.logFile)}`,
+          );
         }
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
@@ -192,17 +205,72 @@ function writeMaterial(dir: string, saKey: 'rsa' | 'ec'): Material {
 
   const caKey = file('ca.key', pkcs8(ec().privateKey), 0o600);
   const caCert = path.join(dir, 'ca.crt');
-  run('openssl', ['req', '-x509', '-new', '-key', caKey, '-subj', '/CN=castellan-test-kubernetes-ca', '-days', '2', '-sha256',
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign', '-out', caCert]);
+  run('openssl', [
+    'req',
+    '-x509',
+    '-new',
+    '-key',
+    caKey,
+    '-subj',
+    '/CN=castellan-test-kubernetes-ca',
+    '-days',
+    '2',
+    '-sha256',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+    '-out',
+    caCert,
+  ]);
 
   // The names a client may use: the advertise address, localhost (a second origin for the same server) and
   // the in-cluster Service names and ClusterIP a pod would use.
   const servingKey = file('apiserver.key', pkcs8(ec().privateKey), 0o600);
   const csr = path.join(dir, 'apiserver.csr');
-  const sans = ['IP:127.0.0.1', 'IP:10.96.0.1', 'DNS:localhost', 'DNS:kubernetes', 'DNS:kubernetes.default', 'DNS:kubernetes.default.svc', 'DNS:kubernetes.default.svc.cluster.local'];
-  run('openssl', ['req', '-new', '-key', servingKey, '-subj', '/CN=kube-apiserver', '-addext', `subjectAltName=${sans.join(',')}`, '-addext', 'extendedKeyUsage=serverAuth', '-out', csr]);
+  const sans = [
+    'IP:127.0.0.1',
+    'IP:10.96.0.1',
+    'DNS:localhost',
+    'DNS:kubernetes',
+    'DNS:kubernetes.default',
+    'DNS:kubernetes.default.svc',
+    'DNS:kubernetes.default.svc.cluster.local',
+  ];
+  run('openssl', [
+    'req',
+    '-new',
+    '-key',
+    servingKey,
+    '-subj',
+    '/CN=kube-apiserver',
+    '-addext',
+    `subjectAltName=${sans.join(',')}`,
+    '-addext',
+    'extendedKeyUsage=serverAuth',
+    '-out',
+    csr,
+  ]);
   const servingCert = path.join(dir, 'apiserver.crt');
-  run('openssl', ['x509', '-req', '-in', csr, '-CA', caCert, '-CAkey', caKey, '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-days', '2', '-sha256', '-copy_extensions', 'copyall', '-out', servingCert]);
+  run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    csr,
+    '-CA',
+    caCert,
+    '-CAkey',
+    caKey,
+    '-set_serial',
+    `0x${randomBytes(16).toString('hex')}`,
+    '-days',
+    '2',
+    '-sha256',
+    '-copy_extensions',
+    'copyall',
+    '-out',
+    servingCert,
+  ]);
 
   const sa = saKey === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : ec();
   const saPrivateKey = file('sa.key', pkcs8(sa.privateKey), 0o600);
@@ -224,11 +292,15 @@ function run(cmd: string, args: string[]): void {
 /** Free TCP ports on 127.0.0.1 (held together while choosing, so they differ). */
 async function freePorts(n: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-      const s = createServer();
-      s.on('error', reject);
-      s.listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const s = createServer();
+          s.on('error', reject);
+          s.listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
