@@ -26,3 +26,13 @@ export async function failureOf(p: Promise<unknown>): Promise<{ code: string; me
 export async function asyncCodeOf(p: Promise<unknown>): Promise<string | undefined> {
   return (await failureOf(p))?.code;
 }
+
+/** The CastellanError `p` rejects with; fails the test when it resolves or rejects with anything else. */
+export async function rejectionOf(p: Promise<unknown>): Promise<CastellanError> {
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof CastellanError)) throw new Error(`expected a CastellanError, got ${err === undefined ? 'a resolved promise' : String(err)}`);
+  return err;
+}

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { bundleConfigMaps, loadCaServerConfig, resolveCaConfig, validateCaServerConfig, type CaServerConfig, type ResolvedCaConfig } from '../../../ca/index.js';
 import { loadAgentConfigFile } from '../../../sds/index.js';
-import { CastellanError } from '../../../workload-identity/index.js';
 import { tempDir } from '../../helpers/test-ca.js';
+import { rejectionOf } from '../../helpers/error-code.js';
 
 let t: ReturnType<typeof tempDir>;
 beforeEach(() => {
@@ -17,15 +17,6 @@ function file(name: string, text: string): string {
   const p = path.join(t.dir, name);
   writeFileSync(p, text);
   return p;
-}
-
-async function refusal(p: Promise<unknown>): Promise<CastellanError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(CastellanError);
-  return err as CastellanError;
 }
 
 /** Every default of docs/configuration.md, written out: what a CA without a config file runs with. */
@@ -178,7 +169,7 @@ describe('loadCaServerConfig and loadAgentConfigFile: one reader', () => {
   it("fail/unknown keys and bad types: the validator's ERR_CONFIG, with the file as its source", async () => {
     const raw = { surprise: 1, listen: 'nowhere', limits: { maxWatchers: 'many' } };
     const p = file('bad.json', JSON.stringify(raw));
-    const e = await refusal(loadCaServerConfig(p));
+    const e = await rejectionOf(loadCaServerConfig(p));
     expect(e.code).toBe('ERR_CONFIG');
     let direct: unknown;
     try {
@@ -193,20 +184,20 @@ describe('loadCaServerConfig and loadAgentConfigFile: one reader', () => {
 
   it('fail/a malformed or unreadable file: the same ERR_CONFIG naming the file (and line) for CA and agent', async () => {
     const bad = file('bad.yaml', 'listen: [\n');
-    const ca = await refusal(loadCaServerConfig(bad));
-    const agent = await refusal(loadAgentConfigFile(bad));
+    const ca = await rejectionOf(loadCaServerConfig(bad));
+    const agent = await rejectionOf(loadAgentConfigFile(bad));
     expect(ca.code).toBe('ERR_CONFIG');
     expect(agent.code).toBe('ERR_CONFIG');
     expect(ca.message).toBe(agent.message);
     expect(ca.message).toContain(`config: ${bad}:2:1: not valid YAML/JSON`);
     const missing = path.join(t.dir, 'missing.yaml');
-    expect((await refusal(loadCaServerConfig(missing))).message).toBe(`config: cannot read ${missing}: ENOENT`);
-    expect((await refusal(loadAgentConfigFile(missing))).message).toBe(`config: cannot read ${missing}: ENOENT`);
+    expect((await rejectionOf(loadCaServerConfig(missing))).message).toBe(`config: cannot read ${missing}: ENOENT`);
+    expect((await rejectionOf(loadAgentConfigFile(missing))).message).toBe(`config: cannot read ${missing}: ENOENT`);
   });
 
   it('fail/a top level that is no mapping is refused by both, naming the file', async () => {
     const list = file('list.yaml', '- 1\n- 2\n');
-    for (const e of [await refusal(loadCaServerConfig(list)), await refusal(loadAgentConfigFile(list))]) {
+    for (const e of [await rejectionOf(loadCaServerConfig(list)), await rejectionOf(loadAgentConfigFile(list))]) {
       expect(e.code).toBe('ERR_CONFIG');
       expect(e.message).toBe(`config: ${list}: want a mapping of keys at the top level, found a list`);
     }
