@@ -28,6 +28,19 @@ function freePort(): Promise<number> {
   });
 }
 
+/** `castellan token mint` in the image, for `ns`/`sa`, into `/var/lib/castellan/<file>` of the mounted volume. */
+async function mintToken(mount: readonly string[], ns: string, sa: string, file: string): Promise<void> {
+  const args = ['token', 'mint', '--dir', '/var/lib/castellan/ca', '--namespace', ns, '--service-account', sa, '--out', `/var/lib/castellan/${file}`];
+  const r = await podman(['run', '--rm', ...RUNTIME, '--read-only', ...mount, IMAGE, ...args]);
+  expect(r.code, r.stderr).toBe(0);
+}
+
+/** `castellan ca serve` of the mounted volume's CA in a detached, read-only container on the host network. */
+function serveCa(name: string, mount: readonly string[], grpcPort: number, httpPort: number): ReturnType<typeof podman> {
+  const args = ['ca', 'serve', '--dir', '/var/lib/castellan/ca', '--listen', `127.0.0.1:${grpcPort}`, '--http', `127.0.0.1:${httpPort}`];
+  return podman(['run', '-d', '--name', name, ...RUNTIME, '--read-only', '--network', 'host', ...mount, IMAGE, ...args]);
+}
+
 async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 60_000): Promise<T> {
   const end = Date.now() + ms;
   for (;;) {
@@ -110,50 +123,13 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
     const init = await podman(['run', '--rm', ...RUNTIME, '--read-only', ...mount, IMAGE, 'ca', 'init', '--dir', '/var/lib/castellan/ca', '--trust-domain', 'example.org']);
     expect(init.code, init.stderr).toBe(0);
     expect(init.stdout).toContain('created CA in /var/lib/castellan/ca');
-    const mint = await podman([
-      'run',
-      '--rm',
-      ...RUNTIME,
-      '--read-only',
-      ...mount,
-      IMAGE,
-      'token',
-      'mint',
-      '--dir',
-      '/var/lib/castellan/ca',
-      '--namespace',
-      'default',
-      '--service-account',
-      'web',
-      '--out',
-      '/var/lib/castellan/web.token',
-    ]);
-    expect(mint.code, mint.stderr).toBe(0);
+    await mintToken(mount, 'default', 'web', 'web.token');
 
     const grpcPort = await freePort();
     const httpPort = await freePort();
     const name = `castellan-image-test-${process.pid}`;
     containers.push(name);
-    const start = await podman([
-      'run',
-      '-d',
-      '--name',
-      name,
-      ...RUNTIME,
-      '--read-only',
-      '--network',
-      'host',
-      ...mount,
-      IMAGE,
-      'ca',
-      'serve',
-      '--dir',
-      '/var/lib/castellan/ca',
-      '--listen',
-      `127.0.0.1:${grpcPort}`,
-      '--http',
-      `127.0.0.1:${httpPort}`,
-    ]);
+    const start = await serveCa(name, mount, grpcPort, httpPort);
     expect(start.code, start.stderr).toBe(0);
     const ready = await until('/readyz', async () => {
       const r = await fetch(`http://127.0.0.1:${httpPort}/readyz`);
@@ -257,49 +233,12 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
           ['castellan-system', 'rel-castellan-agent', 'agent.token'],
           ['shop', 'web', 'pod.token'],
         ] as const) {
-          const mint = await podman([
-            'run',
-            '--rm',
-            ...RUNTIME,
-            '--read-only',
-            ...mount,
-            IMAGE,
-            'token',
-            'mint',
-            '--dir',
-            '/var/lib/castellan/ca',
-            '--namespace',
-            ns,
-            '--service-account',
-            sa,
-            '--out',
-            `/var/lib/castellan/${file}`,
-          ]);
-          expect(mint.code, mint.stderr).toBe(0);
+          await mintToken(mount, ns, sa, file);
         }
         const grpcPort = await freePort();
         const caName = `castellan-image-ca-${process.pid}`;
         containers.push(caName);
-        const ca = await podman([
-          'run',
-          '-d',
-          '--name',
-          caName,
-          ...RUNTIME,
-          '--read-only',
-          '--network',
-          'host',
-          ...mount,
-          IMAGE,
-          'ca',
-          'serve',
-          '--dir',
-          '/var/lib/castellan/ca',
-          '--listen',
-          `127.0.0.1:${grpcPort}`,
-          '--http',
-          `127.0.0.1:${await freePort()}`,
-        ]);
+        const ca = await serveCa(caName, mount, grpcPort, await freePort());
         expect(ca.code, ca.stderr).toBe(0);
 
         // The agent exactly as rendered, but pointed at this CA (no cluster DNS here).
