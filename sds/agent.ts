@@ -5,7 +5,7 @@ import { Registry } from 'prom-client';
 import { systemClock, type AgentClock } from './agent-clock.js';
 import { AgentMetrics } from './agent-metrics.js';
 import type { AgentOptions } from './agent-options.js';
-import type { BackoffOptions } from './backoff.js';
+import { DEFAULT_BACKOFF, type BackoffOptions } from './backoff.js';
 import { BundleFollower } from './bundle-follower.js';
 import { BundleReporter } from './bundle-reporter.js';
 import { CaClient, type TrustBundleMessage } from './ca-client.js';
@@ -88,7 +88,9 @@ export class Agent {
     this.log = 'component' in o.log.bindings() ? o.log : o.log.child({ component: 'castellan-agent' });
     this.tokenFile = o.tokenFile ? new TokenFile(o.tokenFile) : undefined;
     this.registry = o.registry ?? new Registry();
-    this.connection = new CaConnection(this.log);
+    // Confirmed when it still fails after the shortest first retry delay (initial less its jitter).
+    const backoff = { ...DEFAULT_BACKOFF, ...o.backoff };
+    this.connection = new CaConnection(this.log, { confirmAfterMs: backoff.initialMs * (1 - backoff.jitter) });
     this.client = new CaClient({
       address: o.caAddress,
       caBundlePem: o.caBundlePem,

@@ -9,21 +9,31 @@ import type { CaMisconfigurationCode } from './ca-transport-error.js';
  * call sites log such failures at debug only), kept for /readyz and the
  * `castellan_agent_ca_connection_problem` gauge, and cleared, with one line, once the CA answers.
  *
- * The error line waits for a second attempt failing the same way: a CA that is starting serves a
- * placeholder certificate no client trusts for a moment (docs/agent.md), and an agent that meets it once
- * and then gets its certificate has no misconfiguration to report.
+ * The error line waits until the same problem is seen again `confirmAfterMs` after it was first seen
+ * (the agent's first retry delay): a CA that is starting serves a placeholder certificate no client
+ * trusts for a moment (docs/agent.md), and an agent that meets it and then gets its certificate on the
+ * retry has no misconfiguration to report. Calls that fail together on one handshake (the first Sign and
+ * WatchTrustBundle share it) count as one sighting, whatever their number.
  *
- * @example const conn = new CaConnection(log); new CaClient({ ..., onConnection: (p) => conn.update(p) });
+ * @example const conn = new CaConnection(log, { confirmAfterMs: 1000 }); new CaClient({ ..., onConnection: (p) => conn.update(p) });
  */
 export class CaConnection {
   private problem: CastellanError<CaMisconfigurationCode> | undefined;
-  /** Attempts in a row that failed with `problem`'s code. */
-  private seen = 0;
+  /** When `problem`'s code was first seen in this run of failures (monotonic ms). */
+  private firstSeenAt = 0;
   /** Whether the error line for `problem` went out. */
   private said = false;
   private metrics: AgentMetrics | undefined;
 
-  constructor(private readonly log: Logger) {}
+  constructor(
+    private readonly log: Logger,
+    private readonly o: {
+      /** How long after the first sighting the same problem counts as confirmed, ms. */
+      readonly confirmAfterMs: number;
+      /** A monotonic clock, ms (performance.now by default). */
+      readonly now?: () => number;
+    },
+  ) {}
 
   /** Where the state goes as a metric (the metrics are made after the CA client). */
   attach(metrics: AgentMetrics): void {
@@ -34,21 +44,21 @@ export class CaConnection {
   update(p: CastellanError<CaMisconfigurationCode> | undefined): void {
     if (p === undefined) {
       if (this.problem && this.said) this.log.info({ was: this.problem.code }, 'the CA answers again');
-      this.seen = 0;
       this.said = false;
     } else {
-      if (p.code !== this.problem?.code) {
-        this.seen = 0;
+      const now = (this.o.now ?? performance.now.bind(performance))();
+      const first = p.code !== this.problem?.code;
+      if (first) {
+        this.firstSeenAt = now;
         this.said = false;
       }
-      this.seen++;
       const flag = p.context['flag'] as string | undefined;
-      if (this.seen === 1) {
+      if (first) {
         this.log.debug(
           { reason: p.code, flag, ca: p.context['caAddress'], detail: p.message },
-          'the CA connection failed in a way a misconfiguration would; said at error if the next attempt fails the same way',
+          'the CA connection failed in a way a misconfiguration would; said at error if it still fails so after the first retry delay',
         );
-      } else if (!this.said) {
+      } else if (!this.said && now - this.firstSeenAt >= this.o.confirmAfterMs) {
         this.said = true;
         this.log.error(
           { reason: p.code, flag, ca: p.context['caAddress'], detail: p.message },

@@ -71,7 +71,7 @@ export function transportProblem(details: string, at: { address: string; serverN
   }
 }
 
-/** Whether `err` is a connection failure caused by the agent's configuration (already logged once, loudly). */
+/** Whether `err` is a connection failure caused by the agent's configuration (CaConnection says it once, loudly, when confirmed). */
 export function isCaMisconfiguration(err: unknown): boolean {
   return (CA_MISCONFIGURATION_CODES as readonly unknown[]).includes((err as { code?: unknown } | undefined)?.code);
 }

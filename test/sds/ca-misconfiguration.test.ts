@@ -78,6 +78,18 @@ describe("agent: a CA connection that fails because of the agent's configuration
     await expect(agent.provider.watch({})).rejects.toMatchObject({ code: 'ERR_NOT_READY', message: expect.stringContaining(flag) });
   });
 
+  it('ok/the first handshake failing for both the first Sign and the bundle watch is not said yet (a starting CA may be behind it)', async () => {
+    const tokenFile = path.join(f.dir, 'token');
+    await f.writeToken(tokenFile, 'shop', 'cart');
+    const { log, lines } = memoryLog();
+    agent = await startAgent({ caAddress: f.address, caBundlePem: otherBundle, tokenFile, backoff: { initialMs: 60_000, maxMs: 60_000 }, log, caChannelOptions: FAST_CHANNEL });
+    const failures = async () => parsePrometheusText(await agent!.registry.metrics()).find('castellan_agent_rotation_failures_total', { reason: 'ERR_CA_UNTRUSTED' })[0]?.value ?? 0;
+    await until(async () => (await failures()) >= 1, 'the first Sign to fail', 20_000);
+    await new Promise((r) => setTimeout(r, 500)); // the bundle watch fails on the same handshake meanwhile
+    expect(entries(lines).filter((e) => e.msg.startsWith('cannot talk to the CA'))).toEqual([]);
+    expect(agent.notReadyReason()).toContain('--ca-bundle');
+  });
+
   it('ok/castellan agent: /readyz of a node agent lists the misconfiguration as a warning (it still serves what it holds)', async () => {
     const tokenFile = path.join(f.dir, 'agent-token');
     await f.writeToken(tokenFile, 'castellan-system', 'castellan-agent');
@@ -112,18 +124,25 @@ describe("agent: a CA connection that fails because of the agent's configuration
 });
 
 describe('CaConnection', () => {
-  it('ok/one failure then an answer (a starting CA\'s placeholder certificate) is not reported: no error line, no "answers again"', async () => {
+  it('ok/failures of one handshake, then an answer on the retry (a starting CA\'s placeholder certificate), are not reported: no error line, no "answers again"', async () => {
     const { log, lines } = memoryLog();
-    const c = new CaConnection(log);
+    let now = 0;
+    const c = new CaConnection(log, { confirmAfterMs: 800, now: () => now });
     const p = new CastellanError('ERR_CA_UNTRUSTED', 'sds: the CA at x presented a certificate that no root in --ca-bundle verifies', {
       context: { flag: '--ca-bundle', caAddress: 'x' },
     });
+    // Sign and WatchTrustBundle fail together on the first handshake: one sighting.
+    c.update(p);
     c.update(p);
     expect(c.current?.code).toBe('ERR_CA_UNTRUSTED');
+    now += 1000;
     c.update(undefined);
     expect(lines.filter((l) => l.includes('cannot talk to the CA') || l.includes('the CA answers again'))).toEqual([]);
-    // The same failure twice in a row is a misconfiguration, said once.
+    // The same failure again after the first retry delay is a misconfiguration, said once.
     c.update(p);
+    now += 900;
+    c.update(p);
+    now += 2000;
     c.update(p);
     expect(entries(lines).filter((e) => e.msg.startsWith('cannot talk to the CA'))).toMatchObject([{ level: 50, reason: 'ERR_CA_UNTRUSTED', flag: '--ca-bundle' }]);
   });
@@ -137,11 +156,14 @@ describe('CaConnection', () => {
       () => new Date(),
       () => undefined,
     );
-    const c = new CaConnection(log);
+    let now = 0;
+    const c = new CaConnection(log, { confirmAfterMs: 800, now: () => now });
     c.attach(metrics);
     const p = new CastellanError('ERR_CA_NOT_TLS', 'sds: x does not answer with TLS', { context: { flag: '--ca-addr', caAddress: 'x' } });
     c.update(p);
+    now += 1000;
     c.update(p);
+    now += 2000;
     c.update(p);
     expect(lines.filter((l) => l.includes('cannot talk to the CA'))).toHaveLength(1);
     expect(parsePrometheusText(await registry.metrics()).find('castellan_agent_ca_connection_problem', { reason: 'ERR_CA_NOT_TLS' })[0]?.value).toBe(1);
