@@ -1,5 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
-import type { CliIo } from './io.js';
+import { UsageError, type CliIo } from './io.js';
 
 /**
  * The V8 flags of `castellan agent` (docs/agent.md; measured in docs/benchmarks.md). An agent runs beside
@@ -13,19 +13,39 @@ import type { CliIo } from './io.js';
  *   resident (~9 MiB; Sparkplug's code ~1.4 MiB more). A sidecar serves one pod's few SDS streams and
  *   renews every few hours; node mode, which may serve thousands of streams, gets both back before it
  *   starts (setAgentRunV8Flags).
- * CASTELLAN_AGENT_V8_FLAGS (any V8 flags, empty for none) replaces all of these; a NODE_OPTIONS that sets a
- * semi-space size or names a compiler keeps that part its own way.
+ * CASTELLAN_AGENT_V8_FLAGS (V8 flags `--name` or `--name=value`, empty for none) replaces all of these in
+ * either mode, node mode's compilers included; a node option (NODE_OPTIONS or the command line) that sets
+ * a semi-space size or names a compiler keeps that part its own way.
  */
 const LEAN_YOUNG_GENERATION = '--semi-space-growth-factor=1';
 const NO_COMPILERS = '--no-turbofan --no-sparkplug';
 
-/** Whether NODE_OPTIONS already decides about the compilers (`--turbofan`, `--no-opt`, `--sparkplug` ...). */
-const nodeOptionsDecideCompilers = (env: CliIo['env']) => /(^|\s)--(no-)?(turbofan|opt|sparkplug)\b/.test(env.NODE_OPTIONS ?? '');
+/** The node options this process started with: NODE_OPTIONS and the flags before the script. */
+const nodeOptionsOf = (env: CliIo['env'], execArgv: readonly string[]) => `${execArgv.join(' ')} ${env.NODE_OPTIONS ?? ''}`;
 
-/** The flags set before the agent's modules load (cli/main.ts), for the agent's own process only. */
-export function agentLoadV8Flags(env: CliIo['env']): string {
-  if (env.CASTELLAN_AGENT_V8_FLAGS !== undefined) return env.CASTELLAN_AGENT_V8_FLAGS.trim();
-  return [/semi-space/.test(env.NODE_OPTIONS ?? '') ? '' : LEAN_YOUNG_GENERATION, nodeOptionsDecideCompilers(env) ? '' : NO_COMPILERS].filter(Boolean).join(' ');
+/** Whether the node options already decide about the compilers (`--turbofan`, `--no-opt`, `--jitless`, `--no_sparkplug` ...). */
+const decideCompilers = (options: string) => /(^|\s)--((no[-_])?(turbofan|opt|sparkplug)|jitless)\b/.test(options);
+
+/** One V8 flag as the variable may hold it; `--help` and `--version` would print and end the process. */
+const V8_FLAG = /^--[a-z][a-z0-9_-]*(=\S+)?$/i;
+
+/**
+ * The flags set before the agent's modules load (cli/main.ts), for the agent's own process only, one per
+ * element. Throws a UsageError (exit 2) for a CASTELLAN_AGENT_V8_FLAGS that is not a list of V8 flags.
+ */
+export function agentLoadV8Flags(env: CliIo['env'], execArgv: readonly string[] = process.execArgv): string[] {
+  const explicit = env.CASTELLAN_AGENT_V8_FLAGS;
+  if (explicit !== undefined) {
+    const flags = explicit.split(/\s+/).filter(Boolean);
+    for (const f of flags) {
+      if (!V8_FLAG.test(f) || /^--(help|version)$/i.test(f)) {
+        throw new UsageError(`CASTELLAN_AGENT_V8_FLAGS: ${JSON.stringify(f)} is not a V8 flag to set (want --name or --name=value, separated by spaces; empty for none)`);
+      }
+    }
+    return flags;
+  }
+  const options = nodeOptionsOf(env, execArgv);
+  return [/semi-space/.test(options) ? '' : LEAN_YOUNG_GENERATION, decideCompilers(options) ? '' : NO_COMPILERS].filter(Boolean).join(' ').split(' ').filter(Boolean);
 }
 
 /**
@@ -34,19 +54,20 @@ export function agentLoadV8Flags(env: CliIo['env']): string {
  * @example if (io.env === process.env) setAgentLoadV8Flags(io.env);
  */
 export function setAgentLoadV8Flags(env: CliIo['env']): void {
-  const flags = agentLoadV8Flags(env);
-  if (flags !== '') setFlagsFromString(flags);
+  // One flag at a time: V8 ignores everything after a flag it does not know.
+  for (const flag of agentLoadV8Flags(env)) setFlagsFromString(flag);
 }
 
 /**
- * Once the mode is known, before the agent starts: node mode gets back the compilers the load-time flags
- * took away. Returns the flags it set ('' for none).
+ * Once the mode is known, before the agent starts: node mode gets back the compilers the default
+ * load-time flags took away (an explicit CASTELLAN_AGENT_V8_FLAGS is final). Returns the flags it set
+ * ('' for none).
  *
  * @example setAgentRunV8Flags(config.mode, io.env);
  */
 export function setAgentRunV8Flags(mode: 'sidecar' | 'node', env: CliIo['env']): string {
-  if (mode !== 'node') return '';
-  const load = agentLoadV8Flags(env).split(/\s+/);
+  if (mode !== 'node' || env.CASTELLAN_AGENT_V8_FLAGS !== undefined) return '';
+  const load = agentLoadV8Flags(env);
   const back = ['turbofan', 'sparkplug']
     .filter((c) => load.includes(`--no-${c}`))
     .map((c) => `--${c}`)

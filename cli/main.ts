@@ -127,7 +127,21 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   const json = wantsJson(argv);
   const wanted = commandsFor(argv);
   // Only for the process's own agent (a V8 flag is process-wide; in-process callers keep their heap).
-  if (io.env === process.env && wanted.length === 1 && wanted[0]!.words === 'agent') setAgentLoadV8Flags(io.env);
+  const failed = async (err: unknown): Promise<number> => {
+    // Loaded only on a failure: `--version` and a working command never need it.
+    const { exitFor, reportFailure } = await import('./exit-codes.js');
+    const failure = exitFor(err);
+    reportFailure(failure, io, json);
+    if (io.env.CASTELLAN_DEBUG && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
+    return failure.code;
+  };
+  if (io.env === process.env && wanted.length === 1 && wanted[0]!.words === 'agent') {
+    try {
+      setAgentLoadV8Flags(io.env);
+    } catch (err) {
+      return failed(err);
+    }
+  }
   const program = await buildProgram(io, argv, { jsonErrors: json });
   if (argv.length === 0) {
     io.out(program.helpInformation());
@@ -139,12 +153,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
   } catch (err) {
     // Help and version are not failures (commander printed them); nothing more to load for them.
     if (err instanceof CommanderError && ['commander.helpDisplayed', 'commander.version', 'commander.help'].includes(err.code)) return 0;
-    // Loaded only on a failure: `--version` and a working command never need it.
-    const { exitFor, reportFailure } = await import('./exit-codes.js');
-    const failure = exitFor(err);
-    reportFailure(failure, io, json);
-    if (io.env.CASTELLAN_DEBUG && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
-    return failure.code;
+    return failed(err);
   } finally {
     // A command that opened an HSM token logs out of it (docs/pkcs11.md). The agent never opens CA
     // keys, and the CA module is not loaded for it (nor for --version).

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { agentLoadV8Flags, setAgentRunV8Flags } from '../../cli/agent-v8.js';
 
@@ -12,13 +13,32 @@ describe('the agent V8 flags (cli/agent-v8.ts)', () => {
     ['ok/CASTELLAN_AGENT_V8_FLAGS replaces them all', { CASTELLAN_AGENT_V8_FLAGS: ' --max-lazy ', NODE_OPTIONS: '--turbofan' }, '--max-lazy'],
     ['ok/CASTELLAN_AGENT_V8_FLAGS empty: none', { CASTELLAN_AGENT_V8_FLAGS: '' }, ''],
   ];
-  for (const [name, env, flags] of cases) it(name, () => expect(agentLoadV8Flags(env)).toBe(flags));
+  for (const [name, env, flags] of cases) it(name, () => expect(agentLoadV8Flags(env, []).join(' ')).toBe(flags));
+
+  it('ok/node flags on the command line decide too (node --no-opt bin/castellan.js agent)', () => {
+    expect(agentLoadV8Flags({}, ['--no-opt']).join(' ')).toBe('--semi-space-growth-factor=1');
+    expect(agentLoadV8Flags({}, ['--jitless', '--max-semi-space-size=2'])).toEqual([]);
+  });
+
+  it('fail/CASTELLAN_AGENT_V8_FLAGS that is not a list of V8 flags: a usage error naming the variable', () => {
+    for (const bad of ['--help', 'turbofan', '--no-turbofan -x', '--version']) {
+      expect(() => agentLoadV8Flags({ CASTELLAN_AGENT_V8_FLAGS: bad }, [])).toThrow(/CASTELLAN_AGENT_V8_FLAGS: .* is not a V8 flag/);
+    }
+  });
 
   it('ok/node mode gets the compilers back only when the load-time flags took them away; sidecar mode never', () => {
     expect(setAgentRunV8Flags('node', {})).toBe('--turbofan --sparkplug');
     expect(setAgentRunV8Flags('sidecar', {})).toBe('');
     expect(setAgentRunV8Flags('node', { NODE_OPTIONS: '--no-turbofan' })).toBe('');
     expect(setAgentRunV8Flags('node', { CASTELLAN_AGENT_V8_FLAGS: '--semi-space-growth-factor=1' })).toBe('');
-    expect(setAgentRunV8Flags('node', { CASTELLAN_AGENT_V8_FLAGS: '--no-turbofan' })).toBe('--turbofan');
+    // An explicit CASTELLAN_AGENT_V8_FLAGS is final in node mode too.
+    expect(setAgentRunV8Flags('node', { CASTELLAN_AGENT_V8_FLAGS: '--no-turbofan' })).toBe('');
+  });
+
+  it('fail/castellan agent with CASTELLAN_AGENT_V8_FLAGS=--help: exit 2 naming the variable, V8 prints nothing', () => {
+    const r = spawnSync(process.execPath, ['bin/castellan.js', 'agent', '--help'], { encoding: 'utf8', env: { ...process.env, CASTELLAN_AGENT_V8_FLAGS: '--help' } });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/^castellan: CASTELLAN_AGENT_V8_FLAGS: "--help" is not a V8 flag/);
+    expect(r.stdout).not.toMatch(/Synopsis|Options:\s+--/);
   });
 });

@@ -83,7 +83,8 @@ describe("agent: a CA connection that fails because of the agent's configuration
     await f.writeToken(tokenFile, 'shop', 'cart');
     const { log, lines } = memoryLog();
     agent = await startAgent({ caAddress: f.address, caBundlePem: otherBundle, tokenFile, backoff: { initialMs: 60_000, maxMs: 60_000 }, log, caChannelOptions: FAST_CHANNEL });
-    const failures = async () => parsePrometheusText(await agent!.registry.metrics()).find('castellan_agent_rotation_failures_total', { reason: 'ERR_CA_UNTRUSTED' })[0]?.value ?? 0;
+    const failures = async () =>
+      parsePrometheusText(await agent!.registry.metrics()).find('castellan_agent_rotation_failures_total', { reason: 'ERR_CA_UNTRUSTED' })[0]?.value ?? 0;
     await until(async () => (await failures()) >= 1, 'the first Sign to fail', 20_000);
     await new Promise((r) => setTimeout(r, 500)); // the bundle watch fails on the same handshake meanwhile
     expect(entries(lines).filter((e) => e.msg.startsWith('cannot talk to the CA'))).toEqual([]);
