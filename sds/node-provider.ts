@@ -299,11 +299,13 @@ export class NodeProvider implements SecretProvider {
   /** An older CA: a CSR without a SAN, signed for whatever identity the token stands for; the certificate is discarded. */
   private async proveBySigning(token: string): Promise<SignedCertificate> {
     const csrDer = await createSvidRequest(await generateWorkloadKey(this.o.rotation.keyType));
-    const sign = () => this.o.client().sign({ csrDer, ttlSeconds: this.o.rotation.ttl.seconds, bundleSequence: this.o.bundles.own?.sequence ?? 0, agentId: this.o.agentId, token });
+    let asked = this.o.rotation.ttl.seconds;
+    const sign = () => this.o.client().sign({ csrDer, ttlSeconds: asked, bundleSequence: this.o.bundles.own?.sequence ?? 0, agentId: this.o.agentId, token });
     try {
       return await sign();
     } catch (err) {
-      if (this.o.rotation.ttl.learnFrom(err) === undefined) throw err;
+      if (this.o.rotation.ttl.learnFrom(err, asked) === undefined) throw err;
+      asked = this.o.rotation.ttl.seconds;
       return sign();
     }
   }

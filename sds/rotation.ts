@@ -60,6 +60,8 @@ export class IdentityRotation {
   private outcomeWaiters: (() => void)[] = [];
   /** The last failure, cleared by a success. */
   lastError: Error | undefined;
+  /** The lifetime the attempt in flight (or the last one) asked for, s. */
+  private askedSeconds = 0;
   /** When the next attempt is due. */
   nextAttemptAt: Date | undefined;
 
@@ -164,7 +166,8 @@ export class IdentityRotation {
       const key = await generateWorkloadKey(this.o.keyType);
       // The SAN is optional (docs/architecture.md §2); once the identity is known it lets the CA refuse a mix-up.
       const csr = await createSvidRequest(key, this.spiffeIdNow);
-      const signed = await this.o.sign(csr, this.o.ttl.seconds, this.svid);
+      this.askedSeconds = this.o.ttl.seconds;
+      const signed = await this.o.sign(csr, this.askedSeconds, this.svid);
       if (this.stopped) return;
       if (this.o.spiffeId !== undefined && !signed.id.equals(this.o.spiffeId)) {
         throw new CastellanError('ERR_IDENTITY_CHANGED', `sds: the CA answered for ${signed.id.toString()}, want ${this.o.spiffeId.toString()}`);
@@ -210,14 +213,17 @@ export class IdentityRotation {
     const e = err instanceof Error ? err : new Error(String(err));
     const code = isCastellanError(err) ? err.code : 'ERR_INTERNAL';
     this.lastError = e;
-    const cap = this.o.ttl.learnFrom(err);
-    if (cap !== undefined) {
+    const learnt = this.o.ttl.learnFrom(err, this.askedSeconds);
+    if (learnt !== undefined) {
       // The CA refuses lifetimes above its maximum (it does not shorten them): a configuration error,
-      // said loudly once, then the CA's maximum is asked for at once instead of failing forever.
-      this.o.log.error(
-        { spiffeId: this.spiffeIdNow, configuredTtlMs: this.o.ttl.configuredMs, caMaxTtlMs: cap, detail: e.message },
-        "the configured ttl exceeds the CA's maximum; requesting the CA's maximum instead (lower the agent's ttl)",
-      );
+      // said loudly once (by whichever identity's refusal taught it), then the CA's maximum is asked for
+      // at once instead of failing forever.
+      if (learnt.isNew) {
+        this.o.log.error(
+          { spiffeId: this.spiffeIdNow, configuredTtlMs: this.o.ttl.configuredMs, caMaxTtlMs: learnt.capMs, detail: e.message },
+          "the configured ttl exceeds the CA's maximum; requesting the CA's maximum instead (lower the agent's ttl)",
+        );
+      }
       this.o.metrics?.rotationFailures.inc({ reason: code });
       this.schedule(0);
       return;

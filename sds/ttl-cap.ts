@@ -40,10 +40,17 @@ export class RequestedTtl {
     return Math.max(1, Math.round(this.currentMs / 1000));
   }
 
-  /** Learns the CA's maximum from its refusal (see capFromRefusal): the lowered lifetime, ms, or undefined when `err` is not such a refusal. */
-  learnFrom(err: unknown): number | undefined {
-    const cap = capFromRefusal(err, this.currentMs);
-    if (cap !== undefined) this.currentMs = cap;
-    return cap;
+  /**
+   * Learns the CA's maximum from its refusal of a request that asked for `askedSeconds` (see
+   * capFromRefusal): undefined when `err` is not such a refusal, else the maximum, ms, and whether it
+   * lowered the lifetime (false when a request that went out at the same time already taught it). The
+   * lifetime is never raised again before the agent restarts.
+   */
+  learnFrom(err: unknown, askedSeconds: number): { readonly capMs: number; readonly isNew: boolean } | undefined {
+    const capMs = capFromRefusal(err, askedSeconds * 1000);
+    if (capMs === undefined) return undefined;
+    const isNew = capMs < this.currentMs;
+    if (isNew) this.currentMs = capMs;
+    return { capMs, isNew };
   }
 }

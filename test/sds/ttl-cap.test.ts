@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startAgent, type Agent } from '../../sds/agent.js';
+import { RequestedTtl } from '../../sds/ttl-cap.js';
+import { CastellanError } from '../../workload-identity/index.js';
 import { agentFixture, FAST_CHANNEL } from '../helpers/agent-fixture.js';
 import { ManualClock } from '../helpers/manual-clock.js';
 import { parsePrometheusText } from '../helpers/prometheus-text.js';
@@ -80,5 +82,27 @@ describe("a ttl above the CA's maximum", () => {
     expect(errorsLogged()).toHaveLength(1);
     first.close();
     second.close();
+  });
+});
+
+describe('RequestedTtl', () => {
+  const refusal = (maxSeconds: number) =>
+    new CastellanError('ERR_CA_REFUSED', 'sds: the CA refused: ttl too long', { context: { caError: 'ERR_TTL_TOO_LONG', caMaxTtlSeconds: maxSeconds } });
+
+  it('ok/requests that went out together with the old lifetime each learn the maximum; only the first lowers it', () => {
+    const ttl = new RequestedTtl(8 * DAY);
+    const asked = ttl.seconds;
+    expect(ttl.learnFrom(refusal(7 * 86_400), asked)).toEqual({ capMs: 7 * DAY, isNew: true });
+    // The second refusal of a request that asked the old lifetime: still a ttl refusal (retry at once), not news.
+    expect(ttl.learnFrom(refusal(7 * 86_400), asked)).toEqual({ capMs: 7 * DAY, isNew: false });
+    expect(ttl.ms).toBe(7 * DAY);
+    expect(ttl.seconds).toBe(7 * 86_400);
+  });
+
+  it('fail/not a ttl refusal, or a maximum not below what was asked: nothing learnt', () => {
+    const ttl = new RequestedTtl(DAY);
+    expect(ttl.learnFrom(new CastellanError('ERR_CA_REFUSED', 'other', { context: { caError: 'ERR_KEY_TYPE' } }), ttl.seconds)).toBeUndefined();
+    expect(ttl.learnFrom(refusal(2 * 86_400), ttl.seconds)).toBeUndefined();
+    expect(ttl.ms).toBe(DAY);
   });
 });
