@@ -67,7 +67,8 @@ const KEEPALIVE = { timeMs: 300_000, timeoutMs: 20_000 };
 type CallWithCredentials = { metadata: Metadata; getPeer(): string; getAuthContext?(): { sslPeerCertificate?: { raw: Buffer } } | null };
 
 /** A WatchTrustBundle call. */
-type TrustBundleStream = ServerWritableStream<CaV1.WatchTrustBundleRequest__Output, CaV1.TrustBundle>;
+/** WatchTrustBundle writes the bytes encodedTrustBundle made once per snapshot (withPreEncodedResponses). */
+type TrustBundleStream = ServerWritableStream<CaV1.WatchTrustBundleRequest__Output, Buffer>;
 
 /** Credentials of a gRPC call: the bearer token and, when TLS verified one, the client certificate. */
 function credentialsOf(call: CallWithCredentials, extraChain: () => readonly Uint8Array[]): CallerCredentials {
@@ -104,6 +105,11 @@ export class CaServer {
   readonly metrics: CaMetrics;
   private issuer: Issuer;
   private readonly watchers = new Set<TrustBundleStream>();
+  /** Each bundle snapshot's WatchTrustBundle message, encoded once (thousands of agents watch one snapshot). */
+  private readonly encodedBundles = new WeakMap<TrustBundleSnapshot, Buffer>();
+  private serializeTrustBundle: (m: CaV1.TrustBundle) => Buffer = () => {
+    throw new Error('ca: WatchTrustBundle before the services were added');
+  };
   private readonly watcherSlots: StreamSlots;
   /** The CA directory as last loaded: authorities change under the server (rotation). */
   private ca: CaDirectory;
@@ -219,7 +225,7 @@ export class CaServer {
       CreateCertificate: unary('CreateCertificate', (call) => this.createCertificate(call), pipeline),
     };
     this.grpc.addService(withPreEncodedResponses(protos.istio.service, 'CreateCertificate'), istio);
-    const castellan: CaV1.CertificateAuthorityHandlers = {
+    const castellan: PreEncodedHandlers<CaV1.CertificateAuthorityHandlers, 'WatchTrustBundle'> = {
       Sign: unary('Sign', (call) => this.sign(call), pipeline),
       SignJwtSvid: unary('SignJwtSvid', (call) => this.signJwtSvid(call), pipeline),
       WatchTrustBundle: serverStreamMethod(ctx, 'WatchTrustBundle', (call) => this.watchTrustBundle(call)),
@@ -229,7 +235,9 @@ export class CaServer {
         logFields: (call) => ({ tokenSha256: tokenHash(credentialsOf(call, this.intermediatesForPeer).token) }),
       }),
     };
-    this.grpc.addService(protos.castellan.service, castellan);
+    const encode = protos.castellan.service['WatchTrustBundle']!.responseSerialize;
+    this.serializeTrustBundle = (m) => encode(m);
+    this.grpc.addService(withPreEncodedResponses(protos.castellan.service, 'WatchTrustBundle'), castellan);
     const admin = this.o.rootAdmin;
     if (!admin) return;
     /** A RootAdmin method: the caller must be one of `admin.identities` (authorizeAdmin). */
@@ -475,7 +483,7 @@ export class CaServer {
       disconnect();
       return;
     }
-    const send = (s: TrustBundleSnapshot) => call.write(this.trustBundleMessage(s));
+    const send = (s: TrustBundleSnapshot) => call.write(this.encodedTrustBundle(s));
     send(this.bundle.current());
     const unsubscribe = this.bundle.subscribe(send);
     this.watchers.add(call);
@@ -489,6 +497,16 @@ export class CaServer {
     call.on('cancelled', done);
     call.on('close', done);
     call.on('error', done);
+  }
+
+  /** A snapshot's WatchTrustBundle message, encoded once for every stream that is sent it. */
+  private encodedTrustBundle(s: TrustBundleSnapshot): Buffer {
+    let bytes = this.encodedBundles.get(s);
+    if (!bytes) {
+      bytes = this.serializeTrustBundle(this.trustBundleMessage(s));
+      this.encodedBundles.set(s, bytes);
+    }
+    return bytes;
   }
 
   private trustBundleMessage(s: TrustBundleSnapshot): CaV1.TrustBundle {
