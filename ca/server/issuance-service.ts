@@ -1,10 +1,16 @@
-import { hash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { CastellanError, isCastellanError, type AuthenticatedCaller, type Authenticator, type CallerCredentials } from '../../workload-identity/index.js';
+import {
+  CastellanError,
+  isCastellanError,
+  tokenSha256 as sha256OfToken,
+  type AuthenticatedCaller,
+  type Authenticator,
+  type CallerCredentials,
+} from '../../workload-identity/index.js';
 import { parseCsrAsync, type CertificateRequest } from '../csr.js';
 import { caError } from '../errors.js';
-import type { IssuedCertificate, Issuer } from '../issuer.js';
+import type { IssuedCertificate, Issuer, SigningAuthority } from '../issuer.js';
 import { issuedEntry, refusedEntry, type Ledger, type RequestFacts } from '../ledger/index.js';
 import { callErrorFor } from './grpc-status.js';
 import type { CaMetrics } from './metrics.js';
@@ -51,7 +57,7 @@ export function peerIp(peer: string | undefined): string {
 
 /** Lowercase hex SHA-256 of a token: logs and the ledger carry this, never the token. */
 export function tokenHash(token: string | undefined): string | undefined {
-  return token === undefined ? undefined : hash('sha256', token, 'hex');
+  return token === undefined ? undefined : sha256OfToken(token);
 }
 
 /**
@@ -166,23 +172,35 @@ export class IssuanceService {
     } catch (err) {
       const e = callErrorFor(err);
       this.o.metrics.csrs.inc({ outcome: e.reason, api });
-      const entry = { event: 'refused', api, reason: e.reason, spiffeId: caller?.spiffeId.toString(), tokenSha256: tokenSha256(), peer: credentials.peerAddress };
-      if (e.code === status.INTERNAL) this.o.log.error({ ...entry, err }, 'issuance failed');
-      else if (e.reason === 'ERR_AUTH_BACKEND_UNAVAILABLE')
-        this.o.log.warn({ ...entry, detail: (err as Error).message, cause: String((err as Error).cause ?? '') }, 'authentication backend unavailable');
-      else if (e.reason !== 'ERR_LEDGER_UNAVAILABLE') this.o.log.info({ ...entry, detail: (err as Error).message }, 'request refused');
-      if (this.o.ledger && e.reason === 'ERR_RATE_LIMITED' && caller === undefined) {
-        // Refused by the per-address limit before authentication: costs the client nothing, so these are
-        // recorded as one summary per address and interval (README: the ledger cannot be flooded).
-        this.o.ledger.appendSummarized(peerIp(credentials.peerAddress), refusedEntry({ api, tokenSha256: tokenSha256(), peer: credentials.peerAddress, authority }, e.reason));
-      } else if (this.o.ledger && e.reason !== 'ERR_LEDGER_UNAVAILABLE') {
-        const facts: RequestFacts = { api, caller, tokenSha256: tokenSha256(), peer: credentials.peerAddress, csrSpki: request?.spki, authority };
-        // A refusal is recorded before it is answered; if that fails the caller still gets its refusal.
-        await this.o.ledger
-          .append(refusedEntry(facts, e.reason))
-          .catch((cause: unknown) => this.o.log.error({ err: cause, reason: e.reason }, 'ledger write failed for a refusal'));
-      }
+      await this.refused(
+        err,
+        { api, caller, tokenSha256: tokenSha256(), peer: credentials.peerAddress, csrSpki: request?.spki, authority },
+        { failed: 'issuance failed', refused: 'request refused' },
+      );
       throw err;
     }
+  }
+
+  /**
+   * What every refused request does (certificates here, JWT-SVIDs in jwt-svid-service.ts), before its
+   * error is answered: one log line (error for a bug, warn with the cause for an authentication backend
+   * that cannot answer, info otherwise; none for a ledger that is down, which said so itself) and its
+   * ledger record (docs/architecture.md §7) — one summary per address and interval for the per-address
+   * limit before authentication, which costs the client nothing (the ledger cannot be flooded). A
+   * record that cannot be written is logged; the caller still gets its refusal.
+   */
+  async refused(err: unknown, facts: RequestFacts & { readonly authority: SigningAuthority }, say: { readonly failed: string; readonly refused: string }): Promise<void> {
+    const e = callErrorFor(err);
+    const entry = { event: 'refused', api: facts.api, reason: e.reason, spiffeId: facts.caller?.spiffeId.toString(), tokenSha256: facts.tokenSha256, peer: facts.peer };
+    if (e.code === status.INTERNAL) this.o.log.error({ ...entry, err }, say.failed);
+    else if (e.reason === 'ERR_AUTH_BACKEND_UNAVAILABLE')
+      this.o.log.warn({ ...entry, detail: (err as Error).message, cause: String((err as Error).cause ?? '') }, 'authentication backend unavailable');
+    else if (e.reason !== 'ERR_LEDGER_UNAVAILABLE') this.o.log.info({ ...entry, detail: (err as Error).message }, say.refused);
+    if (!this.o.ledger || e.reason === 'ERR_LEDGER_UNAVAILABLE') return;
+    if (e.reason === 'ERR_RATE_LIMITED' && facts.caller === undefined) {
+      this.o.ledger.appendSummarized(peerIp(facts.peer), refusedEntry({ api: facts.api, tokenSha256: facts.tokenSha256, peer: facts.peer, authority: facts.authority }, e.reason));
+      return;
+    }
+    await this.o.ledger.append(refusedEntry(facts, e.reason)).catch((cause: unknown) => this.o.log.error({ err: cause, reason: e.reason }, 'ledger write failed for a refusal'));
   }
 }

@@ -2,9 +2,9 @@ import type { Logger } from 'pino';
 import { CastellanError, type AuthenticatedCaller, type CallerCredentials } from '../../workload-identity/index.js';
 import type { IssuedJwtSvid, JwtSvidIssuer } from '../jwt-svid-issuer.js';
 import type { SigningAuthority } from '../issuer.js';
-import { jwtSvidIssuedEntry, refusedEntry, type Ledger } from '../ledger/index.js';
+import { jwtSvidIssuedEntry, type Ledger } from '../ledger/index.js';
 import { callErrorFor } from './grpc-status.js';
-import { peerIp, tokenHash, type IssuanceService } from './issuance-service.js';
+import { tokenHash, type IssuanceService } from './issuance-service.js';
 import type { CaMetrics } from './metrics.js';
 
 export interface JwtSvidServiceOptions {
@@ -35,7 +35,12 @@ export class JwtSvidService {
     cancelled: () => boolean = () => false,
   ): Promise<{ caller: AuthenticatedCaller; jwt: IssuedJwtSvid }> {
     let caller: AuthenticatedCaller | undefined;
-    const tokenSha256 = () => caller?.tokenSha256 ?? tokenHash(credentials.token);
+    let tokenSha256Memo: string | undefined;
+    const tokenSha256 = () => {
+      if (caller?.tokenSha256 !== undefined) return caller.tokenSha256;
+      tokenSha256Memo ??= tokenHash(credentials.token);
+      return tokenSha256Memo;
+    };
     try {
       caller = await this.o.service.confirm(credentials);
       if (cancelled()) throw new CastellanError('ERR_CANCELLED', 'ca: the request was cancelled or its deadline passed');
@@ -78,21 +83,9 @@ export class JwtSvidService {
       );
       return { caller, jwt };
     } catch (err) {
-      const e = callErrorFor(err);
-      this.o.metrics.jwtSvids.inc({ outcome: e.reason });
-      const entry = { event: 'refused', api: 'jwt-svid', reason: e.reason, spiffeId: caller?.spiffeId.toString(), tokenSha256: tokenSha256(), peer: credentials.peerAddress };
-      if (e.code === 13 /* INTERNAL */) this.o.log.error({ ...entry, err }, 'JWT-SVID issuance failed');
-      else this.o.log.info({ ...entry, detail: (err as Error).message }, 'JWT-SVID request refused');
-      // As for certificates (issuance-service.ts): every refusal is recorded, those of the per-address
-      // limit before authentication as one summary per address and interval.
+      this.o.metrics.jwtSvids.inc({ outcome: callErrorFor(err).reason });
       const facts = { api: 'jwt-svid' as const, caller, tokenSha256: tokenSha256(), peer: credentials.peerAddress, authority: this.o.authority() };
-      if (this.o.ledger && e.reason === 'ERR_RATE_LIMITED' && caller === undefined) {
-        this.o.ledger.appendSummarized(peerIp(credentials.peerAddress), refusedEntry(facts, e.reason));
-      } else if (this.o.ledger && e.reason !== 'ERR_LEDGER_UNAVAILABLE') {
-        await this.o.ledger
-          .append(refusedEntry(facts, e.reason))
-          .catch((cause: unknown) => this.o.log.error({ err: cause, reason: e.reason }, 'ledger write failed for a refusal'));
-      }
+      await this.o.service.refused(err, facts, { failed: 'JWT-SVID issuance failed', refused: 'JWT-SVID request refused' });
       throw err;
     }
   }
