@@ -26,6 +26,7 @@ import {
   AlgorithmIdentifier,
 } from '@peculiar/asn1-x509';
 import { DerReader, TAG } from './der.js';
+import { caError } from './errors.js';
 import type { Signer } from './signer.js';
 
 /** What a certificate says, before it is signed. Used for roots and intermediates (the leaf hot path has its own template). */
@@ -96,8 +97,26 @@ export const ext = {
     ),
 };
 
+/** The latest time X.509 can say (RFC 5280 §4.1.2.5.2: GeneralizedTime has four year digits). */
+const LAST_X509_TIME = Date.UTC(9999, 11, 31, 23, 59, 59);
+/** The earliest (RFC 5280 §4.1.2.5.1: UTCTime years 50-99 are 1950-1999). */
+const FIRST_X509_TIME = Date.UTC(1950, 0, 1);
+
+/**
+ * A validity X.509 can encode, ERR_TTL_INVALID otherwise: a lifetime of thousands of years used to
+ * come out as a certificate that expired in the past (the year wrapped), without an error.
+ */
+function checkValidity(notBefore: Date, notAfter: Date): void {
+  const from = notBefore.getTime();
+  const to = notAfter.getTime();
+  if (!(from >= FIRST_X509_TIME && to <= LAST_X509_TIME && from < to)) {
+    throw caError('ERR_TTL_INVALID', `ca: a certificate valid from ${String(notBefore)} to ${String(notAfter)} cannot be written; the lifetime must end by 9999-12-31 (RFC 5280)`);
+  }
+}
+
 /** DER of the TBSCertificate for `fields`, signed with `signatureAlgorithm`. */
 export function encodeTbs(fields: CertificateFields, signatureAlgorithm: Uint8Array): Buffer {
+  checkValidity(fields.notBefore, fields.notAfter);
   const tbs = new TBSCertificate({
     version: Version.v3,
     serialNumber: toArrayBuffer(fields.serial),

@@ -84,6 +84,16 @@ describe('root rotation: prepare -> activate -> retire', () => {
     expect(await failureOf(prepareRoot({ store: dir, ledger }))).toMatchObject({ code: 'ERR_ROTATION_STATE', message: expect.stringContaining('already prepared') });
   });
 
+  it('fail/a root lifetime past the year 9999 is refused (it used to wrap into a root that expired long ago); nothing is prepared', async () => {
+    const before = await loadCa(dir);
+    for (const rootTtlMs of [3e14, 1e16]) {
+      expect(await failureOf(prepareRoot({ store: dir, ledger }, { rootTtlMs }))).toMatchObject({ code: 'ERR_TTL_INVALID', message: expect.stringContaining('9999-12-31') });
+    }
+    const after = await loadCa(dir);
+    expect(after.prepared).toBeUndefined();
+    expect(after.authorities.map((a) => a.id)).toEqual(before.authorities.map((a) => a.id));
+  });
+
   it('fail/activate is refused while an agent lags or nobody reported agents; --force overrides', async () => {
     const prepared = (await prepareRoot({ store: dir, ledger })).ca;
     const lagging = await failureOf(activateRoot({ store: dir, ledger }, { agents: agentsServing(1), reissueSpreadSeconds: 10 }));
