@@ -61,6 +61,9 @@ export class X509Svid {
     this.chainPem = f.chain.map((der) => pemEncode(der, 'CERTIFICATE')).join('');
     this.keyPkcs8Der = f.key.export({ format: 'der', type: 'pkcs8' });
     this.keyPem = f.key.export({ format: 'pem', type: 'pkcs8' }) as string;
+    // The key's encodings are read by name only: a spread, Object.keys or util.inspect does not show them.
+    Object.defineProperty(this, 'keyPem', { enumerable: false });
+    Object.defineProperty(this, 'keyPkcs8Der', { enumerable: false });
     Object.freeze(this);
   }
 
@@ -100,6 +103,11 @@ export class X509Svid {
   /** What logs and JSON may show: identity, serial and validity, never the key. */
   toJSON(): { id: string; serialHex: string; notBefore: string; notAfter: string } {
     return { id: this.id.toString(), serialHex: this.serialHex, notBefore: this.notBefore.toISOString(), notAfter: this.notAfter.toISOString() };
+  }
+
+  /** What console.log, util.inspect and test diffs show: the same as JSON, never the key. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `X509Svid ${JSON.stringify(this.toJSON())}`;
   }
 }
 

@@ -1,6 +1,7 @@
 import { createPrivateKey, generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey } from '../../ca/index.js';
 import { createSvidRequest, pemDecode, SpiffeId, X509Svid } from '../../workload-identity/index.js';
@@ -21,6 +22,18 @@ describe('X509Svid', () => {
     const chainPem = c.leafPem + c.chainPem.slice(0, -1).join('');
     return { key, c, chainPem, chain: pemDecode(chainPem, 'CERTIFICATE') };
   };
+
+  it('ok/inspect, a spread, Object.keys and JSON show identity and dates, never the key (the key is read by name only)', async () => {
+    const { key, chain } = await issued();
+    const svid = X509Svid.of(chain, key);
+    for (const shown of [inspect(svid), inspect({ svid }, { depth: 5 }), JSON.stringify({ ...svid }), JSON.stringify(svid), Object.keys(svid).join(',')]) {
+      expect(shown).not.toContain('PRIVATE KEY');
+      expect(shown).not.toMatch(/keyPem|keyPkcs8Der/);
+    }
+    expect(inspect(svid)).toContain('spiffe://cluster.local/ns/shop/sa/cart');
+    expect(svid.keyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(svid.keyPkcs8Der.length).toBeGreaterThan(0);
+  });
 
   /** A self-signed certificate made by openssl with this subjectAltName, and its key. */
   const selfSigned = (san: string) => {
