@@ -44,7 +44,7 @@ export { authorizeCaller, identityPolicyProblems, type IdentityPolicy } from './
 export { DURATION_UNIT_MS, parseDuration, type DurationErrorCode } from './duration.js';
 export { buildInfo, registerBuildInfo, type BuildInfo } from './build-info.js';
 export { startHealthEndpoints, type HealthEndpoints, type MetricsSource } from './health-endpoints.js';
-export { durationField, hostPortField, positiveDurationField } from './config-fields.js';
+export { durationField, hostPortField, positiveDurationField, spiffeIdWithPathField, trustDomainField } from './config-fields.js';
 export { parseConfigText, readConfigFile, type ConfigFileErrorCode, type ConfigFileStage } from './config-file.js';
 export { grpcDetails } from './grpc-details.js';
 export {

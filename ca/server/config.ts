@@ -1,6 +1,15 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { durationField, hostPortField, identityPolicyProblems, positiveDurationField, readConfigFile, type IdentityPolicy } from '../../workload-identity/index.js';
+import {
+  durationField,
+  hostPortField,
+  identityPolicyProblems,
+  positiveDurationField,
+  readConfigFile,
+  spiffeIdWithPathField,
+  trustDomainField,
+  type IdentityPolicy,
+} from '../../workload-identity/index.js';
 import { caError } from '../errors.js';
 import { isPostgresUrl } from '../ledger/index.js';
 import { BUNDLE_CONFIGMAP_NAME } from './bundle-configmaps.js';
@@ -23,7 +32,6 @@ const ipAddress = z.string().refine((s) => !s.includes('%') && isIP(s) !== 0, { 
 /** A ConfigMap data key (Kubernetes: [-._a-zA-Z0-9]+, at most 253 characters). */
 const configMapKey = z.string().regex(/^[-._a-zA-Z0-9]{1,253}$/, 'want a ConfigMap key: letters, digits, - _ .');
 
-const trustDomainName = z.string().regex(/^[a-z0-9._-]{1,255}$/, 'want a trust domain: lower-case letters, digits, ".", "_", "-" (SPIFFE-ID §2.1)');
 const httpsUrl = z
   .string()
   .url()
@@ -62,15 +70,12 @@ const federationSchema = z
       .array(
         z
           .object({
-            trustDomain: trustDomainName,
+            trustDomain: trustDomainField,
             /** The foreign bundle endpoint (SPIFFE Federation §5.1). */
             bundleEndpointUrl: httpsUrl,
             profile: z.enum(['https_web', 'https_spiffe']),
             /** https_spiffe: the SPIFFE ID the endpoint's X509-SVID must carry (§5.2.2.2). */
-            endpointSpiffeId: z
-              .string()
-              .regex(/^spiffe:\/\/[^/]+\/.+/, 'want a SPIFFE ID with a path')
-              .optional(),
+            endpointSpiffeId: spiffeIdWithPathField.optional(),
             /** A file with the trust domain's bundle (SPIFFE bundle JSON, or PEM roots): used until the first fetch, and to authenticate a self-serving https_spiffe endpoint the first time. */
             initialBundle: z.string().min(1).optional(),
             /** https_web: PEM roots to verify the endpoint with instead of the system's (a private web PKI). */
@@ -124,10 +129,7 @@ const storeSchema = z
 export const caServerConfigSchema = z
   .object({
     /** The trust domain of a CA that creates its own state (store.kubernetes); checked against existing state. */
-    trustDomain: z
-      .string()
-      .regex(/^[a-z0-9._-]{1,255}$/, 'want a trust domain: lower-case letters, digits, ".", "_", "-" (SPIFFE-ID §2.1)')
-      .optional(),
+    trustDomain: trustDomainField.optional(),
     /** Where keys and state live. Absent: the CA directory (--dir). */
     store: storeSchema.optional(),
     /** CA keys in an HSM (docs/pkcs11.md): used when the CA creates its keys; a CA created so records module and token in its state. */
@@ -366,7 +368,7 @@ export const caServerConfigSchema = z
     admin: z
       .object({
         /** SPIFFE IDs of operators (a service-account token, e.g. spiffe://<td>/ns/castellan-system/sa/castellan-admin, or a client certificate). */
-        identities: z.array(z.string().regex(/^spiffe:\/\/[^/]+\/.+/, 'want a SPIFFE ID with a path')).optional(),
+        identities: z.array(spiffeIdWithPathField).optional(),
       })
       .strict()
       .optional(),

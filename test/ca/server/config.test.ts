@@ -132,6 +132,18 @@ describe('CA server configuration: cross-field checks against the defaults', () 
     expect(problems({ policy: { denyServiceAccounts: ['Default/Legacy'] } })).toMatch(/policy.denyServiceAccounts.0/);
     expect(problems({ policy: { denyServiceAccounts: ['default/ legacy'] } })).toMatch(/policy.denyServiceAccounts.0/);
   });
+  it('fail/admin identities and federation endpoint IDs the CA could never match (checked as SPIFFE IDs, not by pattern)', () => {
+    for (const id of ['spiffe://Example.org/admin', 'spiffe://example.org/admin/', 'spiffe://example.org//a', 'spiffe://example.org']) {
+      expect(problems({ admin: { identities: [id] } }), id).toMatch(/admin\.identities\.0: want a SPIFFE ID with a path/);
+    }
+    const federation = (endpointSpiffeId: string) => ({
+      federation: { trustDomains: [{ trustDomain: 'spire.test', bundleEndpointUrl: 'https://spire.test/bundle', profile: 'https_spiffe', endpointSpiffeId }] },
+    });
+    expect(problems(federation('spiffe://spire.test/spire//server'))).toMatch(/endpointSpiffeId: want a SPIFFE ID with a path/);
+    expect(problems(federation('spiffe://spire.test/spire/server'))).not.toMatch(/endpointSpiffeId/);
+    expect(problems({ admin: { identities: ['spiffe://example.org/ns/castellan-system/sa/castellan-admin'] } })).toBe('');
+    expect(problems({ trustDomain: 'Example.org' })).toMatch(/trustDomain: want a trust domain/);
+  });
 });
 
 describe('CA server configuration: Istio mode fields', () => {
