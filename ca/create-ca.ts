@@ -240,7 +240,12 @@ function requireFrom(from: string | undefined): string {
  * such as a source tree, whose next `git add` would take the root key with it.
  */
 async function prepareEmptyCaDir(dir: string): Promise<void> {
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  // The parent recursively, the directory itself not: Node's recursive mkdir retries forever where the
+  // kernel answers ENOENT for a parent that exists (e.g. --dir /proc/x).
+  await fs.mkdir(path.dirname(dir), { recursive: true, mode: 0o700 });
+  await fs.mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw caError('ERR_CA_DIR', `ca: cannot create ${dir}: ${err.code ?? err.message}`, { cause: err });
+  });
   const st = await fs.lstat(dir);
   if (!st.isDirectory()) throw caError('ERR_CA_DIR', `ca: ${dir} is not a directory`);
   // Looked at before anything is changed: a folder that is not ours to take keeps its mode too.

@@ -13,7 +13,7 @@ import {
   type KeyType,
   type StateKeys,
 } from '../ca/index.js';
-import { choiceFlag, durationFlag, keyTypeFlag, trustDomainFlag } from './flags.js';
+import { choiceFlag, positiveDurationFlag, keyTypeFlag, trustDomainFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 import { ledgerDatabaseUrl } from './database-url.js';
 import { recordCaInit } from './ca-init-record.js';
@@ -80,8 +80,8 @@ export function registerCaInit(ca: Command, io: CliIo): void {
     .requiredOption('--dir <dir>', 'CA directory to create (mode 0700; keys 0600)')
     .option('--trust-domain <name>', 'SPIFFE trust domain (default: cluster.local; with --from-cacerts: read from ca-cert.pem)', trustDomainFlag)
     .option('--key-type <type>', 'CA key type: ec-p256, ec-p384, rsa-2048, rsa-3072, rsa-4096 (default: ec-p256)', keyTypeFlag)
-    .option('--root-ttl <duration>', 'root lifetime, e.g. 10y (default: 10y)', durationFlag)
-    .option('--intermediate-ttl <duration>', 'intermediate lifetime, capped by the root (default: 1y)', durationFlag)
+    .option('--root-ttl <duration>', 'root lifetime, e.g. 10y (default: 10y)', positiveDurationFlag)
+    .option('--intermediate-ttl <duration>', 'intermediate lifetime, capped by the root (default: 1y)', positiveDurationFlag)
     .option('--from-cacerts <dir>', 'plug in ca-cert.pem, ca-key.pem, cert-chain.pem, root-cert.pem from <dir> instead of generating')
     .option('--database-url <url>', 'record the creation in this PostgreSQL ledger (env CASTELLAN_DATABASE_URL; default: <dir>/ledger.db)')
     .option('--pkcs11-module <file>', 'generate the CA keys in a PKCS#11 token (HSM) through this vendor library (.so); they never leave it')
@@ -108,7 +108,7 @@ export function registerCaInit(ca: Command, io: CliIo): void {
       const dir = path.resolve(io.cwd, f.dir);
       let ca: CaDirectory;
       if (f.fromCacerts) {
-        if (f.keyType || f.rootTtl || f.intermediateTtl) {
+        if (f.keyType || f.rootTtl !== undefined || f.intermediateTtl !== undefined) {
           throw new UsageError('--key-type, --root-ttl and --intermediate-ttl do not apply with --from-cacerts (the keys and certificates are given)');
         }
         if (pkcs11Of(f)) throw new UsageError('--pkcs11-* does not apply with --from-cacerts (the plugged-in key is given as a file)');
@@ -124,8 +124,8 @@ export function registerCaInit(ca: Command, io: CliIo): void {
             ...(hsm ? { stateKeys: hsm.stateKeys } : {}),
             trustDomain: f.trustDomain ?? TrustDomain.of('cluster.local'),
             ...(f.keyType ? { keyType: f.keyType } : {}),
-            ...(f.rootTtl ? { rootTtlMs: f.rootTtl } : {}),
-            ...(f.intermediateTtl ? { intermediateTtlMs: f.intermediateTtl } : {}),
+            ...(f.rootTtl !== undefined ? { rootTtlMs: f.rootTtl } : {}),
+            ...(f.intermediateTtl !== undefined ? { intermediateTtlMs: f.intermediateTtl } : {}),
             now: io.now(),
           });
         } finally {

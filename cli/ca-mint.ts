@@ -19,7 +19,7 @@ import {
   type KeyType,
   type Ledger,
 } from '../ca/index.js';
-import { choiceFlag, durationFlag, spiffeIdFlag } from './flags.js';
+import { choiceFlag, positiveDurationFlag, spiffeIdFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 import { openCaLedger } from './ca-ledger.js';
 import { ledgerDatabaseUrl } from './database-url.js';
@@ -44,7 +44,7 @@ export function registerCaMint(ca: Command, io: CliIo): void {
     .requiredOption('--dir <dir>', 'CA directory')
     .requiredOption('--spiffe-id <id>', 'identity to certify, e.g. spiffe://cluster.local/ns/default/sa/web', spiffeIdFlag)
     .option('--csr <file>', 'sign this PKCS#10 request (PEM or DER) instead of generating a key')
-    .option('--ttl <duration>', 'leaf lifetime, e.g. 1h (default: 24h; at most 7d; capped by the intermediate)', durationFlag)
+    .option('--ttl <duration>', 'leaf lifetime, e.g. 1h (default: 24h; at most 7d; capped by the intermediate)', positiveDurationFlag)
     .option('--key-type <type>', `key to generate without --csr: ${LEAF_KEY_TYPES.join(', ')}`, choiceFlag(LEAF_KEY_TYPES), 'ec-p256')
     .option('--out <dir>', 'where to write cert.pem, chain.pem, bundle.pem (and key.pem)', '.')
     .option('--force', 'overwrite existing output files')

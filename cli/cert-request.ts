@@ -6,7 +6,7 @@ import { caError, formatDuration, certificateInfo, pemBlocks } from '../ca/index
 import { CastellanError, createSvidRequest, type SpiffeId } from '../workload-identity/index.js';
 import { CaClient, generateWorkloadKey, WORKLOAD_KEY_TYPES, type WorkloadKeyType } from '../sds/index.js';
 import { inspectCertificate, verifyChain, type LoadedCertificate } from './certificate-report.js';
-import { choiceFlag, durationFlag, spiffeIdFlag } from './flags.js';
+import { choiceFlag, positiveDurationFlag, spiffeIdFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 
 /** A certificate the CA issued failed one of the checks (exit 1). */
@@ -72,7 +72,7 @@ export function registerCertRequest(cert: Command, io: CliIo): void {
     )
     .option('--ca-server-name <name>', "DNS name expected in the CA's certificate (env CASTELLAN_CA_SERVER_NAME; default: the host of --ca-addr)", io.env.CASTELLAN_CA_SERVER_NAME)
     .option('--token-file <file>', 'service-account token to authenticate with (env CASTELLAN_TOKEN_FILE)', io.env.CASTELLAN_TOKEN_FILE)
-    .addOption(new Option('--ttl <duration>', 'lifetime to ask for').argParser(durationFlag).default(3_600_000, '1h'))
+    .addOption(new Option('--ttl <duration>', 'lifetime to ask for').argParser(positiveDurationFlag).default(3_600_000, '1h'))
     .option('--key-type <type>', `key type: ${WORKLOAD_KEY_TYPES.join(', ')}`, choiceFlag(WORKLOAD_KEY_TYPES), 'ec-p256')
     .option('--expect-spiffe-id <id>', 'fail unless the CA issued exactly this identity', spiffeIdFlag)
     .option('--output <format>', `output format: ${OUTPUTS.join(', ')}`, choiceFlag(OUTPUTS), 'text')

@@ -10,7 +10,7 @@ import { startAgent } from '../sds/index.js';
 import { describeCa } from './ca-init.js';
 import { recordCaInit } from './ca-init-record.js';
 import { demoTlsServer, demoWorkloads, handshakeUntilStopped, type Say } from './dev-demo.js';
-import { durationFlag } from './flags.js';
+import { durationFlag, positiveDurationFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 
 interface DevFlags {
@@ -38,9 +38,9 @@ export function registerDev(program: Command, io: CliIo): void {
     .command('dev')
     .description('run the embedded default: a local CA, an agent serving Envoy SDS on a Unix socket, and two demo workloads doing mTLS with SDS-delivered, rotating certificates')
     .option('--dir <dir>', 'CA directory to create or reuse', '.castellan')
-    .addOption(new Option('--ttl <duration>', 'workload certificate lifetime (at least 1m); renewed at about half of it').argParser(durationFlag).default(60_000, '1m'))
+    .addOption(new Option('--ttl <duration>', 'workload certificate lifetime (at least 1m); renewed at about half of it').argParser(positiveDurationFlag).default(60_000, '1m'))
     .option('--duration <duration>', 'stop on its own after this long (default: run until Ctrl-C)', durationFlag)
-    .addOption(new Option('--interval <duration>', 'time between demo handshakes').argParser(durationFlag).default(1_000, '1s'))
+    .addOption(new Option('--interval <duration>', 'time between demo handshakes').argParser(positiveDurationFlag).default(1_000, '1s'))
     .option('--renew-fraction <f>', 'renew after this fraction of the lifetime, 0 < f < 1 (tests use small ones)', '0.5')
     .addHelpText(
       'after',

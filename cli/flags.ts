@@ -18,6 +18,12 @@ function flag<T>(parse: (s: string) => T, choices?: readonly string[]): ChoicePa
 }
 
 export const durationFlag = flag(parseDuration);
+/** A lifetime or interval: 0 would make something that expires as it is made, or a busy loop. */
+export const positiveDurationFlag = flag((s) => {
+  const ms = parseDuration(s);
+  if (ms <= 0) throw new Error(`want a duration longer than 0, e.g. 1h; got ${s}`);
+  return ms;
+});
 export const keyTypeFlag = flag<KeyType>(parseKeyType, KEY_TYPES);
 export const trustDomainFlag = flag((s) => TrustDomain.of(s));
 export const spiffeIdFlag = flag((s) => SpiffeId.parse(s));

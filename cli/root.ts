@@ -17,7 +17,7 @@ import type { CaV1, RequestOf } from '../proto-types/index.js';
 import { adminClient, stepAnswerOf, withAdminFlags, type AdminFlags, type RootAdminMethod } from './admin-client.js';
 import { caTarget } from './ca-target.js';
 import { EXIT, ReportedResult } from './exit-codes.js';
-import { choiceFlag, durationFlag, fractionFlag, keyTypeFlag, positiveNumberFlag } from './flags.js';
+import { choiceFlag, positiveDurationFlag, fractionFlag, keyTypeFlag, positiveNumberFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 import { expiredAuthority, formatRootStatus } from './root-status-format.js';
 
@@ -101,8 +101,8 @@ export function registerRoot(program: Command, io: CliIo): void {
   withTarget(root.command('prepare'))
     .description('create a new root and intermediate (the intermediate also cross-signed by the active root) and add the root to the trust bundle')
     .option('--key-type <type>', 'key type of the new root and intermediate (default: that of the active intermediate)', keyTypeFlag)
-    .option('--ttl <duration>', 'lifetime of the new root (default 10y)', durationFlag)
-    .option('--intermediate-ttl <duration>', 'lifetime of the new intermediate (default: that of the active one)', durationFlag)
+    .option('--ttl <duration>', 'lifetime of the new root (default 10y)', positiveDurationFlag)
+    .option('--intermediate-ttl <duration>', 'lifetime of the new intermediate (default: that of the active one)', positiveDurationFlag)
     .action(async (f: TargetFlags & { output: Output; keyType?: KeyType; ttl?: number; intermediateTtl?: number }) => {
       const p = {
         ...(f.keyType ? { keyType: f.keyType } : {}),
@@ -161,7 +161,7 @@ export function registerRoot(program: Command, io: CliIo): void {
 
   withTarget(root.command('rotate-intermediate'))
     .description('a new intermediate under the active root signs from now on (a running CA does this on its own; this is for a CA whose intermediate expired while it was stopped)')
-    .option('--ttl <duration>', 'lifetime of the new intermediate (default: that of the active one; capped by the root)', durationFlag)
+    .option('--ttl <duration>', 'lifetime of the new intermediate (default: that of the active one; capped by the root)', positiveDurationFlag)
     .addHelpText(
       'after',
       "\nThe old intermediate retires and stays valid for the leaves it signed; the roots and the trust bundle's roots\n" +

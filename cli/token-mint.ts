@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { kubernetesWorkloadId, mintServiceAccountToken, tokenSha256, TrustDomain } from '../workload-identity/index.js';
 import { loadDevTokenIssuer, writeFileAtomic } from '../ca/index.js';
 import { tokenExpiry } from '../sds/index.js';
-import { choiceFlag, durationFlag } from './flags.js';
+import { choiceFlag, positiveDurationFlag } from './flags.js';
 import { UsageError, type CliIo } from './io.js';
 
 interface TokenMintFlags {
@@ -28,7 +28,7 @@ export function registerTokenMint(program: Command, io: CliIo): void {
     .requiredOption('--namespace <ns>', 'Kubernetes namespace of the workload')
     .requiredOption('--service-account <sa>', 'service account of the workload')
     .option('--audience <aud>', 'audience (repeatable)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
-    .addOption(new Option('--ttl <duration>', 'lifetime, at most 48h').argParser(durationFlag).default(3_600_000, '1h'))
+    .addOption(new Option('--ttl <duration>', 'lifetime, at most 48h').argParser(positiveDurationFlag).default(3_600_000, '1h'))
     .option('--pod <name[:uid]>', 'bind the token to a pod, as a projected volume token is')
     .option('--out <file>', 'write the token to <file> (0600) and print only its SHA-256')
     .option(

@@ -49,8 +49,16 @@ describe('castellan ca init', () => {
     expect(r.err).toMatch(/^castellan: ca: .* already holds a CA/);
   });
 
+  it("fail/a directory that cannot be made says so and exits 1 (under /proc, Node's recursive mkdir used to spin forever)", async () => {
+    const r = await cli(['ca', 'init', '--dir', '/proc/castellan-test-ca'], { cwd: t.dir });
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^castellan: ca: cannot create \/proc\/castellan-test-ca: ENOENT/);
+  }, 20_000);
+
   const usage: [string, string[], RegExp][] = [
     ['fail/bad duration', ['--root-ttl', '25x'], /"25x" is not a duration/],
+    ['fail/a zero root lifetime (it used to mean the default)', ['--root-ttl', '0s'], /want a duration longer than 0/],
+    ['fail/a zero intermediate lifetime', ['--intermediate-ttl', '0s'], /want a duration longer than 0/],
     ['fail/bad key type', ['--key-type', 'dsa'], /unknown key type "dsa"/],
     ['fail/upper-case trust domain', ['--trust-domain', 'Example.org'], /trust domain/i],
     ['fail/missing --dir', [], /required option '--dir <dir>'/],
