@@ -1,4 +1,5 @@
 import { formatDuration, type CaHealth, type LedgerHealth, type RootStatus } from '../ca/index.js';
+import { parseHostPort } from '../workload-identity/index.js';
 
 /** One thing `castellan check` found, with what to do about it. */
 export interface Finding {
@@ -155,11 +156,11 @@ export function formatCheck(r: { status: string; rotation: RootStatus; ca?: CaRe
  * @example const r = await probeReadyz('127.0.0.1:15014', 3000);
  */
 export async function probeReadyz(address: string, timeoutMs: number): Promise<CaReachability> {
-  const at = address.lastIndexOf(':');
-  let host = address.slice(0, at).replace(/^\[|\]$/g, '');
+  const at = parseHostPort(address);
+  let host = at.host;
   if (host === '0.0.0.0' || host === '') host = '127.0.0.1';
   if (host === '::') host = '::1';
-  const url = `http://${host.includes(':') ? `[${host}]` : host}:${address.slice(at + 1)}/readyz`;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${at.port}/readyz`;
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     const body = (await res.text()).trim();

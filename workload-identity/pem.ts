@@ -26,7 +26,8 @@ export function pemDecode(text: string, label: string): Buffer[] {
   const re = new RegExp(`-----BEGIN ${label}-----([^-]*)-----END ${label}-----`, 'g');
   for (const m of text.matchAll(re)) {
     const body = m[1]!;
-    if (!/^[A-Za-z0-9+/=\s]*$/.test(body)) throw new TypeError(`a ${label} PEM block is not base64`);
+    // ASCII whitespace only (RFC 7468 §3), as the CSR reader: \s would let U+FEFF, U+2028 and the like through.
+    if (!/^[A-Za-z0-9+/= \t\r\n\v\f]*$/.test(body)) throw new TypeError(`a ${label} PEM block is not base64`);
     out.push(Buffer.from(body, 'base64'));
   }
   return out;

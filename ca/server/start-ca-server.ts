@@ -277,11 +277,9 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
     let bundleEndpoint: BundleEndpoint | undefined;
     const ep = config.federation.bundleEndpoint;
     if (ep) {
-      const at = ep.listen.lastIndexOf(':');
       const hint = Math.max(1, Math.round(ep.refreshHintMs / 1000));
       bundleEndpoint = await startBundleEndpoint({
-        host: ep.listen.slice(0, at).replace(/^\[|\]$/g, ''),
-        port: Number(ep.listen.slice(at + 1)),
+        ...parseHostPort(ep.listen),
         path: ep.path,
         profile: ep.profile,
         tls: ep.profile === 'https_web' ? { certFile: ep.certFile!, keyFile: ep.keyFile! } : { current: () => s.servingTls, onChange: (l) => s.onServingTls(l) },

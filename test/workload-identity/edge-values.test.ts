@@ -14,6 +14,11 @@ describe('pem', () => {
   it('fail/a block whose body is not base64 throws', () => {
     expect(() => pemDecode('-----BEGIN CERTIFICATE-----\n%%%\n-----END CERTIFICATE-----\n', 'CERTIFICATE')).toThrow(/not base64/);
   });
+  it('fail/Unicode whitespace in a body (U+FEFF, U+2028, no-break space) is not base64; ASCII whitespace is', () => {
+    const body = pemEncode(Buffer.alloc(60, 7), 'CERTIFICATE');
+    for (const odd of ['\ufeff', '\u2028', '\u00a0']) expect(() => pemDecode(body.replace('\n', `\n${odd}`), 'CERTIFICATE'), JSON.stringify(odd)).toThrow(/not base64/);
+    expect(pemDecode(body.replace(/\n/g, '\r\n\t'), 'CERTIFICATE')).toEqual([Buffer.alloc(60, 7)]);
+  });
 });
 
 describe('host:port', () => {
