@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { caServerConfigSchema, loadCaServerConfig } from '../ca/index.js';
+import { caServerConfigSchema, loadCaServerConfig, missingAuthenticator } from '../ca/index.js';
 import { agentConfigSchema } from '../sds/index.js';
 import { isCastellanError, readConfigFile, type ConfigFileStage } from '../workload-identity/index.js';
 import { agentConfigFrom } from './agent.js';
@@ -18,7 +18,8 @@ interface ValidateFlags {
 /** What `config validate --output json` prints. */
 interface Validation {
   file: string;
-  kind: Kind;
+  /** null: the file does not parse and no --kind said which it is. */
+  kind: Kind | null;
   ok: boolean;
   problems: string[];
 }
@@ -63,25 +64,15 @@ async function validate(file: string, kind: Kind | undefined, io: CliIo): Promis
     // No file to check is wrong usage (exit 2); a file that does not parse is an invalid configuration (exit 1).
     if (stage === 'read') throw new UsageError(`cannot read ${file}: ${String(err.context.errno)}`);
     if (stage === 'shape' && kind === undefined) throw cannotTell();
-    return { file: full, kind: kind ?? 'ca', ok: false, problems: [err.message.replace(/^config: /, '')] };
+    return { file: full, kind: kind ?? null, ok: false, problems: [err.message.replace(/^config: /, '')] };
   }
   const k = kind ?? guessKind(raw);
   if (!k) throw cannotTell();
   try {
     if (k === 'ca') {
-      const c = await loadCaServerConfig(full);
-      const a = c.authentication;
       // What `ca serve --config` refuses at start (fail closed), said here too.
-      if (!a?.jwks && !a?.tokenReview && !a?.devIssuer && !a?.clientCertificateOnly) {
-        return {
-          file: full,
-          kind: k,
-          ok: false,
-          problems: [
-            'authentication: no token authenticator: configure authentication.jwks or authentication.tokenReview (authentication.devIssuer for development only), or authentication.clientCertificateOnly: true',
-          ],
-        };
-      }
+      const missing = missingAuthenticator(await loadCaServerConfig(full));
+      if (missing) return { file: full, kind: k, ok: false, problems: [`authentication: ${missing}`] };
     } else {
       // The agent's own merge: this file under the CASTELLAN_* variables of this environment.
       await agentConfigFrom({ config: full }, io);
@@ -111,11 +102,11 @@ export function registerConfig(program: Command, io: CliIo): void {
     .action(async (file: string, f: ValidateFlags) => {
       const v = await validate(file, f.kind, io);
       if (f.output === 'json') io.out(`${JSON.stringify(v, null, 2)}\n`);
-      else if (v.ok) io.out(`${v.file}: a valid ${v.kind === 'ca' ? 'CA' : 'agent'} configuration\n`);
-      else
-        io.out(
-          `${v.file}: ${v.problems.length} problem${v.problems.length === 1 ? '' : 's'} (${v.kind === 'ca' ? 'CA' : 'agent'} configuration):\n${v.problems.map((p) => `  ${p}\n`).join('')}`,
-        );
+      else {
+        const what = v.kind === null ? 'configuration' : `${v.kind === 'ca' ? 'CA' : 'agent'} configuration`;
+        if (v.ok) io.out(`${v.file}: a valid ${what}\n`);
+        else io.out(`${v.file}: ${v.problems.length} problem${v.problems.length === 1 ? '' : 's'} (${what}):\n${v.problems.map((p) => `  ${p}\n`).join('')}`);
+      }
       if (!v.ok) throw new ReportedResult(EXIT.FAILURE);
     });
 }

@@ -435,3 +435,18 @@ export function validateCaServerConfig(raw: unknown, source = 'config'): CaServe
 export async function loadCaServerConfig(file: string): Promise<CaServerConfig> {
   return validateCaServerConfig(await readConfigFile(file), `config ${file}`);
 }
+
+/**
+ * Why a CA with this configuration would not start, if it configures no way to authenticate a caller
+ * (fail closed: a CA that cannot authenticate a token would report ready and refuse everyone); said by
+ * `ca serve` at start and by `castellan config validate`.
+ */
+export const NO_TOKEN_AUTHENTICATOR =
+  'no token authenticator: configure authentication.jwks or authentication.tokenReview (or authentication.devIssuer for local development); ' +
+  'to renew by client certificate only, set authentication.clientCertificateOnly: true';
+
+/** NO_TOKEN_AUTHENTICATOR when the file configures no authenticator, else undefined. */
+export function missingAuthenticator(config: CaServerConfig): string | undefined {
+  const a = config.authentication;
+  return a?.jwks || a?.tokenReview || a?.devIssuer || a?.clientCertificateOnly ? undefined : NO_TOKEN_AUTHENTICATOR;
+}

@@ -1,6 +1,6 @@
 // Public API of the CA server (re-exported by ca/index.ts).
 export { CaServer, type CaServerOptions } from './ca-server.js';
-export { caServerConfigSchema, loadCaServerConfig, validateCaServerConfig, type CaServerConfig } from './config.js';
+export { caServerConfigSchema, loadCaServerConfig, missingAuthenticator, NO_TOKEN_AUTHENTICATOR, validateCaServerConfig, type CaServerConfig } from './config.js';
 export { bundleConfigMaps, resolveCaConfig, type Pkcs11Config, type ResolvedCaConfig, type ResolvedKubernetesStore } from './ca-config.js';
 export { CA_CONFIG_DEFAULTS, DEFAULT_INTERMEDIATE_ROTATE_AT } from './ca-config-defaults.js';
 export { callErrorFor, callStatus, ERROR_CODE_HEADER, MAX_TTL_HEADER, type CallError } from './grpc-status.js';

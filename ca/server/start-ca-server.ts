@@ -27,7 +27,7 @@ import { openCaStore } from './open-ca-store.js';
 import { StoreFollower } from './store-follower.js';
 import { RootAdmin } from './root-admin.js';
 import { resolveCaConfig, type ResolvedCaConfig } from './ca-config.js';
-import type { CaServerConfig } from './config.js';
+import { NO_TOKEN_AUTHENTICATOR, type CaServerConfig } from './config.js';
 import { ClusterTrustBundlePublisher, defaultSignerName } from './cluster-trust-bundle.js';
 import { FederationManager, startBundleEndpoint, type BundleEndpoint } from '../federation/index.js';
 import { ownBundleDocument } from './own-bundle.js';
@@ -140,11 +140,7 @@ export async function startCaServer(o: StartCaServerOptions): Promise<{
     const { mode, authenticator } = await tokenAuthenticator(ca.trustDomain, o, config, store);
     if (mode === 'none' && !config.authentication.clientCertificateOnly) {
       // Fail closed: a CA that cannot authenticate a token would report ready and refuse everyone.
-      throw caError(
-        'ERR_CONFIG',
-        'config: no token authenticator: configure authentication.jwks or authentication.tokenReview (or authentication.devIssuer for local development); ' +
-          'to renew by client certificate only, set authentication.clientCertificateOnly: true',
-      );
+      throw caError('ERR_CONFIG', `config: ${NO_TOKEN_AUTHENTICATOR}`);
     }
     const policy = config.policy;
     if (mode === 'dev-issuer' && config.authentication.devIssuer) {
