@@ -64,7 +64,7 @@ export function registerAgentStatus(program: Command, io: CliIo): void {
       '\nAsks the agent over its Unix socket (castellan.agent.v1.AgentStatus, read-only: nothing is issued, no CA is\n' +
         "asked). Sidecar mode shows the pod's identity. Node mode serves every pod of the node on one socket, so it\n" +
         "shows only the identity the --token-file token already holds there (what that pod's Envoy gets anyway);\n" +
-        'without a token, only how many identities it holds. Exit codes: 0 answered, 1 no agent on the socket.',
+        'without a token, only how many identities it holds. Exit codes: 0 answered, 1 no agent on the socket, 2 wrong usage.',
     )
     .action(async (f: StatusFlags) => {
       const socket = path.resolve(io.cwd, f.socket ?? io.env.CASTELLAN_SOCKET ?? DEFAULT_SOCKET);

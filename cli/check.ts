@@ -184,13 +184,15 @@ export function registerCheck(program: Command, io: CliIo): void {
       '\nDefaults: --warn-within 30d, --fail-within 7d, --stuck-after 48h.\n' +
         'Where: --dir DIR or --config FILE (reads the store and the ledger, not a full verify; with --http or the\n' +
         "config's http, also asks the CA's /readyz), or --server HOST:PORT with an admin credential (asks the running CA:\n" +
-        'readiness, ledger, serving certificate, agents; see castellan root --help for the credential flags).\n' +
+        'readiness, ledger, serving certificate, agents; the credential flags are listed above).\n' +
         'Exit codes: 0 healthy, 4 warning (act soon), 5 failing (act now), 1 the check itself failed (e.g. the CA\n' +
         'cannot be reached with --server), 2 wrong usage. With --wait: the exit code of the last check.',
     )
     .action(async (f: CheckFlags) => {
       const remote = f.server !== undefined;
-      if (remote === (f.dir !== undefined || f.config !== undefined))
+      if (remote && (f.dir !== undefined || f.config !== undefined))
+        throw new UsageError("--server asks a running CA; --dir and --config read the CA's store: give one of them, not both");
+      if (!remote && f.dir === undefined && f.config === undefined)
         throw new UsageError("say where: --dir DIR or --config FILE (the CA's store), or --server HOST:PORT (a running CA)");
       if (remote && f.http !== undefined) throw new UsageError('--http is for --dir/--config; with --server the CA reports its readiness itself');
       const t: CheckThresholds = {
