@@ -40,6 +40,7 @@ function setFingerprint(s: BundleSet): string {
  */
 export function sameBundles(a: BundleSet | undefined, b: BundleSet): boolean {
   if (a === undefined) return false;
+  if (a === b) return true; // the usual case: the agent's current set offered again
   return a.own.trustDomain.equals(b.own.trustDomain) && a.own.sequence === b.own.sequence && a.own.rootsPem === b.own.rootsPem && setFingerprint(a) === setFingerprint(b);
 }
 

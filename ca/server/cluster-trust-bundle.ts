@@ -1,7 +1,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { caError } from '../errors.js';
-import { apiStatus, callOptions, describeApiError, type KubeModule, kubeModule, STORE_LABELS } from '../store/index.js';
+import { apiErrorFacts, apiStatus, callOptions, describeApiError, type KubeModule, kubeModule, STORE_LABELS } from '../store/index.js';
 
 /** The part of TrustBundleSource the publisher needs. */
 export interface ClusterTrustBundleSource {
@@ -156,7 +156,8 @@ export class ClusterTrustBundlePublisher {
       const problem = `cannot publish ClusterTrustBundle ${this.name}: ${describeApiError(k8s, err)}${hint}`;
       if (problem !== this.lastProblem)
         this.o.log.error(
-          { err: caError('ERR_STORE_UNAVAILABLE', problem, { cause: err }) },
+          // The API server's facts (status, reason, message), never the raw exception: it carries the response's headers and body.
+          { err: caError('ERR_STORE_UNAVAILABLE', problem), api: apiErrorFacts(k8s, err) },
           'ClusterTrustBundle: publishing failed; retrying at the next resync (the bundle ConfigMaps are unaffected)',
         );
       this.lastProblem = problem;
