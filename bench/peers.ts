@@ -51,6 +51,8 @@ interface Run {
   p99: number;
   cpuSeconds: number;
   mainThreadCpuSeconds: number;
+  /** The load generator's own CPU over the round: what of the machine's cores the server did not get. */
+  clientCpuSeconds: number;
   writeBytes: number;
   reused: number;
 }
@@ -155,6 +157,8 @@ async function startCastellan(name: string, checkout: string): Promise<{ pid: nu
       `  global: ${big}`,
       `  perIdentity: ${big}`,
       `  perPeer: ${big}`,
+      // BENCH_CASTELLAN_CONFIG: more lines for this file (e.g. `signingWorkers: 0`), to compare settings.
+      ...(process.env.BENCH_CASTELLAN_CONFIG ?? '').split('\\n'),
       '',
     ].join('\n'),
   );
@@ -409,7 +413,7 @@ for (let round = 0; round < ROUNDS; round++) {
     results.get(p.name)!.push(r);
     const fails = Object.values(r.failures).reduce((a, b) => a + b, 0);
     say(
-      `  round ${round + 1} ${p.name.padEnd(16)} ${(r.ok / r.elapsed).toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  CPU ${((r.cpuSeconds / r.ok) * 1e6).toFixed(0)} us/cert${p.node ? ` (main thread ${((r.mainThreadCpuSeconds / r.ok) * 1e6).toFixed(0)})` : ''}${fails ? `  failed ${JSON.stringify(r.failures)}` : ''}`,
+      `  round ${round + 1} ${p.name.padEnd(16)} ${(r.ok / r.elapsed).toFixed(0).padStart(6)}/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  CPU ${((r.cpuSeconds / r.ok) * 1e6).toFixed(0)} us/cert${p.node ? ` (main thread ${((r.mainThreadCpuSeconds / r.ok) * 1e6).toFixed(0)})` : ''}, client ${((r.clientCpuSeconds / r.ok) * 1e6).toFixed(0)} us/cert${fails ? `  failed ${JSON.stringify(r.failures)}` : ''}`,
     );
   }
 }
@@ -423,7 +427,7 @@ const rateOf = (name: string) => median((results.get(name) ?? []).map(rate));
 const reference = rateOf('castellan-istio');
 say('');
 say(
-  `${'server / API'.padEnd(56)} ${'certs/s'.padStart(8)} ${'ratio'.padStart(6)}  ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU us/cert'.padStart(11)} ${'main thread'.padStart(11)} ${'disk KB/cert'.padStart(12)}  runs (certs/s)`,
+  `${'server / API'.padEnd(56)} ${'certs/s'.padStart(8)} ${'ratio'.padStart(6)}  ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'CPU us/cert'.padStart(11)} ${'main thread'.padStart(11)} ${'disk KB/cert'.padStart(12)} ${'client us'.padStart(9)}  runs (certs/s)`,
 );
 for (const p of peers) {
   const rs = results.get(p.name)!;
@@ -439,12 +443,14 @@ for (const p of peers) {
         .toFixed(0)
         .padStart(11)} ${(p.node ? median(rs.map((x) => (x.mainThreadCpuSeconds / x.ok) * 1e6)).toFixed(0) : '-').padStart(11)} ${median(rs.map((x) => x.writeBytes / x.ok / 1024))
         .toFixed(1)
-        .padStart(12)}  ${rs.map((x) => rate(x).toFixed(0)).join(', ')}` +
+        .padStart(12)} ${median(rs.map((x) => (x.clientCpuSeconds / x.ok) * 1e6))
+        .toFixed(0)
+        .padStart(9)}  ${rs.map((x) => rate(x).toFixed(0)).join(', ')}` +
       (rs.some((x) => x.reused > 0) ? '  (some requests reused: raise -pool)' : ''),
   );
 }
 say(
-  'ratio: certs/s over Castellan CreateCertificate; CPU and disk writes: the server process and its descendants, all threads, per certificate; main thread: its first thread alone (Node: the event loop); medians of rounds',
+  "ratio: certs/s over Castellan CreateCertificate; CPU and disk writes: the server process and its descendants, all threads, per certificate; main thread: its first thread alone (Node: the event loop); client us: the load generator's own CPU per certificate; medians of rounds",
 );
 const ratio = (name: string) => reference / rateOf(name);
 if (results.get('spire-batch')?.length) say(`Castellan CreateCertificate / SPIRE BatchNewX509SVID = ${ratio('spire-batch').toFixed(2)}  (target >= 1.5)`);

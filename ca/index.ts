@@ -22,6 +22,7 @@ export {
   type IssuerOptions,
   type SigningAuthority,
 } from './issuer.js';
+export { autoSigningWorkers, SigningWorkers, type SigningWorkersOptions } from './signing-workers.js';
 export { BUNDLE_FILE, STATE_FILE, type AuthorityRecord, type AuthorityState, type CaStateFile, type PendingRecord } from './ca-state.js';
 export { bundleOf } from './bundle-roots.js';
 export { closeKeyProviders, keyProviderFor, PKCS11_PIN_ENV, PKCS11_PIN_FILE_ENV, type StateKeys } from './state-keys.js';

@@ -2,11 +2,15 @@ import type { SpiffeId, TrustDomain } from '../workload-identity/index.js';
 import { BACKDATE_MS } from './authority-profile.js';
 import { randomSerial } from './certificate-builder.js';
 import type { CertificateInfo } from './certificate-info.js';
-import { isParsedRequest, parseCsr, type CertificateRequest } from './csr.js';
-import { caError, type CaError } from './errors.js';
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { isParsedRequest, parseCsr, parseCsrAsync, type CertificateRequest } from './csr.js';
+import { caError, type CaError, type CaErrorCode } from './errors.js';
 import { ipAddressOctets } from './ip-address.js';
 import { derToPem } from './pem.js';
-import type { Signer } from './signer.js';
+import { CSR_SIGNATURE_ALGORITHMS } from './signature-algorithm.js';
+import type { AuthorityMessage, FromWorker } from './signing-messages.js';
+import type { SigningWorkers } from './signing-workers.js';
+import { inProcessKeyOf, type Signer } from './signer.js';
 import { SvidTemplate } from './svid-profile.js';
 
 /** The certificate material that signs leaves: an intermediate, its key, and the chain up to its root. */
@@ -28,7 +32,15 @@ export interface IssuerOptions {
   /** Copy DNS SANs requested in the CSR into the leaf (after the URI SAN); refused when false. Default false. */
   readonly allowDnsSans?: boolean;
   readonly now?: () => Date;
+  /**
+   * Signing workers (signing-workers.ts): `issueCsr` checks and signs there when the authority's key
+   * is held in this process; absent, or a key that signs elsewhere (PKCS#11), on this thread.
+   */
+  readonly workers?: SigningWorkers;
 }
+
+/** Names each Issuer's authority and policy to the signing workers. */
+let nextGeneration = 1;
 
 /** A signed X509-SVID and its chain. */
 export interface IssuedCertificate {
@@ -67,6 +79,8 @@ export class Issuer {
   private readonly allowDnsSans: boolean;
   private readonly now: () => Date;
   private readonly chainNotAfter: number;
+  /** What the signing workers need to sign as this issuer; built at the first job. */
+  private workerAuthority: AuthorityMessage | undefined;
 
   constructor(readonly options: IssuerOptions) {
     const a = options.authority;
@@ -110,6 +124,82 @@ export class Issuer {
     const p = this.prepare(identity, () => request, options.ttlMs);
     const leafDer = await this.template.signAsync(p.request, p.uri, p.request.dnsSans, p.serial, p.notBefore, p.notAfter);
     return this.result(identity, p, leafDer);
+  }
+
+  /**
+   * A CSR as the CA server receives it (PEM or DER), parsed, checked and signed: in a signing worker
+   * when the issuer has workers and its key is held in this process, else with `parseCsrAsync` and
+   * `issueAsync` on this thread. Same checks in the same order (the CSR first, then `issue`'s), same
+   * errors. `onParsed` gets the CSR's SPKI once it parsed, also when a later check refuses it (the
+   * refusal's ledger record names the key).
+   */
+  async issueCsr(identity: SpiffeId, csr: string | Uint8Array, options: { ttlMs?: number; onParsed?: (spki: Uint8Array) => void } = {}): Promise<IssuedCertificate> {
+    const workers = this.options.workers;
+    const key = workers?.available ? inProcessKeyOf(this.options.authority.signer) : undefined;
+    if (workers === undefined || key === undefined) {
+      const request = await parseCsrAsync(csr);
+      options.onParsed?.(request.spki);
+      return this.issueAsync(identity, request, options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs });
+    }
+    let m: FromWorker;
+    try {
+      m = await workers.run(this.authorityFor(key), { identity: identity.toString(), csr, ttlMs: options.ttlMs, nowMs: this.now().getTime() });
+    } catch (cause) {
+      throw caError('ERR_SIGNER', 'issuer: the signing worker failed before it answered; the request was not signed, retry', { cause });
+    }
+    if (!m.ok) {
+      if (m.csrSpki !== undefined) options.onParsed?.(m.csrSpki);
+      // A CastellanError in the worker is the same refusal here; anything else was a fault there.
+      throw m.code !== undefined ? caError(m.code as CaErrorCode, m.message, { context: { ...m.context } }) : new Error(`signing worker: ${m.message}`);
+    }
+    options.onParsed?.(m.request.spki);
+    const r = m.request;
+    const leafDer = Buffer.from(m.leafDer.buffer, m.leafDer.byteOffset, m.leafDer.byteLength);
+    let publicKey: KeyObject | undefined;
+    const request: CertificateRequest = {
+      spki: r.spki,
+      publicKeyBits: r.publicKeyBits,
+      keyKind: r.keyKind,
+      keyDescription: r.keyDescription,
+      // Imported only if someone asks (the worker checked the signature with it).
+      get publicKey() {
+        publicKey ??= createPublicKey({ key: Buffer.from(r.spki), format: 'der', type: 'spki' });
+        return publicKey;
+      },
+      uriSans: r.uriSans,
+      dnsSans: r.dnsSans,
+      otherSanCount: r.otherSanCount,
+      signatureAlgorithm: CSR_SIGNATURE_ALGORITHMS.get(r.signatureAlgorithmOid)!,
+    };
+    return {
+      spiffeId: identity,
+      leafDer,
+      leafPem: m.leafPem,
+      chainPem: this.chainPem,
+      serialHex: m.serialHex,
+      notBefore: new Date(m.notBeforeMs),
+      notAfter: new Date(m.notAfterMs),
+      cappedByIssuer: m.cappedByIssuer,
+      request,
+    };
+  }
+
+  private authorityFor(key: KeyObject): AuthorityMessage {
+    if (this.workerAuthority === undefined) {
+      const a = this.options.authority;
+      this.workerAuthority = {
+        kind: 'authority',
+        generation: nextGeneration++,
+        trustDomain: a.trustDomain.name,
+        issuerDer: a.issuer.der,
+        parentsDer: a.parents.map((p) => p.der),
+        key,
+        defaultTtlMs: this.defaultTtlMs,
+        maxTtlMs: this.maxTtlMs,
+        allowDnsSans: this.allowDnsSans,
+      };
+    }
+    return this.workerAuthority;
   }
 
   /** The checks and the certificate's fields, in the order `issue` has always made them. */

@@ -39,6 +39,21 @@ export function signOffThread(signer: Signer, data: Uint8Array): Promise<Buffer>
 }
 
 /**
+ * The private key behind each keyObjectSigner, for the CA's signing workers only (signing-workers.ts):
+ * a KeyObject crosses to a worker thread by postMessage without its bytes ever being exported. Kept
+ * here, not on the Signer, so no Signer holder (a log line, a test printing it) can reach the key.
+ */
+const IN_PROCESS_KEYS = new WeakMap<Signer, KeyObject>();
+
+/**
+ * The private key a signer holds in this process (keyObjectSigner), or undefined for one that signs
+ * elsewhere (PKCS#11): such a signer cannot be moved to a worker thread.
+ */
+export function inProcessKeyOf(signer: Signer): KeyObject | undefined {
+  return IN_PROCESS_KEYS.get(signer);
+}
+
+/**
  * A Signer over a private key held in this process (the PEM-file and Kubernetes Secret backends).
  *
  * @example const signer = keyObjectSigner(generateKey('ec-p256').privateKey);
@@ -50,7 +65,7 @@ export function keyObjectSigner(privateKey: KeyObject): Signer {
   const publicKey = createPublicKey(privateKey);
   const spki = publicKey.export({ format: 'der', type: 'spki' });
   const hash = signatureAlgorithm.hash;
-  return Object.freeze({
+  const signer: Signer = Object.freeze({
     keyType,
     publicKey,
     signatureAlgorithm,
@@ -68,6 +83,8 @@ export function keyObjectSigner(privateKey: KeyObject): Signer {
       );
     },
   });
+  IN_PROCESS_KEYS.set(signer, privateKey);
+  return signer;
 }
 
 /** Fingerprint of a public key: lowercase hex SHA-256 of its SPKI DER (ledger and logs use it as the key id). */

@@ -114,6 +114,7 @@ type result struct {
 	P99        float64        `json:"p99"`
 	CPUSeconds float64        `json:"cpuSeconds"`
 	MainThread float64        `json:"mainThreadCpuSeconds"`
+	ClientCPU  float64        `json:"clientCpuSeconds"`
 	WriteBytes int64          `json:"writeBytes"`
 	Reused     int            `json:"reused"`
 	Pool       int            `json:"pool"`
@@ -146,6 +147,7 @@ func run(o options) error {
 
 	cpu0, io0 := procTree(o.pid)
 	main0 := threadCPU(o.pid)
+	client0, _ := procTree(os.Getpid())
 	start := time.Now()
 	end = start.Add(time.Duration(o.seconds * float64(time.Second)))
 	lat := make([][]float64, len(callers))
@@ -169,6 +171,7 @@ func run(o options) error {
 	elapsed := time.Since(start).Seconds()
 	cpu1, io1 := procTree(o.pid)
 	main1 := threadCPU(o.pid)
+	client1, _ := procTree(os.Getpid())
 	var all []float64
 	r := result{Target: o.target, Failures: map[string]int{}, Elapsed: elapsed, Pool: o.pool}
 	for k := range callers {
@@ -192,6 +195,7 @@ func run(o options) error {
 	r.P50, r.P99 = pct(50), pct(99)
 	r.CPUSeconds = cpu1 - cpu0
 	r.MainThread = main1 - main0
+	r.ClientCPU = client1 - client0
 	r.WriteBytes = io1 - io0
 	if used := int(next.Load()); used > o.pool {
 		r.Reused = used - o.pool

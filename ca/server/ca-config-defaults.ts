@@ -43,6 +43,7 @@ export const CA_CONFIG_DEFAULTS = Object.freeze({
   }),
   ledger: Object.freeze({ checkpointEvery: DEFAULT_CHECKPOINT_EVERY, checkpointIntervalMs: DEFAULT_CHECKPOINT_INTERVAL_MS, sqliteSynchronous: 'full' as const }),
   shutdownGraceMs: 10_000,
+  signingWorkers: 'auto' as const,
   rotation: Object.freeze({
     intermediateRotateAt: DEFAULT_INTERMEDIATE_ROTATE_AT,
     reloadIntervalMs: 2_000,

@@ -93,6 +93,8 @@ export interface ResolvedCaConfig {
     readonly enabled: boolean;
   };
   readonly shutdownGraceMs: number;
+  /** Signing worker threads (0: none; `auto`: autoSigningWorkers for the cores counted at start). */
+  readonly signingWorkers: number | 'auto';
   readonly rotation: {
     readonly intermediateRotateAt: number;
     /** Absent: the lifetime of the intermediate it replaces. */
@@ -191,6 +193,7 @@ export function resolveCaConfig(given: CaServerConfig, o: { hostname?: string } 
       enabled: ledger.enabled ?? true,
     },
     shutdownGraceMs: c.shutdownGrace ?? D.shutdownGraceMs,
+    signingWorkers: c.signingWorkers ?? D.signingWorkers,
     rotation: {
       intermediateRotateAt: rotation.intermediateRotateAt ?? D.rotation.intermediateRotateAt,
       ...(rotation.intermediateTtl !== undefined ? { intermediateTtlMs: rotation.intermediateTtl } : {}),

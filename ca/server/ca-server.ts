@@ -14,6 +14,7 @@ import {
 import type { CaDirectory, LoadedAuthority } from '../load-ca.js';
 import { caError } from '../errors.js';
 import { Issuer, type SigningAuthority } from '../issuer.js';
+import { autoSigningWorkers, SigningWorkers } from '../signing-workers.js';
 import type { Ledger, LedgerHealth } from '../ledger/index.js';
 import { caHealthMessage, rootStatusMessage } from './admin-messages.js';
 import { caHealth, type CaHealth } from './ca-health.js';
@@ -104,6 +105,8 @@ export class CaServer {
   private readonly jwtSvids: JwtSvidService;
   readonly metrics: CaMetrics;
   private issuer: Issuer;
+  /** The signing workers every Issuer of this server hands its CSRs to (config signingWorkers). */
+  private readonly workers?: SigningWorkers;
   private readonly watchers = new Set<TrustBundleStream>();
   /** Each bundle snapshot's WatchTrustBundle message, encoded once (thousands of agents watch one snapshot). */
   private readonly encodedBundles = new WeakMap<TrustBundleSnapshot, Buffer>();
@@ -130,15 +133,20 @@ export class CaServer {
     this.ca = o.ca;
     this.agents = o.agents ?? new AgentTracker({ replicaId: 'memory', now, log: o.log });
     this.bundle = new TrustBundleSource(o.ca.bundle, o.ca.bundleSequence, bundleExtras(o.ca));
+    // docs/architecture.md §4. A PKCS#11 key signs on the event loop: workers could not use it.
+    const workers = cfg.keys.pkcs11 !== undefined ? 0 : cfg.signingWorkers === 'auto' ? autoSigningWorkers() : cfg.signingWorkers;
+    if (workers > 0) this.workers = new SigningWorkers({ size: workers, log: o.log });
     this.issuer = new Issuer({
       authority: o.ca.active,
       defaultTtlMs: cfg.workloadTtlMs,
       maxTtlMs: cfg.maxWorkloadTtlMs,
       now,
+      ...(this.workers ? { workers: this.workers } : {}),
     });
     this.metrics = new CaMetrics(() => this.ca.authorities, now);
     this.metrics.observeRotation({ sequence: () => this.bundle.current().sequence, liveAgentSequences: () => this.agents.liveSequences() });
     this.metrics.observeServing(() => this.serving.expiresAt, now);
+    this.metrics.observeSigningWorkers(() => this.workers?.running ?? 0);
     if (o.ledger) this.metrics.observeLedger(o.ledger.stats);
     const limits = cfg.limits;
     this.serving = new ServingIdentity({
@@ -296,6 +304,7 @@ export class CaServer {
       s.grpc.forceShutdown();
       s.connections.destroyAll();
       await s.http?.close();
+      await s.workers?.close();
       s.state = 'stopped';
       throw err;
     }
@@ -321,6 +330,7 @@ export class CaServer {
         defaultTtlMs: cfg.workloadTtlMs,
         maxTtlMs: cfg.maxWorkloadTtlMs,
         now: this.now,
+        ...(this.workers ? { workers: this.workers } : {}),
       });
     }
     // The bundle first: peers learn a new root before any certificate under it is served.
@@ -606,6 +616,7 @@ export class CaServer {
     await this.agents.stop();
     // After the drain: every in-flight issuance has its record committed; close adds a final checkpoint.
     await this.o.ledger?.close().catch((err: unknown) => this.o.log.error({ err }, 'ledger: close failed'));
+    await this.workers?.close();
     for (const t of this.lastly) await t.stop();
     await this.http?.close();
     this.state = 'stopped';

@@ -287,6 +287,13 @@ export const caServerConfigSchema = z
       .optional(),
     /** How long a shutdown waits for in-flight requests. Default 10s. */
     shutdownGrace: duration.optional(),
+    /**
+     * Worker threads that check CSRs and sign certificates, so that issuance uses every core
+     * (docs/architecture.md §4); 0: on the event loop, signatures on the libuv pool. Default auto: none on
+     * two cores or fewer, else one per core but one, at most 4. A PKCS#11 key always signs on the event
+     * loop (the token does the work).
+     */
+    signingWorkers: z.union([z.literal('auto'), z.number().int().min(0).max(64)]).optional(),
     /** Root and intermediate rotation (docs/architecture.md §6). */
     rotation: z
       .object({

@@ -8,7 +8,7 @@ import {
   type Authenticator,
   type CallerCredentials,
 } from '../../workload-identity/index.js';
-import { parseCsrAsync, type CertificateRequest } from '../csr.js';
+import type { CertificateRequest } from '../csr.js';
 import { caError } from '../errors.js';
 import type { IssuedCertificate, Issuer, SigningAuthority } from '../issuer.js';
 import { issuedEntry, refusedEntry, type Ledger, type RequestFacts } from '../ledger/index.js';
@@ -121,6 +121,7 @@ export class IssuanceService {
     const authority = issuer.authority;
     let caller: AuthenticatedCaller | undefined;
     let request: CertificateRequest | undefined;
+    let csrSpki: Uint8Array | undefined;
     // The token authenticators already hash the token (caller.tokenSha256): hashing it again here for
     // every request cost ~10 µs of the event loop. Only refusals before authentication, and callers
     // whose authenticator did not hash it, compute it here.
@@ -139,10 +140,22 @@ export class IssuanceService {
       }
       if (cancelled()) throw caError('ERR_CANCELLED', 'ca: the request was cancelled or its deadline passed');
       // Parsed here, after authentication (parsing costs CPU), so refusals after it can record the CSR's key.
-      // The CSR's and the leaf's signatures are computed on the libuv thread pool (docs/architecture.md §4):
-      // requests in flight overlap their crypto on every core while this thread serves the others.
-      request = typeof csr === 'string' || csr instanceof Uint8Array ? await parseCsrAsync(csr) : csr;
-      const certificate = await issuer.issueAsync(caller.spiffeId, request, ttlMs === undefined ? {} : { ttlMs });
+      // The CSR is checked and the leaf signed in a signing worker, or with the signatures on the libuv
+      // thread pool (docs/architecture.md §4): requests in flight use every core while this thread
+      // serves the others.
+      const ttl = ttlMs === undefined ? {} : { ttlMs };
+      let certificate: IssuedCertificate;
+      if (typeof csr === 'string' || csr instanceof Uint8Array) {
+        certificate = await issuer.issueCsr(caller.spiffeId, csr, {
+          ...ttl,
+          onParsed: (spki) => {
+            csrSpki = spki;
+          },
+        });
+      } else {
+        request = csr;
+        certificate = await issuer.issueAsync(caller.spiffeId, request, ttl);
+      }
       if (this.o.ledger) {
         // docs/architecture.md §7: the certificate leaves the CA only once its record is committed.
         try {
@@ -174,7 +187,7 @@ export class IssuanceService {
       this.o.metrics.csrs.inc({ outcome: e.reason, api });
       await this.refused(
         err,
-        { api, caller, tokenSha256: tokenSha256(), peer: credentials.peerAddress, csrSpki: request?.spki, authority },
+        { api, caller, tokenSha256: tokenSha256(), peer: credentials.peerAddress, csrSpki: csrSpki ?? request?.spki, authority },
         { failed: 'issuance failed', refused: 'request refused' },
       );
       throw err;

@@ -53,6 +53,7 @@ const ALL_DEFAULTS: ResolvedCaConfig = {
   },
   ledger: { checkpointEvery: 1000, checkpointIntervalMs: 60_000, sqliteSynchronous: 'full', enabled: true },
   shutdownGraceMs: 10_000,
+  signingWorkers: 'auto',
   rotation: { intermediateRotateAt: 0.5, reloadIntervalMs: 2_000, agentLivenessMs: 300_000, agentWarmupMs: 30_000 },
   distribution: {},
   jwtSvid: { defaultTtlMs: 300_000, maxTtlMs: 3_600_000, keyPublishLeadMs: 600_000 },

@@ -1,0 +1,75 @@
+import type { KeyObject } from 'node:crypto';
+import type { RequestKeyKind } from './csr.js';
+
+/**
+ * What the CA's event loop and its signing workers say to each other (docs/architecture.md §4,
+ * signing-workers.ts / signing-worker.ts). Plain data: everything crosses by postMessage (a KeyObject
+ * is cloned by Node without its bytes being exported).
+ */
+
+/** The authority an Issuer signs with and its policy, sent once per worker before the first job under it. */
+export interface AuthorityMessage {
+  readonly kind: 'authority';
+  /** Names this Issuer's authority and policy in later jobs (a new Issuer, e.g. after a rotation, gets a new one). */
+  readonly generation: number;
+  readonly trustDomain: string;
+  readonly issuerDer: Uint8Array;
+  /** Certificates above the issuer, nearest first, root last. */
+  readonly parentsDer: readonly Uint8Array[];
+  readonly key: KeyObject;
+  readonly defaultTtlMs: number;
+  readonly maxTtlMs: number;
+  readonly allowDnsSans: boolean;
+}
+
+/** One certificate to issue: the CSR exactly as the caller sent it, checked and signed in the worker. */
+export interface IssueMessage {
+  readonly kind: 'issue';
+  readonly id: number;
+  readonly generation: number;
+  /** The caller's SPIFFE ID (from its authentication, never from the CSR). */
+  readonly identity: string;
+  readonly csr: string | Uint8Array;
+  readonly ttlMs: number | undefined;
+  /** The issuer's clock on the event loop when the job was made: the worker has no clock of its own. */
+  readonly nowMs: number;
+}
+
+export type ToWorker = AuthorityMessage | IssueMessage;
+
+/** The request fields the event loop keeps (the ledger records the SPKI). */
+export interface RequestFacts {
+  readonly spki: Uint8Array;
+  readonly publicKeyBits: Uint8Array;
+  readonly keyKind: RequestKeyKind;
+  readonly keyDescription: string;
+  readonly uriSans: readonly string[];
+  readonly dnsSans: readonly string[];
+  readonly otherSanCount: number;
+  readonly signatureAlgorithmOid: string;
+}
+
+export interface IssuedMessage {
+  readonly id: number;
+  readonly ok: true;
+  readonly leafDer: Uint8Array;
+  readonly leafPem: string;
+  readonly serialHex: string;
+  readonly notBeforeMs: number;
+  readonly notAfterMs: number;
+  readonly cappedByIssuer: boolean;
+  readonly request: RequestFacts;
+}
+
+/** A refusal or failure: a CastellanError's code, message and context, rebuilt as one on the event loop. */
+export interface FailedMessage {
+  readonly id: number;
+  readonly ok: false;
+  readonly code: string | undefined;
+  readonly message: string;
+  readonly context: Readonly<Record<string, unknown>>;
+  /** The CSR's SPKI once it parsed (the refusal's ledger record names the key). */
+  readonly csrSpki: Uint8Array | undefined;
+}
+
+export type FromWorker = IssuedMessage | FailedMessage;

@@ -1,0 +1,143 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { AuthorityMessage, FromWorker, IssueMessage } from './signing-messages.js';
+
+export interface SigningWorkersOptions {
+  /** Worker threads to start (config `signing.workers`; docs/configuration.md). */
+  readonly size: number;
+  readonly log?: Logger;
+}
+
+interface Slot {
+  worker: Worker;
+  /** Jobs sent and not answered, by id. */
+  readonly pending: Map<number, (m: FromWorker | Error) => void>;
+  /** The generation of the last authority sent to this worker (jobs are answered in order). */
+  lastGeneration: number | undefined;
+  live: boolean;
+}
+
+/** The most workers `auto` starts: past ~3 the event loop (gRPC, authentication, ledger) is the bound (docs/benchmarks.md). */
+const MAX_AUTO_WORKERS = 4;
+
+/**
+ * The signing workers of config `signingWorkers: auto` for `cores` cores: none on two cores or fewer,
+ * where the machine's CPU, not the event loop, bounds issuance and a hand-off to a worker costs more CPU
+ * per certificate than the libuv pool's (docs/benchmarks.md); else one per core but the event loop's, at
+ * most MAX_AUTO_WORKERS.
+ *
+ * @example autoSigningWorkers(2) // 0
+ * @example autoSigningWorkers(8) // 4
+ */
+export function autoSigningWorkers(cores: number = availableParallelism()): number {
+  return cores <= 2 ? 0 : Math.min(cores - 1, MAX_AUTO_WORKERS);
+}
+
+/** A worker stopping: the pool starts a new one after this long (a worker that cannot start does not spin). */
+const RESTART_DELAY_MS = 1_000;
+
+/**
+ * The CA's signing workers (docs/architecture.md §4): worker threads that check CSRs and sign leaves,
+ * one hand-off per certificate, so that issuance uses every core while the event loop keeps gRPC,
+ * authentication, policy, rate limits and the ledger. Jobs go to the worker with the fewest in flight.
+ * A worker that stops fails its jobs in flight (ERR_SIGNER) and is replaced; while none is running,
+ * `available` is false and the issuer signs on its own thread.
+ *
+ * @example
+ *   const workers = new SigningWorkers({ size: 2, log });
+ *   const issuer = new Issuer({ authority, workers });
+ *   await workers.close();
+ */
+export class SigningWorkers {
+  private readonly slots: Slot[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  constructor(private readonly o: SigningWorkersOptions) {
+    if (!Number.isInteger(o.size) || o.size < 1) throw new TypeError(`SigningWorkers: size ${o.size} must be an integer >= 1`);
+    for (let i = 0; i < o.size; i++) this.slots.push(this.start());
+  }
+
+  /** Workers running now. */
+  get running(): number {
+    return this.slots.filter((s) => s.live).length;
+  }
+
+  /** True when a worker can take a job. */
+  get available(): boolean {
+    return !this.closed && this.slots.some((s) => s.live);
+  }
+
+  /**
+   * Hands one job to a worker, with `authority` first when that worker was last sent another one.
+   * Resolves with the worker's answer; rejects when the worker stops before answering.
+   */
+  run(authority: AuthorityMessage, job: Omit<IssueMessage, 'kind' | 'id' | 'generation'>): Promise<FromWorker> {
+    let slot: Slot | undefined;
+    for (const s of this.slots) if (s.live && (slot === undefined || s.pending.size < slot.pending.size)) slot = s;
+    if (slot === undefined || this.closed) return Promise.reject(new Error('ca: no signing worker is running'));
+    const id = this.nextId++;
+    const chosen = slot;
+    return new Promise<FromWorker>((resolve, reject) => {
+      chosen.pending.set(id, (m) => (m instanceof Error ? reject(m) : resolve(m)));
+      try {
+        if (chosen.lastGeneration !== authority.generation) {
+          chosen.worker.postMessage(authority);
+          chosen.lastGeneration = authority.generation;
+        }
+        chosen.worker.postMessage({ kind: 'issue', id, generation: authority.generation, ...job } satisfies IssueMessage);
+      } catch (err) {
+        chosen.pending.delete(id);
+        chosen.lastGeneration = undefined;
+        reject(err instanceof Error ? err : new Error(String(err)));
+      }
+    });
+  }
+
+  /** Stops every worker; jobs in flight fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate().catch(() => 0)));
+  }
+
+  private start(): Slot {
+    const slot: Slot = { worker: spawnSigningWorker(), pending: new Map(), lastGeneration: undefined, live: true };
+    const { worker } = slot;
+    worker.unref();
+    worker.on('message', (m: FromWorker) => {
+      const answer = slot.pending.get(m.id);
+      slot.pending.delete(m.id);
+      answer?.(m);
+    });
+    const stopped = (why: string, err?: Error) => {
+      if (!slot.live) return;
+      slot.live = false;
+      for (const answer of slot.pending.values()) answer(new Error(`ca: a signing worker stopped (${why}) before it answered`));
+      slot.pending.clear();
+      if (this.closed) return;
+      this.o.log?.error({ err, why }, 'a CA signing worker stopped; starting another');
+      setTimeout(() => {
+        if (this.closed) return;
+        const i = this.slots.indexOf(slot);
+        if (i >= 0) this.slots[i] = this.start();
+      }, RESTART_DELAY_MS).unref();
+    };
+    worker.on('error', (err) => stopped(err.message, err));
+    worker.on('exit', (code) => stopped(`exit code ${code}`));
+    return slot;
+  }
+}
+
+/**
+ * The worker thread running ca/signing-worker: its compiled module next to this one, or, when the CA
+ * runs from its TypeScript sources (the tests), the source through tsx's loader.
+ */
+function spawnSigningWorker(): Worker {
+  const here = import.meta.url;
+  if (here.endsWith('.ts')) {
+    const entry = new URL('./signing-worker.ts', here).href;
+    return new Worker(`import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(entry)}); });`, { eval: true });
+  }
+  return new Worker(new URL('./signing-worker.js', here));
+}
