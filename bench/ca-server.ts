@@ -8,8 +8,9 @@
 // about half of its throughput; the output says which one ran.
 //
 // It also prints the throughput with the issuance ledger on (SQLite, synchronous FULL and NORMAL) as a
-// ratio of the same load with the ledger off (`ledger.enabled: false`, target >= 0.90), and
-// the CA's CPU per request in each configuration (steadier than throughput on a shared machine).
+// ratio of the same load with the ledger off (`ledger.enabled: false`, target >= 0.90), the same with
+// two signing workers (`signingWorkers: 2`; the others run without), and the CA's CPU per request in
+// each configuration (steadier than throughput on a shared machine).
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -59,7 +60,7 @@ interface RunResult {
 }
 
 /** One load run against a fresh CA server with this ledger configuration. */
-async function runOnce(label: string, ledger: CaServerConfig['ledger']): Promise<RunResult> {
+async function runOnce(label: string, ledger: CaServerConfig['ledger'], signingWorkers: CaServerConfig['signingWorkers'] = 0): Promise<RunResult> {
   // Production logging (one JSON line per issuance) into a file, as a CA would write to its log pipe.
   const log = pino({ level: 'info' }, pino.destination({ dest: path.join(t.dir, `ca-${label}.log`), sync: false }));
   const { server } = await startCaServer({
@@ -69,6 +70,7 @@ async function runOnce(label: string, ledger: CaServerConfig['ledger']): Promise
       http: '127.0.0.1:0',
       limits: { global: { ratePerSecond: 1e6, burst: 1e6 }, perIdentity: { ratePerSecond: 1e6, burst: 1e6 }, perPeer: { ratePerSecond: 1e6, burst: 1e6 } },
       ...(ledger ? { ledger } : {}),
+      signingWorkers,
     },
     devIssuer: true,
     log,
@@ -114,13 +116,16 @@ async function runOnce(label: string, ledger: CaServerConfig['ledger']): Promise
 // BENCH_LEDGER_ROUNDS rounds (default 3) and each configuration reports its median: on a shared
 // two-core machine single runs drift by 10-20 %, alternating spreads that drift over all three.
 const ROUNDS = Number(process.env.BENCH_LEDGER_ROUNDS ?? 3);
-const runs: Record<'off' | 'full' | 'normal', RunResult[]> = { off: [], full: [], normal: [] };
+const runs: Record<'off' | 'full' | 'normal' | 'workers', RunResult[]> = { off: [], full: [], normal: [], workers: [] };
+// The first three without signing workers (the libuv pool signs; `auto` on two cores), the fourth as
+// the first but for two signing workers (docs/architecture.md §4).
 // The first run of a process is always the slowest (JIT, first connections): run one and discard it.
 const warmup = await runOnce('warmup', { enabled: false });
 for (let round = 0; round < ROUNDS; round++) {
   runs.off.push(await runOnce(`off-${round}`, { enabled: false }));
   runs.full.push(await runOnce(`full-${round}`, { sqliteSynchronous: 'full' }));
   runs.normal.push(await runOnce(`normal-${round}`, { sqliteSynchronous: 'normal' }));
+  runs.workers.push(await runOnce(`workers-${round}`, { sqliteSynchronous: 'full' }, 2));
 }
 void warmup;
 // The ceiling lines below report the median ledger-off run.
@@ -161,5 +166,6 @@ const line = (name: string, xs: RunResult[]) =>
 console.log(line('ledger off (ledger.enabled: false)', runs.off));
 console.log(`${line('ledger on, SQLite WAL synchronous=FULL', runs.full)}   (target >= 0.90)`);
 console.log(line('ledger on, SQLite WAL synchronous=NORMAL', runs.normal));
+console.log(line('FULL, with 2 signing workers', runs.workers));
 console.log(`records in the ledger after all runs: ${records} (group commit; FULL writes in a worker thread, NORMAL inline)`);
 t.cleanup();

@@ -11,13 +11,15 @@
 // BENCH_SECONDS per round (default 20), BENCH_ROUNDS rounds (default 3) interleaved over the servers.
 // For each it prints the median certificates per second, p50/p99 latency, the server's CPU time per
 // certificate (all its threads and processes, from /proc) and its disk writes per certificate, and the
-// ratio to Castellan's CreateCertificate. Then the agents' idle memory: a Castellan agent in sidecar
+// ratio to Castellan's CreateCertificate (run as `auto` configures it here, and again with two signing
+// workers: castellan-workers), and the load generator's own CPU per certificate. Then the agents' idle memory: a Castellan agent in sidecar
 // mode and a spire-agent, each holding one workload SVID it has served once, and the CPU time of
 // `castellan --version`.
 //
 // A peer that cannot be built or started is skipped with the reason. BENCH_PEERS=castellan-istio,spire-mint
 // limits the run; BENCH_CASTELLAN_BASE=<another checkout, built> adds its CreateCertificate as
-// `castellan-base` (a before/after comparison in the same run).
+// `castellan-base` (a before/after comparison in the same run); BENCH_CASTELLAN_CONFIG adds lines to
+// this checkout's CA configuration.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -138,7 +140,7 @@ if (distIsStale(root)) {
 const peers: Peer[] = [];
 const wanted = (name: string) => !ONLY || ONLY.includes(name);
 
-async function startCastellan(name: string, checkout: string): Promise<{ pid: number; port: number; dir: string }> {
+async function startCastellan(name: string, checkout: string, more: readonly string[] = []): Promise<{ pid: number; port: number; dir: string }> {
   const dir = path.join(t.dir, name);
   await exec(process.execPath, [castellanCli(checkout), 'ca', 'init', '--dir', path.join(dir, 'ca'), '--trust-domain', 'cluster.local']);
   // Production settings but for the rate limits, which a 32-caller benchmark from one address would hit.
@@ -157,8 +159,7 @@ async function startCastellan(name: string, checkout: string): Promise<{ pid: nu
       `  global: ${big}`,
       `  perIdentity: ${big}`,
       `  perPeer: ${big}`,
-      // BENCH_CASTELLAN_CONFIG: more lines for this file (e.g. `signingWorkers: 0`), to compare settings.
-      ...(process.env.BENCH_CASTELLAN_CONFIG ?? '').split('\\n'),
+      ...more,
       '',
     ].join('\n'),
   );
@@ -170,9 +171,12 @@ async function startCastellan(name: string, checkout: string): Promise<{ pid: nu
   return { pid: c.pid!, port: Number(port), dir };
 }
 
+// BENCH_CASTELLAN_CONFIG: more lines for this checkout's config file (`\n` between lines; e.g.
+// `signingWorkers: 0`), to compare settings; not for the base checkout's.
+const extraConfig = (process.env.BENCH_CASTELLAN_CONFIG ?? '').split('\\n').filter(Boolean);
 let castellan: { pid: number; port: number; dir: string } | undefined;
 if (wanted('castellan-istio') || wanted('castellan-sign') || wanted('agents')) {
-  castellan = await startCastellan('castellan', root);
+  castellan = await startCastellan('castellan', root, extraConfig);
   const common = [
     '-addr',
     `127.0.0.1:${castellan.port}`,
@@ -191,6 +195,17 @@ if (wanted('castellan-istio') || wanted('castellan-sign') || wanted('agents')) {
     });
   if (wanted('castellan-sign'))
     peers.push({ name: 'castellan-sign', what: 'Castellan Sign (TLS, JWT per request)', pid: castellan.pid, node: true, args: ['-target', 'castellan-sign', ...common] });
+}
+// The same CA with two signing workers, whatever `auto` makes of this machine (docs/architecture.md §4).
+if (wanted('castellan-workers')) {
+  const w = await startCastellan('castellan-workers', root, [...extraConfig.filter((l) => !l.startsWith('signingWorkers:')), 'signingWorkers: 2']);
+  peers.push({
+    name: 'castellan-workers',
+    what: 'Castellan CreateCertificate, 2 signing workers',
+    pid: w.pid,
+    node: true,
+    args: ['-target', 'castellan-istio', '-addr', `127.0.0.1:${w.port}`, '-ca', path.join(w.dir, 'ca', 'bundle.pem'), '-token-key', path.join(w.dir, 'ca', 'token-issuer', 'key.pem')],
+  });
 }
 const base = process.env.BENCH_CASTELLAN_BASE;
 let baseCa: { pid: number; port: number; dir: string } | undefined;
@@ -458,6 +473,10 @@ if (results.get('spire-mint')?.length) say(`Castellan CreateCertificate / SPIRE 
 if (results.get('castellan-istio')?.length) {
   const cpu = median(results.get('castellan-istio')!.map((x) => (x.cpuSeconds / x.ok) * 1e6));
   say(`Castellan CA CPU per certificate (CreateCertificate) = ${cpu.toFixed(0)} us  (target <= 500)`);
+}
+// What the Castellan CAs hold after their rounds (signing workers add theirs: docs/configuration.md).
+for (const pid of new Set(peers.filter((p) => p.node).map((p) => p.pid))) {
+  if (existsSync(`/proc/${pid}/status`)) say(`Castellan CA (pid ${pid}) RSS after its rounds: ${rssMiB(pid).toFixed(1)} MiB`);
 }
 
 // ---- agents: idle memory ------------------------------------------------------------------------
