@@ -120,7 +120,8 @@ say('building the load generator (bench/peers, Go) ...');
 await exec('nice', ['go', 'build', '-o', loadgen, '.'], { cwd: path.join(here, 'peers'), env: { ...process.env, GOFLAGS: '-mod=mod' } });
 
 // ---- Castellan ----------------------------------------------------------------------------------
-const castellanCli = (checkout: string) => path.join(checkout, 'bin', 'castellan.js');
+/** The command as package.json installs it (bin/castellan.cjs), or, in a checkout from before it, bin/castellan.js. */
+const castellanCli = (checkout: string) => [path.join(checkout, 'bin', 'castellan.cjs'), path.join(checkout, 'bin', 'castellan.js')].find((f) => existsSync(f))!;
 function distIsStale(checkout: string): boolean {
   const built = path.join(checkout, 'dist', 'cli', 'main.js');
   if (!existsSync(built)) return true;
@@ -204,7 +205,16 @@ if (wanted('castellan-workers')) {
     what: 'Castellan CreateCertificate, 2 signing workers',
     pid: w.pid,
     node: true,
-    args: ['-target', 'castellan-istio', '-addr', `127.0.0.1:${w.port}`, '-ca', path.join(w.dir, 'ca', 'bundle.pem'), '-token-key', path.join(w.dir, 'ca', 'token-issuer', 'key.pem')],
+    args: [
+      '-target',
+      'castellan-istio',
+      '-addr',
+      `127.0.0.1:${w.port}`,
+      '-ca',
+      path.join(w.dir, 'ca', 'bundle.pem'),
+      '-token-key',
+      path.join(w.dir, 'ca', 'token-issuer', 'key.pem'),
+    ],
   });
 }
 const base = process.env.BENCH_CASTELLAN_BASE;

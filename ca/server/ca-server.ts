@@ -309,7 +309,17 @@ export class CaServer {
       throw err;
     }
     s.state = 'serving';
-    o.log.info({ grpc: `${g.host}:${s.grpcPort}`, http: `${h.host}:${s.httpPort}`, trustDomain: o.ca.trustDomain.name }, 'castellan CA serving');
+    o.log.info(
+      {
+        grpc: `${g.host}:${s.grpcPort}`,
+        http: `${h.host}:${s.httpPort}`,
+        trustDomain: o.ca.trustDomain.name,
+        signingWorkers: s.workers?.running ?? 0,
+        // libuv's pool as this process got it (bin/castellan.cjs sizes it for `ca serve`).
+        threadPool: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+      },
+      'castellan CA serving',
+    );
     return s;
   }
 
