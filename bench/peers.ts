@@ -175,17 +175,19 @@ async function startCastellan(name: string, checkout: string, more: readonly str
 // BENCH_CASTELLAN_CONFIG: more lines for this checkout's config file (`\n` between lines; e.g.
 // `signingWorkers: 0`), to compare settings; not for the base checkout's.
 const extraConfig = (process.env.BENCH_CASTELLAN_CONFIG ?? '').split('\\n').filter(Boolean);
+/** The load generator's flags for a CA startCastellan started: its address, its roots and its dev issuer's key. */
+const castellanTarget = (ca: { port: number; dir: string }) => [
+  '-addr',
+  `127.0.0.1:${ca.port}`,
+  '-ca',
+  path.join(ca.dir, 'ca', 'bundle.pem'),
+  '-token-key',
+  path.join(ca.dir, 'ca', 'token-issuer', 'key.pem'),
+];
 let castellan: { pid: number; port: number; dir: string } | undefined;
 if (wanted('castellan-istio') || wanted('castellan-sign') || wanted('agents')) {
   castellan = await startCastellan('castellan', root, extraConfig);
-  const common = [
-    '-addr',
-    `127.0.0.1:${castellan.port}`,
-    '-ca',
-    path.join(castellan.dir, 'ca', 'bundle.pem'),
-    '-token-key',
-    path.join(castellan.dir, 'ca', 'token-issuer', 'key.pem'),
-  ];
+  const common = castellanTarget(castellan);
   if (wanted('castellan-istio'))
     peers.push({
       name: 'castellan-istio',
@@ -205,16 +207,7 @@ if (wanted('castellan-workers')) {
     what: 'Castellan CreateCertificate, 2 signing workers',
     pid: w.pid,
     node: true,
-    args: [
-      '-target',
-      'castellan-istio',
-      '-addr',
-      `127.0.0.1:${w.port}`,
-      '-ca',
-      path.join(w.dir, 'ca', 'bundle.pem'),
-      '-token-key',
-      path.join(w.dir, 'ca', 'token-issuer', 'key.pem'),
-    ],
+    args: ['-target', 'castellan-istio', ...castellanTarget(w)],
   });
 }
 const base = process.env.BENCH_CASTELLAN_BASE;
@@ -224,8 +217,13 @@ if (base) {
   else {
     const b = await startCastellan('castellan-base', base);
     baseCa = b;
-    const common = ['-addr', `127.0.0.1:${b.port}`, '-ca', path.join(b.dir, 'ca', 'bundle.pem'), '-token-key', path.join(b.dir, 'ca', 'token-issuer', 'key.pem')];
-    peers.push({ name: 'castellan-base', what: `Castellan CreateCertificate, ${path.basename(base)}`, pid: b.pid, node: true, args: ['-target', 'castellan-istio', ...common] });
+    peers.push({
+      name: 'castellan-base',
+      what: `Castellan CreateCertificate, ${path.basename(base)}`,
+      pid: b.pid,
+      node: true,
+      args: ['-target', 'castellan-istio', ...castellanTarget(b)],
+    });
   }
 }
 

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { RequestKeyKind } from './csr.js';
+import type { CertificateRequest } from './csr.js';
 
 /**
  * What the CA's event loop and its signing workers say to each other (docs/architecture.md §4,
@@ -37,17 +37,11 @@ export interface IssueMessage {
 
 export type ToWorker = AuthorityMessage | IssueMessage;
 
-/** The request fields the event loop keeps (the ledger records the SPKI). */
-export interface RequestFacts {
-  readonly spki: Uint8Array;
-  readonly publicKeyBits: Uint8Array;
-  readonly keyKind: RequestKeyKind;
-  readonly keyDescription: string;
-  readonly uriSans: readonly string[];
-  readonly dnsSans: readonly string[];
-  readonly otherSanCount: number;
-  readonly signatureAlgorithmOid: string;
-}
+/**
+ * A checked CertificateRequest as plain data (the ledger records its SPKI): the key object stays in the
+ * worker, the signature algorithm travels as its OID.
+ */
+export type RequestFacts = Omit<CertificateRequest, 'publicKey' | 'signatureAlgorithm'> & { readonly signatureAlgorithmOid: string };
 
 export interface IssuedMessage {
   readonly id: number;

@@ -5,10 +5,11 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Issuer, parseCsr, parseCsrAsync, type Signer } from '../../ca/index.js';
+import { Issuer, parseCsr, parseCsrAsync } from '../../ca/index.js';
 import { SpiffeId, validateX509SvidLeaf } from '../../workload-identity/index.js';
 import { tamperSignature, testCsr } from '../helpers/csr.js';
 import { asyncCodeOf, codeOf } from '../helpers/error-code.js';
+import { hsmLikeSigner } from '../helpers/hsm-like-signer.js';
 import { opensslVerify, testCa } from '../helpers/test-ca.js';
 
 const ID = SpiffeId.parse('spiffe://cluster.local/ns/default/sa/web');
@@ -72,19 +73,11 @@ describe('issuance off the event loop', () => {
   });
 
   it('ok/a signer without signAsync (an HSM) signs on the calling thread, with the same result', async () => {
-    const soft = ca.ca.active.signer;
-    let syncSigns = 0;
-    const hsmLike: Signer = {
-      keyType: soft.keyType,
-      publicKey: soft.publicKey,
-      signatureAlgorithm: soft.signatureAlgorithm,
-      spki: soft.spki,
-      sign: (data) => (syncSigns++, soft.sign(data)),
-    };
-    const issuer = new Issuer({ authority: { ...ca.ca.active, signer: hsmLike } });
+    const hsmLike = hsmLikeSigner(ca.ca.active.signer);
+    const issuer = new Issuer({ authority: { ...ca.ca.active, signer: hsmLike.signer } });
     const { pem } = await testCsr({ uris: [ID.toString()] });
     const cert = await issuer.issueAsync(ID, await parseCsrAsync(pem));
-    expect(syncSigns).toBe(1);
+    expect(hsmLike.signs()).toBe(1);
     expect(opensslVerify(ca.dir, cert.leafPem, cert.chainPem).status).toBe(0);
   });
 

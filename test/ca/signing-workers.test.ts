@@ -5,10 +5,11 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { autoSigningWorkers, Issuer, parseCsr, SigningWorkers, type Signer } from '../../ca/index.js';
+import { autoSigningWorkers, Issuer, parseCsr, SigningWorkers } from '../../ca/index.js';
 import { SpiffeId, validateX509SvidLeaf } from '../../workload-identity/index.js';
 import { tamperSignature, testCsr } from '../helpers/csr.js';
 import { asyncCodeOf, codeOf } from '../helpers/error-code.js';
+import { hsmLikeSigner } from '../helpers/hsm-like-signer.js';
 import { opensslVerify, testCa } from '../helpers/test-ca.js';
 
 const ID = SpiffeId.parse('spiffe://cluster.local/ns/default/sa/web');
@@ -131,18 +132,10 @@ describe('signing workers', () => {
   });
 
   it('ok/a key held elsewhere (an HSM) signs on the calling thread', async () => {
-    const soft = ca.ca.active.signer;
-    let signs = 0;
-    const hsmLike: Signer = {
-      keyType: soft.keyType,
-      publicKey: soft.publicKey,
-      signatureAlgorithm: soft.signatureAlgorithm,
-      spki: soft.spki,
-      sign: (data) => (signs++, soft.sign(data)),
-    };
-    const hsmIssuer = new Issuer({ authority: { ...ca.ca.active, signer: hsmLike }, workers });
+    const hsmLike = hsmLikeSigner(ca.ca.active.signer);
+    const hsmIssuer = new Issuer({ authority: { ...ca.ca.active, signer: hsmLike.signer }, workers });
     const cert = await hsmIssuer.issueCsr(ID, (await testCsr({ uris: [ID.toString()] })).pem);
-    expect(signs).toBe(1);
+    expect(hsmLike.signs()).toBe(1);
     expect(opensslVerify(ca.dir, cert.leafPem, cert.chainPem).status).toBe(0);
   });
 
