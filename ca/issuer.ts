@@ -136,21 +136,27 @@ export class Issuer {
   async issueCsr(identity: SpiffeId, csr: string | Uint8Array, options: { ttlMs?: number; onParsed?: (spki: Uint8Array) => void } = {}): Promise<IssuedCertificate> {
     const workers = this.options.workers;
     const key = workers?.available ? inProcessKeyOf(this.options.authority.signer) : undefined;
-    if (workers === undefined || key === undefined) {
+    const here = async () => {
       const request = await parseCsrAsync(csr);
       options.onParsed?.(request.spki);
       return this.issueAsync(identity, request, options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs });
-    }
+    };
+    if (workers === undefined || key === undefined) return here();
     let m: FromWorker;
     try {
       m = await workers.run(this.authorityFor(key), { identity: identity.toString(), csr, ttlMs: options.ttlMs, nowMs: this.now().getTime() });
-    } catch (cause) {
-      throw caError('ERR_SIGNER', 'issuer: the signing worker failed before it answered; the request was not signed, retry', { cause });
+    } catch {
+      // The worker stopped before it answered: nothing it may have signed left the CA (nor was it
+      // recorded), so the request is signed here instead (the pool logged why it stopped).
+      return here();
     }
     if (!m.ok) {
       if (m.csrSpki !== undefined) options.onParsed?.(m.csrSpki);
       // A CastellanError in the worker is the same refusal here; anything else was a fault there.
-      throw m.code !== undefined ? caError(m.code as CaErrorCode, m.message, { context: { ...m.context } }) : new Error(`signing worker: ${m.message}`);
+      const cause = m.cause === undefined ? undefined : new Error(m.cause);
+      throw m.code !== undefined
+        ? caError(m.code as CaErrorCode, m.message, { context: { ...m.context }, ...(cause ? { cause } : {}) })
+        : new Error(`signing worker: ${m.message}`, cause ? { cause } : undefined);
     }
     options.onParsed?.(m.request.spki);
     const r = m.request;

@@ -62,6 +62,8 @@ export interface FailedMessage {
   readonly code: string | undefined;
   readonly message: string;
   readonly context: Readonly<Record<string, unknown>>;
+  /** The message of the error's cause (OpenSSL's reason behind an ERR_SIGNER), if any. */
+  readonly cause: string | undefined;
   /** The CSR's SPKI once it parsed (the refusal's ledger record names the key). */
   readonly csrSpki: Uint8Array | undefined;
 }

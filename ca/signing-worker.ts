@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import { SpiffeId, TrustDomain, isCastellanError } from '../workload-identity/index.js';
 import { certificateInfo } from './certificate-info.js';
 import { parseCsr, type CertificateRequest } from './csr.js';
+import { caError } from './errors.js';
 import { Issuer } from './issuer.js';
 import type { AuthorityMessage, FromWorker, IssueMessage, ToWorker } from './signing-messages.js';
 import { keyObjectSigner } from './signer.js';
@@ -18,7 +19,8 @@ if (!port) throw new Error('ca/signing-worker: runs as a worker thread of the CA
 let jobNowMs = 0;
 const now = () => new Date(jobNowMs);
 const issuers = new Map<number, Issuer>();
-const KEPT_AUTHORITIES = 4;
+/** A tight copy for postMessage: a Buffer from Node's pool would carry its whole 8 KiB slab across. */
+const tight = (b: Uint8Array): Uint8Array => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b));
 
 function install(m: AuthorityMessage): void {
   const what = { code: 'ERR_CA_DIR' as const, what: 'signing worker: authority certificate' };
@@ -35,33 +37,32 @@ function install(m: AuthorityMessage): void {
     now,
   });
   // The event loop sends the authority again whenever a job's differs from the last one it sent this
-  // worker (requests started before a rotation may finish after it), so a job always finds its own;
-  // the few most recent are kept to make that cheap.
-  issuers.delete(m.generation);
+  // worker (requests started before a rotation may finish after it), and messages arrive in order: a
+  // job always follows its own authority, so only that one is kept (no older key stays here).
+  issuers.clear();
   issuers.set(m.generation, issuer);
-  for (const old of issuers.keys()) if (issuers.size > KEPT_AUTHORITIES) issuers.delete(old);
 }
 
 function issue(m: IssueMessage): FromWorker {
   let request: CertificateRequest | undefined;
   try {
     const issuer = issuers.get(m.generation);
-    if (!issuer) throw new Error(`signing worker: job for authority ${m.generation}, which this worker was not sent`);
+    if (!issuer) throw caError('ERR_SIGNER', `signing worker: no authority ${m.generation} here (it was not sent, or could not be loaded)`);
     jobNowMs = m.nowMs;
     request = parseCsr(m.csr);
     const c = issuer.issue(SpiffeId.parse(m.identity), request, m.ttlMs === undefined ? {} : { ttlMs: m.ttlMs });
     return {
       id: m.id,
       ok: true,
-      leafDer: c.leafDer,
+      leafDer: tight(c.leafDer),
       leafPem: c.leafPem,
       serialHex: c.serialHex,
       notBeforeMs: c.notBefore.getTime(),
       notAfterMs: c.notAfter.getTime(),
       cappedByIssuer: c.cappedByIssuer,
       request: {
-        spki: request.spki,
-        publicKeyBits: request.publicKeyBits,
+        spki: tight(request.spki),
+        publicKeyBits: tight(request.publicKeyBits),
         keyKind: request.keyKind,
         keyDescription: request.keyDescription,
         uriSans: request.uriSans,
@@ -78,7 +79,8 @@ function issue(m: IssueMessage): FromWorker {
       code: isCastellanError(err) ? err.code : undefined,
       message: e.message,
       context: isCastellanError(err) ? { ...err.context } : {},
-      csrSpki: request?.spki,
+      cause: e.cause instanceof Error ? e.cause.message : e.cause === undefined ? undefined : String(e.cause),
+      csrSpki: request === undefined ? undefined : tight(request.spki),
     };
   }
 }
@@ -88,10 +90,13 @@ port.on('message', (m: ToWorker) => {
     try {
       install(m);
     } catch {
-      // The jobs under it are answered "not sent" (ERR_SIGNER on the event loop): never a crash here.
-      issuers.delete(m.generation);
+      // The jobs under it are refused ERR_SIGNER (no authority here): never a crash here.
+      issuers.clear();
     }
     return;
   }
   port.postMessage(issue(m));
 });
+
+// Loaded: the pool sends jobs from now on.
+port.postMessage({ ready: true });

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { AuthorityMessage, FromWorker, IssueMessage } from './signing-messages.js';
 
 export interface SigningWorkersOptions {
-  /** Worker threads to start (config `signing.workers`; docs/configuration.md). */
+  /** Worker threads to start (config `signingWorkers`; docs/configuration.md). */
   readonly size: number;
   readonly log?: Logger;
 }
@@ -15,7 +15,8 @@ interface Slot {
   readonly pending: Map<number, (m: FromWorker | Error) => void>;
   /** The generation of the last authority sent to this worker (jobs are answered in order). */
   lastGeneration: number | undefined;
-  live: boolean;
+  /** 'starting' until the worker said it loaded: no job goes to it before. */
+  state: 'starting' | 'ready' | 'stopped';
 }
 
 /** The most workers `auto` starts: past ~3 the event loop (gRPC, authentication, ledger) is the bound (docs/benchmarks.md). */
@@ -34,18 +35,26 @@ export function autoSigningWorkers(cores: number = availableParallelism()): numb
   return cores <= 2 ? 0 : Math.min(cores - 1, MAX_AUTO_WORKERS);
 }
 
-/** A worker stopping: the pool starts a new one after this long (a worker that cannot start does not spin). */
+/**
+ * A stopped worker is replaced after this long, doubled (up to MAX_RESTART_DELAY_MS) for each worker
+ * in a row that stopped before it was ready: one that cannot even load does not spin.
+ */
 const RESTART_DELAY_MS = 1_000;
+const MAX_RESTART_DELAY_MS = 60_000;
+
+/** A tight copy: a Buffer from Node's pool would carry its whole 8 KiB slab across. */
+const tight = (b: Uint8Array): Uint8Array => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b));
 
 /**
  * The CA's signing workers (docs/architecture.md §4): worker threads that check CSRs and sign leaves,
  * one hand-off per certificate, so that issuance uses every core while the event loop keeps gRPC,
- * authentication, policy, rate limits and the ledger. Jobs go to the worker with the fewest in flight.
- * A worker that stops fails its jobs in flight (ERR_SIGNER) and is replaced; while none is running,
- * `available` is false and the issuer signs on its own thread.
+ * authentication, policy, rate limits and the ledger. Jobs go to the ready worker with the fewest in
+ * flight. A worker that stops fails its jobs in flight (the Issuer then signs them on its own thread)
+ * and is replaced; while none is ready, `available` is false and the Issuer signs on its own thread.
  *
  * @example
  *   const workers = new SigningWorkers({ size: 2, log });
+ *   workers.start();
  *   const issuer = new Issuer({ authority, workers });
  *   await workers.close();
  */
@@ -53,20 +62,38 @@ export class SigningWorkers {
   private readonly slots: Slot[] = [];
   private nextId = 1;
   private closed = false;
+  /** Workers that stopped in a row before they were ready (the restart back-off). */
+  private failedStarts = 0;
+  private answeredJobs = 0;
 
   constructor(private readonly o: SigningWorkersOptions) {
     if (!Number.isInteger(o.size) || o.size < 1) throw new TypeError(`SigningWorkers: size ${o.size} must be an integer >= 1`);
-    for (let i = 0; i < o.size; i++) this.slots.push(this.start());
   }
 
-  /** Workers running now. */
+  /** Starts the threads (once); jobs go to each as soon as it has loaded. */
+  start(): void {
+    if (this.slots.length > 0 || this.closed) return;
+    for (let i = 0; i < this.o.size; i++) this.slots.push(this.spawn());
+  }
+
+  /** Workers this pool runs when all are up. */
+  get size(): number {
+    return this.o.size;
+  }
+
+  /** Jobs the workers answered (signed or refused) since the pool started. */
+  get answered(): number {
+    return this.answeredJobs;
+  }
+
+  /** Workers ready now. */
   get running(): number {
-    return this.slots.filter((s) => s.live).length;
+    return this.slots.filter((s) => s.state === 'ready').length;
   }
 
   /** True when a worker can take a job. */
   get available(): boolean {
-    return !this.closed && this.slots.some((s) => s.live);
+    return !this.closed && this.slots.some((s) => s.state === 'ready');
   }
 
   /**
@@ -75,8 +102,8 @@ export class SigningWorkers {
    */
   run(authority: AuthorityMessage, job: Omit<IssueMessage, 'kind' | 'id' | 'generation'>): Promise<FromWorker> {
     let slot: Slot | undefined;
-    for (const s of this.slots) if (s.live && (slot === undefined || s.pending.size < slot.pending.size)) slot = s;
-    if (slot === undefined || this.closed) return Promise.reject(new Error('ca: no signing worker is running'));
+    for (const s of this.slots) if (s.state === 'ready' && (slot === undefined || s.pending.size < slot.pending.size)) slot = s;
+    if (slot === undefined || this.closed) return Promise.reject(new Error('ca: no signing worker is ready'));
     const id = this.nextId++;
     const chosen = slot;
     return new Promise<FromWorker>((resolve, reject) => {
@@ -86,7 +113,8 @@ export class SigningWorkers {
           chosen.worker.postMessage(authority);
           chosen.lastGeneration = authority.generation;
         }
-        chosen.worker.postMessage({ kind: 'issue', id, generation: authority.generation, ...job } satisfies IssueMessage);
+        const csr = typeof job.csr === 'string' ? job.csr : tight(job.csr);
+        chosen.worker.postMessage({ kind: 'issue', id, generation: authority.generation, ...job, csr } satisfies IssueMessage);
       } catch (err) {
         chosen.pending.delete(id);
         chosen.lastGeneration = undefined;
@@ -101,27 +129,36 @@ export class SigningWorkers {
     await Promise.all(this.slots.map((s) => s.worker.terminate().catch(() => 0)));
   }
 
-  private start(): Slot {
-    const slot: Slot = { worker: spawnSigningWorker(), pending: new Map(), lastGeneration: undefined, live: true };
+  private spawn(): Slot {
+    const slot: Slot = { worker: spawnSigningWorker(), pending: new Map(), lastGeneration: undefined, state: 'starting' };
     const { worker } = slot;
     worker.unref();
-    worker.on('message', (m: FromWorker) => {
+    worker.on('message', (m: FromWorker | { readonly ready: true }) => {
+      if ('ready' in m) {
+        if (slot.state === 'starting') slot.state = 'ready';
+        this.failedStarts = 0;
+        return;
+      }
       const answer = slot.pending.get(m.id);
       slot.pending.delete(m.id);
+      this.answeredJobs++;
       answer?.(m);
     });
     const stopped = (why: string, err?: Error) => {
-      if (!slot.live) return;
-      slot.live = false;
+      if (slot.state === 'stopped') return;
+      const wasReady = slot.state === 'ready';
+      slot.state = 'stopped';
       for (const answer of slot.pending.values()) answer(new Error(`ca: a signing worker stopped (${why}) before it answered`));
       slot.pending.clear();
       if (this.closed) return;
-      this.o.log?.error({ err, why }, 'a CA signing worker stopped; starting another');
+      if (!wasReady) this.failedStarts++;
+      const delay = Math.min(RESTART_DELAY_MS * 2 ** Math.max(0, this.failedStarts - 1), MAX_RESTART_DELAY_MS);
+      this.o.log?.error({ err, why, restartInMs: delay }, wasReady ? 'a CA signing worker stopped; starting another' : 'a CA signing worker failed to start; trying again');
       setTimeout(() => {
         if (this.closed) return;
         const i = this.slots.indexOf(slot);
-        if (i >= 0) this.slots[i] = this.start();
-      }, RESTART_DELAY_MS).unref();
+        if (i >= 0) this.slots[i] = this.spawn();
+      }, delay).unref();
     };
     worker.on('error', (err) => stopped(err.message, err));
     worker.on('exit', (code) => stopped(`exit code ${code}`));

@@ -281,6 +281,8 @@ export class CaServer {
     const g = parseHostPort(o.config.listen);
     const h = parseHostPort(o.config.http);
     try {
+      // Threads only once nothing before can throw; a failed start below closes them.
+      s.workers?.start();
       const http = await startHealthEndpoints({
         host: h.host,
         port: h.port,
@@ -314,9 +316,10 @@ export class CaServer {
         grpc: `${g.host}:${s.grpcPort}`,
         http: `${h.host}:${s.httpPort}`,
         trustDomain: o.ca.trustDomain.name,
-        signingWorkers: s.workers?.running ?? 0,
-        // libuv's pool as this process got it (bin/castellan.cjs sizes it for `ca serve`).
-        threadPool: Number(process.env.UV_THREADPOOL_SIZE ?? 4),
+        // Started, maybe not ready yet: each worker loads its modules first (castellan_signing_workers).
+        signingWorkers: s.workers?.size ?? 0,
+        // What the process was started with (bin/castellan.cjs sets it for `ca serve`); unset: libuv's 4.
+        UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? null,
       },
       'castellan CA serving',
     );

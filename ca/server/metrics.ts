@@ -147,12 +147,11 @@ export class CaMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** The CA's own serving certificate: seconds until it expires and when, once it exists. */
-  /** castellan_signing_workers: the signing worker threads running now (docs/architecture.md §4). */
+  /** castellan_signing_workers: the signing worker threads ready now (docs/architecture.md §4). */
   observeSigningWorkers(running: () => number): void {
     new Gauge({
       name: 'castellan_signing_workers',
-      help: 'Signing worker threads running (config signingWorkers); 0: CSRs are checked and leaves signed on the event loop and the libuv pool.',
+      help: 'Signing worker threads ready (config signingWorkers); 0: CSRs are checked and leaves signed on the event loop and the libuv pool.',
       registers: [this.registry],
       collect() {
         this.set(running());
@@ -160,6 +159,7 @@ export class CaMetrics {
     });
   }
 
+  /** The CA's own serving certificate: seconds until it expires and when, once it exists. */
   observeServing(expiresAt: () => Date | undefined, now: () => Date): void {
     // Whole seconds, as the certificate encodes its notAfter (the issuer's Date may carry milliseconds).
     const at = () => {

@@ -10,6 +10,7 @@ import { cli } from '../../helpers/cli.js';
 import { testCsr } from '../../helpers/csr.js';
 import { rawLedgerSql } from '../../helpers/ledger-sql.js';
 import { tempDir } from '../../helpers/test-ca.js';
+import { until } from '../../helpers/until.js';
 
 const OK = 0;
 const INVALID_ARGUMENT = 3;
@@ -47,6 +48,9 @@ beforeAll(async () => {
   );
   client = caClients(server.address, bundlePem);
   store = await openLedgerStore({ dir: caDir, readOnly: true });
+  // Until the workers have loaded, the CA signs on its event loop: wait, so the tests below use them.
+  const metrics = `http://127.0.0.1:${server.server.httpPort}/metrics`;
+  await until(async () => /^castellan_signing_workers 2$/m.test(await (await fetch(metrics)).text()), 'two signing workers ready', 30_000);
 });
 
 afterAll(async () => {
