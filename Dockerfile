@@ -69,5 +69,5 @@ USER 65532:65532
 # gRPC (CA API) and HTTP (/livez /healthz /readyz /metrics).
 EXPOSE 15012 15014
 # Exec form: Node is PID 1 and receives SIGTERM itself; `ca serve` and `agent` drain and exit 0.
-ENTRYPOINT ["/nodejs/bin/node", "/app/bin/castellan.cjs"]
+ENTRYPOINT ["/nodejs/bin/node", "/app/bin/castellan.js"]
 CMD ["--help"]

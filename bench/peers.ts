@@ -120,8 +120,7 @@ say('building the load generator (bench/peers, Go) ...');
 await exec('nice', ['go', 'build', '-o', loadgen, '.'], { cwd: path.join(here, 'peers'), env: { ...process.env, GOFLAGS: '-mod=mod' } });
 
 // ---- Castellan ----------------------------------------------------------------------------------
-/** The command as package.json installs it (bin/castellan.cjs), or, in a checkout from before it, bin/castellan.js. */
-const castellanCli = (checkout: string) => [path.join(checkout, 'bin', 'castellan.cjs'), path.join(checkout, 'bin', 'castellan.js')].find((f) => existsSync(f))!;
+const castellanCli = (checkout: string) => path.join(checkout, 'bin', 'castellan.js');
 function distIsStale(checkout: string): boolean {
   const built = path.join(checkout, 'dist', 'cli', 'main.js');
   if (!existsSync(built)) return true;

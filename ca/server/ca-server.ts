@@ -318,7 +318,7 @@ export class CaServer {
         trustDomain: o.ca.trustDomain.name,
         // Started, maybe not ready yet: each worker loads its modules first (castellan_signing_workers).
         signingWorkers: s.workers?.size ?? 0,
-        // What the process was started with (bin/castellan.cjs sets it for `ca serve`); unset: libuv's 4.
+        // libuv's pool as the environment asked for it (unset: libuv's 4; docs/architecture.md §4).
         UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE ?? null,
       },
       'castellan CA serving',

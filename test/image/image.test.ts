@@ -73,7 +73,7 @@ describe.skipIf(skip)('container image (Dockerfile), built with buildah and run 
     const [configJson, size] = inspect.stdout.trim().split('|');
     const config = JSON.parse(configJson!) as { User: string; Entrypoint: string[]; Cmd: string[]; Labels: Record<string, string>; ExposedPorts: Record<string, unknown> };
     expect(config.User).toBe('65532:65532');
-    expect(config.Entrypoint).toEqual(['/nodejs/bin/node', '/app/bin/castellan.cjs']);
+    expect(config.Entrypoint).toEqual(['/nodejs/bin/node', '/app/bin/castellan.js']);
     expect(config.Cmd).toEqual(['--help']);
     expect(config.Labels['org.opencontainers.image.title']).toBe('castellan');
     expect(config.Labels['org.opencontainers.image.version']).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
