@@ -7,6 +7,9 @@ import type { CertificateRequest } from './csr.js';
  * is cloned by Node without its bytes being exported).
  */
 
+/** A tight copy for postMessage: a Buffer from Node's pool would carry its whole 8 KiB slab across. */
+export const tight = (b: Uint8Array): Uint8Array => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b));
+
 /** The authority an Issuer signs with and its policy, sent once per worker before the first job under it. */
 export interface AuthorityMessage {
   readonly kind: 'authority';

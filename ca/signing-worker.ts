@@ -9,7 +9,7 @@ import { certificateInfo } from './certificate-info.js';
 import { parseCsr, type CertificateRequest } from './csr.js';
 import { caError } from './errors.js';
 import { Issuer } from './issuer.js';
-import type { AuthorityMessage, FromWorker, IssueMessage, ToWorker } from './signing-messages.js';
+import { tight, type AuthorityMessage, type FromWorker, type IssueMessage, type ToWorker } from './signing-messages.js';
 import { keyObjectSigner } from './signer.js';
 
 const port = parentPort;
@@ -19,8 +19,6 @@ if (!port) throw new Error('ca/signing-worker: runs as a worker thread of the CA
 let jobNowMs = 0;
 const now = () => new Date(jobNowMs);
 const issuers = new Map<number, Issuer>();
-/** A tight copy for postMessage: a Buffer from Node's pool would carry its whole 8 KiB slab across. */
-const tight = (b: Uint8Array): Uint8Array => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b));
 
 function install(m: AuthorityMessage): void {
   const what = { code: 'ERR_CA_DIR' as const, what: 'signing worker: authority certificate' };
@@ -90,8 +88,9 @@ port.on('message', (m: ToWorker) => {
     try {
       install(m);
     } catch {
-      // The jobs under it are refused ERR_SIGNER (no authority here): never a crash here.
-      issuers.clear();
+      // A worker that cannot sign as it was asked stops: the pool logs it and starts another, and the
+      // jobs sent after this authority are signed on the event loop (Issuer.issueCsr).
+      process.exit(1);
     }
     return;
   }

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { AuthorityMessage, FromWorker, IssueMessage } from './signing-messages.js';
+import { tight, type AuthorityMessage, type FromWorker, type IssueMessage } from './signing-messages.js';
 
 export interface SigningWorkersOptions {
   /** Worker threads to start (config `signingWorkers`; docs/configuration.md). */
@@ -41,9 +41,6 @@ export function autoSigningWorkers(cores: number = availableParallelism()): numb
  */
 const RESTART_DELAY_MS = 1_000;
 const MAX_RESTART_DELAY_MS = 60_000;
-
-/** A tight copy: a Buffer from Node's pool would carry its whole 8 KiB slab across. */
-const tight = (b: Uint8Array): Uint8Array => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b : new Uint8Array(b));
 
 /**
  * The CA's signing workers (docs/architecture.md §4): worker threads that check CSRs and sign leaves,

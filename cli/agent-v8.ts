@@ -15,15 +15,16 @@ import { UsageError, type CliIo } from './io.js';
  *   starts (setAgentRunV8Flags).
  * CASTELLAN_AGENT_V8_FLAGS (V8 flags `--name` or `--name=value`, empty for none) replaces all of these in
  * either mode, node mode's compilers included; a node option (NODE_OPTIONS or the command line) that sets
- * a semi-space size or names a compiler keeps that part its own way.
+ * a semi-space size keeps that part its own way, and one that names a compiler decides about both.
  */
 const LEAN_YOUNG_GENERATION = '--semi-space-growth-factor=1';
-const NO_COMPILERS = '--no-turbofan --no-sparkplug';
 
 /** The node options this process started with: NODE_OPTIONS and the flags before the script. */
 const nodeOptionsOf = (env: CliIo['env'], execArgv: readonly string[]) => `${execArgv.join(' ')} ${env.NODE_OPTIONS ?? ''}`;
 
-/** Whether the node options already decide about the compilers (`--turbofan`, `--no-opt`, `--jitless`, `--no_sparkplug` ...). */
+const NO_COMPILERS = ['--no-turbofan', '--no-sparkplug'];
+
+/** Whether the node options already decide about the compilers (`--turbofan`, `--no-opt`, `--jitless`, `--no_sparkplug` ...): naming one decides both. */
 const decideCompilers = (options: string) => /(^|\s)--((no[-_])?(turbofan|opt|sparkplug)|jitless)\b/.test(options);
 
 /** One V8 flag as the variable may hold it; `--help` and `--version` would print and end the process. */
@@ -45,7 +46,7 @@ export function agentLoadV8Flags(env: CliIo['env'], execArgv: readonly string[] 
     return flags;
   }
   const options = nodeOptionsOf(env, execArgv);
-  return [/semi-space/.test(options) ? '' : LEAN_YOUNG_GENERATION, decideCompilers(options) ? '' : NO_COMPILERS].filter(Boolean).join(' ').split(' ').filter(Boolean);
+  return [...(/semi-space/.test(options) ? [] : [LEAN_YOUNG_GENERATION]), ...(decideCompilers(options) ? [] : NO_COMPILERS)];
 }
 
 /**

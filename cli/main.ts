@@ -126,7 +126,6 @@ export async function buildProgram(io: CliIo, argv?: readonly string[], o: { jso
 export async function run(argv: readonly string[], io: CliIo = processIo()): Promise<number> {
   const json = wantsJson(argv);
   const wanted = commandsFor(argv);
-  // Only for the process's own agent (a V8 flag is process-wide; in-process callers keep their heap).
   const failed = async (err: unknown): Promise<number> => {
     // Loaded only on a failure: `--version` and a working command never need it.
     const { exitFor, reportFailure } = await import('./exit-codes.js');
@@ -135,6 +134,7 @@ export async function run(argv: readonly string[], io: CliIo = processIo()): Pro
     if (io.env.CASTELLAN_DEBUG && err instanceof Error && err.stack) io.err(`${err.stack}\n`);
     return failure.code;
   };
+  // Only for the process's own agent (a V8 flag is process-wide; in-process callers keep their heap).
   if (io.env === process.env && wanted.length === 1 && wanted[0]!.words === 'agent') {
     try {
       setAgentLoadV8Flags(io.env);

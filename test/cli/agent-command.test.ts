@@ -85,8 +85,8 @@ describe('castellan agent: a real run', () => {
     writeFileSync(path.join(f.dir, 'bundle.pem'), f.bundlePem);
     const socketPath = path.join(f.dir, 'sds.sock');
     writeFileSync(path.join(f.dir, 'agent.yaml'), `caAddr: ${f.address}\ncaBundle: ${path.join(f.dir, 'bundle.pem')}\nttl: 1h\nretryInitial: 100ms\n`);
-    const entry = path.join(f.dir, 'castellan.mjs');
-    writeFileSync(entry, `const { run } = await import(${JSON.stringify(path.resolve('cli/main.ts'))});\nprocess.exitCode = await run(process.argv.slice(2));\n`);
+    // The CLI from its sources (test/helpers/cli-process.ts), tsx's loader named by path: the cwd is a temp dir.
+    const entry = path.resolve('test/helpers/cli-process.ts');
     const child = spawn(
       process.execPath,
       [

@@ -6,7 +6,7 @@ import { run } from '../../cli/main.js';
 import type { CliIo } from '../../cli/io.js';
 import { SpiffeId } from '../../workload-identity/index.js';
 import { testCsr } from '../helpers/csr.js';
-import { openssl, testCa } from '../helpers/test-ca.js';
+import { openssl, opensslNewEcKey, testCa } from '../helpers/test-ca.js';
 
 const ID = 'spiffe://cluster.local/ns/default/sa/web';
 const HOUR = 3_600_000;
@@ -232,22 +232,7 @@ describe('castellan cert inspect', () => {
       'subjectAltName = DNS:example.com, IP:127.0.0.1, email:ops@example.com',
     ].join('\n');
     const selfSigned = (name: string, extra: string[]) => {
-      const r = openssl([
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-subj',
-        '/CN=x',
-        '-keyout',
-        path.join(t.dir, `${name}.key`),
-        '-out',
-        path.join(t.dir, `${name}.pem`),
-        ...extra,
-      ]);
+      const r = opensslNewEcKey({ x509: true, keyOut: path.join(t.dir, `${name}.key`), out: path.join(t.dir, `${name}.pem`), subj: '/CN=x', extra });
       expect(r.status, r.stderr).toBe(0);
     };
 

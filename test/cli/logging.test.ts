@@ -47,8 +47,8 @@ describe('log lines: each key once (strict JSON parsers reject duplicates)', () 
     const token = path.join(f.dir, 'token');
     await f.writeToken(token, 'shop', 'cart');
     writeFileSync(path.join(f.dir, 'bundle.pem'), f.bundlePem);
-    const entry = path.join(f.dir, 'castellan.mjs');
-    writeFileSync(entry, `const { run } = await import(${JSON.stringify(path.resolve('cli/main.ts'))});\nprocess.exitCode = await run(process.argv.slice(2));\n`);
+    // The CLI from its sources (test/helpers/cli-process.ts), tsx's loader named by path: the cwd is a temp dir.
+    const entry = path.resolve('test/helpers/cli-process.ts');
     const child = spawn(
       process.execPath,
       [

@@ -40,6 +40,35 @@ export function openssl(args: string[], input?: string): { status: number; stdou
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/**
+ * `openssl req` with a new P-256 key written to `keyOut`: a self-signed certificate (`x509: true`) or
+ * a CSR, to `out`, for `subj`, with `extra` arguments (`-days`, `-addext` ...); returns openssl's result.
+ *
+ * @example opensslNewEcKey({ x509: true, keyOut: 'ca.key', out: 'ca.pem', subj: '/CN=test', extra: ['-days', '1'] })
+ */
+export function opensslNewEcKey(o: { x509: boolean; keyOut: string; out: string; subj: string; extra?: readonly string[] }): {
+  status: number;
+  stdout: string;
+  stderr: string;
+} {
+  return openssl([
+    'req',
+    ...(o.x509 ? ['-x509'] : []),
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    o.keyOut,
+    '-out',
+    o.out,
+    '-subj',
+    o.subj,
+    ...(o.extra ?? []),
+  ]);
+}
+
 /** `openssl verify -x509_strict` of a leaf against a root file with untrusted intermediates. */
 export function opensslVerify(dir: string, leafPem: string, chainPem: readonly string[]): { status: number; stdout: string; stderr: string } {
   const root = chainPem[chainPem.length - 1]!;

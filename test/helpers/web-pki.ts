@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import path from 'node:path';
-import { openssl } from './test-ca.js';
+import { openssl, opensslNewEcKey } from './test-ca.js';
 
 /**
  * A private web PKI made with openssl at test time: a CA and a server certificate for `localhost` and
@@ -9,31 +9,15 @@ import { openssl } from './test-ca.js';
  */
 export function webPki(dir: string): { caFile: string; certFile: string; keyFile: string; caPem: string; cert: string; key: string } {
   const f = (n: string) => path.join(dir, n);
-  const run = (args: string[]) => {
-    const r = openssl(args);
-    if (r.status !== 0) throw new Error(`openssl ${args[0]}: ${r.stderr}`);
+  const ok = (r: { status: number; stderr: string }, what: string) => {
+    if (r.status !== 0) throw new Error(`openssl ${what}: ${r.stderr}`);
   };
-  run([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    f('web-ca.key'),
-    '-out',
-    f('web-ca.pem'),
-    '-subj',
-    '/CN=Test Web CA',
-    '-days',
-    '2',
-  ]);
-  run(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', f('web.key'), '-out', f('web.csr'), '-subj', '/CN=localhost']);
+  ok(opensslNewEcKey({ x509: true, keyOut: f('web-ca.key'), out: f('web-ca.pem'), subj: '/CN=Test Web CA', extra: ['-days', '2'] }), 'req -x509');
+  ok(opensslNewEcKey({ x509: false, keyOut: f('web.key'), out: f('web.csr'), subj: '/CN=localhost' }), 'req');
   const ext = f('web.ext');
   writeFileSync(ext, 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n');
-  run(['x509', '-req', '-in', f('web.csr'), '-CA', f('web-ca.pem'), '-CAkey', f('web-ca.key'), '-CAcreateserial', '-out', f('web.pem'), '-days', '1', '-extfile', ext]);
+  const x509 = ['x509', '-req', '-in', f('web.csr'), '-CA', f('web-ca.pem'), '-CAkey', f('web-ca.key'), '-CAcreateserial', '-out', f('web.pem'), '-days', '1', '-extfile', ext];
+  ok(openssl(x509), 'x509 -req');
   return {
     caFile: f('web-ca.pem'),
     certFile: f('web.pem'),

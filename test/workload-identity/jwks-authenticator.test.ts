@@ -8,7 +8,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JwksAuthenticator, TrustDomain, kubernetesPodLookup, type AuthErrorCode, type CallerCredentials, type JwksAuthenticatorOptions } from '../../workload-identity/index.js';
-import { openssl, tempDir } from '../helpers/test-ca.js';
+import { openssl, opensslNewEcKey, tempDir } from '../helpers/test-ca.js';
 import { KubernetesApiStandIn } from '../k8s/api-stand-in.js';
 import { asyncCodeOf, failureOf } from '../helpers/error-code.js';
 
@@ -319,43 +319,18 @@ describe('JwksAuthenticator: the bearer token and a jwks_uri on another origin',
     tmp = tempDir();
     const f = (n: string) => path.join(tmp.dir, n);
     const run = (args: string[]) => expect(openssl(args).status).toBe(0);
-    run([
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      f('ca.key'),
-      '-out',
-      f('ca.pem'),
-      '-subj',
-      '/CN=jwks-test-ca',
-      '-days',
-      '1',
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign',
-    ]);
-    run([
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      f('tls.key'),
-      '-out',
-      f('tls.csr'),
-      '-subj',
-      '/CN=jwks-test',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-    ]);
+    expect(
+      opensslNewEcKey({
+        x509: true,
+        keyOut: f('ca.key'),
+        out: f('ca.pem'),
+        subj: '/CN=jwks-test-ca',
+        extra: ['-days', '1', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign'],
+      }).status,
+    ).toBe(0);
+    expect(
+      opensslNewEcKey({ x509: false, keyOut: f('tls.key'), out: f('tls.csr'), subj: '/CN=jwks-test', extra: ['-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'] }).status,
+    ).toBe(0);
     run(['x509', '-req', '-in', f('tls.csr'), '-CA', f('ca.pem'), '-CAkey', f('ca.key'), '-set_serial', '7', '-days', '1', '-copy_extensions', 'copyall', '-out', f('tls.pem')]);
     caPem = readFileSync(f('ca.pem'), 'utf8');
     const tls = { key: readFileSync(f('tls.key')), cert: readFileSync(f('tls.pem')) };

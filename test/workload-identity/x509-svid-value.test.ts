@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKey } from '../../ca/index.js';
 import { createSvidRequest, pemDecode, SpiffeId, X509Svid } from '../../workload-identity/index.js';
 import { codeOf } from '../helpers/error-code.js';
-import { openssl, testCa } from '../helpers/test-ca.js';
+import { opensslNewEcKey, testCa } from '../helpers/test-ca.js';
 
 describe('X509Svid', () => {
   let ca: Awaited<ReturnType<typeof testCa>>;
@@ -39,25 +39,7 @@ describe('X509Svid', () => {
   const selfSigned = (san: string) => {
     const keyFile = path.join(ca.dir, 'ss.key');
     const certFile = path.join(ca.dir, 'ss.pem');
-    const r = openssl([
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-      '-subj',
-      '/CN=x',
-      '-days',
-      '1',
-      '-addext',
-      `subjectAltName=${san}`,
-    ]);
+    const r = opensslNewEcKey({ x509: true, keyOut: keyFile, out: certFile, subj: '/CN=x', extra: ['-days', '1', '-addext', `subjectAltName=${san}`] });
     if (r.status !== 0) throw new Error(r.stderr);
     return { chain: pemDecode(readFileSync(certFile, 'utf8'), 'CERTIFICATE'), key: createPrivateKey(readFileSync(keyFile, 'utf8')) };
   };
