@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import { caServerConfigSchema, loadCaServerConfig, missingAuthenticator } from '../ca/index.js';
-import { agentConfigSchema } from '../sds/index.js';
+import { AGENT_CONFIG_KEYS } from '../sds/index.js';
 import { isCastellanError, readConfigFile, type ConfigFileStage } from '../workload-identity/index.js';
 import { agentConfigFrom } from './agent.js';
 import { ReportedResult, EXIT } from './exit-codes.js';
@@ -30,7 +30,7 @@ const keysOf = (schema: unknown) => Object.keys((schema as { shape?: Record<stri
 function guessKind(raw: Record<string, unknown>): Kind | undefined {
   const keys = Object.keys(raw);
   const ca = new Set(keysOf(caServerConfigSchema));
-  const agent = new Set(keysOf(agentConfigSchema));
+  const agent = new Set<string>(AGENT_CONFIG_KEYS);
   const caOnly = keys.filter((k) => ca.has(k) && !agent.has(k)).length;
   const agentOnly = keys.filter((k) => agent.has(k) && !ca.has(k)).length;
   return caOnly > agentOnly ? 'ca' : agentOnly > caOnly ? 'agent' : undefined;

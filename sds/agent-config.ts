@@ -1,49 +1,83 @@
-import { z } from 'zod';
-import { CastellanError, durationField, hostPortField, positiveDurationField, readConfigFile } from '../workload-identity/index.js';
+import {
+  CastellanError,
+  checkChoice,
+  checkDuration,
+  checkFields,
+  checkHostPort,
+  checkNumber,
+  checkPositiveDuration,
+  checkText,
+  readConfigFile,
+  textThen,
+  type FieldProblem,
+} from '../workload-identity/index.js';
 import { WORKLOAD_KEY_TYPES, type WorkloadKeyType } from './workload-key.js';
 
-const duration = durationField;
-const hostPort = hostPortField;
-const fraction = z.coerce.number().gt(0).lt(1);
+const text = (v: unknown) => checkText(v, { min: 1 });
+const duration = textThen(checkDuration);
+const hostPort = textThen(checkHostPort);
 
-/** The agent's configuration file (YAML or JSON); flags and CASTELLAN_* variables override it. */
-export const agentConfigSchema = z
-  .object({
-    /** CA gRPC address, host:port. Required. */
-    caAddr: hostPort.optional(),
-    /** PEM file with the roots that verify the CA's serving certificate (the CA's bundle.pem). Required. */
-    caBundle: z.string().min(1).optional(),
-    /** DNS name expected in the CA's certificate. Default: the host of caAddr (localhost for an IP). */
-    caServerName: z.string().min(1).optional(),
-    /** The pod's projected service-account token file. Required in sidecar mode; node mode: optional, the agent's own (for WatchTrustBundle). */
-    tokenFile: z.string().min(1).optional(),
-    /** Unix socket for SDS and the Workload API. Default /var/run/castellan/sds.sock. */
-    socket: z.string().min(1).optional(),
-    /** sidecar (one pod) or node (every pod of the node, by the stream's token). Default sidecar. */
-    mode: z.enum(['sidecar', 'node']).optional(),
-    /** Workload key type. Default ec-p256. */
-    keyType: z.enum(WORKLOAD_KEY_TYPES as [WorkloadKeyType, ...WorkloadKeyType[]]).optional(),
-    /** Requested certificate lifetime. Default 24h (the CA may cap it). At least 1m. */
-    ttl: duration.optional(),
-    /** Renew after this fraction of the lifetime. Default 0.5. */
-    renewFraction: fraction.optional(),
-    /** ± this fraction of the lifetime. Default 0.1. */
-    renewJitter: z.coerce.number().min(0).lt(0.5).optional(),
-    /** First retry delay after a failed request. Default 1s. */
-    retryInitial: positiveDurationField.optional(),
-    /** Longest retry delay. Default 60s. */
-    retryMax: positiveDurationField.optional(),
-    /** /healthz /readyz /metrics address; absent: no HTTP listener. */
-    http: hostPort.optional(),
-    /** The name the agent reports to the CA. Default: the host name. */
-    agentId: z.string().min(1).max(253).optional(),
-    /** Node mode: how long an identity no stream uses is kept. Default 5m. */
-    nodeIdleTimeout: duration.optional(),
-  })
-  .strict();
+/**
+ * The agent's configuration file (YAML or JSON), one check per key; flags and CASTELLAN_* variables
+ * override it. The checks are the shared ones of workload-identity (the CA's zod fields are built on
+ * them), without zod: the agent does not load it (docs/agent.md, "Memory").
+ */
+const AGENT_FIELDS = {
+  /** CA gRPC address, host:port. Required. */
+  caAddr: hostPort,
+  /** PEM file with the roots that verify the CA's serving certificate (the CA's bundle.pem). Required. */
+  caBundle: text,
+  /** DNS name expected in the CA's certificate. Default: the host of caAddr (localhost for an IP). */
+  caServerName: text,
+  /** The pod's projected service-account token file. Required in sidecar mode; node mode: optional, the agent's own (for WatchTrustBundle). */
+  tokenFile: text,
+  /** Unix socket for SDS and the Workload API. Default /var/run/castellan/sds.sock. */
+  socket: text,
+  /** sidecar (one pod) or node (every pod of the node, by the stream's token). Default sidecar. */
+  mode: (v: unknown) => checkChoice(v, ['sidecar', 'node'] as const),
+  /** Workload key type. Default ec-p256. */
+  keyType: (v: unknown) => checkChoice(v, WORKLOAD_KEY_TYPES),
+  /** Requested certificate lifetime. Default 24h (the CA may cap it). At least 1m. */
+  ttl: duration,
+  /** Renew after this fraction of the lifetime. Default 0.5. */
+  renewFraction: (v: unknown) => checkNumber(v, { gt: 0, lt: 1 }),
+  /** ± this fraction of the lifetime. Default 0.1. */
+  renewJitter: (v: unknown) => checkNumber(v, { min: 0, lt: 0.5 }),
+  /** First retry delay after a failed request. Default 1s. */
+  retryInitial: textThen(checkPositiveDuration),
+  /** Longest retry delay. Default 60s. */
+  retryMax: textThen(checkPositiveDuration),
+  /** /healthz /readyz /metrics address; absent: no HTTP listener. */
+  http: hostPort,
+  /** The name the agent reports to the CA. Default: the host name. */
+  agentId: (v: unknown) => checkText(v, { min: 1, max: 253 }),
+  /** Node mode: how long an identity no stream uses is kept. Default 5m. */
+  nodeIdleTimeout: duration,
+};
 
-export type AgentConfigInput = z.input<typeof agentConfigSchema>;
-type Parsed = z.output<typeof agentConfigSchema>;
+/** A key of the agent's configuration file. */
+export type AgentConfigKey = keyof typeof AGENT_FIELDS;
+
+/** Every key the agent's configuration file may hold (`config validate` tells agent files from CA files by them). */
+export const AGENT_CONFIG_KEYS: readonly AgentConfigKey[] = Object.keys(AGENT_FIELDS) as AgentConfigKey[];
+
+/** Where each field comes from, for messages: the flag that sets it. */
+const FLAG: Partial<Record<string, string>> = {
+  caAddr: '--ca-addr',
+  caBundle: '--ca-bundle',
+  tokenFile: '--token-file',
+  socket: '--socket',
+  mode: '--mode',
+  keyType: '--key-type',
+  ttl: '--ttl',
+  http: '--http',
+};
+
+/** One problem line of an ERR_CONFIG message: the key (with its flag when `flags`), then the problem. */
+const problemLine = (p: FieldProblem, flags: boolean) => `  ${p.key === undefined ? '(top level)' : flags && FLAG[p.key] ? `${p.key} (${FLAG[p.key]})` : p.key}: ${p.problem}`;
+
+const configError = (source: string, lines: readonly string[]) =>
+  new CastellanError('ERR_CONFIG', `${source}: ${lines.length} problem${lines.length > 1 ? 's' : ''}:\n${lines.join('\n')}`);
 
 /** A complete, validated agent configuration (durations in ms). */
 export interface AgentConfig {
@@ -66,18 +100,6 @@ export interface AgentConfig {
 
 export const DEFAULT_SOCKET = '/var/run/castellan/sds.sock';
 
-/** Where each field comes from, for messages: the flag that sets it. */
-const FLAG: Record<string, string> = {
-  caAddr: '--ca-addr',
-  caBundle: '--ca-bundle',
-  tokenFile: '--token-file',
-  socket: '--socket',
-  mode: '--mode',
-  keyType: '--key-type',
-  ttl: '--ttl',
-  http: '--http',
-};
-
 /**
  * Validates a merged configuration (file, then environment, then flags), listing every problem by path
  * in one ERR_CONFIG error, and applies the defaults.
@@ -85,11 +107,9 @@ const FLAG: Record<string, string> = {
  * @example resolveAgentConfig({ caAddr: 'ca:15012', caBundle: 'bundle.pem', tokenFile: 'token', ttl: '1h' })
  */
 export function resolveAgentConfig(raw: unknown, source = 'config'): AgentConfig {
-  const r = agentConfigSchema.safeParse(raw ?? {});
-  const name = (p: PropertyKey[]) => (p.length === 0 ? '(top level)' : p.length === 1 && FLAG[String(p[0])] ? `${String(p[0])} (${FLAG[String(p[0])]})` : p.join('.'));
-  const lines = r.success ? [] : r.error.issues.map((i) => `  ${name(i.path)}: ${i.message}`);
-  const c: Partial<Parsed> = r.success ? r.data : {};
-  if (r.success) {
+  const { values: c, problems } = checkFields(raw ?? {}, AGENT_FIELDS);
+  const lines = problems.map((p) => problemLine(p, true));
+  if (problems.length === 0) {
     if (c.caAddr === undefined) lines.push('  caAddr (--ca-addr): required');
     if (c.caBundle === undefined) lines.push('  caBundle (--ca-bundle): required');
     if ((c.mode ?? 'sidecar') === 'sidecar' && c.tokenFile === undefined) lines.push('  tokenFile (--token-file): required in sidecar mode');
@@ -98,7 +118,7 @@ export function resolveAgentConfig(raw: unknown, source = 'config'): AgentConfig
     // Against the defaults too (backoff.ts), as a retryInitial above them would be silently cut to retryMax.
     if ((c.retryInitial ?? 1_000) > (c.retryMax ?? 60_000)) lines.push(`  retryInitial: longer than retryMax${c.retryMax === undefined ? ' (default 60s)' : ''}`);
   }
-  if (lines.length > 0) throw new CastellanError('ERR_CONFIG', `${source}: ${lines.length} problem${lines.length > 1 ? 's' : ''}:\n${lines.join('\n')}`);
+  if (lines.length > 0) throw configError(source, lines);
   return {
     caAddr: c.caAddr!,
     caBundle: c.caBundle!,
@@ -119,7 +139,7 @@ export function resolveAgentConfig(raw: unknown, source = 'config'): AgentConfig
 }
 
 /** The CASTELLAN_* environment variables the agent reads, as config fields. */
-export const AGENT_ENV: Readonly<Record<string, keyof AgentConfigInput>> = {
+export const AGENT_ENV: Readonly<Record<string, AgentConfigKey>> = {
   CASTELLAN_CA_ADDR: 'caAddr',
   CASTELLAN_CA_BUNDLE: 'caBundle',
   CASTELLAN_CA_SERVER_NAME: 'caServerName',
@@ -135,10 +155,11 @@ export const AGENT_ENV: Readonly<Record<string, keyof AgentConfigInput>> = {
 /** Reads a YAML or JSON agent configuration file (readConfigFile); only its shape is checked here (required fields may come from flags). */
 export async function loadAgentConfigFile(file: string): Promise<Record<string, unknown>> {
   const raw = await readConfigFile(file);
-  const r = agentConfigSchema.safeParse(raw);
-  if (!r.success) {
-    const lines = r.error.issues.map((i) => `  ${i.path.length > 0 ? i.path.join('.') : '(top level)'}: ${i.message}`);
-    throw new CastellanError('ERR_CONFIG', `config ${file}: ${lines.length} problem${lines.length > 1 ? 's' : ''}:\n${lines.join('\n')}`);
-  }
+  const { problems } = checkFields(raw, AGENT_FIELDS);
+  if (problems.length > 0)
+    throw configError(
+      `config ${file}`,
+      problems.map((p) => problemLine(p, false)),
+    );
   return raw;
 }

@@ -25,13 +25,13 @@ export { Agent, startAgent, type AgentOptions } from './agent.js';
 export type { AgentErrorCode } from './agent-errors.js';
 export { systemClock, type AgentClock } from './agent-clock.js';
 export {
+  AGENT_CONFIG_KEYS,
   AGENT_ENV,
-  agentConfigSchema,
   DEFAULT_SOCKET,
   loadAgentConfigFile,
   resolveAgentConfig,
   type AgentConfig,
-  type AgentConfigInput,
+  type AgentConfigKey,
 } from './agent-config.js';
 export { AgentMetrics } from './agent-metrics.js';
 export { backoffDelay, renewalDelay, DEFAULT_BACKOFF, type BackoffOptions, type RenewalOptions } from './backoff.js';

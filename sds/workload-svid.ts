@@ -1,7 +1,5 @@
 import { X509Certificate, type KeyObject } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import { AuthorityKeyIdentifier, Certificate, id_ce_authorityKeyIdentifier } from '@peculiar/asn1-x509';
-import { CastellanError, isCastellanError, X509Svid, type TrustBundle } from '../workload-identity/index.js';
+import { authorityKeyIdOf, CastellanError, isCastellanError, X509Svid, type TrustBundle } from '../workload-identity/index.js';
 import type { SignedCertificate } from './ca-client.js';
 
 /**
@@ -47,14 +45,5 @@ export function chainsTo(svid: X509Svid, bundle: TrustBundle): boolean {
  */
 export function leafIssuerKeyId(svid: Pick<X509Svid, 'chain'>): string | undefined {
   const der = svid.chain[0];
-  if (!der) return undefined;
-  try {
-    const cert = AsnConvert.parse(der, Certificate);
-    const ext = cert.tbsCertificate.extensions?.find((e) => e.extnID === id_ce_authorityKeyIdentifier);
-    if (!ext) return undefined;
-    const aki = AsnConvert.parse(ext.extnValue, AuthorityKeyIdentifier);
-    return aki.keyIdentifier ? Buffer.from(aki.keyIdentifier.buffer).toString('hex') : undefined;
-  } catch {
-    return undefined;
-  }
+  return der ? authorityKeyIdOf(der) : undefined;
 }

@@ -1,34 +1,30 @@
 import { z } from 'zod';
-import { parseDuration } from './duration.js';
+import { checkDuration, checkHostPort, checkPositiveDuration, type Checked } from './config-values.js';
 import { SpiffeId, TrustDomain } from './spiffe-id.js';
 
 /**
- * Field types shared by the CA's and the agent's configuration files, so both accept and reject the
- * same spellings with the same messages (docs/architecture.md §10).
+ * The CA's configuration field types for zod schemas, built on the checks of config-values.ts, which the
+ * agent's configuration uses without zod: both accept and reject the same spellings with the same
+ * messages (docs/architecture.md §10).
  */
 
-/** A duration such as `24h`, `90m`, `1d`, as milliseconds. */
-export const durationField = z.string().transform((s, ctx) => {
-  try {
-    return parseDuration(s);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: `"${s}" is not a duration (want e.g. "24h", "90m")` });
+/** A zod string field that `check` turns into its value or one issue with the check's message. */
+const checkedField = <T>(check: (text: string) => Checked<T>) =>
+  z.string().transform((s, ctx) => {
+    const r = check(s);
+    if (r.problem === undefined) return r.value;
+    ctx.addIssue({ code: 'custom', message: r.problem });
     return z.NEVER;
-  }
-});
+  });
 
-/**
- * A duration longer than zero, for intervals and lifetimes where 0 would mean a busy loop (a poll or
- * retry every tick) or something that expires as it is made.
- */
-export const positiveDurationField = durationField.refine((ms) => ms > 0, 'must be longer than 0');
+/** A duration such as `24h`, `90m`, `1d`, as milliseconds (checkDuration). */
+export const durationField = checkedField(checkDuration);
 
-/** `host:port`, with an IPv6 host in brackets. */
-export const hostPortField = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'want host:port, e.g. 127.0.0.1:15012')
-  // Only said of an otherwise well-formed address (the pattern's message covers the rest).
-  .refine((s) => !/:\d{1,5}$/.test(s) || Number(s.slice(s.lastIndexOf(':') + 1)) <= 65_535, 'the port must be at most 65535');
+/** A duration longer than zero (checkPositiveDuration). */
+export const positiveDurationField = checkedField(checkPositiveDuration);
+
+/** `host:port`, with an IPv6 host in brackets (checkHostPort). */
+export const hostPortField = checkedField(checkHostPort);
 
 /** A trust domain name (SPIFFE-ID §2.1), checked by TrustDomain.of: the same rule as everywhere else. */
 export const trustDomainField = z.string().superRefine((s, ctx) => {

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import { parseDocument, type YAMLError } from 'yaml';
+import type { YAMLError } from 'yaml';
 import { CastellanError } from './errors.js';
 
 /**
@@ -21,9 +21,13 @@ export type ConfigFileStage = 'read' | 'parse' | 'shape';
  * but refused like any other bad input (docs/architecture.md §10). Alias bombs throw too. The error's
  * `cause` is the parser's YAMLError when there is one (its `linePos` says where).
  *
- * @example parseConfigText('ttl: 1h') // { ttl: '1h' }
+ * The YAML parser is loaded on the first call: an agent configured by flags alone never holds it
+ * (docs/agent.md, "Memory").
+ *
+ * @example await parseConfigText('ttl: 1h') // { ttl: '1h' }
  */
-export function parseConfigText(text: string): unknown {
+export async function parseConfigText(text: string): Promise<unknown> {
+  const { parseDocument } = await import('yaml');
   const doc = parseDocument(text, { logLevel: 'silent' });
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) throw new Error(problem.message, { cause: problem });
@@ -50,7 +54,7 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
   }
   let raw: unknown;
   try {
-    raw = parseConfigText(text);
+    raw = await parseConfigText(text);
   } catch (cause) {
     const at = ((cause as Error).cause as YAMLError | undefined)?.linePos?.[0];
     const where = at ? `${file}:${at.line}:${at.col}` : file;

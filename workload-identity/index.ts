@@ -12,6 +12,7 @@ export {
 } from './kubernetes-identity.js';
 export { validateX509SvidLeaf, validateX509SvidSigningCert, type X509SvidErrorCode } from './x509-svid.js';
 export { X509Svid, type X509SvidValueErrorCode } from './x509-svid-value.js';
+export { authorityKeyIdOf } from './certificate-extensions.js';
 export { TrustBundle, type TrustBundleOptions } from './trust-bundle.js';
 export { createSvidRequest } from './svid-request.js';
 export type { AuthenticatedCaller, Authenticator, AuthenticatorKind, AuthErrorCode, CallerCredentials } from './authenticator.js';
@@ -44,6 +45,18 @@ export { authorizeCaller, identityPolicyProblems, type IdentityPolicy } from './
 export { DURATION_UNIT_MS, parseDuration, type DurationErrorCode } from './duration.js';
 export { buildInfo, registerBuildInfo, type BuildInfo } from './build-info.js';
 export { startHealthEndpoints, type HealthEndpoints, type MetricsSource } from './health-endpoints.js';
+export {
+  checkChoice,
+  checkDuration,
+  checkFields,
+  checkHostPort,
+  checkNumber,
+  checkPositiveDuration,
+  checkText,
+  textThen,
+  type Checked,
+  type FieldProblem,
+} from './config-values.js';
 export { durationField, hostPortField, positiveDurationField, spiffeIdWithPathField, trustDomainField } from './config-fields.js';
 export { parseConfigText, readConfigFile, type ConfigFileErrorCode, type ConfigFileStage } from './config-file.js';
 export { grpcDetails } from './grpc-details.js';

@@ -1,7 +1,9 @@
-// What a running agent loads (docs/architecture.md §5): the built CLI (dist/, `npm run build`) run as a
-// sidecar agent, holding and serving one SVID, with a module-load hook recording every module Node
-// loads. An agent runs beside every pod: the CA (and with it SQLite, PostgreSQL, PKCS#11), the
-// Kubernetes client, the X.509 library and its polyfill must stay out of it.
+// What a running agent loads (docs/architecture.md §5): the built CLI (`npm run build`) run as a sidecar
+// agent, holding and serving one SVID, with a module-load hook recording every module Node loads. The
+// agent runs from the bundle (dist/bundle/, scripts/bundle-cli.mjs), whose contents.json says what each
+// chunk holds. An agent runs beside every pod: the CA (and with it SQLite, PostgreSQL, PKCS#11), the
+// Kubernetes client, the X.509 and ASN.1 libraries, the YAML parser (no --config here) and zod must stay
+// out of it (docs/agent.md, "Memory").
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -50,7 +52,7 @@ process.on('exit', () => appendFileSync(${JSON.stringify(list)}, Object.keys(req
 const packageOf = (url: string) => /node_modules\/((@[^/]+\/)?[^/]+)\//.exec(url)?.[1];
 
 describe('castellan agent: what it loads', () => {
-  it('ok/a sidecar agent serving an SVID loads the agent, not the CA, its stores, the Kubernetes client or the X.509 library', async () => {
+  it('ok/a sidecar agent serving an SVID runs from the bundle and holds the agent alone: not the CA, its stores, the Kubernetes client, ASN.1, YAML or zod', async () => {
     const token = path.join(f.dir, 'token');
     await f.writeToken(token, 'shop', 'cart');
     writeFileSync(path.join(f.dir, 'bundle.pem'), f.bundlePem);
@@ -95,16 +97,40 @@ describe('castellan agent: what it loads', () => {
 
     const urls = [...new Set(readFileSync(list, 'utf8').split('\n').filter(Boolean))];
     const ours = urls.filter((u) => u.includes('/dist/')).map((u) => u.slice(u.lastIndexOf('/dist/') + 6));
-    const packages = new Set(urls.map(packageOf).filter((p): p is string => p !== undefined));
-    // It did run the agent, through the tracer.
-    expect(ours).toEqual(expect.arrayContaining(['cli/agent.js', 'sds/agent.js', 'sds/workload-socket.js']));
+    // Everything of Castellan's and of its dependencies came from the bundle: no module of dist/ as
+    // compiled, no package from node_modules.
+    expect(ours.length).toBeGreaterThan(0);
+    expect(ours.filter((m) => !m.startsWith('bundle/'))).toEqual([]);
+    expect(urls.map(packageOf).filter((p) => p !== undefined)).toEqual([]);
+
+    const contents = JSON.parse(readFileSync(path.resolve('dist/bundle/contents.json'), 'utf8')) as Record<string, { packages: string[]; modules: string[] }>;
+    const chunks = ours.map((m) => m.slice('bundle/'.length));
+    for (const c of chunks) expect(contents[c], `${c} in contents.json`).toBeDefined();
+    const modules = new Set(chunks.flatMap((c) => contents[c]!.modules));
+    const packages = new Set(chunks.flatMap((c) => contents[c]!.packages));
+    // It did run the agent.
+    expect([...modules]).toEqual(expect.arrayContaining(['cli/agent.js', 'sds/agent.js', 'sds/workload-socket.js']));
     expect([...packages]).toEqual(expect.arrayContaining(['@grpc/grpc-js', 'pino']));
     // Nothing of the CA, nor the commands it does not run.
-    expect(ours.filter((m) => m.startsWith('ca/'))).toEqual([]);
-    expect(ours.filter((m) => m.startsWith('cli/') && !['cli/main.js', 'cli/io.js', 'cli/agent.js', 'cli/agent-v8.js', 'cli/logger.js', 'cli/log-text.js'].includes(m))).toEqual(
-      [],
-    );
-    for (const p of ['better-sqlite3', 'pg', 'pkcs11js', 'graphene-pk11', '@kubernetes/client-node', '@peculiar/x509', 'tsyringe', 'reflect-metadata']) {
+    expect([...modules].filter((m) => m.startsWith('ca/'))).toEqual([]);
+    expect(
+      [...modules].filter((m) => m.startsWith('cli/') && !['cli/main.js', 'cli/io.js', 'cli/agent.js', 'cli/agent-v8.js', 'cli/logger.js', 'cli/log-text.js'].includes(m)),
+    ).toEqual([]);
+    for (const p of [
+      'better-sqlite3',
+      'pg',
+      'pkcs11js',
+      'graphene-pk11',
+      '@kubernetes/client-node',
+      '@peculiar/x509',
+      '@peculiar/asn1-x509',
+      'asn1js',
+      'tsyringe',
+      'reflect-metadata',
+      'zod',
+      'yaml',
+      'jose',
+    ]) {
       expect(packages.has(p), `${p} loaded by the agent`).toBe(false);
     }
   }, 60_000);
