@@ -13,11 +13,20 @@ import { UsageError, type CliIo } from './io.js';
  *   resident (~9 MiB; Sparkplug's code ~1.4 MiB more). A sidecar serves one pod's few SDS streams and
  *   renews every few hours; node mode, which may serve thousands of streams, gets both back before it
  *   starts (setAgentRunV8Flags).
+ * - Bytecode no call has used since the last full GC is dropped (`--bytecode-old-age=1`; V8's default
+ *   waits for 5 full GCs): the functions that only ran while the agent loaded and started give their
+ *   bytecode back once the agent is idle (~1 MiB), and one called again is compiled again. Node mode
+ *   gets V8's default back with its compilers.
  * CASTELLAN_AGENT_V8_FLAGS (V8 flags `--name` or `--name=value`, empty for none) replaces all of these in
  * either mode, node mode's compilers included; a node option (NODE_OPTIONS or the command line) that sets
- * a semi-space size keeps that part its own way, and one that names a compiler decides about both.
+ * a semi-space size, or the bytecode's flushing, keeps that part its own way, and one that names a
+ * compiler decides about both.
  */
 const LEAN_YOUNG_GENERATION = '--semi-space-growth-factor=1';
+
+const EARLY_BYTECODE_FLUSH = '--bytecode-old-age=1';
+/** V8's own default (node mode's, once the agent runs). */
+const DEFAULT_BYTECODE_AGE = '--bytecode-old-age=5';
 
 /** The node options this process started with: NODE_OPTIONS and the flags before the script. */
 const nodeOptionsOf = (env: CliIo['env'], execArgv: readonly string[]) => `${execArgv.join(' ')} ${env.NODE_OPTIONS ?? ''}`;
@@ -46,7 +55,11 @@ export function agentLoadV8Flags(env: CliIo['env'], execArgv: readonly string[] 
     return flags;
   }
   const options = nodeOptionsOf(env, execArgv);
-  return [...(/semi-space/.test(options) ? [] : [LEAN_YOUNG_GENERATION]), ...(decideCompilers(options) ? [] : NO_COMPILERS)];
+  return [
+    ...(/semi-space/.test(options) ? [] : [LEAN_YOUNG_GENERATION]),
+    ...(decideCompilers(options) ? [] : NO_COMPILERS),
+    ...(/bytecode|flush/.test(options) ? [] : [EARLY_BYTECODE_FLUSH]),
+  ];
 }
 
 /**
@@ -61,18 +74,19 @@ export function setAgentLoadV8Flags(env: CliIo['env']): void {
 
 /**
  * Once the mode is known, before the agent starts: node mode gets back the compilers the default
- * load-time flags took away (an explicit CASTELLAN_AGENT_V8_FLAGS is final). Returns the flags it set
- * ('' for none).
+ * load-time flags took away, and V8's bytecode age (an explicit CASTELLAN_AGENT_V8_FLAGS is final).
+ * Returns the flags it set ('' for none).
  *
  * @example setAgentRunV8Flags(config.mode, io.env);
  */
 export function setAgentRunV8Flags(mode: 'sidecar' | 'node', env: CliIo['env']): string {
   if (mode !== 'node' || env.CASTELLAN_AGENT_V8_FLAGS !== undefined) return '';
   const load = agentLoadV8Flags(env);
-  const back = ['turbofan', 'sparkplug']
-    .filter((c) => load.includes(`--no-${c}`))
-    .map((c) => `--${c}`)
-    .join(' ');
-  if (back !== '') setFlagsFromString(back);
-  return back;
+  const back = [
+    ...['turbofan', 'sparkplug'].filter((c) => load.includes(`--no-${c}`)).map((c) => `--${c}`),
+    ...(load.includes(EARLY_BYTECODE_FLUSH) ? [DEFAULT_BYTECODE_AGE] : []),
+  ];
+  // One flag at a time (setAgentLoadV8Flags).
+  for (const flag of back) setFlagsFromString(flag);
+  return back.join(' ');
 }
