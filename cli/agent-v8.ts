@@ -13,10 +13,10 @@ import { UsageError, type CliIo } from './io.js';
  *   resident (~9 MiB; Sparkplug's code ~1.4 MiB more). A sidecar serves one pod's few SDS streams and
  *   renews every few hours; node mode, which may serve thousands of streams, gets both back before it
  *   starts (setAgentRunV8Flags).
- * - Bytecode no call has used since the last full GC is dropped (`--bytecode-old-age=1`; V8's default
- *   waits for 5 full GCs): the functions that only ran while the agent loaded and started give their
- *   bytecode back once the agent is idle (~1 MiB), and one called again is compiled again. Node mode
- *   gets V8's default back with its compilers.
+ * - In sidecar mode, bytecode no call has used since the last full GC is dropped (`--bytecode-old-age=1`,
+ *   set once the mode is known; V8's default waits for several full GCs): the functions that only ran
+ *   while the agent loaded and started give their bytecode back once the agent is idle (~1 MiB), and
+ *   one called again is compiled again. Node mode keeps V8's default.
  * CASTELLAN_AGENT_V8_FLAGS (V8 flags `--name` or `--name=value`, empty for none) replaces all of these in
  * either mode, node mode's compilers included; a node option (NODE_OPTIONS or the command line) that sets
  * a semi-space size, or the bytecode's flushing, keeps that part its own way, and one that names a
@@ -25,8 +25,6 @@ import { UsageError, type CliIo } from './io.js';
 const LEAN_YOUNG_GENERATION = '--semi-space-growth-factor=1';
 
 const EARLY_BYTECODE_FLUSH = '--bytecode-old-age=1';
-/** V8's own default (node mode's, once the agent runs). */
-const DEFAULT_BYTECODE_AGE = '--bytecode-old-age=5';
 
 /** The node options this process started with: NODE_OPTIONS and the flags before the script. */
 const nodeOptionsOf = (env: CliIo['env'], execArgv: readonly string[]) => `${execArgv.join(' ')} ${env.NODE_OPTIONS ?? ''}`;
@@ -55,11 +53,7 @@ export function agentLoadV8Flags(env: CliIo['env'], execArgv: readonly string[] 
     return flags;
   }
   const options = nodeOptionsOf(env, execArgv);
-  return [
-    ...(/semi-space/.test(options) ? [] : [LEAN_YOUNG_GENERATION]),
-    ...(decideCompilers(options) ? [] : NO_COMPILERS),
-    ...(/bytecode|flush/.test(options) ? [] : [EARLY_BYTECODE_FLUSH]),
-  ];
+  return [...(/semi-space/.test(options) ? [] : [LEAN_YOUNG_GENERATION]), ...(decideCompilers(options) ? [] : NO_COMPILERS)];
 }
 
 /**
@@ -74,19 +68,21 @@ export function setAgentLoadV8Flags(env: CliIo['env']): void {
 
 /**
  * Once the mode is known, before the agent starts: node mode gets back the compilers the default
- * load-time flags took away, and V8's bytecode age (an explicit CASTELLAN_AGENT_V8_FLAGS is final).
- * Returns the flags it set ('' for none).
+ * load-time flags took away; sidecar mode flushes bytecode early (unless a node option sets the
+ * bytecode's age or flushing). An explicit CASTELLAN_AGENT_V8_FLAGS is final. Returns the flags it set
+ * ('' for none).
  *
  * @example setAgentRunV8Flags(config.mode, io.env);
  */
-export function setAgentRunV8Flags(mode: 'sidecar' | 'node', env: CliIo['env']): string {
-  if (mode !== 'node' || env.CASTELLAN_AGENT_V8_FLAGS !== undefined) return '';
-  const load = agentLoadV8Flags(env);
-  const back = [
-    ...['turbofan', 'sparkplug'].filter((c) => load.includes(`--no-${c}`)).map((c) => `--${c}`),
-    ...(load.includes(EARLY_BYTECODE_FLUSH) ? [DEFAULT_BYTECODE_AGE] : []),
-  ];
+export function setAgentRunV8Flags(mode: 'sidecar' | 'node', env: CliIo['env'], execArgv: readonly string[] = process.execArgv): string {
+  if (env.CASTELLAN_AGENT_V8_FLAGS !== undefined) return '';
+  const flags =
+    mode === 'node'
+      ? ['turbofan', 'sparkplug'].filter((c) => agentLoadV8Flags(env, execArgv).includes(`--no-${c}`)).map((c) => `--${c}`)
+      : /bytecode|flush/.test(nodeOptionsOf(env, execArgv))
+        ? []
+        : [EARLY_BYTECODE_FLUSH];
   // One flag at a time (setAgentLoadV8Flags).
-  for (const flag of back) setFlagsFromString(flag);
-  return back.join(' ');
+  for (const flag of flags) setFlagsFromString(flag);
+  return flags.join(' ');
 }

@@ -28,10 +28,15 @@ const bundleDir = path.join(dist, 'bundle');
 /**
  * Relative imports between Castellan's compiled modules: resolved here and marked side-effect free. The
  * command modules the agent does not load are left out: imported, if ever, from dist/cli/ at run time.
+ * A package imported on demand (the YAML parser for a --config file, the Kubernetes client, the X.509
+ * library) is left out too and loaded from node_modules by Node when asked for: it costs nothing until
+ * then, and Node's own loader gives a CommonJS package's named exports, which esbuild's chunks would not
+ * (a bundled `await import('yaml')` has no `parseDocument`).
  */
 const ownModules = {
   name: 'castellan-modules',
   setup(b) {
+    b.onResolve({ filter: /^[^./]/ }, (args) => (args.kind === 'dynamic-import' && !args.path.startsWith('node:') ? { path: args.path, external: true } : undefined));
     b.onResolve({ filter: /^\.\.?\// }, (args) => {
       if (!args.importer.startsWith(`${dist}${path.sep}`)) return undefined;
       const target = path.resolve(path.dirname(args.importer), args.path);

@@ -1,5 +1,5 @@
 import { promises as fs } from 'node:fs';
-import type { YAMLError } from 'yaml';
+import type { parseDocument as ParseDocument, YAMLError } from 'yaml';
 import { CastellanError } from './errors.js';
 
 /**
@@ -14,6 +14,21 @@ export type ConfigFileErrorCode = 'ERR_CONFIG';
 /** Which step failed, in the error's `context.stage` (with `context.file`, and `line`/`column` when the parser knows them). */
 export type ConfigFileStage = 'read' | 'parse' | 'shape';
 
+let yaml: Promise<typeof ParseDocument> | undefined;
+
+/**
+ * The YAML parser, loaded on first use: an agent configured by flags alone never holds it (docs/agent.md,
+ * "Memory"). A failure to load it is its own error, never reported as a fault of the file.
+ */
+const yamlParser = () => (yaml ??= import('yaml').then((m) => m.parseDocument));
+
+function parseWith(parseDocument: typeof ParseDocument, text: string): unknown {
+  const doc = parseDocument(text, { logLevel: 'silent' });
+  const problem = doc.errors[0] ?? doc.warnings[0];
+  if (problem) throw new Error(problem.message, { cause: problem });
+  return doc.toJS();
+}
+
 /**
  * The values of a configuration file's text (YAML 1.2, so JSON too). Throws an Error naming the first
  * problem when the text is not valid YAML, and also when the parser would only warn (an unknown tag such
@@ -21,17 +36,10 @@ export type ConfigFileStage = 'read' | 'parse' | 'shape';
  * but refused like any other bad input (docs/architecture.md §10). Alias bombs throw too. The error's
  * `cause` is the parser's YAMLError when there is one (its `linePos` says where).
  *
- * The YAML parser is loaded on the first call: an agent configured by flags alone never holds it
- * (docs/agent.md, "Memory").
- *
  * @example await parseConfigText('ttl: 1h') // { ttl: '1h' }
  */
 export async function parseConfigText(text: string): Promise<unknown> {
-  const { parseDocument } = await import('yaml');
-  const doc = parseDocument(text, { logLevel: 'silent' });
-  const problem = doc.errors[0] ?? doc.warnings[0];
-  if (problem) throw new Error(problem.message, { cause: problem });
-  return doc.toJS();
+  return parseWith(await yamlParser(), text);
 }
 
 /**
@@ -52,9 +60,10 @@ export async function readConfigFile(file: string): Promise<Record<string, unkno
     const errno = (cause as NodeJS.ErrnoException).code ?? 'error';
     throw configFileError(`config: cannot read ${file}: ${errno}`, { file, stage: 'read', errno }, cause);
   }
+  const parseDocument = await yamlParser();
   let raw: unknown;
   try {
-    raw = await parseConfigText(text);
+    raw = parseWith(parseDocument, text);
   } catch (cause) {
     const at = ((cause as Error).cause as YAMLError | undefined)?.linePos?.[0];
     const where = at ? `${file}:${at.line}:${at.col}` : file;

@@ -37,11 +37,11 @@ export function checkHostPort(text: string): Checked<string> {
   return { value: text };
 }
 
-/** What a value is, in the words of the messages below (`null`, `array`, `NaN`, `number` ...). */
+/** What a value is, in the words of the messages below (`null`, `array`, `NaN`, `Infinity`, `number` ...). */
 function kindOf(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
-  if (typeof v === 'number' && Number.isNaN(v)) return 'NaN';
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
   return typeof v;
 }
 

@@ -4,7 +4,7 @@
 // chunk holds. An agent runs beside every pod: the CA (and with it SQLite, PostgreSQL, PKCS#11), the
 // Kubernetes client, the X.509 and ASN.1 libraries, the YAML parser (no --config here) and zod must stay
 // out of it (docs/agent.md, "Memory").
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -134,4 +134,20 @@ describe('castellan agent: what it loads', () => {
       expect(packages.has(p), `${p} loaded by the agent`).toBe(false);
     }
   }, 60_000);
+
+  it('fail/the bundled agent reads a --config file with the YAML parser: a wrong value and broken YAML are named, exit 1', () => {
+    const bad = path.join(f.dir, 'bad.yaml');
+    writeFileSync(bad, 'caAddr: 127.0.0.1:1\nttl: soon\n');
+    const broken = path.join(f.dir, 'broken.yaml');
+    writeFileSync(broken, 'mode: [1\n');
+    const agent = (file: string) => spawnSync(process.execPath, [path.resolve('bin/castellan.js'), 'agent', '--config', file], { encoding: 'utf8', timeout: 30_000 });
+    const r1 = agent(bad);
+    expect(r1.status, r1.stderr).toBe(1);
+    expect(r1.stderr).toContain(`config ${bad}: 1 problem:\n  ttl: "soon" is not a duration`);
+    const r2 = agent(broken);
+    expect(r2.status, r2.stderr).toBe(1);
+    expect(r2.stderr).toContain(`config: ${broken}:2:1: not valid YAML/JSON: `);
+    // From the bundle, not from dist/cli/ (which would say so).
+    expect(r1.stderr + r2.stderr).not.toMatch(/older than dist\/cli/);
+  });
 });

@@ -70,4 +70,41 @@ describe('authorityKeyIdOf', () => {
       }
     }
   });
+
+  it('fail/crafted structures: a key id only from a well-formed extension in the right place', () => {
+    // DER by hand: short lengths only (every part here is under 128 bytes) unless a case says otherwise.
+    const tlv = (tag: number, ...parts: Buffer[]) => {
+      const body = Buffer.concat(parts);
+      return Buffer.concat([Buffer.of(tag, body.length), body]);
+    };
+    const AKI = tlv(0x06, Buffer.of(0x55, 0x1d, 0x23));
+    const keyId = Buffer.from('00112233445566778899aabbccddeeff00112233', 'hex');
+    const akiValue = (inner = tlv(0x80, keyId)) => tlv(0x04, tlv(0x30, inner));
+    const cert = (...extensions: Buffer[]) => tlv(0x30, tlv(0x30, tlv(0x02, Buffer.of(1)), tlv(0xa3, tlv(0x30, ...extensions))));
+    const ext = (...parts: Buffer[]) => tlv(0x30, ...parts);
+
+    expect(authorityKeyIdOf(cert(ext(AKI, akiValue())))).toBe(keyId.toString('hex'));
+    // With the critical flag; after another extension (basicConstraints).
+    expect(authorityKeyIdOf(cert(ext(AKI, tlv(0x01, Buffer.of(0xff)), akiValue())))).toBe(keyId.toString('hex'));
+    expect(authorityKeyIdOf(cert(ext(tlv(0x06, Buffer.of(0x55, 0x1d, 0x13)), tlv(0x04, tlv(0x30))), ext(AKI, akiValue())))).toBe(keyId.toString('hex'));
+
+    const refused: [string, Buffer][] = [
+      ['a middle part that is no BOOLEAN', cert(ext(AKI, tlv(0x02, Buffer.of(1)), akiValue()))],
+      ['an extnValue that is no OCTET STRING', cert(ext(AKI, tlv(0x30, tlv(0x80, keyId))))],
+      ['an AuthorityKeyIdentifier without keyIdentifier (issuer and serial only)', cert(ext(AKI, akiValue(tlv(0xa1, Buffer.alloc(0)))))],
+      ['bytes after the AuthorityKeyIdentifier', cert(ext(AKI, tlv(0x04, tlv(0x30, tlv(0x80, keyId)), Buffer.of(0))))],
+      ['[3] holding two lists', tlv(0x30, tlv(0x30, tlv(0xa3, tlv(0x30, ext(AKI, akiValue())), tlv(0x30))))],
+      ['the AKI OID one byte longer', cert(ext(tlv(0x06, Buffer.of(0x55, 0x1d, 0x23, 0x01)), akiValue()))],
+      ['no extensions', tlv(0x30, tlv(0x30, tlv(0x02, Buffer.of(1))))],
+      ['bytes after the certificate', Buffer.concat([cert(ext(AKI, akiValue())), Buffer.of(0)])],
+    ];
+    for (const [what, der] of refused) expect(authorityKeyIdOf(der), what).toBeUndefined();
+
+    // A non-minimal long-form length (0x81 0x05 for 5) and an indefinite one (0x80) anywhere on the path.
+    const good = cert(ext(AKI, akiValue()));
+    const nonMinimal = Buffer.concat([Buffer.of(0x30, 0x81, good.length - 2), good.subarray(2)]);
+    expect(authorityKeyIdOf(nonMinimal)).toBeUndefined();
+    const indefinite = Buffer.concat([Buffer.of(0x30, 0x80), good.subarray(2), Buffer.of(0, 0)]);
+    expect(authorityKeyIdOf(indefinite)).toBeUndefined();
+  });
 });
