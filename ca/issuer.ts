@@ -2,13 +2,12 @@ import type { SpiffeId, TrustDomain } from '../workload-identity/index.js';
 import { BACKDATE_MS } from './authority-profile.js';
 import { randomSerial } from './certificate-builder.js';
 import type { CertificateInfo } from './certificate-info.js';
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { isParsedRequest, parseCsr, parseCsrAsync, type CertificateRequest } from './csr.js';
 import { caError, type CaError, type CaErrorCode } from './errors.js';
 import { ipAddressOctets } from './ip-address.js';
 import { derToPem } from './pem.js';
-import { CSR_SIGNATURE_ALGORITHMS } from './signature-algorithm.js';
-import type { AuthorityMessage, FromWorker } from './signing-messages.js';
+import { requestOf, type AuthorityMessage, type FromWorker } from './signing-messages.js';
 import type { SigningWorkers } from './signing-workers.js';
 import { inProcessKeyOf, type Signer } from './signer.js';
 import { SvidTemplate } from './svid-profile.js';
@@ -134,17 +133,17 @@ export class Issuer {
    * refusal's ledger record names the key).
    */
   async issueCsr(identity: SpiffeId, csr: string | Uint8Array, options: { ttlMs?: number; onParsed?: (spki: Uint8Array) => void } = {}): Promise<IssuedCertificate> {
-    const workers = this.options.workers;
-    const key = workers?.available ? inProcessKeyOf(this.options.authority.signer) : undefined;
+    const key = this.options.workers ? inProcessKeyOf(this.options.authority.signer) : undefined;
     const here = async () => {
       const request = await parseCsrAsync(csr);
       options.onParsed?.(request.spki);
       return this.issueAsync(identity, request, options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs });
     };
-    if (workers === undefined || key === undefined) return here();
+    const job = key && this.options.workers?.run(this.authorityFor(key), { identity: identity.toString(), csr, ttlMs: options.ttlMs, nowMs: this.now().getTime() });
+    if (!job) return here();
     let m: FromWorker;
     try {
-      m = await workers.run(this.authorityFor(key), { identity: identity.toString(), csr, ttlMs: options.ttlMs, nowMs: this.now().getTime() });
+      m = await job;
     } catch {
       // The worker stopped before it answered: nothing it may have signed left the CA (nor was it
       // recorded), so the request is signed here instead (the pool logged why it stopped).
@@ -159,24 +158,8 @@ export class Issuer {
         : new Error(`signing worker: ${m.message}`, cause ? { cause } : undefined);
     }
     options.onParsed?.(m.request.spki);
-    const r = m.request;
     const leafDer = Buffer.from(m.leafDer.buffer, m.leafDer.byteOffset, m.leafDer.byteLength);
-    let publicKey: KeyObject | undefined;
-    const request: CertificateRequest = {
-      spki: r.spki,
-      publicKeyBits: r.publicKeyBits,
-      keyKind: r.keyKind,
-      keyDescription: r.keyDescription,
-      // Imported only if someone asks (the worker checked the signature with it).
-      get publicKey() {
-        publicKey ??= createPublicKey({ key: Buffer.from(r.spki), format: 'der', type: 'spki' });
-        return publicKey;
-      },
-      uriSans: r.uriSans,
-      dnsSans: r.dnsSans,
-      otherSanCount: r.otherSanCount,
-      signatureAlgorithm: CSR_SIGNATURE_ALGORITHMS.get(r.signatureAlgorithmOid)!,
-    };
+    const request = requestOf(m.request);
     return {
       spiffeId: identity,
       leafDer,

@@ -1,5 +1,6 @@
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { CertificateRequest } from './csr.js';
+import { CSR_SIGNATURE_ALGORITHMS } from './signature-algorithm.js';
 
 /**
  * What the CA's event loop and its signing workers say to each other (docs/architecture.md §4,
@@ -45,6 +46,26 @@ export type ToWorker = AuthorityMessage | IssueMessage;
  * worker, the signature algorithm travels as its OID.
  */
 export type RequestFacts = Omit<CertificateRequest, 'publicKey' | 'signatureAlgorithm'> & { readonly signatureAlgorithmOid: string };
+
+/** A checked request as it crosses from a worker (tight byte arrays). */
+export function requestFacts(r: CertificateRequest): RequestFacts {
+  const { publicKey: _key, signatureAlgorithm, ...facts } = r;
+  return { ...facts, spki: tight(r.spki), publicKeyBits: tight(r.publicKeyBits), signatureAlgorithmOid: signatureAlgorithm.oid };
+}
+
+/** The request again on the event loop; its public key is imported only if someone asks (the worker checked the signature with it). */
+export function requestOf(facts: RequestFacts): CertificateRequest {
+  const { signatureAlgorithmOid, ...r } = facts;
+  let publicKey: KeyObject | undefined;
+  return {
+    ...r,
+    get publicKey() {
+      publicKey ??= createPublicKey({ key: Buffer.from(r.spki), format: 'der', type: 'spki' });
+      return publicKey;
+    },
+    signatureAlgorithm: CSR_SIGNATURE_ALGORITHMS.get(signatureAlgorithmOid)!,
+  };
+}
 
 export interface IssuedMessage {
   readonly id: number;

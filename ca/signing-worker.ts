@@ -9,7 +9,7 @@ import { certificateInfo } from './certificate-info.js';
 import { parseCsr, type CertificateRequest } from './csr.js';
 import { caError } from './errors.js';
 import { Issuer } from './issuer.js';
-import { tight, type AuthorityMessage, type FromWorker, type IssueMessage, type ToWorker } from './signing-messages.js';
+import { requestFacts, tight, type AuthorityMessage, type FromWorker, type IssueMessage, type ToWorker } from './signing-messages.js';
 import { keyObjectSigner } from './signer.js';
 
 const port = parentPort;
@@ -58,16 +58,7 @@ function issue(m: IssueMessage): FromWorker {
       notBeforeMs: c.notBefore.getTime(),
       notAfterMs: c.notAfter.getTime(),
       cappedByIssuer: c.cappedByIssuer,
-      request: {
-        spki: tight(request.spki),
-        publicKeyBits: tight(request.publicKeyBits),
-        keyKind: request.keyKind,
-        keyDescription: request.keyDescription,
-        uriSans: request.uriSans,
-        dnsSans: request.dnsSans,
-        otherSanCount: request.otherSanCount,
-        signatureAlgorithmOid: request.signatureAlgorithm.oid,
-      },
+      request: requestFacts(request),
     };
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));

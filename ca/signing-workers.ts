@@ -47,7 +47,7 @@ const MAX_RESTART_DELAY_MS = 60_000;
  * one hand-off per certificate, so that issuance uses every core while the event loop keeps gRPC,
  * authentication, policy, rate limits and the ledger. Jobs go to the ready worker with the fewest in
  * flight. A worker that stops fails its jobs in flight (the Issuer then signs them on its own thread)
- * and is replaced; while none is ready, `available` is false and the Issuer signs on its own thread.
+ * and is replaced; while none is ready, `run` takes no job and the Issuer signs on its own thread.
  *
  * @example
  *   const workers = new SigningWorkers({ size: 2, log });
@@ -94,13 +94,15 @@ export class SigningWorkers {
   }
 
   /**
-   * Hands one job to a worker, with `authority` first when that worker was last sent another one.
-   * Resolves with the worker's answer; rejects when the worker stops before answering.
+   * Hands one job to the ready worker with the fewest in flight, with `authority` first when that
+   * worker was last sent another one. Resolves with the worker's answer; rejects when the worker stops
+   * before answering. Undefined, at once, when no worker is ready (the caller signs on its own thread).
    */
-  run(authority: AuthorityMessage, job: Omit<IssueMessage, 'kind' | 'id' | 'generation'>): Promise<FromWorker> {
+  run(authority: AuthorityMessage, job: Omit<IssueMessage, 'kind' | 'id' | 'generation'>): Promise<FromWorker> | undefined {
+    if (this.closed) return undefined;
     let slot: Slot | undefined;
     for (const s of this.slots) if (s.state === 'ready' && (slot === undefined || s.pending.size < slot.pending.size)) slot = s;
-    if (slot === undefined || this.closed) return Promise.reject(new Error('ca: no signing worker is ready'));
+    if (slot === undefined) return undefined;
     const id = this.nextId++;
     const chosen = slot;
     return new Promise<FromWorker>((resolve, reject) => {

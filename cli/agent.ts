@@ -133,8 +133,9 @@ export function registerAgent(program: Command, io: CliIo): void {
         "which identity it stands for, and a stream only ever gets its own token's identity.\n" +
         'Logs are JSON lines on stdout (CASTELLAN_LOG_LEVEL: fatal|error|warn|info|debug|trace|silent, default info;\n' +
         'CASTELLAN_LOG_FORMAT=text for one readable line per event); tokens appear only as SHA-256.\n' +
-        "Memory: a sidecar agent runs without V8's JIT compilers and with a small young generation; node mode gets\n" +
-        'the compilers back. CASTELLAN_AGENT_V8_FLAGS (V8 flags, empty for none) replaces these defaults.\n' +
+        "Memory: a sidecar agent runs without V8's JIT compilers, with a small young generation, and drops bytecode\n" +
+        "unused since the last full GC; node mode keeps the compilers and V8's bytecode age.\n" +
+        'CASTELLAN_AGENT_V8_FLAGS (V8 flags, empty for none) replaces these defaults.\n' +
         'SIGTERM/SIGINT: open streams end, the socket is removed, the process exits 0.',
     )
     .action(async (f: AgentFlags) => {
